@@ -1,0 +1,91 @@
+# surge — plain Makefile. `make` builds ./surge; `make test` installs what the
+# suite needs, then runs unit, Lua and end-to-end tests, normal and ASan+UBSan.
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WERROR   ?=
+DEPS_PKGS = build-essential pkg-config libluajit-5.1-dev luajit libev-dev libc-ares-dev \
+            zlib1g-dev perl iproute2 socat knot knot-dnsutils dnsperf python3 \
+            python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly nodejs npm
+
+PKGS     := luajit libcares zlib
+XCFLAGS  := -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
+            -Iinclude -Iengine $(shell pkg-config --cflags $(PKGS)) \
+            -DSURGE_LUADIR='"$(PREFIX)/share/surge/lua"'
+XLDFLAGS := -Wl,-E
+LDLIBS   := $(shell pkg-config --libs $(PKGS)) -lev -lm
+
+ENGINE_SRCS := $(wildcard engine/*.c)
+ENGINE_OBJS := $(ENGINE_SRCS:engine/%.c=$(BUILD)/engine/%.o)
+LIB_OBJS    := $(filter-out $(BUILD)/engine/main.o,$(ENGINE_OBJS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all deps test test-unit test-lua test-e2e test-asan check bench demo install clean
+
+all: surge
+
+surge: $(BUILD)/surge
+	ln -sf $(BUILD)/surge surge
+
+$(BUILD)/surge: $(ENGINE_OBJS)
+	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h include/surge/*.h) | $(BUILD)/engine
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_OBJS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(XCFLAGS) -Itests/unit $(XLDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB_OBJS) | $(BUILD)/fuzz
+	$(CC) $(CFLAGS) $(XCFLAGS) $(XLDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/engine $(BUILD)/tests $(BUILD)/fuzz:
+	mkdir -p $@
+
+# Installs, from Debian's archive, whatever the build, the demo and the suite
+# need and is not here yet. Needs root (or sudo) only when something is missing.
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+unit: $(UNIT_BINS) $(FUZZ_BINS)
+
+test: deps
+	$(MAKE) check
+	$(MAKE) test-asan
+
+# The suite against the current build (no package installs).
+check: surge unit
+	SURGE=$(CURDIR)/$(BUILD)/surge BUILD=$(BUILD) prove --exec '' $(PROVE_FLAGS) \
+	  $(UNIT_BINS) tests/lua/run tests/fuzz/run $(wildcard tests/e2e/t_*)
+
+# Everything again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan:
+	$(MAKE) BUILD=build-asan WERROR=-Werror \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" SURGE_ASAN=1 check
+
+bench: surge
+	tests/bench/run
+
+demo: deps surge
+	scenarios/demo.sh
+
+install: surge
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/surge/lua/surge/proto
+	install -m 755 $(BUILD)/surge $(DESTDIR)$(PREFIX)/bin/surge
+	install -m 644 lua/surge/*.lua $(DESTDIR)$(PREFIX)/share/surge/lua/surge/
+	install -m 644 lua/surge/proto/*.lua $(DESTDIR)$(PREFIX)/share/surge/lua/surge/proto/
+
+clean:
+	rm -rf build build-asan surge

@@ -1,0 +1,71 @@
+/*
+ * hist: an HdrHistogram-compatible histogram of int64 values (surge records
+ * nanoseconds). Same bucket layout, iteration and percentile definition as
+ * HdrHistogram_c/Java, so encoded histograms and percentile tables are
+ * interchangeable with HdrHistogram's own tools.
+ */
+#ifndef SURGE_HIST_H
+#define SURGE_HIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct hist;
+
+/* surge's default: 1 ns .. 1 h, 3 significant digits. */
+#define HIST_LOWEST 1
+#define HIST_HIGHEST 3600000000000LL
+#define HIST_SIGFIGS 3
+
+/* Returns 0 and *out, or -EINVAL (bad bounds) / -ENOMEM. Free with hist_free. */
+int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out);
+/* hist_new with the defaults above; NULL only on ENOMEM. */
+struct hist *hist_new_default(void);
+void hist_free(struct hist *h); /* NULL-safe */
+void hist_reset(struct hist *h);
+
+/* O(1). A value above the highest trackable is recorded as the highest and
+ * counted in hist_clamped(); a negative value is recorded as 0. */
+void hist_record(struct hist *h, int64_t value);
+void hist_record_n(struct hist *h, int64_t value, int64_t count);
+
+/* Adds every count of src to dst (exact when both share a layout; otherwise
+ * values are re-recorded). Returns 0 or -ERANGE if some values were clamped. */
+int hist_add(struct hist *dst, const struct hist *src);
+
+int64_t hist_total(const struct hist *h);
+int64_t hist_clamped(const struct hist *h);
+int64_t hist_min(const struct hist *h);   /* 0 when empty */
+int64_t hist_max(const struct hist *h);   /* highest equivalent value, as HdrHistogram */
+double hist_mean(const struct hist *h);
+double hist_stddev(const struct hist *h);
+/* HdrHistogram's hdr_value_at_percentile: p in [0,100]. 0 when empty. */
+int64_t hist_value_at_percentile(const struct hist *h, double p);
+/* Two values land in the same bucket iff they are equivalent. */
+int64_t hist_lowest_equivalent(const struct hist *h, int64_t value);
+int64_t hist_highest_equivalent(const struct hist *h, int64_t value);
+
+/* Percentile distribution in HdrHistogram's text format (what wrk2 prints
+ * and HdrHistogram's plotter reads): values divided by value_scale (1e6 for
+ * ns -> ms), ticks_per_half_distance as hdr_percentiles_print (5 is usual). */
+int hist_print_percentiles(FILE *f, const struct hist *h, int32_t ticks_per_half_distance,
+                           double value_scale);
+
+/*
+ * Encoding. V2 format (cookie 0x1c849303): header + ZigZag-LEB128 counts with
+ * zero runs. Compressed V2 (cookie 0x1c849304): that payload deflated with
+ * zlib, as written in HdrHistogram interval logs.
+ * Each returns 0 and a malloc'd buffer the caller frees, or -errno.
+ */
+int hist_encode(const struct hist *h, uint8_t **buf, size_t *len);
+int hist_encode_compressed(const struct hist *h, uint8_t **buf, size_t *len);
+/* Accepts both cookies; returns 0 and a new histogram, or -EINVAL on any
+ * malformed input (never reads out of bounds). */
+int hist_decode(const uint8_t *buf, size_t len, struct hist **out);
+
+/* Standard base64 (RFC 4648, with padding). Caller frees *out. */
+int hist_base64_encode(const uint8_t *in, size_t len, char **out);
+int hist_base64_decode(const char *in, size_t len, uint8_t **out, size_t *outlen);
+
+#endif
