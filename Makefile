@@ -12,7 +12,7 @@ DEPS_PKGS = build-essential pkg-config libluajit-5.1-dev luajit libev-dev libc-a
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly nodejs npm
 
 PKGS     := luajit libcares zlib
-XCFLAGS  := -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
+XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
             -Iinclude -Iengine $(shell pkg-config --cflags $(PKGS)) \
             -DSURGE_LUADIR='"$(PREFIX)/share/surge/lua"'
 XLDFLAGS := -Wl,-E

@@ -1,0 +1,671 @@
+/*
+ * conn: non-blocking connect, framed reads, pipelined requests and the
+ * accounting of every request that a connection carries. Reads land in the
+ * worker's scratch buffer; only a partial message is copied into the
+ * connection, so idle connections hold no memory beyond struct conn.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "lua_engine.h"
+#include "worker.h"
+
+#define SESSION_RBUF_MAX (1u << 20)
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void session_wake(struct worker *w, struct conn *c, int reason);
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+static int errno_class(int e, bool connecting)
+{
+	switch (e) {
+	case ECONNREFUSED:
+		return ERR_CONNECT_REFUSED;
+	case ETIMEDOUT:
+		return connecting ? ERR_CONNECT_TIMEOUT : ERR_RESET;
+	case EADDRNOTAVAIL:
+	case EADDRINUSE:
+		return ERR_ADDR_NOT_AVAILABLE;
+	case ECONNRESET:
+	case EPIPE:
+	case ECONNABORTED:
+		return ERR_RESET;
+	default:
+		return ERR_OTHER;
+	}
+}
+
+static void io_set(struct worker *w, struct conn *c, int events)
+{
+	if (c->io.events == events && ev_is_active(&c->io))
+		return;
+	ev_io_stop(w->loop, &c->io);
+	ev_io_set(&c->io, c->io.fd, events);
+	if (events)
+		ev_io_start(w->loop, &c->io);
+}
+
+int conn_open(struct worker *w, struct conn *c)
+{
+	const struct destination *d = &w->opt->dests[c->dest];
+	int one = 1, cls;
+	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	w->stats.counter[ST_CONN_ATTEMPTS]++;
+	if (fd < 0) {
+		cls = errno_class(errno, true);
+		goto fail;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->t_connect = clock_ns();
+	if (connect(fd, (const struct sockaddr *)&d->addr, d->addrlen) < 0 && errno != EINPROGRESS) {
+		cls = errno_class(errno, true);
+		close(fd);
+		goto fail;
+	}
+	c->state = CONN_CONNECTING;
+	c->eof = 0;
+	c->draining = 0;
+	c->close_reason = 0;
+	w->connecting++;
+	ev_io_init(&c->io, conn_io_cb, fd, EV_WRITE);
+	ev_io_start(w->loop, &c->io);
+	return 0;
+fail:
+	w->stats.error[cls]++;
+	worker_conn_closed(w, c, true);
+	return -1;
+}
+
+static void conn_release_buffers(struct conn *c)
+{
+	free(c->fl);
+	free(c->rbuf);
+	free(c->wbuf);
+	c->fl = NULL;
+	c->rbuf = c->wbuf = NULL;
+	c->rlen = c->rcap = c->woff = c->wlen = c->wcap = 0;
+	c->inflight = c->fl_head = 0;
+}
+
+void conn_close(struct worker *w, struct conn *c, int cls)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	bool was_open = c->state == CONN_OPEN;
+	bool session = w->opt->shape == SHAPE_SESSION;
+
+	ev_io_stop(w->loop, &c->io);
+	ev_timer_stop(w->loop, &c->timer);
+	close(c->io.fd);
+	if (was_open)
+		w->open--;
+	else
+		w->connecting--;
+	if (cls >= 0)
+		w->stats.error[cls] += c->inflight ? c->inflight : 1;
+	else
+		w->stats.counter[ST_UNFINISHED] += c->inflight;
+	w->stats.counter[ST_CONN_CLOSED] += was_open;
+	w->inflight -= c->inflight;
+	worker_ready_remove(w, c);
+	c->state = CONN_CLOSED;
+	c->close_reason = cls >= 0 ? (uint8_t)(cls + 1) : SURGE_CLOSED_EOF;
+
+	if (session && c->session_live) {
+		/* The coroutine owns the slot until it returns: it learns of the
+		 * close now if parked in a wait, else on its next call. */
+		c->eof = 1;
+		if (!w->in_lua && c->wait != SURGE_WAIT_NONE)
+			session_wake(w, c, SURGE_WAKE_CLOSED);
+		return;
+	}
+	conn_release_buffers(c);
+	worker_conn_closed(w, c, cls >= 0);
+}
+
+/* Writes queued output; keeps EV_WRITE armed only while some remains. */
+static int conn_flush(struct worker *w, struct conn *c)
+{
+	while (c->woff < c->wlen) {
+		ssize_t n = write(c->io.fd, c->wbuf + c->woff, c->wlen - c->woff);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				io_set(w, c, EV_READ | EV_WRITE);
+				c->writing = 1;
+				return 1;
+			}
+			conn_close(w, c, errno_class(errno, false));
+			return -1;
+		}
+		w->stats.counter[ST_BYTES_OUT] += n;
+		c->woff += (uint32_t)n;
+	}
+	free(c->wbuf);
+	c->wbuf = NULL;
+	c->woff = c->wlen = c->wcap = 0;
+	if (c->writing) {
+		c->writing = 0;
+		io_set(w, c, c->eof ? 0 : EV_READ);
+	}
+	return 0;
+}
+
+static int wbuf_append(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->wlen + n > c->wcap) {
+		size_t cap = c->wcap ? c->wcap : 4096;
+		while (cap < c->wlen + n)
+			cap *= 2;
+		if (cap > UINT32_MAX)
+			return -EMSGSIZE;
+		uint8_t *b = realloc(c->wbuf, cap);
+		if (!b)
+			return -ENOMEM;
+		c->wbuf = b;
+		c->wcap = (uint32_t)cap;
+	}
+	memcpy(c->wbuf + c->wlen, p, n);
+	c->wlen += (uint32_t)n;
+	return 0;
+}
+
+int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->state != CONN_OPEN)
+		return -ENOTCONN;
+	if (c->wlen == 0 && !c->writing) {
+		/* Common case: nothing queued, the kernel takes it all. */
+		ssize_t k = write(c->io.fd, p, n);
+		if (k < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				conn_close(w, c, errno_class(errno, false));
+				return -ECONNRESET;
+			}
+			k = 0;
+		}
+		w->stats.counter[ST_BYTES_OUT] += k;
+		if ((size_t)k == n)
+			return 0;
+		p += k;
+		n -= (size_t)k;
+	}
+	if (wbuf_append(c, p, n) < 0) {
+		conn_close(w, c, ERR_OTHER);
+		return -ENOMEM;
+	}
+	return conn_flush(w, c) < 0 ? -ECONNRESET : 0;
+}
+
+int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
+{
+	const struct options *o = w->opt;
+	const uint8_t *p = o->const_request;
+	size_t n = o->const_request_len;
+	double key = 0;
+	char why[32];
+
+	if (!p) {
+		struct surge_ctx *ctx = &w->ctxs[c->id];
+		ctx->seq = c->seq;
+		ctx->now_ns = clock_ns();
+		w->in_lua = true;
+		int rc = lua_engine_request(w->lua, c->id, w->reqbuf, WORKER_SCRATCH, &p, &n, &key,
+					    why, sizeof(why));
+		w->in_lua = false;
+		if (rc < 0) {
+			w->stats.error[rc == -EPROTO ? ERR_PROTOCOL : ERR_SCRIPT]++;
+			if (rc != -EPROTO)
+				worker_log(w, "%s", lua_engine_last_error(w->lua));
+			return rc;
+		}
+		if (c->state != CONN_OPEN)
+			return -ENOTCONN;
+	}
+	uint64_t now = clock_ns();
+	struct inflight *f = &c->fl[(c->fl_head + c->inflight) % o->pipeline];
+	f->key = key;
+	f->intended = intended ? intended : now;
+	f->sent = now;
+	c->inflight++;
+	c->seq++;
+	w->inflight++;
+	w->stats.counter[ST_SENT]++;
+	if (intended)
+		hist_record(w->stats.hist[HI_SEND_LAG], (int64_t)(now - intended));
+	return conn_write(w, c, p, n);
+}
+
+/* Length of the message at p: > 0 whole message, 0 need more, < 0 malformed. */
+static long frame_length(struct worker *w, const uint8_t *p, size_t n)
+{
+	const struct options *o = w->opt;
+
+	switch (o->framing) {
+	case FRAME_FIXED:
+		return n >= o->frame_size ? (long)o->frame_size : 0;
+	case FRAME_U16:
+		if (n < 2)
+			return 0;
+		size_t len = ((size_t)p[0] << 8 | p[1]) + 2;
+		return n >= len ? (long)len : 0;
+	case FRAME_DELIM: {
+		if (n < o->delim_len)
+			return 0;
+		const uint8_t *d = memmem(p, n, o->delim, o->delim_len);
+		return d ? (long)(d - p + (long)o->delim_len) : 0;
+	}
+	case FRAME_LUA: {
+		w->in_lua = true;
+		long r = lua_engine_frame(w->lua, p, n);
+		w->in_lua = false;
+		return r;
+	}
+	default:
+		return (long)n;
+	}
+}
+
+static void protocol_error(struct worker *w, const char *why)
+{
+	char name[STATS_NAME_MAX];
+
+	w->stats.error[ERR_PROTOCOL]++;
+	snprintf(name, sizeof(name), "protocol.%s", why);
+	int id = stats_counter_id(&w->stats, name);
+	if (id >= 0)
+		w->stats.ncounter[id].value++;
+}
+
+static void inflight_remove(struct worker *w, struct conn *c, uint32_t slot)
+{
+	uint32_t pipe = w->opt->pipeline;
+
+	/* Out-of-order answers (match by key): the head entry fills the hole so
+	 * the ring stays contiguous. */
+	if (slot != c->fl_head)
+		c->fl[slot] = c->fl[c->fl_head];
+	c->fl_head = (uint16_t)((c->fl_head + 1) % pipe);
+	c->inflight--;
+	w->inflight--;
+}
+
+static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
+{
+	const struct options *o = w->opt;
+	double key = 0;
+	bool has_key = false;
+	char why[32] = "";
+	uint32_t slot = c->fl_head;
+
+	if (o->has_response_fn) {
+		w->in_lua = true;
+		int rc = lua_engine_response(w->lua, c->id, p, n, &key, &has_key, why, sizeof(why));
+		w->in_lua = false;
+		if (rc < 0) {
+			worker_log(w, "%s", lua_engine_last_error(w->lua));
+			w->stats.error[ERR_SCRIPT]++;
+			conn_close(w, c, ERR_SCRIPT);
+			return;
+		}
+		if (c->state != CONN_OPEN)
+			return;
+	}
+	if (c->inflight == 0) {
+		protocol_error(w, "unsolicited");
+		return;
+	}
+	if (o->match == MATCH_KEY) {
+		uint32_t i;
+		for (i = 0; i < c->inflight; i++) {
+			slot = (c->fl_head + i) % o->pipeline;
+			if (has_key && c->fl[slot].key == key)
+				break;
+		}
+		if (i == c->inflight) {
+			protocol_error(w, why[0] ? why : "unmatched");
+			return;
+		}
+	}
+	if (why[0]) {
+		/* Answered, but wrongly: a protocol error, not a latency sample. */
+		protocol_error(w, why);
+	} else {
+		uint64_t now = clock_ns();
+		struct inflight *f = &c->fl[slot];
+		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(now - f->intended));
+		hist_record(w->stats.hist[HI_SERVICE], (int64_t)(now - f->sent));
+		w->stats.counter[ST_COMPLETED]++;
+	}
+	inflight_remove(w, c, slot);
+	worker_conn_has_room(w, c);
+}
+
+/* Parses whole messages out of data; returns the bytes consumed. */
+static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len && c->state == CONN_OPEN) {
+		long m = frame_length(w, data + off, len - off);
+		if (m == 0) {
+			if (len - off > w->opt->max_message) {
+				protocol_error(w, "oversized");
+				conn_close(w, c, ERR_PROTOCOL);
+			}
+			break;
+		}
+		if (m < 0 || (size_t)m > len - off) {
+			protocol_error(w, "bad framing");
+			conn_close(w, c, ERR_PROTOCOL);
+			break;
+		}
+		conn_on_message(w, c, data + off, (size_t)m);
+		off += (size_t)m;
+	}
+	return off;
+}
+
+static int rbuf_reserve(struct conn *c, size_t want)
+{
+	if (c->rcap - c->rlen >= want)
+		return 0;
+	size_t cap = c->rcap ? c->rcap : 4096;
+	while (cap - c->rlen < want)
+		cap *= 2;
+	uint8_t *b = realloc(c->rbuf, cap);
+	if (!b)
+		return -ENOMEM;
+	c->rbuf = b;
+	c->rcap = (uint32_t)cap;
+	return 0;
+}
+
+static void conn_read_messages(struct worker *w, struct conn *c)
+{
+	uint8_t *data;
+	ssize_t n;
+
+	if (c->rlen == 0) {
+		data = w->scratch;
+		n = read(c->io.fd, data, WORKER_SCRATCH);
+	} else {
+		if (rbuf_reserve(c, 16384) < 0) {
+			conn_close(w, c, ERR_OTHER);
+			return;
+		}
+		data = c->rbuf;
+		n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+	}
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0)
+			conn_close(w, c, errno_class(errno, false));
+		else if (c->inflight == 0 && (w->stopping || c->draining))
+			conn_close(w, c, -1);
+		else
+			conn_close(w, c, ERR_UNEXPECTED_CLOSE);
+		return;
+	}
+	w->stats.counter[ST_BYTES_IN] += n;
+	size_t len = data == w->scratch ? (size_t)n : c->rlen + (size_t)n;
+
+	size_t used = conn_parse(w, c, data, len);
+	if (c->state != CONN_OPEN)
+		return;
+	size_t left = len - used;
+	if (left == 0) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rlen = c->rcap = 0;
+	} else if (data == w->scratch) {
+		if (rbuf_reserve(c, left) < 0) {
+			conn_close(w, c, ERR_OTHER);
+			return;
+		}
+		memcpy(c->rbuf, data + used, left);
+		c->rlen = (uint32_t)left;
+	} else {
+		memmove(c->rbuf, c->rbuf + used, left);
+		c->rlen = (uint32_t)left;
+	}
+}
+
+/* A session coroutine returned (rc 1) or raised (rc < 0): the slot is free
+ * once the socket is closed. */
+static void session_finish(struct worker *w, struct conn *c, int rc)
+{
+	if (rc < 0) {
+		w->stats.error[ERR_SCRIPT]++;
+		worker_log(w, "%s", lua_engine_last_error(w->lua));
+	} else {
+		w->stats.counter[ST_SESSIONS_DONE]++;
+	}
+	c->session_live = 0;
+	c->wait = SURGE_WAIT_NONE;
+	if (c->state != CONN_CLOSED) {
+		conn_close(w, c, -1);
+		return;
+	}
+	conn_release_buffers(c);
+	worker_conn_closed(w, c, c->close_reason != SURGE_CLOSED_EOF);
+}
+
+static void session_wake(struct worker *w, struct conn *c, int reason)
+{
+	c->wait = SURGE_WAIT_NONE;
+	ev_timer_stop(w->loop, &c->timer);
+	w->in_lua = true;
+	int rc = lua_engine_session_resume(w->lua, c->id, reason);
+	w->in_lua = false;
+	if (rc != 0)
+		session_finish(w, c, rc);
+}
+
+static void conn_read_session(struct worker *w, struct conn *c)
+{
+	if (c->rlen >= SESSION_RBUF_MAX) {
+		io_set(w, c, c->writing ? EV_WRITE : 0); /* backpressure until consumed */
+		return;
+	}
+	if (rbuf_reserve(c, 16384) < 0) {
+		conn_close(w, c, ERR_OTHER);
+		return;
+	}
+	ssize_t n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_close(w, c, errno_class(errno, false));
+		return;
+	}
+	if (n == 0) {
+		c->eof = 1;
+		io_set(w, c, c->writing ? EV_WRITE : 0);
+	} else {
+		w->stats.counter[ST_BYTES_IN] += n;
+		c->rlen += (uint32_t)n;
+	}
+	if (c->wait == SURGE_WAIT_READ)
+		session_wake(w, c, SURGE_WAKE_READ);
+}
+
+void conn_consume(struct worker *w, struct conn *c, uint32_t n)
+{
+	if (n >= c->rlen) {
+		c->rlen = 0;
+	} else {
+		memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+		c->rlen -= n;
+	}
+	if (c->state == CONN_OPEN && !c->eof && c->rlen < SESSION_RBUF_MAX && !(c->io.events & EV_READ))
+		io_set(w, c, EV_READ | (c->writing ? EV_WRITE : 0));
+}
+
+static void conn_on_connected(struct worker *w, struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		conn_close(w, c, errno_class(err, true));
+		return;
+	}
+	uint64_t now = clock_ns();
+	hist_record(w->stats.hist[HI_CONNECT], (int64_t)(now - c->t_connect));
+	w->stats.counter[ST_CONN_OPENED]++;
+	w->connecting--;
+	w->open++;
+	c->state = CONN_OPEN;
+	c->backoff = 0;
+	c->seq = 0;
+	io_set(w, c, EV_READ);
+	if (w->opt->shape == SHAPE_SESSION) {
+		c->session_live = 1;
+		w->in_lua = true;
+		int rc = lua_engine_session_start(w->lua, c->id);
+		w->in_lua = false;
+		if (rc != 0)
+			session_finish(w, c, rc);
+		return;
+	}
+	c->fl = calloc(w->opt->pipeline, sizeof(*c->fl));
+	if (!c->fl) {
+		conn_close(w, c, ERR_OTHER);
+		return;
+	}
+	worker_conn_has_room(w, c);
+}
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	struct conn *c = (struct conn *)io;
+
+	if (c->state == CONN_CONNECTING) {
+		conn_on_connected(w, c);
+		return;
+	}
+	if ((revents & EV_WRITE) && c->writing) {
+		if (conn_flush(w, c) < 0)
+			return;
+		if (!c->writing && c->wait == SURGE_WAIT_WRITE) {
+			session_wake(w, c, SURGE_WAKE_WRITE);
+			return;
+		}
+	}
+	if ((revents & EV_READ) && c->state == CONN_OPEN) {
+		if (w->opt->shape == SHAPE_SESSION)
+			conn_read_session(w, c);
+		else
+			conn_read_messages(w, c);
+	}
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+
+	if (c->wait != SURGE_WAIT_NONE)
+		session_wake(w, c, SURGE_WAKE_TIMER);
+}
+
+void conn_check_timeouts(struct worker *w, struct conn *c, uint64_t now)
+{
+	const struct options *o = w->opt;
+
+	if (c->state == CONN_CONNECTING) {
+		if (now - c->t_connect >= o->connect_timeout_ns)
+			conn_close(w, c, ERR_CONNECT_TIMEOUT);
+		return;
+	}
+	if (c->state != CONN_OPEN || c->inflight == 0 || !o->request_timeout_ns)
+		return;
+	for (uint32_t i = 0; i < c->inflight; i++) {
+		const struct inflight *f = &c->fl[(c->fl_head + i) % o->pipeline];
+		if (now - f->sent >= o->request_timeout_ns) {
+			/* The stream's position is unknown after a lost answer:
+			 * the connection and everything on it is given up. */
+			conn_close(w, c, ERR_REQUEST_TIMEOUT);
+			return;
+		}
+	}
+}
+
+/* ---- FFI surface for session coroutines (include/surge/ffi.h) ---- */
+
+static struct conn *conn_by_id(struct worker *w, uint32_t id)
+{
+	return id < w->nconns ? &w->conns[id] : NULL;
+}
+
+int32_t surge_conn_peek(struct worker *w, uint32_t id, const uint8_t **p)
+{
+	struct conn *c = conn_by_id(w, id);
+	if (!c)
+		return -1;
+	*p = c->rbuf;
+	return (int32_t)c->rlen;
+}
+
+void surge_conn_consume(struct worker *w, uint32_t id, uint32_t n)
+{
+	struct conn *c = conn_by_id(w, id);
+	if (c)
+		conn_consume(w, c, n);
+}
+
+int surge_conn_send(struct worker *w, uint32_t id, const uint8_t *p, uint32_t n)
+{
+	struct conn *c = conn_by_id(w, id);
+	if (!c || c->state != CONN_OPEN)
+		return -ENOTCONN;
+	int rc = conn_write(w, c, p, n);
+	if (rc < 0)
+		return rc;
+	return c->writing ? 1 : 0;
+}
+
+void surge_conn_wait(struct worker *w, uint32_t id, int what, double timeout_s)
+{
+	struct conn *c = conn_by_id(w, id);
+	if (!c)
+		return;
+	c->wait = (uint8_t)what;
+	ev_timer_stop(w->loop, &c->timer);
+	if (timeout_s > 0) {
+		ev_timer_init(&c->timer, conn_timer_cb, timeout_s, 0.);
+		ev_timer_start(w->loop, &c->timer);
+	}
+}
+
+int surge_conn_state(struct worker *w, uint32_t id)
+{
+	struct conn *c = conn_by_id(w, id);
+	if (!c)
+		return SURGE_CLOSED_EOF;
+	if (c->state == CONN_OPEN && !c->eof)
+		return 0;
+	return c->close_reason ? c->close_reason : SURGE_CLOSED_EOF;
+}
+
+void surge_conn_close(struct worker *w, uint32_t id)
+{
+	struct conn *c = conn_by_id(w, id);
+	if (c)
+		conn_close(w, c, -1);
+}

@@ -1,0 +1,67 @@
+/*
+ * conn: one TCP connection of a worker's pool — non-blocking connect, the
+ * requests it has in flight, and the bytes it could not yet write or parse.
+ * An idle connection owns no buffer: rbuf/wbuf exist only while partial data
+ * is pending, and the in-flight ring only while the connection is open.
+ */
+#ifndef SURGE_CONN_H
+#define SURGE_CONN_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum conn_state {
+	CONN_CLOSED,     /* slot free; maybe waiting for its reconnect time */
+	CONN_CONNECTING, /* connect() in progress, waiting for writable */
+	CONN_OPEN,
+};
+
+struct inflight {
+	double key;       /* match="key": what the response must carry */
+	uint64_t intended; /* when the schedule wanted it sent (ns) */
+	uint64_t sent;     /* when it was written (ns) */
+};
+
+struct conn {
+	ev_io io;
+	ev_timer timer; /* sessions: sleep and read timeouts */
+	uint32_t id;
+	uint8_t state;     /* enum conn_state */
+	uint8_t wait;      /* sessions: enum surge_wait */
+	uint8_t backoff;   /* reconnect backoff exponent */
+	uint8_t draining : 1, /* pool shrinking: close once idle */
+		eof : 1,       /* sessions: peer closed, buffer may still hold data */
+		in_ready : 1,  /* on the worker's list of connections with room */
+		writing : 1,   /* EV_WRITE armed */
+		session_live : 1; /* a session coroutine exists for this slot */
+	uint8_t close_reason; /* sessions: why it closed (surge_conn_state) */
+	uint16_t inflight, fl_head;
+	uint32_t dest;
+	uint32_t ready_prev, ready_next;
+	uint64_t seq;
+	uint64_t t_connect; /* connect() called (ns), then: reconnect-not-before */
+	struct inflight *fl;
+	uint8_t *rbuf, *wbuf;
+	uint32_t rlen, rcap, woff, wlen, wcap;
+};
+
+struct worker;
+
+/* Starts a non-blocking connect to the worker's destination c->dest. Returns
+ * 0, or -errno when the socket could not even be started (already counted). */
+int conn_open(struct worker *w, struct conn *c);
+/* Closes and counts: cls is an enum stat_error, or -1 for a clean close. Every
+ * request still in flight is counted under cls (or unfinished for -1). */
+void conn_close(struct worker *w, struct conn *c, int cls);
+/* Sends one request (message protocols). intended: schedule time (ns). Returns
+ * 0 or -errno (the connection was closed and counted). */
+int conn_send_request(struct worker *w, struct conn *c, uint64_t intended);
+/* Appends bytes to the connection's output and writes what the socket takes. */
+int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
+/* Timeouts: connect and oldest request; called by the worker's sweep. */
+void conn_check_timeouts(struct worker *w, struct conn *c, uint64_t now);
+/* Bytes buffered but not consumed (sessions). */
+void conn_consume(struct worker *w, struct conn *c, uint32_t n);
+
+#endif

@@ -1,0 +1,164 @@
+/* dispatch: closed-model refill, open-model pacing, backlog. */
+#include "dispatch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "worker.h"
+
+static void think_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+static void fill_closed(struct worker *w, struct conn *c)
+{
+	uint32_t pipe = w->opt->pipeline;
+
+	while (c->state == CONN_OPEN && c->inflight < pipe)
+		if (conn_send_request(w, c, 0) < 0)
+			break;
+}
+
+void worker_conn_has_room(struct worker *w, struct conn *c)
+{
+	const struct options *o = w->opt;
+
+	if (c->state != CONN_OPEN)
+		return;
+	if (w->stopping || c->draining) {
+		if (c->inflight == 0)
+			conn_close(w, c, -1);
+		return;
+	}
+	if (!o->rate_segs) {
+		if (o->think_ns && c->inflight == 0 && c->seq > 0) {
+			if (!ev_is_active(&c->timer)) {
+				ev_timer_init(&c->timer, think_cb, (double)o->think_ns / 1e9, 0.);
+				ev_timer_start(w->loop, &c->timer);
+			}
+			return;
+		}
+		if (!o->think_ns)
+			fill_closed(w, c);
+		else if (c->inflight == 0)
+			conn_send_request(w, c, 0);
+		return;
+	}
+	while (w->backlog_len > 0 && c->state == CONN_OPEN && c->inflight < o->pipeline) {
+		uint64_t due = w->backlog[w->backlog_head];
+		w->backlog_head = (w->backlog_head + 1) % w->backlog_cap;
+		w->backlog_len--;
+		conn_send_request(w, c, due);
+	}
+	if (c->state == CONN_OPEN && c->inflight < o->pipeline)
+		worker_ready_push(w, c);
+}
+
+static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+
+	if (c->state == CONN_OPEN && !w->stopping && !c->draining && c->inflight == 0)
+		conn_send_request(w, c, 0);
+}
+
+static void send_due(struct worker *w, uint64_t due)
+{
+	const struct options *o = w->opt;
+
+	w->stats.counter[ST_INTENDED]++;
+	while (w->ready_head != READY_NONE) {
+		struct conn *c = &w->conns[w->ready_head];
+		worker_ready_remove(w, c);
+		if (c->state != CONN_OPEN || c->draining || c->inflight >= o->pipeline)
+			continue;
+		conn_send_request(w, c, due);
+		/* Round-robin: a connection with room left goes to the back. */
+		if (c->state == CONN_OPEN && c->inflight < o->pipeline)
+			worker_ready_push(w, c);
+		return;
+	}
+	if (w->backlog_len == w->backlog_cap) {
+		w->stats.counter[ST_DROPPED]++;
+		return;
+	}
+	w->backlog[(w->backlog_head + w->backlog_len) % w->backlog_cap] = due;
+	w->backlog_len++;
+}
+
+static void arm(struct worker *w)
+{
+	struct itimerspec its = {0};
+	uint64_t at = w->start_ns + w->next_due;
+
+	its.it_value.tv_sec = (time_t)(at / NS_PER_SEC);
+	its.it_value.tv_nsec = (long)(at % NS_PER_SEC);
+	timerfd_settime(w->pacer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void pacer_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	uint64_t expirations;
+
+	if (read(w->pacer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	if (w->stopping)
+		return;
+	uint64_t now = clock_ns();
+	while (w->next_due != UINT64_MAX && w->start_ns + w->next_due <= now) {
+		send_due(w, w->start_ns + w->next_due);
+		w->next_due = pacer_next(w->pacer);
+	}
+	if (w->next_due != UINT64_MAX)
+		arm(w);
+}
+
+int dispatch_init(struct worker *w)
+{
+	const struct options *o = w->opt;
+	int rc;
+
+	w->pacer_fd = -1;
+	if (!o->rate_segs)
+		return 0;
+	rc = pacer_new(o->rate_segs, o->nrate_segs, o->arrival, o->seed, w->index, w->count,
+		       &w->pacer);
+	if (rc < 0)
+		return rc;
+	w->backlog_cap = o->backlog_max ? o->backlog_max : 1;
+	w->backlog = calloc(w->backlog_cap, sizeof(*w->backlog));
+	if (!w->backlog)
+		return -ENOMEM;
+	w->pacer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (w->pacer_fd < 0)
+		return -errno;
+	w->next_due = pacer_next(w->pacer);
+	ev_io_init(&w->pacer_io, pacer_cb, w->pacer_fd, EV_READ);
+	ev_set_priority(&w->pacer_io, EV_MAXPRI);
+	ev_io_start(w->loop, &w->pacer_io);
+	if (w->next_due != UINT64_MAX)
+		arm(w);
+	return 0;
+}
+
+void dispatch_stop(struct worker *w)
+{
+	if (w->pacer_fd >= 0)
+		ev_io_stop(w->loop, &w->pacer_io);
+	w->stats.counter[ST_DROPPED] += w->backlog_len;
+	w->backlog_len = 0;
+}
+
+void dispatch_free(struct worker *w)
+{
+	if (w->pacer_fd >= 0)
+		close(w->pacer_fd);
+	w->pacer_fd = -1;
+	pacer_free(w->pacer);
+	w->pacer = NULL;
+	free(w->backlog);
+	w->backlog = NULL;
+}

@@ -1,0 +1,21 @@
+/*
+ * dispatch: which request goes out when, on which connection. Closed model:
+ * every connection keeps `pipeline` requests in flight (after an optional
+ * think time). Open model: the pacer's intended times fire a timerfd; a due
+ * request takes the connection that has waited longest with room, or waits in
+ * a bounded backlog — its latency still counts from its intended time.
+ */
+#ifndef SURGE_DISPATCH_H
+#define SURGE_DISPATCH_H
+
+#include <stdint.h>
+
+struct worker;
+
+/* Open model: creates the pacer and its timerfd. Returns 0 or -errno. */
+int dispatch_init(struct worker *w);
+void dispatch_free(struct worker *w);
+/* Stops scheduling (end of run); the backlog is counted as dropped. */
+void dispatch_stop(struct worker *w);
+
+#endif

@@ -1,0 +1,504 @@
+/*
+ * lua_engine: the LuaJIT state, the scenario loader's C half and the
+ * protected calls from the engine into Lua protocols. The Lua halves are
+ * lua/surge/scenario.lua (validation) and lua/surge/runtime.lua (the
+ * trampolines called here), so this file only moves values across.
+ */
+#include "lua_engine.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "surge/ffi.h"
+#include "worker.h"
+
+enum { FN_REQUEST, FN_RESPONSE, FN_FRAME, FN_SESSION_START, FN_SESSION_RESUME, FN__COUNT };
+
+struct lua_engine {
+	lua_State *L;
+	int cfg_ref;
+	int fn_ref[FN__COUNT];
+	int keep_ref; /* the last request string, alive until the next call */
+	char last_error[4096];
+};
+
+/* Stack slot 1 holds the traceback handler for every pcall. */
+#define TRACEBACK_IDX 1
+
+static int traceback(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+
+	if (!msg)
+		msg = "(error object is not a string)";
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+static void set_error(struct lua_engine *le, const char *msg)
+{
+	snprintf(le->last_error, sizeof(le->last_error), "%s", msg ? msg : "unknown Lua error");
+}
+
+/* Lua modules: $SURGE_LUA_PATH, then lua/ beside the binary (a build tree),
+ * then the installed share directory. */
+static void set_package_path(lua_State *L)
+{
+	char exe[PATH_MAX], buf[4 * PATH_MAX + 256];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *env = getenv("SURGE_LUA_PATH");
+	char dir[PATH_MAX] = ".";
+
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		/* build/surge -> the checkout's lua/ is one level up */
+		snprintf(dir, sizeof(dir), "%s", exe);
+		size_t dl = strlen(dir);
+		if (dl >= 6 && (strcmp(dir + dl - 6, "/build") == 0))
+			dir[dl - 6] = '\0';
+		else if (dl >= 11 && strcmp(dir + dl - 11, "/build-asan") == 0)
+			dir[dl - 11] = '\0';
+	}
+	lua_getglobal(L, "package");
+	snprintf(buf, sizeof(buf), "%s%s%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;%s/?/init.lua;",
+		 env ? env : "", env ? ";" : "", dir, dir, SURGE_LUADIR, SURGE_LUADIR);
+	lua_pushstring(L, buf);
+	lua_setfield(L, -2, "path");
+	lua_pop(L, 1);
+}
+
+static lua_State *new_state(void)
+{
+	lua_State *L = luaL_newstate();
+
+	if (!L)
+		return NULL;
+	luaL_openlibs(L);
+	set_package_path(L);
+	lua_settop(L, 0);
+	lua_pushcfunction(L, traceback);
+	return L;
+}
+
+/* ---- reading the validated scenario table into struct options ---- */
+
+static double field_num(lua_State *L, int t, const char *k, double dflt)
+{
+	lua_getfield(L, t, k);
+	double v = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : dflt;
+	lua_pop(L, 1);
+	return v;
+}
+
+static char *field_str(lua_State *L, int t, const char *k)
+{
+	lua_getfield(L, t, k);
+	char *v = lua_isstring(L, -1) ? strdup(lua_tostring(L, -1)) : NULL;
+	lua_pop(L, 1);
+	return v;
+}
+
+static bool field_bool(lua_State *L, int t, const char *k)
+{
+	lua_getfield(L, t, k);
+	bool v = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static uint64_t s_to_ns(double s)
+{
+	return s <= 0 ? 0 : (uint64_t)llround(s * 1e9);
+}
+
+/* A ramp compiled by Lua: { {t0, t1, r0, r1}, ... } in seconds. */
+static int read_segments(lua_State *L, int t, const char *k, struct rate_segment **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	lua_getfield(L, t, k);
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	size_t len = lua_objlen(L, -1);
+	struct rate_segment *s = calloc(len ? len : 1, sizeof(*s));
+	if (!s) {
+		lua_pop(L, 1);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < len; i++) {
+		lua_rawgeti(L, -1, (int)i + 1);
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		lua_rawgeti(L, -3, 3);
+		lua_rawgeti(L, -4, 4);
+		s[i].t0 = s_to_ns(lua_tonumber(L, -4));
+		s[i].t1 = s_to_ns(lua_tonumber(L, -3));
+		s[i].r0 = lua_tonumber(L, -2);
+		s[i].r1 = lua_tonumber(L, -1);
+		lua_pop(L, 5);
+	}
+	lua_pop(L, 1);
+	*out = s;
+	*n = len;
+	return 0;
+}
+
+static int read_protocol(lua_State *L, int t, struct options *o)
+{
+	lua_getfield(L, t, "protocol");
+	int p = lua_gettop(L);
+	const char *name, *s;
+	size_t len;
+
+	lua_getfield(L, p, "name");
+	name = lua_tostring(L, -1);
+	snprintf(o->proto_name, sizeof(o->proto_name), "%s", name ? name : "custom");
+	lua_pop(L, 1);
+	lua_getfield(L, p, "shape");
+	s = lua_tostring(L, -1);
+	o->shape = s && strcmp(s, "session") == 0 ? SHAPE_SESSION : SHAPE_MESSAGE;
+	lua_pop(L, 1);
+	o->pipeline = (uint32_t)field_num(L, p, "pipeline", 1);
+	lua_getfield(L, p, "match");
+	s = lua_tostring(L, -1);
+	o->match = s && strcmp(s, "key") == 0 ? MATCH_KEY : MATCH_FIFO;
+	lua_pop(L, 1);
+	o->max_message = (uint32_t)field_num(L, p, "max_message", 1 << 20);
+
+	lua_getfield(L, p, "framing");
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "kind");
+		s = lua_tostring(L, -1);
+		lua_pop(L, 1);
+		if (s && strcmp(s, "fixed") == 0) {
+			o->framing = FRAME_FIXED;
+			o->frame_size = (uint32_t)field_num(L, lua_gettop(L), "size", 0);
+		} else if (s && strcmp(s, "u16") == 0) {
+			o->framing = FRAME_U16;
+		} else if (s && strcmp(s, "delimiter") == 0) {
+			o->framing = FRAME_DELIM;
+			lua_getfield(L, -1, "delim");
+			s = lua_tolstring(L, -1, &len);
+			if (s && len <= sizeof(o->delim)) {
+				memcpy(o->delim, s, len);
+				o->delim_len = len;
+			}
+			lua_pop(L, 1);
+		} else if (s && strcmp(s, "lua") == 0) {
+			o->framing = FRAME_LUA;
+		}
+	}
+	lua_pop(L, 1);
+
+	lua_getfield(L, p, "request");
+	if (lua_isstring(L, -1)) {
+		s = lua_tolstring(L, -1, &len);
+		o->const_request = malloc(len ? len : 1);
+		if (!o->const_request) {
+			lua_pop(L, 2);
+			return -ENOMEM;
+		}
+		memcpy(o->const_request, s, len);
+		o->const_request_len = len;
+	} else {
+		o->has_request_fn = lua_isfunction(L, -1);
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, p, "response");
+	o->has_response_fn = lua_isfunction(L, -1);
+	lua_pop(L, 2);
+	return 0;
+}
+
+static int read_targets(lua_State *L, int t, struct options *o)
+{
+	lua_getfield(L, t, "targets");
+	size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+	o->targets = calloc(n ? n : 1, sizeof(*o->targets));
+	if (!o->targets) {
+		lua_pop(L, 1);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, -1, (int)i + 1);
+		o->targets[i].host = field_str(L, lua_gettop(L), "host");
+		o->targets[i].port = (uint16_t)field_num(L, lua_gettop(L), "port", 0);
+		lua_pop(L, 1);
+		if (!o->targets[i].host) {
+			lua_pop(L, 1);
+			return -ENOMEM;
+		}
+		o->ntargets++;
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
+static int read_options(lua_State *L, int t, struct options *o)
+{
+	int rc;
+
+	o->target = field_str(L, t, "target");
+	if ((rc = read_segments(L, t, "connections", &o->conn_segs, &o->nconn_segs)) < 0)
+		return rc;
+	o->max_connections = (uint32_t)field_num(L, t, "max_connections", 1);
+	o->connect_rate = field_num(L, t, "connect_rate", 10000);
+	if ((rc = read_segments(L, t, "rate", &o->rate_segs, &o->nrate_segs)) < 0)
+		return rc;
+	lua_getfield(L, t, "arrival");
+	const char *arr = lua_tostring(L, -1);
+	o->arrival = arr && strcmp(arr, "poisson") == 0 ? PACER_POISSON : PACER_UNIFORM;
+	lua_pop(L, 1);
+	o->backlog_max = (uint32_t)field_num(L, t, "backlog", 100000);
+	o->duration_ns = s_to_ns(field_num(L, t, "duration", 10));
+	o->connect_timeout_ns = s_to_ns(field_num(L, t, "connect_timeout", 5));
+	o->request_timeout_ns = s_to_ns(field_num(L, t, "timeout", 5));
+	o->think_ns = s_to_ns(field_num(L, t, "think", 0));
+	o->drain_ns = s_to_ns(field_num(L, t, "drain", 1));
+	o->seed = (uint64_t)field_num(L, t, "seed", 1);
+	o->workers = (uint32_t)field_num(L, t, "workers", 0);
+	o->workers_given = o->workers > 0;
+	o->latency_table = field_bool(L, t, "latency");
+	o->quiet = field_bool(L, t, "quiet");
+	lua_getfield(L, t, "progress");
+	const char *pr = lua_tostring(L, -1);
+	o->progress = !pr || strcmp(pr, "auto") == 0 ? PROGRESS_AUTO
+		      : strcmp(pr, "on") == 0	   ? PROGRESS_ON
+						   : PROGRESS_OFF;
+	lua_pop(L, 1);
+	o->json_path = field_str(L, t, "json");
+	o->hlog_path = field_str(L, t, "hlog");
+	o->html_path = field_str(L, t, "html");
+	if ((rc = read_targets(L, t, o)) < 0)
+		return rc;
+	return read_protocol(L, t, o);
+}
+
+int lua_engine_load(const char *scenario_path, const char *const *overrides, size_t noverrides,
+		    struct options *opt, char *err, size_t errlen, struct lua_engine **out)
+{
+	struct lua_engine *le = calloc(1, sizeof(*le));
+	int rc = -EINVAL;
+
+	if (!le)
+		return -ENOMEM;
+	for (int i = 0; i < FN__COUNT; i++)
+		le->fn_ref[i] = LUA_NOREF;
+	le->keep_ref = LUA_NOREF;
+	le->L = new_state();
+	if (!le->L) {
+		free(le);
+		return -ENOMEM;
+	}
+	lua_State *L = le->L;
+
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "surge.scenario");
+	if (lua_pcall(L, 1, 1, TRACEBACK_IDX) != 0) {
+		snprintf(err, errlen, "cannot load surge's Lua modules: %s", lua_tostring(L, -1));
+		goto fail;
+	}
+	lua_getfield(L, -1, "load");
+	lua_pushstring(L, scenario_path);
+	lua_createtable(L, (int)noverrides, 0);
+	for (size_t i = 0; i + 1 < noverrides * 2; i += 2) {
+		lua_createtable(L, 2, 0);
+		lua_pushstring(L, overrides[i]);
+		lua_rawseti(L, -2, 1);
+		lua_pushstring(L, overrides[i + 1]);
+		lua_rawseti(L, -2, 2);
+		lua_rawseti(L, -2, (int)(i / 2) + 1);
+	}
+	/* load() returns cfg, or nil and a message for people (no traceback:
+	 * the message names file, line and option already). */
+	if (lua_pcall(L, 2, 2, TRACEBACK_IDX) != 0) {
+		snprintf(err, errlen, "%s", lua_tostring(L, -1));
+		goto fail;
+	}
+	if (lua_isnil(L, -2)) {
+		snprintf(err, errlen, "%s", lua_tostring(L, -1));
+		goto fail;
+	}
+	lua_pop(L, 1);
+	rc = read_options(L, lua_gettop(L), opt);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory reading the scenario");
+		goto fail;
+	}
+	le->cfg_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_settop(L, TRACEBACK_IDX);
+	opt->scenario_path = scenario_path;
+	*out = le;
+	return 0;
+fail:
+	lua_close(L);
+	free(le);
+	return rc;
+}
+
+void lua_engine_free(struct lua_engine *le)
+{
+	if (!le)
+		return;
+	lua_close(le->L);
+	free(le);
+}
+
+static const char *const fn_names[FN__COUNT] = {
+	[FN_REQUEST] = "request",
+	[FN_RESPONSE] = "response",
+	[FN_FRAME] = "frame",
+	[FN_SESSION_START] = "session_start",
+	[FN_SESSION_RESUME] = "session_resume",
+};
+
+int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen)
+{
+	lua_State *L = le->L;
+
+	lua_settop(L, TRACEBACK_IDX);
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "surge.runtime");
+	if (lua_pcall(L, 1, 1, TRACEBACK_IDX) != 0)
+		goto fail;
+	lua_getfield(L, -1, "bind");
+	lua_pushlightuserdata(L, w);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, le->cfg_ref);
+	if (lua_pcall(L, 2, 1, TRACEBACK_IDX) != 0)
+		goto fail;
+	for (int i = 0; i < FN__COUNT; i++) {
+		lua_getfield(L, -1, fn_names[i]);
+		le->fn_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+	lua_settop(L, TRACEBACK_IDX);
+	return 0;
+fail:
+	snprintf(err, errlen, "worker %u: %s", w->index, lua_tostring(L, -1));
+	lua_settop(L, TRACEBACK_IDX);
+	return -EINVAL;
+}
+
+static int call(struct lua_engine *le, int nargs, int nres)
+{
+	lua_State *L = le->L;
+
+	if (lua_pcall(L, nargs, nres, TRACEBACK_IDX) != 0) {
+		set_error(le, lua_tostring(L, -1));
+		lua_settop(L, TRACEBACK_IDX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, size_t cap,
+		       const uint8_t **out, size_t *outlen, double *key, char *why, size_t whylen)
+{
+	lua_State *L = le->L;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, le->fn_ref[FN_REQUEST]);
+	lua_pushinteger(L, conn_id);
+	if (call(le, 1, 2) < 0)
+		return -EINVAL;
+	int rc = 0;
+	*key = lua_tonumber(L, -1);
+	if (lua_type(L, -2) == LUA_TNUMBER) {
+		double n = lua_tonumber(L, -2);
+		if (n < 0 || n > (double)cap) {
+			set_error(le, "protocol request(): returned a length outside the buffer");
+			rc = -EINVAL;
+		} else {
+			*out = buf;
+			*outlen = (size_t)n;
+		}
+	} else if (lua_type(L, -2) == LUA_TSTRING) {
+		/* Kept referenced until the next request so the bytes stay valid. */
+		*out = (const uint8_t *)lua_tolstring(L, -2, outlen);
+		luaL_unref(L, LUA_REGISTRYINDEX, le->keep_ref);
+		lua_pushvalue(L, -2);
+		le->keep_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	} else {
+		snprintf(why, whylen, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "skipped");
+		rc = -EPROTO;
+	}
+	lua_settop(L, TRACEBACK_IDX);
+	return rc;
+}
+
+int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
+			double *key, bool *has_key, char *why, size_t whylen)
+{
+	lua_State *L = le->L;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, le->fn_ref[FN_RESPONSE]);
+	lua_pushinteger(L, conn_id);
+	lua_pushlightuserdata(L, (void *)p);
+	lua_pushinteger(L, (lua_Integer)n);
+	if (call(le, 3, 2) < 0)
+		return -EINVAL;
+	*has_key = lua_type(L, -2) == LUA_TNUMBER;
+	*key = *has_key ? lua_tonumber(L, -2) : 0;
+	why[0] = '\0';
+	if (lua_isstring(L, -1))
+		snprintf(why, whylen, "%s", lua_tostring(L, -1));
+	lua_settop(L, TRACEBACK_IDX);
+	return 0;
+}
+
+long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n)
+{
+	lua_State *L = le->L;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, le->fn_ref[FN_FRAME]);
+	lua_pushlightuserdata(L, (void *)p);
+	lua_pushinteger(L, (lua_Integer)n);
+	if (call(le, 2, 1) < 0)
+		return -1;
+	long r = (long)lua_tointeger(L, -1);
+	lua_settop(L, TRACEBACK_IDX);
+	return r;
+}
+
+static int session_call(struct lua_engine *le, int fn, uint32_t conn_id, int reason)
+{
+	lua_State *L = le->L;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, le->fn_ref[fn]);
+	lua_pushinteger(L, conn_id);
+	lua_pushinteger(L, reason);
+	if (call(le, 2, 2) < 0)
+		return -EINVAL;
+	int r = (int)lua_tointeger(L, -2);
+	if (r < 0)
+		set_error(le, lua_tostring(L, -1));
+	lua_settop(L, TRACEBACK_IDX);
+	return r < 0 ? -EINVAL : r;
+}
+
+int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id)
+{
+	return session_call(le, FN_SESSION_START, conn_id, 0);
+}
+
+int lua_engine_session_resume(struct lua_engine *le, uint32_t conn_id, int reason)
+{
+	return session_call(le, FN_SESSION_RESUME, conn_id, reason);
+}
+
+const char *lua_engine_last_error(struct lua_engine *le)
+{
+	return le->last_error;
+}

@@ -1,0 +1,52 @@
+/*
+ * lua_engine: the one LuaJIT state of a process and every call between C and
+ * Lua. The coordinator uses it to load and validate the scenario; after fork
+ * each worker binds it to itself and calls the protocol through it. Every call
+ * into Lua is protected; a Lua error is reported with file:line and returns
+ * -EINVAL (-EPROTO where the protocol rejected input).
+ */
+#ifndef SURGE_LUA_ENGINE_H
+#define SURGE_LUA_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "options.h"
+
+struct lua_engine;
+struct worker;
+struct conn;
+
+/* Creates the state, loads scenario_path with the command line's overrides
+ * (pairs of "key", "value" strings), validates it and fills *opt. On error
+ * returns -EINVAL with a message for people in err. */
+int lua_engine_load(const char *scenario_path, const char *const *overrides, size_t noverrides,
+		    struct options *opt, char *err, size_t errlen, struct lua_engine **out);
+void lua_engine_free(struct lua_engine *le); /* NULL-safe */
+
+/* In a worker, after fork: hands Lua the worker pointer and prepares the
+ * protocol's per-connection state. */
+int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen);
+
+/* Message protocols. request: builds one request into buf (cap bytes), or
+ * points *out at a Lua string kept alive until the next call. */
+int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, size_t cap,
+		       const uint8_t **out, size_t *outlen, double *key, char *why, size_t whylen);
+/* response: *key and *has_key from the protocol; why[0] != 0 when the response
+ * is a protocol error of class why. */
+int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
+			double *key, bool *has_key, char *why, size_t whylen);
+/* framing = lua: > 0 message length, 0 need more, < 0 malformed. */
+long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n);
+
+/* Session protocols. start: creates and runs the coroutine until it first
+ * waits. resume: wakes it with an enum surge_wake reason. Both return 0 while
+ * it runs on, 1 when it has finished, -EINVAL when it raised an error. */
+int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id);
+int lua_engine_session_resume(struct lua_engine *le, uint32_t conn_id, int reason);
+
+/* Last error message (file:line and traceback) for logging. */
+const char *lua_engine_last_error(struct lua_engine *le);
+
+#endif

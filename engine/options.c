@@ -1,0 +1,21 @@
+/* options: release what the scenario loader allocated. */
+#include "options.h"
+
+#include <stdlib.h>
+
+void options_free(struct options *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->ntargets; i++)
+		free(o->targets[i].host);
+	free(o->targets);
+	free(o->target);
+	free(o->dests);
+	free(o->conn_segs);
+	free(o->rate_segs);
+	free(o->const_request);
+	free(o->json_path);
+	free(o->hlog_path);
+	free(o->html_path);
+}

@@ -1,0 +1,84 @@
+/*
+ * options: one run's validated settings, filled by the scenario loader
+ * (lua_scenario.c) from the scenario file and the command line. Workers get
+ * a copy through fork(); nothing here changes once the run starts.
+ */
+#ifndef SURGE_OPTIONS_H
+#define SURGE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "pacer.h"
+
+enum proto_shape { SHAPE_MESSAGE, SHAPE_SESSION };
+enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA };
+enum match_kind { MATCH_FIFO, MATCH_KEY };
+enum progress_mode { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
+
+struct destination {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char label[64]; /* "127.0.0.1:7000" for reports */
+};
+
+struct target_spec {
+	char *host; /* a name or a literal address (no brackets) */
+	uint16_t port;
+};
+
+struct options {
+	const char *scenario_path;
+	char *target; /* the first target as written, e.g. "tcp://127.0.0.1:7000" */
+	struct target_spec *targets; /* as parsed by the scenario loader */
+	size_t ntargets;
+	struct destination *dests; /* every address of every target, after resolution */
+	size_t ndests;
+
+	/* Connections follow a ramp; a constant is one segment. */
+	struct rate_segment *conn_segs;
+	size_t nconn_segs;
+	uint32_t max_connections; /* the ramp's peak: sizes the pool */
+	double connect_rate;      /* new connections per second, whole run */
+
+	/* Open model when rate_segs is set; closed model otherwise. */
+	struct rate_segment *rate_segs;
+	size_t nrate_segs;
+	enum pacer_arrival arrival;
+	uint32_t backlog_max; /* per worker; beyond it a request is dropped */
+
+	uint64_t duration_ns;
+	uint64_t connect_timeout_ns;
+	uint64_t request_timeout_ns;
+	uint64_t think_ns;
+	uint64_t drain_ns; /* after the end: how long in-flight requests may finish */
+	uint64_t seed;
+	uint32_t workers;
+	bool workers_given;
+
+	/* Protocol */
+	char proto_name[32];
+	enum proto_shape shape;
+	enum framing_kind framing;
+	uint32_t frame_size;
+	char delim[16];
+	size_t delim_len;
+	enum match_kind match;
+	uint32_t pipeline;
+	uint8_t *const_request; /* set when request is constant bytes: no Lua per request */
+	size_t const_request_len;
+	bool has_request_fn, has_response_fn;
+	uint32_t max_message; /* largest message accepted before protocol error */
+
+	/* Reports */
+	bool latency_table;
+	enum progress_mode progress;
+	char *json_path, *hlog_path, *html_path;
+	bool quiet;
+};
+
+void options_free(struct options *o); /* NULL-safe; frees owned strings/arrays */
+
+#endif

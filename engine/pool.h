@@ -1,0 +1,24 @@
+/*
+ * pool: a worker's connection slots. It tracks the scenario's connection
+ * count (a ramp, split exactly across workers), opens at a bounded rate,
+ * replaces failed connections after an exponential backoff, and keeps the
+ * list of connections with room for another request.
+ */
+#ifndef SURGE_POOL_H
+#define SURGE_POOL_H
+
+#include <stdint.h>
+
+struct worker;
+
+/* Allocates the slots for this worker's peak share. Returns 0 or -ENOMEM. */
+int pool_init(struct worker *w);
+void pool_free(struct worker *w);
+/* This worker's share of `total` connections (shares of all workers sum to total). */
+uint32_t pool_share(uint32_t total, uint32_t index, uint32_t count);
+/* Opens or retires connections toward the ramp's value at now (ns). */
+void pool_upkeep(struct worker *w, uint64_t now);
+/* Closes every connection (end of run); in-flight requests count as unfinished. */
+void pool_close_all(struct worker *w);
+
+#endif

@@ -1,0 +1,179 @@
+/* report_text: the summary a user reads on stdout, and the progress line. */
+#include "report.h"
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+void report_fmt_ns(char *buf, size_t len, double ns)
+{
+	if (ns < 1e3)
+		snprintf(buf, len, "%.0fns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, len, ns < 1e4 ? "%.2fus" : ns < 1e5 ? "%.1fus" : "%.0fus", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, len, ns < 1e7 ? "%.2fms" : ns < 1e8 ? "%.1fms" : "%.0fms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.2fs", ns / 1e9);
+}
+
+static void fmt_count(char *buf, size_t len, double v)
+{
+	if (v >= 1e9)
+		snprintf(buf, len, "%.2fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, len, "%.2fM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+static int64_t total_errors(const struct stats *s)
+{
+	int64_t n = 0;
+	for (int i = 0; i < ERR__COUNT; i++)
+		n += s->error[i];
+	return n;
+}
+
+void report_header(FILE *f, const struct options *o)
+{
+	fprintf(f, "surge: %s -> %s (%zu address%s), protocol %s, %u worker%s\n", o->scenario_path,
+		o->target ? o->target : "?", o->ndests, o->ndests == 1 ? "" : "es", o->proto_name,
+		o->workers, o->workers == 1 ? "" : "s");
+	fflush(f);
+}
+
+void report_progress_line(FILE *f, const struct options *o, const struct stats *s, uint32_t second)
+{
+	char p99[32], rate[32];
+
+	report_fmt_ns(p99, sizeof(p99), (double)hist_value_at_percentile(s->hist[HI_LATENCY], 99));
+	fmt_count(rate, sizeof(rate), (double)s->counter[ST_COMPLETED]);
+	fprintf(f, "\r\033[K[%3us] %s req/s  conns %lld/%lld  p99 %s  errors %lld", second + 1, rate,
+		(long long)s->gauge[GA_CONNS_OPEN], (long long)s->gauge[GA_CONNS_TARGET],
+		hist_total(s->hist[HI_LATENCY]) ? p99 : "-", (long long)total_errors(s));
+	if (o->rate_segs)
+		fprintf(f, "  intended %lld  backlog %lld", (long long)s->counter[ST_INTENDED],
+			(long long)s->gauge[GA_BACKLOG]);
+	if (!isatty(fileno(f)))
+		fputc('\n', f);
+	fflush(f);
+}
+
+static void hist_row(FILE *f, const char *label, const struct hist *h)
+{
+	static const double ps[] = {50, 90, 99, 99.9, 99.99};
+	char b[32];
+
+	fprintf(f, "  %-10s", label);
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+		report_fmt_ns(b, sizeof(b), (double)hist_value_at_percentile(h, ps[i]));
+		fprintf(f, " %9s", b);
+	}
+	report_fmt_ns(b, sizeof(b), (double)hist_max(h));
+	fprintf(f, " %9s", b);
+	report_fmt_ns(b, sizeof(b), hist_mean(h));
+	fprintf(f, " %9s", b);
+	report_fmt_ns(b, sizeof(b), hist_stddev(h));
+	fprintf(f, " %9s %10lld\n", b, (long long)hist_total(h));
+}
+
+void report_text(FILE *f, const struct options *o, const struct run_result *r)
+{
+	const struct stats *s = &r->total;
+	double secs = (double)r->elapsed_ns / 1e9;
+	char a[32], b[32];
+
+	if (secs <= 0)
+		secs = 1e-9;
+	fprintf(f, "\n%s %.2f s, %u connection%s peak, %s model%s\n",
+		r->interrupted ? "Interrupted after" : "Ran", secs, o->max_connections,
+		o->max_connections == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
+		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");
+	if (o->shape == SHAPE_MESSAGE) {
+		fprintf(f, "  requests    sent %lld  completed %lld  unfinished %lld\n",
+			(long long)s->counter[ST_SENT], (long long)s->counter[ST_COMPLETED],
+			(long long)s->counter[ST_UNFINISHED]);
+		fprintf(f, "  throughput  %.1f req/s", (double)s->counter[ST_COMPLETED] / secs);
+	} else {
+		fprintf(f, "  sessions    completed %lld\n", (long long)s->counter[ST_SESSIONS_DONE]);
+		fprintf(f, "  throughput ");
+	}
+	fmt_count(a, sizeof(a), (double)s->counter[ST_BYTES_IN] / secs);
+	fmt_count(b, sizeof(b), (double)s->counter[ST_BYTES_OUT] / secs);
+	fprintf(f, "  in %sB/s  out %sB/s\n", a, b);
+	if (o->rate_segs) {
+		int64_t intended = s->counter[ST_INTENDED];
+		fprintf(f, "  rate        intended %.1f/s  achieved %.1f/s (%.2f%%)  dropped %lld\n",
+			(double)intended / secs, (double)s->counter[ST_SENT] / secs,
+			intended ? 100.0 * (double)s->counter[ST_SENT] / (double)intended : 0.0,
+			(long long)s->counter[ST_DROPPED]);
+	}
+	fprintf(f, "  connections opened %lld  closed %lld  attempts %lld  peak open %lld\n",
+		(long long)s->counter[ST_CONN_OPENED], (long long)s->counter[ST_CONN_CLOSED],
+		(long long)s->counter[ST_CONN_ATTEMPTS], (long long)r->peak_open);
+
+	fprintf(f, "\n  %-10s %9s %9s %9s %9s %9s %9s %9s %9s %10s\n", "", "p50", "p90", "p99",
+		"p99.9", "p99.99", "max", "mean", "stdev", "count");
+	if (o->shape == SHAPE_MESSAGE) {
+		hist_row(f, "latency", s->hist[HI_LATENCY]);
+		if (o->rate_segs) {
+			hist_row(f, "service", s->hist[HI_SERVICE]);
+			hist_row(f, "send lag", s->hist[HI_SEND_LAG]);
+		}
+	}
+	hist_row(f, "connect", s->hist[HI_CONNECT]);
+	for (size_t i = 0; i < s->nnhist; i++)
+		hist_row(f, s->nhist[i].name, s->nhist[i].h);
+	if (o->rate_segs)
+		fprintf(f, "  (latency counts from each request's intended send time; service from "
+			   "its actual send)\n");
+
+	int64_t errs = total_errors(s);
+	fprintf(f, "\n  errors      %lld", (long long)errs);
+	for (int i = 0; i < ERR__COUNT; i++)
+		if (s->error[i])
+			fprintf(f, "  %s %lld", stats_error_name(i), (long long)s->error[i]);
+	fputc('\n', f);
+	if (s->nncounter) {
+		fprintf(f, "  counters   ");
+		for (size_t i = 0; i < s->nncounter; i++)
+			fprintf(f, " %s %lld", s->ncounter[i].name, (long long)s->ncounter[i].value);
+		fputc('\n', f);
+	}
+	if (o->rate_segs && s->counter[ST_INTENDED] > 0) {
+		double ach = (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED];
+		if (ach < 0.99 || s->counter[ST_DROPPED] > 0)
+			fprintf(f, "\n  warning: only %.1f%% of the intended requests were sent: the "
+				   "client, not the server, may be the bottleneck (more connections, "
+				   "pipeline or workers)\n", ach * 100);
+	}
+	if (o->latency_table && o->shape == SHAPE_MESSAGE) {
+		fprintf(f, "\n  Latency distribution (HdrHistogram, milliseconds)\n");
+		hist_print_percentiles(f, s->hist[HI_LATENCY], 5, 1e6);
+	}
+	fflush(f);
+}
+
+void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r)
+{
+	const struct stats *s = &r->total;
+
+	fprintf(f, "surge: nothing was measured: ");
+	if (s->counter[ST_CONN_OPENED] == 0) {
+		fprintf(f, "no connection to %s could be opened", o->target ? o->target : "the target");
+		if (s->error[ERR_CONNECT_REFUSED])
+			fprintf(f, " (connection refused: is the server listening there?)");
+		else if (s->error[ERR_CONNECT_TIMEOUT])
+			fprintf(f, " (connect timed out: is the address reachable?)");
+		else if (s->error[ERR_ADDR_NOT_AVAILABLE])
+			fprintf(f, " (source address not available: see surge doctor)");
+	} else {
+		fprintf(f, "connections opened but no response completed (see the errors above)");
+	}
+	fputc('\n', f);
+}

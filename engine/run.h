@@ -1,0 +1,43 @@
+/*
+ * run: the coordinator of `surge run` — load the scenario, resolve, plan the
+ * workers, fork them, merge their per-second statistics into the live
+ * progress line and the final report, and turn the outcome into an exit code.
+ */
+#ifndef SURGE_RUN_H
+#define SURGE_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "options.h"
+#include "stats.h"
+
+/* Exit codes, documented in README.md. */
+enum run_exit {
+	EXIT_OK = 0,          /* the run completed */
+	EXIT_FAILED = 1,      /* the run could not measure anything (no request completed, a worker died) */
+	EXIT_USAGE = 2,       /* bad command line or scenario */
+	EXIT_THRESHOLDS = 3,  /* a threshold failed */
+	EXIT_PLAN = 4,        /* the plan does not fit this machine (fds, ports, addresses) */
+	EXIT_INTERRUPTED = 130, /* stopped by SIGINT/SIGTERM; the report covers what ran */
+};
+
+/* What a run measured: totals and each second, merged over workers. */
+struct run_result {
+	struct stats total;
+	struct stats *seconds;
+	uint32_t *reports;   /* per second: how many workers reported it */
+	size_t nseconds;
+	uint64_t start_ns;   /* CLOCK_MONOTONIC */
+	double start_epoch;  /* wall clock at start, for logs */
+	uint64_t elapsed_ns; /* measured time: duration, or until interrupted */
+	uint32_t workers;
+	int64_t peak_open;
+	bool interrupted;
+	bool worker_failed;
+};
+
+int run_main(int argc, char **argv);
+
+#endif

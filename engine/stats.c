@@ -1,0 +1,355 @@
+/* stats: per-interval counters and histograms, their exact merge and their
+ * wire form between worker and coordinator. */
+#include "stats.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const error_names[ERR__COUNT] = {
+	[ERR_CONNECT_REFUSED] = "connect refused",
+	[ERR_CONNECT_TIMEOUT] = "connect timeout",
+	[ERR_ADDR_NOT_AVAILABLE] = "address not available",
+	[ERR_RESET] = "connection reset",
+	[ERR_UNEXPECTED_CLOSE] = "unexpected close",
+	[ERR_REQUEST_TIMEOUT] = "request timeout",
+	[ERR_PROTOCOL] = "protocol error",
+	[ERR_SCRIPT] = "script error",
+	[ERR_OTHER] = "other",
+};
+
+static const char *const error_keys[ERR__COUNT] = {
+	[ERR_CONNECT_REFUSED] = "connect_refused",
+	[ERR_CONNECT_TIMEOUT] = "connect_timeout",
+	[ERR_ADDR_NOT_AVAILABLE] = "address_not_available",
+	[ERR_RESET] = "reset",
+	[ERR_UNEXPECTED_CLOSE] = "unexpected_close",
+	[ERR_REQUEST_TIMEOUT] = "request_timeout",
+	[ERR_PROTOCOL] = "protocol",
+	[ERR_SCRIPT] = "script",
+	[ERR_OTHER] = "other",
+};
+
+static const char *const hist_keys[HI__COUNT] = {
+	[HI_LATENCY] = "latency",
+	[HI_SERVICE] = "service",
+	[HI_CONNECT] = "connect",
+	[HI_SEND_LAG] = "send_lag",
+};
+
+const char *stats_error_name(enum stat_error e) { return error_names[e]; }
+const char *stats_error_key(enum stat_error e) { return error_keys[e]; }
+const char *stats_hist_key(enum stat_hist h) { return hist_keys[h]; }
+
+int stats_init(struct stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < HI__COUNT; i++) {
+		s->hist[i] = hist_new_default();
+		if (!s->hist[i]) {
+			stats_free(s);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void stats_free(struct stats *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < HI__COUNT; i++)
+		hist_free(s->hist[i]);
+	for (size_t i = 0; i < s->nnhist; i++)
+		hist_free(s->nhist[i].h);
+	free(s->nhist);
+	free(s->ncounter);
+	memset(s, 0, sizeof(*s));
+}
+
+void stats_reset(struct stats *s)
+{
+	memset(s->counter, 0, sizeof(s->counter));
+	memset(s->error, 0, sizeof(s->error));
+	memset(s->gauge, 0, sizeof(s->gauge));
+	for (int i = 0; i < HI__COUNT; i++)
+		hist_reset(s->hist[i]);
+	for (size_t i = 0; i < s->nncounter; i++)
+		s->ncounter[i].value = 0;
+	for (size_t i = 0; i < s->nnhist; i++)
+		hist_reset(s->nhist[i].h);
+}
+
+int stats_counter_id(struct stats *s, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= STATS_NAME_MAX)
+		return -ENAMETOOLONG;
+	for (size_t i = 0; i < s->nncounter; i++)
+		if (strcmp(s->ncounter[i].name, name) == 0)
+			return (int)i;
+	if (s->nncounter == s->capncounter) {
+		size_t cap = s->capncounter ? s->capncounter * 2 : 16;
+		void *p = realloc(s->ncounter, cap * sizeof(*s->ncounter));
+		if (!p)
+			return -ENOMEM;
+		s->ncounter = p;
+		s->capncounter = cap;
+	}
+	memcpy(s->ncounter[s->nncounter].name, name, len + 1);
+	s->ncounter[s->nncounter].value = 0;
+	return (int)s->nncounter++;
+}
+
+int stats_hist_id(struct stats *s, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= STATS_NAME_MAX)
+		return -ENAMETOOLONG;
+	for (size_t i = 0; i < s->nnhist; i++)
+		if (strcmp(s->nhist[i].name, name) == 0)
+			return (int)i;
+	if (s->nnhist == s->capnhist) {
+		size_t cap = s->capnhist ? s->capnhist * 2 : 8;
+		void *p = realloc(s->nhist, cap * sizeof(*s->nhist));
+		if (!p)
+			return -ENOMEM;
+		s->nhist = p;
+		s->capnhist = cap;
+	}
+	struct hist *h = hist_new_default();
+	if (!h)
+		return -ENOMEM;
+	memcpy(s->nhist[s->nnhist].name, name, len + 1);
+	s->nhist[s->nnhist].h = h;
+	return (int)s->nnhist++;
+}
+
+const struct hist *stats_hist_by_name(const struct stats *s, const char *name)
+{
+	for (int i = 0; i < HI__COUNT; i++)
+		if (strcmp(hist_keys[i], name) == 0)
+			return s->hist[i];
+	for (size_t i = 0; i < s->nnhist; i++)
+		if (strcmp(s->nhist[i].name, name) == 0)
+			return s->nhist[i].h;
+	return NULL;
+}
+
+int64_t stats_counter_by_name(const struct stats *s, const char *name)
+{
+	for (size_t i = 0; i < s->nncounter; i++)
+		if (strcmp(s->ncounter[i].name, name) == 0)
+			return s->ncounter[i].value;
+	return 0;
+}
+
+int stats_add(struct stats *dst, const struct stats *src)
+{
+	for (int i = 0; i < ST__COUNT; i++)
+		dst->counter[i] += src->counter[i];
+	for (int i = 0; i < ERR__COUNT; i++)
+		dst->error[i] += src->error[i];
+	for (int i = 0; i < GA__COUNT; i++)
+		dst->gauge[i] += src->gauge[i];
+	for (int i = 0; i < HI__COUNT; i++)
+		hist_add(dst->hist[i], src->hist[i]);
+	for (size_t i = 0; i < src->nncounter; i++) {
+		int id = stats_counter_id(dst, src->ncounter[i].name);
+		if (id < 0)
+			return id;
+		dst->ncounter[id].value += src->ncounter[i].value;
+	}
+	for (size_t i = 0; i < src->nnhist; i++) {
+		int id = stats_hist_id(dst, src->nhist[i].name);
+		if (id < 0)
+			return id;
+		hist_add(dst->nhist[id].h, src->nhist[i].h);
+	}
+	return 0;
+}
+
+/* Wire form: a growable byte buffer of little-endian fields. Only the two
+ * processes of one run read it, so it is versionless. */
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	int err;
+};
+
+static void wb_put(struct wbuf *b, const void *src, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		while (cap < b->len + n)
+			cap *= 2;
+		uint8_t *p = realloc(b->p, cap);
+		if (!p) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, src, n);
+	b->len += n;
+}
+
+static void wb_u32(struct wbuf *b, uint32_t v) { wb_put(b, &v, sizeof(v)); }
+static void wb_i64(struct wbuf *b, int64_t v) { wb_put(b, &v, sizeof(v)); }
+
+static void wb_hist(struct wbuf *b, const struct hist *h)
+{
+	uint8_t *enc = NULL;
+	size_t n = 0;
+
+	if (hist_total(h) == 0) {
+		wb_u32(b, 0);
+		return;
+	}
+	int rc = hist_encode(h, &enc, &n);
+	if (rc < 0) {
+		b->err = rc;
+		return;
+	}
+	wb_u32(b, (uint32_t)n);
+	wb_put(b, enc, n);
+	free(enc);
+}
+
+static void wb_name(struct wbuf *b, const char *name)
+{
+	uint32_t n = (uint32_t)strlen(name);
+	wb_u32(b, n);
+	wb_put(b, name, n);
+}
+
+int stats_encode(const struct stats *s, uint8_t **buf, size_t *len)
+{
+	struct wbuf b = {0};
+
+	wb_put(&b, s->counter, sizeof(s->counter));
+	wb_put(&b, s->error, sizeof(s->error));
+	wb_put(&b, s->gauge, sizeof(s->gauge));
+	for (int i = 0; i < HI__COUNT; i++)
+		wb_hist(&b, s->hist[i]);
+	wb_u32(&b, (uint32_t)s->nncounter);
+	for (size_t i = 0; i < s->nncounter; i++) {
+		wb_name(&b, s->ncounter[i].name);
+		wb_i64(&b, s->ncounter[i].value);
+	}
+	wb_u32(&b, (uint32_t)s->nnhist);
+	for (size_t i = 0; i < s->nnhist; i++) {
+		wb_name(&b, s->nhist[i].name);
+		wb_hist(&b, s->nhist[i].h);
+	}
+	if (b.err) {
+		free(b.p);
+		return b.err;
+	}
+	*buf = b.p;
+	*len = b.len;
+	return 0;
+}
+
+struct rbuf {
+	const uint8_t *p;
+	size_t len, off;
+};
+
+static int rb_get(struct rbuf *b, void *dst, size_t n)
+{
+	if (b->len - b->off < n)
+		return -EINVAL;
+	memcpy(dst, b->p + b->off, n);
+	b->off += n;
+	return 0;
+}
+
+static int rb_hist_into(struct rbuf *b, struct hist *dst)
+{
+	uint32_t n;
+	struct hist *h = NULL;
+
+	if (rb_get(b, &n, sizeof(n)) < 0)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (b->len - b->off < n)
+		return -EINVAL;
+	int rc = hist_decode(b->p + b->off, n, &h);
+	if (rc < 0)
+		return rc;
+	b->off += n;
+	hist_add(dst, h);
+	hist_free(h);
+	return 0;
+}
+
+static int rb_name(struct rbuf *b, char name[STATS_NAME_MAX])
+{
+	uint32_t n;
+
+	if (rb_get(b, &n, sizeof(n)) < 0 || n == 0 || n >= STATS_NAME_MAX)
+		return -EINVAL;
+	if (rb_get(b, name, n) < 0)
+		return -EINVAL;
+	name[n] = '\0';
+	return 0;
+}
+
+int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
+{
+	struct rbuf b = {buf, len, 0};
+	char name[STATS_NAME_MAX];
+	uint32_t n;
+	int rc = stats_init(out);
+
+	if (rc < 0)
+		return rc;
+	rc = -EINVAL;
+	if (rb_get(&b, out->counter, sizeof(out->counter)) < 0 ||
+	    rb_get(&b, out->error, sizeof(out->error)) < 0 ||
+	    rb_get(&b, out->gauge, sizeof(out->gauge)) < 0)
+		goto fail;
+	for (int i = 0; i < HI__COUNT; i++)
+		if ((rc = rb_hist_into(&b, out->hist[i])) < 0)
+			goto fail;
+	rc = -EINVAL;
+	if (rb_get(&b, &n, sizeof(n)) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t v;
+		if (rb_name(&b, name) < 0 || rb_get(&b, &v, sizeof(v)) < 0)
+			goto fail;
+		int id = stats_counter_id(out, name);
+		if (id < 0) {
+			rc = id;
+			goto fail;
+		}
+		out->ncounter[id].value += v;
+	}
+	if (rb_get(&b, &n, sizeof(n)) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < n; i++) {
+		if (rb_name(&b, name) < 0)
+			goto fail;
+		int id = stats_hist_id(out, name);
+		if (id < 0) {
+			rc = id;
+			goto fail;
+		}
+		if ((rc = rb_hist_into(&b, out->nhist[id].h)) < 0)
+			goto fail;
+	}
+	if (b.off != b.len)
+		goto fail;
+	return 0;
+fail:
+	stats_free(out);
+	return rc;
+}

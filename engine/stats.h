@@ -1,0 +1,111 @@
+/*
+ * stats: one worker's measurements for the current interval — fixed counters,
+ * faults by class, gauges, the core histograms, and named counters/histograms
+ * that Lua protocols add (surge.count / surge.metric). The coordinator keeps the
+ * same struct for totals; stats_add merges exactly (histograms add).
+ */
+#ifndef SURGE_STATS_H
+#define SURGE_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "surge/hist.h"
+
+enum stat_counter {
+	ST_SENT,          /* requests written to a socket */
+	ST_COMPLETED,     /* responses matched to a request (latency recorded) */
+	ST_CONN_ATTEMPTS, /* connect() calls */
+	ST_CONN_OPENED,   /* connects that succeeded */
+	ST_CONN_CLOSED,   /* connections closed for any reason */
+	ST_BYTES_OUT,
+	ST_BYTES_IN,
+	ST_INTENDED,      /* open model: requests the schedule asked for */
+	ST_DROPPED,       /* open model: backlog full, request never sent */
+	ST_SESSIONS_DONE, /* session protocols: sessions that returned */
+	ST_UNFINISHED,    /* requests still in flight when the run ended */
+	ST__COUNT
+};
+
+/* Faults by class: every failed request or connection lands in exactly one. */
+enum stat_error {
+	ERR_CONNECT_REFUSED,
+	ERR_CONNECT_TIMEOUT,
+	ERR_ADDR_NOT_AVAILABLE,
+	ERR_RESET,
+	ERR_UNEXPECTED_CLOSE,
+	ERR_REQUEST_TIMEOUT,
+	ERR_PROTOCOL,
+	ERR_SCRIPT,
+	ERR_OTHER,
+	ERR__COUNT
+};
+
+/* Gauges: the value at the end of the interval, summed across workers. */
+enum stat_gauge {
+	GA_CONNS_OPEN,
+	GA_CONNS_TARGET,
+	GA_INFLIGHT,
+	GA_BACKLOG,
+	GA__COUNT
+};
+
+enum stat_hist {
+	HI_LATENCY, /* response time from the intended send time (open model) or send */
+	HI_SERVICE, /* response time from the actual send */
+	HI_CONNECT, /* connect() to writable */
+	HI_SEND_LAG, /* open model: actual send - intended send */
+	HI__COUNT
+};
+
+#define STATS_NAME_MAX 64
+
+struct stats_named_counter {
+	char name[STATS_NAME_MAX];
+	int64_t value;
+};
+
+struct stats_named_hist {
+	char name[STATS_NAME_MAX];
+	struct hist *h;
+};
+
+struct stats {
+	int64_t counter[ST__COUNT];
+	int64_t error[ERR__COUNT];
+	int64_t gauge[GA__COUNT];
+	struct hist *hist[HI__COUNT];
+	struct stats_named_counter *ncounter;
+	size_t nncounter, capncounter;
+	struct stats_named_hist *nhist;
+	size_t nnhist, capnhist;
+};
+
+/* Returns 0 or -ENOMEM; stats_free releases everything (NULL-safe). */
+int stats_init(struct stats *s);
+void stats_free(struct stats *s);
+/* Zeroes counters and histograms for the next interval; names stay registered
+ * so their ids stay valid. */
+void stats_reset(struct stats *s);
+
+/* Named metrics: ids are stable for the life of s. Return id >= 0 or -errno
+ * (-ENAMETOOLONG, -ENOMEM). */
+int stats_counter_id(struct stats *s, const char *name);
+int stats_hist_id(struct stats *s, const char *name);
+const struct hist *stats_hist_by_name(const struct stats *s, const char *name);
+int64_t stats_counter_by_name(const struct stats *s, const char *name);
+
+/* dst += src, names matched by string; gauges add too (summing workers). */
+int stats_add(struct stats *dst, const struct stats *src);
+
+/* Serialization for worker -> coordinator pipes. stats_encode returns 0 and a
+ * malloc'd buffer; stats_decode fills a fresh stats (stats_init'ed by it) and
+ * rejects malformed input with -EINVAL. */
+int stats_encode(const struct stats *s, uint8_t **buf, size_t *len);
+int stats_decode(const uint8_t *buf, size_t len, struct stats *out);
+
+const char *stats_error_name(enum stat_error e);  /* "connect refused" ... */
+const char *stats_error_key(enum stat_error e);   /* "connect_refused" ... (JSON) */
+const char *stats_hist_key(enum stat_hist h);     /* "latency", "service" ... */
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * worker: the life of one worker process — set up the loop, the pool and the
+ * pacer, run until the duration ends (or a signal), drain what is in flight,
+ * and ship statistics to the coordinator every second and once at the end.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "dispatch.h"
+#include "ipc.h"
+#include "lua_engine.h"
+#include "pool.h"
+
+#define TICK_S 0.01
+#define SWEEP_EVERY 5 /* ticks between timeout sweeps: 50 ms */
+
+void worker_log(struct worker *w, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	ipc_send(w->report_fd, IPC_LOG, w->index, w->second, line, (size_t)n);
+}
+
+static void ship_interval(struct worker *w, uint32_t second)
+{
+	uint8_t *buf;
+	size_t len;
+
+	w->stats.gauge[GA_CONNS_OPEN] = w->open;
+	w->stats.gauge[GA_CONNS_TARGET] = w->target;
+	w->stats.gauge[GA_INFLIGHT] = w->inflight;
+	w->stats.gauge[GA_BACKLOG] = w->backlog_len;
+	if (stats_encode(&w->stats, &buf, &len) == 0) {
+		ipc_send(w->report_fd, IPC_INTERVAL, w->index, second, buf, len);
+		free(buf);
+	}
+	stats_reset(&w->stats);
+}
+
+static void finish(struct worker *w)
+{
+	ev_timer_stop(w->loop, &w->tick);
+	ev_timer_stop(w->loop, &w->interval);
+	pool_close_all(w);
+	ship_interval(w, w->second);
+	ev_break(w->loop, EVBREAK_ALL);
+}
+
+static void begin_stop(struct worker *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	dispatch_stop(w);
+	/* Closed model keeps nothing back: idle connections close now, the rest
+	 * once their answers are in (or the drain time is over). */
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->state == CONN_CONNECTING || (c->state == CONN_OPEN && c->inflight == 0))
+			conn_close(w, c, -1);
+	}
+	w->end_ns = clock_ns();
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	uint64_t now = clock_ns();
+
+	if (!w->stopping && now >= w->start_ns + w->opt->duration_ns)
+		begin_stop(w);
+	if (w->stopping) {
+		if (w->inflight == 0 || now >= w->end_ns + w->opt->drain_ns) {
+			finish(w);
+			return;
+		}
+	}
+	pool_upkeep(w, now);
+	if (++w->sweep_count % SWEEP_EVERY == 0)
+		for (uint32_t i = 0; i < w->nconns; i++)
+			if (w->conns[i].state != CONN_CLOSED)
+				conn_check_timeouts(w, &w->conns[i], now);
+}
+
+static void interval_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	uint64_t now = clock_ns();
+
+	/* Intervals are cut at whole seconds from the shared start, so all
+	 * workers' interval k covers the same second. */
+	while (w->start_ns + (uint64_t)(w->second + 1) * NS_PER_SEC <= now && !w->stopping) {
+		ship_interval(w, w->second);
+		w->second++;
+	}
+	uint64_t next = w->start_ns + (uint64_t)(w->second + 1) * NS_PER_SEC;
+	ev_timer_set(t, next > now ? (double)(next - now) / 1e9 : 0.001, 0.);
+	ev_timer_start(loop, t);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+
+	if (w->stopping) {
+		finish(w); /* second signal: give up on the drain */
+		return;
+	}
+	begin_stop(w);
+}
+
+static void wait_until(uint64_t t)
+{
+	uint64_t now = clock_ns();
+
+	if (t > now) {
+		struct timespec ts = {(time_t)((t - now) / NS_PER_SEC), (long)((t - now) % NS_PER_SEC)};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index, uint32_t count,
+	       uint64_t start_ns, int report_fd)
+{
+	struct worker w = {0};
+	struct rlimit rl;
+	char err[512];
+	int rc = 1;
+
+	w.opt = opt;
+	w.lua = lua;
+	w.index = index;
+	w.count = count;
+	w.start_ns = start_ns;
+	w.report_fd = report_fd;
+	w.pacer_fd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	w.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (!w.loop)
+		return 1;
+	ev_set_userdata(w.loop, &w);
+	w.scratch = malloc(WORKER_SCRATCH);
+	w.reqbuf = malloc(WORKER_SCRATCH);
+	if (!w.scratch || !w.reqbuf || stats_init(&w.stats) < 0 || pool_init(&w) < 0) {
+		worker_log(&w, "worker %u: out of memory", index);
+		goto out;
+	}
+	if (lua_engine_bind_worker(lua, &w, err, sizeof(err)) < 0) {
+		worker_log(&w, "%s", err);
+		goto out;
+	}
+	wait_until(start_ns);
+	w.tokens_at = start_ns;
+	if (dispatch_init(&w) < 0) {
+		worker_log(&w, "worker %u: cannot start the pacer: %s", index, strerror(errno));
+		goto out;
+	}
+	ev_timer_init(&w.tick, tick_cb, 0., TICK_S);
+	ev_timer_start(w.loop, &w.tick);
+	ev_timer_init(&w.interval, interval_cb, 1., 0.);
+	ev_timer_start(w.loop, &w.interval);
+	ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
+	ev_signal_start(w.loop, &w.sigterm);
+	ev_signal_init(&w.sigint, signal_cb, SIGINT);
+	ev_signal_start(w.loop, &w.sigint);
+	pool_upkeep(&w, clock_ns());
+	ev_run(w.loop, 0);
+	rc = 0;
+out:
+	ipc_send(report_fd, IPC_DONE, index, w.second, NULL, 0);
+	dispatch_free(&w);
+	pool_free(&w);
+	stats_free(&w.stats);
+	free(w.scratch);
+	free(w.reqbuf);
+	ev_loop_destroy(w.loop);
+	return rc;
+}

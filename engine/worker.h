@@ -1,0 +1,81 @@
+/*
+ * worker: one process of a run — its libev loop, its LuaJIT state, its share
+ * of the connections and of the request schedule, and its statistics, which it
+ * ships to the coordinator once a second. The one context everything in a
+ * worker hangs off (ev_userdata of the loop points here).
+ */
+#ifndef SURGE_WORKER_H
+#define SURGE_WORKER_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "options.h"
+#include "pacer.h"
+#include "stats.h"
+#include "surge/ffi.h"
+
+struct lua_engine;
+
+#define WORKER_SCRATCH (64 * 1024)
+#define READY_NONE UINT32_MAX
+
+struct worker {
+	struct ev_loop *loop;
+	uint32_t index, count;
+	const struct options *opt;
+	struct lua_engine *lua;
+	struct stats stats;
+	int report_fd;
+
+	struct conn *conns;
+	struct surge_ctx *ctxs;
+	uint32_t nconns;        /* pool capacity: this worker's peak share */
+	uint32_t target;        /* connections wanted now */
+	uint32_t open, connecting;
+	uint32_t inflight;
+	double connect_tokens;  /* token bucket for the new-connection rate */
+	uint64_t tokens_at;
+	uint32_t next_dest;
+
+	/* Connections with room in their pipeline, oldest first. */
+	uint32_t ready_head, ready_tail;
+
+	/* Open model */
+	struct pacer *pacer;
+	int pacer_fd; /* timerfd: ns-precise wakeups (epoll waits in ms) */
+	ev_io pacer_io;
+	uint64_t next_due; /* intended time of the next scheduled request */
+	uint64_t *backlog; /* intended times waiting for a connection with room */
+	uint32_t backlog_head, backlog_len, backlog_cap;
+
+	ev_timer tick;     /* pool upkeep and timeout sweep */
+	ev_timer interval; /* ships stats every second */
+	ev_signal sigterm, sigint;
+	uint64_t start_ns, end_ns;
+	uint32_t second;   /* index of the interval being measured */
+	uint32_t sweep_count;
+	bool stopping;     /* duration over or signalled: no new requests */
+	bool in_lua;       /* a Lua call is on the stack: do not re-enter */
+
+	uint8_t *scratch;  /* reads land here first; only partials are copied */
+	uint8_t *reqbuf;   /* protocols build requests here */
+};
+
+/* Runs a worker to completion in the current (forked) process. Returns the
+ * process exit code. */
+int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index, uint32_t count,
+	       uint64_t start_ns, int report_fd);
+
+/* Ready list: connections that can take another request. */
+void worker_ready_push(struct worker *w, struct conn *c);
+void worker_ready_remove(struct worker *w, struct conn *c);
+/* A connection gained room or opened: give it backlog or closed-model work. */
+void worker_conn_has_room(struct worker *w, struct conn *c);
+/* A connection closed: the pool decides whether and when to replace it. */
+void worker_conn_closed(struct worker *w, struct conn *c, bool failed);
+void worker_log(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

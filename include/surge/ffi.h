@@ -1,0 +1,55 @@
+/*
+ * The C functions LuaJIT's FFI binds to (lua/surge/runtime.lua declares the
+ * same in ffi.cdef). They take the worker as an opaque pointer that Lua got
+ * once at start: no globals. Connection ids index the worker's pool; bytes
+ * handed to Lua stay valid only until the next call that consumes or reads.
+ */
+#ifndef SURGE_FFI_H
+#define SURGE_FFI_H
+
+#include <stdint.h>
+
+struct worker;
+
+/* One per connection, reused for every request (message protocols). */
+struct surge_ctx {
+	uint32_t conn_id;
+	uint32_t worker;
+	uint64_t seq;    /* requests this connection issued before this one */
+	uint64_t now_ns; /* CLOCK_MONOTONIC */
+	void *user;
+};
+
+enum surge_wait { SURGE_WAIT_NONE, SURGE_WAIT_READ, SURGE_WAIT_SLEEP, SURGE_WAIT_WRITE };
+/* Why a waiting session coroutine is resumed. */
+enum surge_wake { SURGE_WAKE_READ = 1, SURGE_WAKE_TIMER = 2, SURGE_WAKE_WRITE = 3, SURGE_WAKE_CLOSED = 4 };
+/* surge_conn_state: 0 open; otherwise why it is closed (an enum stat_error + 1, or
+ * SURGE_CLOSED_EOF when the peer closed cleanly). */
+#define SURGE_CLOSED_EOF 100
+
+struct surge_ctx *surge_ctxs(struct worker *w);
+/* The worker's request buffer (64 KiB) that message protocols write into. */
+uint8_t *surge_reqbuf(struct worker *w);
+uint32_t surge_worker_index(struct worker *w);
+
+/* Bytes buffered for connection id: returns the count, *p points at them. */
+int32_t surge_conn_peek(struct worker *w, uint32_t id, const uint8_t **p);
+void surge_conn_consume(struct worker *w, uint32_t id, uint32_t n);
+/* Queues n bytes and tries to write them; returns 0, or -errno if the
+ * connection is closed. Returns 1 when bytes remain queued (wait for WRITE). */
+int surge_conn_send(struct worker *w, uint32_t id, const uint8_t *p, uint32_t n);
+/* Arms a wait; the coroutine must yield right after. timeout_s <= 0: none. */
+void surge_conn_wait(struct worker *w, uint32_t id, int what, double timeout_s);
+int surge_conn_state(struct worker *w, uint32_t id);
+void surge_conn_close(struct worker *w, uint32_t id);
+
+/* Named metrics: ids from *_id (>= 0, or -1 on a bad name). */
+int surge_counter_id(struct worker *w, const char *name);
+int surge_metric_id(struct worker *w, const char *name);
+void surge_count(struct worker *w, int id, int64_t n);
+void surge_metric(struct worker *w, int id, int64_t ns);
+void surge_error(struct worker *w, int error_class, int64_t n);
+uint64_t surge_now_ns(void);
+void surge_log(struct worker *w, const char *msg);
+
+#endif

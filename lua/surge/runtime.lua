@@ -1,0 +1,209 @@
+-- The worker side of the engine's Lua half: C calls the functions bind()
+-- returns (request, response, frame, session_start, session_resume) with
+-- plain integers; protocol code gets FFI pointers and a conn object. The
+-- cdefs mirror include/surge/ffi.h.
+local ffi = require "ffi"
+local surge = require "surge"
+
+ffi.cdef [[
+struct worker;
+struct surge_ctx { uint32_t conn_id; uint32_t worker; uint64_t seq; uint64_t now_ns; void *user; };
+struct surge_ctx *surge_ctxs(struct worker *w);
+uint32_t surge_worker_index(struct worker *w);
+int32_t surge_conn_peek(struct worker *w, uint32_t id, const uint8_t **p);
+void surge_conn_consume(struct worker *w, uint32_t id, uint32_t n);
+int surge_conn_send(struct worker *w, uint32_t id, const uint8_t *p, uint32_t n);
+void surge_conn_wait(struct worker *w, uint32_t id, int what, double timeout_s);
+int surge_conn_state(struct worker *w, uint32_t id);
+void surge_conn_close(struct worker *w, uint32_t id);
+int surge_counter_id(struct worker *w, const char *name);
+int surge_metric_id(struct worker *w, const char *name);
+void surge_count(struct worker *w, int id, int64_t n);
+void surge_metric(struct worker *w, int id, int64_t ns);
+void surge_error(struct worker *w, int error_class, int64_t n);
+uint64_t surge_now_ns(void);
+void surge_log(struct worker *w, const char *msg);
+uint8_t *surge_reqbuf(struct worker *w);
+]]
+
+local C = ffi.C
+local u8p = ffi.typeof("uint8_t *")
+local cu8p = ffi.typeof("const uint8_t *")
+local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume,
+  coroutine.status, coroutine.yield
+
+local WAIT_READ, WAIT_SLEEP, WAIT_WRITE = 1, 2, 3
+local WAKE_TIMER, WAKE_CLOSED = 2, 4
+local CLOSED_EOF = 100
+-- enum stat_error + 1, as surge_conn_state returns them
+local close_names = { "refused", "timeout", "address", "reset", "closed", "timeout",
+  "protocol", "script", "error" }
+
+local M = {}
+
+-- A session's view of its connection (PROTOCOL.md). Methods yield inside.
+local Conn = {}
+Conn.__index = Conn
+
+local function closed_err(self)
+  local st = C.surge_conn_state(self._w, self.id)
+  if st == 0 then return nil end
+  if st == CLOSED_EOF then return "closed" end
+  return close_names[st] or "closed"
+end
+
+local function wait(self, what, timeout)
+  C.surge_conn_wait(self._w, self.id, what, timeout or 0)
+  return co_yield()
+end
+
+function Conn:send(s)
+  local rc = C.surge_conn_send(self._w, self.id, s, #s)
+  if rc < 0 then return nil, closed_err(self) or "closed" end
+  while rc == 1 do
+    local why = wait(self, WAIT_WRITE, self.timeout)
+    if why == WAKE_TIMER then return nil, "timeout" end
+    if why == WAKE_CLOSED then return nil, closed_err(self) or "closed" end
+    rc = 0
+  end
+  return true
+end
+
+-- Waits until at least n bytes are buffered (or the peer is gone).
+local function fill(self, n)
+  local pp = self._pp
+  while true do
+    local avail = C.surge_conn_peek(self._w, self.id, pp)
+    if avail >= n then return avail end
+    local err = closed_err(self)
+    if err then return nil, err end
+    local why = wait(self, WAIT_READ, self.timeout)
+    if why == WAKE_TIMER then return nil, "timeout" end
+  end
+end
+
+function Conn:read(n)
+  local avail, err = fill(self, n)
+  if not avail then return nil, err end
+  local s = ffi.string(self._pp[0], n)
+  C.surge_conn_consume(self._w, self.id, n)
+  return s
+end
+
+function Conn:read_some(max)
+  local avail, err = fill(self, 1)
+  if not avail then return nil, err end
+  local n = max and math.min(max, avail) or avail
+  local s = ffi.string(self._pp[0], n)
+  C.surge_conn_consume(self._w, self.id, n)
+  return s
+end
+
+function Conn:peek(n)
+  local avail = C.surge_conn_peek(self._w, self.id, self._pp)
+  if avail <= 0 then return "" end
+  return ffi.string(self._pp[0], math.min(n, avail))
+end
+
+function Conn:read_until(delim, max)
+  max = max or 65536
+  local searched = 0
+  while true do
+    local avail = C.surge_conn_peek(self._w, self.id, self._pp)
+    if avail > searched then
+      local buf = ffi.string(self._pp[0], math.min(avail, max + #delim))
+      local i = buf:find(delim, math.max(1, searched - #delim + 1), true)
+      if i then
+        local n = i + #delim - 1
+        C.surge_conn_consume(self._w, self.id, n)
+        return buf:sub(1, n)
+      end
+      if avail > max then return nil, "too long" end
+      searched = avail
+    end
+    local err = closed_err(self)
+    if err then return nil, err end
+    local why = wait(self, WAIT_READ, self.timeout)
+    if why == WAKE_TIMER then return nil, "timeout" end
+  end
+end
+
+function Conn:sleep(seconds)
+  if seconds and seconds > 0 then wait(self, WAIT_SLEEP, seconds) end
+end
+
+function Conn:now() return tonumber(C.surge_now_ns()) / 1e9 end
+function Conn:set_timeout(seconds) self.timeout = seconds end
+function Conn:close() C.surge_conn_close(self._w, self.id) end
+
+function M.bind(wptr, cfg)
+  local W = ffi.cast("struct worker *", wptr)
+  surge._bind(W, C)
+  local proto = cfg.protocol
+  local ctxs = C.surge_ctxs(W)
+  local reqbuf = C.surge_reqbuf(W)
+  local ctx_of = setmetatable({}, { __index = function(t, id)
+    local c = ctxs + id
+    t[id] = c
+    return c
+  end })
+  local fns = {}
+
+  local request = proto.request
+  if type(request) == "function" then
+    local cap = 65536
+    fns.request = function(id)
+      local r, key = request(ctx_of[id], reqbuf, cap)
+      return r, key
+    end
+  end
+  local response = proto.response
+  if response then
+    fns.response = function(id, ptr, len)
+      return response(ctx_of[id], ffi.cast(cu8p, ptr), len)
+    end
+  end
+  if proto.framing and proto.framing.kind == "lua" then
+    local fn = proto.framing.fn
+    fns.frame = function(ptr, len) return fn(ffi.cast(cu8p, ptr), len) end
+  end
+
+  if proto.session then
+    local session = proto.session
+    local cos, conns = {}, {}
+    local tgt = cfg.targets[1]
+    local timeout = cfg.timeout
+
+    local function finish(id, co, ok, err)
+      if not ok then
+        cos[id] = nil
+        return -1, debug.traceback(co, tostring(err))
+      end
+      if co_status(co) == "dead" then
+        cos[id] = nil
+        return 1
+      end
+      return 0
+    end
+
+    fns.session_start = function(id)
+      local conn = conns[id]
+      if not conn then
+        conn = setmetatable({ id = id, _w = W, _pp = ffi.new("const uint8_t *[1]") }, Conn)
+        conns[id] = conn
+      end
+      conn.target, conn.timeout = tgt, timeout
+      local co = co_create(session)
+      cos[id] = co
+      return finish(id, co, co_resume(co, conn))
+    end
+    fns.session_resume = function(id, reason)
+      local co = cos[id]
+      if not co then return 1 end
+      return finish(id, co, co_resume(co, reason))
+    end
+  end
+  return fns
+end
+
+return M

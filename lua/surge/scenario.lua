@@ -1,0 +1,328 @@
+-- Scenario loading: run the scenario file, merge the command line's
+-- overrides, check every option and return one normalized table for the
+-- engine. Every error names the file, the line (where the option is written)
+-- the option and what was expected; nothing is silently ignored.
+local units = require "surge.units"
+local ramp = require "surge.ramp"
+local target = require "surge.target"
+
+local M = {}
+
+local fmt = string.format
+
+local function describe(v)
+  if type(v) == "string" then return fmt("%q", v) end
+  if type(v) == "table" then return "a table" end
+  return type(v) .. " " .. tostring(v)
+end
+
+-- Each checker returns the normalized value, or nil and what was expected.
+local function count_or_ramp(min)
+  return function(v)
+    if ramp.is_ramp(v) then return v end
+    local n = type(v) == "number" and v or (type(v) == "string" and units.count(v))
+    if not n or n < min or n ~= math.floor(n) then
+      return nil, fmt("a whole number >= %d (e.g. 200, 25k) or a ramp (surge.ramp)", min)
+    end
+    return n
+  end
+end
+
+local function rate_or_ramp(v)
+  if ramp.is_ramp(v) then return v end
+  local n = type(v) == "number" and v or (type(v) == "string" and units.count(v))
+  if not n or n <= 0 then
+    return nil, "a rate in requests per second > 0 (e.g. 50000, 50k) or a ramp (surge.ramp)"
+  end
+  return n
+end
+
+local function duration(v)
+  local s = type(v) == "number" and v or (type(v) == "string" and units.duration(v))
+  if not s or s < 0 then return nil, "a duration like 10s, 500ms or 2m" end
+  return s
+end
+
+local function positive_int(v)
+  local n = type(v) == "number" and v or (type(v) == "string" and units.count(v))
+  if not n or n < 1 or n ~= math.floor(n) then return nil, "a whole number >= 1" end
+  return n
+end
+
+local function positive_number(v)
+  local n = type(v) == "number" and v or (type(v) == "string" and units.count(v))
+  if not n or n <= 0 then return nil, "a number > 0" end
+  return n
+end
+
+local function boolean(v)
+  if type(v) == "boolean" then return v end
+  if v == "true" or v == "1" or v == "yes" then return true end
+  if v == "false" or v == "0" or v == "no" then return false end
+  return nil, "true or false"
+end
+
+local function one_of(...)
+  local set, list = {}, { ... }
+  for _, k in ipairs(list) do set[k] = true end
+  return function(v)
+    if set[v] then return v end
+    return nil, "one of " .. table.concat(list, ", ")
+  end
+end
+
+local function str(v)
+  if type(v) == "string" and v ~= "" then return v end
+  return nil, "a string"
+end
+
+local function targets(v)
+  local list = type(v) == "table" and v or { v }
+  if #list == 0 then return nil, "a target like tcp://127.0.0.1:7000, or a list of them" end
+  local out = {}
+  for i, s in ipairs(list) do
+    local t, err = target.parse(s)
+    if not t then return nil, fmt("a target like tcp://127.0.0.1:7000 (entry %d: %s)", i, err) end
+    out[i] = t
+  end
+  return out
+end
+
+local function protocol(v)
+  if type(v) == "string" then
+    local ok, mod = pcall(require, "surge.proto." .. v)
+    if not ok then return nil, "a protocol table or a built-in name (echo, dns, rtsp)" end
+    v = (mod.new or mod.tcp)({})
+  end
+  if type(v) ~= "table" then
+    return nil, "a protocol table, e.g. require(\"surge.proto.echo\").new { size = 64 }"
+  end
+  return v
+end
+
+-- The options a scenario may set. Issues to come add theirs here.
+local schema = {
+  target = { targets, "where to connect" },
+  protocol = { protocol, "what to speak" },
+  connections = { count_or_ramp(0), "connections to keep open" },
+  rate = { rate_or_ramp, "requests per second in total (open model)" },
+  arrival = { one_of("uniform", "poisson"), "how requests are spaced in the open model" },
+  duration = { duration, "how long to run" },
+  workers = { positive_int, "worker processes" },
+  pipeline = { positive_int, "requests in flight per connection" },
+  timeout = { duration, "request timeout" },
+  connect_timeout = { duration, "connect timeout" },
+  connect_rate = { positive_number, "new connections per second" },
+  think = { duration, "closed model: pause after each answer" },
+  drain = { duration, "after the end, how long answers may still arrive" },
+  backlog = { positive_int, "open model: requests that may wait for a free connection" },
+  seed = { positive_int, "seed for random choices (Poisson arrivals, random IDs)" },
+  latency = { boolean, "print the full latency distribution" },
+  progress = { one_of("auto", "on", "off"), "progress line" },
+  quiet = { boolean, "no report on stdout" },
+  json = { str, "write the report as JSON to this file" },
+  hlog = { str, "write an HdrHistogram interval log to this file" },
+  html = { str, "write an HTML report to this file" },
+  name = { str, "a name for reports" },
+  description = { str, "a description for reports" },
+}
+
+M.schema = schema
+
+-- The line where `key = ...` is written in the scenario, or nil.
+local function line_of(source, key)
+  if not source then return nil end
+  local n = 0
+  for line in (source .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    if line:match("^%s*" .. key .. "%s*=") or line:find("[\"" .. key .. "\"]", 1, true) then
+      return n
+    end
+  end
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function known_list()
+  local keys = {}
+  for k in pairs(schema) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return table.concat(keys, ", ")
+end
+
+-- Normalizes the protocol table; errors name "protocol.<field>".
+local function check_protocol(p, pipeline)
+  local shape = p.shape or (p.session and "session") or "message"
+  if shape ~= "message" and shape ~= "session" then
+    return nil, "protocol.shape", "\"message\" or \"session\""
+  end
+  local out = { name = type(p.name) == "string" and p.name or "custom", shape = shape }
+  if shape == "session" then
+    if type(p.session) ~= "function" then
+      return nil, "protocol.session", "a function(conn) run as a coroutine per connection"
+    end
+    out.session = p.session
+    return out
+  end
+  local fr = p.framing
+  if type(fr) ~= "table" then
+    return nil, "protocol.framing", "{ kind = \"fixed\"|\"u16\"|\"delimiter\"|\"lua\", ... }"
+  end
+  if fr.kind == "fixed" then
+    if type(fr.size) ~= "number" or fr.size < 1 then
+      return nil, "protocol.framing.size", "a message size in bytes >= 1"
+    end
+  elseif fr.kind == "delimiter" then
+    if type(fr.delim) ~= "string" or #fr.delim < 1 or #fr.delim > 16 then
+      return nil, "protocol.framing.delim", "a delimiter string of 1 to 16 bytes"
+    end
+  elseif fr.kind == "lua" then
+    if type(fr.fn) ~= "function" then
+      return nil, "protocol.framing.fn", "a function(ptr, len) returning a message length"
+    end
+  elseif fr.kind ~= "u16" then
+    return nil, "protocol.framing.kind", "\"fixed\", \"u16\", \"delimiter\" or \"lua\""
+  end
+  out.framing = fr
+  if type(p.request) ~= "string" and type(p.request) ~= "function" then
+    return nil, "protocol.request", "constant request bytes (a string) or a function(ctx, buf, cap)"
+  end
+  if p.response ~= nil and type(p.response) ~= "function" then
+    return nil, "protocol.response", "a function(ctx, ptr, len) returning key, err"
+  end
+  out.request, out.response = p.request, p.response
+  out.match = p.match or "fifo"
+  if out.match ~= "fifo" and out.match ~= "key" then
+    return nil, "protocol.match", "\"fifo\" or \"key\""
+  end
+  if out.match == "key" and not out.response then
+    return nil, "protocol.response", "a function returning the key (match = \"key\")"
+  end
+  out.pipeline = pipeline or p.pipeline or 1
+  if type(out.pipeline) ~= "number" or out.pipeline < 1 or out.pipeline > 65535
+     or out.pipeline % 1 ~= 0 then
+    return nil, "protocol.pipeline", "a whole number from 1 to 65535"
+  end
+  out.max_message = p.max_message
+  return out
+end
+
+-- Compiles a number or a ramp into segments { t0, t1, v0, v1 } (seconds).
+local function segments(v, dur)
+  if ramp.is_ramp(v) then return ramp.compile(v, dur) end
+  return { { 0, dur, v, v } }
+end
+
+local function peak(segs)
+  local m = 0
+  for _, s in ipairs(segs) do m = math.max(m, s[3], s[4]) end
+  return math.ceil(m - 1e-9)
+end
+
+-- load(path, overrides) -> cfg, or nil and a message for people.
+function M.load(path, overrides)
+  local source = read_file(path)
+  if not source then
+    return nil, fmt("cannot read scenario '%s' (does the file exist?)", path)
+  end
+  local chunk, err = loadstring(source, "@" .. path)
+  if not chunk then return nil, err end
+  local ok, opts = xpcall(chunk, function(e)
+    -- errors raised inside the scenario keep their file:line
+    return tostring(e)
+  end)
+  if not ok then return nil, opts end
+  if type(opts) ~= "table" then
+    return nil, fmt("%s: the scenario must return a table of options (got %s)", path, type(opts))
+  end
+
+  local values, origin = {}, {}
+  for k, v in pairs(opts) do
+    if type(k) ~= "string" or not schema[k] then
+      local line = type(k) == "string" and line_of(source, k)
+      return nil, fmt("%s:%s unknown option '%s' (known: %s)", path,
+        line and (line .. ":") or "", tostring(k), known_list())
+    end
+    values[k], origin[k] = v, "file"
+  end
+  for _, kv in ipairs(overrides or {}) do
+    local k, v = kv[1], kv[2]
+    if not schema[k] then
+      return nil, fmt("command line: unknown option '%s' (known: %s)", k, known_list())
+    end
+    values[k], origin[k] = v, "cli"
+  end
+
+  local cfg = {}
+  for k, v in pairs(values) do
+    local norm, expected = schema[k][1](v)
+    if norm == nil then
+      local where
+      if origin[k] == "cli" then
+        where = "command line:"
+      else
+        local line = line_of(source, k)
+        where = path .. ":" .. (line and (line .. ":") or "")
+      end
+      return nil, fmt("%s option '%s': expected %s, got %s", where, k, expected, describe(v))
+    end
+    cfg[k] = norm
+  end
+
+  if not cfg.target then
+    return nil, fmt("%s: option 'target' is required (e.g. target = \"tcp://127.0.0.1:7000\")", path)
+  end
+  if not cfg.protocol then
+    return nil, fmt("%s: option 'protocol' is required (e.g. protocol = require(\"surge.proto.echo\").new {})", path)
+  end
+  local proto, field, expected = check_protocol(cfg.protocol, cfg.pipeline)
+  if not proto then
+    local line = line_of(source, "protocol")
+    return nil, fmt("%s:%s option '%s': expected %s", path, line and (line .. ":") or "",
+      field, expected)
+  end
+
+  local dur = cfg.duration
+  if not dur then
+    dur = 0
+    for _, k in ipairs { "rate", "connections" } do
+      if ramp.is_ramp(cfg[k]) then dur = math.max(dur, ramp.duration(cfg[k]) or 0) end
+    end
+    if dur == 0 then dur = 10 end
+  end
+  if dur <= 0 then return nil, fmt("%s: option 'duration': expected a duration > 0", path) end
+
+  local conn = segments(cfg.connections or 1, dur)
+  local out = {
+    target = cfg.target[1].url,
+    targets = cfg.target,
+    protocol = proto,
+    connections = conn,
+    max_connections = math.max(peak(conn), 1),
+    rate = cfg.rate and segments(cfg.rate, dur) or nil,
+    arrival = cfg.arrival or "uniform",
+    duration = dur,
+    workers = cfg.workers,
+    timeout = cfg.timeout or 5,
+    connect_timeout = cfg.connect_timeout or 5,
+    connect_rate = cfg.connect_rate or 10000,
+    think = cfg.think or 0,
+    drain = cfg.drain or math.min(cfg.timeout or 5, 2),
+    backlog = cfg.backlog or 100000,
+    seed = cfg.seed or 1,
+    latency = cfg.latency or false,
+    progress = cfg.progress or "auto",
+    quiet = cfg.quiet or false,
+    json = cfg.json, hlog = cfg.hlog, html = cfg.html,
+    name = cfg.name or path,
+  }
+  return out
+end
+
+return M
