@@ -71,6 +71,18 @@ ok(r.get("error_classes", {}).get("connect refused", 0) > 0
    "errors are all 'connect refused' (%s)" % r.get("error_classes"), out)
 ok("no connection to" in err and "is the server listening" in err, "stderr says what to check", err)
 
+# A bad option stops the run before any traffic: exit 2, file:line and option named.
+bad = write_scenario('local echo = require "surge.proto.echo"\nreturn {\n  target = "tcp://127.0.0.1:1",\n'
+                     '  protocol = echo.new {},\n  connections = "many",\n}\n')
+rc, out, err = surge("run", bad)
+ok(rc == 2, "a bad option exits 2 (got %d)" % rc, err)
+ok(err.strip() == "surge: %s:5: option 'connections': expected a whole number >= 0 (e.g. 200, 25k)"
+   " or a ramp (surge.ramp), got \"many\"" % bad, "the documented message names file, line, option", err)
+rc, out, err = surge("run", bad, "-c", "10", "--frobnicate")
+ok(rc == 2 and "frobnicate" in err, "an unknown flag exits 2 and is named", err)
+rc, out, err = surge("run", "/nonexistent/scenario.lua")
+ok(rc == 2 and "cannot read scenario" in err, "a missing scenario file exits 2", err)
+
 # Command-line overrides win over the scenario.
 srv = Serve("echo")
 rc, out, err = surge("run", scn, "--target", "127.0.0.1:%d" % srv.port, "-c", "7", "-d", "1s",
