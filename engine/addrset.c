@@ -535,10 +535,13 @@ int addrset_pick(struct addrset_picker *p, int fam, uint64_t slot, uint64_t *ind
 		*index = (uint64_t)(((u128)splitmix64(&p->rng) * n) >> 64);
 		break;
 	default:
-		/* Slot i -> destination i mod D (pool.c), source (i / D) mod N: every
-		 * (source, destination) pair gets ceil(slots / (D * N)) at most, and a
-		 * reconnecting slot keeps its pair, so churn cannot pile up. */
-		*index = (slot / p->ndests) % n;
+		/* Slot i -> destination i mod D (pool.c) and source (i / D + o) mod N
+		 * with worker k's offset o = k * N / W: each worker walks all sources
+		 * evenly (its port slice serves them all), the workers start apart
+		 * (a small run still uses every source), and a reconnecting slot
+		 * keeps its pair, so churn cannot pile connections onto one. */
+		*index = (uint64_t)(((u128)(slot / p->ndests) +
+				     (u128)p->worker * n / p->nworkers) % n);
 		break;
 	}
 	if (p->explicit_ports && p->ports.lo) {

@@ -74,7 +74,7 @@ int addrset_ports_slice(const struct addrset_ports *p, uint32_t k, uint32_t n,
 			struct addrset_ports *out);
 
 enum addrset_pick {
-	ADDRSET_ROUND_ROBIN, /* even: slot i of a worker takes source (i / ndests) mod size */
+	ADDRSET_ROUND_ROBIN, /* even: slot i of worker k: source (i / ndests + k * size / W) mod size */
 	ADDRSET_RANDOM,      /* seeded, reproducible; independent per worker */
 	ADDRSET_PERMUTATION, /* a shuffled walk over address x port, no repeats */
 };

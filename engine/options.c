@@ -12,6 +12,8 @@ void options_free(struct options *o)
 	free(o->targets);
 	free(o->target);
 	free(o->dests);
+	addrset_free(o->bind);
+	free(o->bind);
 	free(o->conn_segs);
 	free(o->rate_segs);
 	free(o->const_request);

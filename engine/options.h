@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addrset.h"
 #include "pacer.h"
 
 enum proto_shape { SHAPE_MESSAGE, SHAPE_SESSION };
@@ -57,6 +58,14 @@ struct options {
 	uint64_t seed;
 	uint32_t workers;
 	bool workers_given;
+
+	/* Source addresses and ports (addrset.h). bind NULL: the kernel picks the
+	 * source. ports.lo 0: not set. explicit_ports: set by the plan when the
+	 * kernel lacks IP_LOCAL_PORT_RANGE, so ports are named at bind(). */
+	struct addrset *bind;
+	enum addrset_pick pick;
+	struct addrset_ports ports;
+	bool explicit_ports;
 
 	/* Protocol */
 	char proto_name[32];

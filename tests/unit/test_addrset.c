@@ -201,6 +201,18 @@ static void test_pick_rr(void)
 		}
 	ok(mn == 30 && mx == 30, "round-robin: every (source, destination) pair gets 30 of 1440 "
 				 "(min %llu max %llu)", (unsigned long long)mn, (unsigned long long)mx);
+	/* A small run: 2 workers x 5 slots must not all crowd the first sources. */
+	uint8_t used[16] = {0};
+	int distinct = 0;
+	for (uint32_t w = 0; w < 2; w++) {
+		addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, w, 2, 1, NULL, false);
+		for (uint64_t i = 0; i < 5; i++) {
+			addrset_pick(&pk, ADDRSET_V4, i, &idx, &port);
+			distinct += !used[idx];
+			used[idx] = 1;
+		}
+	}
+	is_int(distinct, 10, "round-robin: 10 connections over 2 workers use 10 sources");
 	is_int(addrset_pick(&pk, ADDRSET_V6, 0, &idx, &port), -EAFNOSUPPORT,
 	       "no IPv6 source for an IPv6 destination");
 	is_int(addrset_pick(&pk, 7, 0, &idx, &port), -EAFNOSUPPORT, "bad family slot");

@@ -1,0 +1,487 @@
+/*
+ * plan: the arithmetic of fitting a run onto one machine, and the probes that
+ * read the machine. Pure arithmetic in plan_make (unit-tested with a made-up
+ * struct plan_system); everything that asks the kernel is at the bottom.
+ */
+#include "plan.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <math.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
+
+#define WIDE_LO 1024
+#define WIDE_HI 65535
+#define CHECK_MAX 65536 /* addresses checked one by one; above, a sample */
+#define MISSING_SHOWN 8
+
+static uint64_t ceil_div(uint64_t a, uint64_t b)
+{
+	return b ? a / b + (a % b != 0) : 0;
+}
+
+uint64_t plan_sources_needed(uint64_t conns, uint64_t ndests, uint64_t ports)
+{
+	uint64_t n = ceil_div(ceil_div(conns, ndests ? ndests : 1), ports ? ports : 1);
+	return n ? n : 1;
+}
+
+/* Connections on the busiest (source, destination) pair of one worker with
+ * cw connections. Round-robin is exact (addrset_pick's slot mapping); random
+ * gets headroom of four standard deviations of the binomial count. */
+static uint64_t pair_load(enum addrset_pick pick, uint64_t cw, uint64_t ndests, uint64_t nsrc)
+{
+	uint64_t per_dest = ceil_div(cw, ndests);
+
+	if (pick == ADDRSET_RANDOM && nsrc > 1) {
+		double m = (double)per_dest / (double)nsrc;
+		return (uint64_t)ceil(m + 4 * sqrt(m) + 1);
+	}
+	return ceil_div(per_dest, nsrc);
+}
+
+static uint32_t share(uint64_t total, uint32_t k, uint32_t n)
+{
+	return (uint32_t)((total + (n - 1 - k)) / n); /* as pool_share */
+}
+
+static bool is_loopback4(const struct destination *d)
+{
+	const struct sockaddr_in *s = (const struct sockaddr_in *)&d->addr;
+	return d->addr.ss_family == AF_INET && (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+}
+
+/* "127.0.0.1-127.0.0.3" for a loopback destination; otherwise a shape the
+ * user fills in with addresses of this machine. */
+static void suggest_bind(const struct options *o, uint64_t n, char *buf, size_t len)
+{
+	if (o->ndests && is_loopback4(&o->dests[0]) && n < (1u << 24) - 2) {
+		char last[INET_ADDRSTRLEN];
+		struct in_addr a = {htonl(0x7f000001u + (uint32_t)n - 1)};
+		inet_ntop(AF_INET, &a, last, sizeof(last));
+		snprintf(buf, len, "--bind 127.0.0.1%s%s", n > 1 ? "-" : "", n > 1 ? last : "");
+		return;
+	}
+	snprintf(buf, len, "--bind with %llu addresses of this machine (e.g. --bind "
+		 "10.0.0.10-10.0.0.%llu after adding them; see surge doctor)",
+		 (unsigned long long)n, (unsigned long long)(9 + (n < 245 ? n : 245)));
+}
+
+static int refuse_ports(const struct options *o, uint64_t conns,
+			uint64_t ndests, uint64_t nsrc, uint64_t per_source, char *err,
+			size_t errlen)
+{
+	uint64_t need = plan_sources_needed(conns, ndests, per_source);
+	uint64_t wide = plan_sources_needed(conns, ndests, WIDE_HI - WIDE_LO + 1);
+	char fix[160], alt[200] = "";
+	int n;
+
+	if (o->bind)
+		snprintf(fix, sizeof(fix), "--bind gives %llu: add at least %llu more addresses to it",
+			 (unsigned long long)nsrc, (unsigned long long)(need - nsrc));
+	else
+		suggest_bind(o, need, fix, sizeof(fix));
+	if (per_source < WIDE_HI - WIDE_LO + 1 && wide < need)
+		snprintf(alt, sizeof(alt), "; or widen the ports to %d-%d (sysctl -w "
+			 "net.ipv4.ip_local_port_range=\"%d %d\"%s): then %llu address%s suffice",
+			 WIDE_LO, WIDE_HI, WIDE_LO, WIDE_HI, o->ports.lo ? ", --ports 1024-65535" : "",
+			 (unsigned long long)wide, wide == 1 ? "" : "es");
+	n = snprintf(err, errlen, "%llu connections to %llu destination%s need ≥ %llu source "
+		     "address%s with %llu ports each (%llu per destination / %llu ports, rounded "
+		     "up); %s%s%s",
+		     (unsigned long long)conns, (unsigned long long)ndests, ndests == 1 ? "" : "s",
+		     (unsigned long long)need, need == 1 ? "" : "es", (unsigned long long)per_source,
+		     (unsigned long long)ceil_div(conns, ndests), (unsigned long long)per_source,
+		     o->bind ? "" : "add e.g. ", fix, alt);
+	if (o->pick == ADDRSET_RANDOM && nsrc > 1 && n > 0 && (size_t)n < errlen)
+		snprintf(err + n, errlen - (size_t)n, " (pick = \"random\" needs headroom for its "
+			 "uneven spread; \"round-robin\" needs none)");
+	return -E2BIG;
+}
+
+int plan_make(const struct options *o, const struct plan_system *sys, struct plan *out,
+	      char *err, size_t errlen)
+{
+	uint64_t conns = o->max_connections;
+	uint64_t ndests = o->ndests ? o->ndests : 1;
+	uint64_t dfam[ADDRSET__FAMILIES] = {0, 0};
+	uint64_t nsrc = 0; /* the fewest sources of any family with destinations */
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < o->ndests; i++) {
+		int f = addrset_slot(o->dests[i].addr.ss_family);
+		if (f >= 0)
+			dfam[f]++;
+	}
+	for (int f = 0; f < ADDRSET__FAMILIES; f++) {
+		out->sources[f] = o->bind ? addrset_size(o->bind, f) : 1;
+		if (!dfam[f])
+			continue;
+		if (out->sources[f] == 0) {
+			for (size_t i = 0; i < o->ndests; i++)
+				if (addrset_slot(o->dests[i].addr.ss_family) == f) {
+					snprintf(err, errlen, "destination %s is %s but --bind has no %s "
+						 "address: add one, or remove that destination",
+						 o->dests[i].label, f ? "IPv6" : "IPv4", f ? "IPv6" : "IPv4");
+					break;
+				}
+			return -EINVAL;
+		}
+		if (nsrc == 0 || out->sources[f] < nsrc)
+			nsrc = out->sources[f];
+	}
+	if (nsrc == 0)
+		nsrc = 1;
+
+	/* Descriptors: one per connection plus what surge holds itself. */
+	uint64_t usable = sys->fd_limit > sys->fd_reserve ? sys->fd_limit - sys->fd_reserve : 0;
+	if (usable == 0) {
+		snprintf(err, errlen, "each process may open only %llu files and surge itself holds "
+			 "%llu: raise the limit (ulimit -Hn, LimitNOFILE=)",
+			 (unsigned long long)sys->fd_limit, (unsigned long long)sys->fd_reserve);
+		return -E2BIG;
+	}
+	uint64_t wneed = ceil_div(conns, usable);
+	if (wneed < 1)
+		wneed = 1;
+	if (o->workers_given) {
+		if (o->workers < wneed) {
+			snprintf(err, errlen, "%llu connections need ≥ %llu workers: each process may "
+				 "open %llu files, %llu of them held by surge itself, so %llu per "
+				 "worker (%llu / %llu, rounded up); use -w %llu",
+				 (unsigned long long)conns, (unsigned long long)wneed,
+				 (unsigned long long)sys->fd_limit, (unsigned long long)sys->fd_reserve,
+				 (unsigned long long)usable, (unsigned long long)conns,
+				 (unsigned long long)usable, (unsigned long long)wneed);
+			return -E2BIG;
+		}
+		out->workers = o->workers;
+	} else {
+		uint64_t w = sys->cpus ? sys->cpus : 1;
+		if (w < wneed)
+			w = wneed;
+		/* More workers than connections would leave some idle. */
+		if (w > conns && conns > 0)
+			w = conns;
+		out->workers = (uint32_t)w;
+	}
+	uint32_t W = out->workers;
+	out->conns_per_worker = ceil_div(conns, W);
+
+	/* Ports. The kernel clamps a per-socket range into the system range, so
+	 * a range outside it would silently be the system's. */
+	bool perm = o->pick == ADDRSET_PERMUTATION;
+	out->ports = o->ports.lo ? o->ports : sys->sys_ports;
+	out->explicit_ports = o->ports.lo && !perm && !sys->port_range_option;
+	if (out->explicit_ports)
+		snprintf(out->notice, sizeof(out->notice),
+			 "this kernel has no per-socket port range (IP_LOCAL_PORT_RANGE, Linux ≥ "
+			 "6.3): ports %u-%u are named explicitly at bind()", o->ports.lo, o->ports.hi);
+	if (o->ports.lo && !perm && !out->explicit_ports &&
+	    (o->ports.lo < sys->sys_ports.lo || o->ports.hi > sys->sys_ports.hi)) {
+		unsigned lo = o->ports.lo < sys->sys_ports.lo ? o->ports.lo : sys->sys_ports.lo;
+		unsigned hi = o->ports.hi > sys->sys_ports.hi ? o->ports.hi : sys->sys_ports.hi;
+		snprintf(err, errlen, "--ports %u-%u is not inside net.ipv4.ip_local_port_range "
+			 "(%u-%u), and the kernel clamps a socket's range into it: run sysctl -w "
+			 "net.ipv4.ip_local_port_range=\"%u %u\", or choose ports inside %u-%u",
+			 o->ports.lo, o->ports.hi, sys->sys_ports.lo, sys->sys_ports.hi, lo, hi,
+			 sys->sys_ports.lo, sys->sys_ports.hi);
+		return -EINVAL;
+	}
+	uint64_t P = addrset_ports_count(&out->ports);
+
+	if (perm) {
+		/* Each connection holds its own (address, port) of the walk. */
+		for (int f = 0; f < ADDRSET__FAMILIES; f++) {
+			if (!dfam[f])
+				continue;
+			uint64_t space = out->sources[f] > (1ULL << 62) / P ? UINT64_MAX
+									       : out->sources[f] * P;
+			uint64_t cf = ceil_div(conns * dfam[f], ndests);
+			out->pair_need = cf;
+			out->pair_capacity = space;
+			if (space > (1ULL << 62)) {
+				snprintf(err, errlen, "pick = \"permutation\" walks addresses x ports, "
+					 "at most 2^62 of them; %llu x %llu is more: use fewer addresses "
+					 "(a longer prefix) or \"round-robin\"",
+					 (unsigned long long)out->sources[f], (unsigned long long)P);
+				return -E2BIG;
+			}
+			if (cf > space) {
+				out->sources_needed = ceil_div(cf, P);
+				snprintf(err, errlen, "pick = \"permutation\" gives each connection its "
+					 "own (address, port): %llu connections need ≥ %llu pairs, but "
+					 "%llu address%s x %llu ports = %llu; add %llu more addresses or "
+					 "widen --ports",
+					 (unsigned long long)cf, (unsigned long long)cf,
+					 (unsigned long long)out->sources[f],
+					 out->sources[f] == 1 ? "" : "es", (unsigned long long)P,
+					 (unsigned long long)space,
+					 (unsigned long long)(out->sources_needed - out->sources[f]));
+				return -E2BIG;
+			}
+		}
+		return 0;
+	}
+
+	/* Kernel-chosen ports: with --ports each worker draws from its own
+	 * slice; without, all workers share the system range. */
+	out->sliced = o->ports.lo != 0;
+	uint64_t per_source;
+	if (out->sliced) {
+		if (P < W) {
+			snprintf(err, errlen, "--ports %u-%u has %llu ports for %u workers: each "
+				 "worker needs its own slice; widen --ports or use -w %llu",
+				 o->ports.lo, o->ports.hi, (unsigned long long)P, W,
+				 (unsigned long long)P);
+			return -E2BIG;
+		}
+		out->pair_capacity = P / W;
+		out->pair_need = pair_load(o->pick, out->conns_per_worker, ndests, nsrc);
+		per_source = out->pair_capacity * W;
+	} else {
+		out->pair_capacity = P;
+		for (uint32_t k = 0; k < W; k++)
+			out->pair_need += pair_load(o->pick, share(conns, k, W), ndests, nsrc);
+		per_source = P;
+	}
+	out->sources_needed = plan_sources_needed(conns, ndests, per_source);
+	if (out->pair_need > out->pair_capacity)
+		return refuse_ports(o, conns, ndests, nsrc, per_source, err, errlen);
+	return 0;
+}
+
+void plan_describe(const struct options *o, const struct plan_system *sys, const struct plan *p,
+		   char *buf, size_t len)
+{
+	int n = snprintf(buf, len,
+			 "  workers     %u (each may open %llu files, surge holds %llu): up to %llu "
+			 "connections each\n",
+			 p->workers, (unsigned long long)sys->fd_limit,
+			 (unsigned long long)sys->fd_reserve, (unsigned long long)p->conns_per_worker);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	buf += n;
+	len -= (size_t)n;
+	char src[96];
+	if (o->bind)
+		snprintf(src, sizeof(src), "%llu IPv4 + %llu IPv6 (%s)",
+			 (unsigned long long)p->sources[ADDRSET_V4],
+			 (unsigned long long)p->sources[ADDRSET_V6], addrset_pick_name(o->pick));
+	else
+		snprintf(src, sizeof(src), "the kernel's choice (no --bind): 1 per destination");
+	n = snprintf(buf, len, "  sources     %s\n  ports       %u-%u%s\n", src, p->ports.lo,
+		     p->ports.hi,
+		     o->pick == ADDRSET_PERMUTATION ? " (permutation: named at bind)"
+		     : p->sliced ? (p->explicit_ports ? " sliced per worker, named at bind"
+						      : " sliced per worker (IP_LOCAL_PORT_RANGE)")
+				 : " shared, chosen by the kernel");
+	if (n < 0 || (size_t)n >= len)
+		return;
+	buf += n;
+	len -= (size_t)n;
+	snprintf(buf, len, "  busiest     %llu connections on one (source, destination) pair of "
+		 "%llu available%s\n",
+		 (unsigned long long)p->pair_need, (unsigned long long)p->pair_capacity,
+		 o->pick == ADDRSET_PERMUTATION ? " (address, port) pairs" : " ports");
+}
+
+/* ---- probing the machine ---- */
+
+static int read_ports(struct addrset_ports *out)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned lo, hi;
+	int rc = -EINVAL;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%u %u", &lo, &hi) == 2 && lo >= 1 && lo <= hi && hi <= 65535) {
+		out->lo = (uint16_t)lo;
+		out->hi = (uint16_t)hi;
+		rc = 0;
+	}
+	fclose(f);
+	return rc;
+}
+
+static uint64_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	uint64_t n = 0;
+	struct dirent *e;
+
+	if (!d)
+		return 3;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n > 0 ? n - 1 : 0; /* not the directory's own descriptor */
+}
+
+int plan_system_probe(struct plan_system *sys)
+{
+	struct rlimit rl = {1024, 1024};
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(sys, 0, sizeof(*sys));
+	getrlimit(RLIMIT_NOFILE, &rl);
+	sys->fd_limit = rl.rlim_max == RLIM_INFINITY ? (1u << 20) : rl.rlim_max;
+	sys->fd_reserve = open_fds() + PLAN_WORKER_FDS;
+	if (read_ports(&sys->sys_ports) < 0) {
+		sys->sys_ports.lo = 32768;
+		sys->sys_ports.hi = 60999;
+	}
+	sys->cpus = cpus > 0 ? (uint32_t)cpus : 1;
+	/* SURGE_NO_PORT_RANGE=1 plays an older kernel, so the explicit-port
+	 * fallback is tested on new ones. */
+	const char *force = getenv("SURGE_NO_PORT_RANGE");
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		uint32_t range = (uint32_t)sys->sys_ports.hi << 16 | sys->sys_ports.lo;
+		sys->port_range_option =
+			setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof(range)) == 0;
+		close(fd);
+	}
+	if (force && strcmp(force, "1") == 0)
+		sys->port_range_option = false;
+	return 0;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+/* Configured on an interface (fast path), or bindable: a local route (all of
+ * 127.0.0.0/8, AnyIP prefixes) makes an address bindable without listing it. */
+static bool bindable(const struct sockaddr_storage *a, socklen_t len, const struct ifaddrs *ifs)
+{
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next)
+		if (i->ifa_addr && same_addr(a, i->ifa_addr))
+			return true;
+	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0)
+		return true; /* cannot tell; run time will count it */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	bool ok = bind(fd, (const struct sockaddr *)a, len) == 0 || errno != EADDRNOTAVAIL;
+	close(fd);
+	return ok;
+}
+
+/* The interface whose network holds a, for the `ip addr add` line; else the
+ * first interface up with an address of that family; else lo. */
+static const char *iface_for(const struct sockaddr_storage *a, const struct ifaddrs *ifs)
+{
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || !i->ifa_netmask || i->ifa_addr->sa_family != a->ss_family)
+			continue;
+		const uint8_t *x, *y, *m;
+		size_t n;
+		if (a->ss_family == AF_INET) {
+			x = (const uint8_t *)&((const struct sockaddr_in *)a)->sin_addr;
+			y = (const uint8_t *)&((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			m = (const uint8_t *)&((const struct sockaddr_in *)i->ifa_netmask)->sin_addr;
+			n = 4;
+		} else {
+			x = (const uint8_t *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+			y = (const uint8_t *)&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			m = (const uint8_t *)&((const struct sockaddr_in6 *)i->ifa_netmask)->sin6_addr;
+			n = 16;
+		}
+		size_t k = 0;
+		while (k < n && (x[k] & m[k]) == (y[k] & m[k]))
+			k++;
+		if (k == n)
+			return i->ifa_name;
+	}
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == a->ss_family &&
+		    (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK))
+			return i->ifa_name;
+	return "lo";
+}
+
+long plan_check_addresses(const struct addrset *set, char *err, size_t errlen)
+{
+	struct ifaddrs *ifs = NULL;
+	struct sockaddr_storage shown[MISSING_SHOWN];
+	long missing = 0;
+	uint64_t checked = 0;
+
+	if (getifaddrs(&ifs) < 0)
+		return -errno;
+	for (int f = 0; f < ADDRSET__FAMILIES; f++) {
+		uint64_t n = addrset_size(set, f);
+		uint64_t step = n > CHECK_MAX ? n / CHECK_MAX : 1;
+		for (uint64_t i = 0; i < n; i += step) {
+			struct sockaddr_storage a;
+			socklen_t len;
+			if (addrset_at(set, f, i, &a, &len) < 0)
+				break;
+			checked++;
+			if (bindable(&a, len, ifs))
+				continue;
+			if (missing < MISSING_SHOWN)
+				shown[missing] = a;
+			missing++;
+			if (i + step < i)
+				break;
+		}
+	}
+	if (missing) {
+		size_t off = 0;
+		char txt[INET6_ADDRSTRLEN];
+		int n = snprintf(err, errlen, "%ld of %llu bind address%s checked %s not configured "
+				 "on this machine:", missing, (unsigned long long)checked,
+				 checked == 1 ? "" : "es", missing == 1 ? "is" : "are");
+		off = n > 0 ? (size_t)n : 0;
+		for (long i = 0; i < missing && i < MISSING_SHOWN && off < errlen; i++) {
+			addrset_ntop(&shown[i], txt, sizeof(txt));
+			n = snprintf(err + off, errlen - off, " %s", txt);
+			off += n > 0 ? (size_t)n : 0;
+		}
+		if (missing > MISSING_SHOWN && off < errlen) {
+			n = snprintf(err + off, errlen - off, " ...");
+			off += n > 0 ? (size_t)n : 0;
+		}
+		for (long i = 0; i < missing && i < MISSING_SHOWN && off < errlen; i++) {
+			bool v6 = shown[i].ss_family == AF_INET6;
+			addrset_ntop(&shown[i], txt, sizeof(txt));
+			n = snprintf(err + off, errlen - off, "\n  fix: ip %saddr add %s/%d dev %s%s",
+				     v6 ? "-6 " : "", txt, v6 ? 128 : 32, iface_for(&shown[i], ifs),
+				     v6 ? " nodad" : "");
+			off += n > 0 ? (size_t)n : 0;
+		}
+		if (missing > MISSING_SHOWN && off < errlen)
+			snprintf(err + off, errlen - off,
+				 "\n  (and %ld more; for a whole block, e.g. `ip route add local "
+				 "10.0.1.0/24 dev lo` makes every address in it bindable)",
+				 missing - MISSING_SHOWN);
+	}
+	freeifaddrs(ifs);
+	return missing;
+}

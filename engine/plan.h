@@ -1,0 +1,73 @@
+/*
+ * plan: before any traffic, decide how many workers a run needs and check that
+ * it can fit this machine — descriptors per process, ports per (source,
+ * destination) pair, the kernel's port range, bind addresses configured here.
+ * A refusal names the arithmetic and the fix; `surge doctor` prints the same.
+ */
+#ifndef SURGE_PLAN_H
+#define SURGE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addrset.h"
+#include "options.h"
+
+/* Descriptors a worker holds besides its connections: epoll, libev's signal
+ * pipe and signalfd, the pacer's timerfd, the report pipe, and room for Lua
+ * files and the resolver. Added to what the coordinator holds at fork. */
+#define PLAN_WORKER_FDS 16
+
+/* The machine, as the plan sees it (plan_system_probe fills it; tests make
+ * their own). */
+struct plan_system {
+	uint64_t fd_limit;              /* hard RLIMIT_NOFILE: what each worker may raise to */
+	uint64_t fd_reserve;            /* descriptors a worker holds besides connections */
+	struct addrset_ports sys_ports; /* net.ipv4.ip_local_port_range */
+	uint32_t cpus;
+	bool port_range_option;         /* the kernel takes IP_LOCAL_PORT_RANGE (Linux >= 6.3) */
+};
+
+/* Reads the limits, the port range and CPUs, and probes IP_LOCAL_PORT_RANGE
+ * once. Returns 0 (unreadable facts get Linux defaults). */
+int plan_system_probe(struct plan_system *sys);
+
+struct plan {
+	uint32_t workers;
+	uint64_t conns_per_worker;     /* the largest worker's share */
+	struct addrset_ports ports;    /* what sockets draw from: the run's range, or the
+					  system's (kernel-chosen ports, and permutation) */
+	bool explicit_ports;           /* ports named at bind(): no per-socket range */
+	bool sliced;                   /* each worker has its own slice of ports */
+	uint64_t pair_need;            /* most connections on one (source, destination)
+					  pair, summed over workers that share its ports */
+	uint64_t pair_capacity;        /* ports that pair can draw from */
+	uint64_t sources[ADDRSET__FAMILIES]; /* sources in use per family (1: the kernel's) */
+	uint64_t sources_needed;       /* fewest sources that would fit (0: not applicable) */
+	char notice[256];              /* something the user should know, or "" */
+};
+
+/* Plans o's run on sys. o->workers (if o->workers_given), o->bind, o->pick,
+ * o->ports, o->dests and o->max_connections are read. Returns 0 with *out
+ * filled, or -E2BIG (does not fit: fds, ports, permutation space), -EINVAL
+ * (a destination without a source of its family; ports outside the system
+ * range) with the arithmetic and the fix in err. */
+int plan_make(const struct options *o, const struct plan_system *sys, struct plan *out,
+	      char *err, size_t errlen);
+
+/* Source addresses that conns connections to ndests destinations need when
+ * each has `ports` ports: ceil(ceil(conns / ndests) / ports), at least 1. */
+uint64_t plan_sources_needed(uint64_t conns, uint64_t ndests, uint64_t ports);
+
+/* Checks that every bind address can be bound here (on an interface, or
+ * covered by a local route); sets of more than 65536 addresses are checked on
+ * an even sample. Returns the number of missing addresses found (0: all
+ * present) with the list and the `ip addr add` commands in err, or -errno. */
+long plan_check_addresses(const struct addrset *set, char *err, size_t errlen);
+
+/* One line per fact the plan used and the verdict, for `surge doctor`. */
+void plan_describe(const struct options *o, const struct plan_system *sys, const struct plan *p,
+		   char *buf, size_t len);
+
+#endif

@@ -1,0 +1,298 @@
+/* plan: the arithmetic that decides whether a run fits (descriptors, ports
+ * per (source, destination) pair, the kernel's port range, the permutation's
+ * space) and the refusals a user reads: each must give the numbers and a fix. */
+#include "tap.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "plan.h"
+
+static char err[2048];
+
+static struct plan_system machine(void)
+{
+	struct plan_system sys = {
+		.fd_limit = 20000,
+		.fd_reserve = 40,
+		.sys_ports = {32768, 60999},
+		.cpus = 2,
+		.port_range_option = true,
+	};
+	return sys;
+}
+
+static struct destination dests[4];
+
+static void set_dests(struct options *o, const char *const *addrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&dests[i], 0, sizeof(dests[i]));
+		if (strchr(addrs[i], ':')) {
+			struct sockaddr_in6 *s = (struct sockaddr_in6 *)&dests[i].addr;
+			s->sin6_family = AF_INET6;
+			inet_pton(AF_INET6, addrs[i], &s->sin6_addr);
+			s->sin6_port = htons(7000);
+		} else {
+			struct sockaddr_in *s = (struct sockaddr_in *)&dests[i].addr;
+			s->sin_family = AF_INET;
+			inet_pton(AF_INET, addrs[i], &s->sin_addr);
+			s->sin_port = htons(7000);
+		}
+		snprintf(dests[i].label, sizeof(dests[i].label), "%s:7000", addrs[i]);
+	}
+	o->dests = dests;
+	o->ndests = n;
+}
+
+static struct options base(uint32_t conns)
+{
+	static const char *const lo[] = {"127.0.0.1"};
+	struct options o = {0};
+
+	o.max_connections = conns;
+	set_dests(&o, lo, 1);
+	return o;
+}
+
+static int plan(const struct options *o, const struct plan_system *sys, struct plan *p)
+{
+	err[0] = '\0';
+	return plan_make(o, sys, p, err, sizeof(err));
+}
+
+static void has(const char *needle, const char *name)
+{
+	if (!ok(strstr(err, needle) != NULL, "%s", name))
+		diag("message: %s\n# missing: %s", err, needle);
+}
+
+static void test_table(void)
+{
+	/* The seeds' table: ports 1024-65535 (64512) per address, one destination. */
+	is_int(plan_sources_needed(50000, 1, 64512), 1, "50k connections need 1 address");
+	is_int(plan_sources_needed(100000, 1, 64512), 2, "100k need 2");
+	is_int(plan_sources_needed(500000, 1, 64512), 8, "500k need 8");
+	is_int(plan_sources_needed(1000000, 1, 64512), 16, "1M need 16");
+	is_int(plan_sources_needed(150000, 1, 50000), 3, "150k with 50000 ports need 3");
+	is_int(plan_sources_needed(150000, 3, 50000), 1, "150k to 3 destinations need 1");
+	is_int(plan_sources_needed(0, 0, 0), 1, "degenerate input still says 1");
+}
+
+static void test_fds(void)
+{
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(70000);
+
+	is_int(plan(&o, &sys, &p), -E2BIG, "70000 connections from one source refused (ports)");
+	/* Descriptors alone: give plenty of sources. */
+	struct addrset set = {0};
+	addrset_parse(&set, "127.0.0.1-127.0.0.8", err, sizeof(err));
+	o.bind = &set;
+	is_int(plan(&o, &sys, &p), 0, "70000 connections from 8 sources fit");
+	is_int(p.workers, 4, "70000 / (20000 - 40) rounded up: 4 workers, more than 2 CPUs");
+	is_int(p.conns_per_worker, 17500, "17500 connections per worker");
+
+	o.workers = 3;
+	o.workers_given = true;
+	is_int(plan(&o, &sys, &p), -E2BIG, "-w 3 for 70000 connections refused");
+	has("70000 connections need ≥ 4 workers", "fd refusal states the need");
+	has("20000 files, 40 of them held by surge itself, so 19960 per worker", "and the arithmetic");
+	has("use -w 4", "and the fix");
+	o.workers = 5;
+	is_int(plan(&o, &sys, &p), 0, "-w 5 accepted");
+	is_int(p.workers, 5, "given workers kept");
+
+	o = base(10);
+	is_int(plan(&o, &sys, &p), 0, "10 connections");
+	is_int(p.workers, 2, "default: one worker per CPU");
+	o.max_connections = 1;
+	plan(&o, &sys, &p);
+	is_int(p.workers, 1, "no more workers than connections");
+
+	sys.fd_limit = 30;
+	is_int(plan(&o, &sys, &p), -E2BIG, "a limit below surge's own needs refused");
+	has("raise the limit", "with the fix");
+	addrset_free(&set);
+}
+
+static void test_ports(void)
+{
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(150000);
+	struct addrset set = {0};
+
+	/* The issue's example: 50000 ports, one destination. */
+	sys.sys_ports = (struct addrset_ports){10000, 59999};
+	sys.fd_limit = 1000000;
+	is_int(plan(&o, &sys, &p), -E2BIG, "150000 connections, 1 destination, no --bind: refused");
+	has("150000 connections to 1 destination need ≥ 3 source addresses with 50000 ports each",
+	    "refusal: the arithmetic");
+	has("add e.g. --bind 127.0.0.1-127.0.0.3", "refusal: a loopback --bind that fits");
+	is_int(p.sources_needed, 3, "plan says 3 sources");
+
+	addrset_parse(&set, "127.0.0.1,127.0.0.2", err, sizeof(err));
+	o.bind = &set;
+	is_int(plan(&o, &sys, &p), -E2BIG, "2 sources are not enough");
+	has("--bind gives 2: add at least 1 more addresses", "refusal names what --bind lacks");
+	addrset_parse(&set, "127.0.0.3", err, sizeof(err));
+	is_int(plan(&o, &sys, &p), 0, "3 sources fit");
+	ok(p.pair_need <= p.pair_capacity && p.pair_need == 50000,
+	   "busiest pair: 50000 of 50000 ports (got %llu of %llu)",
+	   (unsigned long long)p.pair_need, (unsigned long long)p.pair_capacity);
+	ok(!p.sliced && p.ports.lo == 10000, "no --ports: the system range, shared");
+
+	/* Two destinations halve each pair's load. */
+	static const char *const two[] = {"127.0.0.1", "127.0.0.2"};
+	set_dests(&o, two, 2);
+	addrset_free(&set);
+	addrset_parse(&set, "127.0.0.10,127.0.0.11", err, sizeof(err));
+	is_int(plan(&o, &sys, &p), 0, "150000 to 2 destinations from 2 sources fit");
+	is_int(p.pair_need, 37500, "37500 per pair");
+
+	/* random needs headroom */
+	o.pick = ADDRSET_RANDOM;
+	o.max_connections = 198000;
+	is_int(plan(&o, &sys, &p), -E2BIG, "random at 99% of capacity refused");
+	has("\"round-robin\" needs none", "random refusal explains the headroom");
+	o.pick = ADDRSET_ROUND_ROBIN;
+	is_int(plan(&o, &sys, &p), 0, "round-robin at 99% of capacity fits");
+	addrset_free(&set);
+}
+
+static void test_wide(void)
+{
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(50000);
+
+	sys.fd_limit = 1000000;
+	is_int(plan(&o, &sys, &p), -E2BIG, "50000 connections over the default 28232 ports refused");
+	has("need ≥ 2 source addresses with 28232 ports each", "two addresses");
+	has("or widen the ports to 1024-65535 (sysctl -w net.ipv4.ip_local_port_range=\"1024 "
+	    "65535\"): then 1 address suffice", "or one address with the widest range");
+}
+
+static void test_port_option(void)
+{
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(4000);
+
+	o.ports = (struct addrset_ports){20000, 29999};
+	is_int(plan(&o, &sys, &p), -EINVAL, "--ports outside ip_local_port_range refused");
+	has("not inside net.ipv4.ip_local_port_range (32768-60999)", "says why");
+	has("sysctl -w net.ipv4.ip_local_port_range=\"20000 60999\"", "gives the sysctl");
+
+	o.ports = (struct addrset_ports){40000, 40999};
+	is_int(plan(&o, &sys, &p), -E2BIG, "4000 connections on 2 slices of 500 ports refused");
+	ok(p.sliced && p.pair_capacity == 500, "2 workers: slices of 500 ports");
+	is_int(p.pair_need, 2000, "2000 connections per worker on one pair");
+	ok(p.pair_need > p.pair_capacity, "...which is why");
+	o.max_connections = 1000;
+	is_int(plan(&o, &sys, &p), 0, "1000 connections over 2 slices of 500 fit");
+	o.max_connections = 1001;
+	is_int(plan(&o, &sys, &p), -E2BIG, "1001 do not");
+	has("1001 connections to 1 destination need ≥ 2 source addresses with 1000 ports each",
+	    "sliced refusal counts all slices");
+
+	o.ports = (struct addrset_ports){40000, 40000};
+	o.max_connections = 2;
+	is_int(plan(&o, &sys, &p), -E2BIG, "one port for two workers refused");
+	has("has 1 ports for 2 workers", "says so");
+
+	/* An old kernel: explicit ports, any range, and a notice. */
+	sys.port_range_option = false;
+	o.ports = (struct addrset_ports){20000, 29999};
+	o.max_connections = 100;
+	is_int(plan(&o, &sys, &p), 0, "without IP_LOCAL_PORT_RANGE the range is used explicitly");
+	ok(p.explicit_ports && strstr(p.notice, "named explicitly"), "with a notice: %s", p.notice);
+}
+
+static void test_families_and_perm(void)
+{
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(100);
+	struct addrset set = {0};
+	static const char *const mixed[] = {"127.0.0.1", "::1"};
+
+	addrset_parse(&set, "127.0.0.2", err, sizeof(err));
+	o.bind = &set;
+	set_dests(&o, mixed, 2);
+	is_int(plan(&o, &sys, &p), -EINVAL, "IPv6 destination without an IPv6 source refused");
+	has("destination ::1:7000 is IPv6 but --bind has no IPv6 address", "names it");
+	addrset_parse(&set, "::1", err, sizeof(err));
+	is_int(plan(&o, &sys, &p), 0, "with one of each family it fits");
+
+	o = base(1000);
+	addrset_free(&set);
+	addrset_parse(&set, "127.0.0.1-127.0.0.4", err, sizeof(err));
+	o.bind = &set;
+	o.pick = ADDRSET_PERMUTATION;
+	o.ports = (struct addrset_ports){20000, 20199};
+	is_int(plan(&o, &sys, &p), -E2BIG, "permutation: 1000 connections over 4 x 200 pairs refused");
+	o.max_connections = 800;
+	is_int(plan(&o, &sys, &p), 0, "permutation: 800 of 4 x 200 pairs fit");
+	o.max_connections = 801;
+	is_int(plan(&o, &sys, &p), -E2BIG, "permutation: 801 do not");
+	has("4 addresses x 200 ports = 800", "permutation refusal: the arithmetic");
+	o.ports = (struct addrset_ports){0, 0};
+	o.max_connections = 1000;
+	is_int(plan(&o, &sys, &p), 0, "permutation without --ports walks the system range");
+	ok(p.ports.lo == 32768 && p.ports.hi == 60999, "system range used");
+	addrset_free(&set);
+	addrset_parse(&set, "2001:db8::/64", err, sizeof(err));
+	static const char *const v6[] = {"2001:db8:1::1"};
+	set_dests(&o, v6, 1);
+	is_int(plan(&o, &sys, &p), -E2BIG, "permutation over a /64 x ports is refused");
+	has("at most 2^62", "says why");
+	o.pick = ADDRSET_ROUND_ROBIN;
+	o.max_connections = 1000000;
+	sys.fd_limit = 1000000;
+	is_int(plan(&o, &sys, &p), 0, "round-robin over a /64: 1M connections fit");
+	is_int(p.pair_need, 2, "at most one connection per source per worker");
+	addrset_free(&set);
+}
+
+static void test_addresses(void)
+{
+	struct addrset set = {0};
+
+	addrset_parse(&set, "127.0.0.1,127.0.0.9,127.1.2.3,::1", err, sizeof(err));
+	is_int(plan_check_addresses(&set, err, sizeof(err)), 0,
+	       "loopback addresses (all of 127/8 is local) are present");
+	addrset_free(&set);
+	/* TEST-NET-3 and the documentation prefix are never configured here. */
+	addrset_parse(&set, "127.0.0.1,203.0.113.77,2001:db8::77", err, sizeof(err));
+	is_int(plan_check_addresses(&set, err, sizeof(err)), 2, "two missing addresses found");
+	has("2 of 3 bind addresses checked are not configured on this machine: 203.0.113.77 "
+	    "2001:db8::77", "missing addresses listed");
+	has("fix: ip addr add 203.0.113.77/32 dev ", "v4 fix command");
+	has("fix: ip -6 addr add 2001:db8::77/128 dev ", "v6 fix command");
+	addrset_free(&set);
+	addrset_parse(&set, "203.0.113.0/28", err, sizeof(err));
+	is_int(plan_check_addresses(&set, err, sizeof(err)), 14, "14 missing");
+	has("and 6 more", "long lists are cut, with the local-route hint");
+	addrset_free(&set);
+}
+
+int main(void)
+{
+	test_table();
+	test_fds();
+	test_ports();
+	test_wide();
+	test_port_option();
+	test_families_and_perm();
+	test_addresses();
+
+	struct plan_system sys;
+	plan_system_probe(&sys);
+	ok(sys.fd_limit > 0 && sys.fd_reserve > PLAN_WORKER_FDS && sys.sys_ports.lo > 0 &&
+		   sys.cpus > 0, "the machine probe fills every fact");
+	return tap_done();
+}
