@@ -21,6 +21,13 @@
 
 #define SESSION_RBUF_MAX (1u << 20)
 
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
+
 static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void session_wake(struct worker *w, struct conn *c, int reason);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
@@ -54,6 +61,56 @@ static void io_set(struct worker *w, struct conn *c, int events)
 		ev_io_start(w->loop, &c->io);
 }
 
+/* Binds fd to this connection's source address and port range (bind, ports).
+ * IP_BIND_ADDRESS_NO_PORT defers the port to connect(), which then only needs
+ * the whole 4-tuple to be unique: a plain bind() would reserve a port per
+ * socket, and 64k sockets would exhaust an address whatever their
+ * destinations. IP_LOCAL_PORT_RANGE keeps the kernel's choice inside this
+ * worker's slice. Named ports (permutation, or no per-socket range) take
+ * SO_REUSEADDR so a port may serve several destinations and reuse TIME_WAIT. */
+static int conn_bind_source(struct worker *w, struct conn *c, int fd, int family)
+{
+	const struct options *o = w->opt;
+	struct addrset_picker *p = &w->picker;
+	struct sockaddr_storage sa = {.ss_family = (sa_family_t)family};
+	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fam = addrset_slot(family), one = 1;
+	uint64_t idx;
+	uint16_t port = 0;
+
+	c->src = UINT32_MAX;
+	if (!o->bind && !o->ports.lo)
+		return 0;
+	if (o->bind) {
+		if (addrset_pick(p, fam, c->id, &idx, &port) < 0 ||
+		    addrset_at(o->bind, fam, idx, &sa, &len) < 0)
+			return -EAFNOSUPPORT;
+		uint64_t g = fam == ADDRSET_V6 ? addrset_size(o->bind, ADDRSET_V4) + idx : idx;
+		if (g < w->stats.nsrc)
+			c->src = (uint32_t)g;
+	} else if (p->explicit_ports) {
+		port = (uint16_t)(p->ports.lo + p->cursor[fam]++ % addrset_ports_count(&p->ports));
+	}
+	if (port) {
+		if (family == AF_INET6)
+			((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
+		else
+			((struct sockaddr_in *)&sa)->sin_port = htons(port);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	} else {
+		if (o->bind && setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
+			return -errno;
+		if (p->ports.lo) {
+			uint32_t range = (uint32_t)p->ports.hi << 16 | p->ports.lo;
+			if (setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof(range)) < 0)
+				return -errno;
+		}
+		if (!o->bind)
+			return 0; /* connect() binds within the range */
+	}
+	return bind(fd, (const struct sockaddr *)&sa, len) < 0 ? -errno : 0;
+}
+
 int conn_open(struct worker *w, struct conn *c)
 {
 	const struct destination *d = &w->opt->dests[c->dest];
@@ -66,6 +123,12 @@ int conn_open(struct worker *w, struct conn *c)
 		goto fail;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	int rc = conn_bind_source(w, c, fd, d->addr.ss_family);
+	if (rc < 0) {
+		cls = errno_class(-rc, true);
+		close(fd);
+		goto fail;
+	}
 	c->t_connect = clock_ns();
 	if (connect(fd, (const struct sockaddr *)&d->addr, d->addrlen) < 0 && errno != EINPROGRESS) {
 		cls = errno_class(errno, true);
@@ -338,6 +401,8 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(now - f->intended));
 		hist_record(w->stats.hist[HI_SERVICE], (int64_t)(now - f->sent));
 		w->stats.counter[ST_COMPLETED]++;
+		if (c->src < w->stats.nsrc)
+			w->stats.src_reqs[c->src]++;
 	}
 	inflight_remove(w, c, slot);
 	worker_conn_has_room(w, c);
@@ -519,6 +584,8 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	uint64_t now = clock_ns();
 	hist_record(w->stats.hist[HI_CONNECT], (int64_t)(now - c->t_connect));
 	w->stats.counter[ST_CONN_OPENED]++;
+	if (c->src < w->stats.nsrc)
+		w->stats.src_conns[c->src]++;
 	w->connecting--;
 	w->open++;
 	c->state = CONN_OPEN;

@@ -38,6 +38,7 @@ struct conn {
 	uint8_t close_reason; /* sessions: why it closed (surge_conn_state) */
 	uint16_t inflight, fl_head;
 	uint32_t dest;
+	uint32_t src; /* source's index in the per-source stats, or UINT32_MAX */
 	uint32_t ready_prev, ready_next;
 	uint64_t seq;
 	uint64_t t_connect; /* connect() called (ns), then: reconnect-not-before */

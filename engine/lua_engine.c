@@ -292,6 +292,36 @@ static int read_options(lua_State *L, int t, struct options *o)
 	return read_protocol(L, t, o);
 }
 
+/* bind, pick, ports (issue 4): already validated by scenario.lua with the
+ * same parser, so an error here is only out of memory or a loader bypass. */
+static int read_sources(lua_State *L, int t, struct options *o, char *err, size_t errlen)
+{
+	char *spec = field_str(L, t, "bind"), *ports = field_str(L, t, "ports");
+	char *pick = field_str(L, t, "pick");
+	int rc = 0;
+
+	if (pick && addrset_pick_parse(pick, &o->pick) < 0) {
+		snprintf(err, errlen, "option 'pick': unknown '%s'", pick);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (ports && (rc = addrset_ports_parse(ports, &o->ports, err, errlen)) < 0)
+		goto out;
+	if (spec) {
+		o->bind = calloc(1, sizeof(*o->bind));
+		if (!o->bind) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rc = addrset_parse(o->bind, spec, err, errlen);
+	}
+out:
+	free(spec);
+	free(ports);
+	free(pick);
+	return rc;
+}
+
 int lua_engine_load(const char *scenario_path, const char *const *overrides, size_t noverrides,
 		    struct options *opt, char *err, size_t errlen, struct lua_engine **out)
 {
@@ -343,6 +373,8 @@ int lua_engine_load(const char *scenario_path, const char *const *overrides, siz
 		snprintf(err, errlen, "out of memory reading the scenario");
 		goto fail;
 	}
+	if ((rc = read_sources(L, lua_gettop(L), opt, err, errlen)) < 0)
+		goto fail;
 	le->cfg_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, TRACEBACK_IDX);
 	opt->scenario_path = scenario_path;

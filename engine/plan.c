@@ -187,6 +187,11 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 	/* Ports. The kernel clamps a per-socket range into the system range, so
 	 * a range outside it would silently be the system's. */
 	bool perm = o->pick == ADDRSET_PERMUTATION;
+	if (perm && !o->bind) {
+		snprintf(err, errlen, "pick = \"permutation\" walks source addresses x ports: give "
+			 "the addresses with --bind (e.g. --bind 127.0.0.1)");
+		return -EINVAL;
+	}
 	out->ports = o->ports.lo ? o->ports : sys->sys_ports;
 	out->explicit_ports = o->ports.lo && !perm && !sys->port_range_option;
 	if (out->explicit_ports)

@@ -120,7 +120,10 @@ void pool_upkeep(struct worker *w, uint64_t now)
 			struct conn *c = &w->conns[i];
 			if (c->state != CONN_CLOSED || c->session_live || c->t_connect > now)
 				continue;
-			c->dest = w->next_dest++ % o->ndests;
+			/* A slot keeps its destination: with addrset_pick's slot
+			 * mapping each (source, destination) pair's share is fixed,
+			 * so the plan's port arithmetic holds under churn. */
+			c->dest = c->id % o->ndests;
 			w->connect_tokens -= 1;
 			conn_open(w, c);
 		}

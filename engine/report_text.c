@@ -41,9 +41,16 @@ static int64_t total_errors(const struct stats *s)
 
 void report_header(FILE *f, const struct options *o)
 {
-	fprintf(f, "surge: %s -> %s (%zu address%s), protocol %s, %u worker%s\n", o->scenario_path,
+	fprintf(f, "surge: %s -> %s (%zu address%s), protocol %s, %u worker%s", o->scenario_path,
 		o->target ? o->target : "?", o->ndests, o->ndests == 1 ? "" : "es", o->proto_name,
 		o->workers, o->workers == 1 ? "" : "s");
+	if (o->bind)
+		fprintf(f, ", from %llu source address%s (%s)",
+			(unsigned long long)addrset_total(o->bind),
+			addrset_total(o->bind) == 1 ? "" : "es", addrset_pick_name(o->pick));
+	if (o->ports.lo)
+		fprintf(f, ", ports %u-%u", o->ports.lo, o->ports.hi);
+	fputc('\n', f);
 	fflush(f);
 }
 
@@ -93,6 +100,46 @@ static void hist_row(FILE *f, const char *label, const struct hist *h)
 	fprintf(f, " %9s", b);
 	report_fmt_ns(b, sizeof(b), hist_stddev(h));
 	fprintf(f, " %9s %10lld\n", b, (long long)hist_total(h));
+}
+
+#define SOURCES_LISTED 64
+
+/* The spread a user would otherwise check with `ss -tan | awk ...`: every
+ * source's connections and completed requests, or a summary past 64. */
+static void source_rows(FILE *f, const struct options *o, const struct stats *s)
+{
+	int64_t cmin = INT64_MAX, cmax = 0, rmin = INT64_MAX, rmax = 0;
+	char addr[64];
+
+	if (!o->bind)
+		return;
+	if (!s->nsrc) {
+		fprintf(f, "\n  sources     %llu addresses (%s): too many to count one by one\n",
+			(unsigned long long)addrset_total(o->bind), addrset_pick_name(o->pick));
+		return;
+	}
+	for (uint32_t i = 0; i < s->nsrc; i++) {
+		cmin = s->src_conns[i] < cmin ? s->src_conns[i] : cmin;
+		cmax = s->src_conns[i] > cmax ? s->src_conns[i] : cmax;
+		rmin = s->src_reqs[i] < rmin ? s->src_reqs[i] : rmin;
+		rmax = s->src_reqs[i] > rmax ? s->src_reqs[i] : rmax;
+	}
+	fprintf(f, "\n  sources     %u address%s (%s): connections min %lld max %lld, "
+		"requests min %lld max %lld\n", s->nsrc, s->nsrc == 1 ? "" : "es",
+		addrset_pick_name(o->pick), (long long)cmin, (long long)cmax, (long long)rmin,
+		(long long)rmax);
+	if (s->nsrc > SOURCES_LISTED)
+		return;
+	fprintf(f, "  %-40s %12s %12s\n", "source", "connections", "completed");
+	for (uint32_t i = 0; i < s->nsrc; i++) {
+		struct sockaddr_storage a;
+		socklen_t len;
+		if (addrset_at_global(o->bind, i, &a, &len) < 0)
+			break;
+		addrset_ntop(&a, addr, sizeof(addr));
+		fprintf(f, "  %-40s %12lld %12lld\n", addr, (long long)s->src_conns[i],
+			(long long)s->src_reqs[i]);
+	}
 }
 
 void report_text(FILE *f, const struct options *o, const struct run_result *r)
@@ -158,6 +205,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 			fprintf(f, " %s %lld", s->ncounter[i].name, (long long)s->ncounter[i].value);
 		fputc('\n', f);
 	}
+	source_rows(f, o, s);
 	if (o->rate_segs && s->counter[ST_INTENDED] > 0) {
 		double ach = (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED];
 		if (ach < 0.99 || s->counter[ST_DROPPED] > 0)

@@ -20,11 +20,11 @@
 #include "clock.h"
 #include "ipc.h"
 #include "lua_engine.h"
+#include "plan.h"
 #include "pool.h"
 #include "report.h"
 #include "worker.h"
 
-#define FD_RESERVE 64 /* per worker: pipes, timerfd, epoll, Lua files */
 
 struct collector {
 	struct run_result *res;
@@ -56,6 +56,10 @@ static const char run_usage[] =
 	"  -p, --pipeline N        requests in flight per connection\n"
 	"  -t, --timeout DUR       request timeout (default 5s)\n"
 	"      --target URL        e.g. tcp://127.0.0.1:7000, [::1]:53\n"
+	"      --bind ADDRS        source addresses: 10.0.0.1, 10.0.0.1-10.0.0.9,\n"
+	"                          10.0.0.0/24, 2001:db8::/120, or a comma list\n"
+	"      --ports LO-HI       local ports, sliced between workers (e.g. 40000-49999)\n"
+	"      --pick MODE         round-robin (default), random or permutation\n"
 	"  -o, --option KEY=VALUE  set any scenario option (repeatable)\n"
 	"      --latency           print the full latency distribution (HdrHistogram format)\n"
 	"      --json FILE         write the report as JSON\n"
@@ -118,35 +122,28 @@ static int resolve_destinations(struct options *o, char *err, size_t errlen)
 	return 0;
 }
 
-/* Workers: the CPUs by default, more when one process's descriptors cannot
- * hold its share of the connections. */
-static int plan_workers(struct options *o, char *err, size_t errlen)
+/* The plan (plan.c): workers, ports and sources must fit this machine
+ * before any traffic; bind addresses must exist here. */
+static int plan_run(struct options *o, char *err, size_t errlen)
 {
-	struct rlimit rl = {1024, 1024};
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct plan_system sys;
+	struct plan p;
+	int rc;
 
-	getrlimit(RLIMIT_NOFILE, &rl);
-	uint64_t usable = rl.rlim_max > FD_RESERVE ? rl.rlim_max - FD_RESERVE : 1;
-	uint32_t need = (uint32_t)((o->max_connections + usable - 1) / usable);
-	if (need < 1)
-		need = 1;
-	if (o->workers_given) {
-		if (o->workers < need) {
-			snprintf(err, errlen,
-				 "%u connections need at least %u workers: each process may open %llu "
-				 "files (%llu usable for connections); use -w %u",
-				 o->max_connections, need, (unsigned long long)rl.rlim_max,
-				 (unsigned long long)usable, need);
-			return -EINVAL;
-		}
-		return 0;
+	plan_system_probe(&sys);
+	if ((rc = plan_make(o, &sys, &p, err, errlen)) < 0)
+		return rc;
+	if (o->bind) {
+		long missing = plan_check_addresses(o->bind, err, errlen);
+		if (missing > 0)
+			return -EADDRNOTAVAIL;
 	}
-	o->workers = cpus > 0 ? (uint32_t)cpus : 1;
-	if (o->workers < need)
-		o->workers = need;
-	/* More workers than connections would leave some idle. */
-	if (o->workers > o->max_connections && o->max_connections > 0)
-		o->workers = o->max_connections;
+	if (p.notice[0])
+		fprintf(stderr, "surge: note: %s\n", p.notice);
+	o->workers = p.workers;
+	o->explicit_ports = p.explicit_ports;
+	if (o->pick == ADDRSET_PERMUTATION)
+		o->ports = p.ports; /* the walk names ports: the system range if none given */
 	return 0;
 }
 
@@ -326,6 +323,8 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
 		{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
 		{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
+		{"bind", required_argument, 0, 'B'},	     {"ports", required_argument, 0, 'R'},
+		{"pick", required_argument, 0, 'K'},
 		{0, 0, 0, 0},
 	};
 	const char **v = calloc((size_t)argc * 2 + 2, sizeof(char *));
@@ -354,6 +353,9 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		case 'P': key = "progress"; val = "on"; break;
 		case 'N': key = "progress"; val = "off"; break;
 		case 'q': key = "quiet"; val = "true"; break;
+		case 'B': key = "bind"; break;
+		case 'R': key = "ports"; break;
+		case 'K': key = "pick"; break;
 		case 'o': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {
@@ -437,7 +439,7 @@ int run_main(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	if (plan_workers(&opt, err, sizeof(err)) < 0) {
+	if (plan_run(&opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
 		rc = EXIT_PLAN;
 		goto out;

@@ -64,6 +64,8 @@ void stats_free(struct stats *s)
 		hist_free(s->nhist[i].h);
 	free(s->nhist);
 	free(s->ncounter);
+	free(s->src_conns);
+	free(s->src_reqs);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -78,6 +80,30 @@ void stats_reset(struct stats *s)
 		s->ncounter[i].value = 0;
 	for (size_t i = 0; i < s->nnhist; i++)
 		hist_reset(s->nhist[i].h);
+	if (s->nsrc) {
+		memset(s->src_conns, 0, s->nsrc * sizeof(*s->src_conns));
+		memset(s->src_reqs, 0, s->nsrc * sizeof(*s->src_reqs));
+	}
+}
+
+int stats_sources_init(struct stats *s, uint32_t n)
+{
+	if (n > STATS_SOURCES_MAX)
+		return -E2BIG;
+	if (n <= s->nsrc)
+		return 0;
+	int64_t *c = realloc(s->src_conns, n * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	s->src_conns = c;
+	int64_t *r = realloc(s->src_reqs, n * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	s->src_reqs = r;
+	memset(c + s->nsrc, 0, (n - s->nsrc) * sizeof(*c));
+	memset(r + s->nsrc, 0, (n - s->nsrc) * sizeof(*r));
+	s->nsrc = n;
+	return 0;
 }
 
 int stats_counter_id(struct stats *s, const char *name)
@@ -168,6 +194,15 @@ int stats_add(struct stats *dst, const struct stats *src)
 			return id;
 		hist_add(dst->nhist[id].h, src->nhist[i].h);
 	}
+	if (src->nsrc) {
+		int rc = stats_sources_init(dst, src->nsrc);
+		if (rc < 0)
+			return rc;
+		for (uint32_t i = 0; i < src->nsrc; i++) {
+			dst->src_conns[i] += src->src_conns[i];
+			dst->src_reqs[i] += src->src_reqs[i];
+		}
+	}
 	return 0;
 }
 
@@ -246,6 +281,11 @@ int stats_encode(const struct stats *s, uint8_t **buf, size_t *len)
 	for (size_t i = 0; i < s->nnhist; i++) {
 		wb_name(&b, s->nhist[i].name);
 		wb_hist(&b, s->nhist[i].h);
+	}
+	wb_u32(&b, s->nsrc);
+	if (s->nsrc) {
+		wb_put(&b, s->src_conns, s->nsrc * sizeof(*s->src_conns));
+		wb_put(&b, s->src_reqs, s->nsrc * sizeof(*s->src_reqs));
 	}
 	if (b.err) {
 		free(b.p);
@@ -344,6 +384,17 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
 			goto fail;
 		}
 		if ((rc = rb_hist_into(&b, out->nhist[id].h)) < 0)
+			goto fail;
+	}
+	rc = -EINVAL;
+	if (rb_get(&b, &n, sizeof(n)) < 0 || n > STATS_SOURCES_MAX)
+		goto fail;
+	if (n) {
+		if ((rc = stats_sources_init(out, n)) < 0)
+			goto fail;
+		rc = -EINVAL;
+		if (rb_get(&b, out->src_conns, n * sizeof(*out->src_conns)) < 0 ||
+		    rb_get(&b, out->src_reqs, n * sizeof(*out->src_reqs)) < 0)
 			goto fail;
 	}
 	if (b.off != b.len)

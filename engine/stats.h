@@ -59,6 +59,8 @@ enum stat_hist {
 };
 
 #define STATS_NAME_MAX 64
+/* Per-source counts are kept for sets up to this size (a /64 is not). */
+#define STATS_SOURCES_MAX 4096
 
 struct stats_named_counter {
 	char name[STATS_NAME_MAX];
@@ -79,6 +81,11 @@ struct stats {
 	size_t nncounter, capncounter;
 	struct stats_named_hist *nhist;
 	size_t nnhist, capnhist;
+	/* Per source address, indexed as addrset_at_global (IPv4 first): the
+	 * connections opened from it and the requests completed on them. NULL
+	 * and 0 when the run has no --bind or more than STATS_SOURCES_MAX. */
+	int64_t *src_conns, *src_reqs;
+	uint32_t nsrc;
 };
 
 /* Returns 0 or -ENOMEM; stats_free releases everything (NULL-safe). */
@@ -87,6 +94,9 @@ void stats_free(struct stats *s);
 /* Zeroes counters and histograms for the next interval; names stay registered
  * so their ids stay valid. */
 void stats_reset(struct stats *s);
+
+/* Starts per-source counting for n sources (zeroed). 0 or -ENOMEM/-E2BIG. */
+int stats_sources_init(struct stats *s, uint32_t n);
 
 /* Named metrics: ids are stable for the life of s. Return id >= 0 or -errno
  * (-ENAMETOOLONG, -ENOMEM). */

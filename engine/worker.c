@@ -167,6 +167,18 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "worker %u: out of memory", index);
 		goto out;
 	}
+	if (opt->bind || opt->ports.lo) {
+		static const struct addrset none;
+		uint64_t nsrc = opt->bind ? addrset_total(opt->bind) : 0;
+		if (addrset_picker_init(&w.picker, opt->bind ? opt->bind : &none, opt->pick, opt->seed,
+					index, count, (uint32_t)opt->ndests, &opt->ports,
+					opt->explicit_ports) < 0 ||
+		    (nsrc && nsrc <= STATS_SOURCES_MAX &&
+		     stats_sources_init(&w.stats, (uint32_t)nsrc) < 0)) {
+			worker_log(&w, "worker %u: cannot set up source addresses", index);
+			goto out;
+		}
+	}
 	if (lua_engine_bind_worker(lua, &w, err, sizeof(err)) < 0) {
 		worker_log(&w, "%s", err);
 		goto out;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addrset.h"
 #include "conn.h"
 #include "options.h"
 #include "pacer.h"
@@ -39,6 +40,7 @@ struct worker {
 	double connect_tokens;  /* token bucket for the new-connection rate */
 	uint64_t tokens_at;
 	uint32_t next_dest;
+	struct addrset_picker picker; /* source addresses and ports (bind, ports) */
 
 	/* Connections with room in their pipeline, oldest first. */
 	uint32_t ready_head, ready_tail;

@@ -100,6 +100,84 @@ local function protocol(v)
   return v
 end
 
+-- Source addresses are parsed by the engine's own parser (engine/addrset.c)
+-- through the FFI when surge runs the loader, so the scenario and the engine
+-- cannot disagree; under plain LuaJIT (the Lua tests) only the shape is checked.
+local addr_validate
+do
+  local ok, ffi = pcall(require, "ffi")
+  if ok then
+    pcall(ffi.cdef, "int addrset_validate(const char *spec, char *err, size_t errlen);")
+    local found, fn = pcall(function() return ffi.C.addrset_validate end)
+    if found then
+      local buf = ffi.new("char[512]")
+      addr_validate = function(spec)
+        if fn(spec, buf, 512) < 0 then return ffi.string(buf) end
+      end
+    end
+  end
+end
+
+local PICKS = "\"round-robin\", \"random\" or \"permutation\""
+local picks = { ["round-robin"] = true, random = true, permutation = true }
+
+local function pick(v)
+  if picks[v] then return v end
+  return nil, PICKS
+end
+
+-- "20000-29999", "20000" or 20000 -> "lo-hi"
+local function ports(v)
+  local lo, hi
+  if type(v) == "number" then
+    lo, hi = v, v
+  elseif type(v) == "string" then
+    local a, b = v:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
+    if not a then a = v:match("^%s*(%d+)%s*$"); b = a end
+    lo, hi = tonumber(a), tonumber(b)
+  end
+  if not lo or lo < 1 or hi > 65535 or lo > hi or lo % 1 ~= 0 or hi % 1 ~= 0 then
+    return nil, "a port range like \"20000-29999\" (ports 1 to 65535, low to high)"
+  end
+  return fmt("%d-%d", lo, hi)
+end
+
+local ADDRS = "source addresses: \"10.0.0.1\", \"10.0.0.1-10.0.0.9\", \"10.0.0.0/24\", " ..
+  "\"2001:db8::/120\", a list of them, and optionally pick = " .. PICKS .. ", ports = \"lo-hi\""
+
+-- bind = "10.0.0.0/24" | { "10.0.0.1", "2001:db8::/120", pick = ..., ports = ... }
+-- -> { spec = "a,b", pick = ?, ports = ? }. A bad address is reported as the
+-- engine's parser words it (third return value: the message is whole).
+local function bind(v)
+  local list, out = {}, {}
+  if type(v) == "string" then
+    list[1] = v
+  elseif type(v) == "table" then
+    for k, x in pairs(v) do
+      if k == "pick" then
+        out.pick = pick(x)
+        if not out.pick then return nil, fmt("bind.pick must be %s, got %s", PICKS, describe(x)), true end
+      elseif k == "ports" then
+        out.ports = ports(x)
+        if not out.ports then return nil, fmt("bind.ports must be a port range like \"20000-29999\", got %s", describe(x)), true end
+      elseif type(k) ~= "number" then
+        return nil, fmt("bind has no field '%s' (known: pick, ports, and addresses as list items)", tostring(k)), true
+      end
+    end
+    for i, x in ipairs(v) do
+      if type(x) ~= "string" then return nil, fmt("bind entry %d must be a string, got %s", i, describe(x)), true end
+      list[i] = x
+    end
+  end
+  if #list == 0 then return nil, ADDRS end
+  out.spec = table.concat(list, ",")
+  if addr_validate then
+    local err = addr_validate(out.spec)
+    if err then return nil, err, true end
+  end
+  return out
+end
+
 -- The options a scenario may set. Issues to come add theirs here.
 local schema = {
   target = { targets, "where to connect" },
@@ -123,6 +201,9 @@ local schema = {
   json = { str, "write the report as JSON to this file" },
   hlog = { str, "write an HdrHistogram interval log to this file" },
   html = { str, "write an HTML report to this file" },
+  bind = { bind, "source addresses to connect from" },
+  ports = { ports, "local port range each connection's port comes from" },
+  pick = { pick, "how sources are chosen: round-robin, random, permutation" },
   name = { str, "a name for reports" },
   description = { str, "a description for reports" },
 }
@@ -284,7 +365,7 @@ function M.load(path, overrides)
 
   local cfg = {}
   for k, v in pairs(values) do
-    local norm, expected = schema[k][1](v)
+    local norm, expected, whole = schema[k][1](v)
     if norm == nil then
       local where
       if origin[k] == "cli" then
@@ -293,6 +374,7 @@ function M.load(path, overrides)
         local line = line_of(source, k)
         where = path .. ":" .. (line and (line .. ":") or "")
       end
+      if whole then return nil, fmt("%s option '%s': %s", where, k, expected) end
       return nil, fmt("%s option '%s': expected %s, got %s", where, k, expected, describe(v))
     end
     cfg[k] = norm
@@ -344,6 +426,9 @@ function M.load(path, overrides)
     quiet = cfg.quiet or false,
     json = cfg.json, hlog = cfg.hlog, html = cfg.html,
     name = cfg.name or path,
+    bind = cfg.bind and cfg.bind.spec or nil,
+    pick = cfg.pick or (cfg.bind and cfg.bind.pick) or "round-robin",
+    ports = cfg.ports or (cfg.bind and cfg.bind.ports) or nil,
   }
   return out
 end

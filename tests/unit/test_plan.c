@@ -229,6 +229,9 @@ static void test_families_and_perm(void)
 	is_int(plan(&o, &sys, &p), 0, "with one of each family it fits");
 
 	o = base(1000);
+	o.pick = ADDRSET_PERMUTATION;
+	is_int(plan(&o, &sys, &p), -EINVAL, "permutation without --bind refused");
+	has("give the addresses with --bind", "says what to add");
 	addrset_free(&set);
 	addrset_parse(&set, "127.0.0.1-127.0.0.4", err, sizeof(err));
 	o.bind = &set;
