@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doctor.h"
 #include "run.h"
 #include "serve.h"
 #include "version.h"
@@ -16,6 +17,7 @@ static const char usage[] =
 	"commands:\n"
 	"  run SCENARIO.lua     run a load test (surge run --help)\n"
 	"  serve PROTOCOL       a built-in server to test against: echo (surge serve --help)\n"
+	"  doctor [SCENARIO]    can this machine hold the connections? what to fix\n"
 	"  version              print the version\n"
 	"  help                 this text\n"
 	"\n"
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "run") == 0)
 		return run_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "doctor") == 0)
+		return doctor_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

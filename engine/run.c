@@ -323,8 +323,9 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
 		{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
 		{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
-		{"bind", required_argument, 0, 'B'},	     {"ports", required_argument, 0, 'R'},
-		{"pick", required_argument, 0, 'K'},
+		/* issue 4: codes outside the char range, clear of short options */
+		{"bind", required_argument, 0, 0x104},	     {"ports", required_argument, 0, 0x105},
+		{"pick", required_argument, 0, 0x106},
 		{0, 0, 0, 0},
 	};
 	const char **v = calloc((size_t)argc * 2 + 2, sizeof(char *));
@@ -353,9 +354,9 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		case 'P': key = "progress"; val = "on"; break;
 		case 'N': key = "progress"; val = "off"; break;
 		case 'q': key = "quiet"; val = "true"; break;
-		case 'B': key = "bind"; break;
-		case 'R': key = "ports"; break;
-		case 'K': key = "pick"; break;
+		case 0x104: key = "bind"; break;
+		case 0x105: key = "ports"; break;
+		case 0x106: key = "pick"; break;
 		case 'o': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {

@@ -1,0 +1,396 @@
+/*
+ * doctor: one line per fact about this machine that limits how many
+ * connections a run can hold, each with the command that lifts it; then, for
+ * a scenario, the plan's arithmetic and its verdict. Reads /proc and asks
+ * the kernel; changes nothing.
+ */
+#include "doctor.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "lua_engine.h"
+#include "plan.h"
+#include "run.h"
+#include "units.h"
+
+#define WIDE_PORTS (65535 - 1024 + 1)
+
+enum level { OK, WARN, FAIL, INFO };
+
+struct doctor {
+	int fails, warns;
+};
+
+static const char doctor_usage[] =
+	"usage: surge doctor [SCENARIO.lua] [options]\n"
+	"\n"
+	"Checks whether this machine can hold many connections, and says how to fix\n"
+	"what stands in the way. With a scenario, also plans its run (workers, ports\n"
+	"per source and destination, bind addresses present).\n"
+	"\n"
+	"  -c, --connections N     connections to plan for (e.g. 100k); with a scenario,\n"
+	"                          overrides it\n"
+	"      --bind ADDRS        source addresses to check (as surge run --bind)\n"
+	"      --ports LO-HI       local port range (as surge run --ports)\n"
+	"      --pick MODE         round-robin, random or permutation\n"
+	"  -w, --workers N         worker processes\n"
+	"      --target URL        destination (with a scenario: overrides it)\n"
+	"  -o, --option KEY=VALUE  set any scenario option\n"
+	"  -h, --help              this help\n"
+	"\n"
+	"Exit status: 0 the scenario can run (without one: nothing blocks), 4 it\n"
+	"cannot (the plan does not fit this machine), 2 bad command line or scenario.\n";
+
+static void say(struct doctor *d, enum level l, const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void say(struct doctor *d, enum level l, const char *fix, const char *fmt, ...)
+{
+	static const char *const tag[] = {"ok", "warn", "FAIL", "info"};
+	va_list ap;
+
+	d->fails += l == FAIL;
+	d->warns += l == WARN;
+	printf("  %-5s ", tag[l]);
+	char msg[4096];
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Messages from the plan carry their own "fix:" lines: indent them too. */
+	for (const char *p = msg; *p; p++) {
+		putchar(*p);
+		if (*p == '\n')
+			fputs("      ", stdout);
+	}
+	putchar('\n');
+	if (fix && *fix)
+		printf("        fix: %s\n", fix);
+}
+
+static int read_long(const char *path, long *out)
+{
+	FILE *f = fopen(path, "r");
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%ld", out) == 1)
+		rc = 0;
+	fclose(f);
+	return rc;
+}
+
+static void check_fds(struct doctor *d, const struct plan_system *sys)
+{
+	struct rlimit rl = {0, 0};
+	long nr_open = 0, file_max = 0;
+	char fix[256];
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	read_long("/proc/sys/fs/nr_open", &nr_open);
+	read_long("/proc/sys/fs/file-max", &file_max);
+	uint64_t per = sys->fd_limit > sys->fd_reserve ? sys->fd_limit - sys->fd_reserve : 0;
+	snprintf(fix, sizeof(fix), "ulimit -Hn %ld (as root, or LimitNOFILE=%ld in a systemd "
+		 "unit, nofile in /etc/security/limits.conf)", nr_open > 0 ? nr_open : 1048576L,
+		 nr_open > 0 ? nr_open : 1048576L);
+	say(d, sys->fd_limit >= 65536 ? OK : INFO, sys->fd_limit >= 65536 ? NULL : fix,
+	    "open files: %llu per process (soft %llu; surge raises it to the hard limit and "
+	    "holds %llu itself): %llu connections per worker, more workers are added as needed",
+	    (unsigned long long)sys->fd_limit, (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)sys->fd_reserve, (unsigned long long)per);
+	if (file_max > 0 && file_max < 1000000)
+		say(d, WARN, "sysctl -w fs.file-max=2097152",
+		    "fs.file-max is %ld: the whole machine's open files", file_max);
+}
+
+static void check_sysctls(struct doctor *d, const struct plan_system *sys)
+{
+	long v;
+	uint32_t ports = addrset_ports_count(&sys->sys_ports);
+
+	say(d, ports >= WIDE_PORTS ? OK : INFO,
+	    ports >= WIDE_PORTS ? NULL : "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"",
+	    "net.ipv4.ip_local_port_range %u-%u: %u ports per (source address, destination)",
+	    sys->sys_ports.lo, sys->sys_ports.hi, ports);
+	if (read_long("/proc/sys/net/ipv4/tcp_tw_reuse", &v) == 0)
+		say(d, v == 1 ? OK : WARN, v == 1 ? NULL : "sysctl -w net.ipv4.tcp_tw_reuse=1",
+		    "net.ipv4.tcp_tw_reuse = %ld: %s", v,
+		    v == 1   ? "reconnects may reuse ports in TIME_WAIT"
+		    : v == 2 ? "TIME_WAIT ports are reused on loopback only; reconnect-heavy runs to "
+			       "other hosts can run out of ports"
+			     : "ports in TIME_WAIT (60 s) are not reused: reconnect-heavy runs run "
+			       "out of ports");
+	if (read_long("/proc/sys/net/core/somaxconn", &v) == 0)
+		say(d, v >= 4096 ? OK : WARN, v >= 4096 ? NULL : "sysctl -w net.core.somaxconn=65535",
+		    "net.core.somaxconn = %ld: %s", v,
+		    v >= 4096 ? "room in a server's accept queue (surge serve, or a target here)"
+			      : "a server's accept queue here drops SYNs under a connect burst");
+	say(d, sys->port_range_option ? OK : WARN, NULL,
+	    "per-socket port ranges (IP_LOCAL_PORT_RANGE, Linux >= 6.3): %s",
+	    sys->port_range_option ? "available"
+				   : "missing; --ports is applied by naming each port at bind()");
+}
+
+static void check_conntrack(struct doctor *d, uint64_t conns)
+{
+	long max, count = 0;
+	char fix[128];
+
+	if (read_long("/proc/sys/net/netfilter/nf_conntrack_max", &max) < 0) {
+		say(d, OK, NULL, "conntrack: not loaded (no connection-table limit)");
+		return;
+	}
+	read_long("/proc/sys/net/netfilter/nf_conntrack_count", &count);
+	uint64_t want = conns ? conns * 2 : 0; /* room for TIME_WAIT entries and the rest */
+	snprintf(fix, sizeof(fix), "sysctl -w net.netfilter.nf_conntrack_max=%llu",
+		 (unsigned long long)(want > 262144 ? want : 262144));
+	if (conns && (uint64_t)max < conns)
+		say(d, FAIL, fix, "nf_conntrack_max = %ld (%ld in use) < %llu connections: new "
+		    "connections are dropped when the table is full", max, count,
+		    (unsigned long long)conns);
+	else
+		say(d, conns && (uint64_t)max < want ? WARN : OK,
+		    conns && (uint64_t)max < want ? fix : NULL,
+		    "nf_conntrack_max = %ld (%ld in use)", max, count);
+}
+
+static void sources_table(const struct plan_system *sys)
+{
+	static const uint64_t counts[] = {50000, 100000, 500000, 1000000};
+	uint32_t ports = addrset_ports_count(&sys->sys_ports);
+
+	printf("  info  source addresses needed for N connections to one destination:\n");
+	printf("        %-12s %22s %22s\n", "connections", "ports 1024-65535", "this machine's range");
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		printf("        %-12llu %22llu %22llu\n", (unsigned long long)counts[i],
+		       (unsigned long long)plan_sources_needed(counts[i], 1, WIDE_PORTS),
+		       (unsigned long long)plan_sources_needed(counts[i], 1, ports));
+}
+
+/* getaddrinfo here: doctor only needs the destinations' families and count. */
+static int resolve(struct options *o, char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->ntargets; i++) {
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+		if (getaddrinfo(o->targets[i].host, NULL, &hints, &ai) != 0) {
+			snprintf(err, errlen, "cannot resolve '%s'", o->targets[i].host);
+			return -EINVAL;
+		}
+		for (struct addrinfo *p = ai; p; p = p->ai_next) {
+			struct destination *d = realloc(o->dests, (n + 1) * sizeof(*d));
+			if (!d) {
+				freeaddrinfo(ai);
+				return -ENOMEM;
+			}
+			o->dests = d;
+			memset(&d[n], 0, sizeof(d[n]));
+			memcpy(&d[n].addr, p->ai_addr, p->ai_addrlen);
+			d[n].addrlen = p->ai_addrlen;
+			char host[64];
+			addrset_ntop(&d[n].addr, host, sizeof(host));
+			snprintf(d[n].label, sizeof(d[n].label), p->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+				 host, o->targets[i].port);
+			o->ndests = ++n;
+		}
+		freeaddrinfo(ai);
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, const char **scenario, const char ***ov, size_t *nov)
+{
+	static const struct option longopts[] = {
+		{"connections", required_argument, 0, 'c'}, {"workers", required_argument, 0, 'w'},
+		{"target", required_argument, 0, 0x101},    {"bind", required_argument, 0, 0x104},
+		{"ports", required_argument, 0, 0x105},     {"pick", required_argument, 0, 0x106},
+		{"option", required_argument, 0, 'o'},      {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char **v = calloc((size_t)argc * 2 + 2, sizeof(char *));
+	size_t n = 0;
+	int ch;
+
+	if (!v)
+		return -ENOMEM;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "c:w:o:h", longopts, NULL)) != -1) {
+		const char *key = NULL, *val = optarg;
+		switch (ch) {
+		case 'c': key = "connections"; break;
+		case 'w': key = "workers"; break;
+		case 0x101: key = "target"; break;
+		case 0x104: key = "bind"; break;
+		case 0x105: key = "ports"; break;
+		case 0x106: key = "pick"; break;
+		case 'o': {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg) {
+				fprintf(stderr, "surge doctor: -o expects KEY=VALUE, got '%s'\n", optarg);
+				free(v);
+				return -EINVAL;
+			}
+			*eq = '\0';
+			key = optarg;
+			val = eq + 1;
+			break;
+		}
+		case 'h':
+			fputs(doctor_usage, stdout);
+			free(v);
+			return 1;
+		default:
+			fprintf(stderr, "surge doctor: unknown option '%s' (see surge doctor --help)\n",
+				argv[optind - 1]);
+			free(v);
+			return -EINVAL;
+		}
+		v[n++] = key;
+		v[n++] = val;
+	}
+	*scenario = optind < argc ? argv[optind] : NULL;
+	if (*scenario && optind + 1 < argc) {
+		fprintf(stderr, "surge doctor: unexpected argument '%s'\n", argv[optind + 1]);
+		free(v);
+		return -EINVAL;
+	}
+	*ov = v;
+	*nov = n / 2;
+	return 0;
+}
+
+static const char *override(const char **ov, size_t nov, const char *key)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < nov; i++)
+		if (strcmp(ov[2 * i], key) == 0)
+			v = ov[2 * i + 1];
+	return v;
+}
+
+/* Without a scenario: --bind is checked and -c gets its source count. */
+static int no_scenario(struct doctor *d, const struct plan_system *sys, const char **ov,
+		       size_t nov)
+{
+	const char *c = override(ov, nov, "connections"), *b = override(ov, nov, "bind");
+	const char *p = override(ov, nov, "ports");
+	struct addrset_ports ports = sys->sys_ports;
+	char err[2048];
+	uint64_t conns = 0;
+
+	if (c && units_count(c, &conns) < 0) {
+		fprintf(stderr, "surge doctor: -c expects a count like 100k, got '%s'\n", c);
+		return EXIT_USAGE;
+	}
+	if (p && addrset_ports_parse(p, &ports, err, sizeof(err)) < 0) {
+		fprintf(stderr, "surge doctor: --ports: %s\n", err);
+		return EXIT_USAGE;
+	}
+	check_conntrack(d, conns);
+	sources_table(sys);
+	if (conns) {
+		uint64_t need = plan_sources_needed(conns, 1, addrset_ports_count(&ports));
+		say(d, INFO, NULL, "%llu connections to one destination need ≥ %llu source address%s "
+		    "with ports %u-%u", (unsigned long long)conns, (unsigned long long)need,
+		    need == 1 ? "" : "es", ports.lo, ports.hi);
+	}
+	if (b) {
+		struct addrset set = {0};
+		if (addrset_parse(&set, b, err, sizeof(err)) < 0) {
+			fprintf(stderr, "surge doctor: --bind: %s\n", err);
+			return EXIT_USAGE;
+		}
+		long missing = plan_check_addresses(&set, err, sizeof(err));
+		if (missing > 0)
+			say(d, FAIL, NULL, "%s", err);
+		else
+			say(d, OK, NULL, "bind addresses: all %llu can be bound here",
+			    (unsigned long long)addrset_total(&set));
+		if (conns && (uint64_t)addrset_total(&set) <
+				     plan_sources_needed(conns, 1, addrset_ports_count(&ports)))
+			say(d, FAIL, NULL, "--bind gives %llu address%s: too few for %llu connections",
+			    (unsigned long long)addrset_total(&set), addrset_total(&set) == 1 ? "" : "es",
+			    (unsigned long long)conns);
+		addrset_free(&set);
+	}
+	return d->fails ? EXIT_PLAN : EXIT_OK;
+}
+
+static int with_scenario(struct doctor *d, const struct plan_system *sys, const char *scenario,
+			 const char **ov, size_t nov)
+{
+	struct options opt = {0};
+	struct lua_engine *le = NULL;
+	struct plan p;
+	char err[2048], desc[1024];
+	int rc = EXIT_USAGE;
+
+	if (lua_engine_load(scenario, ov, nov, &opt, err, sizeof(err), &le) < 0) {
+		fflush(stdout);
+		fprintf(stderr, "surge: %s\n", err);
+		goto out;
+	}
+	check_conntrack(d, opt.max_connections);
+	sources_table(sys);
+	printf("\n%s: %u connections to %zu target%s\n", scenario, opt.max_connections,
+	       opt.ntargets, opt.ntargets == 1 ? "" : "s");
+	if (resolve(&opt, err, sizeof(err)) < 0) {
+		say(d, FAIL, NULL, "%s", err);
+		rc = EXIT_PLAN;
+		goto out;
+	}
+	if (opt.bind) {
+		long missing = plan_check_addresses(opt.bind, err, sizeof(err));
+		if (missing > 0)
+			say(d, FAIL, NULL, "%s", err);
+		else if (missing == 0)
+			say(d, OK, NULL, "bind addresses: all %llu can be bound here",
+			    (unsigned long long)addrset_total(opt.bind));
+	}
+	if (plan_make(&opt, sys, &p, err, sizeof(err)) < 0) {
+		say(d, FAIL, NULL, "%s", err);
+	} else {
+		plan_describe(&opt, sys, &p, desc, sizeof(desc));
+		fputs(desc, stdout);
+		if (p.notice[0])
+			say(d, INFO, NULL, "%s", p.notice);
+		say(d, OK, NULL, "the plan fits: %u workers", p.workers);
+	}
+	rc = d->fails ? EXIT_PLAN : EXIT_OK;
+	printf("\nverdict: %s\n", rc == EXIT_OK ? "this scenario can run here"
+						  : "this scenario cannot run here until the FAIL lines "
+						    "are fixed");
+out:
+	lua_engine_free(le);
+	options_free(&opt);
+	return rc;
+}
+
+int doctor_main(int argc, char **argv)
+{
+	struct doctor d = {0};
+	struct plan_system sys;
+	const char *scenario = NULL, **ov = NULL;
+	size_t nov = 0;
+	int rc = parse_args(argc, argv, &scenario, &ov, &nov);
+
+	if (rc != 0)
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	plan_system_probe(&sys);
+	printf("surge doctor: this machine\n");
+	check_fds(&d, &sys);
+	check_sysctls(&d, &sys);
+	rc = scenario ? with_scenario(&d, &sys, scenario, ov, nov) : no_scenario(&d, &sys, ov, nov);
+	free(ov);
+	return rc;
+}
