@@ -66,49 +66,70 @@ static void io_set(struct worker *w, struct conn *c, int events)
  * the whole 4-tuple to be unique: a plain bind() would reserve a port per
  * socket, and 64k sockets would exhaust an address whatever their
  * destinations. IP_LOCAL_PORT_RANGE keeps the kernel's choice inside this
- * worker's slice. Named ports (permutation, or no per-socket range) take
- * SO_REUSEADDR so a port may serve several destinations and reuse TIME_WAIT. */
+ * worker's slice. A named port (permutation, or no per-socket range) takes
+ * SO_REUSEADDR, so it may serve several destinations and reuse TIME_WAIT; one
+ * someone else holds is skipped for the next. Kernel-chosen ports must not
+ * take it: on 6.18 it made connect() fail with EADDRNOTAVAIL at 40% of a
+ * range (tests/e2e/t_bind_70k.py). */
+#define BIND_TRIES 8
+
 static int conn_bind_source(struct worker *w, struct conn *c, int fd, int family)
 {
 	const struct options *o = w->opt;
 	struct addrset_picker *p = &w->picker;
-	struct sockaddr_storage sa = {.ss_family = (sa_family_t)family};
-	socklen_t len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-	int fam = addrset_slot(family), one = 1;
-	uint64_t idx;
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int fam = addrset_slot(family), one = 1, rc = 0;
+	uint64_t idx = 0;
 	uint16_t port = 0;
 
 	c->src = UINT32_MAX;
 	if (!o->bind && !o->ports.lo)
 		return 0;
-	if (o->bind) {
-		if (addrset_pick(p, fam, c->id, &idx, &port) < 0 ||
-		    addrset_at(o->bind, fam, idx, &sa, &len) < 0)
-			return -EAFNOSUPPORT;
-		uint64_t g = fam == ADDRSET_V6 ? addrset_size(o->bind, ADDRSET_V4) + idx : idx;
-		if (g < w->stats.nsrc)
-			c->src = (uint32_t)g;
-	} else if (p->explicit_ports) {
-		port = (uint16_t)(p->ports.lo + p->cursor[fam]++ % addrset_ports_count(&p->ports));
-	}
-	if (port) {
+	for (int tries = 0; tries < BIND_TRIES; tries++) {
+		memset(&sa, 0, sizeof(sa));
+		sa.ss_family = (sa_family_t)family;
+		len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		if (o->bind) {
+			if (addrset_pick(p, fam, c->id, &idx, &port) < 0 ||
+			    addrset_at(o->bind, fam, idx, &sa, &len) < 0)
+				return -EAFNOSUPPORT;
+		} else if (p->explicit_ports) {
+			uint32_t np = addrset_ports_count(&p->ports);
+			port = (uint16_t)(p->ports.lo + p->cursor[fam]++ % np);
+		}
+		if (!port)
+			break;
 		if (family == AF_INET6)
 			((struct sockaddr_in6 *)&sa)->sin6_port = htons(port);
 		else
 			((struct sockaddr_in *)&sa)->sin_port = htons(port);
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	} else {
-		if (o->bind && setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
-			return -errno;
-		if (p->ports.lo) {
-			uint32_t range = (uint32_t)p->ports.hi << 16 | p->ports.lo;
-			if (setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof(range)) < 0)
-				return -errno;
-		}
-		if (!o->bind)
-			return 0; /* connect() binds within the range */
+		if (bind(fd, (const struct sockaddr *)&sa, len) == 0)
+			goto bound;
+		rc = -errno;
+		if (rc != -EADDRINUSE)
+			return rc;
 	}
-	return bind(fd, (const struct sockaddr *)&sa, len) < 0 ? -errno : 0;
+	if (port)
+		return rc; /* BIND_TRIES named ports in a row were taken */
+	if (o->bind && setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
+		return -errno;
+	if (p->ports.lo) {
+		uint32_t range = (uint32_t)p->ports.hi << 16 | p->ports.lo;
+		if (setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof(range)) < 0)
+			return -errno;
+	}
+	/* Without bind, connect() picks the source and a port within the range. */
+	if (o->bind && bind(fd, (const struct sockaddr *)&sa, len) < 0)
+		return -errno;
+bound:
+	if (o->bind) {
+		uint64_t g = fam == ADDRSET_V6 ? addrset_size(o->bind, ADDRSET_V4) + idx : idx;
+		if (g < w->stats.nsrc)
+			c->src = (uint32_t)g;
+	}
+	return 0;
 }
 
 int conn_open(struct worker *w, struct conn *c)

@@ -269,6 +269,16 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 	out->sources_needed = plan_sources_needed(conns, ndests, per_source);
 	if (out->pair_need > out->pair_capacity)
 		return refuse_ports(o, conns, ndests, nsrc, per_source, err, errlen);
+	/* connect() tries the even half of a range first (Linux >= 4.6): once
+	 * that is used up, every connect() walks it before taking an odd port,
+	 * and opening crawls. Named ports skip the search. */
+	if (!out->explicit_ports && out->pair_need * 2 > out->pair_capacity)
+		snprintf(out->notice, sizeof(out->notice),
+			 "%llu connections on one (source, destination) pair use over half of its "
+			 "%llu ports: the kernel then scans for each connect() and opening slows; "
+			 "%llu sources, or pick = \"permutation\", keep it fast",
+			 (unsigned long long)out->pair_need, (unsigned long long)out->pair_capacity,
+			 (unsigned long long)plan_sources_needed(conns * 2, ndests, per_source));
 	return 0;
 }
 

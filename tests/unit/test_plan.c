@@ -144,6 +144,8 @@ static void test_ports(void)
 	   "busiest pair: 50000 of 50000 ports (got %llu of %llu)",
 	   (unsigned long long)p.pair_need, (unsigned long long)p.pair_capacity);
 	ok(!p.sliced && p.ports.lo == 10000, "no --ports: the system range, shared");
+	ok(strstr(p.notice, "use over half of its 50000 ports") && strstr(p.notice, "6 sources"),
+	   "a full range is allowed, with a notice that opening will be slow: %s", p.notice);
 
 	/* Two destinations halve each pair's load. */
 	static const char *const two[] = {"127.0.0.1", "127.0.0.2"};
@@ -152,6 +154,11 @@ static void test_ports(void)
 	addrset_parse(&set, "127.0.0.10,127.0.0.11", err, sizeof(err));
 	is_int(plan(&o, &sys, &p), 0, "150000 to 2 destinations from 2 sources fit");
 	is_int(p.pair_need, 37500, "37500 per pair");
+	ok(strstr(p.notice, "over half"), "75%% of a range: notice");
+	o.max_connections = 100000;
+	plan(&o, &sys, &p);
+	is_int(p.notice[0], 0, "50%% of a range: no notice");
+	o.max_connections = 150000;
 
 	/* random needs headroom */
 	o.pick = ADDRSET_RANDOM;
