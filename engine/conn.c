@@ -55,7 +55,7 @@ static void io_set(struct worker *w, struct conn *c, int events)
 
 int conn_open(struct worker *w, struct conn *c)
 {
-	const struct destination *d = &w->opt->dests[c->dest];
+	const struct dest *d = &w->dests.d[c->dest];
 	int one = 1, cls;
 	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -81,6 +81,7 @@ int conn_open(struct worker *w, struct conn *c)
 	return 0;
 fail:
 	w->stats.error[cls]++;
+	dest_record_failed(&w->dests, c->dest, &w->stats);
 	worker_conn_closed(w, c, true);
 	return -1;
 }
@@ -110,8 +111,10 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 		w->open--;
 	else
 		w->connecting--;
-	if (cls >= 0)
+	if (cls >= 0) {
 		w->stats.error[cls] += c->inflight ? c->inflight : 1;
+		dest_record_failed(&w->dests, c->dest, &w->stats);
+	}
 	else
 		w->stats.counter[ST_UNFINISHED] += c->inflight;
 	w->stats.counter[ST_CONN_CLOSED] += was_open;
@@ -344,6 +347,7 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 		uint64_t now = clock_ns();
 		struct inflight *f = &c->fl[slot];
 		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(now - f->intended));
+		dest_record_latency(&w->dests, c->dest, &w->stats, (int64_t)(now - f->intended));
 		hist_record(w->stats.hist[HI_SERVICE], (int64_t)(now - f->sent));
 		w->stats.counter[ST_COMPLETED]++;
 	}
@@ -527,6 +531,7 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	uint64_t now = clock_ns();
 	hist_record(w->stats.hist[HI_CONNECT], (int64_t)(now - c->t_connect));
 	w->stats.counter[ST_CONN_OPENED]++;
+	dest_record_open(&w->dests, c->dest, &w->stats);
 	w->connecting--;
 	w->open++;
 	c->state = CONN_OPEN;

@@ -248,6 +248,33 @@ static int read_targets(lua_State *L, int t, struct options *o)
 	return 0;
 }
 
+/* resolver = { servers = "a,b", timeout = s, tries = n }, family, resolve_every. */
+static void read_resolver(lua_State *L, int t, struct options *o)
+{
+	struct resolve_config *rc = &o->resolver;
+
+	lua_getfield(L, t, "resolver");
+	if (lua_istable(L, -1)) {
+		int r = lua_gettop(L);
+		rc->servers = field_str(L, r, "servers");
+		rc->timeout_ns = s_to_ns(field_num(L, r, "timeout", 0));
+		rc->tries = (uint32_t)field_num(L, r, "tries", 0);
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, t, "family");
+	const char *f = lua_tostring(L, -1);
+	rc->family = f && strcmp(f, "ipv4") == 0   ? RESOLVE_IPV4
+		     : f && strcmp(f, "ipv6") == 0 ? RESOLVE_IPV6
+						   : RESOLVE_ANY;
+	lua_pop(L, 1);
+	lua_getfield(L, t, "resolve_every");
+	if (lua_type(L, -1) == LUA_TNUMBER)
+		rc->every_ns = s_to_ns(lua_tonumber(L, -1));
+	else
+		rc->never = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "never") == 0;
+	lua_pop(L, 1);
+}
+
 static int read_options(lua_State *L, int t, struct options *o)
 {
 	int rc;
@@ -285,6 +312,7 @@ static int read_options(lua_State *L, int t, struct options *o)
 	o->html_path = field_str(L, t, "html");
 	if ((rc = read_targets(L, t, o)) < 0)
 		return rc;
+	read_resolver(L, t, o);
 	return read_protocol(L, t, o);
 }
 

@@ -12,6 +12,7 @@ void options_free(struct options *o)
 	free(o->targets);
 	free(o->target);
 	free(o->dests);
+	free(o->resolver.servers);
 	free(o->conn_segs);
 	free(o->rate_segs);
 	free(o->const_request);

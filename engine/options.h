@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "pacer.h"
+#include "resolve.h"
 
 enum proto_shape { SHAPE_MESSAGE, SHAPE_SESSION };
 enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA };
@@ -36,6 +37,7 @@ struct options {
 	size_t ntargets;
 	struct destination *dests; /* every address of every target, after resolution */
 	size_t ndests;
+	struct resolve_config resolver; /* resolver, family, resolve_every */
 
 	/* Connections follow a ramp; a constant is one segment. */
 	struct rate_segment *conn_segs;

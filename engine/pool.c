@@ -120,7 +120,9 @@ void pool_upkeep(struct worker *w, uint64_t now)
 			struct conn *c = &w->conns[i];
 			if (c->state != CONN_CLOSED || c->session_live || c->t_connect > now)
 				continue;
-			c->dest = w->next_dest++ % o->ndests;
+			c->dest = dest_table_pick(&w->dests, w->count, w->index);
+			if (c->dest == DEST_NONE)
+				break;
 			w->connect_tokens -= 1;
 			conn_open(w, c);
 		}

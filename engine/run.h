@@ -20,6 +20,8 @@ enum run_exit {
 	EXIT_USAGE = 2,       /* bad command line or scenario */
 	EXIT_THRESHOLDS = 3,  /* a threshold failed */
 	EXIT_PLAN = 4,        /* the plan does not fit this machine (fds, ports, addresses) */
+	EXIT_RESOLVE = 5,     /* a target name did not resolve (NXDOMAIN, no address of the
+			       * wanted family, no answer): nothing was sent */
 	EXIT_INTERRUPTED = 130, /* stopped by SIGINT/SIGTERM; the report covers what ran */
 };
 

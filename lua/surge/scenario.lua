@@ -100,6 +100,77 @@ local function protocol(v)
   return v
 end
 
+-- A DNS server as people write it: 127.0.0.1, 127.0.0.1:5353, ::1, [::1]:53.
+-- (C checks the address itself with inet_pton; this catches names and typos
+-- here, where the error can name the line.)
+local function dns_server(s)
+  if type(s) ~= "string" then return false end
+  local v4, port = s:match("^(%d+%.%d+%.%d+%.%d+):?(%d*)$")
+  if not v4 then
+    v4, port = s:match("^%[([%x:.]+)%]:?(%d*)$")
+  end
+  if not v4 and s:match("^[%x:.]+$") and select(2, s:gsub(":", "")) >= 2 then
+    v4, port = s, ""
+  end
+  if not v4 then return false end
+  return port == "" or (tonumber(port) >= 1 and tonumber(port) <= 65535)
+end
+
+local RESOLVER_EXPECTED = "{ servers = {\"127.0.0.1:5353\"}, timeout = \"2s\", tries = 3 }"
+  .. " or a server list like \"127.0.0.1:5353,[::1]:53\""
+
+-- resolver = { servers = {...}, timeout = "2s", tries = 3 }, or (command
+-- line) "127.0.0.1:5353,[::1]:53". Normalized: servers joined by commas.
+local function resolver(v)
+  if type(v) == "string" then v = { servers = v } end
+  if type(v) ~= "table" then return nil, RESOLVER_EXPECTED end
+  for k in pairs(v) do
+    if k ~= "servers" and k ~= "timeout" and k ~= "tries" then
+      return nil, RESOLVER_EXPECTED .. " (unknown field '" .. tostring(k) .. "')"
+    end
+  end
+  local out = {}
+  local list = v.servers
+  if type(list) == "string" then
+    local t = {}
+    for item in list:gmatch("[^,%s]+") do t[#t + 1] = item end
+    list = t
+  end
+  if list ~= nil then
+    if type(list) ~= "table" or #list == 0 then
+      return nil, RESOLVER_EXPECTED .. " (servers: a list of IP addresses)"
+    end
+    for i, srv in ipairs(list) do
+      if not dns_server(srv) then
+        return nil, fmt("%s (servers entry %d, %s, is not an IP address with an optional port)",
+          RESOLVER_EXPECTED, i, describe(srv))
+      end
+    end
+    out.servers = table.concat(list, ",")
+  end
+  if v.timeout ~= nil then
+    local t = type(v.timeout) == "number" and v.timeout or units.duration(v.timeout)
+    if not t or t <= 0 then return nil, RESOLVER_EXPECTED .. " (timeout: a duration like 2s)" end
+    out.timeout = t
+  end
+  if v.tries ~= nil then
+    local n = tonumber(v.tries)
+    if not n or n < 1 or n > 20 or n % 1 ~= 0 then
+      return nil, RESOLVER_EXPECTED .. " (tries: a whole number from 1 to 20)"
+    end
+    out.tries = n
+  end
+  return out
+end
+
+-- resolve_every: a duration, "ttl" (the default: at each answer's TTL) or "never".
+local function resolve_every(v)
+  if v == "ttl" or v == "never" then return v end
+  local s = type(v) == "number" and v or (type(v) == "string" and units.duration(v))
+  if not s or s <= 0 then return nil, "a duration like 30s, \"ttl\" or \"never\"" end
+  return s
+end
+
 -- The options a scenario may set. Issues to come add theirs here.
 local schema = {
   target = { targets, "where to connect" },
@@ -123,6 +194,9 @@ local schema = {
   json = { str, "write the report as JSON to this file" },
   hlog = { str, "write an HdrHistogram interval log to this file" },
   html = { str, "write an HTML report to this file" },
+  resolver = { resolver, "DNS servers for target names (default: the system's)" },
+  family = { one_of("any", "ipv4", "ipv6"), "which addresses of a target name to use" },
+  resolve_every = { resolve_every, "re-resolve target names this often (default: at the TTL)" },
   name = { str, "a name for reports" },
   description = { str, "a description for reports" },
 }
@@ -321,6 +395,9 @@ function M.load(path, overrides)
     quiet = cfg.quiet or false,
     json = cfg.json, hlog = cfg.hlog, html = cfg.html,
     name = cfg.name or path,
+    resolver = cfg.resolver or {},
+    family = cfg.family or "any",
+    resolve_every = cfg.resolve_every or "ttl",
   }
   return out
 end
