@@ -70,6 +70,13 @@ static void hist_row(FILE *f, const char *label, const struct hist *h)
 	char b[32];
 
 	fprintf(f, "  %-10s", label);
+	if (hist_total(h) == 0) {
+		/* Nothing measured is not "0 ns". */
+		for (int i = 0; i < 8; i++)
+			fprintf(f, " %9s", "-");
+		fprintf(f, " %10d\n", 0);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
 		report_fmt_ns(b, sizeof(b), (double)hist_value_at_percentile(h, ps[i]));
 		fprintf(f, " %9s", b);
