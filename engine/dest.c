@@ -25,20 +25,27 @@ void dest_table_free(struct dest_table *t)
 		return;
 	free(t->d);
 	free(t->act);
+	free(t->owed);
 	memset(t, 0, sizeof(*t));
 }
 
+/* sockaddr_storage is read through memcpy into the typed structs: casting
+ * pointers between them breaks strict aliasing, and -O2 miscompiles it. */
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family)
 		return false;
 	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+		struct sockaddr_in6 x, y;
+		memcpy(&x, a, sizeof(x));
+		memcpy(&y, b, sizeof(y));
+		return x.sin6_port == y.sin6_port &&
+		       memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr)) == 0;
 	}
-	const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-	return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	struct sockaddr_in x, y;
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
 }
 
 static int reserve(struct dest_table *t, uint32_t n)
@@ -129,10 +136,29 @@ uint32_t dest_table_pick(struct dest_table *t, uint32_t stride, uint32_t offset)
 {
 	if (t->nact == 0)
 		return DEST_NONE;
+	while (t->nowed > 0) {
+		uint32_t i = t->owed[--t->nowed];
+		if (i < t->n && t->d[i].active)
+			return i;
+	}
 	if (stride == 0)
 		stride = 1;
 	uint64_t k = t->picks++ * stride + offset;
 	return t->act[k % t->nact];
+}
+
+int dest_table_owe(struct dest_table *t, uint32_t i)
+{
+	if (t->nowed == t->capowed) {
+		uint32_t cap = t->capowed ? t->capowed * 2 : 16;
+		uint32_t *p = realloc(t->owed, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		t->owed = p;
+		t->capowed = cap;
+	}
+	t->owed[t->nowed++] = i;
+	return 0;
 }
 
 int dest_table_encode(const struct dest_table *t, uint8_t **buf, size_t *len)
@@ -149,15 +175,17 @@ int dest_table_encode(const struct dest_table *t, uint8_t **buf, size_t *len)
 		memcpy(p, &d->target, 4);
 		p[4] = d->active;
 		if (d->addr.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *s6 = (const void *)&d->addr;
+			struct sockaddr_in6 s6;
+			memcpy(&s6, &d->addr, sizeof(s6));
 			p[5] = 6;
-			memcpy(p + 6, &s6->sin6_port, 2);
-			memcpy(p + 8, &s6->sin6_addr, 16);
+			memcpy(p + 6, &s6.sin6_port, 2);
+			memcpy(p + 8, &s6.sin6_addr, 16);
 		} else {
-			const struct sockaddr_in *s4 = (const void *)&d->addr;
+			struct sockaddr_in s4;
+			memcpy(&s4, &d->addr, sizeof(s4));
 			p[5] = 4;
-			memcpy(p + 6, &s4->sin_port, 2);
-			memcpy(p + 8, &s4->sin_addr, 4);
+			memcpy(p + 6, &s4.sin_port, 2);
+			memcpy(p + 8, &s4.sin_addr, 4);
 		}
 	}
 	*buf = b;
@@ -169,15 +197,15 @@ static int wire_addr(const uint8_t *p, struct sockaddr_storage *a)
 {
 	memset(a, 0, sizeof(*a));
 	if (p[5] == 6) {
-		struct sockaddr_in6 *s6 = (void *)a;
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_port, p + 6, 2);
-		memcpy(&s6->sin6_addr, p + 8, 16);
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+		memcpy(&s6.sin6_port, p + 6, 2);
+		memcpy(&s6.sin6_addr, p + 8, 16);
+		memcpy(a, &s6, sizeof(s6));
 	} else if (p[5] == 4) {
-		struct sockaddr_in *s4 = (void *)a;
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_port, p + 6, 2);
-		memcpy(&s4->sin_addr, p + 8, 4);
+		struct sockaddr_in s4 = {.sin_family = AF_INET};
+		memcpy(&s4.sin_port, p + 6, 2);
+		memcpy(&s4.sin_addr, p + 8, 4);
+		memcpy(a, &s4, sizeof(s4));
 	} else {
 		return -EINVAL;
 	}

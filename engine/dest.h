@@ -35,6 +35,8 @@ struct dest_table {
 	uint32_t *act;   /* indices of the active entries, ascending */
 	uint32_t nact;
 	uint64_t picks;  /* connections this table has handed out */
+	uint32_t *owed;  /* picks promised to newly joined entries, served first */
+	uint32_t nowed, capowed;
 };
 
 /* An empty table; dest_table_free releases it (NULL-safe, idempotent). */
@@ -52,6 +54,11 @@ int dest_table_update(struct dest_table *t, uint32_t target, const struct sockad
  * entries as if one counter served all `stride` workers (this is worker
  * `offset`), so W workers together spread evenly. DEST_NONE if none is active. */
 uint32_t dest_table_pick(struct dest_table *t, uint32_t stride, uint32_t offset);
+
+/* Promises the next new connection to entry i (ahead of the round-robin):
+ * how a worker moves connections onto an address that has just joined.
+ * Returns 0 or -ENOMEM. */
+int dest_table_owe(struct dest_table *t, uint32_t i);
 
 /* The whole table as bytes for IPC (malloc'd, caller frees). Returns 0 or -ENOMEM. */
 int dest_table_encode(const struct dest_table *t, uint8_t **buf, size_t *len);

@@ -312,28 +312,35 @@ socklen_t resolve_addrlen(const struct sockaddr_storage *a)
 	return a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
+/* sockaddr_storage is accessed through memcpy into the typed structs:
+ * casting pointers between them breaks strict aliasing. */
 static void set_port(struct sockaddr_storage *a, uint16_t port)
 {
-	if (a->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)a)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)a)->sin_port = htons(port);
+	if (a->ss_family == AF_INET6) {
+		struct sockaddr_in6 s6;
+		memcpy(&s6, a, sizeof(s6));
+		s6.sin6_port = htons(port);
+		memcpy(a, &s6, sizeof(s6));
+	} else {
+		struct sockaddr_in s4;
+		memcpy(&s4, a, sizeof(s4));
+		s4.sin_port = htons(port);
+		memcpy(a, &s4, sizeof(s4));
+	}
 }
 
 int resolve_literal(const char *host, uint16_t port, struct sockaddr_storage *out)
 {
-	memset(out, 0, sizeof(*out));
-	struct sockaddr_in *s4 = (struct sockaddr_in *)out;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+	struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-	} else {
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, host, &s4.sin_addr) == 1)
+		memcpy(out, &s4, sizeof(s4));
+	else if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1)
+		memcpy(out, &s6, sizeof(s6));
+	else
 		return 0;
-	}
-	set_port(out, port);
 	return 1;
 }
 
@@ -342,13 +349,15 @@ void resolve_fmt_addr(const struct sockaddr_storage *a, char *buf, size_t len)
 	char host[INET6_ADDRSTRLEN] = "?";
 
 	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+		struct sockaddr_in6 s6;
+		memcpy(&s6, a, sizeof(s6));
+		inet_ntop(AF_INET6, &s6.sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6.sin6_port));
 	} else {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)a;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+		struct sockaddr_in s4;
+		memcpy(&s4, a, sizeof(s4));
+		inet_ntop(AF_INET, &s4.sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4.sin_port));
 	}
 }
 
@@ -361,13 +370,17 @@ static int addr_cmp(const void *pa, const void *pb)
 	if (a->ss_family != b->ss_family)
 		return a->ss_family == AF_INET ? -1 : 1;
 	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = pa, *y = pb;
-		int c = memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-		return c ? c : (int)ntohs(x->sin6_port) - (int)ntohs(y->sin6_port);
+		struct sockaddr_in6 x, y;
+		memcpy(&x, a, sizeof(x));
+		memcpy(&y, b, sizeof(y));
+		int c = memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr));
+		return c ? c : (int)ntohs(x.sin6_port) - (int)ntohs(y.sin6_port);
 	}
-	const struct sockaddr_in *x = pa, *y = pb;
-	int c = memcmp(&x->sin_addr, &y->sin_addr, sizeof(x->sin_addr));
-	return c ? c : (int)ntohs(x->sin_port) - (int)ntohs(y->sin_port);
+	struct sockaddr_in x, y;
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	int c = memcmp(&x.sin_addr, &y.sin_addr, sizeof(x.sin_addr));
+	return c ? c : (int)ntohs(x.sin_port) - (int)ntohs(y.sin_port);
 }
 
 static enum resolve_status map_status(int st)

@@ -518,12 +518,12 @@ int run_main(int argc, char **argv)
 	if (rc == EXIT_FAILED && !res.worker_failed)
 		report_nothing_measured(stderr, &opt, &res);
 out:
+	refresh_free(col.rf); /* its watchers live on col.loop */
 	if (col.loop)
 		ev_loop_destroy(col.loop);
 	lua_engine_free(le);
 	for (uint32_t k = 0; k < col.nworkers && col.readers; k++)
 		ipc_reader_free(&col.readers[k]);
-	refresh_free(col.rf);
 	for (uint32_t k = 0; k < col.nworkers && col.ctl; k++)
 		if (col.ctl[k] >= 0)
 			close(col.ctl[k]);
