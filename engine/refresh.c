@@ -81,13 +81,25 @@ static void first_cb(void *arg, const struct resolve_result *r)
 static void say_failure(char *err, size_t errlen, const struct target_spec *t,
 			const struct resolve_config *cfg, const char *via, const struct first *f)
 {
-	const char *next = f->status == RESOLVE_TIMEOUT || f->status == RESOLVE_SERVFAIL
+	struct sockaddr_storage lit;
+	enum resolve_status st = f->status;
+	/* c-ares's wording adds nothing to ours for the common cases. */
+	bool detail = f->detail[0] && st != RESOLVE_NXDOMAIN && st != RESOLVE_NODATA &&
+		      st != RESOLVE_TIMEOUT;
+	const char *next = st == RESOLVE_TIMEOUT || st == RESOLVE_SERVFAIL
 				   ? "is the DNS server up? choose one with --resolver ADDR[:PORT]"
-			   : f->status == RESOLVE_NODATA ? "check the name, or allow both with family = \"any\""
-							 : "check the name in 'target'";
+			   : st == RESOLVE_NODATA ? "check the name, or allow both with family = \"any\""
+						  : "check the name in 'target'";
+
+	if (resolve_literal(t->host, t->port, &lit)) {
+		snprintf(err, errlen, "target '%s' is an %s address, but family is \"%s\"", t->host,
+			 lit.ss_family == AF_INET6 ? "IPv6" : "IPv4",
+			 cfg->family == RESOLVE_IPV4 ? "ipv4" : "ipv6");
+		return;
+	}
 	snprintf(err, errlen, "cannot resolve '%s' (%s) via %s: %s%s%s%s; %s", t->host,
-		 resolve_family_str(cfg->family), via, resolve_status_str(f->status),
-		 f->detail[0] ? " (" : "", f->detail, f->detail[0] ? ")" : "", next);
+		 resolve_family_str(cfg->family), via, resolve_status_str(st), detail ? " (" : "",
+		 detail ? f->detail : "", detail ? ")" : "", next);
 }
 
 int refresh_resolve(struct options *o, struct refresh **out, char *err, size_t errlen)
@@ -159,7 +171,7 @@ int refresh_resolve(struct options *o, struct refresh **out, char *err, size_t e
 	for (size_t i = 0; i < o->ntargets; i++) {
 		if (fs[i].status != RESOLVE_OK) {
 			say_failure(err, errlen, &o->targets[i], &o->resolver,
-				    res ? resolve_describe(res) : "no resolver (a literal address)", &fs[i]);
+				    res ? resolve_describe(res) : "", &fs[i]);
 			rc = -ENOENT;
 			goto out;
 		}

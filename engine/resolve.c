@@ -145,9 +145,13 @@ static int parse_server(const char *tok, char *out, size_t outlen)
 	}
 	colon = strchr(tok, ':');
 	if (colon && strchr(colon + 1, ':')) { /* bare IPv6, no port */
-		if (inet_pton(AF_INET6, tok, &a6) != 1)
+		hl = strlen(tok);
+		if (hl >= sizeof(host))
 			return -EINVAL;
-		snprintf(out, outlen, "[%s]:53", tok);
+		memcpy(host, tok, hl + 1);
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return -EINVAL;
+		snprintf(out, outlen, "[%s]:53", host);
 		return 0;
 	}
 	hl = colon ? (size_t)(colon - tok) : strlen(tok);

@@ -142,8 +142,9 @@ local function resolver(v)
     end
     for i, srv in ipairs(list) do
       if not dns_server(srv) then
-        return nil, fmt("%s (servers entry %d, %s, is not an IP address with an optional port)",
-          RESOLVER_EXPECTED, i, describe(srv))
+        return nil, fmt("servers to be IP addresses with an optional port, like "
+          .. "\"127.0.0.1:5353\" or \"[::1]:53\" (entry %d is %s, not an IP address)",
+          i, describe(srv))
       end
     end
     out.servers = table.concat(list, ",")
@@ -329,6 +330,14 @@ function M.load(path, overrides)
     local k, v = kv[1], kv[2]
     if not schema[k] then
       return nil, fmt("command line: unknown option '%s' (known: %s)", k, known_list())
+    end
+    -- --resolver ADDR replaces the servers only: the file's timeout and
+    -- tries still hold.
+    if k == "resolver" and type(v) == "string" and type(values.resolver) == "table" then
+      local merged = {}
+      for fk, fv in pairs(values.resolver) do merged[fk] = fv end
+      merged.servers = v
+      v = merged
     end
     values[k], origin[k] = v, "cli"
   end

@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dest.h"
@@ -406,6 +409,87 @@ static void test_period(void)
 	is_int(refresh_period_ns(&c, 30), 250000000, "period: resolve_every wins over the TTL");
 }
 
+/* The mock in a child process, for code that runs its own loop. */
+static pid_t mock_child(uint16_t *port)
+{
+	struct mock m = {0};
+
+	m.fd = udp_socket(&m.port);
+	if (m.fd < 0)
+		return -1;
+	*port = m.port;
+	pid_t pid = fork();
+	if (pid != 0) {
+		close(m.fd);
+		return pid;
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	ev_io_init(&m.io, mock_cb, m.fd, EV_READ);
+	ev_io_start(loop, &m.io);
+	ev_run(loop, 0);
+	_exit(0);
+}
+
+static void test_first_resolution(void)
+{
+	struct target_spec tg[2] = {{(char *)"a.test", 7000}, {(char *)"127.0.0.5", 7001}};
+	struct options o = {0};
+	struct refresh *rf = NULL;
+	char err[512], servers[64];
+	uint16_t port = 0;
+	pid_t pid = mock_child(&port);
+
+	ok(pid > 0, "mock DNS server in a child process");
+	snprintf(servers, sizeof(servers), "127.0.0.1:%u", port);
+	o.targets = tg;
+	o.ntargets = 2;
+	o.resolver.servers = servers;
+	o.resolver.family = RESOLVE_IPV4;
+	ok(refresh_resolve(&o, &rf, err, sizeof(err)) == 0 && rf, "a name and a literal resolve");
+	ok(o.ndests == 3 && strcmp(o.dests[0].label, "127.0.0.8:7000") == 0 &&
+		   strcmp(o.dests[1].label, "127.0.0.9:7000") == 0 &&
+		   strcmp(o.dests[2].label, "127.0.0.5:7001") == 0,
+	   "options hold every address of every target, in order (%zu)", o.ndests);
+	refresh_free(rf);
+	free(o.dests);
+	o.dests = NULL;
+
+	tg[0].host = (char *)"nx.test";
+	rf = NULL;
+	ok(refresh_resolve(&o, &rf, err, sizeof(err)) == -ENOENT && !rf,
+	   "NXDOMAIN stops the run: -ENOENT");
+	ok(strstr(err, "'nx.test'") && strstr(err, servers) && strstr(err, "NXDOMAIN") &&
+		   strstr(err, "(IPv4)"),
+	   "the message names the name, the family, the resolver and why: %s", err);
+
+	tg[0].host = (char *)"v4.test";
+	o.resolver.family = RESOLVE_IPV6;
+	ok(refresh_resolve(&o, &rf, err, sizeof(err)) == -ENOENT && strstr(err, "family"),
+	   "no address of the wanted family: -ENOENT (%s)", err);
+
+	o.resolver.servers = (char *)"ns.example:53";
+	ok(refresh_resolve(&o, &rf, err, sizeof(err)) == -EINVAL && strstr(err, "ns.example"),
+	   "a bad resolver setting: -EINVAL (%s)", err);
+
+	/* Literals alone need no resolver at all, even a broken one. */
+	struct target_spec lit[1] = {{(char *)"::1", 53}};
+	o.targets = lit;
+	o.ntargets = 1;
+	o.resolver.family = RESOLVE_ANY;
+	ok(refresh_resolve(&o, &rf, err, sizeof(err)) == 0 && o.ndests == 1 &&
+		   strcmp(o.dests[0].label, "[::1]:53") == 0,
+	   "a literal skips resolution");
+	refresh_free(rf);
+	o.resolver.family = RESOLVE_IPV4;
+	rf = NULL;
+	ok(refresh_resolve(&o, &rf, err, sizeof(err)) == -ENOENT && strstr(err, "'::1' is an IPv6 address"),
+	   "an IPv6 literal with family ipv4 is refused (%s)", err);
+	free(o.dests);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	test_servers_csv();
@@ -413,5 +497,6 @@ int main(void)
 	test_lookups();
 	test_dest_table();
 	test_period();
+	test_first_resolution();
 	return tap_done();
 }
