@@ -189,7 +189,7 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 			}
 		} else if (h.type == IPC_LOG) {
 			if (col->progress)
-				fputs("\r\033[K", stderr);
+				if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 			fprintf(stderr, "surge: %.*s\n", (int)h.len, (const char *)payload);
 		}
 		ipc_reader_pop(&col->readers[k], &h);
@@ -217,7 +217,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 		for (uint32_t k = 0; k < col->nworkers; k++)
 			kill(col->pids[k], SIGTERM);
 		if (col->progress)
-			fputs("\r\033[K", stderr);
+			if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 		fprintf(stderr, "surge: stopping (Ctrl-C again to stop at once)\n");
 	} else {
 		for (uint32_t k = 0; k < col->nworkers; k++)
@@ -504,7 +504,7 @@ int run_main(int argc, char **argv)
 	}
 	advance_progress(&col, true);
 	if (col.progress)
-		fputs("\r\033[K", stderr);
+		if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
 	rc = outcome(&opt, &res);
