@@ -42,8 +42,6 @@ struct refresh {
 
 /* The first resolution: one result slot per target. */
 struct first {
-	struct refresh *rf;
-	uint32_t target;
 	enum resolve_status status;
 	char detail[128];
 	struct sockaddr_storage *addrs;
@@ -138,8 +136,6 @@ int refresh_resolve(struct options *o, struct refresh **out, char *err, size_t e
 		}
 	}
 	for (size_t i = 0; i < o->ntargets; i++) {
-		fs[i].rf = rf;
-		fs[i].target = (uint32_t)i;
 		fs[i].status = RESOLVE_ERROR;
 		if (res) {
 			/* resolve_lookup answers literals itself, family check included. */
@@ -160,8 +156,10 @@ int refresh_resolve(struct options *o, struct refresh **out, char *err, size_t e
 			continue;
 		}
 		fs[i].addrs = malloc(sizeof(lit));
-		if (!fs[i].addrs)
+		if (!fs[i].addrs) {
+			rc = -ENOMEM;
 			goto out;
+		}
 		fs[i].addrs[0] = lit;
 		fs[i].naddrs = 1;
 	}
@@ -191,10 +189,10 @@ int refresh_resolve(struct options *o, struct refresh **out, char *err, size_t e
 	rf = NULL;
 	rc = 0;
 out:
+	resolve_free(res); /* first: cancelled lookups still write into fs */
 	for (size_t i = 0; fs && i < o->ntargets; i++)
 		free(fs[i].addrs);
 	free(fs);
-	resolve_free(res);
 	if (loop)
 		ev_loop_destroy(loop);
 	refresh_free(rf);
@@ -227,7 +225,8 @@ static uint32_t second_now(const struct refresh *rf)
 	return now > rf->start_ns ? (uint32_t)((now - rf->start_ns) / NS_PER_SEC) + 1 : 0;
 }
 
-/* "+127.0.0.6:7000 -127.0.0.2:7000", at most len bytes, "..." when cut. */
+/* "+127.0.0.6:7000 -127.0.0.2:7000": target's entries whose state differs
+ * from was[] (one flag per entry), at most len bytes, "..." when cut. */
 static void describe_change(const struct dest_table *t, uint32_t target, const bool *was, char *buf,
 			    size_t len)
 {
@@ -236,8 +235,7 @@ static void describe_change(const struct dest_table *t, uint32_t target, const b
 	buf[0] = '\0';
 	for (uint32_t i = 0; i < t->n && used + 1 < len; i++) {
 		const struct dest *d = &t->d[i];
-		bool before = i < t->n && was ? was[i] : false;
-		if (d->target != target || d->active == before)
+		if (d->target != target || d->active == was[i])
 			continue;
 		int k = snprintf(buf + used, len - used, "%s%c%s", used ? " " : "",
 				 d->active ? '+' : '-', d->label);

@@ -229,7 +229,10 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	}
 }
 
-/* A changed destination table goes to every worker still running. */
+/* A changed destination table goes to every worker still running. The
+ * write may block: a table (24 bytes an address, at most 256 addresses a
+ * name) fits a pipe's 64 KiB for any sane target list, and each worker reads
+ * its control pipe on every loop iteration. */
 static void ship_dests(void *arg, const uint8_t *buf, size_t len)
 {
 	struct collector *col = arg;
