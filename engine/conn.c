@@ -115,9 +115,9 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	if (cls >= 0) {
 		w->stats.error[cls] += c->inflight ? c->inflight : 1;
 		dest_record_failed(&w->dests, c->dest, &w->stats);
-	}
-	else
+	} else {
 		w->stats.counter[ST_UNFINISHED] += c->inflight;
+	}
 	w->stats.counter[ST_CONN_CLOSED] += was_open;
 	w->inflight -= c->inflight;
 	worker_ready_remove(w, c);
