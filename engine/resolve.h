@@ -68,7 +68,7 @@ int resolve_lookup(struct resolver *r, const char *name, uint16_t port, enum res
 /* Lookups started and not yet answered. */
 size_t resolve_pending(const struct resolver *r);
 
-/* Who answers, for messages: "127.0.0.1:5353" or "system resolver (10.0.0.53)". */
+/* Who answers, for messages: "127.0.0.1:5353" or "the system resolver (10.0.0.53:53)". */
 const char *resolve_describe(const struct resolver *r);
 
 /* Fills *out when host is an IPv4 or IPv6 literal (no brackets). Returns 1
