@@ -15,6 +15,8 @@
 void report_header(FILE *f, const struct options *o);
 void report_progress_line(FILE *f, const struct options *o, const struct stats *s, uint32_t second);
 void report_text(FILE *f, const struct options *o, const struct run_result *r);
+/* The thresholds and their outcome (nothing when there are none). */
+void report_thresholds_text(FILE *f, const struct run_result *r);
 /* Why a run measured nothing, and what to check. */
 void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r);
 /* Writes the files the options ask for. Returns 0 or -errno with err filled. */
