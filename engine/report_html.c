@@ -363,14 +363,14 @@ static int series_charts(FILE *f, const struct options *o, const struct run_resu
 		p50[i] = hist_total(h) ? (double)hist_value_at_percentile(h, 50) : NAN;
 		p99[i] = hist_total(h) ? (double)hist_value_at_percentile(h, 99) : NAN;
 	}
-	struct line tp[2] = { { "completed/s", x, done, n }, { "intended/s", x, intended, n, true } };
+	struct line tp[2] = { { "completed/s", x, done, n, false }, { "intended/s", x, intended, n, true } };
 	chart(f, "series-throughput", "Throughput per second", "seconds", false, Y_COUNT, tp,
 	      o->rate_segs ? 2 : 1);
-	struct line lat[2] = { { "p50", x, p50, n }, { "p99", x, p99, n } };
+	struct line lat[2] = { { "p50", x, p50, n, false }, { "p99", x, p99, n, false } };
 	chart(f, "series-latency", "Latency per second", "seconds", false, Y_NS, lat, 2);
-	struct line cn = { "open", x, open, n };
+	struct line cn = { "open", x, open, n, false };
 	chart(f, "series-connections", "Connections open", "seconds", false, Y_COUNT, &cn, 1);
-	struct line er = { "errors/s", x, errs, n };
+	struct line er = { "errors/s", x, errs, n, false };
 	chart(f, "series-errors", "Errors per second", "seconds", false, Y_COUNT, &er, 1);
 	free(buf);
 	return 0;
