@@ -279,6 +279,29 @@ static void read_resolver(lua_State *L, int t, struct options *o)
 	lua_pop(L, 1);
 }
 
+/* { {metric=, condition=, where=}, ... } as scenario.lua lists them. */
+static int read_thresholds(lua_State *L, int t, struct options *o)
+{
+	lua_getfield(L, t, "thresholds");
+	size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+	o->threshold_specs = n ? calloc(n, sizeof(*o->threshold_specs)) : NULL;
+	if (n && !o->threshold_specs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct threshold_spec *s = &o->threshold_specs[i];
+		lua_rawgeti(L, -1, (int)i + 1);
+		s->metric = field_str(L, lua_gettop(L), "metric");
+		s->condition = field_str(L, lua_gettop(L), "condition");
+		s->where = field_str(L, lua_gettop(L), "where");
+		lua_pop(L, 1);
+		o->nthreshold_specs++;
+		if (!s->condition || !s->where)
+			return -ENOMEM;
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
 static int read_options(lua_State *L, int t, struct options *o)
 {
 	int rc;
@@ -317,6 +340,8 @@ static int read_options(lua_State *L, int t, struct options *o)
 	if ((rc = read_targets(L, t, o)) < 0)
 		return rc;
 	read_resolver(L, t, o);
+	if ((rc = read_thresholds(L, t, o)) < 0)
+		return rc;
 	return read_protocol(L, t, o);
 }
 

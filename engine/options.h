@@ -30,6 +30,13 @@ struct target_spec {
 	uint16_t port;
 };
 
+/* A threshold as written; threshold.c parses it before the run. */
+struct threshold_spec {
+	char *metric;    /* NULL: condition is a whole "latency.p99<5ms" */
+	char *condition; /* "< 5ms" */
+	char *where;     /* "scenarios/x.lua:12" or "--threshold" */
+};
+
 struct options {
 	const char *scenario_path;
 	char *target; /* the first target as written, e.g. "tcp://127.0.0.1:7000" */
@@ -79,6 +86,8 @@ struct options {
 	enum progress_mode progress;
 	char *json_path, *hlog_path, *html_path;
 	bool quiet;
+	struct threshold_spec *threshold_specs;
+	size_t nthreshold_specs;
 };
 
 void options_free(struct options *o); /* NULL-safe; frees owned strings/arrays */

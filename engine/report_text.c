@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "dest.h"
+#include "threshold.h"
 
 void report_fmt_ns(char *buf, size_t len, double ns)
 {
@@ -219,7 +220,25 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		fprintf(f, "\n  Latency distribution (HdrHistogram, milliseconds)\n");
 		hist_print_percentiles(f, s->hist[HI_LATENCY], 5, 1e6);
 	}
+	report_thresholds_text(f, r);
 	fflush(f);
+}
+
+void report_thresholds_text(FILE *f, const struct run_result *r)
+{
+	char act[32], cond[160];
+
+	if (!r->nthresholds)
+		return;
+	fprintf(f, "\n  thresholds  %zu of %zu passed\n", r->nthresholds - r->thresholds_failed,
+		r->nthresholds);
+	for (size_t i = 0; i < r->nthresholds; i++) {
+		const struct threshold *t = &r->thresholds[i];
+		threshold_fmt(t, t->actual, act, sizeof(act));
+		snprintf(cond, sizeof(cond), "%s %s", t->metric, t->condition);
+		fprintf(f, "    %-4s  %-32s  %-18s (%s)\n", t->passed ? "ok" : "FAIL", cond,
+			t->measured ? act : "not measured", t->where);
+	}
 }
 
 void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r)

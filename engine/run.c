@@ -22,6 +22,7 @@
 #include "pool.h"
 #include "refresh.h"
 #include "report.h"
+#include "threshold.h"
 #include "worker.h"
 
 #define FD_RESERVE 64 /* per worker: pipes, timerfd, epoll, Lua files */
@@ -66,6 +67,8 @@ static const char run_usage[] =
 	"      --json FILE         write the report as JSON\n"
 	"      --hlog FILE         write per-second histograms (HdrHistogram interval log)\n"
 	"      --html FILE         write a self-contained HTML report\n"
+	"      --threshold EXPR    exit 3 unless EXPR holds at the end, e.g.\n"
+	"                          'latency.p99<5ms', 'errors.rate<0.1%' (repeatable)\n"
 	"      --progress          print a progress line every second (default: on a TTY)\n"
 	"      --no-progress       never print progress\n"
 	"  -q, --quiet             no report on stdout (files are still written)\n"
@@ -320,6 +323,7 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		{"latency", no_argument, 0, 'L'},	     {"json", required_argument, 0, 'J'},
 		{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
 		{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
+		{"threshold", required_argument, 0, 'X'},
 		{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
 		{"resolver", required_argument, 0, 'R'},
 		{0, 0, 0, 0},
@@ -347,6 +351,7 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		case 'J': key = "json"; break;
 		case 'H': key = "hlog"; break;
 		case 'M': key = "html"; break;
+		case 'X': key = "threshold"; break;
 		case 'L': key = "latency"; val = "true"; break;
 		case 'P': key = "progress"; val = "on"; break;
 		case 'N': key = "progress"; val = "off"; break;
@@ -429,6 +434,12 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
+	if (threshold_parse_specs(opt.threshold_specs, opt.nthreshold_specs, &res.thresholds, err,
+				  sizeof(err)) < 0) {
+		fprintf(stderr, "surge: %s\n", err);
+		goto out;
+	}
+	res.nthresholds = opt.nthreshold_specs;
 	{
 		int r = refresh_resolve(&opt, &col.rf, err, sizeof(err));
 		if (r < 0) {
@@ -514,6 +525,11 @@ int run_main(int argc, char **argv)
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
 	rc = outcome(&opt, &res);
+	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,
+					       (double)res.elapsed_ns / 1e9);
+	if (rc == EXIT_OK && res.thresholds_failed)
+		rc = EXIT_THRESHOLDS;
+	res.exit_code = rc;
 	if (!opt.quiet)
 		report_text(stdout, &opt, &res);
 	if (report_files(&opt, &res, err, sizeof(err)) < 0) {
@@ -542,6 +558,7 @@ out:
 	free(res.seconds);
 	free(res.reports);
 	stats_free(&res.total);
+	free(res.thresholds);
 	options_free(&opt);
 	free(ov);
 	return rc;

@@ -13,6 +13,8 @@
 #include "options.h"
 #include "stats.h"
 
+struct threshold;
+
 /* Exit codes, documented in README.md. */
 enum run_exit {
 	EXIT_OK = 0,          /* the run completed */
@@ -38,6 +40,9 @@ struct run_result {
 	int64_t peak_open;
 	bool interrupted;
 	bool worker_failed;
+	struct threshold *thresholds; /* parsed before the run, evaluated at the end */
+	size_t nthresholds, thresholds_failed;
+	int exit_code; /* what surge exits with, for the report files */
 };
 
 int run_main(int argc, char **argv);

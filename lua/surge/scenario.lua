@@ -88,6 +88,27 @@ local function targets(v)
   return out
 end
 
+-- { ["latency.p99"] = "< 5ms", ["errors.rate"] = { "< 0.1%", ... } }: the
+-- shape only; engine/threshold.c parses metric and condition (one grammar for
+-- the scenario, --threshold and `surge report`).
+local function thresholds(v)
+  if type(v) ~= "table" then
+    return nil, 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
+  end
+  for k, c in pairs(v) do
+    local list = type(c) == "table" and c or { c }
+    if type(k) ~= "string" or #list == 0 then
+      return nil, 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
+    end
+    for _, x in ipairs(list) do
+      if type(x) ~= "string" then
+        return nil, fmt('conditions as strings like "< 5ms" (%s has %s)', k, describe(x))
+      end
+    end
+  end
+  return v
+end
+
 local function protocol(v)
   if type(v) == "string" then
     local ok, mod = pcall(require, "surge.proto." .. v)
@@ -200,6 +221,7 @@ local schema = {
   resolve_every = { resolve_every, "re-resolve target names this often (default: at the TTL)" },
   name = { str, "a name for reports" },
   description = { str, "a description for reports" },
+  thresholds = { thresholds, "pass/fail conditions checked at the end (exit code 3)" },
 }
 
 M.schema = schema
@@ -349,20 +371,24 @@ function M.load(path, overrides)
     end
     values[k], origin[k] = v, "file"
   end
+  local cli_thresholds = {}
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
-    if not schema[k] then
+    if k == "threshold" then -- --threshold, repeatable: adds to the scenario's
+      cli_thresholds[#cli_thresholds + 1] = { condition = v, where = "--threshold" }
+    elseif not schema[k] then
       return nil, fmt("command line: unknown option '%s' (%s)", k, known_list(k))
+    else
+      -- --resolver ADDR replaces the servers only: the file's timeout and
+      -- tries still hold.
+      if k == "resolver" and type(v) == "string" and type(values.resolver) == "table" then
+        local merged = {}
+        for fk, fv in pairs(values.resolver) do merged[fk] = fv end
+        merged.servers = v
+        v = merged
+      end
+      values[k], origin[k] = v, "cli"
     end
-    -- --resolver ADDR replaces the servers only: the file's timeout and
-    -- tries still hold.
-    if k == "resolver" and type(v) == "string" and type(values.resolver) == "table" then
-      local merged = {}
-      for fk, fv in pairs(values.resolver) do merged[fk] = fv end
-      merged.servers = v
-      v = merged
-    end
-    values[k], origin[k] = v, "cli"
   end
 
   local cfg = {}
@@ -430,7 +456,24 @@ function M.load(path, overrides)
     resolver = cfg.resolver or {},
     family = cfg.family or "any",
     resolve_every = cfg.resolve_every or "ttl",
+    thresholds = {},
   }
+  -- The scenario's, sorted so reports list them in the same order on every
+  -- run, then the command line's in the order given.
+  local keys = {}
+  for k in pairs(cfg.thresholds or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local c = cfg.thresholds[k]
+    local where = "command line"
+    if origin.thresholds == "file" then
+      where = path .. ":" .. (line_of(source, k) or line_of(source, "thresholds") or "?")
+    end
+    for _, cond in ipairs(type(c) == "table" and c or { c }) do
+      out.thresholds[#out.thresholds + 1] = { metric = k, condition = cond, where = where }
+    end
+  end
+  for _, t in ipairs(cli_thresholds) do out.thresholds[#out.thresholds + 1] = t end
   return out
 end
 
