@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dest.h"
 #include "threshold.h"
 #include "version.h"
 
@@ -438,8 +439,11 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	for (int i = 0; i < HI__COUNT; i++)
 		if (hist_total(s->hist[i]) && (rc = spectrum(f, stats_hist_key(i), s->hist[i], i)) < 0)
 			return rc;
+	/* Per-destination latency is in the table; a spectrum each would repeat
+	 * the main one (one address) or drown it (many). */
 	for (size_t i = 0; i < s->nnhist; i++)
 		if (hist_total(s->nhist[i].h) &&
+		    strncmp(s->nhist[i].name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) != 0 &&
 		    (rc = spectrum(f, s->nhist[i].name, s->nhist[i].h, (int)i)) < 0)
 			return rc;
 	fputs("</div></section>\n<section id=\"series\"><h2>Per second</h2><div class=\"charts\">\n",
