@@ -9,7 +9,8 @@ WERROR   ?=
 DEPS_PKGS = build-essential pkg-config libluajit-5.1-dev luajit libev-dev libc-ares-dev \
             zlib1g-dev perl iproute2 socat knot knot-dnsutils dnsperf python3 \
             python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
-            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly nodejs npm
+            gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly nodejs npm \
+            chromium python3-jsonschema
 
 PKGS     := luajit libcares zlib
 XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
@@ -26,7 +27,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps test test-unit test-lua test-e2e test-asan check bench demo install clean
+.PHONY: all deps node-deps test test-unit test-lua test-e2e test-asan check bench demo install clean
 
 all: surge
 
@@ -60,7 +61,15 @@ deps:
 
 unit: $(UNIT_BINS) $(FUZZ_BINS)
 
-test: deps
+# Test-only Node packages (the independent HdrHistogram decoder the report
+# tests use), kept in build/node, never installed system-wide.
+NODE_DIR := build/node
+node-deps: $(NODE_DIR)/node_modules/hdr-histogram-js/package.json
+$(NODE_DIR)/node_modules/hdr-histogram-js/package.json:
+	mkdir -p $(NODE_DIR)
+	npm install --prefix $(NODE_DIR) --no-audit --no-fund hdr-histogram-js@3
+
+test: deps node-deps
 	$(MAKE) check
 	$(MAKE) test-asan
 

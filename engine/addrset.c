@@ -471,14 +471,13 @@ uint64_t addrset_perm_at(const struct addrset_perm *p, uint64_t i)
 
 int addrset_picker_init(struct addrset_picker *p, const struct addrset *set,
 			enum addrset_pick mode, uint64_t seed, uint32_t worker, uint32_t nworkers,
-			uint32_t ndests, const struct addrset_ports *ports, bool explicit_ports)
+			const struct addrset_ports *ports, bool explicit_ports)
 {
 	memset(p, 0, sizeof(*p));
 	p->set = set;
 	p->mode = mode;
 	p->worker = worker;
 	p->nworkers = nworkers ? nworkers : 1;
-	p->ndests = ndests ? ndests : 1;
 	p->explicit_ports = explicit_ports;
 	uint64_t st = seed ^ ((uint64_t)worker << 32 | 0x77);
 	p->rng = splitmix64(&st);
@@ -509,7 +508,16 @@ int addrset_picker_init(struct addrset_picker *p, const struct addrset *set,
 	return 0;
 }
 
-int addrset_pick(struct addrset_picker *p, int fam, uint64_t slot, uint64_t *index,
+void addrset_picker_free(struct addrset_picker *p)
+{
+	if (!p)
+		return;
+	free(p->per_dest);
+	p->per_dest = NULL;
+	p->nper_dest = 0;
+}
+
+int addrset_pick(struct addrset_picker *p, int fam, uint32_t dest, uint64_t *index,
 		 uint16_t *port)
 {
 	const struct addrset *s = p->set;
@@ -535,13 +543,20 @@ int addrset_pick(struct addrset_picker *p, int fam, uint64_t slot, uint64_t *ind
 		*index = (uint64_t)(((u128)splitmix64(&p->rng) * n) >> 64);
 		break;
 	default:
-		/* Slot i -> destination i mod D (pool.c) and source (i / D + o) mod N
-		 * with worker k's offset o = k * N / W: each worker walks all sources
-		 * evenly (its port slice serves them all), the workers start apart
-		 * (a small run still uses every source), and a reconnecting slot
-		 * keeps its pair, so churn cannot pile connections onto one. */
-		*index = (uint64_t)(((u128)(slot / p->ndests) +
-				     (u128)p->worker * n / p->nworkers) % n);
+		/* Counted per destination, so every (source, destination) pair gets
+		 * its even share whichever destinations this worker is handed.
+		 * Worker k starts k * N / W sources along: a small run still uses
+		 * every source, and the global spread is within W of even. */
+		if (dest >= p->nper_dest) {
+			uint32_t m = dest + 1 > 2 * p->nper_dest ? dest + 1 : 2 * p->nper_dest;
+			uint64_t *c = realloc(p->per_dest, m * sizeof(*c));
+			if (!c)
+				return -ENOMEM;
+			memset(c + p->nper_dest, 0, (m - p->nper_dest) * sizeof(*c));
+			p->per_dest = c;
+			p->nper_dest = m;
+		}
+		*index = (uint64_t)(((u128)p->per_dest[dest]++ + (u128)p->worker * n / p->nworkers) % n);
 		break;
 	}
 	if (p->explicit_ports && p->ports.lo) {

@@ -74,7 +74,8 @@ int addrset_ports_slice(const struct addrset_ports *p, uint32_t k, uint32_t n,
 			struct addrset_ports *out);
 
 enum addrset_pick {
-	ADDRSET_ROUND_ROBIN, /* even: slot i of worker k: source (i / ndests + k * size / W) mod size */
+	ADDRSET_ROUND_ROBIN, /* even per destination: its j-th connection from worker k takes
+				source (j + k * size / W) mod size */
 	ADDRSET_RANDOM,      /* seeded, reproducible; independent per worker */
 	ADDRSET_PERMUTATION, /* a shuffled walk over address x port, no repeats */
 };
@@ -99,7 +100,9 @@ uint64_t addrset_perm_at(const struct addrset_perm *p, uint64_t i); /* i < n */
 struct addrset_picker {
 	const struct addrset *set;
 	enum addrset_pick mode;
-	uint32_t worker, nworkers, ndests;
+	uint32_t worker, nworkers;
+	uint64_t *per_dest; /* round-robin: connections so far, per destination index */
+	uint32_t nper_dest;
 	struct addrset_ports ports; /* this worker's ports (its slice, or the whole range
 				       for permutation, whose walk is what is sliced) */
 	bool explicit_ports;        /* the kernel has no IP_LOCAL_PORT_RANGE: name ports */
@@ -109,15 +112,17 @@ struct addrset_picker {
 };
 
 /* ports: the run's range (not set: permutation is refused with -EINVAL).
- * Returns 0, -EINVAL or -ERANGE (ports fewer than workers, space too big). */
+ * Returns 0, -EINVAL or -ERANGE (ports fewer than workers, space too big).
+ * addrset_picker_free releases it (NULL-safe); set stays the caller's. */
 int addrset_picker_init(struct addrset_picker *p, const struct addrset *set,
 			enum addrset_pick mode, uint64_t seed, uint32_t worker, uint32_t nworkers,
-			uint32_t ndests, const struct addrset_ports *ports, bool explicit_ports);
-/* The source for the connection in pool slot `slot` to a destination of
- * family slot fam: *index within the family, *port (0: the kernel picks,
- * within p->ports when set). Returns 0, or -EAFNOSUPPORT when the set has no
- * address of that family. */
-int addrset_pick(struct addrset_picker *p, int fam, uint64_t slot, uint64_t *index,
+			const struct addrset_ports *ports, bool explicit_ports);
+void addrset_picker_free(struct addrset_picker *p);
+/* The source for a new connection to destination index dest (any number;
+ * destinations may be added during a run) of family slot fam: *index within
+ * the family, *port (0: the kernel picks, within p->ports when set). Returns
+ * 0, -EAFNOSUPPORT when the set has no address of that family, or -ENOMEM. */
+int addrset_pick(struct addrset_picker *p, int fam, uint32_t dest, uint64_t *index,
 		 uint16_t *port);
 
 #endif

@@ -91,7 +91,7 @@ static int conn_bind_source(struct worker *w, struct conn *c, int fd, int family
 		sa.ss_family = (sa_family_t)family;
 		len = family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 		if (o->bind) {
-			if (addrset_pick(p, fam, c->id, &idx, &port) < 0 ||
+			if (addrset_pick(p, fam, c->dest, &idx, &port) < 0 ||
 			    addrset_at(o->bind, fam, idx, &sa, &len) < 0)
 				return -EAFNOSUPPORT;
 		} else if (p->explicit_ports) {
@@ -134,7 +134,7 @@ bound:
 
 int conn_open(struct worker *w, struct conn *c)
 {
-	const struct destination *d = &w->opt->dests[c->dest];
+	const struct dest *d = &w->dests.d[c->dest];
 	int one = 1, cls;
 	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -166,6 +166,7 @@ int conn_open(struct worker *w, struct conn *c)
 	return 0;
 fail:
 	w->stats.error[cls]++;
+	dest_record_failed(&w->dests, c->dest, &w->stats);
 	worker_conn_closed(w, c, true);
 	return -1;
 }
@@ -195,10 +196,12 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 		w->open--;
 	else
 		w->connecting--;
-	if (cls >= 0)
+	if (cls >= 0) {
 		w->stats.error[cls] += c->inflight ? c->inflight : 1;
-	else
+		dest_record_failed(&w->dests, c->dest, &w->stats);
+	} else {
 		w->stats.counter[ST_UNFINISHED] += c->inflight;
+	}
 	w->stats.counter[ST_CONN_CLOSED] += was_open;
 	w->inflight -= c->inflight;
 	worker_ready_remove(w, c);
@@ -420,6 +423,7 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 		uint64_t now = clock_ns();
 		struct inflight *f = &c->fl[slot];
 		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(now - f->intended));
+		dest_record_latency(&w->dests, c->dest, &w->stats, (int64_t)(now - f->intended));
 		hist_record(w->stats.hist[HI_SERVICE], (int64_t)(now - f->sent));
 		w->stats.counter[ST_COMPLETED]++;
 		if (c->src < w->stats.nsrc)
@@ -607,6 +611,7 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	w->stats.counter[ST_CONN_OPENED]++;
 	if (c->src < w->stats.nsrc)
 		w->stats.src_conns[c->src]++;
+	dest_record_open(&w->dests, c->dest, &w->stats);
 	w->connecting--;
 	w->open++;
 	c->state = CONN_OPEN;

@@ -341,6 +341,36 @@ int hist_print_percentiles(FILE *f, const struct hist *h, int32_t ticks, double 
 	return ferror(f) ? -EIO : 0;
 }
 
+int hist_percentile_rows(const struct hist *h, int32_t ticks, struct hist_pct_row **rows,
+			 size_t *n)
+{
+	struct pct_iter it = { .h = h, .ticks = ticks < 1 ? 1 : ticks, .index = -1 };
+	size_t cap = 0, len = 0;
+	struct hist_pct_row *r = NULL;
+
+	*rows = NULL;
+	*n = 0;
+	while (pct_next(&it)) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct hist_pct_row *bigger = realloc(r, cap * sizeof(*r));
+			if (!bigger) {
+				free(r);
+				return -ENOMEM;
+			}
+			r = bigger;
+		}
+		r[len++] = (struct hist_pct_row){
+			.value = hist_highest_equivalent(h, value_at_index(h, it.index)),
+			.percentile = it.percentile,
+			.total_count = it.cumulative,
+		};
+	}
+	*rows = r;
+	*n = len;
+	return 0;
+}
+
 /* ---- V2 encoding ---- */
 
 static void put_be32(uint8_t *p, uint32_t v)

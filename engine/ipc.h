@@ -1,5 +1,6 @@
 /*
- * ipc: framed messages from a worker to the coordinator over a pipe. One
+ * ipc: framed messages from a worker to the coordinator over a pipe (and
+ * destination updates the other way, on a second pipe). One
  * writer per pipe, so a message is never interleaved with another; writes
  * block (the coordinator always reads), reads are incremental.
  */
@@ -13,6 +14,7 @@ enum ipc_type {
 	IPC_INTERVAL = 1, /* payload: stats_encode() of one interval */
 	IPC_LOG = 2,      /* payload: a line of text for the coordinator's stderr */
 	IPC_DONE = 3,     /* the worker finished; payload: uint64 ns it ran */
+	IPC_DESTS = 4,    /* coordinator -> worker: dest_table_encode() of the new table */
 };
 
 struct ipc_header {

@@ -252,6 +252,56 @@ static int read_targets(lua_State *L, int t, struct options *o)
 	return 0;
 }
 
+/* resolver = { servers = "a,b", timeout = s, tries = n }, family, resolve_every. */
+static void read_resolver(lua_State *L, int t, struct options *o)
+{
+	struct resolve_config *rc = &o->resolver;
+
+	lua_getfield(L, t, "resolver");
+	if (lua_istable(L, -1)) {
+		int r = lua_gettop(L);
+		rc->servers = field_str(L, r, "servers");
+		rc->timeout_ns = s_to_ns(field_num(L, r, "timeout", 0));
+		rc->tries = (uint32_t)field_num(L, r, "tries", 0);
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, t, "family");
+	const char *f = lua_tostring(L, -1);
+	rc->family = f && strcmp(f, "ipv4") == 0   ? RESOLVE_IPV4
+		     : f && strcmp(f, "ipv6") == 0 ? RESOLVE_IPV6
+						   : RESOLVE_ANY;
+	lua_pop(L, 1);
+	lua_getfield(L, t, "resolve_every");
+	if (lua_type(L, -1) == LUA_TNUMBER)
+		rc->every_ns = s_to_ns(lua_tonumber(L, -1));
+	else
+		rc->never = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "never") == 0;
+	lua_pop(L, 1);
+}
+
+/* { {metric=, condition=, where=}, ... } as scenario.lua lists them. */
+static int read_thresholds(lua_State *L, int t, struct options *o)
+{
+	lua_getfield(L, t, "thresholds");
+	size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+	o->threshold_specs = n ? calloc(n, sizeof(*o->threshold_specs)) : NULL;
+	if (n && !o->threshold_specs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct threshold_spec *s = &o->threshold_specs[i];
+		lua_rawgeti(L, -1, (int)i + 1);
+		s->metric = field_str(L, lua_gettop(L), "metric");
+		s->condition = field_str(L, lua_gettop(L), "condition");
+		s->where = field_str(L, lua_gettop(L), "where");
+		lua_pop(L, 1);
+		o->nthreshold_specs++;
+		if (!s->condition || !s->where)
+			return -ENOMEM;
+	}
+	lua_pop(L, 1);
+	return 0;
+}
+
 static int read_options(lua_State *L, int t, struct options *o)
 {
 	int rc;
@@ -288,6 +338,9 @@ static int read_options(lua_State *L, int t, struct options *o)
 	o->hlog_path = field_str(L, t, "hlog");
 	o->html_path = field_str(L, t, "html");
 	if ((rc = read_targets(L, t, o)) < 0)
+		return rc;
+	read_resolver(L, t, o);
+	if ((rc = read_thresholds(L, t, o)) < 0)
 		return rc;
 	return read_protocol(L, t, o);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "doctor.h"
+#include "report.h"
 #include "run.h"
 #include "serve.h"
 #include "version.h"
@@ -18,6 +19,7 @@ static const char usage[] =
 	"  run SCENARIO.lua     run a load test (surge run --help)\n"
 	"  serve PROTOCOL       a built-in server to test against: echo (surge serve --help)\n"
 	"  doctor [SCENARIO]    can this machine hold the connections? what to fix\n"
+	"  report LOG.hlog...   re-render and merge saved runs (surge report --help)\n"
 	"  version              print the version\n"
 	"  help                 this text\n"
 	"\n"
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
 		return doctor_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") == 0)
 		return serve_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "report") == 0)
+		return report_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("surge %s\n", SURGE_VERSION);
 		return 0;

@@ -14,10 +14,17 @@ void options_free(struct options *o)
 	free(o->dests);
 	addrset_free(o->bind);
 	free(o->bind);
+	free(o->resolver.servers);
 	free(o->conn_segs);
 	free(o->rate_segs);
 	free(o->const_request);
 	free(o->json_path);
 	free(o->hlog_path);
 	free(o->html_path);
+	for (size_t i = 0; i < o->nthreshold_specs; i++) {
+		free(o->threshold_specs[i].metric);
+		free(o->threshold_specs[i].condition);
+		free(o->threshold_specs[i].where);
+	}
+	free(o->threshold_specs);
 }

@@ -13,6 +13,7 @@
 
 #include "addrset.h"
 #include "pacer.h"
+#include "resolve.h"
 
 enum proto_shape { SHAPE_MESSAGE, SHAPE_SESSION };
 enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA };
@@ -30,6 +31,13 @@ struct target_spec {
 	uint16_t port;
 };
 
+/* A threshold as written; threshold.c parses it before the run. */
+struct threshold_spec {
+	char *metric;    /* NULL: condition is a whole "latency.p99<5ms" */
+	char *condition; /* "< 5ms" */
+	char *where;     /* "scenarios/x.lua:12" or "--threshold" */
+};
+
 struct options {
 	const char *scenario_path;
 	char *target; /* the first target as written, e.g. "tcp://127.0.0.1:7000" */
@@ -37,6 +45,7 @@ struct options {
 	size_t ntargets;
 	struct destination *dests; /* every address of every target, after resolution */
 	size_t ndests;
+	struct resolve_config resolver; /* resolver, family, resolve_every */
 
 	/* Connections follow a ramp; a constant is one segment. */
 	struct rate_segment *conn_segs;
@@ -86,6 +95,8 @@ struct options {
 	enum progress_mode progress;
 	char *json_path, *hlog_path, *html_path;
 	bool quiet;
+	struct threshold_spec *threshold_specs;
+	size_t nthreshold_specs;
 };
 
 void options_free(struct options *o); /* NULL-safe; frees owned strings/arrays */

@@ -56,6 +56,16 @@ static uint64_t pair_load(enum addrset_pick pick, uint64_t cw, uint64_t ndests, 
 	return ceil_div(per_dest, nsrc);
 }
 
+static uint64_t gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 static uint32_t share(uint64_t total, uint32_t k, uint32_t n)
 {
 	return (uint32_t)((total + (n - 1 - k)) / n); /* as pool_share */
@@ -246,7 +256,12 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 	}
 
 	/* Kernel-chosen ports: with --ports each worker draws from its own
-	 * slice; without, all workers share the system range. */
+	 * slice; without, all workers share the system range. Worker k is
+	 * handed destinations k, k + W, ... (dest_table_pick), so it meets
+	 * D / gcd(W, D) of them and each destination is met by W / gcd(W, D)
+	 * workers. */
+	uint64_t g = gcd(W, ndests);
+	uint64_t dmeet = ndests / g, wmeet = W / g;
 	out->sliced = o->ports.lo != 0;
 	uint64_t per_source;
 	if (out->sliced) {
@@ -258,12 +273,12 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 			return -E2BIG;
 		}
 		out->pair_capacity = P / W;
-		out->pair_need = pair_load(o->pick, out->conns_per_worker, ndests, nsrc);
+		out->pair_need = pair_load(o->pick, out->conns_per_worker, dmeet, nsrc);
 		per_source = out->pair_capacity * W;
 	} else {
 		out->pair_capacity = P;
-		for (uint32_t k = 0; k < W; k++)
-			out->pair_need += pair_load(o->pick, share(conns, k, W), ndests, nsrc);
+		for (uint32_t k = 0; k < wmeet; k++) /* the largest shares come first */
+			out->pair_need += pair_load(o->pick, share(conns, k, W), dmeet, nsrc);
 		per_source = P;
 	}
 	out->sources_needed = plan_sources_needed(conns, ndests, per_source);

@@ -120,10 +120,9 @@ void pool_upkeep(struct worker *w, uint64_t now)
 			struct conn *c = &w->conns[i];
 			if (c->state != CONN_CLOSED || c->session_live || c->t_connect > now)
 				continue;
-			/* A slot keeps its destination: with addrset_pick's slot
-			 * mapping each (source, destination) pair's share is fixed,
-			 * so the plan's port arithmetic holds under churn. */
-			c->dest = c->id % o->ndests;
+			c->dest = dest_table_pick(&w->dests, w->count, w->index);
+			if (c->dest == DEST_NONE)
+				break;
 			w->connect_tokens -= 1;
 			conn_open(w, c);
 		}

@@ -15,6 +15,8 @@
 void report_header(FILE *f, const struct options *o);
 void report_progress_line(FILE *f, const struct options *o, const struct stats *s, uint32_t second);
 void report_text(FILE *f, const struct options *o, const struct run_result *r);
+/* The thresholds and their outcome (nothing when there are none). */
+void report_thresholds_text(FILE *f, const struct run_result *r);
 /* Why a run measured nothing, and what to check. */
 void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r);
 /* Writes the files the options ask for. Returns 0 or -errno with err filled. */
@@ -22,5 +24,32 @@ int report_files(const struct options *o, const struct run_result *r, char *err,
 
 /* "1.23ms", "850us", "2.10s": three significant figures, unit by size. */
 void report_fmt_ns(char *buf, size_t len, double ns);
+
+/* The report files, each written to an open stream; 0 or -errno. sources are
+ * the logs `surge report` read (none for a run). */
+int report_json(FILE *f, const struct options *o, const struct run_result *r,
+		const char *const *sources, size_t nsources);
+int report_html(FILE *f, const struct options *o, const struct run_result *r,
+		const char *const *sources, size_t nsources);
+/* The HdrHistogram interval log: the run's parameters, then every second. */
+int report_hlog(FILE *f, const struct options *o, const struct run_result *r);
+/* Writes a report to path through path.tmp + rename, so a reader never sees
+ * half a file. 0 or -errno with err naming the file. */
+int report_write_file(const char *path, const char *what,
+		      int (*write)(FILE *f, const struct options *o, const struct run_result *r,
+				   const char *const *sources, size_t nsources),
+		      const struct options *o, const struct run_result *r, const char *const *sources,
+		      size_t nsources, char *err, size_t errlen);
+
+/* The fixed percentiles every report lists (JSON keys "50" ... "100"). */
+#define REPORT_NPERCENTILES 9
+extern const double report_percentiles[REPORT_NPERCENTILES];
+void report_fmt_percentile(char *buf, size_t len, double p); /* 99.9 -> "99.9" */
+/* Seconds that some worker reported (r->nseconds may have spare room). */
+size_t report_nseconds(const struct run_result *r);
+int64_t report_errors(const struct stats *s); /* every class */
+
+/* `surge report LOG.hlog...`: re-renders and merges saved runs. */
+int report_main(int argc, char **argv);
 
 #endif

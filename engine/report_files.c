@@ -1,14 +1,130 @@
-/* report_files: the report files a run writes (--json, --hlog, --html). */
+/* report_files: the files a run writes (--json, --hlog, --html), each
+ * complete or not at all. */
 #include "report.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hlog.h"
+#include "threshold.h"
+#include "version.h"
+
+int report_write_file(const char *path, const char *what,
+		      int (*write)(FILE *f, const struct options *o, const struct run_result *r,
+				   const char *const *sources, size_t nsources),
+		      const struct options *o, const struct run_result *r, const char *const *sources,
+		      size_t nsources, char *err, size_t errlen)
+{
+	size_t len = strlen(path) + 5;
+	char *tmp = malloc(len);
+	int rc;
+
+	if (!tmp)
+		return -ENOMEM;
+	snprintf(tmp, len, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot write the %s report to '%s': %s", what, path,
+			 strerror(-rc));
+		free(tmp);
+		return rc;
+	}
+	rc = write(f, o, r, sources, nsources);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		snprintf(err, errlen, "cannot write the %s report to '%s': %s", what, path,
+			 strerror(-rc));
+	}
+	free(tmp);
+	return rc;
+}
+
+/* Returns true when out of memory, so callers can OR a run of them. */
+static bool add(struct hlog_param *p, size_t *n, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool add(struct hlog_param *p, size_t *n, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = vasprintf(&p[*n].value, fmt, ap);
+	va_end(ap);
+	if (rc < 0) {
+		p[*n].value = NULL;
+		return true;
+	}
+	p[(*n)++].key = (char *)key; /* the writer only reads it */
+	return false;
+}
+
+/* The run's parameters, as `surge report` reads them back (report_cmd.c). */
+int report_hlog(FILE *f, const struct options *o, const struct run_result *r)
+{
+	size_t cap = 24 + r->nthresholds + o->nrate_segs, n = 0;
+	struct hlog_param *p = calloc(cap, sizeof(*p));
+	bool oom = false;
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	oom |= add(p, &n, "generator", "surge %s", SURGE_VERSION);
+	oom |= add(p, &n, "scenario", "%s", o->scenario_path ? o->scenario_path : "");
+	oom |= add(p, &n, "target", "%s", o->target ? o->target : "");
+	for (size_t i = 0; i < o->ndests; i++)
+		oom |= add(p, &n, "destination", "%s", o->dests[i].label);
+	oom |= add(p, &n, "protocol", "%s", o->proto_name);
+	oom |= add(p, &n, "shape", "%s", o->shape == SHAPE_SESSION ? "session" : "message");
+	oom |= add(p, &n, "connections", "%u", o->max_connections);
+	for (size_t i = 0; i < o->nrate_segs; i++)
+		oom |= add(p, &n, "rate_segment", "%.9g %.9g %.17g %.17g",
+			  (double)o->rate_segs[i].t0 / 1e9, (double)o->rate_segs[i].t1 / 1e9,
+			  o->rate_segs[i].r0, o->rate_segs[i].r1);
+	oom |= add(p, &n, "arrival", "%s", o->arrival == PACER_POISSON ? "poisson" : "uniform");
+	oom |= add(p, &n, "duration_s", "%.9g", (double)o->duration_ns / 1e9);
+	oom |= add(p, &n, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);
+	oom |= add(p, &n, "workers", "%u", r->workers);
+	oom |= add(p, &n, "pipeline", "%u", o->pipeline);
+	oom |= add(p, &n, "timeout_s", "%.9g", (double)o->request_timeout_ns / 1e9);
+	oom |= add(p, &n, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);
+	oom |= add(p, &n, "peak_open", "%lld", (long long)r->peak_open);
+	oom |= add(p, &n, "interrupted", "%d", r->interrupted);
+	for (size_t i = 0; i < r->nthresholds; i++)
+		oom |= add(p, &n, "threshold", "%s %s", r->thresholds[i].metric,
+			  r->thresholds[i].condition);
+	rc = oom ? -ENOMEM : hlog_write_header(f, r->start_epoch, p, n);
+	for (size_t i = 0; rc == 0 && i < report_nseconds(r); i++)
+		rc = hlog_write_interval(f, (double)i, 1.0, &r->seconds[i]);
+	for (size_t i = 0; i < n; i++)
+		free(p[i].value);
+	free(p);
+	return rc;
+}
+
+static int write_hlog(FILE *f, const struct options *o, const struct run_result *r,
+		      const char *const *sources, size_t nsources)
+{
+	return report_hlog(f, o, r);
+}
 
 int report_files(const struct options *o, const struct run_result *r, char *err, size_t errlen)
 {
-	(void)r;
-	if (o->json_path || o->hlog_path || o->html_path) {
-		snprintf(err, errlen, "report files are not written yet by this build");
-		return -ENOSYS;
-	}
-	return 0;
+	int rc = 0;
+
+	if (o->hlog_path)
+		rc = report_write_file(o->hlog_path, "HdrHistogram log", write_hlog, o, r, NULL, 0,
+				       err, errlen);
+	if (rc == 0 && o->json_path)
+		rc = report_write_file(o->json_path, "JSON", report_json, o, r, NULL, 0, err, errlen);
+	if (rc == 0 && o->html_path)
+		rc = report_write_file(o->html_path, "HTML", report_html, o, r, NULL, 0, err, errlen);
+	return rc;
 }

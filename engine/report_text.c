@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "dest.h"
+#include "threshold.h"
 
 void report_fmt_ns(char *buf, size_t len, double ns)
 {
@@ -75,6 +77,50 @@ void report_progress_line(FILE *f, const struct options *o, const struct stats *
 	if (!tty)
 		fputc('\n', f);
 	fflush(f);
+}
+
+static bool is_dest_stat(const char *name)
+{
+	return strncmp(name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) == 0;
+}
+
+/* Connections and latency per destination address, from the "dest:<label>:*"
+ * metrics the workers keep (dest.c). Shown when there is more than one. */
+static void report_destinations(FILE *f, const struct options *o, const struct stats *s)
+{
+	static const size_t pl = sizeof(DEST_STAT_PREFIX) - 1;
+	char name[STATS_NAME_MAX], p50[32], p99[32], mx[32];
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nncounter; i++)
+		n += is_dest_stat(s->ncounter[i].name) && strstr(s->ncounter[i].name, ":conns");
+	if (n < 2)
+		return;
+	fprintf(f, "\n  %-42s %8s %8s %10s %9s %9s %9s\n", "destination", "conns", "failed",
+		"completed", "p50", "p99", "max");
+	for (size_t i = 0; i < s->nncounter; i++) {
+		const char *nm = s->ncounter[i].name;
+		size_t len = strlen(nm);
+		if (!is_dest_stat(nm) || len < pl + 6 || strcmp(nm + len - 6, ":conns") != 0)
+			continue;
+		int ll = (int)(len - pl - 6);
+		snprintf(name, sizeof(name), DEST_STAT_PREFIX "%.*s:failed", ll, nm + pl);
+		int64_t failed = stats_counter_by_name(s, name);
+		snprintf(name, sizeof(name), DEST_STAT_PREFIX "%.*s:latency", ll, nm + pl);
+		const struct hist *h = stats_hist_by_name(s, name);
+		int64_t done = h ? hist_total(h) : 0;
+		if (done && o->shape == SHAPE_MESSAGE) {
+			report_fmt_ns(p50, sizeof(p50), (double)hist_value_at_percentile(h, 50));
+			report_fmt_ns(p99, sizeof(p99), (double)hist_value_at_percentile(h, 99));
+			report_fmt_ns(mx, sizeof(mx), (double)hist_max(h));
+		} else {
+			snprintf(p50, sizeof(p50), "-");
+			snprintf(p99, sizeof(p99), "-");
+			snprintf(mx, sizeof(mx), "-");
+		}
+		fprintf(f, "  %-42.*s %8lld %8lld %10lld %9s %9s %9s\n", ll, nm + pl,
+			(long long)s->ncounter[i].value, (long long)failed, (long long)done, p50, p99, mx);
+	}
 }
 
 static void hist_row(FILE *f, const char *label, const struct hist *h)
@@ -188,7 +234,8 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	}
 	hist_row(f, "connect", s->hist[HI_CONNECT]);
 	for (size_t i = 0; i < s->nnhist; i++)
-		hist_row(f, s->nhist[i].name, s->nhist[i].h);
+		if (!is_dest_stat(s->nhist[i].name))
+			hist_row(f, s->nhist[i].name, s->nhist[i].h);
 	if (o->rate_segs)
 		fprintf(f, "  (latency counts from each request's intended send time; service from "
 			   "its actual send)\n");
@@ -199,12 +246,16 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		if (s->error[i])
 			fprintf(f, "  %s %lld", stats_error_name(i), (long long)s->error[i]);
 	fputc('\n', f);
-	if (s->nncounter) {
-		fprintf(f, "  counters   ");
-		for (size_t i = 0; i < s->nncounter; i++)
-			fprintf(f, " %s %lld", s->ncounter[i].name, (long long)s->ncounter[i].value);
-		fputc('\n', f);
+	size_t shown = 0;
+	for (size_t i = 0; i < s->nncounter; i++) {
+		if (is_dest_stat(s->ncounter[i].name))
+			continue;
+		fprintf(f, "%s %s %lld", shown++ ? "" : "  counters   ", s->ncounter[i].name,
+			(long long)s->ncounter[i].value);
 	}
+	if (shown)
+		fputc('\n', f);
+	report_destinations(f, o, s);
 	source_rows(f, o, s);
 	if (o->rate_segs && s->counter[ST_INTENDED] > 0) {
 		double ach = (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED];
@@ -217,7 +268,25 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		fprintf(f, "\n  Latency distribution (HdrHistogram, milliseconds)\n");
 		hist_print_percentiles(f, s->hist[HI_LATENCY], 5, 1e6);
 	}
+	report_thresholds_text(f, r);
 	fflush(f);
+}
+
+void report_thresholds_text(FILE *f, const struct run_result *r)
+{
+	char act[32], cond[160];
+
+	if (!r->nthresholds)
+		return;
+	fprintf(f, "\n  thresholds  %zu of %zu passed\n", r->nthresholds - r->thresholds_failed,
+		r->nthresholds);
+	for (size_t i = 0; i < r->nthresholds; i++) {
+		const struct threshold *t = &r->thresholds[i];
+		threshold_fmt(t, t->actual, act, sizeof(act));
+		snprintf(cond, sizeof(cond), "%s %s", t->metric, t->condition);
+		fprintf(f, "    %-4s  %-32s  %-18s (%s)\n", t->passed ? "ok" : "FAIL", cond,
+			t->measured ? act : "not measured", t->where);
+	}
 }
 
 void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r)

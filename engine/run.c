@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +21,9 @@
 #include "lua_engine.h"
 #include "plan.h"
 #include "pool.h"
+#include "refresh.h"
 #include "report.h"
+#include "threshold.h"
 #include "worker.h"
 
 
@@ -31,6 +32,8 @@ struct collector {
 	const struct options *opt;
 	struct ev_loop *loop;
 	ev_io *pipes;
+	int *ctl; /* write ends of the workers' control pipes (-1: closed) */
+	struct refresh *rf;
 	struct ipc_reader *readers;
 	pid_t *pids;
 	uint32_t nworkers, open_pipes;
@@ -55,7 +58,10 @@ static const char run_usage[] =
 	"                          connections need more file descriptors)\n"
 	"  -p, --pipeline N        requests in flight per connection\n"
 	"  -t, --timeout DUR       request timeout (default 5s)\n"
-	"      --target URL        e.g. tcp://127.0.0.1:7000, [::1]:53\n"
+	"      --target URL        e.g. tcp://127.0.0.1:7000, [::1]:53, tcp://farm.example:53\n"
+	"      --resolver ADDR     DNS server(s) for target names, e.g. 127.0.0.1:5353\n"
+	"                          (default: the system's); see also -o family=ipv4|ipv6|any,\n"
+	"                          -o resolve_every=30s\n"
 	"      --bind ADDRS        source addresses: 10.0.0.1, 10.0.0.1-10.0.0.9,\n"
 	"                          10.0.0.0/24, 2001:db8::/120, or a comma list\n"
 	"      --ports LO-HI       local ports, sliced between workers (e.g. 40000-49999)\n"
@@ -65,6 +71,8 @@ static const char run_usage[] =
 	"      --json FILE         write the report as JSON\n"
 	"      --hlog FILE         write per-second histograms (HdrHistogram interval log)\n"
 	"      --html FILE         write a self-contained HTML report\n"
+	"      --threshold EXPR    exit 3 unless EXPR holds at the end, e.g.\n"
+	"                          'latency.p99<5ms', 'errors.rate<0.1%' (repeatable)\n"
 	"      --progress          print a progress line every second (default: on a TTY)\n"
 	"      --no-progress       never print progress\n"
 	"  -q, --quiet             no report on stdout (files are still written)\n"
@@ -72,55 +80,8 @@ static const char run_usage[] =
 	"\n"
 	"Exit status: 0 completed, 1 nothing could be measured, 2 bad command line or\n"
 	"scenario, 3 a threshold failed, 4 the plan does not fit this machine,\n"
-	"130 interrupted (the report still covers what ran).\n";
-
-static int resolve_destinations(struct options *o, char *err, size_t errlen)
-{
-	size_t cap = 8, n = 0;
-	struct destination *d = calloc(cap, sizeof(*d));
-
-	if (!d)
-		return -ENOMEM;
-	for (size_t i = 0; i < o->ntargets; i++) {
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-		struct addrinfo *ai = NULL;
-		char port[8];
-		snprintf(port, sizeof(port), "%u", o->targets[i].port);
-		int rc = getaddrinfo(o->targets[i].host, port, &hints, &ai);
-		if (rc != 0) {
-			snprintf(err, errlen, "cannot resolve '%s': %s", o->targets[i].host,
-				 gai_strerror(rc));
-			free(d);
-			return -EINVAL;
-		}
-		for (struct addrinfo *p = ai; p; p = p->ai_next) {
-			if (n == cap) {
-				cap *= 2;
-				void *nd = realloc(d, cap * sizeof(*d));
-				if (!nd) {
-					freeaddrinfo(ai);
-					free(d);
-					return -ENOMEM;
-				}
-				d = nd;
-			}
-			memcpy(&d[n].addr, p->ai_addr, p->ai_addrlen);
-			d[n].addrlen = p->ai_addrlen;
-			char host[INET6_ADDRSTRLEN] = "?";
-			const void *a = p->ai_family == AF_INET6
-						? (const void *)&((struct sockaddr_in6 *)p->ai_addr)->sin6_addr
-						: (const void *)&((struct sockaddr_in *)p->ai_addr)->sin_addr;
-			inet_ntop(p->ai_family, a, host, sizeof(host));
-			snprintf(d[n].label, sizeof(d[n].label), p->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-				 host, o->targets[i].port);
-			n++;
-		}
-		freeaddrinfo(ai);
-	}
-	o->dests = d;
-	o->ndests = n;
-	return 0;
-}
+	"5 a target name did not resolve, 130 interrupted (the report still covers\n"
+	"what ran).\n";
 
 /* The plan (plan.c): workers, ports and sources must fit this machine
  * before any traffic; bind addresses must exist here. */
@@ -267,6 +228,33 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	}
 }
 
+/* A changed destination table goes to every worker still running. The
+ * write may block: a table (24 bytes an address, at most 256 addresses a
+ * name) fits a pipe's 64 KiB for any sane target list, and each worker reads
+ * its control pipe on every loop iteration. */
+static void ship_dests(void *arg, const uint8_t *buf, size_t len)
+{
+	struct collector *col = arg;
+
+	for (uint32_t k = 0; k < col->nworkers; k++) {
+		if (col->ctl[k] < 0)
+			continue;
+		if (ipc_send(col->ctl[k], IPC_DESTS, k, 0, buf, len) < 0) {
+			close(col->ctl[k]); /* that worker has finished */
+			col->ctl[k] = -1;
+		}
+	}
+}
+
+static void say_line(void *arg, const char *line)
+{
+	struct collector *col = arg;
+
+	if (col->progress)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "surge: %s\n", line);
+}
+
 /* Forks the workers. In a child this returns the worker's exit code through
  * *child_rc and 1; in the coordinator it returns 0. */
 static int spawn(struct collector *col, struct options *o, struct lua_engine *le, int *child_rc)
@@ -280,8 +268,12 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 	fflush(stdout);
 	fflush(stderr);
 	for (uint32_t k = 0; k < o->workers; k++) {
-		int fds[2];
+		int fds[2], ctl[2];
 		if (pipe2(fds, O_CLOEXEC) < 0) {
+			free(rfd);
+			return -errno;
+		}
+		if (pipe2(ctl, O_CLOEXEC) < 0) {
 			free(rfd);
 			return -errno;
 		}
@@ -292,13 +284,19 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 		}
 		if (pid == 0) {
 			close(fds[0]);
-			for (uint32_t j = 0; j < k; j++)
+			close(ctl[1]);
+			for (uint32_t j = 0; j < k; j++) {
 				close(rfd[j]);
+				close(col->ctl[j]);
+				col->ctl[j] = -1;
+			}
 			free(rfd);
-			*child_rc = worker_run(o, le, k, o->workers, start_ns, fds[1]);
+			*child_rc = worker_run(o, le, k, o->workers, start_ns, fds[1], ctl[0]);
 			return 1;
 		}
 		close(fds[1]);
+		close(ctl[0]);
+		col->ctl[k] = ctl[1];
 		rfd[k] = fds[0];
 		col->pids[k] = pid;
 	}
@@ -322,7 +320,9 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		{"latency", no_argument, 0, 'L'},	     {"json", required_argument, 0, 'J'},
 		{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
 		{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
+		{"threshold", required_argument, 0, 'X'},
 		{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
+		{"resolver", required_argument, 0, 'R'},
 		/* issue 4: codes outside the char range, clear of short options */
 		{"bind", required_argument, 0, 0x104},	     {"ports", required_argument, 0, 0x105},
 		{"pick", required_argument, 0, 0x106},
@@ -347,9 +347,11 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		case 'p': key = "pipeline"; break;
 		case 't': key = "timeout"; break;
 		case 'T': key = "target"; break;
+		case 'R': key = "resolver"; break;
 		case 'J': key = "json"; break;
 		case 'H': key = "hlog"; break;
 		case 'M': key = "html"; break;
+		case 'X': key = "threshold"; break;
 		case 'L': key = "latency"; val = "true"; break;
 		case 'P': key = "progress"; val = "on"; break;
 		case 'N': key = "progress"; val = "off"; break;
@@ -435,10 +437,19 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
-	if (resolve_destinations(&opt, err, sizeof(err)) < 0) {
+	if (threshold_parse_specs(opt.threshold_specs, opt.nthreshold_specs, &res.thresholds, err,
+				  sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
-		rc = EXIT_FAILED;
 		goto out;
+	}
+	res.nthresholds = opt.nthreshold_specs;
+	{
+		int r = refresh_resolve(&opt, &col.rf, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "surge: %s\n", err);
+			rc = r == -ENOENT ? EXIT_RESOLVE : r == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
+			goto out;
+		}
 	}
 	if (plan_run(&opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
@@ -455,8 +466,11 @@ int run_main(int argc, char **argv)
 	col.pids = calloc(opt.workers, sizeof(*col.pids));
 	col.pipes = calloc(opt.workers, sizeof(*col.pipes));
 	col.readers = calloc(opt.workers, sizeof(*col.readers));
-	if (!col.pids || !col.pipes || !col.readers)
+	col.ctl = calloc(opt.workers, sizeof(*col.ctl));
+	if (!col.pids || !col.pipes || !col.readers || !col.ctl)
 		goto out;
+	for (uint32_t k = 0; k < opt.workers; k++)
+		col.ctl[k] = -1;
 	col.progress = opt.progress == PROGRESS_ON ||
 		       (opt.progress == PROGRESS_AUTO && isatty(STDERR_FILENO));
 	if (!opt.quiet)
@@ -493,6 +507,12 @@ int run_main(int argc, char **argv)
 	ev_signal_start(col.loop, &col.sigint);
 	ev_signal_init(&col.sigterm, signal_cb, SIGTERM);
 	ev_signal_start(col.loop, &col.sigterm);
+	/* A worker that has finished closes its control pipe: writing to it
+	 * must be an error to skip, not a signal that kills the coordinator. */
+	signal(SIGPIPE, SIG_IGN);
+	if (refresh_start(col.rf, col.loop, res.start_ns, ship_dests, say_line, &col, err,
+			  sizeof(err)) < 0)
+		fprintf(stderr, "surge: warning: names will not be re-resolved: %s\n", err);
 	ev_run(col.loop, 0);
 	for (uint32_t k = 0; k < opt.workers; k++) {
 		int status;
@@ -508,6 +528,11 @@ int run_main(int argc, char **argv)
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
 	rc = outcome(&opt, &res);
+	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,
+					       (double)res.elapsed_ns / 1e9);
+	if (rc == EXIT_OK && res.thresholds_failed)
+		rc = EXIT_THRESHOLDS;
+	res.exit_code = rc;
 	if (!opt.quiet)
 		report_text(stdout, &opt, &res);
 	if (report_files(&opt, &res, err, sizeof(err)) < 0) {
@@ -518,11 +543,16 @@ int run_main(int argc, char **argv)
 	if (rc == EXIT_FAILED && !res.worker_failed)
 		report_nothing_measured(stderr, &opt, &res);
 out:
+	refresh_free(col.rf); /* its watchers live on col.loop */
 	if (col.loop)
 		ev_loop_destroy(col.loop);
 	lua_engine_free(le);
 	for (uint32_t k = 0; k < col.nworkers && col.readers; k++)
 		ipc_reader_free(&col.readers[k]);
+	for (uint32_t k = 0; k < col.nworkers && col.ctl; k++)
+		if (col.ctl[k] >= 0)
+			close(col.ctl[k]);
+	free(col.ctl);
 	free(col.pids);
 	free(col.pipes);
 	free(col.readers);
@@ -531,6 +561,7 @@ out:
 	free(res.seconds);
 	free(res.reports);
 	stats_free(&res.total);
+	free(res.thresholds);
 	options_free(&opt);
 	free(ov);
 	return rc;

@@ -13,6 +13,8 @@
 #include "options.h"
 #include "stats.h"
 
+struct threshold;
+
 /* Exit codes, documented in README.md. */
 enum run_exit {
 	EXIT_OK = 0,          /* the run completed */
@@ -20,6 +22,8 @@ enum run_exit {
 	EXIT_USAGE = 2,       /* bad command line or scenario */
 	EXIT_THRESHOLDS = 3,  /* a threshold failed */
 	EXIT_PLAN = 4,        /* the plan does not fit this machine (fds, ports, addresses) */
+	EXIT_RESOLVE = 5,     /* a target name did not resolve (NXDOMAIN, no address of the
+			       * wanted family, no answer): nothing was sent */
 	EXIT_INTERRUPTED = 130, /* stopped by SIGINT/SIGTERM; the report covers what ran */
 };
 
@@ -36,6 +40,9 @@ struct run_result {
 	int64_t peak_open;
 	bool interrupted;
 	bool worker_failed;
+	struct threshold *thresholds; /* parsed before the run, evaluated at the end */
+	size_t nthresholds, thresholds_failed;
+	int exit_code; /* what surge exits with, for the report files */
 };
 
 int run_main(int argc, char **argv);

@@ -37,9 +37,32 @@ static const char *const hist_keys[HI__COUNT] = {
 	[HI_SEND_LAG] = "send_lag",
 };
 
+static const char *const counter_keys[ST__COUNT] = {
+	[ST_SENT] = "sent",
+	[ST_COMPLETED] = "completed",
+	[ST_CONN_ATTEMPTS] = "conn_attempts",
+	[ST_CONN_OPENED] = "conn_opened",
+	[ST_CONN_CLOSED] = "conn_closed",
+	[ST_BYTES_OUT] = "bytes_out",
+	[ST_BYTES_IN] = "bytes_in",
+	[ST_INTENDED] = "intended",
+	[ST_DROPPED] = "dropped",
+	[ST_SESSIONS_DONE] = "sessions_done",
+	[ST_UNFINISHED] = "unfinished",
+};
+
+static const char *const gauge_keys[GA__COUNT] = {
+	[GA_CONNS_OPEN] = "conns_open",
+	[GA_CONNS_TARGET] = "conns_target",
+	[GA_INFLIGHT] = "inflight",
+	[GA_BACKLOG] = "backlog",
+};
+
 const char *stats_error_name(enum stat_error e) { return error_names[e]; }
 const char *stats_error_key(enum stat_error e) { return error_keys[e]; }
 const char *stats_hist_key(enum stat_hist h) { return hist_keys[h]; }
+const char *stats_counter_key(enum stat_counter c) { return counter_keys[c]; }
+const char *stats_gauge_key(enum stat_gauge g) { return gauge_keys[g]; }
 
 int stats_init(struct stats *s)
 {

@@ -117,5 +117,7 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out);
 const char *stats_error_name(enum stat_error e);  /* "connect refused" ... */
 const char *stats_error_key(enum stat_error e);   /* "connect_refused" ... (JSON) */
 const char *stats_hist_key(enum stat_hist h);     /* "latency", "service" ... */
+const char *stats_counter_key(enum stat_counter c); /* "sent", "completed" ... (JSON, logs) */
+const char *stats_gauge_key(enum stat_gauge g);   /* "conns_open" ... */
 
 #endif

@@ -19,6 +19,7 @@
 #include "ipc.h"
 #include "lua_engine.h"
 #include "pool.h"
+#include "refresh.h"
 
 #define TICK_S 0.01
 #define SWEEP_EVERY 5 /* ticks between timeout sweeps: 50 ms */
@@ -138,7 +139,7 @@ static void wait_until(uint64_t t)
 }
 
 int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index, uint32_t count,
-	       uint64_t start_ns, int report_fd)
+	       uint64_t start_ns, int report_fd, int control_fd)
 {
 	struct worker w = {0};
 	struct rlimit rl;
@@ -163,7 +164,8 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	ev_set_userdata(w.loop, &w);
 	w.scratch = malloc(WORKER_SCRATCH);
 	w.reqbuf = malloc(WORKER_SCRATCH);
-	if (!w.scratch || !w.reqbuf || stats_init(&w.stats) < 0 || pool_init(&w) < 0) {
+	if (!w.scratch || !w.reqbuf || stats_init(&w.stats) < 0 || pool_init(&w) < 0 ||
+	    refresh_worker_start(&w, control_fd) < 0) {
 		worker_log(&w, "worker %u: out of memory", index);
 		goto out;
 	}
@@ -171,8 +173,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		static const struct addrset none;
 		uint64_t nsrc = opt->bind ? addrset_total(opt->bind) : 0;
 		if (addrset_picker_init(&w.picker, opt->bind ? opt->bind : &none, opt->pick, opt->seed,
-					index, count, (uint32_t)opt->ndests, &opt->ports,
-					opt->explicit_ports) < 0 ||
+					index, count, &opt->ports, opt->explicit_ports) < 0 ||
 		    (nsrc && nsrc <= STATS_SOURCES_MAX &&
 		     stats_sources_init(&w.stats, (uint32_t)nsrc) < 0)) {
 			worker_log(&w, "worker %u: cannot set up source addresses", index);
@@ -204,6 +205,8 @@ out:
 	ipc_send(report_fd, IPC_DONE, index, w.second, NULL, 0);
 	dispatch_free(&w);
 	pool_free(&w);
+	addrset_picker_free(&w.picker);
+	refresh_worker_stop(&w);
 	stats_free(&w.stats);
 	free(w.scratch);
 	free(w.reqbuf);

@@ -13,6 +13,8 @@
 
 #include "addrset.h"
 #include "conn.h"
+#include "dest.h"
+#include "ipc.h"
 #include "options.h"
 #include "pacer.h"
 #include "stats.h"
@@ -39,7 +41,9 @@ struct worker {
 	uint32_t inflight;
 	double connect_tokens;  /* token bucket for the new-connection rate */
 	uint64_t tokens_at;
-	uint32_t next_dest;
+	struct dest_table dests;   /* this worker's copy; the coordinator updates it */
+	ev_io control;             /* the coordinator's updates (refresh.c) */
+	struct ipc_reader control_in;
 	struct addrset_picker picker; /* source addresses and ports (bind, ports) */
 
 	/* Connections with room in their pipeline, oldest first. */
@@ -68,10 +72,11 @@ struct worker {
 	uint8_t *reqbuf;   /* protocols build requests here */
 };
 
-/* Runs a worker to completion in the current (forked) process. Returns the
- * process exit code. */
+/* Runs a worker to completion in the current (forked) process; control_fd
+ * (or -1) carries the coordinator's destination updates. Returns the process
+ * exit code. */
 int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index, uint32_t count,
-	       uint64_t start_ns, int report_fd);
+	       uint64_t start_ns, int report_fd, int control_fd);
 
 /* Ready list: connections that can take another request. */
 void worker_ready_push(struct worker *w, struct conn *c);

@@ -52,6 +52,17 @@ int64_t hist_highest_equivalent(const struct hist *h, int64_t value);
 int hist_print_percentiles(FILE *f, const struct hist *h, int32_t ticks_per_half_distance,
                            double value_scale);
 
+/* The rows hist_print_percentiles prints, for reports that format them
+ * (JSON, HTML). Returns 0 and a malloc'd array of *n rows the caller frees
+ * (*rows NULL and *n 0 when h is empty), or -ENOMEM. */
+struct hist_pct_row {
+	int64_t value;       /* highest equivalent value of the row's bucket */
+	double percentile;   /* 0..100 */
+	int64_t total_count; /* values <= value */
+};
+int hist_percentile_rows(const struct hist *h, int32_t ticks_per_half_distance,
+			 struct hist_pct_row **rows, size_t *n);
+
 /*
  * Encoding. V2 format (cookie 0x1c849303): header + ZigZag-LEB128 counts with
  * zero runs. Compressed V2 (cookie 0x1c849304): that payload deflated with

@@ -88,6 +88,27 @@ local function targets(v)
   return out
 end
 
+-- { ["latency.p99"] = "< 5ms", ["errors.rate"] = { "< 0.1%", ... } }: the
+-- shape only; engine/threshold.c parses metric and condition (one grammar for
+-- the scenario, --threshold and `surge report`).
+local function thresholds(v)
+  if type(v) ~= "table" then
+    return nil, 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
+  end
+  for k, c in pairs(v) do
+    local list = type(c) == "table" and c or { c }
+    if type(k) ~= "string" or #list == 0 then
+      return nil, 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
+    end
+    for _, x in ipairs(list) do
+      if type(x) ~= "string" then
+        return nil, fmt('conditions as strings like "< 5ms" (%s has %s)', k, describe(x))
+      end
+    end
+  end
+  return v
+end
+
 local function protocol(v)
   if type(v) == "string" then
     local ok, mod = pcall(require, "surge.proto." .. v)
@@ -98,6 +119,78 @@ local function protocol(v)
     return nil, "a protocol table, e.g. require(\"surge.proto.echo\").new { size = 64 }"
   end
   return v
+end
+
+-- A DNS server as people write it: 127.0.0.1, 127.0.0.1:5353, ::1, [::1]:53.
+-- (C checks the address itself with inet_pton; this catches names and typos
+-- here, where the error can name the line.)
+local function dns_server(s)
+  if type(s) ~= "string" then return false end
+  local v4, port = s:match("^(%d+%.%d+%.%d+%.%d+):?(%d*)$")
+  if not v4 then
+    v4, port = s:match("^%[([%x:.]+)%]:?(%d*)$")
+  end
+  if not v4 and s:match("^[%x:.]+$") and select(2, s:gsub(":", "")) >= 2 then
+    v4, port = s, ""
+  end
+  if not v4 then return false end
+  return port == "" or (tonumber(port) >= 1 and tonumber(port) <= 65535)
+end
+
+local RESOLVER_EXPECTED = "{ servers = {\"127.0.0.1:5353\"}, timeout = \"2s\", tries = 3 }"
+  .. " or a server list like \"127.0.0.1:5353,[::1]:53\""
+
+-- resolver = { servers = {...}, timeout = "2s", tries = 3 }, or (command
+-- line) "127.0.0.1:5353,[::1]:53". Normalized: servers joined by commas.
+local function resolver(v)
+  if type(v) == "string" then v = { servers = v } end
+  if type(v) ~= "table" then return nil, RESOLVER_EXPECTED end
+  for k in pairs(v) do
+    if k ~= "servers" and k ~= "timeout" and k ~= "tries" then
+      return nil, RESOLVER_EXPECTED .. " (unknown field '" .. tostring(k) .. "')"
+    end
+  end
+  local out = {}
+  local list = v.servers
+  if type(list) == "string" then
+    local t = {}
+    for item in list:gmatch("[^,%s]+") do t[#t + 1] = item end
+    list = t
+  end
+  if list ~= nil then
+    if type(list) ~= "table" or #list == 0 then
+      return nil, RESOLVER_EXPECTED .. " (servers: a list of IP addresses)"
+    end
+    for i, srv in ipairs(list) do
+      if not dns_server(srv) then
+        return nil, fmt("servers to be IP addresses with an optional port, like "
+          .. "\"127.0.0.1:5353\" or \"[::1]:53\" (entry %d is %s, not an IP address)",
+          i, describe(srv))
+      end
+    end
+    out.servers = table.concat(list, ",")
+  end
+  if v.timeout ~= nil then
+    local t = type(v.timeout) == "number" and v.timeout or units.duration(v.timeout)
+    if not t or t <= 0 then return nil, RESOLVER_EXPECTED .. " (timeout: a duration like 2s)" end
+    out.timeout = t
+  end
+  if v.tries ~= nil then
+    local n = tonumber(v.tries)
+    if not n or n < 1 or n > 20 or n % 1 ~= 0 then
+      return nil, RESOLVER_EXPECTED .. " (tries: a whole number from 1 to 20)"
+    end
+    out.tries = n
+  end
+  return out
+end
+
+-- resolve_every: a duration, "ttl" (the default: at each answer's TTL) or "never".
+local function resolve_every(v)
+  if v == "ttl" or v == "never" then return v end
+  local s = type(v) == "number" and v or (type(v) == "string" and units.duration(v))
+  if not s or s <= 0 then return nil, "a duration like 30s, \"ttl\" or \"never\"" end
+  return s
 end
 
 -- Source addresses are parsed by the engine's own parser (engine/addrset.c)
@@ -201,11 +294,15 @@ local schema = {
   json = { str, "write the report as JSON to this file" },
   hlog = { str, "write an HdrHistogram interval log to this file" },
   html = { str, "write an HTML report to this file" },
+  resolver = { resolver, "DNS servers for target names (default: the system's)" },
+  family = { one_of("any", "ipv4", "ipv6"), "which addresses of a target name to use" },
+  resolve_every = { resolve_every, "re-resolve target names this often (default: at the TTL)" },
   bind = { bind, "source addresses to connect from" },
   ports = { ports, "local port range each connection's port comes from" },
   pick = { pick, "how sources are chosen: round-robin, random, permutation" },
   name = { str, "a name for reports" },
   description = { str, "a description for reports" },
+  thresholds = { thresholds, "pass/fail conditions checked at the end (exit code 3)" },
 }
 
 M.schema = schema
@@ -355,12 +452,24 @@ function M.load(path, overrides)
     end
     values[k], origin[k] = v, "file"
   end
+  local cli_thresholds = {}
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
-    if not schema[k] then
+    if k == "threshold" then -- --threshold, repeatable: adds to the scenario's
+      cli_thresholds[#cli_thresholds + 1] = { condition = v, where = "--threshold" }
+    elseif not schema[k] then
       return nil, fmt("command line: unknown option '%s' (%s)", k, known_list(k))
+    else
+      -- --resolver ADDR replaces the servers only: the file's timeout and
+      -- tries still hold.
+      if k == "resolver" and type(v) == "string" and type(values.resolver) == "table" then
+        local merged = {}
+        for fk, fv in pairs(values.resolver) do merged[fk] = fv end
+        merged.servers = v
+        v = merged
+      end
+      values[k], origin[k] = v, "cli"
     end
-    values[k], origin[k] = v, "cli"
   end
 
   local cfg = {}
@@ -429,7 +538,27 @@ function M.load(path, overrides)
     bind = cfg.bind and cfg.bind.spec or nil,
     pick = cfg.pick or (cfg.bind and cfg.bind.pick) or "round-robin",
     ports = cfg.ports or (cfg.bind and cfg.bind.ports) or nil,
+    resolver = cfg.resolver or {},
+    family = cfg.family or "any",
+    resolve_every = cfg.resolve_every or "ttl",
+    thresholds = {},
   }
+  -- The scenario's, sorted so reports list them in the same order on every
+  -- run, then the command line's in the order given.
+  local keys = {}
+  for k in pairs(cfg.thresholds or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local c = cfg.thresholds[k]
+    local where = "command line"
+    if origin.thresholds == "file" then
+      where = path .. ":" .. (line_of(source, k) or line_of(source, "thresholds") or "?")
+    end
+    for _, cond in ipairs(type(c) == "table" and c or { c }) do
+      out.thresholds[#out.thresholds + 1] = { metric = k, condition = cond, where = where }
+    end
+  end
+  for _, t in ipairs(cli_thresholds) do out.thresholds[#out.thresholds + 1] = t end
   return out
 end
 

@@ -176,18 +176,19 @@ static void test_ports(void)
 static void test_pick_rr(void)
 {
 	struct addrset s;
-	struct addrset_picker pk;
+	struct addrset_picker pk = {0};
 	uint64_t count[16][3] = {{0}};
 	uint64_t idx;
 	uint16_t port;
 	int rc_all = 0;
 
 	parse(&s, "127.0.0.0/28,127.0.1.1,127.0.1.2"); /* 16 addresses */
-	/* 3 workers x 480 slots each, 3 destinations: slot i -> dest i % 3. */
+	/* 3 workers x 480 connections each, over 3 destinations in turn. */
 	for (uint32_t w = 0; w < 3; w++) {
-		addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, w, 3, 3, NULL, false);
+		addrset_picker_free(&pk);
+		addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, w, 3, NULL, false);
 		for (uint64_t i = 0; i < 480; i++) {
-			rc_all |= addrset_pick(&pk, ADDRSET_V4, i, &idx, &port);
+			rc_all |= addrset_pick(&pk, ADDRSET_V4, (uint32_t)(i % 3), &idx, &port);
 			count[idx][i % 3]++;
 			rc_all |= port != 0;
 		}
@@ -205,34 +206,43 @@ static void test_pick_rr(void)
 	uint8_t used[16] = {0};
 	int distinct = 0;
 	for (uint32_t w = 0; w < 2; w++) {
-		addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, w, 2, 1, NULL, false);
+		addrset_picker_free(&pk);
+		addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, w, 2, NULL, false);
 		for (uint64_t i = 0; i < 5; i++) {
-			addrset_pick(&pk, ADDRSET_V4, i, &idx, &port);
+			addrset_pick(&pk, ADDRSET_V4, 0, &idx, &port);
 			distinct += !used[idx];
 			used[idx] = 1;
 		}
 	}
 	is_int(distinct, 10, "round-robin: 10 connections over 2 workers use 10 sources");
+	/* A destination index far beyond those seen (one added by re-resolution). */
+	is_int(addrset_pick(&pk, ADDRSET_V4, 1000, &idx, &port), 0, "a new destination index grows the counts");
+	is_int(idx, 8, "...and starts at this worker's offset (worker 1 of 2: 16 / 2)");
 	is_int(addrset_pick(&pk, ADDRSET_V6, 0, &idx, &port), -EAFNOSUPPORT,
 	       "no IPv6 source for an IPv6 destination");
 	is_int(addrset_pick(&pk, 7, 0, &idx, &port), -EAFNOSUPPORT, "bad family slot");
 
 	/* Explicit ports (no IP_LOCAL_PORT_RANGE): ports walk this worker's slice. */
 	struct addrset_ports ports = {20000, 20009};
-	addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, 1, 2, 1, &ports, true);
+	addrset_picker_free(&pk);
+	addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, 1, 2, &ports, true);
 	int inslice = 1;
 	for (int i = 0; i < 20; i++) {
-		addrset_pick(&pk, ADDRSET_V4, (uint64_t)i, &idx, &port);
+		addrset_pick(&pk, ADDRSET_V4, 0, &idx, &port);
 		inslice &= port >= 20005 && port <= 20009;
 	}
 	ok(inslice, "explicit ports stay in worker 1's slice 20005-20009");
-	addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, 1, 2, 1, &ports, false);
+	addrset_picker_free(&pk);
+	addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, 1, 2, &ports, false);
 	addrset_pick(&pk, ADDRSET_V4, 0, &idx, &port);
 	ok(port == 0 && pk.ports.lo == 20005 && pk.ports.hi == 20009,
 	   "kernel-chosen ports: the picker carries the slice for IP_LOCAL_PORT_RANGE");
 	ports.hi = 20000;
-	is_int(addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, 0, 2, 1, &ports, false), -ERANGE,
+	addrset_picker_free(&pk);
+	is_int(addrset_picker_init(&pk, &s, ADDRSET_ROUND_ROBIN, 1, 0, 2, &ports, false), -ERANGE,
 	       "one port for two workers refused");
+	addrset_picker_free(&pk);
+	addrset_picker_free(NULL);
 	addrset_free(&s);
 }
 
@@ -245,8 +255,8 @@ static void test_pick_random(void)
 	int same = 1, differ = 0;
 
 	parse(&s, "10.0.0.0/28");
-	addrset_picker_init(&a, &s, ADDRSET_RANDOM, 42, 0, 2, 1, NULL, false);
-	addrset_picker_init(&b, &s, ADDRSET_RANDOM, 42, 0, 2, 1, NULL, false);
+	addrset_picker_init(&a, &s, ADDRSET_RANDOM, 42, 0, 2, NULL, false);
+	addrset_picker_init(&b, &s, ADDRSET_RANDOM, 42, 0, 2, NULL, false);
 	for (int i = 0; i < 14000; i++) {
 		addrset_pick(&a, ADDRSET_V4, 0, &i1, &port);
 		addrset_pick(&b, ADDRSET_V4, 0, &i2, &port);
@@ -262,8 +272,8 @@ static void test_pick_random(void)
 	/* 1000 expected each; 5 standard deviations is about +-160. */
 	ok(mn > 840 && mx < 1160, "random: uniform over 14 addresses (min %llu max %llu)",
 	   (unsigned long long)mn, (unsigned long long)mx);
-	addrset_picker_init(&b, &s, ADDRSET_RANDOM, 43, 0, 2, 1, NULL, false);
-	addrset_picker_init(&a, &s, ADDRSET_RANDOM, 42, 1, 2, 1, NULL, false);
+	addrset_picker_init(&b, &s, ADDRSET_RANDOM, 43, 0, 2, NULL, false);
+	addrset_picker_init(&a, &s, ADDRSET_RANDOM, 42, 1, 2, NULL, false);
 	for (int i = 0; i < 100; i++) {
 		addrset_pick(&a, ADDRSET_V4, 0, &i1, &port);
 		addrset_pick(&b, ADDRSET_V4, 0, &i2, &port);
@@ -309,7 +319,7 @@ static void test_perm(void)
 	int once = 1, inrange = 1;
 	parse(&s, "192.0.2.1-192.0.2.10");
 	for (int w = 0; w < 3; w++)
-		is_int(addrset_picker_init(&pk[w], &s, ADDRSET_PERMUTATION, 9, (uint32_t)w, 3, 1, &ports,
+		is_int(addrset_picker_init(&pk[w], &s, ADDRSET_PERMUTATION, 9, (uint32_t)w, 3, &ports,
 					   false), 0, "permutation picker init");
 	for (int i = 0; i < 1000; i++) {
 		uint64_t idx;
@@ -327,11 +337,11 @@ static void test_perm(void)
 	uint64_t idx;
 	uint16_t port;
 	is_int(addrset_pick(&pk[0], ADDRSET_V4, 0, &idx, &port), 0, "permutation wraps around");
-	is_int(addrset_picker_init(&pk[0], &s, ADDRSET_PERMUTATION, 9, 0, 3, 1, NULL, false), -EINVAL,
+	is_int(addrset_picker_init(&pk[0], &s, ADDRSET_PERMUTATION, 9, 0, 3, NULL, false), -EINVAL,
 	       "permutation without ports refused");
 	addrset_free(&s);
 	parse(&s, "2001:db8::/64");
-	is_int(addrset_picker_init(&pk[0], &s, ADDRSET_PERMUTATION, 9, 0, 3, 1, &ports, false),
+	is_int(addrset_picker_init(&pk[0], &s, ADDRSET_PERMUTATION, 9, 0, 3, &ports, false),
 	       -ERANGE, "permutation over a /64 x 100 ports is too big to walk");
 	addrset_free(&s);
 

@@ -1,0 +1,343 @@
+/* report_json: the --json report, schema "surge-report" version 1
+ * (tests/e2e/schema/report-v1.json, README "Reports"). Add fields freely;
+ * renaming or removing one bumps the version. */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "threshold.h"
+#include "version.h"
+
+#define JSON_VERSION 1
+
+const double report_percentiles[REPORT_NPERCENTILES] = { 50, 75, 90, 95, 99, 99.9, 99.99, 99.999, 100 };
+
+static void jstr(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* JSON has no NaN or infinity; null says "not measured". */
+static void jnum(FILE *f, double v)
+{
+	if (isfinite(v))
+		fprintf(f, "%.10g", v);
+	else
+		fputs("null", f);
+}
+
+static void jkey(FILE *f, bool *first, const char *k)
+{
+	fputs(*first ? "" : ",", f);
+	*first = false;
+	jstr(f, k);
+	fputc(':', f);
+}
+
+static void jint_field(FILE *f, bool *first, const char *k, long long v)
+{
+	jkey(f, first, k);
+	fprintf(f, "%lld", v);
+}
+
+static void jnum_field(FILE *f, bool *first, const char *k, double v)
+{
+	jkey(f, first, k);
+	jnum(f, v);
+}
+
+void report_fmt_percentile(char *buf, size_t len, double p)
+{
+	snprintf(buf, len, "%.10g", p);
+}
+
+size_t report_nseconds(const struct run_result *r)
+{
+	size_t n = r->nseconds;
+	while (n > 0 && r->reports[n - 1] == 0)
+		n--;
+	return n;
+}
+
+int64_t report_errors(const struct stats *s)
+{
+	int64_t n = 0;
+	for (int i = 0; i < ERR__COUNT; i++)
+		n += s->error[i];
+	return n;
+}
+
+static void run_params(FILE *f, const struct options *o, const struct run_result *r,
+		       const char *const *sources, size_t nsources)
+{
+	bool first = true;
+	char when[32] = "";
+	time_t t = (time_t)r->start_epoch;
+	struct tm tm;
+
+	if (r->start_epoch > 0 && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fputs("\"run\":{", f);
+	jkey(f, &first, "scenario");
+	jstr(f, o->scenario_path);
+	jkey(f, &first, "target");
+	jstr(f, o->target);
+	jkey(f, &first, "destinations");
+	fputc('[', f);
+	for (size_t i = 0; i < o->ndests; i++) {
+		fputs(i ? "," : "", f);
+		jstr(f, o->dests[i].label);
+	}
+	fputc(']', f);
+	jkey(f, &first, "protocol");
+	jstr(f, o->proto_name);
+	jkey(f, &first, "shape");
+	jstr(f, o->shape == SHAPE_SESSION ? "session" : "message");
+	jkey(f, &first, "model");
+	jstr(f, o->rate_segs ? "open" : "closed");
+	jint_field(f, &first, "connections", o->max_connections);
+	jkey(f, &first, "rate");
+	if (o->rate_segs) {
+		double peak = 0;
+		fputs("{\"arrival\":", f);
+		jstr(f, o->arrival == PACER_POISSON ? "poisson" : "uniform");
+		fputs(",\"segments\":[", f);
+		for (size_t i = 0; i < o->nrate_segs; i++) {
+			const struct rate_segment *s = &o->rate_segs[i];
+			fprintf(f, "%s{\"from_s\":", i ? "," : "");
+			jnum(f, (double)s->t0 / 1e9);
+			fputs(",\"to_s\":", f);
+			jnum(f, (double)s->t1 / 1e9);
+			fputs(",\"from\":", f);
+			jnum(f, s->r0);
+			fputs(",\"to\":", f);
+			jnum(f, s->r1);
+			fputc('}', f);
+			peak = fmax(peak, fmax(s->r0, s->r1));
+		}
+		fputs("],\"peak\":", f);
+		jnum(f, peak);
+		fputc('}', f);
+	} else {
+		fputs("null", f);
+	}
+	jnum_field(f, &first, "duration_s", (double)o->duration_ns / 1e9);
+	jnum_field(f, &first, "elapsed_s", (double)r->elapsed_ns / 1e9);
+	jint_field(f, &first, "workers", r->workers);
+	jint_field(f, &first, "pipeline", o->pipeline);
+	jnum_field(f, &first, "timeout_s", (double)o->request_timeout_ns / 1e9);
+	jnum_field(f, &first, "connect_timeout_s", (double)o->connect_timeout_ns / 1e9);
+	jkey(f, &first, "start_time");
+	fprintf(f, "%.3f", r->start_epoch);
+	jkey(f, &first, "start_time_utc");
+	jstr(f, when);
+	jkey(f, &first, "interrupted");
+	fputs(r->interrupted ? "true" : "false", f);
+	jkey(f, &first, "sources");
+	fputc('[', f);
+	for (size_t i = 0; i < nsources; i++) {
+		fputs(i ? "," : "", f);
+		jstr(f, sources[i]);
+	}
+	fputs("]}", f);
+}
+
+static void totals(FILE *f, const struct run_result *r)
+{
+	const struct stats *s = &r->total;
+	double secs = (double)r->elapsed_ns / 1e9;
+	int64_t errors = report_errors(s);
+	int64_t done = s->counter[ST_COMPLETED] + s->counter[ST_SESSIONS_DONE];
+	bool first = true;
+
+	fputs(",\n\"totals\":{\"requests\":{", f);
+	jint_field(f, &first, "sent", s->counter[ST_SENT]);
+	jint_field(f, &first, "completed", s->counter[ST_COMPLETED]);
+	jint_field(f, &first, "unfinished", s->counter[ST_UNFINISHED]);
+	jint_field(f, &first, "intended", s->counter[ST_INTENDED]);
+	jint_field(f, &first, "dropped", s->counter[ST_DROPPED]);
+	fputc('}', f);
+	jint_field(f, &first, "sessions_completed", s->counter[ST_SESSIONS_DONE]);
+	jnum_field(f, &first, "throughput_per_s", secs > 0 ? (double)done / secs : NAN);
+	jnum_field(f, &first, "rate_achieved",
+		   s->counter[ST_INTENDED] ? (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED]
+					   : NAN);
+	jkey(f, &first, "bytes");
+	fprintf(f, "{\"in\":%lld,\"out\":%lld}", (long long)s->counter[ST_BYTES_IN],
+		(long long)s->counter[ST_BYTES_OUT]);
+	jkey(f, &first, "connections");
+	fprintf(f, "{\"attempts\":%lld,\"opened\":%lld,\"closed\":%lld,\"peak_open\":%lld}",
+		(long long)s->counter[ST_CONN_ATTEMPTS], (long long)s->counter[ST_CONN_OPENED],
+		(long long)s->counter[ST_CONN_CLOSED], (long long)r->peak_open);
+	jkey(f, &first, "errors");
+	fprintf(f, "{\"total\":%lld,\"rate\":", (long long)errors);
+	jnum(f, done + errors ? (double)errors / (double)(done + errors) : NAN);
+	fputs(",\"by_class\":{", f);
+	bool cfirst = true;
+	for (int i = 0; i < ERR__COUNT; i++)
+		jint_field(f, &cfirst, stats_error_key(i), s->error[i]);
+	fputs("}}}", f);
+}
+
+static int histogram(FILE *f, const char *name, const struct hist *h, bool *first)
+{
+	struct hist_pct_row *rows = NULL;
+	size_t n = 0;
+	uint8_t *bin = NULL;
+	size_t binlen;
+	char *b64 = NULL, pk[32];
+	int rc;
+
+	if ((rc = hist_percentile_rows(h, 5, &rows, &n)) < 0)
+		goto out;
+	if ((rc = hist_encode_compressed(h, &bin, &binlen)) < 0 ||
+	    (rc = hist_base64_encode(bin, binlen, &b64)) < 0)
+		goto out;
+	fputs(*first ? "\n" : ",\n", f);
+	*first = false;
+	jstr(f, name);
+	bool hf = true;
+	fputs(":{", f);
+	jkey(f, &hf, "unit");
+	jstr(f, "ns");
+	jint_field(f, &hf, "count", hist_total(h));
+	jint_field(f, &hf, "min", hist_min(h));
+	jint_field(f, &hf, "max", hist_max(h));
+	jnum_field(f, &hf, "mean", hist_mean(h));
+	jnum_field(f, &hf, "stddev", hist_stddev(h));
+	jint_field(f, &hf, "clamped", hist_clamped(h));
+	jkey(f, &hf, "percentiles");
+	fputc('{', f);
+	bool pf = true;
+	for (size_t i = 0; i < REPORT_NPERCENTILES; i++) {
+		report_fmt_percentile(pk, sizeof(pk), report_percentiles[i]);
+		jint_field(f, &pf, pk, hist_value_at_percentile(h, report_percentiles[i]));
+	}
+	fputc('}', f);
+	jkey(f, &hf, "distribution");
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s\n {\"value\":%lld,\"percentile\":", i ? "," : "",
+			(long long)rows[i].value);
+		jnum(f, rows[i].percentile);
+		fprintf(f, ",\"total_count\":%lld}", (long long)rows[i].total_count);
+	}
+	fputs("]", f);
+	jkey(f, &hf, "hdr");
+	jstr(f, b64);
+	fputc('}', f);
+out:
+	free(rows);
+	free(bin);
+	free(b64);
+	return rc;
+}
+
+static void series_hist(FILE *f, bool *first, const char *k, const struct hist *h)
+{
+	jkey(f, first, k);
+	if (!hist_total(h)) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"count\":%lld,\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,\"max\":%lld}",
+		(long long)hist_total(h), (long long)hist_value_at_percentile(h, 50),
+		(long long)hist_value_at_percentile(h, 90), (long long)hist_value_at_percentile(h, 99),
+		(long long)hist_max(h));
+}
+
+static void series(FILE *f, const struct run_result *r)
+{
+	size_t n = report_nseconds(r);
+
+	fputs(",\n\"series\":[", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct stats *s = &r->seconds[i];
+		bool first = true;
+		fprintf(f, "%s\n{", i ? "," : "");
+		jint_field(f, &first, "second", (long long)i);
+		for (int c = 0; c < ST__COUNT; c++)
+			jint_field(f, &first, stats_counter_key(c), s->counter[c]);
+		jint_field(f, &first, "errors", report_errors(s));
+		for (int g = 0; g < GA__COUNT; g++)
+			jint_field(f, &first, stats_gauge_key(g), s->gauge[g]);
+		for (int h = 0; h < HI__COUNT; h++)
+			series_hist(f, &first, stats_hist_key(h), s->hist[h]);
+		fputc('}', f);
+	}
+	fputs("]", f);
+}
+
+static void thresholds(FILE *f, const struct run_result *r)
+{
+	fputs(",\n\"thresholds\":[", f);
+	for (size_t i = 0; i < r->nthresholds; i++) {
+		const struct threshold *t = &r->thresholds[i];
+		bool first = true;
+		fprintf(f, "%s\n{", i ? "," : "");
+		jkey(f, &first, "metric");
+		jstr(f, t->metric);
+		jkey(f, &first, "condition");
+		jstr(f, t->condition);
+		jkey(f, &first, "where");
+		jstr(f, t->where);
+		jkey(f, &first, "op");
+		jstr(f, threshold_op_str(t->op));
+		jkey(f, &first, "unit");
+		jstr(f, threshold_unit_key(t->unit));
+		jnum_field(f, &first, "limit", t->limit);
+		jnum_field(f, &first, "actual", t->measured ? t->actual : NAN);
+		jkey(f, &first, "measured");
+		fputs(t->measured ? "true" : "false", f);
+		jkey(f, &first, "passed");
+		fputs(t->passed ? "true" : "false", f);
+		fputc('}', f);
+	}
+	fputs("]", f);
+}
+
+int report_json(FILE *f, const struct options *o, const struct run_result *r,
+		const char *const *sources, size_t nsources)
+{
+	const struct stats *s = &r->total;
+	bool first = true;
+	int rc = 0;
+
+	fprintf(f, "{\"format\":\"surge-report\",\"version\":%d,\"generator\":\"surge %s\",\n",
+		JSON_VERSION, SURGE_VERSION);
+	run_params(f, o, r, sources, nsources);
+	totals(f, r);
+	fputs(",\n\"histograms\":{", f);
+	for (int i = 0; i < HI__COUNT && rc == 0; i++)
+		if (hist_total(s->hist[i]) || i == HI_LATENCY)
+			rc = histogram(f, stats_hist_key(i), s->hist[i], &first);
+	for (size_t i = 0; i < s->nnhist && rc == 0; i++)
+		rc = histogram(f, s->nhist[i].name, s->nhist[i].h, &first);
+	if (rc < 0)
+		return rc;
+	fputs("},\n\"counters\":{", f);
+	first = true;
+	for (size_t i = 0; i < s->nncounter; i++)
+		jint_field(f, &first, s->ncounter[i].name, s->ncounter[i].value);
+	fputc('}', f);
+	series(f, r);
+	thresholds(f, r);
+	fprintf(f, ",\n\"outcome\":{\"exit_code\":%d,\"thresholds_passed\":%s}}\n", r->exit_code,
+		r->thresholds_failed ? "false" : "true");
+	return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""surge report merges shards exactly: two runs (as two machines' shards)
+merged equal the sum of their counts, and their merged percentiles equal
+what hdr-histogram-js computes from both logs added."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import Serve, done, ok, surge, write_scenario, diag  # noqa: E402
+import reports  # noqa: E402
+
+SCN = """local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
+         connections = 4, rate = %d, duration = "2s" }
+"""
+d = reports.scratch()
+srv = Serve("echo", "--delay", "1ms")
+logs, docs = [], []
+for k, rate in enumerate((1000, 2500)):
+    hl, js = os.path.join(d, "shard%d.hlog" % k), os.path.join(d, "shard%d.json" % k)
+    rc, out, err = surge("run", write_scenario(SCN % (srv.port, rate)), "-w", "1", "-q",
+                         "--hlog", hl, "--json", js)
+    ok(rc == 0, "shard %d ran" % k, err)
+    logs.append(hl)
+    docs.append(reports.load(js))
+srv.stop()
+
+mj, mh = os.path.join(d, "merged.json"), os.path.join(d, "merged.hlog")
+rc, out, err = surge("report", *logs, "--json", mj, "--hlog", mh, "-q")
+ok(rc == 0, "surge report merges two logs", err)
+m = reports.load(mj)
+ok(reports.validate(m) is None, "merged JSON validates")
+for tag in ("latency", "service", "connect"):
+    ok(m["histograms"][tag]["count"] == sum(x["histograms"][tag]["count"] for x in docs),
+       "%s: merged count is the sum" % tag)
+    ok(m["histograms"][tag]["max"] == max(x["histograms"][tag]["max"] for x in docs),
+       "%s: merged max is the larger" % tag)
+for k in ("sent", "completed", "intended"):
+    ok(m["totals"]["requests"][k] == sum(x["totals"]["requests"][k] for x in docs),
+       "totals.requests.%s add" % k)
+ok(m["run"]["sources"] == logs, "sources list both logs")
+ok(m["series"][0]["completed"] == sum(x["series"][0]["completed"] for x in docs),
+   "second 0 of both shards added")
+if reports.node_modules() and reports.have("node"):
+    dec = reports.hdr_decode(*logs)
+    for tag in ("latency", "service", "connect"):
+        ok(dec[tag]["percentiles"] == m["histograms"][tag]["percentiles"],
+           "%s: merged percentiles == hdr-histogram-js adding both logs" % tag,
+           "js %s\nsurge %s" % (dec[tag]["percentiles"], m["histograms"][tag]["percentiles"]))
+    dec2 = reports.hdr_decode(mh)
+    ok(dec2["latency"]["percentiles"] == m["histograms"]["latency"]["percentiles"],
+       "the merged log reads the same in hdr-histogram-js")
+else:
+    diag("hdr-histogram-js not installed (make node-deps)")
+    ok(False, "hdr-histogram-js available")
+rc, out, err = surge("report", mh, "--json", os.path.join(d, "again.json"), "-q")
+again = reports.load(os.path.join(d, "again.json"))
+ok(rc == 0 and again["histograms"] == m["histograms"], "the merged log re-renders identically")
+done()

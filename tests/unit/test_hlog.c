@@ -1,0 +1,309 @@
+/* hlog: a written log reads back to the same histograms and counters; N
+ * shards merged by the reader equal one histogram of all the samples;
+ * malformed logs are refused with file:line. Also threshold parsing. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hlog.h"
+#include "tap.h"
+#include "threshold.h"
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Log-uniform from 1 us to 10 s. */
+static int64_t sample(void)
+{
+	return (int64_t)pow(10, 3 + (double)(rng() % 1000000) / 1e6 * 7);
+}
+
+static bool same_hist(const struct hist *a, const struct hist *b)
+{
+	static const double ps[] = { 0, 10, 50, 90, 99, 99.9, 99.99, 100 };
+	if (hist_total(a) != hist_total(b) || hist_max(a) != hist_max(b) || hist_min(a) != hist_min(b))
+		return false;
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+		if (hist_value_at_percentile(a, ps[i]) != hist_value_at_percentile(b, ps[i]))
+			return false;
+	return hist_mean(a) == hist_mean(b);
+}
+
+static FILE *mem(char **buf, size_t *len)
+{
+	*buf = NULL;
+	return open_memstream(buf, len);
+}
+
+static int read_text(const char *text, struct hlog *l, char *err, size_t errlen)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int rc = hlog_read(f, "t.hlog", l, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+static void round_trip(void)
+{
+	struct stats s[3];
+	char *buf;
+	size_t len;
+	FILE *f = mem(&buf, &len);
+	struct hlog_param params[] = { { "target", "tcp://127.0.0.1:7000" },
+				       { "scenario", "multi\nline" } };
+
+	hlog_write_header(f, 1700000000.5, params, 2);
+	for (int k = 0; k < 3; k++) {
+		stats_init(&s[k]);
+		for (int i = 0; i < 1000 * (k + 1); i++)
+			hist_record(s[k].hist[HI_LATENCY], sample());
+		hist_record(s[k].hist[HI_CONNECT], 1000 + k);
+		int id = stats_hist_id(&s[k], "rtsp first,frame");
+		hist_record(s[k].nhist[id].h, 5000000);
+		s[k].counter[ST_COMPLETED] = 1000 * (k + 1);
+		s[k].error[ERR_RESET] = k;
+		s[k].gauge[GA_CONNS_OPEN] = 42;
+		int cid = stats_counter_id(&s[k], "dns.rcode=NX DOMAIN");
+		s[k].ncounter[cid].value = 7 + k;
+		ok(hlog_write_interval(f, k, 1.0, &s[k]) == 0, "interval %d written", k);
+	}
+	fclose(f);
+	ok(strstr(buf, "#[Histogram log format version 1.3]\n#[StartTime: 1700000000.500 (seconds "
+		       "since epoch), ") == buf, "version and StartTime lines first");
+	ok(strstr(buf, "#[BaseTime: 1700000000.500 (seconds since epoch)]\n") != NULL, "BaseTime");
+	ok(strstr(buf, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
+		       "\"Interval_Compressed_Histogram\"\n") != NULL, "legend");
+	ok(strstr(buf, "\nTag=latency,0.000,1.000,") != NULL, "tagged, relative timestamps");
+	ok(strstr(buf, ",HISTF") != NULL, "V2 compressed payloads start HISTF in base64");
+	ok(strstr(buf, "Tag=rtsp%20first%2Cframe,") != NULL, "a tag's space and comma are escaped");
+	ok(strstr(buf, "#surge-param scenario multi line\n") != NULL, "newline in a param flattened");
+
+	struct hlog l;
+	char err[256] = "";
+	hlog_init(&l);
+	int rc = read_text(buf, &l, err, sizeof(err));
+	ok(rc == 0, "reads back: %s", err);
+	is_int(l.niv, 3, "three intervals");
+	is_int(l.nhists, 9, "nine histogram lines");
+	ok(fabs(l.start_time - 1700000000.5) < 1e-6, "start time");
+	ok(hlog_param(&l, "target") && strcmp(hlog_param(&l, "target"), "tcp://127.0.0.1:7000") == 0,
+	   "params read back");
+	for (int k = 0; k < 3 && l.niv == 3; k++) {
+		const struct stats *r = &l.iv[k].s;
+		ok(l.iv[k].start == k, "interval %d starts at %d s", k, k);
+		ok(same_hist(r->hist[HI_LATENCY], s[k].hist[HI_LATENCY]), "latency %d identical", k);
+		ok(same_hist(r->hist[HI_CONNECT], s[k].hist[HI_CONNECT]), "connect %d identical", k);
+		const struct hist *nh = stats_hist_by_name(r, "rtsp first,frame");
+		ok(nh && same_hist(nh, s[k].nhist[0].h), "named metric %d identical", k);
+		is_int(r->counter[ST_COMPLETED], 1000 * (k + 1), "completed counter");
+		is_int(r->error[ERR_RESET], k, "errors by class");
+		is_int(r->gauge[GA_CONNS_OPEN], 42, "gauge");
+		is_int(stats_counter_by_name(r, "dns.rcode=NX DOMAIN"), 7 + k, "named counter, escaped");
+	}
+	hlog_free(&l);
+	for (int k = 0; k < 3; k++)
+		stats_free(&s[k]);
+	free(buf);
+}
+
+/* The issue's promise: the merge of N shards equals one run's histogram of
+ * all samples. Each shard has its own base time; intervals align on it. */
+static void shards_merge_exactly(void)
+{
+	enum { SHARDS = 5, SECONDS = 4 };
+	struct stats all[SECONDS];
+	struct hlog l;
+	char err[256] = "";
+
+	hlog_init(&l);
+	for (int t = 0; t < SECONDS; t++)
+		stats_init(&all[t]);
+	for (int k = 0; k < SHARDS; k++) {
+		char *buf;
+		size_t len;
+		FILE *f = mem(&buf, &len);
+		hlog_write_header(f, 1700000000.0 + k * 0.2, NULL, 0);
+		for (int t = 0; t < SECONDS; t++) {
+			struct stats s;
+			stats_init(&s);
+			int n = 500 + (int)(rng() % 3000);
+			for (int i = 0; i < n; i++) {
+				int64_t v = sample();
+				hist_record(s.hist[HI_LATENCY], v);
+				hist_record(all[t].hist[HI_LATENCY], v);
+			}
+			s.counter[ST_SENT] = n;
+			all[t].counter[ST_SENT] += n;
+			hlog_write_interval(f, t, 1.0, &s);
+			stats_free(&s);
+		}
+		fclose(f);
+		ok(read_text(buf, &l, err, sizeof(err)) == 0, "shard %d read: %s", k, err);
+		free(buf);
+	}
+	is_int(l.nlogs, SHARDS, "all shards read");
+	is_int(l.niv, SECONDS, "intervals aligned on each shard's own start");
+	struct stats total, mtotal;
+	stats_init(&total);
+	stats_init(&mtotal);
+	for (int t = 0; t < SECONDS && (size_t)t < l.niv; t++) {
+		ok(same_hist(l.iv[t].s.hist[HI_LATENCY], all[t].hist[HI_LATENCY]),
+		   "second %d: merged shards == histogram of all samples", t);
+		is_int(l.iv[t].s.counter[ST_SENT], all[t].counter[ST_SENT], "counters add");
+		stats_add(&total, &all[t]);
+		stats_add(&mtotal, &l.iv[t].s);
+	}
+	ok(same_hist(mtotal.hist[HI_LATENCY], total.hist[HI_LATENCY]), "whole run identical too");
+	ok(fabs(l.start_time - 1700000000.0) < 1e-9, "start time is the earliest shard's");
+	stats_free(&total);
+	stats_free(&mtotal);
+	for (int t = 0; t < SECONDS; t++)
+		stats_free(&all[t]);
+	hlog_free(&l);
+}
+
+/* Logs HdrHistogram's Java tools write: untagged lines, absolute timestamps
+ * without BaseTime. Payload: one value 1000 recorded (written by hist). */
+static void foreign_logs(void)
+{
+	struct hist *h = hist_new_default();
+	uint8_t *bin;
+	size_t binlen;
+	char *b64, text[1024], err[256] = "";
+	struct hlog l;
+
+	hist_record(h, 1000);
+	hist_encode_compressed(h, &bin, &binlen);
+	hist_base64_encode(bin, binlen, &b64);
+	snprintf(text, sizeof(text),
+		 "#[Logged with jHiccup version 2.0.10]\n"
+		 "#[Histogram log format version 1.2]\n"
+		 "#[StartTime: 1441812279.474 (seconds since epoch), Wed Sep 09 08:24:39 PDT 2015]\n"
+		 "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"
+		 "1441812280.474,1.000,0.001,%s\n1441812281.474,1.000,0.001,%s\n", b64, b64);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0, "a jHiccup-style log reads: %s", err);
+	is_int(l.niv, 2, "two intervals");
+	ok(l.niv == 2 && fabs(l.iv[0].start - 1.0) < 1e-9, "absolute timestamps made relative");
+	ok(l.niv == 2 && hist_total(l.iv[1].s.hist[HI_LATENCY]) == 1, "untagged = latency");
+	hlog_free(&l);
+	free(bin);
+	free(b64);
+	hist_free(h);
+}
+
+static void malformed(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "", "t.hlog: no intervals" },
+		{ "hello\n", "t.hlog:1: expected StartTimestamp" },
+		{ "#x\n0.0,1.0,x,HISTFAAA\n", "t.hlog:2: StartTimestamp, Interval_Length" },
+		{ "0.0,1.0,1.0,!!!!\n", "t.hlog:1: the histogram is not valid base64" },
+		{ "0.0,1.0,1.0,QUJDRA==\n", "t.hlog:1: the histogram is not an HdrHistogram" },
+		{ "Tag=%zz,0.0,1.0,1.0,QUJDRA==\n", "t.hlog:1: a tag that is empty" },
+		{ "#surge-interval x sent=1\n", "t.hlog:1: #surge-interval must start" },
+		{ "#surge-interval 0.000 sent\n", "t.hlog:1: #surge-interval fields" },
+		{ "#[StartTime: soon]\n", "t.hlog:1: #[StartTime: expects" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hlog l;
+		char err[256] = "";
+		hlog_init(&l);
+		int rc = read_text(cases[i].text, &l, err, sizeof(err));
+		ok(rc == -EINVAL && strncmp(err, cases[i].want, strlen(cases[i].want)) == 0,
+		   "refused with '%s'", cases[i].want);
+		if (rc != -EINVAL || strncmp(err, cases[i].want, strlen(cases[i].want)) != 0)
+			diag("got %d '%s'", rc, err);
+		hlog_free(&l);
+	}
+	struct hlog l;
+	char err[64];
+	hlog_init(&l);
+	ok(read_text("#surge-interval 0.000 sent=3 from.the.future=9\n", &l, err, sizeof(err)) == 0 &&
+		   l.iv[0].s.counter[ST_SENT] == 3,
+	   "unknown counter keys are skipped");
+	hlog_free(&l);
+}
+
+static void thresholds(void)
+{
+	struct threshold t;
+	char err[512];
+	struct stats s;
+
+	ok(threshold_parse("latency.p99", "< 5ms", "x.lua:3", &t, err, sizeof(err)) == 0 &&
+		   t.kind == TH_HIST && strcmp(t.name, "latency") == 0 && t.percentile == 99 &&
+		   t.op == TH_LT && t.limit == 5e6,
+	   "latency.p99 < 5ms");
+	ok(threshold_parse(NULL, "rtsp.first_frame.p99.9<=1.5s", "--threshold", &t, err,
+			   sizeof(err)) == 0 &&
+		   strcmp(t.name, "rtsp.first_frame") == 0 && t.percentile == 99.9 && t.op == TH_LE &&
+		   t.limit == 1.5e9,
+	   "a dotted metric name and p99.9");
+	ok(threshold_parse("errors.rate", "<0.1%", "w", &t, err, sizeof(err)) == 0 &&
+		   t.kind == TH_ERRORS_RATE && fabs(t.limit - 0.001) < 1e-15,
+	   "errors.rate < 0.1%%");
+	ok(threshold_parse("rate.achieved", "> 99%", "w", &t, err, sizeof(err)) == 0 &&
+		   t.kind == TH_RATE_ACHIEVED && t.op == TH_GT,
+	   "rate.achieved > 99%%");
+	ok(threshold_parse("errors.reset", "<= 10", "w", &t, err, sizeof(err)) == 0 &&
+		   t.kind == TH_ERROR_CLASS && t.err_class == ERR_RESET,
+	   "an error class");
+	ok(threshold_parse("latency.p99", "5ms", "x.lua:3", &t, err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "x.lua:3: threshold on 'latency.p99': expected an operator") == err,
+	   "no operator: says where and what");
+	ok(threshold_parse("latency.p99", "< fast", "x.lua:3", &t, err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "a duration like 5ms"),
+	   "bad value: shows an example of the unit");
+	ok(threshold_parse("latency.p999x", "< 1ms", "x.lua:4", &t, err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "unknown metric"),
+	   "unknown statistic refused");
+	ok(threshold_parse("errors.bogus", "< 1", "w", &t, err, sizeof(err)) == -EINVAL,
+	   "unknown error class refused");
+	ok(threshold_parse(NULL, "latency.p99", "--threshold", &t, err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "METRIC<VALUE"),
+	   "--threshold without an operator");
+
+	stats_init(&s);
+	for (int i = 1; i <= 100; i++)
+		hist_record(s.hist[HI_LATENCY], i * 100000); /* 0.1 .. 10 ms */
+	s.counter[ST_COMPLETED] = 999;
+	s.error[ERR_RESET] = 1;
+	s.counter[ST_SENT] = 990;
+	s.counter[ST_INTENDED] = 1000;
+	struct threshold ts[5];
+	threshold_parse(NULL, "latency.p99<9.95ms", "a", &ts[0], err, sizeof(err));
+	threshold_parse(NULL, "latency.p99<9.8ms", "b", &ts[1], err, sizeof(err));
+	threshold_parse(NULL, "errors.rate<=0.1%", "c", &ts[2], err, sizeof(err));
+	threshold_parse(NULL, "rate.achieved>=99%", "d", &ts[3], err, sizeof(err));
+	threshold_parse(NULL, "service.p50<1s", "e", &ts[4], err, sizeof(err));
+	is_int(threshold_eval(ts, 5, &s, 1.0), 2, "two of five fail");
+	ok(ts[0].passed && ts[0].actual == hist_value_at_percentile(s.hist[HI_LATENCY], 99),
+	   "p99 from the histogram passes");
+	ok(!ts[1].passed && ts[1].measured, "a tighter p99 fails");
+	ok(ts[2].passed && fabs(ts[2].actual - 0.001) < 1e-12, "errors.rate = 1/1000");
+	ok(ts[3].passed && fabs(ts[3].actual - 0.99) < 1e-12, "rate.achieved = 99%%");
+	ok(!ts[4].passed && !ts[4].measured, "an empty histogram is not measured: fails");
+	stats_free(&s);
+}
+
+int main(void)
+{
+	round_trip();
+	shards_merge_exactly();
+	foreign_logs();
+	malformed();
+	thresholds();
+	return tap_done();
+}
