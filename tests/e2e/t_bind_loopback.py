@@ -125,6 +125,16 @@ rc, out, err, rows = run_and_sample(scn, CONNS)
 ok(rc == 0 and len(rows) == CONNS and all(s in SOURCES for s, _, _ in rows),
    "random: all connections from the set (%d)" % len(rows), err)
 
+# --- ports without bind: the kernel's source, each worker's slice of the ports
+scn = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new {}, connections = 64, workers = 2,
+         think = "500ms", duration = "2s", ports = "%d-%d" }
+""" % (port, PLO, PHI))
+rc, out, err, rows = run_and_sample(scn, 64)
+ok(rc == 0 and len(rows) == 64 and all(PLO <= p <= PHI for _, p, _ in rows),
+   "--ports alone: 64 connections, every port in %d-%d (%d)" % (PLO, PHI, len(rows)), err)
+
 # --- the fallback for kernels without IP_LOCAL_PORT_RANGE: named ports
 env = dict(os.environ, SURGE_NO_PORT_RANGE="1")
 scn = write_scenario(SCN % (port, 64, "round-robin", PLO, PHI))
