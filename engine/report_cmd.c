@@ -284,12 +284,7 @@ int report_main(int argc, char **argv)
 	}
 	rc = r.exit_code;
 out:
-	for (size_t i = 0; i < r.nseconds; i++)
-		stats_free(&r.seconds[i]);
-	free(r.seconds);
-	free(r.reports);
-	stats_free(&r.total);
-	free(r.thresholds);
+	run_result_free(&r);
 	options_free(&o);
 	hlog_free(&l);
 	free(a.thresholds);

@@ -409,6 +409,17 @@ static int outcome(const struct options *o, const struct run_result *r)
 	return EXIT_OK;
 }
 
+void run_result_free(struct run_result *r)
+{
+	for (size_t i = 0; i < r->nseconds; i++)
+		stats_free(&r->seconds[i]);
+	free(r->seconds);
+	free(r->reports);
+	stats_free(&r->total);
+	free(r->thresholds);
+	memset(r, 0, sizeof(*r));
+}
+
 int run_main(int argc, char **argv)
 {
 	struct options opt = {0};
@@ -556,12 +567,7 @@ out:
 	free(col.pids);
 	free(col.pipes);
 	free(col.readers);
-	for (size_t i = 0; i < res.nseconds; i++)
-		stats_free(&res.seconds[i]);
-	free(res.seconds);
-	free(res.reports);
-	stats_free(&res.total);
-	free(res.thresholds);
+	run_result_free(&res);
 	options_free(&opt);
 	free(ov);
 	return rc;

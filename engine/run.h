@@ -46,5 +46,7 @@ struct run_result {
 };
 
 int run_main(int argc, char **argv);
+/* Frees what a run_result holds (seconds, totals, thresholds) and zeroes it. */
+void run_result_free(struct run_result *r);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hlog.h"
+#include "rng.h"
 #include "tap.h"
 #include "threshold.h"
 
@@ -15,10 +16,7 @@ static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 
 static uint64_t rng(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return splitmix64(&rng_state);
 }
 
 /* Log-uniform from 1 us to 10 s. */

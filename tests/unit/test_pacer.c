@@ -1,5 +1,6 @@
 /* pacer: intended send times follow the integral of the rate, split exactly
  * across workers; Poisson arrivals have the right mean and variance. */
+#include "rng.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -42,10 +43,7 @@ static uint64_t test_rng = 0x243f6a8885a308d3ULL;
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (test_rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return splitmix64(&test_rng);
 }
 
 /* Runs one worker's pacer to its end. Returns the count, or -1 if the times
