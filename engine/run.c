@@ -26,7 +26,6 @@
 #include "threshold.h"
 #include "worker.h"
 
-
 struct collector {
 	struct run_result *res;
 	const struct options *opt;
