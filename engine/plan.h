@@ -52,7 +52,7 @@ struct plan {
  * o->ports, o->dests and o->max_connections are read. Returns 0 with *out
  * filled, or -E2BIG (does not fit: fds, ports, permutation space), -EINVAL
  * (a destination without a source of its family; ports outside the system
- * range) with the arithmetic and the fix in err. */
+ * range; permutation without bind) with the arithmetic and the fix in err. */
 int plan_make(const struct options *o, const struct plan_system *sys, struct plan *out,
 	      char *err, size_t errlen);
 
