@@ -1,0 +1,192 @@
+-- RTP receive statistics for one stream (RFC 3550): header parsing (5.1),
+-- sequence tracking with loss counted once and wraparound-safe (A.1, A.3),
+-- reordering, interarrival jitter (6.4.1, A.8), and keyframe detection in
+-- H.264 (RFC 6184) and H.265 (RFC 7798) payloads. Works on FFI pointers:
+-- nothing allocates per packet.
+local bit = require "bit"
+
+local band, bor, rshift, lshift, tobit = bit.band, bit.bor, bit.rshift, bit.lshift, bit.tobit
+local abs = math.abs
+
+local M = {}
+
+-- RFC 3550 A.1: a forward jump up to MAX_DROPOUT is loss; a step back up to
+-- MAX_MISORDER is a late packet; anything else is a restart or garbage.
+local MAX_DROPOUT, MAX_MISORDER, SEQ_MOD = 3000, 100, 65536
+
+-- header(p, len) -> { version, padding, marker, pt, seq, ts, ssrc, cc,
+-- offset (payload start), payload_len } or nil, err. RFC 3550 5.1.
+function M.header(p, len)
+  if len < 12 then return nil, "short" end
+  local b0 = p[0]
+  if rshift(b0, 6) ~= 2 then return nil, "version" end
+  local cc = band(b0, 0x0f)
+  local off = 12 + cc * 4
+  if band(b0, 0x10) ~= 0 then
+    -- 5.3.1: extension header: 16-bit profile data, 16-bit length in words
+    if len < off + 4 then return nil, "short" end
+    off = off + 4 + (p[off + 2] * 256 + p[off + 3]) * 4
+  end
+  local plen = len - off
+  if band(b0, 0x20) ~= 0 then
+    -- 5.1: the last octet counts padding octets, itself included
+    local pad = p[len - 1]
+    if pad == 0 then return nil, "padding" end
+    plen = plen - pad
+  end
+  if plen < 0 then return nil, "short" end
+  return {
+    version = 2, padding = band(b0, 0x20) ~= 0, marker = band(p[1], 0x80) ~= 0,
+    pt = band(p[1], 0x7f), seq = p[2] * 256 + p[3],
+    ts = ((p[4] * 256 + p[5]) * 256 + p[6]) * 256 + p[7],
+    ssrc = ((p[8] * 256 + p[9]) * 256 + p[10]) * 256 + p[11],
+    cc = cc, offset = off, payload_len = plen,
+  }
+end
+
+local function h264_key(p, len)
+  local nal = band(p[0], 0x1f)
+  if nal == 5 then return true end
+  if nal == 24 then
+    -- RFC 6184 5.7.1 STAP-A: [16-bit size][NAL] ... after the 1-byte header
+    local off = 1
+    while off + 2 < len do
+      local size = p[off] * 256 + p[off + 1]
+      off = off + 2
+      if size == 0 or off + size > len then return false end
+      if band(p[off], 0x1f) == 5 then return true end
+      off = off + size
+    end
+    return false
+  end
+  if nal == 28 or nal == 29 then
+    -- 5.8 FU-A/FU-B: the FU header's S bit marks the first fragment
+    return len >= 2 and band(p[1], 0x80) ~= 0 and band(p[1], 0x1f) == 5
+  end
+  return false
+end
+
+local function irap(t) return t >= 16 and t <= 23 end -- H.265 7.4.2.2
+
+local function h265_key(p, len)
+  if len < 2 then return false end
+  local t = band(rshift(p[0], 1), 0x3f)
+  if t < 48 then return irap(t) end
+  if t == 48 then
+    -- RFC 7798 4.4.2 AP: [16-bit size][NAL] ... after the 2-byte header
+    -- (assumes no DONL fields: sprop-max-don-diff is 0 for almost all senders)
+    local off = 2
+    while off + 2 < len do
+      local size = p[off] * 256 + p[off + 1]
+      off = off + 2
+      if size < 2 or off + size > len then return false end
+      if irap(band(rshift(p[off], 1), 0x3f)) then return true end
+      off = off + size
+    end
+    return false
+  end
+  if t == 49 then
+    -- 4.4.3 FU: the FU header (third byte) has S and the fragment's type
+    return len >= 3 and band(p[2], 0x80) ~= 0 and irap(band(p[2], 0x3f))
+  end
+  return false
+end
+
+-- keyframe(codec, payload, len) -> true when the payload starts (or is) an
+-- H.264 IDR picture or an H.265 IRAP picture.
+function M.keyframe(codec, p, len)
+  if len < 1 then return false end
+  if codec == "h264" then return h264_key(p, len) end
+  if codec == "h265" then return h265_key(p, len) end
+  return false
+end
+
+-- track(codec, clock_rate, pt) -> the receive state of one RTP stream.
+function M.track(codec, clock_rate, pt)
+  return {
+    codec = codec, clock_rate = clock_rate or 90000, pt = pt,
+    started = false, base_seq = 0, max_seq = 0, cycles = 0, bad_seq = -1,
+    received = 0, lost_before = 0, -- lost_before: loss carried over restarts
+    reordered = 0, duplicates = 0, restarts = 0, bad = 0, bytes = 0,
+    keyframes = 0, last_key_ts = -1,
+    jitter = 0, last_arrival = 0, last_ts = 0,
+  }
+end
+
+local function init_seq(tr, seq)
+  tr.base_seq, tr.max_seq, tr.cycles, tr.bad_seq = seq, seq, 0, -1
+  tr.received = 0
+end
+
+-- lost(tr) -> packets expected but not received (RFC 3550 A.3), which a
+-- late packet reduces again: each loss is counted once however it arrives.
+function M.lost(tr)
+  if not tr.started then return tr.lost_before end
+  local expected = tr.cycles + tr.max_seq - tr.base_seq + 1
+  return tr.lost_before + expected - tr.received
+end
+
+-- packet(tr, p, len, arrival) feeds one RTP packet; arrival is the receive
+-- time in the stream's clock units. Returns 0 for a packet counted, 1 when
+-- it starts a keyframe not seen before, or -1 when it is not usable
+-- (malformed, or a sequence jump awaiting confirmation; tr.bad counts).
+function M.packet(tr, p, len, arrival)
+  if len < 12 or rshift(p[0], 6) ~= 2 then
+    tr.bad = tr.bad + 1
+    return -1
+  end
+  local seq = p[2] * 256 + p[3]
+  local ts = ((p[4] * 256 + p[5]) * 256 + p[6]) * 256 + p[7]
+  if not tr.started then
+    tr.started = true
+    init_seq(tr, seq)
+    tr.last_arrival, tr.last_ts = arrival, ts
+  else
+    local udelta = (seq - tr.max_seq) % SEQ_MOD
+    if udelta == 0 then
+      tr.duplicates = tr.duplicates + 1
+      return -1
+    elseif udelta < MAX_DROPOUT then
+      if seq < tr.max_seq then tr.cycles = tr.cycles + SEQ_MOD end
+      tr.max_seq = seq
+    elseif udelta <= SEQ_MOD - MAX_MISORDER then
+      -- A.1: a big jump; two in a row mean the sender restarted
+      if seq ~= tr.bad_seq then
+        tr.bad_seq = (seq + 1) % SEQ_MOD
+        tr.bad = tr.bad + 1
+        return -1
+      end
+      tr.lost_before = M.lost(tr)
+      init_seq(tr, seq)
+      tr.restarts = tr.restarts + 1
+    else
+      -- behind the highest: late; a repeat of a late packet is not
+      -- told apart (that needs a window of seen numbers).
+      tr.reordered = tr.reordered + 1
+    end
+    -- RFC 3550 A.8: D = (Rj - Ri) - (Sj - Si); J += (|D| - J) / 16.
+    -- The timestamp difference is taken as signed 32-bit (wraparound).
+    local d = (arrival - tr.last_arrival) - tobit(ts - tr.last_ts)
+    tr.jitter = tr.jitter + (abs(d) - tr.jitter) / 16
+    tr.last_arrival, tr.last_ts = arrival, ts
+  end
+  tr.received = tr.received + 1
+  tr.bytes = tr.bytes + len
+
+  local b0 = p[0]
+  local off = 12 + band(b0, 0x0f) * 4
+  if band(b0, 0x10) ~= 0 then
+    if len < off + 4 then return 0 end
+    off = off + 4 + (p[off + 2] * 256 + p[off + 3]) * 4
+  end
+  local plen = len - off
+  if band(b0, 0x20) ~= 0 then plen = plen - p[len - 1] end
+  if plen > 0 and tr.codec and ts ~= tr.last_key_ts and M.keyframe(tr.codec, p + off, plen) then
+    tr.last_key_ts = ts
+    tr.keyframes = tr.keyframes + 1
+    return 1
+  end
+  return 0
+end
+
+return M
