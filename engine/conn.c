@@ -206,7 +206,7 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	w->inflight -= c->inflight;
 	worker_ready_remove(w, c);
 	c->state = CONN_CLOSED;
-	c->close_reason = cls >= 0 ? (uint8_t)(cls + 1) : SURGE_CLOSED_EOF;
+	c->close_reason = cls >= 0 ? (uint8_t)(cls + 1) : SURGE_CLOSED_LOCAL;
 
 	if (session && c->session_live) {
 		/* The coroutine owns the slot until it returns: it learns of the
@@ -541,7 +541,7 @@ static void session_finish(struct worker *w, struct conn *c, int rc)
 		return;
 	}
 	conn_release_buffers(c);
-	worker_conn_closed(w, c, c->close_reason != SURGE_CLOSED_EOF);
+	worker_conn_closed(w, c, c->close_reason < SURGE_CLOSED_EOF);
 }
 
 static void session_wake(struct worker *w, struct conn *c, int reason)

@@ -24,8 +24,10 @@ enum surge_wait { SURGE_WAIT_NONE, SURGE_WAIT_READ, SURGE_WAIT_SLEEP, SURGE_WAIT
 /* Why a waiting session coroutine is resumed. */
 enum surge_wake { SURGE_WAKE_READ = 1, SURGE_WAKE_TIMER = 2, SURGE_WAKE_WRITE = 3, SURGE_WAKE_CLOSED = 4 };
 /* surge_conn_state: 0 open; otherwise why it is closed (an enum stat_error + 1, or
- * SURGE_CLOSED_EOF when the peer closed cleanly). */
+ * SURGE_CLOSED_EOF when the peer closed cleanly, or SURGE_CLOSED_LOCAL when surge
+ * closed it without a fault: the run ended, the pool shrank, or conn:close()). */
 #define SURGE_CLOSED_EOF 100
+#define SURGE_CLOSED_LOCAL 101
 
 struct surge_ctx *surge_ctxs(struct worker *w);
 /* The worker's request buffer (64 KiB) that message protocols write into. */

@@ -35,6 +35,18 @@ function M.metric(name, ns)
   C.surge_metric(W, id, ns)
 end
 
+-- surge.error(class [, n]): a fault a session found itself, counted in the
+-- report's errors by class (enum stat_error). Faults the engine sees (reset,
+-- refused) are counted already: sessions count only what C cannot know.
+local ERROR_CLASSES = { unexpected_close = 4, request_timeout = 5, protocol = 6, other = 8 }
+function M.error(class, n)
+  local id = ERROR_CLASSES[class]
+  if not id then
+    error("surge.error: class must be unexpected_close, request_timeout, protocol or other", 2)
+  end
+  if W then C.surge_error(W, id, n or 1) end
+end
+
 local clock_ts
 function M.now_ns()
   if C then return tonumber(C.surge_now_ns()) end

@@ -34,7 +34,7 @@ local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.re
 
 local WAIT_READ, WAIT_SLEEP, WAIT_WRITE = 1, 2, 3
 local WAKE_TIMER, WAKE_CLOSED = 2, 4
-local CLOSED_EOF = 100
+local CLOSED_EOF, CLOSED_LOCAL = 100, 101
 -- enum stat_error + 1, as surge_conn_state returns them
 local close_names = { "refused", "timeout", "address", "reset", "closed", "timeout",
   "protocol", "script", "error" }
@@ -49,6 +49,8 @@ local function closed_err(self)
   local st = C.surge_conn_state(self._w, self.id)
   if st == 0 then return nil end
   if st == CLOSED_EOF then return "closed" end
+  -- surge itself ended it (run over, pool shrinking): not the peer's fault
+  if st == CLOSED_LOCAL then return "stopped" end
   return close_names[st] or "closed"
 end
 
@@ -127,6 +129,25 @@ function Conn:read_until(delim, max)
     if why == WAKE_TIMER then return nil, "timeout" end
   end
 end
+
+-- Zero-copy reads for protocols that parse in place (RTSP's interleaved
+-- RTP): fill(n) waits until at least n bytes are buffered and returns a
+-- const uint8_t* to them and the count buffered; buffered() returns the same
+-- without waiting (count 0 when empty); consume(n) drops n parsed bytes.
+-- The pointer is valid until the next call on conn.
+function Conn:fill(n)
+  local avail, err = fill(self, n)
+  if not avail then return nil, err end
+  return self._pp[0], avail
+end
+
+function Conn:buffered()
+  local avail = C.surge_conn_peek(self._w, self.id, self._pp)
+  if avail <= 0 then return nil, 0 end
+  return self._pp[0], avail
+end
+
+function Conn:consume(n) C.surge_conn_consume(self._w, self.id, n) end
 
 function Conn:sleep(seconds)
   if seconds and seconds > 0 then wait(self, WAIT_SLEEP, seconds) end

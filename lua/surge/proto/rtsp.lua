@@ -1,0 +1,413 @@
+-- RTSP readers (RFC 2326): each connection is one viewer that plays the
+-- target's stream over interleaved RTP/TCP and measures what it receives.
+--
+--   OPTIONS -> DESCRIBE (SDP: control URLs, payload types, clock rates)
+--   -> SETUP each chosen media (RTP/AVP/TCP;unicast;interleaved=2k-2k+1)
+--   -> PLAY -> read $-framed packets, answering keepalives in the same loop
+--   -> TEARDOWN when the watch time is over.
+--
+-- One coroutine does everything in order, so a keepalive never races the
+-- reader: it is sent between two frames, and its answer is read as one more
+-- message among the frames (RFC 2326 10.12: responses may be interleaved).
+--
+-- Metrics (ns): rtsp.options, rtsp.describe, rtsp.setup, rtsp.play,
+-- rtsp.teardown, rtsp.keepalive (each request to its 2xx answer);
+-- rtsp.first_packet, rtsp.first_keyframe (from the session's start, i.e.
+-- once TCP is connected; the engine's connect row covers the connect);
+-- rtsp.jitter (each track's RFC 3550 interarrival jitter at its end).
+-- Counters: rtsp.packets, rtsp.bytes (RTP bytes: bitrate = bytes * 8 / watch),
+-- rtsp.lost, rtsp.reordered, rtsp.duplicates, rtsp.keyframes, rtsp.rtcp,
+-- rtsp.sessions (reached PLAY), rtsp.watched (watched to the end),
+-- rtsp.status.<step>.<code>, rtsp.error.<step>.<class>, rtsp.stopped.
+local surge = require "surge"
+local units = require "surge.units"
+local response = require "surge.rtsp.response"
+local sdp = require "surge.rtsp.sdp"
+local rtp = require "surge.rtsp.rtp"
+local auth = require "surge.rtsp.auth"
+
+local now_ns, count, metric = surge.now_ns, surge.count, surge.metric
+local concat, format, match, gsub, lower = table.concat, string.format, string.match,
+  string.gsub, string.lower
+local min, max, huge = math.min, math.max, math.huge
+local tonumber, ipairs, type = tonumber, ipairs, type
+
+local M = {}
+
+local DOLLAR = 36 -- RFC 2326 10.12: '$', channel, 16-bit length, data
+
+-- Where a failure lands in the report's error classes. The engine already
+-- counts what it sees itself (reset, refused); "stopped" is surge ending
+-- the run, which is no fault.
+local ERROR_CLASS = {
+  closed = "unexpected_close", timeout = "request_timeout",
+}
+
+local function counter_safe(s)
+  return (gsub(lower(tostring(s)), "[^%w_]+", "_"))
+end
+
+local function fail(st, step, err)
+  if err == "stopped" then
+    count("rtsp.stopped")
+    return nil, err
+  end
+  local cls = ERROR_CLASS[err]
+  if cls then
+    surge.error(cls)
+  elseif err ~= "reset" and err ~= "refused" and err ~= "address" and err ~= "error" then
+    surge.error("protocol") -- malformed, bad status line, status, no media ...
+  end
+  count("rtsp.error." .. step .. "." .. counter_safe(err))
+  return nil, err
+end
+
+-- ---- requests and the one loop that reads everything ----
+
+local function send_request(st, method, url, step, headers)
+  st.cseq = st.cseq + 1
+  local lines = { method .. " " .. url .. " RTSP/1.0", "CSeq: " .. st.cseq, "User-Agent: surge" }
+  if st.session_id then lines[#lines + 1] = "Session: " .. st.session_id end
+  if st.challenge then
+    lines[#lines + 1] = "Authorization: " ..
+      auth.authorization(st.challenge, st.user, st.password, method, url, st.auth_state)
+  end
+  for _, h in ipairs(headers or {}) do lines[#lines + 1] = h end
+  lines[#lines + 1] = "\r\n"
+  st.pending[st.cseq] = { step = step, t0 = now_ns() }
+  local ok, err = st.conn:send(concat(lines, "\r\n"))
+  if not ok then return nil, err end
+  return st.cseq
+end
+
+-- Per-track counters go out as deltas once a second and at the end:
+-- cheaper than a C call per packet, and loss that a late packet undoes
+-- within the second is never reported at all.
+local function flush(st)
+  for _, tr in ipairs(st.tracks) do
+    local rep = tr.reported
+    local lost = rtp.lost(tr)
+    if tr.received ~= rep.received then count("rtsp.packets", tr.received - rep.received) end
+    if tr.bytes ~= rep.bytes then count("rtsp.bytes", tr.bytes - rep.bytes) end
+    if lost ~= rep.lost then count("rtsp.lost", lost - rep.lost) end
+    if tr.reordered ~= rep.reordered then count("rtsp.reordered", tr.reordered - rep.reordered) end
+    if tr.duplicates ~= rep.duplicates then count("rtsp.duplicates", tr.duplicates - rep.duplicates) end
+    if tr.keyframes ~= rep.keyframes then count("rtsp.keyframes", tr.keyframes - rep.keyframes) end
+    if tr.bad ~= rep.bad then count("rtsp.malformed_rtp", tr.bad - rep.bad) end
+    -- received counts restart with the sequence (A.1); loss carries over
+    rep.received, rep.bytes, rep.lost, rep.reordered = tr.received, tr.bytes, lost, tr.reordered
+    rep.duplicates, rep.keyframes, rep.bad = tr.duplicates, tr.keyframes, tr.bad
+  end
+  if st.rtcp ~= st.rtcp_reported then
+    count("rtsp.rtcp", st.rtcp - st.rtcp_reported)
+    st.rtcp_reported = st.rtcp
+  end
+  if st.unknown_channel > 0 then
+    count("rtsp.unknown_channel", st.unknown_channel)
+    st.unknown_channel = 0
+  end
+end
+
+-- One interleaved frame (RFC 2326 10.12). p points at its data.
+local function on_frame(st, ch, p, len, t)
+  local tr = st.by_channel[ch]
+  if tr then
+    if not st.first_packet then
+      st.first_packet = true
+      metric("rtsp.first_packet", t - st.t0)
+    end
+    if rtp.packet(tr, p, len, t * tr.units_per_ns) == 1 and not st.first_keyframe then
+      st.first_keyframe = true
+      metric("rtsp.first_keyframe", t - st.t0)
+    end
+  elseif st.rtcp_channel[ch] then
+    st.rtcp = st.rtcp + 1
+  else
+    st.unknown_channel = st.unknown_channel + 1
+  end
+end
+
+local function on_response(st, msg)
+  local pend = msg.cseq and st.pending[msg.cseq]
+  if not pend then
+    count("rtsp.unmatched")
+    return
+  end
+  st.pending[msg.cseq] = nil
+  count("rtsp.status." .. pend.step .. "." .. msg.status)
+  if msg.status >= 200 and msg.status < 300 then
+    metric("rtsp." .. pend.step, now_ns() - pend.t0)
+  end
+end
+
+-- RFC 2326 10: a server may send requests too (OPTIONS as a ping, ...).
+local function on_server_request(st, msg)
+  count("rtsp.server_request")
+  local ok = msg.method == "OPTIONS" or msg.method == "GET_PARAMETER"
+  local reply = format("RTSP/1.0 %s\r\nCSeq: %s\r\n\r\n", ok and "200 OK" or "501 Not Implemented",
+    msg.cseq or 0)
+  return st.conn:send(reply)
+end
+
+local function send_keepalive(st)
+  local method = st.public.GET_PARAMETER and "GET_PARAMETER" or "OPTIONS"
+  return send_request(st, method, method == "OPTIONS" and st.url or st.sdp.url, "keepalive")
+end
+
+-- Waits for `need` bytes. Returns true when they are there, false when a
+-- deadline (keepalive, end of watch, flush) fell due first, or nil, err.
+local function wait_bytes(st, need, want)
+  local t = now_ns()
+  local until_ns = st.last_rx + st.stall_ns
+  if st.playing then
+    until_ns = min(until_ns, st.keepalive_at, st.flush_at, want and huge or st.watch_end)
+  end
+  st.conn:set_timeout(max((until_ns - t) / 1e9, 0.001))
+  local p, err = st.conn:fill(need)
+  if p then
+    st.last_rx = now_ns()
+    return true
+  end
+  if err == "timeout" then
+    if now_ns() - st.last_rx >= st.stall_ns then return nil, "timeout" end
+    return false
+  end
+  return nil, err
+end
+
+-- Reads frames and messages until the response to `want` (a CSeq) arrives,
+-- or, with want nil, until the watch time is over. Returns the response,
+-- true (watched), or nil, err.
+local function pump(st, want)
+  local conn = st.conn
+  while true do
+    local t = now_ns()
+    if st.playing then
+      if t >= st.flush_at then
+        flush(st)
+        st.flush_at = t + 1e9
+      end
+      if not want and t >= st.watch_end then return true end
+      if t >= st.keepalive_at then
+        st.keepalive_at = t + st.keepalive_ns
+        local ok, err = send_keepalive(st)
+        if not ok then return nil, err end
+      end
+    end
+    local p, avail = conn:buffered()
+    local off = 0
+    while avail - off >= 4 and p[off] == DOLLAR do
+      local len = p[off + 2] * 256 + p[off + 3]
+      if avail - off < 4 + len then break end
+      on_frame(st, p[off + 1], p + off + 4, len, t)
+      off = off + 4 + len
+    end
+    if off > 0 then
+      conn:consume(off)
+      st.last_rx = t
+    elseif avail == 0 then
+      local ok, err = wait_bytes(st, 1, want)
+      if ok == nil then return nil, err end
+    elseif p[0] == DOLLAR then
+      local ok, err = wait_bytes(st, avail >= 4 and 4 + p[2] * 256 + p[3] or 4, want)
+      if ok == nil then return nil, err end
+    elseif p[0] >= 65 and p[0] <= 90 then
+      -- "RTSP/1.0 ..." or a request line: an upper-case letter starts both
+      conn:set_timeout(st.stall_ns / 1e9)
+      local msg, err = response.read(conn)
+      if not msg then return nil, err end
+      st.last_rx = now_ns()
+      if msg.status then
+        on_response(st, msg)
+        if want and msg.cseq == want then return msg end
+      else
+        local ok, serr = on_server_request(st, msg)
+        if not ok then return nil, serr end
+      end
+    else
+      -- Neither '$' nor a message: the stream's framing is lost and
+      -- nothing after this point can be trusted.
+      return nil, "malformed"
+    end
+  end
+end
+
+-- Sends a request and reads its answer; answers one 401 with credentials
+-- (RFC 2326 D.1; RFC 2617). Returns the response or nil, err.
+local function exchange(st, method, url, step, headers)
+  for attempt = 1, 2 do
+    local cseq, err = send_request(st, method, url, step, headers)
+    if not cseq then return fail(st, step, err) end
+    local msg, perr = pump(st, cseq)
+    if not msg then return fail(st, step, perr) end
+    if msg.status ~= 401 or attempt == 2 or not st.user then return msg end
+    local c, aerr = auth.choose(msg.challenges)
+    if not c then return fail(st, step, "auth") end
+    st.challenge, st.auth_state = c, {}
+  end
+end
+
+local function ok_status(st, step, msg)
+  if msg.status >= 200 and msg.status < 300 then return msg end
+  return fail(st, step, msg.status == 401 and "auth" or "status")
+end
+
+-- ---- the session ----
+
+local function selected(cfg, m, i)
+  if cfg.tracks == "all" then return true end
+  for _, want in ipairs(cfg.tracks) do
+    if want == i or want == m.type then return true end
+  end
+  return false
+end
+
+local function finish(st)
+  flush(st)
+  for _, tr in ipairs(st.tracks) do
+    if tr.received >= 2 then metric("rtsp.jitter", tr.jitter / tr.clock_rate * 1e9) end
+  end
+end
+
+local function play(st, cfg)
+  local conn = st.conn
+  local msg = exchange(st, "OPTIONS", st.url, "options")
+  if not msg then return end
+  -- OPTIONS is a courtesy (RFC 2326 10.1): a refusal is counted, not fatal.
+  st.public = response.methods(msg.headers.public)
+
+  msg = exchange(st, "DESCRIBE", st.url, "describe", { "Accept: application/sdp" })
+  if not msg or not ok_status(st, "describe", msg) then return end
+  local desc, err = sdp.parse(msg.body, sdp.base(st.url, msg.headers))
+  if not desc then return fail(st, "describe", err) end
+  st.sdp = desc
+
+  local k = 0
+  for i, m in ipairs(desc.media) do
+    if selected(cfg, m, i) then
+      -- RFC 2326 12.39: interleaved channels 2k (RTP) and 2k+1 (RTCP)
+      local transport = format("Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d", 2 * k, 2 * k + 1)
+      msg = exchange(st, "SETUP", m.url, "setup", { transport })
+      if not msg or not ok_status(st, "setup", msg) then return end
+      local id, timeout = response.session(msg.headers.session)
+      if not id then return fail(st, "setup", "no session") end
+      st.session_id, st.server_timeout = id, timeout or st.server_timeout
+      -- The server may choose other channels (12.39): its answer rules.
+      local a, b = match(msg.headers.transport or "", "interleaved=(%d+)%-?(%d*)")
+      a = tonumber(a) or 2 * k
+      b = tonumber(b) or a + 1
+      local tr = rtp.track(m.codec, m.clock_rate or 90000, m.pt)
+      tr.units_per_ns = tr.clock_rate / 1e9
+      tr.reported = { received = 0, bytes = 0, lost = 0, reordered = 0, duplicates = 0,
+                      keyframes = 0, bad = 0 }
+      st.tracks[#st.tracks + 1] = tr
+      st.by_channel[a] = tr
+      st.rtcp_channel[b] = true
+      k = k + 1
+    end
+  end
+  if k == 0 then return fail(st, "describe", "no media") end
+
+  local ka = cfg.keepalive or (st.server_timeout or 60) / 2
+  -- RFC 2326 12.37: the session dies after `timeout` seconds of silence
+  if st.server_timeout then ka = min(ka, st.server_timeout * 0.8) end
+  st.keepalive_ns = ka * 1e9
+
+  local headers
+  if cfg.range then headers = { "Range: " .. (type(cfg.range) == "string" and cfg.range or "npt=0.000-") } end
+  msg = exchange(st, "PLAY", desc.url, "play", headers)
+  if not msg or not ok_status(st, "play", msg) then return end
+  count("rtsp.sessions")
+
+  local t = now_ns()
+  st.playing = true
+  st.watch_end = t + cfg.watch * 1e9
+  st.keepalive_at = t + st.keepalive_ns
+  st.flush_at = t + 1e9
+  local done, perr = pump(st, nil)
+  if not done then return fail(st, "play", perr) end
+  count("rtsp.watched")
+
+  st.playing = false
+  msg = exchange(st, "TEARDOWN", desc.url, "teardown")
+  if msg then ok_status(st, "teardown", msg) end
+end
+
+local function strip_credentials(url)
+  return (gsub(url, "^(%a[%w+.-]*://)[^/@]*@", "%1"))
+end
+
+local function url_credentials(url)
+  local cred = match(url, "^%a[%w+.-]*://([^/@]*)@")
+  if not cred then return nil end
+  local user, pw = match(cred, "^([^:]*):(.*)$")
+  local function unescape(s)
+    return (gsub(s, "%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+  end
+  if user then return unescape(user), unescape(pw) end
+  return unescape(cred), ""
+end
+
+local function session(conn, cfg)
+  local url = cfg.url or conn.target.url
+  local user, password = url_credentials(url)
+  local t0 = now_ns()
+  local st = {
+    conn = conn, cseq = 0, pending = {}, url = strip_credentials(url),
+    user = cfg.user or user, password = cfg.password or password,
+    tracks = {}, by_channel = {}, rtcp_channel = {}, rtcp = 0, rtcp_reported = 0,
+    unknown_channel = 0, public = {}, t0 = t0, last_rx = t0,
+    stall_ns = (cfg.timeout or conn.timeout or 5) * 1e9,
+    playing = false,
+  }
+  play(st, cfg)
+  finish(st)
+end
+
+-- reader { transport = "tcp", watch = "60s", keepalive = "20s" | nil,
+--          tracks = "all" | { 1, "video", ... }, range = false | true | "npt=...",
+--          timeout = "5s" (silence that ends a reader; default: the scenario's
+--          timeout), url = (default: the target), user =, password = }
+function M.reader(opts)
+  opts = opts or {}
+  local cfg = { tracks = "all", range = false }
+  local transport = opts.transport or "tcp"
+  if transport ~= "tcp" then
+    error("rtsp.reader: transport must be \"tcp\" (interleaved RTP over the RTSP connection)", 2)
+  end
+  local watch, err = units.duration(opts.watch or "60s")
+  if not watch or watch <= 0 then error("rtsp.reader: watch: " .. (err or "must be > 0"), 2) end
+  cfg.watch = watch
+  if opts.keepalive ~= nil then
+    local ka, kerr = units.duration(opts.keepalive)
+    if not ka or ka <= 0 then error("rtsp.reader: keepalive: " .. (kerr or "must be > 0"), 2) end
+    cfg.keepalive = ka
+  end
+  if opts.timeout ~= nil then
+    local to, terr = units.duration(opts.timeout)
+    if not to or to <= 0 then error("rtsp.reader: timeout: " .. (terr or "must be > 0"), 2) end
+    cfg.timeout = to
+  end
+  if opts.tracks ~= nil and opts.tracks ~= "all" then
+    if type(opts.tracks) ~= "table" or #opts.tracks == 0 then
+      error("rtsp.reader: tracks must be \"all\" or a list of media numbers or types, e.g. { 1 } or { \"video\" }", 2)
+    end
+    cfg.tracks = opts.tracks
+  end
+  if opts.range ~= nil and opts.range ~= false then
+    if opts.range ~= true and type(opts.range) ~= "string" then
+      error("rtsp.reader: range must be false, true (npt=0.000-) or a Range value", 2)
+    end
+    cfg.range = opts.range
+  end
+  if opts.url ~= nil and type(opts.url) ~= "string" then error("rtsp.reader: url must be a string", 2) end
+  cfg.url, cfg.user, cfg.password = opts.url, opts.user, opts.password
+  return {
+    name = "rtsp",
+    shape = "session",
+    session = function(conn) return session(conn, cfg) end,
+  }
+end
+
+M.new = M.reader
+return M
