@@ -62,7 +62,6 @@ def main():
             a.add_basic(GstRtspServer.RTSPAuth.make_basic(name, password), token)
         server.set_auth(a)
         perms = GstRtspServer.RTSPPermissions()
-        perms.add_role_empty("viewer")
         perms.add_permission_for_role("viewer", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, True)
         perms.add_permission_for_role("viewer", GstRtspServer.RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, True)
         factory.set_permissions(perms)

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""RTSP readers against `surge serve rtsp`: the handshake from the SDP's
+control URLs, packets at the stream's rate, keyframes, clean TEARDOWN; with
+injected loss, reordering and jitter, the readers report what the server
+says it injected; keepalives hold a session past the server's timeout."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import Serve, done, diag, ok, surge, write_scenario  # noqa: E402
+
+SCN = """
+local rtsp = require "surge.proto.rtsp"
+return {
+  target = "rtsp://127.0.0.1:%(port)d/live/cam",
+  protocol = rtsp.reader { watch = "%(watch)s"%(extra)s },
+  connections = %(conns)d,
+  duration = "%(duration)s",
+  json = "%(json)s",
+}
+"""
+
+
+def run(srv, conns, watch, duration, extra="", workers=2):
+    js = write_scenario("", name="report.json")
+    scn = write_scenario(SCN % dict(port=srv.port, conns=conns, watch=watch, duration=duration,
+                                    extra=extra, json=js))
+    rc, out, err = surge("run", scn, "-w", workers, timeout=120)
+    seen = srv.stop()
+    try:
+        with open(js) as f:
+            rep = json.load(f)
+    except (OSError, ValueError):
+        rep = {"counters": {}, "histograms": {}}
+    return rc, out + err, rep, seen
+
+
+def ctr(rep, name):
+    return rep.get("counters", {}).get(name, 0)
+
+
+# 1. Clean stream: 20 readers, 2 tracks at 200 kbit/s each, 3 s watch.
+srv = Serve("rtsp", "--bitrate", "200k", "--tracks", "2", "--keyframe-interval", "500ms")
+rc, out, rep, seen = run(srv, 20, "3s", "4s")
+ok(rc == 0, "run exits 0", out)
+ok(ctr(rep, "rtsp.status.setup.200") == 2 * ctr(rep, "rtsp.status.describe.200") > 0,
+   "SETUP of both tracks (URLs from the SDP) answered 200", rep.get("counters"))
+ok(ctr(rep, "rtsp.watched") == 20 and ctr(rep, "rtsp.status.teardown.200") == 20,
+   "20 readers watched to the end and tore down (%d, %d)"
+   % (ctr(rep, "rtsp.watched"), ctr(rep, "rtsp.status.teardown.200")), rep.get("counters"))
+ok(seen.get("teardowns") == 20, "the server saw 20 TEARDOWNs", seen)
+ok(rep["totals"]["errors"]["total"] == 0, "no errors", rep["totals"]["errors"])
+ok(ctr(rep, "rtsp.lost") == 0 and ctr(rep, "rtsp.reordered") == 0 and seen.get("lost") == 0,
+   "zero loss, zero reordering", rep.get("counters"))
+ok(seen.get("skipped") == 0 and 0 <= seen.get("packets") - ctr(rep, "rtsp.packets") <= 2 * 20 * 2,
+   "packets read = packets sent, but for those in flight when the run stopped (%d vs %d)"
+   % (ctr(rep, "rtsp.packets"), seen.get("packets")), seen)
+# Rate: 200 kbit/s per track of 1200-byte packets is 20.83 packets/s; a
+# watched session of 3 s on 2 tracks gets ~125.
+per_watch = 200000 / (1200 * 8) * 3 * 2
+first = rep["histograms"].get("rtsp.first_packet", {})
+ok(ctr(rep, "rtsp.bytes") == 1200 * ctr(rep, "rtsp.packets"), "bytes = packets x 1200", rep.get("counters"))
+ok(ctr(rep, "rtsp.packets") >= 20 * per_watch * 0.95,
+   "packets at the stream's rate (%d >= %d)" % (ctr(rep, "rtsp.packets"), 20 * per_watch * 0.95))
+ok(ctr(rep, "rtsp.keyframes") >= 20 * 2 * 6 * 0.9 and ctr(rep, "rtsp.keyframes") <= seen.get("keyframes"),
+   "keyframes seen (%d; the server sent %d)" % (ctr(rep, "rtsp.keyframes"), seen.get("keyframes")))
+ok(first.get("count", 0) >= 20 and first.get("max", 1e12) < 1e9, "first packet within 1 s for every reader",
+   first)
+ok(rep["histograms"].get("rtsp.first_keyframe", {}).get("count", 0) >= 20, "first keyframe for every reader")
+ok(ctr(rep, "rtsp.rtcp") >= 20 * 2 * 2, "RTCP sender reports counted (%d)" % ctr(rep, "rtsp.rtcp"))
+for step in ("options", "describe", "setup", "play", "teardown"):
+    h = rep["histograms"].get("rtsp." + step, {})
+    ok(h.get("count", 0) >= 20, "rtsp.%s latency recorded (%d)" % (step, h.get("count", 0)))
+
+# 2. Injected faults: loss, reorder, jitter, with sequence numbers that wrap.
+srv = Serve("rtsp", "--bitrate", "400k", "--loss", "2%", "--reorder", "2%", "--jitter", "5ms",
+            "--seq-start", "65500", "--seed", "7")
+rc, out, rep, seen = run(srv, 40, "5s", "6s")
+diag("server: lost %s reordered %s jitter %.0f us; readers: lost %d reordered %d jitter %.0f us"
+     % (seen.get("lost"), seen.get("reordered"), seen.get("jitter_us_sum", 0) / max(seen.get("jitter_tracks", 1), 1),
+        ctr(rep, "rtsp.lost"), ctr(rep, "rtsp.reordered"), rep["histograms"].get("rtsp.jitter", {}).get("mean", 0) / 1e3))
+ok(rc == 0, "faulty stream: run exits 0", out)
+inj_lost, inj_re = seen.get("lost", 0), seen.get("reordered", 0)
+ok(inj_lost > 100 and inj_re > 100, "faults were injected (lost %d, reordered %d)" % (inj_lost, inj_re))
+# Readers cut by the end of the run cannot see loss after their last
+# packet: they may report slightly less, never more.
+got_lost = ctr(rep, "rtsp.lost")
+ok(inj_lost * 0.95 <= got_lost <= inj_lost, "loss reported %d of %d injected (within 5%%, never more)"
+   % (got_lost, inj_lost))
+got_re = ctr(rep, "rtsp.reordered")
+ok(inj_re * 0.95 <= got_re <= inj_re, "reordering reported %d of %d injected" % (got_re, inj_re))
+ok(ctr(rep, "rtsp.packets") + got_lost <= seen.get("packets") + inj_lost,
+   "no packet counted twice", rep.get("counters"))
+jit = rep["histograms"].get("rtsp.jitter", {})
+srv_jit = seen.get("jitter_us_sum", 0) / max(seen.get("jitter_tracks", 1), 1) * 1e3
+ok(jit.get("count", 0) >= 40 and abs(jit.get("mean", 0) - srv_jit) <= 0.15 * srv_jit + 300e3,
+   "mean jitter %.0f us matches the server's %.0f us (15%% + 0.3 ms)" % (jit.get("mean", 0) / 1e3, srv_jit / 1e3))
+# Uniform 0..5 ms delays: |D| of two uniforms averages 5/3 ms (plus the 1 ms tick).
+ok(1.2e6 <= jit.get("mean", 0) <= 3.5e6, "jitter near the 5/3 ms a uniform 0-5 ms delay gives", jit)
+
+# 3. Keepalive: the server drops sessions silent for 2 s; readers watch 5 s.
+srv = Serve("rtsp", "--session-timeout", "2s")
+rc, out, rep, seen = run(srv, 5, "5s", "6s", workers=1)
+ok(ctr(rep, "rtsp.watched") == 5 and seen.get("timeouts") == 0,
+   "keepalives from Session timeout hold the session (watched %d, server timeouts %s)"
+   % (ctr(rep, "rtsp.watched"), seen.get("timeouts")), out)
+ok(ctr(rep, "rtsp.status.keepalive.200") >= 5 * 4, "keepalives every ~1.6 s answered 200 (%d)"
+   % ctr(rep, "rtsp.status.keepalive.200"))
+# A keepalive interval longer than the server's timeout would lose the session.
+srv = Serve("rtsp", "--session-timeout", "1s")
+rc, out, rep, seen = run(srv, 3, "4s", "5s", extra=', keepalive = "30s"', workers=1)
+ok(seen.get("timeouts") == 0 and ctr(rep, "rtsp.status.keepalive.200") >= 3 * 3,
+   "a configured 30 s keepalive is capped at 0.8 x the server's 1 s timeout", (seen, rep.get("counters")))
+
+# 4. A track that is not in the SDP: tracks = { 3 } on a 1-track stream
+srv = Serve("rtsp")
+rc, out, rep, seen = run(srv, 2, "1s", "2s", extra=", tracks = { 3 }", workers=1)
+ok(ctr(rep, "rtsp.error.describe.no_media") >= 2, "no chosen media is an error by class", rep.get("counters"))
+
+done()
