@@ -561,11 +561,29 @@ static void conn_read_session(struct worker *w, struct conn *c)
 		io_set(w, c, c->writing ? EV_WRITE : 0); /* backpressure until consumed */
 		return;
 	}
-	if (rbuf_reserve(c, 16384) < 0) {
-		conn_close(w, c, ERR_OTHER);
-		return;
+	/* An emptied buffer is given back and the read lands in the worker's
+	 * scratch first: a reader between packets holds no memory of its own.
+	 * (Pointers from an earlier conn:fill are stale after a yield anyway.) */
+	ssize_t n;
+	if (c->rlen == 0) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rcap = 0;
+		n = read(c->io.fd, w->scratch, WORKER_SCRATCH);
+		if (n > 0) {
+			if (rbuf_reserve(c, (size_t)n) < 0) {
+				conn_close(w, c, ERR_OTHER);
+				return;
+			}
+			memcpy(c->rbuf, w->scratch, (size_t)n);
+		}
+	} else {
+		if (rbuf_reserve(c, 16384) < 0) {
+			conn_close(w, c, ERR_OTHER);
+			return;
+		}
+		n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
 	}
-	ssize_t n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
