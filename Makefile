@@ -67,7 +67,7 @@ test: deps
 # The suite against the current build (no package installs).
 check: surge unit
 	SURGE=$(CURDIR)/$(BUILD)/surge BUILD=$(BUILD) prove --exec '' $(PROVE_FLAGS) \
-	  $(UNIT_BINS) tests/lua/run tests/fuzz/run $(wildcard tests/e2e/t_*)
+	  $(UNIT_BINS) tests/lua/run $(wildcard tests/fuzz/run) $(wildcard tests/e2e/t_*)
 
 # Everything again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:
@@ -78,7 +78,8 @@ test-asan:
 bench: surge
 	tests/bench/run
 
-demo: deps surge
+demo: deps
+	$(MAKE) surge
 	scenarios/demo.sh
 
 install: surge

@@ -584,12 +584,19 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		session_wake(w, c, SURGE_WAKE_TIMER);
 }
 
+/* Stamps taken after the sweep's `now` (a connect or send made earlier in the
+ * same tick) are not elapsed time: unsigned subtraction would wrap. */
+static bool elapsed_at_least(uint64_t now, uint64_t since, uint64_t limit)
+{
+	return now > since && now - since >= limit;
+}
+
 void conn_check_timeouts(struct worker *w, struct conn *c, uint64_t now)
 {
 	const struct options *o = w->opt;
 
 	if (c->state == CONN_CONNECTING) {
-		if (now - c->t_connect >= o->connect_timeout_ns)
+		if (elapsed_at_least(now, c->t_connect, o->connect_timeout_ns))
 			conn_close(w, c, ERR_CONNECT_TIMEOUT);
 		return;
 	}
@@ -597,7 +604,7 @@ void conn_check_timeouts(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	for (uint32_t i = 0; i < c->inflight; i++) {
 		const struct inflight *f = &c->fl[(c->fl_head + i) % o->pipeline];
-		if (now - f->sent >= o->request_timeout_ns) {
+		if (elapsed_at_least(now, f->sent, o->request_timeout_ns)) {
 			/* The stream's position is unknown after a lost answer:
 			 * the connection and everything on it is given up. */
 			conn_close(w, c, ERR_REQUEST_TIMEOUT);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "run.h"
+#include "serve.h"
 #include "version.h"
 
 static const char usage[] =
@@ -14,6 +15,7 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  run SCENARIO.lua     run a load test (surge run --help)\n"
+	"  serve PROTOCOL       a built-in server to test against: echo (surge serve --help)\n"
 	"  version              print the version\n"
 	"  help                 this text\n"
 	"\n"
@@ -29,6 +31,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "run") == 0)
 		return run_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve") == 0)
+		return serve_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("surge %s\n", SURGE_VERSION);
 		return 0;

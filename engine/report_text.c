@@ -49,17 +49,23 @@ void report_header(FILE *f, const struct options *o)
 
 void report_progress_line(FILE *f, const struct options *o, const struct stats *s, uint32_t second)
 {
-	char p99[32], rate[32];
+	char p99[32], rate[32], intended[32];
+	bool tty = isatty(fileno(f));
 
 	report_fmt_ns(p99, sizeof(p99), (double)hist_value_at_percentile(s->hist[HI_LATENCY], 99));
 	fmt_count(rate, sizeof(rate), (double)s->counter[ST_COMPLETED]);
-	fprintf(f, "\r\033[K[%3us] %s req/s  conns %lld/%lld  p99 %s  errors %lld", second + 1, rate,
-		(long long)s->gauge[GA_CONNS_OPEN], (long long)s->gauge[GA_CONNS_TARGET],
-		hist_total(s->hist[HI_LATENCY]) ? p99 : "-", (long long)total_errors(s));
-	if (o->rate_segs)
-		fprintf(f, "  intended %lld  backlog %lld", (long long)s->counter[ST_INTENDED],
-			(long long)s->gauge[GA_BACKLOG]);
-	if (!isatty(fileno(f)))
+	/* On a terminal the line rewrites itself; in a log it is one line a second. */
+	fprintf(f, "%s[%3us] %s req/s", tty ? "\r\033[K" : "", second + 1, rate);
+	if (o->rate_segs) {
+		fmt_count(intended, sizeof(intended), (double)s->counter[ST_INTENDED]);
+		fmt_count(rate, sizeof(rate), (double)s->counter[ST_SENT]);
+		fprintf(f, "  sent %s/s of %s intended  backlog %lld  dropped %lld", rate, intended,
+			(long long)s->gauge[GA_BACKLOG], (long long)s->counter[ST_DROPPED]);
+	}
+	fprintf(f, "  conns %lld/%lld  p99 %s  errors %lld", (long long)s->gauge[GA_CONNS_OPEN],
+		(long long)s->gauge[GA_CONNS_TARGET], hist_total(s->hist[HI_LATENCY]) ? p99 : "-",
+		(long long)total_errors(s));
+	if (!tty)
 		fputc('\n', f);
 	fflush(f);
 }
@@ -70,6 +76,13 @@ static void hist_row(FILE *f, const char *label, const struct hist *h)
 	char b[32];
 
 	fprintf(f, "  %-10s", label);
+	if (hist_total(h) == 0) {
+		/* Nothing measured is not "0 ns". */
+		for (int i = 0; i < 8; i++)
+			fprintf(f, " %9s", "-");
+		fprintf(f, " %10d\n", 0);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
 		report_fmt_ns(b, sizeof(b), (double)hist_value_at_percentile(h, ps[i]));
 		fprintf(f, " %9s", b);

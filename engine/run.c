@@ -230,7 +230,7 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 			}
 		} else if (h.type == IPC_LOG) {
 			if (col->progress)
-				fputs("\r\033[K", stderr);
+				if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 			fprintf(stderr, "surge: %.*s\n", (int)h.len, (const char *)payload);
 		}
 		ipc_reader_pop(&col->readers[k], &h);
@@ -258,7 +258,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 		for (uint32_t k = 0; k < col->nworkers; k++)
 			kill(col->pids[k], SIGTERM);
 		if (col->progress)
-			fputs("\r\033[K", stderr);
+			if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 		fprintf(stderr, "surge: stopping (Ctrl-C again to stop at once)\n");
 	} else {
 		for (uint32_t k = 0; k < col->nworkers; k++)
@@ -472,7 +472,13 @@ int run_main(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
-	col.loop = ev_default_loop(EVFLAG_AUTO);
+	/* Not the default loop: that one reaps children itself and waitpid()
+	 * below would see ECHILD instead of the workers' exit codes. */
+	col.loop = ev_loop_new(EVFLAG_AUTO);
+	if (!col.loop) {
+		rc = EXIT_FAILED;
+		goto out;
+	}
 	ev_set_userdata(col.loop, &col);
 	for (uint32_t k = 0; k < opt.workers; k++)
 		ev_io_start(col.loop, &col.pipes[k]);
@@ -483,14 +489,15 @@ int run_main(int argc, char **argv)
 	ev_run(col.loop, 0);
 	for (uint32_t k = 0; k < opt.workers; k++) {
 		int status;
-		while (waitpid(col.pids[k], &status, 0) < 0 && errno == EINTR)
+		pid_t got;
+		while ((got = waitpid(col.pids[k], &status, 0)) < 0 && errno == EINTR)
 			;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		if (got < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			res.worker_failed = true;
 	}
 	advance_progress(&col, true);
 	if (col.progress)
-		fputs("\r\033[K", stderr);
+		if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
 	rc = outcome(&opt, &res);
@@ -504,6 +511,8 @@ int run_main(int argc, char **argv)
 	if (rc == EXIT_FAILED && !res.worker_failed)
 		report_nothing_measured(stderr, &opt, &res);
 out:
+	if (col.loop)
+		ev_loop_destroy(col.loop);
 	lua_engine_free(le);
 	for (uint32_t k = 0; k < col.nworkers && col.readers; k++)
 		ipc_reader_free(&col.readers[k]);

@@ -111,3 +111,79 @@ def write_scenario(text, name="scenario.lua"):
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+_UNITS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def ns(text):
+    """'468us' -> 468000.0; '-' (nothing measured) -> None."""
+    if text == "-":
+        return None
+    for suffix in ("ns", "us", "ms", "s"):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * _UNITS[suffix]
+    raise ValueError("not a duration: %r" % text)
+
+
+def parse_report(text):
+    """The text report as numbers: {'sent', 'completed', 'unfinished', 'errors',
+    'error_classes': {class: n}, 'rows': {label: {'p50': ns, ...}}, ...}."""
+    import re
+    r = {"rows": {}, "error_classes": {}}
+    m = re.search(r"sent (\d+)\s+completed (\d+)\s+unfinished (\d+)", text)
+    if m:
+        r["sent"], r["completed"], r["unfinished"] = map(int, m.groups())
+    m = re.search(r"opened (\d+)\s+closed (\d+)\s+attempts (\d+)\s+peak open (\d+)", text)
+    if m:
+        r["opened"], r["closed"], r["attempts"], r["peak_open"] = map(int, m.groups())
+    m = re.search(r"intended ([\d.]+)/s\s+achieved ([\d.]+)/s", text)
+    if m:
+        r["intended_rate"], r["achieved_rate"] = map(float, m.groups())
+    m = re.search(r"throughput\s+([\d.]+) req/s", text)
+    if m:
+        r["throughput"] = float(m.group(1))
+    cols = ["p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "stdev"]
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 10 and re.fullmatch(r"\d+", parts[-1]):
+            label = " ".join(parts[:-9])
+            try:
+                vals = [ns(p) for p in parts[-9:-1]]
+            except ValueError:
+                continue
+            row = dict(zip(cols, vals))
+            row["count"] = int(parts[-1])
+            r["rows"][label] = row
+        m = re.match(r"\s*errors\s+(\d+)(.*)", line)
+        if m:
+            r["errors"] = int(m.group(1))
+            for cls, n in re.findall(r"([a-z][a-z ]*?) (\d+)", m.group(2)):
+                r["error_classes"][cls.strip()] = int(n)
+    return r
+
+
+class Serve(Server):
+    """`surge serve PROTO` on a free port (127.0.0.1 unless listen= is given);
+    .port; stop() returns the server's JSON report as a dict."""
+
+    def __init__(self, proto, *args, listen="127.0.0.1:0", workers=1):
+        import json  # noqa: F401
+        tmp = tempfile.mkdtemp(prefix="surge-serve-")
+        self.ready = os.path.join(tmp, "ready")
+        self.report = os.path.join(tmp, "report.json")
+        argv = [SURGE, "serve", proto, "--listen", listen, "-w", str(workers),
+                "--ready-file", self.ready, "--report", self.report,
+                "--exit-after", "600s"] + [str(a) for a in args]
+        super().__init__(argv, ready_file=self.ready)
+        with open(self.ready) as f:
+            self.port = int(f.read().strip())
+
+    def stop(self):
+        import json
+        log = super().stop()
+        try:
+            with open(self.report) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {"log": log}

@@ -1,0 +1,923 @@
+/* serve: the process model, sockets and fault injection of the built-in
+ * servers; protocols plug in through struct serve_proto (serve.h). */
+#include "serve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "run.h"
+#include "units.h"
+
+#define SCRATCH (64 * 1024)
+#define OUT_HIGH (1u << 20)   /* stop reading a client this far behind */
+#define STREAM_MAX (4u << 20) /* serve_conn_stream refuses beyond this */
+#define MAX_WORKERS 64
+
+enum serve_counter {
+	SC_ACCEPTED,
+	SC_CLOSED_BY_PEER,
+	SC_BYTES_IN,
+	SC_BYTES_OUT,
+	SC_REPLIES,
+	SC_DROPPED,
+	SC_PROTOCOL_ERRORS,
+	SC_ACCEPT_ERRORS,
+	SC_PEAK_OPEN, /* per worker; summed it is an upper bound of the total */
+	SC_COUNT
+};
+
+static const char *const counter_names[SC_COUNT] = {
+	"accepted", "closed_by_peer", "bytes_in", "bytes_out", "replies",
+	"dropped", "protocol_errors", "accept_errors", "peak_open",
+};
+
+struct serve_totals {
+	uint64_t core[SC_COUNT];
+	uint64_t proto[SERVE_MAX_COUNTERS];
+};
+
+struct serve_config {
+	const struct serve_proto *proto;
+	void *proto_config;
+	struct sockaddr_storage listen;
+	socklen_t listen_len;
+	char listen_text[128];
+	unsigned workers;
+	uint64_t delay_ns, stall_ns, stall_period_ns, exit_after_ns;
+	double drop;
+	uint64_t seed;
+	const char *ready_file, *report_file;
+	int backlog;
+};
+
+/* A reply held back by --delay or --stall: released in due order, which is
+ * also arrival order because the delay is constant and stalls end in order. */
+struct held {
+	struct serve_conn *conn;
+	uint64_t due;
+	uint32_t len;
+};
+
+struct serve_worker {
+	struct ev_loop *loop;
+	const struct serve_config *cfg;
+	unsigned index;
+	int listen_fd;
+	ev_io accept_io;
+	ev_timer accept_pause, release, tick, exit_after;
+	ev_signal sigterm, sigint;
+	uint8_t *scratch;
+	uint64_t now;
+	uint64_t start;
+	uint64_t rng;
+	uint64_t open;
+	struct serve_totals totals;
+	struct held *held;
+	size_t held_head, held_len, held_cap;
+	struct serve_conn *tick_list;
+	struct serve_conn *dead; /* closed, freed before the loop next blocks */
+	ev_prepare reap;
+};
+
+struct buf {
+	uint8_t *data;
+	size_t head, len, cap; /* bytes live in data[head, head+len) */
+};
+
+struct serve_conn {
+	struct serve_worker *w;
+	int fd;
+	ev_io rio, wio;
+	struct buf in, out, held;
+	uint32_t held_entries; /* entries in w->held pointing here: free when 0 */
+	bool closed, close_after_write, reading_paused, ticking;
+	struct serve_conn *tick_prev, *tick_next, *dead_next;
+	uint8_t state[]; /* the protocol's per-connection state */
+};
+
+/* ---- buffers ---- */
+
+static int buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (b->head && b->head + b->len + n > b->cap) {
+		memmove(b->data, b->data + b->head, b->len);
+		b->head = 0;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		uint8_t *d = realloc(b->data, cap);
+		if (!d)
+			return -ENOMEM;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->head + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static void buf_consume(struct buf *b, size_t n)
+{
+	b->head += n;
+	b->len -= n;
+	if (b->len == 0) {
+		b->head = 0;
+		/* An idle connection keeps no buffer: memory per connection stays small. */
+		if (b->cap > 4096) {
+			free(b->data);
+			b->data = NULL;
+			b->cap = 0;
+		}
+	}
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- connections ---- */
+
+/* Callers up the stack may still hold c: it is freed from the loop's
+ * prepare watcher, and only when no held reply points at it. */
+static void conn_bury(struct serve_conn *c)
+{
+	c->dead_next = c->w->dead;
+	c->w->dead = c;
+}
+
+static void on_reap(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	struct serve_worker *w = p->data;
+	while (w->dead) {
+		struct serve_conn *c = w->dead;
+		w->dead = c->dead_next;
+		buf_free(&c->in);
+		buf_free(&c->out);
+		buf_free(&c->held);
+		free(c);
+	}
+}
+
+static void conn_close(struct serve_conn *c)
+{
+	struct serve_worker *w = c->w;
+	if (c->closed)
+		return;
+	c->closed = true;
+	if (w->cfg->proto->on_close)
+		w->cfg->proto->on_close(c, c->state);
+	serve_conn_want_tick(c, false);
+	ev_io_stop(w->loop, &c->rio);
+	ev_io_stop(w->loop, &c->wio);
+	close(c->fd);
+	w->open--;
+	if (c->held_entries == 0)
+		conn_bury(c);
+}
+
+static void conn_flush(struct serve_conn *c)
+{
+	struct serve_worker *w = c->w;
+	while (c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out.head, c->out.len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				ev_io_start(w->loop, &c->wio);
+				break;
+			}
+			conn_close(c);
+			return;
+		}
+		w->totals.core[SC_BYTES_OUT] += (uint64_t)n;
+		buf_consume(&c->out, (size_t)n);
+	}
+	if (c->out.len == 0) {
+		ev_io_stop(w->loop, &c->wio);
+		if (c->close_after_write) {
+			conn_close(c);
+			return;
+		}
+	}
+	bool behind = c->out.len > OUT_HIGH;
+	if (behind != c->reading_paused) {
+		c->reading_paused = behind;
+		if (behind)
+			ev_io_stop(w->loop, &c->rio);
+		else
+			ev_io_start(w->loop, &c->rio);
+	}
+}
+
+/* Feeds input to the protocol; keeps only an unconsumed tail. */
+static void conn_feed(struct serve_conn *c, const uint8_t *p, size_t n)
+{
+	struct serve_worker *w = c->w;
+	const struct serve_proto *proto = w->cfg->proto;
+	bool own = c->in.len > 0;
+	if (own) {
+		if (buf_append(&c->in, p, n)) {
+			conn_close(c);
+			return;
+		}
+		p = c->in.data + c->in.head;
+		n = c->in.len;
+	}
+	size_t used = 0;
+	while (used < n && !c->closed) {
+		ssize_t r = proto->on_input(c, c->state, p + used, n - used);
+		if (r < 0) {
+			w->totals.core[SC_PROTOCOL_ERRORS]++;
+			c->close_after_write = true;
+			break;
+		}
+		if (r == 0)
+			break;
+		used += (size_t)r;
+	}
+	if (c->closed)
+		return;
+	if (own)
+		buf_consume(&c->in, used);
+	else if (used < n && !c->close_after_write && buf_append(&c->in, p + used, n - used)) {
+		conn_close(c);
+		return;
+	}
+	if (c->close_after_write)
+		ev_io_stop(w->loop, &c->rio);
+	conn_flush(c);
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct serve_conn *c = io->data;
+	struct serve_worker *w = c->w;
+	w->now = clock_ns();
+	for (int rounds = 0; rounds < 4 && !c->closed && !c->reading_paused; rounds++) {
+		ssize_t n = recv(c->fd, w->scratch, SCRATCH, 0);
+		if (n > 0) {
+			w->totals.core[SC_BYTES_IN] += (uint64_t)n;
+			conn_feed(c, w->scratch, (size_t)n);
+			if ((size_t)n < SCRATCH)
+				return;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		w->totals.core[SC_CLOSED_BY_PEER]++;
+		conn_close(c);
+		return;
+	}
+}
+
+static void on_writable(struct ev_loop *loop, ev_io *io, int revents)
+{
+	conn_flush(io->data);
+}
+
+/* ---- the protocol's API ---- */
+
+static bool in_stall(const struct serve_worker *w, uint64_t t, uint64_t *stall_end)
+{
+	const struct serve_config *cfg = w->cfg;
+	if (!cfg->stall_ns)
+		return false;
+	/* Each period answers for period - stall, then holds replies for stall. */
+	uint64_t since = t - w->start;
+	uint64_t phase = since % cfg->stall_period_ns;
+	uint64_t answer_for = cfg->stall_period_ns - cfg->stall_ns;
+	if (phase < answer_for)
+		return false;
+	*stall_end = t + (cfg->stall_period_ns - phase);
+	return true;
+}
+
+static void arm_release(struct serve_worker *w)
+{
+	if (!w->held_len) {
+		ev_timer_stop(w->loop, &w->release);
+		return;
+	}
+	uint64_t due = w->held[w->held_head].due;
+	double after = due > w->now ? (double)(due - w->now) / 1e9 : 0;
+	ev_timer_stop(w->loop, &w->release);
+	ev_timer_set(&w->release, after, 0);
+	ev_timer_start(w->loop, &w->release);
+}
+
+int serve_conn_reply(struct serve_conn *c, const void *p, size_t n)
+{
+	struct serve_worker *w = c->w;
+	const struct serve_config *cfg = w->cfg;
+	w->totals.core[SC_REPLIES]++;
+	if (cfg->drop > 0 && (double)(serve_conn_random(c) >> 11) * 0x1.0p-53 < cfg->drop) {
+		w->totals.core[SC_DROPPED]++;
+		return 0;
+	}
+	uint64_t due = w->now + cfg->delay_ns, stall_end;
+	if (in_stall(w, due, &stall_end))
+		due = stall_end;
+	if (due <= w->now && c->held.len == 0)
+		return buf_append(&c->out, p, n);
+
+	if (w->held_len == w->held_cap) {
+		size_t cap = w->held_cap ? w->held_cap * 2 : 1024;
+		struct held *h = malloc(cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		for (size_t i = 0; i < w->held_len; i++)
+			h[i] = w->held[(w->held_head + i) % w->held_cap];
+		free(w->held);
+		w->held = h;
+		w->held_head = 0;
+		w->held_cap = cap;
+	}
+	if (buf_append(&c->held, p, n))
+		return -ENOMEM;
+	/* Keep due times monotonic: a later reply never overtakes an earlier one. */
+	if (w->held_len) {
+		uint64_t last = w->held[(w->held_head + w->held_len - 1) % w->held_cap].due;
+		if (due < last)
+			due = last;
+	}
+	w->held[(w->held_head + w->held_len) % w->held_cap] =
+		(struct held){ .conn = c, .due = due, .len = (uint32_t)n };
+	w->held_len++;
+	c->held_entries++;
+	if (w->held_len == 1)
+		arm_release(w);
+	return 0;
+}
+
+static void on_release(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct serve_worker *w = t->data;
+	w->now = clock_ns();
+	while (w->held_len && w->held[w->held_head].due <= w->now) {
+		struct held h = w->held[w->held_head];
+		w->held_head = (w->held_head + 1) % w->held_cap;
+		w->held_len--;
+		struct serve_conn *c = h.conn;
+		c->held_entries--;
+		if (c->closed) {
+			if (c->held_entries == 0)
+				conn_bury(c);
+			continue;
+		}
+		int err = buf_append(&c->out, c->held.data + c->held.head, h.len);
+		buf_consume(&c->held, h.len);
+		if (err)
+			conn_close(c);
+		else
+			conn_flush(c);
+	}
+	arm_release(w);
+}
+
+int serve_conn_stream(struct serve_conn *c, const void *p, size_t n)
+{
+	if (c->out.len + c->held.len + n > STREAM_MAX)
+		return -ENOBUFS;
+	/* Behind held replies, stream data waits too, to keep the byte order. */
+	if (c->held.len)
+		return -ENOBUFS;
+	int err = buf_append(&c->out, p, n);
+	if (!err)
+		ev_io_start(c->w->loop, &c->wio); /* flushed from the loop, never under the caller */
+	return err;
+}
+
+size_t serve_conn_pending(const struct serve_conn *c)
+{
+	return c->out.len + c->held.len;
+}
+
+void serve_conn_want_tick(struct serve_conn *c, bool on)
+{
+	struct serve_worker *w = c->w;
+	if (on == c->ticking || (on && c->closed))
+		return;
+	c->ticking = on;
+	if (on) {
+		c->tick_prev = NULL;
+		c->tick_next = w->tick_list;
+		if (w->tick_list)
+			w->tick_list->tick_prev = c;
+		w->tick_list = c;
+		if (!ev_is_active(&w->tick))
+			ev_timer_again(w->loop, &w->tick);
+	} else {
+		if (c->tick_prev)
+			c->tick_prev->tick_next = c->tick_next;
+		else
+			w->tick_list = c->tick_next;
+		if (c->tick_next)
+			c->tick_next->tick_prev = c->tick_prev;
+		c->tick_prev = c->tick_next = NULL;
+	}
+}
+
+void serve_conn_close_after_write(struct serve_conn *c)
+{
+	c->close_after_write = true;
+}
+
+void *serve_conn_config(const struct serve_conn *c) { return c->w->cfg->proto_config; }
+uint64_t serve_conn_now(const struct serve_conn *c) { return c->w->now; }
+
+uint64_t serve_conn_random(struct serve_conn *c)
+{
+	/* splitmix64: fast, and reproducible from --seed */
+	uint64_t z = (c->w->rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void serve_conn_count(struct serve_conn *c, unsigned idx, uint64_t n)
+{
+	if (idx < SERVE_MAX_COUNTERS)
+		c->w->totals.proto[idx] += n;
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct serve_worker *w = t->data;
+	w->now = clock_ns();
+	struct serve_conn *c = w->tick_list, *next;
+	for (; c; c = next) {
+		next = c->tick_next; /* the call may close c and unlink it */
+		w->cfg->proto->on_tick(c, c->state, w->now);
+	}
+	if (!w->tick_list)
+		ev_timer_stop(loop, t);
+}
+
+/* ---- accepting ---- */
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct serve_worker *w = io->data;
+	const struct serve_proto *proto = w->cfg->proto;
+	w->now = clock_ns();
+	for (int i = 0; i < 256; i++) {
+		int fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return;
+			/* Out of fds or memory: back off rather than spin on a full backlog. */
+			w->totals.core[SC_ACCEPT_ERRORS]++;
+			ev_io_stop(loop, io);
+			ev_timer_start(loop, &w->accept_pause);
+			return;
+		}
+		struct serve_conn *c = calloc(1, sizeof(*c) + proto->conn_state_size);
+		if (!c) {
+			close(fd);
+			w->totals.core[SC_ACCEPT_ERRORS]++;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->w = w;
+		c->fd = fd;
+		ev_io_init(&c->rio, on_readable, fd, EV_READ);
+		ev_io_init(&c->wio, on_writable, fd, EV_WRITE);
+		c->rio.data = c->wio.data = c;
+		ev_io_start(loop, &c->rio);
+		w->totals.core[SC_ACCEPTED]++;
+		if (++w->open > w->totals.core[SC_PEAK_OPEN])
+			w->totals.core[SC_PEAK_OPEN] = w->open;
+	}
+}
+
+static void on_accept_pause(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct serve_worker *w = t->data;
+	ev_io_start(loop, &w->accept_io);
+}
+
+static void on_stop(struct ev_loop *loop, ev_signal *s, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_exit_after(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static int worker_main(const struct serve_config *cfg, unsigned index, int listen_fd, int report_fd)
+{
+	struct serve_worker w = { .cfg = cfg, .index = index, .listen_fd = listen_fd };
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	w.loop = ev_loop_new(EVFLAG_AUTO);
+	w.scratch = malloc(SCRATCH);
+	if (!w.loop || !w.scratch)
+		return EXIT_FAILED;
+	w.rng = cfg->seed * 0x100000001b3ull + index;
+	w.start = w.now = clock_ns();
+
+	ev_io_init(&w.accept_io, on_accept, listen_fd, EV_READ);
+	w.accept_io.data = &w;
+	ev_io_start(w.loop, &w.accept_io);
+	ev_timer_init(&w.accept_pause, on_accept_pause, 0.1, 0);
+	w.accept_pause.data = &w;
+	ev_timer_init(&w.release, on_release, 0, 0);
+	w.release.data = &w;
+	ev_prepare_init(&w.reap, on_reap);
+	w.reap.data = &w;
+	ev_prepare_start(w.loop, &w.reap);
+	ev_timer_init(&w.tick, on_tick, 0, 0.001);
+	w.tick.data = &w;
+	ev_signal_init(&w.sigterm, on_stop, SIGTERM);
+	ev_signal_init(&w.sigint, on_stop, SIGINT);
+	ev_signal_start(w.loop, &w.sigterm);
+	ev_signal_start(w.loop, &w.sigint);
+	if (cfg->exit_after_ns) {
+		ev_timer_init(&w.exit_after, on_exit_after, (double)cfg->exit_after_ns / 1e9, 0);
+		ev_timer_start(w.loop, &w.exit_after);
+	}
+	ev_run(w.loop, 0);
+
+	if (write(report_fd, &w.totals, sizeof(w.totals)) != sizeof(w.totals))
+		return EXIT_FAILED;
+	/* The process exits next; the kernel closes the clients' sockets. */
+	return EXIT_OK;
+}
+
+/* ---- the parent ---- */
+
+static int parse_listen(struct serve_config *cfg, const char *s, char *err, size_t errlen)
+{
+	char host[128];
+	const char *port;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+			goto bad;
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = 0;
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			goto bad;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = 0;
+		port = colon + 1;
+	}
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+				  .ai_socktype = SOCK_STREAM }, *ai;
+	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) != 0)
+		goto bad;
+	memcpy(&cfg->listen, ai->ai_addr, ai->ai_addrlen);
+	cfg->listen_len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+bad:
+	snprintf(err, errlen, "--listen '%s': expected ADDRESS:PORT, e.g. 127.0.0.1:7000 or [::1]:7000", s);
+	return -EINVAL;
+}
+
+static int open_listener(struct serve_config *cfg, char *err, size_t errlen)
+{
+	int fd = socket(cfg->listen.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&cfg->listen, cfg->listen_len) < 0 || listen(fd, cfg->backlog) < 0)
+		goto fail;
+	/* Port 0: the kernel picked one; every other worker binds that one. */
+	socklen_t len = cfg->listen_len;
+	getsockname(fd, (struct sockaddr *)&cfg->listen, &len);
+	return fd;
+fail:
+	snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen_text, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static uint16_t listen_port(const struct serve_config *cfg)
+{
+	const struct sockaddr_storage *ss = &cfg->listen;
+	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+					       : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static void write_report(const struct serve_config *cfg, const struct serve_totals *t, FILE *f)
+{
+	fprintf(f, "{\"server\": \"%s\", \"workers\": %u", cfg->proto->name, cfg->workers);
+	for (int i = 0; i < SC_COUNT; i++)
+		fprintf(f, ", \"%s\": %" PRIu64, counter_names[i], t->core[i]);
+	for (int i = 0; i < SERVE_MAX_COUNTERS && cfg->proto->counter_names[i]; i++)
+		fprintf(f, ", \"%s\": %" PRIu64, cfg->proto->counter_names[i], t->proto[i]);
+	fprintf(f, "}\n");
+}
+
+static const struct serve_proto *const protos[] = { &serve_echo_proto, NULL };
+
+static const struct serve_proto *find_proto(const char *name)
+{
+	for (size_t i = 0; protos[i]; i++)
+		if (strcmp(protos[i]->name, name) == 0)
+			return protos[i];
+	return NULL;
+}
+
+static void usage(FILE *f, const struct serve_proto *proto)
+{
+	fprintf(f,
+		"usage: surge serve PROTOCOL [options]\n"
+		"\n"
+		"Built-in servers to load-test against. protocols:");
+	for (size_t i = 0; protos[i]; i++)
+		fprintf(f, " %s", protos[i]->name);
+	fprintf(f,
+		"\n\n"
+		"  --listen ADDR:PORT   where to listen (default 127.0.0.1:7000; port 0 picks one)\n"
+		"  -w, --workers N      processes, each with its own SO_REUSEPORT listener and\n"
+		"                       up to ~20000 connections (default: number of CPUs)\n"
+		"  --delay DURATION     hold every reply this long (e.g. 20ms)\n"
+		"  --stall S/P          every period P, answer for P-S then hold all replies for S\n"
+		"                       (e.g. 1s/5s), for testing coordinated omission\n"
+		"  --drop FRACTION      never send this share of replies (e.g. 1%%)\n"
+		"  --seed N             seed for --drop and the protocol's randomness (default 1)\n"
+		"  --exit-after DURATION  stop by itself (tests use it as a safety net)\n"
+		"  --ready-file PATH    write the port here once listening\n"
+		"  --report PATH        on exit, write the counts as JSON (accepted, bytes, replies…)\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"SIGINT/SIGTERM stop every worker; the counts are printed to stderr.\n");
+	if (proto && proto->usage)
+		fprintf(f, "\n%s options:\n%s", proto->name, proto->usage);
+}
+
+static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	const struct serve_proto *proto = cfg->proto;
+	for (int i = 2; i < argc; i++) {
+		char key[64];
+		const char *arg = argv[i], *value = NULL;
+		if (strcmp(arg, "-w") == 0)
+			arg = "--workers";
+		if (strncmp(arg, "--", 2) != 0) {
+			snprintf(err, errlen, "unexpected argument '%s'", argv[i]);
+			return -EINVAL;
+		}
+		const char *eq = strchr(arg, '=');
+		size_t klen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		if (klen >= sizeof(key)) {
+			snprintf(err, errlen, "unknown option '%s'", arg);
+			return -EINVAL;
+		}
+		memcpy(key, arg + 2, klen);
+		key[klen] = 0;
+		if (eq)
+			value = eq + 1;
+		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+			value = argv[++i];
+		static const char *const core_keys[] = { "listen", "workers", "delay", "stall", "drop",
+							  "seed", "exit-after", "ready-file", "report" };
+		uint64_t n;
+		for (size_t k = 0; k < sizeof(core_keys) / sizeof(core_keys[0]); k++)
+			if (strcmp(key, core_keys[k]) == 0 && !value) {
+				snprintf(err, errlen, "--%s needs a value (see --help)", key);
+				return -EINVAL;
+			}
+		if (strcmp(key, "listen") == 0) {
+			snprintf(cfg->listen_text, sizeof(cfg->listen_text), "%s", value);
+			if (parse_listen(cfg, value, err, errlen))
+				return -EINVAL;
+		} else if (strcmp(key, "workers") == 0) {
+			if (units_count(value, &n) || n < 1 || n > MAX_WORKERS) {
+				snprintf(err, errlen, "--workers '%s': expected 1 to %d", value, MAX_WORKERS);
+				return -EINVAL;
+			}
+			cfg->workers = (unsigned)n;
+		} else if (strcmp(key, "delay") == 0) {
+			if (units_duration(value, &cfg->delay_ns)) {
+				snprintf(err, errlen, "--delay '%s': expected a duration like 20ms", value);
+				return -EINVAL;
+			}
+		} else if (strcmp(key, "stall") == 0) {
+			char s[64];
+			const char *slash = strchr(value, '/');
+			if (slash && (size_t)(slash - value) < sizeof(s)) {
+				memcpy(s, value, (size_t)(slash - value));
+				s[slash - value] = 0;
+			}
+			if (!slash || (size_t)(slash - value) >= sizeof(s) || units_duration(s, &cfg->stall_ns) ||
+			    units_duration(slash + 1, &cfg->stall_period_ns) || cfg->stall_ns == 0 ||
+			    cfg->stall_ns >= cfg->stall_period_ns) {
+				snprintf(err, errlen,
+					 "--stall '%s': expected STALL/PERIOD with 0 < STALL < PERIOD, e.g. 1s/5s", value);
+				return -EINVAL;
+			}
+		} else if (strcmp(key, "drop") == 0) {
+			if (units_fraction(value, &cfg->drop)) {
+				snprintf(err, errlen, "--drop '%s': expected a share like 1%% or 0.01", value);
+				return -EINVAL;
+			}
+		} else if (strcmp(key, "seed") == 0) {
+			if (units_count(value, &cfg->seed)) {
+				snprintf(err, errlen, "--seed '%s': expected a whole number", value);
+				return -EINVAL;
+			}
+		} else if (strcmp(key, "exit-after") == 0) {
+			if (units_duration(value, &cfg->exit_after_ns) || !cfg->exit_after_ns) {
+				snprintf(err, errlen, "--exit-after '%s': expected a duration like 60s", value);
+				return -EINVAL;
+			}
+		} else if (strcmp(key, "ready-file") == 0) {
+			cfg->ready_file = value;
+		} else if (strcmp(key, "report") == 0) {
+			cfg->report_file = value;
+		} else {
+			int r = proto->option ? proto->option(cfg->proto_config, key, value, err, errlen) : -ENOENT;
+			if (r == -ENOENT) {
+				snprintf(err, errlen, "unknown option '--%s' for surge serve %s (see --help)", key,
+					 proto->name);
+				return -EINVAL;
+			}
+			if (r)
+				return r;
+		}
+	}
+	if (proto->config_check)
+		return proto->config_check(cfg->proto_config, err, errlen);
+	return 0;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_parent_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+int serve_main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout, NULL);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	struct serve_config cfg = { .seed = 1, .backlog = 65535 };
+	cfg.proto = find_proto(argv[1]);
+	if (!cfg.proto) {
+		fprintf(stderr, "surge serve: unknown protocol '%s'\n\n", argv[1]);
+		usage(stderr, NULL);
+		return EXIT_USAGE;
+	}
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout, cfg.proto);
+			return EXIT_OK;
+		}
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg.workers = cpus > 0 ? (unsigned)cpus : 1;
+	char err[512] = "";
+	snprintf(cfg.listen_text, sizeof(cfg.listen_text), "127.0.0.1:7000");
+	parse_listen(&cfg, cfg.listen_text, err, sizeof(err));
+	cfg.proto_config = cfg.proto->config_new ? cfg.proto->config_new() : NULL;
+	if (cfg.proto->config_new && !cfg.proto_config) {
+		fprintf(stderr, "surge serve: out of memory\n");
+		return EXIT_FAILED;
+	}
+	int code = EXIT_USAGE;
+	int fds[MAX_WORKERS], pipes[MAX_WORKERS];
+	pid_t pids[MAX_WORKERS];
+	unsigned started = 0;
+	if (parse_args(&cfg, argc, argv, err, sizeof(err))) {
+		fprintf(stderr, "surge serve %s: %s\n", cfg.proto->name, err);
+		goto out;
+	}
+
+	code = EXIT_FAILED;
+	for (unsigned i = 0; i < cfg.workers; i++) {
+		fds[i] = open_listener(&cfg, err, sizeof(err));
+		if (fds[i] < 0) {
+			fprintf(stderr, "surge serve %s: %s\n", cfg.proto->name, err);
+			for (unsigned k = 0; k < i; k++)
+				close(fds[k]);
+			goto out;
+		}
+	}
+
+	struct sigaction sa = { .sa_handler = on_parent_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (; started < cfg.workers; started++) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			break;
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(p[0]);
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			for (unsigned k = 0; k < cfg.workers; k++)
+				if (k != started)
+					close(fds[k]);
+			_exit(worker_main(&cfg, started, fds[started], p[1]));
+		}
+		close(p[1]);
+		if (pid < 0) {
+			close(p[0]);
+			break;
+		}
+		pids[started] = pid;
+		pipes[started] = p[0];
+	}
+	for (unsigned k = 0; k < cfg.workers; k++)
+		close(fds[k]);
+	if (started < cfg.workers) {
+		fprintf(stderr, "surge serve: could only start %u of %u workers\n", started, cfg.workers);
+		stop_signal = SIGTERM;
+	}
+
+	uint16_t port = listen_port(&cfg);
+	fprintf(stderr, "surge serve %s: listening on %s (port %u), %u workers\n", cfg.proto->name,
+		cfg.listen_text, port, started);
+	if (cfg.ready_file) {
+		FILE *f = fopen(cfg.ready_file, "w");
+		if (f) {
+			fprintf(f, "%u\n", port);
+			fclose(f);
+		}
+	}
+
+	/* Wait for a signal or for the workers to exit (--exit-after). */
+	unsigned alive = started;
+	bool forwarded = false;
+	struct serve_totals sum = { 0 };
+	int worker_failures = 0;
+	while (alive > 0) {
+		if (stop_signal && !forwarded) {
+			for (unsigned i = 0; i < started; i++)
+				kill(pids[i], SIGTERM);
+			forwarded = true;
+		}
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (unsigned i = 0; i < started; i++) {
+			if (pids[i] != pid)
+				continue;
+			struct serve_totals t;
+			if (read(pipes[i], &t, sizeof(t)) == sizeof(t)) {
+				for (int k = 0; k < SC_COUNT; k++)
+					sum.core[k] += t.core[k];
+				for (int k = 0; k < SERVE_MAX_COUNTERS; k++)
+					sum.proto[k] += t.proto[k];
+			} else {
+				worker_failures++;
+			}
+			close(pipes[i]);
+			alive--;
+		}
+	}
+	write_report(&cfg, &sum, stderr);
+	if (cfg.report_file) {
+		FILE *f = fopen(cfg.report_file, "w");
+		if (!f || (write_report(&cfg, &sum, f), fclose(f) != 0))
+			fprintf(stderr, "surge serve: cannot write %s: %s\n", cfg.report_file, strerror(errno));
+	}
+	code = worker_failures ? EXIT_FAILED : EXIT_OK;
+out:
+	if (cfg.proto->config_free)
+		cfg.proto->config_free(cfg.proto_config);
+	return code;
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""The foundation end to end: surge run against surge serve echo and against
+socat (an independent echo peer); counts match what the server saw."""
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import (Serve, Server, done, free_port, ok, parse_report, surge,  # noqa: E402
+                 write_scenario, wait_port)
+
+ECHO = """
+local echo = require "surge.proto.echo"
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = echo.new { size = %d, pipeline = %d },
+  connections = %d,
+  duration = "%s",
+}
+"""
+
+# Closed model against surge serve echo: every byte surge sent, the server saw.
+srv = Serve("echo", workers=2)
+scn = write_scenario(ECHO % (srv.port, 100, 4, 50, "2s"))
+rc, out, err = surge("run", scn, "-w", "2")
+seen = srv.stop()
+r = parse_report(out)
+ok(rc == 0, "closed model run exits 0", err)
+ok(r.get("completed", 0) > 1000, "requests completed (%s)" % r.get("completed"), out)
+ok(r.get("sent") == r.get("completed", -1) + r.get("unfinished", -1),
+   "sent = completed + unfinished", out)
+ok(r.get("errors") == 0, "no errors", out)
+ok(seen.get("bytes_in") == r.get("sent", -1) * 100,
+   "server received exactly sent x 100 bytes (%s vs %s)" % (seen.get("bytes_in"), r.get("sent")),
+   seen)
+ok(seen.get("accepted") == 50 and r.get("opened") == 50,
+   "50 connections opened and accepted", seen)
+lat = r["rows"].get("latency", {})
+ok(lat.get("count") == r.get("completed"), "one latency sample per completed request", out)
+ok(lat.get("p50") and lat["p50"] <= lat["p99"] <= lat["max"], "percentiles are ordered", out)
+
+# --latency prints HdrHistogram's percentile distribution.
+srv = Serve("echo")
+rc, out, err = surge("run", scn, "--target", "tcp://127.0.0.1:%d" % srv.port, "-c", "5",
+                     "-d", "1s", "--latency")
+srv.stop()
+ok(rc == 0 and "       Value   Percentile   TotalCount 1/(1-Percentile)" in out
+   and "#[Buckets =" in out and "1.000000" in out, "--latency prints the HdrHistogram table", out)
+
+# An independent echo peer from Debian.
+if shutil.which("socat"):
+    port = free_port()
+    with Server(["socat", "TCP-LISTEN:%d,fork,reuseaddr,bind=127.0.0.1" % port, "PIPE"],
+                ready_port=("127.0.0.1", port)):
+        scn2 = write_scenario(ECHO % (port, 64, 1, 20, "2s"))
+        rc, out, err = surge("run", scn2)
+    r = parse_report(out)
+    ok(rc == 0 and r.get("completed", 0) > 100 and r.get("errors") == 0,
+       "against socat: %s requests, 0 errors" % r.get("completed"), out + err)
+else:
+    ok(False, "socat is installed (make deps)")
+
+# Nothing listening: refused connections are counted, exit 1 says nothing measured.
+port = free_port()
+rc, out, err = surge("run", scn, "--target", "tcp://127.0.0.1:%d" % port, "-c", "3", "-d", "1s")
+r = parse_report(out)
+ok(rc == 1, "exit 1 when nothing could be measured (got %d)" % rc, err)
+ok(r.get("error_classes", {}).get("connect refused", 0) > 0
+   and set(r["error_classes"]) == {"connect refused"},
+   "errors are all 'connect refused' (%s)" % r.get("error_classes"), out)
+ok("no connection to" in err and "is the server listening" in err, "stderr says what to check", err)
+
+# Command-line overrides win over the scenario.
+srv = Serve("echo")
+rc, out, err = surge("run", scn, "--target", "127.0.0.1:%d" % srv.port, "-c", "7", "-d", "1s",
+                     "-o", "pipeline=2")
+seen = srv.stop()
+r = parse_report(out)
+ok(rc == 0 and r.get("opened") == 7 and seen.get("accepted") == 7, "-c 7 opens 7 connections", out)
+
+# Ctrl-C mid-run: the report of what was measured is still printed.
+srv = Serve("echo")
+p = subprocess.Popen([os.environ.get("SURGE", "build/surge"), "run", scn, "--target",
+                      "127.0.0.1:%d" % srv.port, "-d", "60s", "-c", "10"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+import time  # noqa: E402
+time.sleep(1.5)
+p.send_signal(2)
+try:
+    out, err = p.communicate(timeout=20)
+except subprocess.TimeoutExpired:
+    p.kill()
+    out, err = p.communicate()
+srv.stop()
+r = parse_report(out)
+ok(p.returncode == 130, "SIGINT exits 130 (got %s)" % p.returncode, err)
+ok(r.get("completed", 0) > 0 and "latency" in r["rows"],
+   "SIGINT still prints the report (%s completed)" % r.get("completed"), out)
+ok("Interrupted after 1." in out or "Interrupted after 2." in out, "the report covers the time that ran, not 60 s", out)
+
+done()

@@ -1,0 +1,258 @@
+/* hist against a brute-force sorted array: percentiles, min/max/mean, merge,
+ * encoding round trips and hostile decoding. */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "surge/hist.h"
+#include "tap.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Latency-like values: log-uniform from 1 us to 10 s, some exact repeats. */
+static int64_t sample(void)
+{
+	if (rng() % 10 == 0)
+		return 250000;
+	double e = 3 + (double)(rng() % 1000000) / 1000000.0 * 7;
+	return (int64_t)pow(10, e);
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The definition surge documents: the k-th smallest value, k = ceil(p% of n)
+ * (not across a 1-ulp excess), reported as its bucket's highest equivalent. */
+static int64_t brute_percentile(const int64_t *sorted, size_t n, double p)
+{
+	double fp = p / 100.0 * (double)n;
+	int64_t k = (int64_t)ceil(fp - (nextafter(fp, DBL_MAX) - fp));
+	if (k < 1)
+		k = 1;
+	return sorted[k - 1];
+}
+
+static void check_against_brute(const struct hist *h, int64_t *v, size_t n, const char *what)
+{
+	qsort(v, n, sizeof(*v), cmp64);
+	static const double ps[] = { 0, 1, 10, 25, 50, 75, 90, 99, 99.9, 99.99, 99.999, 100 };
+	int exact = 1, close = 1;
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+		int64_t truth = brute_percentile(v, n, ps[i]);
+		int64_t want = ps[i] == 0 ? hist_lowest_equivalent(h, truth) : hist_highest_equivalent(h, truth);
+		int64_t got = hist_value_at_percentile(h, ps[i]);
+		if (got != want) {
+			exact = 0;
+			diag("%s p%g: got %lld want %lld", what, ps[i], (long long)got, (long long)want);
+		}
+		if (fabs((double)got - (double)truth) > (double)truth * 1e-3 + 1)
+			close = 0;
+	}
+	ok(exact, "%s: percentiles are the brute-force order statistic's bucket", what);
+	ok(close, "%s: percentiles within 3 significant digits of the true values", what);
+	is_int(hist_total(h), n, "total count");
+	is_int(hist_min(h), hist_lowest_equivalent(h, v[0]), "min is the smallest value's bucket");
+	is_int(hist_max(h), hist_highest_equivalent(h, v[n - 1]), "max is the largest value's bucket");
+	double mean = 0;
+	for (size_t i = 0; i < n; i++)
+		mean += (double)v[i];
+	mean /= (double)n;
+	ok(fabs(hist_mean(h) - mean) <= mean * 1e-3, "%s: mean %.1f within 0.1%% of %.1f", what,
+	   hist_mean(h), mean);
+}
+
+static void test_random_against_brute(void)
+{
+	enum { N = 200000 };
+	int64_t *v = malloc(N * sizeof(*v));
+	struct hist *h = hist_new_default();
+	for (size_t i = 0; i < N; i++) {
+		v[i] = sample();
+		hist_record(h, v[i]);
+	}
+	check_against_brute(h, v, N, "200000 log-uniform values");
+
+	/* Small counts exercise the rounding of the percentile rank. */
+	for (size_t n = 1; n <= 7; n++) {
+		hist_reset(h);
+		for (size_t i = 0; i < n; i++) {
+			v[i] = 1000 * (int64_t)(i + 1);
+			hist_record(h, v[i]);
+		}
+		char name[32];
+		snprintf(name, sizeof(name), "%zu values", n);
+		check_against_brute(h, v, n, name);
+	}
+	hist_free(h);
+	free(v);
+}
+
+static void test_exact_small_values(void)
+{
+	/* Below 2048 every value has its own bucket at 3 significant digits. */
+	struct hist *h = hist_new_default();
+	for (int64_t i = 1; i <= 2000; i++)
+		hist_record(h, i);
+	is_int(hist_value_at_percentile(h, 50), 1000, "p50 of 1..2000 is 1000 exactly");
+	is_int(hist_value_at_percentile(h, 99), 1980, "p99 of 1..2000 is 1980 exactly");
+	is_int(hist_value_at_percentile(h, 100), 2000, "p100 is the max");
+	is_int(hist_value_at_percentile(h, 0), 1, "p0 is the min");
+	hist_free(h);
+}
+
+static void test_merge(void)
+{
+	struct hist *a = hist_new_default(), *b = hist_new_default(), *all = hist_new_default();
+	for (int i = 0; i < 50000; i++) {
+		int64_t x = sample();
+		hist_record(i % 3 ? a : b, x);
+		hist_record(all, x);
+	}
+	is_int(hist_add(a, b), 0, "merge of same-layout histograms is exact");
+	int same = hist_total(a) == hist_total(all) && hist_max(a) == hist_max(all) &&
+		   hist_min(a) == hist_min(all);
+	for (double p = 0; p <= 100; p += 0.5)
+		same &= hist_value_at_percentile(a, p) == hist_value_at_percentile(all, p);
+	ok(same, "merged shards give the same percentiles as one histogram of all samples");
+
+	struct hist *coarse;
+	is_int(hist_new(1000, 3600000000000LL, 2, &coarse), 0, "a coarser layout");
+	hist_record(coarse, 123456789);
+	is_int(hist_add(a, coarse), 0, "merge across layouts re-records");
+	is_int(hist_total(a), hist_total(all) + 1, "and counts the value");
+	hist_free(a), hist_free(b), hist_free(all), hist_free(coarse);
+}
+
+static void test_bounds(void)
+{
+	struct hist *h = hist_new_default();
+	hist_record(h, HIST_HIGHEST * 2);
+	hist_record(h, -5);
+	is_int(hist_clamped(h), 1, "a value above the range is counted as clamped");
+	is_int(hist_total(h), 2, "and still recorded");
+	is_int(hist_min(h), 0, "a negative value is recorded as 0");
+	ok(hist_max(h) >= HIST_HIGHEST, "clamped value lands in the top bucket");
+	struct hist *bad;
+	is_int(hist_new(0, 100, 3, &bad), -EINVAL, "lowest 0 refused");
+	is_int(hist_new(1, 100, 6, &bad), -EINVAL, "6 significant digits refused");
+	is_int(hist_new(10, 15, 3, &bad), -EINVAL, "highest < 2*lowest refused");
+	hist_free(h);
+}
+
+static int same_counts(const struct hist *a, const struct hist *b)
+{
+	if (hist_total(a) != hist_total(b) || hist_max(a) != hist_max(b) || hist_min(a) != hist_min(b))
+		return 0;
+	for (double p = 0; p <= 100; p += 0.25)
+		if (hist_value_at_percentile(a, p) != hist_value_at_percentile(b, p))
+			return 0;
+	return 1;
+}
+
+static void test_encoding(void)
+{
+	struct hist *h = hist_new_default(), *d = NULL;
+	for (int i = 0; i < 100000; i++)
+		hist_record(h, sample());
+	hist_record(h, 0);
+
+	uint8_t *buf;
+	size_t len;
+	is_int(hist_encode(h, &buf, &len), 0, "V2 encode");
+	is_int(hist_decode(buf, len, &d), 0, "V2 decode");
+	ok(d && same_counts(h, d), "V2 round trip keeps every count");
+	hist_free(d);
+	free(buf);
+
+	is_int(hist_encode_compressed(h, &buf, &len), 0, "compressed encode");
+	char *text;
+	hist_base64_encode(buf, len, &text);
+	ok(strncmp(text, "HISTF", 5) == 0, "base64 of a compressed V2 histogram starts HISTF (%.8s)", text);
+	uint8_t *back;
+	size_t back_len;
+	is_int(hist_base64_decode(text, strlen(text), &back, &back_len), 0, "base64 decode");
+	ok(back_len == len && memcmp(back, buf, len) == 0, "base64 round trip");
+	is_int(hist_decode(back, back_len, &d), 0, "compressed decode");
+	ok(d && same_counts(h, d), "compressed round trip keeps every count");
+	hist_free(d);
+
+	/* Hostile input: truncations and random corruption never crash or
+	 * over-read (ASan/UBSan builds run this too). */
+	int refused = 0, rounds = 0;
+	for (size_t cut = 0; cut < len; cut += 7, rounds++)
+		refused += hist_decode(buf, cut, &d) == -EINVAL;
+	ok(refused == rounds, "every truncation of a compressed histogram is refused (%d/%d)", refused,
+	   rounds);
+	uint8_t *raw;
+	size_t raw_len;
+	hist_encode(h, &raw, &raw_len);
+	int survived = 1;
+	for (int round = 0; round < 3000; round++) {
+		uint8_t *m = malloc(raw_len);
+		memcpy(m, raw, raw_len);
+		for (int k = 0; k < 4; k++)
+			m[rng() % raw_len] = (uint8_t)rng();
+		int r = hist_decode(m, raw_len, &d);
+		if (r == 0) {
+			survived &= hist_total(d) >= 0;
+			hist_free(d);
+		}
+		free(m);
+	}
+	ok(survived, "3000 corrupted encodings decoded or refused");
+	is_int(hist_decode((const uint8_t *)"garbage!", 8, &d), -EINVAL, "a wrong cookie is refused");
+
+	is_int(hist_base64_decode("Zm9vYmE=", 8, &back, &back_len), 0, "RFC 4648 test vector");
+	ok(back_len == 5 && memcmp(back, "fooba", 5) == 0, "decodes to 'fooba'");
+	free(back);
+	is_int(hist_base64_decode("Zm9v!mE=", 8, &back, &back_len), -EINVAL, "bad base64 refused");
+	free(text);
+	free(buf);
+	free(raw);
+	hist_free(h);
+}
+
+static void test_print(void)
+{
+	struct hist *h = hist_new_default();
+	for (int64_t i = 1; i <= 1000; i++)
+		hist_record(h, i); /* exact buckets below 2048 */
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	is_int(hist_print_percentiles(f, h, 5, 1.0), 0, "percentile table printed");
+	fclose(f);
+	ok(strncmp(out, "       Value   Percentile   TotalCount 1/(1-Percentile)\n\n", 57) == 0,
+	   "HdrHistogram header");
+	ok(strstr(out, "     500.000     0.500000          500         2.00\n") != NULL,
+	   "the 50%% row is value 500, count 500");
+	ok(strstr(out, "    1000.000     1.000000         1000          inf\n") != NULL, "final 100%% row");
+	ok(strstr(out, "#[Max     =     1000.000, Total count    =         1000]") != NULL, "footer");
+	free(out);
+	hist_free(h);
+}
+
+int main(void)
+{
+	test_exact_small_values();
+	test_random_against_brute();
+	test_merge();
+	test_bounds();
+	test_encoding();
+	test_print();
+	return tap_done();
+}
