@@ -15,7 +15,7 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  run SCENARIO.lua     run a load test (surge run --help)\n"
-	"  serve PROTOCOL       a built-in server to test against: echo (surge serve --help)\n"
+	"  serve PROTOCOL       a built-in server to test against: echo, dns (surge serve --help)\n"
 	"  version              print the version\n"
 	"  help                 this text\n"
 	"\n"
