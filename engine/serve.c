@@ -868,11 +868,12 @@ int serve_main(int argc, char **argv)
 	fprintf(stderr, "surge serve %s: listening on %s (port %u), %u workers\n", cfg.proto->name,
 		cfg.listen_text, port, started);
 	if (cfg.ready_file) {
-		FILE *f = fopen(cfg.ready_file, "w");
-		if (f) {
-			fprintf(f, "%u\n", port);
-			fclose(f);
-		}
+		/* Written whole, then renamed: a watcher never reads half a port. */
+		char tmp[4096];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", cfg.ready_file);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, cfg.ready_file) < 0)
+			fprintf(stderr, "surge serve: cannot write %s: %s\n", cfg.ready_file, strerror(errno));
 	}
 
 	/* Wait for a signal or for the workers to exit (--exit-after). */

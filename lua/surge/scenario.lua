@@ -149,11 +149,34 @@ local function read_file(path)
   return s
 end
 
-local function known_list()
-  local keys = {}
-  for k in pairs(schema) do keys[#keys + 1] = k end
+-- Edit distance, for "did you mean": a typo is the commonest bad option.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- "did you mean 'connections'?" for a near miss, else the sorted list.
+local function known_list(unknown)
+  local keys, best, best_d = {}, nil, 3
+  for k in pairs(schema) do
+    keys[#keys + 1] = k
+    if type(unknown) == "string" then
+      local d = distance(unknown, k)
+      if d < best_d then best, best_d = k, d end
+    end
+  end
+  if best then return "did you mean '" .. best .. "'?" end
   table.sort(keys)
-  return table.concat(keys, ", ")
+  return "known: " .. table.concat(keys, ", ")
 end
 
 -- Normalizes the protocol table; errors name "protocol.<field>".
@@ -246,15 +269,15 @@ function M.load(path, overrides)
   for k, v in pairs(opts) do
     if type(k) ~= "string" or not schema[k] then
       local line = type(k) == "string" and line_of(source, k)
-      return nil, fmt("%s:%s unknown option '%s' (known: %s)", path,
-        line and (line .. ":") or "", tostring(k), known_list())
+      return nil, fmt("%s:%s unknown option '%s' (%s)", path,
+        line and (line .. ":") or "", tostring(k), known_list(k))
     end
     values[k], origin[k] = v, "file"
   end
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
     if not schema[k] then
-      return nil, fmt("command line: unknown option '%s' (known: %s)", k, known_list())
+      return nil, fmt("command line: unknown option '%s' (%s)", k, known_list(k))
     end
     values[k], origin[k] = v, "cli"
   end

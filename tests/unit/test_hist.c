@@ -189,6 +189,7 @@ static void test_encoding(void)
 	is_int(hist_decode(back, back_len, &d), 0, "compressed decode");
 	ok(d && same_counts(h, d), "compressed round trip keeps every count");
 	hist_free(d);
+	free(back);
 
 	/* Hostile input: truncations and random corruption never crash or
 	 * over-read (ASan/UBSan builds run this too). */

@@ -1,0 +1,85 @@
+-- surge.scenario: validation errors name file, line, option and what was
+-- expected; command-line overrides win; defaults are filled in.
+local t = require "tap"
+local scenario = require "surge.scenario"
+
+local dir = os.getenv("TMPDIR") or "/tmp"
+local n = 0
+local function write(text)
+  n = n + 1
+  local path = ("%s/surge-test-scenario-%d-%d.lua"):format(dir, os.time(), n)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+local HEAD = 'local echo = require "surge.proto.echo"\nreturn {\n'
+local function scn(body) return write(HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = echo.new {},\n' .. body .. "}\n") end
+
+-- a good scenario
+local p = scn('  connections = 50,\n  duration = "3s",\n')
+local o, err = scenario.load(p)
+t.ok(o ~= nil, "a valid scenario loads: " .. tostring(err))
+t.is(o and o.duration, 3, "duration parsed to seconds")
+t.is(o and o.max_connections, 50, "connections")
+t.is(o and o.timeout, 5, "default request timeout 5 s")
+t.is(o and o.arrival, "uniform", "default arrival uniform")
+
+-- overrides win
+o = scenario.load(p, { { "connections", "25k" }, { "duration", "1m" } })
+t.is(o and o.max_connections, 25000, "-c 25k overrides the file")
+t.is(o and o.duration, 60, "-d 1m overrides the file")
+
+-- ill-typed option: file, line, option, expected, got
+p = scn('  connections = "many",\n')
+o, err = scenario.load(p)
+t.is(o, nil, "ill-typed option refused")
+t.is(err, p .. ":5: option 'connections': expected a whole number >= 0 (e.g. 200, 25k) or a ramp (surge.ramp), got \"many\"",
+  "message names file:line, option, expectation and value")
+
+-- unknown option: a near miss gets a suggestion
+p = scn('  conections = 5,\n')
+o, err = scenario.load(p)
+t.is(err, p .. ":5: unknown option 'conections' (did you mean 'connections'?)", "typo gets 'did you mean'")
+p = scn('  frobnicate = 5,\n')
+o, err = scenario.load(p)
+t.ok(err and err:find(":5: unknown option 'frobnicate' %(known: arrival, ") ~= nil, "far miss lists the known options: " .. tostring(err))
+
+-- bad values from the command line are blamed on the command line
+o, err = scenario.load(scn(""), { { "duration", "soon" } })
+t.ok(err and err:find("^command line: option 'duration': expected") ~= nil, "bad -d blamed on the command line: " .. tostring(err))
+o, err = scenario.load(scn(""), { { "conections", "5" } })
+t.ok(err and err:find("command line: unknown option 'conections' (did you mean 'connections'?)", 1, true) ~= nil, "unknown -o key")
+
+-- required options
+p = write('return { protocol = require("surge.proto.echo").new {} }\n')
+o, err = scenario.load(p)
+t.ok(err and err:find("option 'target' is required", 1, true) ~= nil, "missing target: " .. tostring(err))
+p = write('return { target = "tcp://127.0.0.1:1" }\n')
+o, err = scenario.load(p)
+t.ok(err and err:find("option 'protocol' is required", 1, true) ~= nil, "missing protocol")
+
+-- errors inside the scenario keep their line; non-table results are explained
+p = write('local x = nil\nreturn x.y\n')
+o, err = scenario.load(p)
+t.ok(err and err:find(p .. ":2:", 1, true) ~= nil, "a Lua error in the scenario names its line: " .. tostring(err))
+p = write('return 42\n')
+o, err = scenario.load(p)
+t.ok(err and err:find("must return a table of options", 1, true) ~= nil, "a scenario must return a table")
+o, err = scenario.load(dir .. "/does-not-exist.lua")
+t.ok(err and err:find("cannot read scenario", 1, true) ~= nil, "missing file explained")
+
+-- a syntax error names the line
+p = write('return {\n  connections = ,\n}\n')
+o, err = scenario.load(p)
+t.ok(err and err:find(p .. ":2:", 1, true) ~= nil, "syntax error names its line: " .. tostring(err))
+
+-- ramps compile to breakpoints covering the duration
+p = write(HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = echo.new {},\n  rate = require("surge.ramp").stages { {"2s", 0, 100}, {"3s", 100} },\n}\n')
+o, err = scenario.load(p)
+t.is(o and o.duration, 5, "duration defaults to the ramp's length")
+t.ok(o and #o.rate >= 2, "rate compiled into segments")
+
+os.execute("rm -f " .. dir .. "/surge-test-scenario-*.lua")
+t.done()
