@@ -64,7 +64,7 @@ return {
   rate = %(rate)d,
   duration = "%(dur)s",
   timeout = "%(timeout)s",
-  connect_rate = 20000,
+  connect_rate = 2000,  -- knotd listens with a backlog of 10: no SYN bursts
 }
 """
 
