@@ -112,6 +112,21 @@ c = counters(out)
 ok(rc == 0 and r.get("errors") == 0 and c.get("dns.qtype.HTTPS.rcode.NOERROR", 0) > 0,
    "scenarios/dns-tcp.lua runs: %s answers" % r.get("completed"), err + out)
 
+# A relative query file that is not in the working directory is found beside the scenario.
+srv = Serve("dns", workers=1)
+scn = write_scenario("""
+local dns = require "surge.proto.dns"
+return { target = "tcp://127.0.0.1:%d", protocol = dns.tcp { queries = "beside.txt" },
+         connections = 2, duration = "1s" }
+""" % srv.port)
+with open(os.path.join(os.path.dirname(scn), "beside.txt"), "w") as f:
+    f.write("found.nx A\n")
+rc, out, err = surge("run", scn, "-w", "1", "--no-progress")
+srv.stop()
+c = counters(out)
+ok(rc == 0 and c.get("dns.rcode.NXDOMAIN", 0) > 0 and c.get("dns.rcode.NXDOMAIN") == parse_report(out).get("completed"),
+   "queries file beside the scenario: %s NXDOMAIN" % c.get("dns.rcode.NXDOMAIN"), err + out)
+
 # A missing query file is a scenario error naming the file.
 scn = scenario(port=1, pipeline=1, conns=1, rate=1, dur="1s", queries="/nonexistent/q.txt")
 rc, out, err = surge("run", scn)
