@@ -83,10 +83,10 @@ demo: deps
 	scenarios/demo.sh
 
 install: surge
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/surge/lua/surge/proto
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/surge
 	install -m 755 $(BUILD)/surge $(DESTDIR)$(PREFIX)/bin/surge
-	install -m 644 lua/surge/*.lua $(DESTDIR)$(PREFIX)/share/surge/lua/surge/
-	install -m 644 lua/surge/proto/*.lua $(DESTDIR)$(PREFIX)/share/surge/lua/surge/proto/
+	cd lua && find . -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/surge/lua/{} \;
+	cp -r scenarios $(DESTDIR)$(PREFIX)/share/surge/
 
 clean:
 	rm -rf build build-asan surge

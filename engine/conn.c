@@ -5,6 +5,7 @@
  * connection, so idle connections hold no memory beyond struct conn.
  */
 #include "conn.h"
+#include "framing.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -255,18 +256,9 @@ static long frame_length(struct worker *w, const uint8_t *p, size_t n)
 
 	switch (o->framing) {
 	case FRAME_FIXED:
-		return n >= o->frame_size ? (long)o->frame_size : 0;
 	case FRAME_U16:
-		if (n < 2)
-			return 0;
-		size_t len = ((size_t)p[0] << 8 | p[1]) + 2;
-		return n >= len ? (long)len : 0;
-	case FRAME_DELIM: {
-		if (n < o->delim_len)
-			return 0;
-		const uint8_t *d = memmem(p, n, o->delim, o->delim_len);
-		return d ? (long)(d - p + (long)o->delim_len) : 0;
-	}
+	case FRAME_DELIM:
+		return framing_measure(o, p, n);
 	case FRAME_LUA: {
 		w->in_lua = true;
 		long r = lua_engine_frame(w->lua, p, n);

@@ -88,14 +88,30 @@ static void send_due(struct worker *w, uint64_t due)
 	w->backlog_len++;
 }
 
+static void send_all_due(struct worker *w)
+{
+	uint64_t now = clock_ns();
+	while (w->next_due != UINT64_MAX && w->start_ns + w->next_due <= now) {
+		send_due(w, w->start_ns + w->next_due);
+		w->next_due = pacer_next(w->pacer);
+	}
+}
+
+/* Arms the timerfd only when it is not already set to fire at or before the
+ * next due time: under load the loop wakes for I/O anyway and the prepare
+ * watcher sends on time, so most sends cost no timer syscall at all. */
 static void arm(struct worker *w)
 {
-	struct itimerspec its = {0};
+	if (w->next_due == UINT64_MAX)
+		return;
 	uint64_t at = w->start_ns + w->next_due;
-
+	if (w->armed_at && w->armed_at <= at && w->armed_at > clock_ns())
+		return;
+	struct itimerspec its = {0};
 	its.it_value.tv_sec = (time_t)(at / NS_PER_SEC);
 	its.it_value.tv_nsec = (long)(at % NS_PER_SEC);
 	timerfd_settime(w->pacer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	w->armed_at = at;
 }
 
 static void pacer_cb(struct ev_loop *loop, ev_io *io, int revents)
@@ -105,15 +121,20 @@ static void pacer_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 	if (read(w->pacer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
+	w->armed_at = 0;
 	if (w->stopping)
 		return;
-	uint64_t now = clock_ns();
-	while (w->next_due != UINT64_MAX && w->start_ns + w->next_due <= now) {
-		send_due(w, w->start_ns + w->next_due);
-		w->next_due = pacer_next(w->pacer);
-	}
-	if (w->next_due != UINT64_MAX)
-		arm(w);
+	send_all_due(w);
+	arm(w);
+}
+
+static void pacer_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	if (w->stopping)
+		return;
+	send_all_due(w);
+	arm(w);
 }
 
 int dispatch_init(struct worker *w)
@@ -139,15 +160,18 @@ int dispatch_init(struct worker *w)
 	ev_io_init(&w->pacer_io, pacer_cb, w->pacer_fd, EV_READ);
 	ev_set_priority(&w->pacer_io, EV_MAXPRI);
 	ev_io_start(w->loop, &w->pacer_io);
-	if (w->next_due != UINT64_MAX)
-		arm(w);
+	ev_prepare_init(&w->pacer_prepare, pacer_prepare_cb);
+	ev_prepare_start(w->loop, &w->pacer_prepare);
+	arm(w);
 	return 0;
 }
 
 void dispatch_stop(struct worker *w)
 {
-	if (w->pacer_fd >= 0)
+	if (w->pacer_fd >= 0) {
 		ev_io_stop(w->loop, &w->pacer_io);
+		ev_prepare_stop(w->loop, &w->pacer_prepare);
+	}
 	w->stats.counter[ST_DROPPED] += w->backlog_len;
 	w->backlog_len = 0;
 }

@@ -50,13 +50,14 @@ static void set_error(struct lua_engine *le, const char *msg)
 }
 
 /* Lua modules: $SURGE_LUA_PATH, then lua/ beside the binary (a build tree),
- * then the installed share directory. */
+ * then ../share/surge/lua from the binary (an install under any PREFIX),
+ * then the share directory of the configured PREFIX. */
 static void set_package_path(lua_State *L)
 {
 	char exe[PATH_MAX], buf[4 * PATH_MAX + 256];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *env = getenv("SURGE_LUA_PATH");
-	char dir[PATH_MAX] = ".";
+	char dir[PATH_MAX] = ".", bindir[PATH_MAX] = ".";
 
 	if (n > 0) {
 		exe[n] = '\0';
@@ -65,6 +66,7 @@ static void set_package_path(lua_State *L)
 			*slash = '\0';
 		/* build/surge -> the checkout's lua/ is one level up */
 		snprintf(dir, sizeof(dir), "%s", exe);
+		snprintf(bindir, sizeof(bindir), "%s", exe);
 		size_t dl = strlen(dir);
 		if (dl >= 6 && (strcmp(dir + dl - 6, "/build") == 0))
 			dir[dl - 6] = '\0';
@@ -72,8 +74,10 @@ static void set_package_path(lua_State *L)
 			dir[dl - 11] = '\0';
 	}
 	lua_getglobal(L, "package");
-	snprintf(buf, sizeof(buf), "%s%s%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;%s/?/init.lua;",
-		 env ? env : "", env ? ";" : "", dir, dir, SURGE_LUADIR, SURGE_LUADIR);
+	snprintf(buf, sizeof(buf),
+		 "%s%s%s/lua/?.lua;%s/lua/?/init.lua;%s/../share/surge/lua/?.lua;"
+		 "%s/../share/surge/lua/?/init.lua;%s/?.lua;%s/?/init.lua;",
+		 env ? env : "", env ? ";" : "", dir, dir, bindir, bindir, SURGE_LUADIR, SURGE_LUADIR);
 	lua_pushstring(L, buf);
 	lua_setfield(L, -2, "path");
 	lua_pop(L, 1);

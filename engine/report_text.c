@@ -103,7 +103,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 
 	if (secs <= 0)
 		secs = 1e-9;
-	fprintf(f, "\n%s %.2f s, %u connection%s peak, %s model%s\n",
+	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n",
 		r->interrupted ? "Interrupted after" : "Ran", secs, o->max_connections,
 		o->max_connections == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
 		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");

@@ -186,6 +186,10 @@ static void print_progress(struct collector *col, uint32_t second)
 		col->res->peak_open = s->gauge[GA_CONNS_OPEN];
 	if (!col->progress)
 		return;
+	/* The drain after the last second only collects late answers: it is in
+	 * the totals, but a line for it would read like a collapse. */
+	if ((uint64_t)second * NS_PER_SEC >= col->opt->duration_ns)
+		return;
 	report_progress_line(stderr, col->opt, s, second);
 }
 

@@ -47,7 +47,9 @@ struct worker {
 	struct pacer *pacer;
 	int pacer_fd; /* timerfd: ns-precise wakeups (epoll waits in ms) */
 	ev_io pacer_io;
+	ev_prepare pacer_prepare; /* sends what fell due while the loop was busy */
 	uint64_t next_due; /* intended time of the next scheduled request */
+	uint64_t armed_at; /* absolute time the timerfd fires; 0 when not armed */
 	uint64_t *backlog; /* intended times waiting for a connection with room */
 	uint32_t backlog_head, backlog_len, backlog_cap;
 
