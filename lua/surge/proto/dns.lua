@@ -214,7 +214,7 @@ function M.load_queries(path)
   return list
 end
 
--- A list entry is "name TYPE" or { name, TYPE }.
+-- A list entry is "name TYPE" or { name, TYPE } (TYPE defaults to A there).
 local function normalize_list(q)
   local list = {}
   for i, e in ipairs(q) do
@@ -223,8 +223,8 @@ local function normalize_list(q)
       name, t = parse_line(e)
     elseif type(e) == "table" then
       local ok, err = M.encode_name(e[1])
-      if ok then name, t = e[1], M.qtype(e[2] or "A") else name, t = nil, err end
-      if name and not t then name, t = nil, select(2, M.qtype(e[2])) end
+      if ok then t, err = M.qtype(e[2] or "A") end
+      if ok and t then name = e[1] else t = err end
     else
       name, t = nil, "expected \"name TYPE\" or { name, TYPE }"
     end
