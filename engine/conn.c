@@ -272,7 +272,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 {
 	if (c->state != CONN_OPEN)
 		return -ENOTCONN;
-	if (c->wlen == 0 && !c->writing) {
+	if (c->wlen == 0 && !c->writing && !c->corked) {
 		/* Common case: nothing queued, the kernel takes it all. */
 		ssize_t k = write(c->io.fd, p, n);
 		if (k < 0) {
@@ -292,6 +292,8 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 		conn_close(w, c, ERR_OTHER);
 		return -ENOMEM;
 	}
+	if (c->corked)
+		return 0;
 	return conn_flush(w, c) < 0 ? -ECONNRESET : 0;
 }
 
@@ -503,7 +505,14 @@ static void conn_read_messages(struct worker *w, struct conn *c)
 	w->stats.counter[ST_BYTES_IN] += n;
 	size_t len = data == w->scratch ? (size_t)n : c->rlen + (size_t)n;
 
+	/* The requests that answers make room for (closed model) go out in one
+	 * write after the whole read is parsed, not one syscall and one
+	 * segment per answer. */
+	c->corked = 1;
 	size_t used = conn_parse(w, c, data, len);
+	c->corked = 0;
+	if (c->state == CONN_OPEN && c->wlen > c->woff && !c->writing)
+		conn_flush(w, c);
 	if (c->state != CONN_OPEN)
 		return;
 	size_t left = len - used;

@@ -34,7 +34,8 @@ struct conn {
 		eof : 1,       /* sessions: peer closed, buffer may still hold data */
 		in_ready : 1,  /* on the worker's list of connections with room */
 		writing : 1,   /* EV_WRITE armed */
-		session_live : 1; /* a session coroutine exists for this slot */
+		session_live : 1, /* a session coroutine exists for this slot */
+		corked : 1;       /* parsing a read: requests queue, one write after */
 	uint8_t close_reason; /* sessions: why it closed (surge_conn_state) */
 	uint16_t inflight, fl_head;
 	uint32_t dest;

@@ -17,7 +17,7 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  run SCENARIO.lua     run a load test (surge run --help)\n"
-	"  serve PROTOCOL       a built-in server to test against: echo (surge serve --help)\n"
+	"  serve PROTOCOL       a built-in server to test against: echo, dns, rtsp (surge serve --help)\n"
 	"  doctor [SCENARIO]    can this machine hold the connections? what to fix\n"
 	"  report LOG.hlog...   re-render and merge saved runs (surge report --help)\n"
 	"  version              print the version\n"

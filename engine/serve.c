@@ -642,7 +642,8 @@ static void write_report(const struct serve_config *cfg, const struct serve_tota
 	fprintf(f, "}\n");
 }
 
-static const struct serve_proto *const protos[] = { &serve_echo_proto, &serve_rtsp_proto, NULL };
+static const struct serve_proto *const protos[] = { &serve_echo_proto, &serve_dns_proto,
+							&serve_rtsp_proto, NULL };
 
 static const struct serve_proto *find_proto(const char *name)
 {
