@@ -19,10 +19,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from tap import Serve, diag, done, ok, skip_all, surge, write_scenario  # noqa: E402
 
-try:
-    from knot import Knot  # the dns helper's, when present
-except ImportError:
-    from knot_zone import Knot  # noqa: E402
+from knot import Knot  # noqa: E402
 
 V6 = ["2001:2::5", "2001:2::6"]
 
