@@ -51,8 +51,12 @@ $(BUILD)/engine $(BUILD)/tests $(BUILD)/fuzz:
 
 # Installs, from Debian's archive, whatever the build, the demo and the suite
 # need and is not here yet. Needs root (or sudo) only when something is missing.
+# A node with its own npm (e.g. NodeSource's) conflicts with Debian's npm
+# package, so a working npm command counts as installed.
 deps:
-	@missing=$$(for p in $(DEPS_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(DEPS_PKGS); do \
+		case $$p in nodejs|npm) command -v npm >/dev/null 2>&1 && continue;; esac; \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \

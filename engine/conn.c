@@ -157,6 +157,7 @@ int conn_open(struct worker *w, struct conn *c)
 		goto fail;
 	}
 	c->state = CONN_CONNECTING;
+	c->corked = 0;
 	c->eof = 0;
 	c->draining = 0;
 	c->close_reason = 0;
@@ -266,6 +267,13 @@ static int wbuf_append(struct conn *c, const uint8_t *p, size_t n)
 	memcpy(c->wbuf + c->wlen, p, n);
 	c->wlen += (uint32_t)n;
 	return 0;
+}
+
+void conn_uncork(struct worker *w, struct conn *c)
+{
+	c->corked = 0;
+	if (c->state == CONN_OPEN && c->wlen > c->woff && !c->writing)
+		conn_flush(w, c);
 }
 
 int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
@@ -510,9 +518,7 @@ static void conn_read_messages(struct worker *w, struct conn *c)
 	 * segment per answer. */
 	c->corked = 1;
 	size_t used = conn_parse(w, c, data, len);
-	c->corked = 0;
-	if (c->state == CONN_OPEN && c->wlen > c->woff && !c->writing)
-		conn_flush(w, c);
+	conn_uncork(w, c);
 	if (c->state != CONN_OPEN)
 		return;
 	size_t left = len - used;

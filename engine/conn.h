@@ -61,6 +61,9 @@ void conn_close(struct worker *w, struct conn *c, int cls);
 int conn_send_request(struct worker *w, struct conn *c, uint64_t intended);
 /* Appends bytes to the connection's output and writes what the socket takes. */
 int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
+/* While c->corked is set, conn_write only queues; this clears it and sends
+ * what queued in one write. */
+void conn_uncork(struct worker *w, struct conn *c);
 /* Timeouts: connect and oldest request; called by the worker's sweep. */
 void conn_check_timeouts(struct worker *w, struct conn *c, uint64_t now);
 /* Bytes buffered but not consumed (sessions). */
