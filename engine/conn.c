@@ -21,12 +21,6 @@
 
 #define SESSION_RBUF_MAX (1u << 20)
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
-#ifndef IP_LOCAL_PORT_RANGE
-#define IP_LOCAL_PORT_RANGE 51
-#endif
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void session_wake(struct worker *w, struct conn *c, int reason);

@@ -9,6 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e", "lib"))
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import workers_rss_kib  # noqa: E402
 from tap import ROOT, SURGE, Serve, parse_report, write_scenario  # noqa: E402
 
 CONNS, SECS = 100, 5
@@ -45,23 +47,6 @@ print("  ratio surge/lower bound: %.2f (goal >= 0.8)" % (surge_rate / low_rate))
 # Memory: resident set of surge's workers with 20000 idle connections vs 10.
 
 
-def workers_rss_kib(parent):
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            if ppid != parent:
-                continue
-            with open("/proc/%s/status" % pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
 
 
 def idle_rss(conns, port):

@@ -11,6 +11,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e", "lib"))
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import workers_rss_kib  # noqa: E402
 from tap import SURGE, Serve, write_scenario  # noqa: E402
 
 READERS = int(os.environ.get("READERS", "2000"))
@@ -18,23 +20,6 @@ SECS = int(os.environ.get("SECS", "20"))
 RAMP = max(2, READERS // 1000)
 
 
-def workers_rss_kib(parent):
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            if ppid != parent:
-                continue
-            with open("/proc/%s/status" % pid) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
 
 
 def run(readers, port):
