@@ -36,6 +36,8 @@ struct threshold_spec {
 	char *metric;    /* NULL: condition is a whole "latency.p99<5ms" */
 	char *condition; /* "< 5ms" */
 	char *where;     /* "scenarios/x.lua:12" or "--threshold" */
+	bool abort;      /* checked each second: a failure stops the run */
+	uint64_t abort_after_ns; /* not before this far into the run */
 };
 
 struct options {

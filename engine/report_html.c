@@ -252,6 +252,16 @@ static void thresholds(FILE *f, const struct run_result *r)
 		      "<code>--threshold</code>).</p></section>\n", f);
 		return;
 	}
+	if (r->aborted_by) {
+		threshold_fmt(r->aborted_by, r->aborted_actual, act, sizeof(act));
+		fprintf(f, "<p class=\"aborted\">Stopped at %.0f s: ", r->aborted_at_s);
+		hstr(f, r->aborted_by->metric);
+		fputc(' ', f);
+		hstr(f, r->aborted_by->condition);
+		fputs(" failed with ", f);
+		hstr(f, act);
+		fputs(" (abort is set).</p>\n", f);
+	}
 	fputs("<table class=\"grid\"><tr><th></th><th>metric</th><th>condition</th><th>actual</th>"
 	      "<th>written at</th></tr>\n", f);
 	for (size_t i = 0; i < r->nthresholds; i++) {
@@ -397,6 +407,7 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	fprintf(f, "<span class=\"verdict %s\" id=\"verdict\">%s</span></header>\n",
 		pass ? "pass" : "fail",
 		pass ? (r->nthresholds ? "PASSED: every threshold held" : "COMPLETED")
+		: r->aborted_by ? "FAILED: stopped early by a threshold"
 		: r->thresholds_failed ? "FAILED: a threshold did not hold"
 				       : "FAILED: see the exit code");
 	fputs("<p class=\"sub\">", f);

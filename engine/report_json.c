@@ -306,6 +306,9 @@ static void thresholds(FILE *f, const struct run_result *r)
 		fputs(t->measured ? "true" : "false", f);
 		jkey(f, &first, "passed");
 		fputs(t->passed ? "true" : "false", f);
+		jkey(f, &first, "abort");
+		fputs(t->abort ? "true" : "false", f);
+		jnum_field(f, &first, "abort_after_s", (double)t->abort_after_ns / 1e9);
 		fputc('}', f);
 	}
 	fputs("]", f);
@@ -337,7 +340,21 @@ int report_json(FILE *f, const struct options *o, const struct run_result *r,
 	fputc('}', f);
 	series(f, r);
 	thresholds(f, r);
-	fprintf(f, ",\n\"outcome\":{\"exit_code\":%d,\"thresholds_passed\":%s}}\n", r->exit_code,
-		r->thresholds_failed ? "false" : "true");
+	fprintf(f, ",\n\"outcome\":{\"exit_code\":%d,\"thresholds_passed\":%s,\"aborted\":",
+		r->exit_code, r->thresholds_failed || r->aborted_by ? "false" : "true");
+	if (r->aborted_by) {
+		first = true;
+		fputc('{', f);
+		jkey(f, &first, "metric");
+		jstr(f, r->aborted_by->metric);
+		jkey(f, &first, "condition");
+		jstr(f, r->aborted_by->condition);
+		jnum_field(f, &first, "at_s", r->aborted_at_s);
+		jnum_field(f, &first, "actual", r->aborted_actual);
+		fputc('}', f);
+	} else {
+		fputs("null", f);
+	}
+	fputs("}}\n", f);
 	return ferror(f) ? -EIO : 0;
 }

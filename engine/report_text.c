@@ -197,7 +197,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	if (secs <= 0)
 		secs = 1e-9;
 	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n",
-		r->interrupted ? "Interrupted after" : "Ran", secs, o->max_connections,
+		r->interrupted ? "Interrupted after" : r->aborted_by ? "Stopped by a threshold after" : "Ran", secs, o->max_connections,
 		o->max_connections == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
 		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");
 	if (o->shape == SHAPE_MESSAGE) {
@@ -280,12 +280,18 @@ void report_thresholds_text(FILE *f, const struct run_result *r)
 		return;
 	fprintf(f, "\n  thresholds  %zu of %zu passed\n", r->nthresholds - r->thresholds_failed,
 		r->nthresholds);
+	if (r->aborted_by) {
+		const struct threshold *t = r->aborted_by;
+		threshold_fmt(t, r->aborted_actual, act, sizeof(act));
+		fprintf(f, "    stopped at %.0f s: %s %s failed with %s (abort is set)\n",
+			r->aborted_at_s, t->metric, t->condition, act);
+	}
 	for (size_t i = 0; i < r->nthresholds; i++) {
 		const struct threshold *t = &r->thresholds[i];
 		threshold_fmt(t, t->actual, act, sizeof(act));
 		snprintf(cond, sizeof(cond), "%s %s", t->metric, t->condition);
-		fprintf(f, "    %-4s  %-32s  %-18s (%s)\n", t->passed ? "ok" : "FAIL", cond,
-			t->measured ? act : "not measured", t->where);
+		fprintf(f, "    %-4s  %-32s  %-18s (%s%s)\n", t->passed ? "ok" : "FAIL", cond,
+			t->measured ? act : "not measured", t->where, t->abort ? ", abort" : "");
 	}
 }
 

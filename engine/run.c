@@ -72,6 +72,8 @@ static const char run_usage[] =
 	"      --html FILE         write a self-contained HTML report\n"
 	"      --threshold EXPR    exit 3 unless EXPR holds at the end, e.g.\n"
 	"                          'latency.p99<5ms', 'errors.rate<0.1%' (repeatable)\n"
+	"      --threshold-abort EXPR  the same, checked every second: the first\n"
+	"                          failure stops the run (exit 3, report kept)\n"
 	"      --progress          print a progress line every second (default: on a TTY)\n"
 	"      --no-progress       never print progress\n"
 	"  -q, --quiet             no report on stdout (files are still written)\n"
@@ -150,6 +152,37 @@ static void print_progress(struct collector *col, uint32_t second)
 	report_progress_line(stderr, col->opt, s, second);
 }
 
+static void stop_workers(struct collector *col, int sig)
+{
+	for (uint32_t k = 0; k < col->nworkers; k++)
+		kill(col->pids[k], sig);
+}
+
+/* After each whole second: a threshold marked abort that fails on the
+ * totals so far stops the run the way Ctrl-C does, and the report says why. */
+static void check_abort(struct collector *col, uint32_t second)
+{
+	struct run_result *r = col->res;
+	uint64_t at = (uint64_t)(second + 1) * NS_PER_SEC;
+	char act[64];
+
+	if (r->aborted_by || r->interrupted || at > col->opt->duration_ns)
+		return;
+	const struct threshold *t = threshold_abort_check(r->thresholds, r->nthresholds, &r->total, at);
+	if (!t)
+		return;
+	r->aborted_by = t;
+	r->aborted_at_s = (double)at / 1e9;
+	r->aborted_actual = t->actual;
+	r->elapsed_ns = at;
+	stop_workers(col, SIGTERM);
+	threshold_fmt(t, t->actual, act, sizeof(act));
+	if (col->progress && isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "surge: stopping at %.0fs: threshold %s %s failed (%s), abort is set (%s)\n",
+		r->aborted_at_s, t->metric, t->condition, act, t->where);
+}
+
 static void advance_progress(struct collector *col, bool final)
 {
 	struct run_result *r = col->res;
@@ -158,6 +191,8 @@ static void advance_progress(struct collector *col, bool final)
 	       (r->reports[col->next_progress] >= col->nworkers ||
 		(final && r->reports[col->next_progress] > 0))) {
 		print_progress(col, col->next_progress);
+		if (!final)
+			check_abort(col, col->next_progress);
 		col->next_progress++;
 	}
 }
@@ -214,16 +249,14 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 
 	if (col->signals++ == 0) {
 		col->res->interrupted = true;
-		if (now > col->res->start_ns)
+		if (now > col->res->start_ns && !col->res->aborted_by)
 			col->res->elapsed_ns = now - col->res->start_ns;
-		for (uint32_t k = 0; k < col->nworkers; k++)
-			kill(col->pids[k], SIGTERM);
+		stop_workers(col, SIGTERM);
 		if (col->progress)
 			if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 		fprintf(stderr, "surge: stopping (Ctrl-C again to stop at once)\n");
 	} else {
-		for (uint32_t k = 0; k < col->nworkers; k++)
-			kill(col->pids[k], SIGKILL);
+		stop_workers(col, SIGKILL);
 	}
 }
 
@@ -320,6 +353,7 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
 		{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
 		{"threshold", required_argument, 0, 'X'},
+		{"threshold-abort", required_argument, 0, 0x107},
 		{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
 		{"resolver", required_argument, 0, 'R'},
 		/* issue 4: codes outside the char range, clear of short options */
@@ -358,6 +392,7 @@ static int parse_args(int argc, char **argv, const char **scenario, const char *
 		case 0x104: key = "bind"; break;
 		case 0x105: key = "ports"; break;
 		case 0x106: key = "pick"; break;
+		case 0x107: key = "threshold_abort"; break;
 		case 'o': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg) {
@@ -540,7 +575,10 @@ int run_main(int argc, char **argv)
 	rc = outcome(&opt, &res);
 	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,
 					       (double)res.elapsed_ns / 1e9);
-	if (rc == EXIT_OK && res.thresholds_failed)
+	/* An aborted run failed its threshold even if the drain after the stop
+	 * brought the final figure back inside. */
+	if ((rc == EXIT_OK || (rc == EXIT_FAILED && !res.worker_failed)) &&
+	    (res.thresholds_failed || res.aborted_by))
 		rc = EXIT_THRESHOLDS;
 	res.exit_code = rc;
 	if (!opt.quiet)

@@ -42,6 +42,10 @@ struct run_result {
 	bool worker_failed;
 	struct threshold *thresholds; /* parsed before the run, evaluated at the end */
 	size_t nthresholds, thresholds_failed;
+	/* Set when a threshold marked abort failed mid-run and stopped it: the
+	 * one, how far in, and what it measured then. */
+	const struct threshold *aborted_by;
+	double aborted_at_s, aborted_actual;
 	int exit_code; /* what surge exits with, for the report files */
 };
 

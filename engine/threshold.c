@@ -205,6 +205,8 @@ int threshold_parse_specs(const struct threshold_spec *specs, size_t n, struct t
 			free(t);
 			return rc;
 		}
+		t[i].abort = specs[i].abort;
+		t[i].abort_after_ns = specs[i].abort_after_ns;
 	}
 	*out = t;
 	return 0;
@@ -283,6 +285,20 @@ static bool eval_one(struct threshold *t, const struct stats *s, double elapsed_
 		return true;
 	}
 	return false;
+}
+
+const struct threshold *threshold_abort_check(struct threshold *t, size_t n,
+					      const struct stats *total, uint64_t elapsed_ns)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!t[i].abort || elapsed_ns < t[i].abort_after_ns)
+			continue;
+		t[i].actual = 0;
+		if (eval_one(&t[i], total, (double)elapsed_ns / 1e9) &&
+		    !compare(t[i].actual, t[i].op, t[i].limit))
+			return &t[i];
+	}
+	return NULL;
 }
 
 size_t threshold_eval(struct threshold *t, size_t n, const struct stats *total, double elapsed_s)

@@ -39,6 +39,8 @@ struct threshold {
 	enum threshold_op op;
 	double limit; /* in unit: ns, a fraction (0.001 for 0.1%), a count, per second */
 	enum threshold_unit unit;
+	bool abort;              /* evaluated each second; failing stops the run */
+	uint64_t abort_after_ns; /* ... from this far into it */
 	/* The outcome, set by threshold_eval. */
 	bool measured; /* false when there was nothing to compute it from: fails */
 	bool passed;
@@ -61,6 +63,13 @@ int threshold_parse_specs(const struct threshold_spec *specs, size_t n, struct t
 /* Evaluates each threshold against the merged totals of a run of elapsed_s
  * seconds; sets measured, passed and actual. Returns how many failed. */
 size_t threshold_eval(struct threshold *t, size_t n, const struct stats *total, double elapsed_s);
+
+/* The first threshold marked abort that is measured and fails on the totals
+ * so far, elapsed_ns into the run (and past its abort_after), with its
+ * actual set; NULL when none does. Thresholds with nothing to go on yet
+ * (no samples) do not abort. */
+const struct threshold *threshold_abort_check(struct threshold *t, size_t n,
+					      const struct stats *total, uint64_t elapsed_ns);
 
 /* v in t's unit for people: "4.21ms", "0.012%", "1234", "9.87k/s". */
 void threshold_fmt(const struct threshold *t, double v, char *buf, size_t len);

@@ -88,20 +88,28 @@ local function targets(v)
   return out
 end
 
--- { ["latency.p99"] = "< 5ms", ["errors.rate"] = { "< 0.1%", ... } }: the
--- shape only; engine/threshold.c parses metric and condition (one grammar for
--- the scenario, --threshold and `surge report`).
+-- { ["latency.p99"] = "< 5ms", ["errors.rate"] = { "< 0.1%", ... } }, and
+-- { "< 5ms", abort = true, abort_after = "10s" } to stop the run as soon as
+-- it fails: the shape only; engine/threshold.c parses metric and condition
+-- (one grammar for the scenario, --threshold and `surge report`).
+local THRESHOLD_SHAPE = 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
 local function thresholds(v)
-  if type(v) ~= "table" then
-    return nil, 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
-  end
+  if type(v) ~= "table" then return nil, THRESHOLD_SHAPE end
   for k, c in pairs(v) do
     local list = type(c) == "table" and c or { c }
-    if type(k) ~= "string" or #list == 0 then
-      return nil, 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
-    end
-    for _, x in ipairs(list) do
-      if type(x) ~= "string" then
+    if type(k) ~= "string" or #list == 0 then return nil, THRESHOLD_SHAPE end
+    for ck, x in pairs(list) do
+      if ck == "abort" then
+        if type(x) ~= "boolean" then
+          return nil, fmt("abort = true or false (%s has %s)", k, describe(x))
+        end
+      elseif ck == "abort_after" then
+        if not duration(x) then
+          return nil, fmt('abort_after as a duration like "10s" (%s has %s)', k, describe(x))
+        end
+      elseif type(ck) ~= "number" then
+        return nil, fmt("conditions, abort and abort_after (%s has '%s')", k, tostring(ck))
+      elseif type(x) ~= "string" then
         return nil, fmt('conditions as strings like "< 5ms" (%s has %s)', k, describe(x))
       end
     end
@@ -302,7 +310,7 @@ local schema = {
   pick = { pick, "how sources are chosen: round-robin, random, permutation" },
   name = { str, "a name for reports" },
   description = { str, "a description for reports" },
-  thresholds = { thresholds, "pass/fail conditions checked at the end (exit code 3)" },
+  thresholds = { thresholds, "pass/fail conditions checked at the end (exit code 3), or each second with abort = true" },
 }
 
 M.schema = schema
@@ -455,8 +463,9 @@ function M.load(path, overrides)
   local cli_thresholds = {}
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
-    if k == "threshold" then -- --threshold, repeatable: adds to the scenario's
-      cli_thresholds[#cli_thresholds + 1] = { condition = v, where = "--threshold" }
+    if k == "threshold" or k == "threshold_abort" then -- repeatable: adds to the scenario's
+      cli_thresholds[#cli_thresholds + 1] = { condition = v, abort = k == "threshold_abort",
+        abort_after = 0, where = k == "threshold" and "--threshold" or "--threshold-abort" }
     elseif not schema[k] then
       return nil, fmt("command line: unknown option '%s' (%s)", k, known_list(k))
     else
@@ -554,8 +563,10 @@ function M.load(path, overrides)
     if origin.thresholds == "file" then
       where = path .. ":" .. (line_of(source, k) or line_of(source, "thresholds") or "?")
     end
-    for _, cond in ipairs(type(c) == "table" and c or { c }) do
-      out.thresholds[#out.thresholds + 1] = { metric = k, condition = cond, where = where }
+    local list = type(c) == "table" and c or { c }
+    for _, cond in ipairs(list) do
+      out.thresholds[#out.thresholds + 1] = { metric = k, condition = cond, where = where,
+        abort = list.abort == true, abort_after = duration(list.abort_after or 0) }
     end
   end
   for _, t in ipairs(cli_thresholds) do out.thresholds[#out.thresholds + 1] = t end

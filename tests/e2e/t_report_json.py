@@ -49,7 +49,8 @@ ok(sum(s["completed"] for s in doc["series"]) == txt["completed"], "series add u
 ok(doc["run"]["model"] == "open" and doc["run"]["rate"]["peak"] == 3000, "run parameters")
 ok(len(doc["thresholds"]) == 2 and all(t["passed"] for t in doc["thresholds"]),
    "thresholds and outcomes", doc["thresholds"])
-ok(doc["outcome"] == {"exit_code": 0, "thresholds_passed": True}, "outcome")
+ok(doc["outcome"] == {"exit_code": 0, "thresholds_passed": True, "aborted": None}, "outcome",
+   doc["outcome"])
 
 with open(hl) as f:
     log = f.read()

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Thresholds: a passing set exits 0, a failing one exits 3 and says which;
-bad thresholds stop the run before traffic with exit 2 and name file:line or
---threshold."""
+one marked abort stops the run at the first whole second it fails (past its
+abort_after) and the report says when and why; bad thresholds stop the run
+before traffic with exit 2 and name file:line or --threshold."""
+import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, done, ok, surge, write_scenario  # noqa: E402
+import tempfile
+
+from tap import Serve, done, ok, parse_report, surge, write_scenario  # noqa: E402
 
 SCN = """local echo = require "surge.proto.echo"
 return {
@@ -35,7 +39,54 @@ ok("thresholds  3 of 4 passed" in out and "FAIL  latency.p50 < 1ms" in out,
 
 rc, out, err = surge("run", good, "-w", "1", "--threshold", "counter.nope>0", "--no-progress")
 ok(rc == 3 and "FAIL  counter.nope > 0" in out, "a counter never counted fails", out)
+
+# --- abort: a 2 ms server fails p50 < 1ms from the first second; abort_after
+# holds the check until 2 s, so a 20 s run stops after exactly 2 s.
+aborting = write_scenario((SCN % (srv.port, '["latency.p50"] = { "< 1ms", abort = true, '
+                                  'abort_after = "2s" },\n    ["errors.rate"] = "< 1%",'))
+                          .replace('"2s"', '"20s"', 1))
+jpath = os.path.join(tempfile.mkdtemp(prefix="surge-abort-"), "abort.json")
+rc, out, err = surge("run", aborting, "-w", "1", "--no-progress", "--json", jpath)
+r = parse_report(out)
+ok(rc == 3, "an aborting threshold that fails: exit 3", out + err)
+ok("Stopped by a threshold after 2.00 s" in out and
+   "stopped at 2 s: latency.p50 < 1ms failed with" in out,
+   "the report says it stopped at 2 s (abort_after) and why", out)
+ok("surge: stopping at 2s: threshold latency.p50 < 1ms failed" in err, "stderr says so as it stops",
+   err)
+ok(1500 <= r.get("completed", 0) <= 2600,
+   "what ran until the stop is reported: ~2 s at 1000/s (%s)" % r.get("completed"), out)
+with open(jpath) as f:
+    j = json.load(f)
+ab = j["outcome"]["aborted"]
+ok(ab and ab["metric"] == "latency.p50" and ab["at_s"] == 2 and ab["actual"] > 1e6
+   and j["outcome"]["exit_code"] == 3 and j["run"]["elapsed_s"] == 2,
+   "JSON: outcome.aborted names it, at 2 s, with what it measured (%s)" % ab, j["outcome"])
+th = {t["metric"]: t for t in j["thresholds"]}
+ok(th["latency.p50"]["abort"] and th["latency.p50"]["abort_after_s"] == 2 and
+   not th["errors.rate"]["abort"], "JSON: each threshold says whether it aborts", th)
+
+rc, out, err = surge("run", good, "-w", "1", "-d", "2s", "--threshold-abort", "errors.count<1",
+                     "--no-progress")
+ok(rc == 0 and "stopped at" not in out and "(--threshold-abort, abort)" in out,
+   "--threshold-abort that holds: the run goes to the end, exit 0", out + err)
 srv.stop()
+
+closed = write_scenario(SCN % (srv.port, '["errors.count"] = { "< 1", abort = true },'))
+rc, out, err = surge("run", closed, "-w", "1", "-d", "30s", "--no-progress")
+ok(rc == 3 and "stopped at 1 s: errors.count < 1 failed" in out,
+   "refused connections fail errors.count < 1 at once: exit 3 though nothing completed", out + err)
+
+bad = write_scenario(SCN % (1, '["latency.p99"] = { "< 5ms", abort = "yes" },'))
+rc, out, err = surge("run", bad)
+ok(rc == 2 and "option 'thresholds': expected abort = true or false" in err,
+   "abort that is not a boolean: exit 2, named", err)
+bad = write_scenario(SCN % (1, '["latency.p99"] = { "< 5ms", abort = true, abort_after = "soon" },'))
+rc, out, err = surge("run", bad)
+ok(rc == 2 and "abort_after as a duration" in err, "abort_after that is not a duration: exit 2", err)
+bad = write_scenario(SCN % (1, '["latency.p99"] = { "< 5ms", abrt = true },'))
+rc, out, err = surge("run", bad)
+ok(rc == 2 and "(latency.p99 has 'abrt')" in err, "a misspelt abort key is named", err)
 
 bad = write_scenario(SCN % (1, '["latency.p99"] = "< 5ms",\n    ["errors.rate"] = "under 1%",'))
 rc, out, err = surge("run", bad)
