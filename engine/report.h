@@ -6,6 +6,7 @@
 #ifndef SURGE_REPORT_H
 #define SURGE_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "options.h"
@@ -48,6 +49,19 @@ void report_fmt_percentile(char *buf, size_t len, double p); /* 99.9 -> "99.9" *
 /* Seconds that some worker reported (r->nseconds may have spare room). */
 size_t report_nseconds(const struct run_result *r);
 int64_t report_errors(const struct stats *s); /* every class */
+
+/* One destination address's row: connections opened to it, those that
+ * failed, and its latency (NULL when none was recorded). */
+struct report_dest {
+	char label[64]; /* "127.0.0.2:7000", "[::1]:53" */
+	int64_t conns, failed;
+	const struct hist *latency;
+};
+/* The next destination from *cursor (start at 0); false after the last. */
+bool report_next_dest(const struct stats *s, size_t *cursor, struct report_dest *row);
+size_t report_count_dests(const struct stats *s);
+/* Source address i (the order of s->src_conns) as text; false without --bind. */
+bool report_source_addr(const struct options *o, uint32_t i, char *buf, size_t len);
 
 /* `surge report LOG.hlog...`: re-renders and merges saved runs. */
 int report_main(int argc, char **argv);

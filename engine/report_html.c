@@ -281,6 +281,47 @@ static void thresholds(FILE *f, const struct run_result *r)
 	fputs("</table></section>\n", f);
 }
 
+/* Every source (--bind) and destination address with its share: the spread
+ * a user would otherwise check with ss. */
+static void addresses(FILE *f, const struct options *o, const struct stats *s)
+{
+	struct report_dest d;
+	size_t cursor = 0;
+	char addr[64], p50[32], p99[32];
+
+	if (!s->nsrc && !report_count_dests(s))
+		return;
+	fputs("<section id=\"addresses\"><h2>Addresses</h2><div class=\"cols\">\n", f);
+	if (s->nsrc) {
+		fputs("<table class=\"grid num\" id=\"sources\"><tr><th>source</th>"
+		      "<th>connections</th><th>completed</th></tr>\n", f);
+		for (uint32_t i = 0; i < s->nsrc && report_source_addr(o, i, addr, sizeof(addr)); i++) {
+			fputs("<tr><th>", f);
+			hstr(f, addr);
+			fprintf(f, "</th><td>%lld</td><td>%lld</td></tr>\n", (long long)s->src_conns[i],
+				(long long)s->src_reqs[i]);
+		}
+		fputs("</table>\n", f);
+	}
+	fputs("<table class=\"grid num\" id=\"destinations\"><tr><th>destination</th>"
+	      "<th>connections</th><th>failed</th><th>completed</th><th>p50</th><th>p99</th></tr>\n",
+	      f);
+	while (report_next_dest(s, &cursor, &d)) {
+		int64_t done = d.latency ? hist_total(d.latency) : 0;
+		snprintf(p50, sizeof(p50), "-");
+		snprintf(p99, sizeof(p99), "-");
+		if (done) {
+			report_fmt_ns(p50, sizeof(p50), (double)hist_value_at_percentile(d.latency, 50));
+			report_fmt_ns(p99, sizeof(p99), (double)hist_value_at_percentile(d.latency, 99));
+		}
+		fputs("<tr><th>", f);
+		hstr(f, d.label);
+		fprintf(f, "</th><td>%lld</td><td>%lld</td><td>%lld</td><td>%s</td><td>%s</td></tr>\n",
+			(long long)d.conns, (long long)d.failed, (long long)done, p50, p99);
+	}
+	fputs("</table></div></section>\n", f);
+}
+
 static void hist_table(FILE *f, const struct stats *s)
 {
 	char b[32], pk[32];
@@ -461,16 +502,24 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	      f);
 	if ((rc = series_charts(f, o, r)) < 0)
 		return rc;
-	fputs("</div></section>\n<div class=\"cols\">\n", f);
+	fputs("</div></section>\n", f);
+	addresses(f, o, s);
+	fputs("<div class=\"cols\">\n", f);
 	params(f, o, r, sources, nsources);
 	fputs("<section id=\"errors\"><h2>Errors by class</h2><table class=\"grid num\">\n", f);
 	for (int i = 0; i < ERR__COUNT; i++)
 		fprintf(f, "<tr><th>%s</th><td>%lld</td></tr>\n", stats_error_name(i),
 			(long long)s->error[i]);
 	fputs("</table>\n", f);
-	if (s->nncounter) {
+	size_t own = 0;
+	for (size_t i = 0; i < s->nncounter; i++)
+		own += strncmp(s->ncounter[i].name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) != 0;
+	if (own) {
 		fputs("<h2>Counters</h2><table class=\"grid num\" id=\"counters\">\n", f);
 		for (size_t i = 0; i < s->nncounter; i++) {
+			if (strncmp(s->ncounter[i].name, DEST_STAT_PREFIX,
+				    sizeof(DEST_STAT_PREFIX) - 1) == 0)
+				continue; /* in the addresses table */
 			fputs("<tr><th>", f);
 			hstr(f, s->ncounter[i].name);
 			fprintf(f, "</th><td>%lld</td></tr>\n", (long long)s->ncounter[i].value);

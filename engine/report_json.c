@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dest.h"
 #include "threshold.h"
 #include "version.h"
 
@@ -283,6 +284,47 @@ static void series(FILE *f, const struct run_result *r)
 	fputs("]", f);
 }
 
+/* Per-address tables: what a user would otherwise check with ss. */
+static void addresses(FILE *f, const struct options *o, const struct stats *s)
+{
+	struct report_dest d;
+	size_t cursor = 0;
+	char addr[64];
+	bool first = true;
+
+	fputs(",\n\"addresses\":{\"sources\":[", f);
+	for (uint32_t i = 0; i < s->nsrc && report_source_addr(o, i, addr, sizeof(addr)); i++) {
+		bool k = true;
+		fprintf(f, "%s\n{", i ? "," : "");
+		jkey(f, &k, "address");
+		jstr(f, addr);
+		jint_field(f, &k, "connections", s->src_conns[i]);
+		jint_field(f, &k, "completed", s->src_reqs[i]);
+		fputc('}', f);
+	}
+	fputs("],\n\"destinations\":[", f);
+	while (report_next_dest(s, &cursor, &d)) {
+		bool k = true;
+		char hname[STATS_NAME_MAX];
+		fprintf(f, "%s\n{", first ? "" : ",");
+		first = false;
+		jkey(f, &k, "address");
+		jstr(f, d.label);
+		jint_field(f, &k, "connections", d.conns);
+		jint_field(f, &k, "failed", d.failed);
+		jint_field(f, &k, "completed", d.latency ? hist_total(d.latency) : 0);
+		jkey(f, &k, "latency");
+		if (d.latency && hist_total(d.latency)) {
+			snprintf(hname, sizeof(hname), DEST_STAT_PREFIX "%.50s:latency", d.label);
+			jstr(f, hname);
+		} else {
+			fputs("null", f);
+		}
+		fputc('}', f);
+	}
+	fputs("]}", f);
+}
+
 static void thresholds(FILE *f, const struct run_result *r)
 {
 	fputs(",\n\"thresholds\":[", f);
@@ -338,6 +380,7 @@ int report_json(FILE *f, const struct options *o, const struct run_result *r,
 	for (size_t i = 0; i < s->nncounter; i++)
 		jint_field(f, &first, s->ncounter[i].name, s->ncounter[i].value);
 	fputc('}', f);
+	addresses(f, o, s);
 	series(f, r);
 	thresholds(f, r);
 	fprintf(f, ",\n\"outcome\":{\"exit_code\":%d,\"thresholds_passed\":%s,\"aborted\":",

@@ -84,42 +84,31 @@ static bool is_dest_stat(const char *name)
 	return strncmp(name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) == 0;
 }
 
-/* Connections and latency per destination address, from the "dest:<label>:*"
- * metrics the workers keep (dest.c). Shown when there is more than one. */
+/* Connections and latency per destination address. Shown when there is
+ * more than one. */
 static void report_destinations(FILE *f, const struct options *o, const struct stats *s)
 {
-	static const size_t pl = sizeof(DEST_STAT_PREFIX) - 1;
-	char name[STATS_NAME_MAX], p50[32], p99[32], mx[32];
-	size_t n = 0;
+	char p50[32], p99[32], mx[32];
+	struct report_dest d;
+	size_t cursor = 0;
 
-	for (size_t i = 0; i < s->nncounter; i++)
-		n += is_dest_stat(s->ncounter[i].name) && strstr(s->ncounter[i].name, ":conns");
-	if (n < 2)
+	if (report_count_dests(s) < 2)
 		return;
 	fprintf(f, "\n  %-42s %8s %8s %10s %9s %9s %9s\n", "destination", "conns", "failed",
 		"completed", "p50", "p99", "max");
-	for (size_t i = 0; i < s->nncounter; i++) {
-		const char *nm = s->ncounter[i].name;
-		size_t len = strlen(nm);
-		if (!is_dest_stat(nm) || len < pl + 6 || strcmp(nm + len - 6, ":conns") != 0)
-			continue;
-		int ll = (int)(len - pl - 6);
-		snprintf(name, sizeof(name), DEST_STAT_PREFIX "%.*s:failed", ll, nm + pl);
-		int64_t failed = stats_counter_by_name(s, name);
-		snprintf(name, sizeof(name), DEST_STAT_PREFIX "%.*s:latency", ll, nm + pl);
-		const struct hist *h = stats_hist_by_name(s, name);
-		int64_t done = h ? hist_total(h) : 0;
+	while (report_next_dest(s, &cursor, &d)) {
+		int64_t done = d.latency ? hist_total(d.latency) : 0;
 		if (done && o->shape == SHAPE_MESSAGE) {
-			report_fmt_ns(p50, sizeof(p50), (double)hist_value_at_percentile(h, 50));
-			report_fmt_ns(p99, sizeof(p99), (double)hist_value_at_percentile(h, 99));
-			report_fmt_ns(mx, sizeof(mx), (double)hist_max(h));
+			report_fmt_ns(p50, sizeof(p50), (double)hist_value_at_percentile(d.latency, 50));
+			report_fmt_ns(p99, sizeof(p99), (double)hist_value_at_percentile(d.latency, 99));
+			report_fmt_ns(mx, sizeof(mx), (double)hist_max(d.latency));
 		} else {
 			snprintf(p50, sizeof(p50), "-");
 			snprintf(p99, sizeof(p99), "-");
 			snprintf(mx, sizeof(mx), "-");
 		}
-		fprintf(f, "  %-42.*s %8lld %8lld %10lld %9s %9s %9s\n", ll, nm + pl,
-			(long long)s->ncounter[i].value, (long long)failed, (long long)done, p50, p99, mx);
+		fprintf(f, "  %-42s %8lld %8lld %10lld %9s %9s %9s\n", d.label, (long long)d.conns,
+			(long long)d.failed, (long long)done, p50, p99, mx);
 	}
 }
 
@@ -178,11 +167,8 @@ static void source_rows(FILE *f, const struct options *o, const struct stats *s)
 		return;
 	fprintf(f, "  %-40s %12s %12s\n", "source", "connections", "completed");
 	for (uint32_t i = 0; i < s->nsrc; i++) {
-		struct sockaddr_storage a;
-		socklen_t len;
-		if (addrset_at_global(o->bind, i, &a, &len) < 0)
+		if (!report_source_addr(o, i, addr, sizeof(addr)))
 			break;
-		addrset_ntop(&a, addr, sizeof(addr));
 		fprintf(f, "  %-40s %12lld %12lld\n", addr, (long long)s->src_conns[i],
 			(long long)s->src_reqs[i]);
 	}

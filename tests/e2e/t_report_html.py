@@ -25,7 +25,8 @@ d = reports.scratch()
 html, js = os.path.join(d, "report.html"), os.path.join(d, "report.json")
 srv = Serve("echo", "--delay", "1ms")
 rc, out, err = surge("run", write_scenario(SCN % srv.port), "-w", "2", "-q", "--html", html,
-                     "--json", js, "--threshold", "latency.p50<1ns")
+                     "--json", js, "--threshold", "latency.p50<1ns",
+                     "--bind", "127.0.5.1-127.0.5.3")
 srv.stop()
 ok(rc == 3, "run exits 3 (the --threshold cannot hold)", err)
 with open(html) as f:
@@ -69,6 +70,16 @@ ok(row and str(doc["histograms"]["latency"]["count"]) in row.group(1),
 ok(re.search(r'id="card-completed".*?>%d<' % doc["totals"]["requests"]["completed"], dom, re.S),
    "the summary card shows the completed count from the JSON")
 ok("127.0.0.1:%d" % srv.port in dom, "run parameters show the target")
+srcs = re.findall(r'<tr><th>(127\.0\.5\.\d)</th><td>(\d+)</td><td>(\d+)</td></tr>', dom)
+ok([(a["address"], str(a["connections"]), str(a["completed"]))
+    for a in doc["addresses"]["sources"]] == srcs and len(srcs) == 3 and
+   sum(int(c) for _, c, _ in srcs) == 6,
+   "the sources table: 3 addresses, 6 connections, as in the JSON (%s)" % srcs)
+dst = re.search(r'<table class="grid num" id="destinations">.*?</table>', dom, re.S)
+ok(dst and re.search(r'<th>127\.0\.0\.1:%d</th><td>6</td><td>0</td><td>%d</td>'
+                     % (srv.port, doc["totals"]["requests"]["completed"]), dst.group(0)),
+   "the destinations table: 6 connections, every completed request",
+   dst.group(0) if dst else dom[-3000:])
 
 shot = os.path.join(ROOT, "build", "report-screenshot.png")
 os.makedirs(os.path.dirname(shot), exist_ok=True)

@@ -49,6 +49,12 @@ ok(sum(s["completed"] for s in doc["series"]) == txt["completed"], "series add u
 ok(doc["run"]["model"] == "open" and doc["run"]["rate"]["peak"] == 3000, "run parameters")
 ok(len(doc["thresholds"]) == 2 and all(t["passed"] for t in doc["thresholds"]),
    "thresholds and outcomes", doc["thresholds"])
+dests = doc["addresses"]["destinations"]
+ok(len(dests) == 1 and dests[0]["address"] == "127.0.0.1:%d" % srv.port and
+   dests[0]["connections"] == 8 and dests[0]["completed"] == txt["completed"] and
+   dests[0]["latency"] in doc["histograms"], "addresses: the one destination, 8 connections, "
+   "every completed request, its histogram named", dests)
+ok(doc["addresses"]["sources"] == [], "addresses: no --bind, no sources")
 ok(doc["outcome"] == {"exit_code": 0, "thresholds_passed": True, "aborted": None}, "outcome",
    doc["outcome"])
 
