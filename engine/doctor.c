@@ -8,16 +8,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "cli.h"
 #include "lua_engine.h"
 #include "plan.h"
+#include "refresh.h"
 #include "run.h"
 #include "units.h"
 
@@ -43,6 +43,7 @@ static const char doctor_usage[] =
 	"      --pick MODE         round-robin, random or permutation\n"
 	"  -w, --workers N         worker processes\n"
 	"      --target URL        destination (with a scenario: overrides it)\n"
+	"      --resolver ADDR     DNS server for target names (as surge run --resolver)\n"
 	"  -o, --option KEY=VALUE  set any scenario option\n"
 	"  -h, --help              this help\n"
 	"\n"
@@ -175,99 +176,19 @@ static void sources_table(const struct plan_system *sys)
 		       (unsigned long long)plan_sources_needed(counts[i], 1, ports));
 }
 
-/* getaddrinfo here: doctor only needs the destinations' families and count. */
-static int resolve(struct options *o, char *err, size_t errlen)
-{
-	size_t n = 0;
+static const struct option doctor_longopts[] = {
+	{"connections", required_argument, 0, 'c'}, {"workers", required_argument, 0, 'w'},
+	{"target", required_argument, 0, 'T'},	     {"bind", required_argument, 0, 'B'},
+	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
+	{"resolver", required_argument, 0, 'R'},     {"option", required_argument, 0, 'o'},
+	{"help", no_argument, 0, 'h'},		     {0, 0, 0, 0},
+};
 
-	for (size_t i = 0; i < o->ntargets; i++) {
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-		if (getaddrinfo(o->targets[i].host, NULL, &hints, &ai) != 0) {
-			snprintf(err, errlen, "cannot resolve '%s'", o->targets[i].host);
-			return -EINVAL;
-		}
-		for (struct addrinfo *p = ai; p; p = p->ai_next) {
-			struct destination *d = realloc(o->dests, (n + 1) * sizeof(*d));
-			if (!d) {
-				freeaddrinfo(ai);
-				return -ENOMEM;
-			}
-			o->dests = d;
-			memset(&d[n], 0, sizeof(d[n]));
-			memcpy(&d[n].addr, p->ai_addr, p->ai_addrlen);
-			d[n].addrlen = p->ai_addrlen;
-			char host[64];
-			addrset_ntop(&d[n].addr, host, sizeof(host));
-			snprintf(d[n].label, sizeof(d[n].label), p->ai_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-				 host, o->targets[i].port);
-			o->ndests = ++n;
-		}
-		freeaddrinfo(ai);
-	}
-	return 0;
-}
-
-static int parse_args(int argc, char **argv, const char **scenario, const char ***ov, size_t *nov)
-{
-	static const struct option longopts[] = {
-		{"connections", required_argument, 0, 'c'}, {"workers", required_argument, 0, 'w'},
-		{"target", required_argument, 0, 0x101},    {"bind", required_argument, 0, 0x104},
-		{"ports", required_argument, 0, 0x105},     {"pick", required_argument, 0, 0x106},
-		{"option", required_argument, 0, 'o'},      {"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
-	};
-	const char **v = calloc((size_t)argc * 2 + 2, sizeof(char *));
-	size_t n = 0;
-	int ch;
-
-	if (!v)
-		return -ENOMEM;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:w:o:h", longopts, NULL)) != -1) {
-		const char *key = NULL, *val = optarg;
-		switch (ch) {
-		case 'c': key = "connections"; break;
-		case 'w': key = "workers"; break;
-		case 0x101: key = "target"; break;
-		case 0x104: key = "bind"; break;
-		case 0x105: key = "ports"; break;
-		case 0x106: key = "pick"; break;
-		case 'o': {
-			char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg) {
-				fprintf(stderr, "surge doctor: -o expects KEY=VALUE, got '%s'\n", optarg);
-				free(v);
-				return -EINVAL;
-			}
-			*eq = '\0';
-			key = optarg;
-			val = eq + 1;
-			break;
-		}
-		case 'h':
-			fputs(doctor_usage, stdout);
-			free(v);
-			return 1;
-		default:
-			fprintf(stderr, "surge doctor: unknown option '%s' (see surge doctor --help)\n",
-				argv[optind - 1]);
-			free(v);
-			return -EINVAL;
-		}
-		v[n++] = key;
-		v[n++] = val;
-	}
-	*scenario = optind < argc ? argv[optind] : NULL;
-	if (*scenario && optind + 1 < argc) {
-		fprintf(stderr, "surge doctor: unexpected argument '%s'\n", argv[optind + 1]);
-		free(v);
-		return -EINVAL;
-	}
-	*ov = v;
-	*nov = n / 2;
-	return 0;
-}
+static const struct cli_key doctor_keys[] = {
+	{'c', "connections", NULL}, {'w', "workers", NULL}, {'T', "target", NULL},
+	{'B', "bind", NULL},	    {'O', "ports", NULL},   {'K', "pick", NULL},
+	{'R', "resolver", NULL},
+};
 
 static const char *override(const char **ov, size_t nov, const char *key)
 {
@@ -331,6 +252,7 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 {
 	struct options opt = {0};
 	struct lua_engine *le = NULL;
+	struct refresh *rf = NULL;
 	struct plan p;
 	char err[2048], desc[1024];
 	int rc = EXIT_USAGE;
@@ -344,11 +266,14 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 	sources_table(sys);
 	printf("\n%s: %u connections to %zu target%s\n", scenario, opt.max_connections,
 	       opt.ntargets, opt.ntargets == 1 ? "" : "s");
-	if (resolve(&opt, err, sizeof(err)) < 0) {
+	/* As surge run resolves: c-ares, the scenario's resolver and family. */
+	if (refresh_resolve(&opt, &rf, err, sizeof(err)) < 0) {
 		say(d, FAIL, NULL, "%s", err);
-		rc = EXIT_PLAN;
-		goto out;
+		goto verdict;
 	}
+	say(d, OK, NULL, "targets: %zu destination address%s (%s%s)", opt.ndests,
+	    opt.ndests == 1 ? "" : "es", opt.ndests ? opt.dests[0].label : "",
+	    opt.ndests > 1 ? ", ..." : "");
 	if (opt.bind) {
 		long missing = plan_check_addresses(opt.bind, err, sizeof(err));
 		if (missing > 0)
@@ -366,11 +291,13 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 			say(d, INFO, NULL, "%s", p.notice);
 		say(d, OK, NULL, "the plan fits: %u workers", p.workers);
 	}
+verdict:
 	rc = d->fails ? EXIT_PLAN : EXIT_OK;
 	printf("\nverdict: %s\n", rc == EXIT_OK ? "this scenario can run here"
 						  : "this scenario cannot run here until the FAIL lines "
 						    "are fixed");
 out:
+	refresh_free(rf);
 	lua_engine_free(le);
 	options_free(&opt);
 	return rc;
@@ -380,12 +307,19 @@ int doctor_main(int argc, char **argv)
 {
 	struct doctor d = {0};
 	struct plan_system sys;
-	const char *scenario = NULL, **ov = NULL;
-	size_t nov = 0;
-	int rc = parse_args(argc, argv, &scenario, &ov, &nov);
+	struct cli_args a;
+	int rc;
 
-	if (rc != 0)
-		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	if (cli_parse(argc, argv, "surge doctor", ":c:w:o:h", doctor_longopts, doctor_keys,
+		      sizeof(doctor_keys) / sizeof(doctor_keys[0]), &a) < 0)
+		return EXIT_USAGE;
+	if (a.help) {
+		fputs(doctor_usage, stdout);
+		free(a.ov);
+		return EXIT_OK;
+	}
+	const char *scenario = a.scenario, **ov = a.ov;
+	size_t nov = a.nov;
 	plan_system_probe(&sys);
 	printf("surge doctor: this machine\n");
 	check_fds(&d, &sys);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <arpa/inet.h>
 #include <ev.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "ipc.h"
 #include "lua_engine.h"
@@ -341,93 +341,30 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, const char **scenario, const char ***ov, size_t *nov,
-		      bool *help)
-{
-	static const struct option longopts[] = {
-		{"connections", required_argument, 0, 'c'}, {"duration", required_argument, 0, 'd'},
-		{"rate", required_argument, 0, 'r'},	     {"workers", required_argument, 0, 'w'},
-		{"pipeline", required_argument, 0, 'p'},     {"timeout", required_argument, 0, 't'},
-		{"target", required_argument, 0, 'T'},	     {"option", required_argument, 0, 'o'},
-		{"latency", no_argument, 0, 'L'},	     {"json", required_argument, 0, 'J'},
-		{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
-		{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
-		{"threshold", required_argument, 0, 'X'},
-		{"threshold-abort", required_argument, 0, 0x107},
-		{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
-		{"resolver", required_argument, 0, 'R'},
-		/* issue 4: codes outside the char range, clear of short options */
-		{"bind", required_argument, 0, 0x104},	     {"ports", required_argument, 0, 0x105},
-		{"pick", required_argument, 0, 0x106},
-		{0, 0, 0, 0},
-	};
-	const char **v = calloc((size_t)argc * 2 + 2, sizeof(char *));
-	size_t n = 0;
-	int ch;
+static const struct option run_longopts[] = {
+	{"connections", required_argument, 0, 'c'}, {"duration", required_argument, 0, 'd'},
+	{"rate", required_argument, 0, 'r'},	     {"workers", required_argument, 0, 'w'},
+	{"pipeline", required_argument, 0, 'p'},     {"timeout", required_argument, 0, 't'},
+	{"target", required_argument, 0, 'T'},	     {"option", required_argument, 0, 'o'},
+	{"latency", no_argument, 0, 'L'},	     {"json", required_argument, 0, 'J'},
+	{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
+	{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
+	{"threshold", required_argument, 0, 'X'},    {"threshold-abort", required_argument, 0, 'A'},
+	{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
+	{"resolver", required_argument, 0, 'R'},     {"bind", required_argument, 0, 'B'},
+	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
+	{0, 0, 0, 0},
+};
 
-	if (!v)
-		return -ENOMEM;
-	*help = false;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "c:d:r:w:p:t:o:qh", longopts, NULL)) != -1) {
-		const char *key = NULL, *val = optarg;
-		switch (ch) {
-		case 'c': key = "connections"; break;
-		case 'd': key = "duration"; break;
-		case 'r': key = "rate"; break;
-		case 'w': key = "workers"; break;
-		case 'p': key = "pipeline"; break;
-		case 't': key = "timeout"; break;
-		case 'T': key = "target"; break;
-		case 'R': key = "resolver"; break;
-		case 'J': key = "json"; break;
-		case 'H': key = "hlog"; break;
-		case 'M': key = "html"; break;
-		case 'X': key = "threshold"; break;
-		case 'L': key = "latency"; val = "true"; break;
-		case 'P': key = "progress"; val = "on"; break;
-		case 'N': key = "progress"; val = "off"; break;
-		case 'q': key = "quiet"; val = "true"; break;
-		case 0x104: key = "bind"; break;
-		case 0x105: key = "ports"; break;
-		case 0x106: key = "pick"; break;
-		case 0x107: key = "threshold_abort"; break;
-		case 'o': {
-			char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg) {
-				fprintf(stderr, "surge run: -o expects KEY=VALUE, got '%s'\n", optarg);
-				free(v);
-				return -EINVAL;
-			}
-			*eq = '\0';
-			key = optarg;
-			val = eq + 1;
-			break;
-		}
-		case 'h': *help = true; break;
-		default:
-			fprintf(stderr, "surge run: unknown option '%s' (see surge run --help)\n",
-				argv[optind - 1]);
-			free(v);
-			return -EINVAL;
-		}
-		if (key) {
-			v[n++] = key;
-			v[n++] = val;
-		}
-	}
-	*scenario = optind < argc ? argv[optind] : NULL;
-	if (*scenario && optind + 1 < argc) {
-		fprintf(stderr, "surge run: unexpected argument '%s' after the scenario\n",
-			argv[optind + 1]);
-		free(v);
-		return -EINVAL;
-	}
-	*ov = v;
-	*nov = n / 2;
-	return 0;
-}
+static const struct cli_key run_keys[] = {
+	{'c', "connections", NULL}, {'d', "duration", NULL},	 {'r', "rate", NULL},
+	{'w', "workers", NULL},	    {'p', "pipeline", NULL},	 {'t', "timeout", NULL},
+	{'T', "target", NULL},	    {'R', "resolver", NULL},	 {'J', "json", NULL},
+	{'H', "hlog", NULL},	    {'M', "html", NULL},	 {'X', "threshold", NULL},
+	{'A', "threshold_abort", NULL}, {'L', "latency", "true"}, {'P', "progress", "on"},
+	{'N', "progress", "off"},   {'q', "quiet", "true"},	 {'B', "bind", NULL},
+	{'O', "ports", NULL},	    {'K', "pick", NULL},
+};
 
 static int outcome(const struct options *o, const struct run_result *r)
 {
@@ -460,15 +397,16 @@ int run_main(int argc, char **argv)
 	struct run_result res = {0};
 	struct collector col = {0};
 	struct lua_engine *le = NULL;
-	const char *scenario = NULL, **ov = NULL;
-	size_t nov = 0;
-	bool help;
+	struct cli_args args;
 	char err[2048];
 	int rc = EXIT_USAGE, child_rc = 0;
 
-	if (parse_args(argc, argv, &scenario, &ov, &nov, &help) < 0)
+	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:qh", run_longopts, run_keys,
+		      sizeof(run_keys) / sizeof(run_keys[0]), &args) < 0)
 		return EXIT_USAGE;
-	if (help) {
+	const char *scenario = args.scenario, **ov = args.ov;
+	size_t nov = args.nov;
+	if (args.help) {
 		fputs(run_usage, stdout);
 		free(ov);
 		return EXIT_OK;

@@ -80,6 +80,13 @@ ok(err.strip() == "surge: %s:5: option 'connections': expected a whole number >=
    " or a ramp (surge.ramp), got \"many\"" % bad, "the documented message names file, line, option", err)
 rc, out, err = surge("run", bad, "-c", "10", "--frobnicate")
 ok(rc == 2 and "frobnicate" in err, "an unknown flag exits 2 and is named", err)
+rc, out, err = surge("run", bad, "-d")
+ok(rc == 2 and "surge run: option '-d' needs a value" in err, "a flag without its value", err)
+rc, out, err = surge("run", bad, "-o", "connections")
+ok(rc == 2 and "-o expects KEY=VALUE, got 'connections'" in err, "-o without =", err)
+rc, out, err = surge("doctor", bad, "--bind")
+ok(rc == 2 and "surge doctor: option '--bind' needs a value" in err, "doctor: the same parser",
+   err)
 rc, out, err = surge("run", "/nonexistent/scenario.lua")
 ok(rc == 2 and "cannot read scenario" in err, "a missing scenario file exits 2", err)
 

@@ -128,6 +128,14 @@ with Knot("surge.test", ZONE) as k:
        "the message names the name, the resolver and NXDOMAIN", err)
     ok("Ran " not in out, "nothing ran", out)
 
+    # 3b. doctor resolves as run does: c-ares, the scenario's resolver.
+    rc, out, err = surge("doctor", scenario("farm.surge.test", port, k.port))
+    ok(rc == 0 and "ok    targets: 6 destination addresses" in out,
+       "doctor finds the 6 addresses through the scenario's resolver", out + err)
+    rc, out, err = surge("doctor", scn)
+    ok(rc == 4 and "FAIL  cannot resolve 'nope.surge.test'" in out and "NXDOMAIN" in out
+       and "cannot run here" in out, "doctor: NXDOMAIN is a FAIL line, exit 4", out + err)
+
     # 4. No address of the wanted family.
     scn = scenario("v4only.surge.test", port, k.port, extra='family = "ipv6",')
     rc, out, err = surge("run", scn)
