@@ -34,6 +34,8 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 		const char *const *sources, size_t nsources);
 /* The HdrHistogram interval log: the run's parameters, then every second. */
 int report_hlog(FILE *f, const struct options *o, const struct run_result *r);
+/* Its header alone (the parameters as they stand), for the log written live. */
+int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r);
 /* Writes a report to path through path.tmp + rename, so a reader never sees
  * half a file. 0 or -errno with err naming the file. */
 int report_write_file(const char *path, const char *what,

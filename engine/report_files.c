@@ -67,7 +67,7 @@ static bool add(struct hlog_param *p, size_t *n, const char *key, const char *fm
 }
 
 /* The run's parameters, as `surge report` reads them back (report_cmd.c). */
-int report_hlog(FILE *f, const struct options *o, const struct run_result *r)
+int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r)
 {
 	size_t cap = 24 + r->nthresholds + o->nrate_segs, n = 0;
 	struct hlog_param *p = calloc(cap, sizeof(*p));
@@ -101,11 +101,18 @@ int report_hlog(FILE *f, const struct options *o, const struct run_result *r)
 		oom |= add(p, &n, "threshold", "%s %s", r->thresholds[i].metric,
 			  r->thresholds[i].condition);
 	rc = oom ? -ENOMEM : hlog_write_header(f, r->start_epoch, p, n);
-	for (size_t i = 0; rc == 0 && i < report_nseconds(r); i++)
-		rc = hlog_write_interval(f, (double)i, 1.0, &r->seconds[i]);
 	for (size_t i = 0; i < n; i++)
 		free(p[i].value);
 	free(p);
+	return rc;
+}
+
+int report_hlog(FILE *f, const struct options *o, const struct run_result *r)
+{
+	int rc = report_hlog_header(f, o, r);
+
+	for (size_t i = 0; rc == 0 && i < report_nseconds(r); i++)
+		rc = hlog_write_interval(f, (double)i, 1.0, &r->seconds[i]);
 	return rc;
 }
 

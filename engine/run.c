@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "clock.h"
+#include "hlog.h"
 #include "ipc.h"
 #include "lua_engine.h"
 #include "plan.h"
@@ -41,6 +42,7 @@ struct collector {
 	int signals;
 	ev_signal sigint, sigterm;
 	ev_timer progress_timer;
+	FILE *live_hlog; /* --hlog as the run goes; replaced whole at the end */
 };
 
 static const char run_usage[] =
@@ -152,6 +154,35 @@ static void print_progress(struct collector *col, uint32_t second)
 	report_progress_line(stderr, col->opt, s, second);
 }
 
+/* Each whole second goes to --hlog as soon as every worker has reported it,
+ * so a long run can be watched (or survives the coordinator being killed).
+ * A write that fails stops the live copy only: the final one still comes. */
+static void open_live_hlog(struct collector *col)
+{
+	if (!col->opt->hlog_path)
+		return;
+	col->live_hlog = fopen(col->opt->hlog_path, "w");
+	if (!col->live_hlog || report_hlog_header(col->live_hlog, col->opt, col->res) < 0 ||
+	    fflush(col->live_hlog) != 0) {
+		fprintf(stderr, "surge: warning: %s: %s; it will be written at the end\n",
+			col->opt->hlog_path, strerror(errno));
+		if (col->live_hlog)
+			fclose(col->live_hlog);
+		col->live_hlog = NULL;
+	}
+}
+
+static void append_live_hlog(struct collector *col, uint32_t second)
+{
+	if (!col->live_hlog)
+		return;
+	if (hlog_write_interval(col->live_hlog, (double)second, 1.0, &col->res->seconds[second]) < 0 ||
+	    fflush(col->live_hlog) != 0) {
+		fclose(col->live_hlog);
+		col->live_hlog = NULL;
+	}
+}
+
 static void stop_workers(struct collector *col, int sig)
 {
 	for (uint32_t k = 0; k < col->nworkers; k++)
@@ -191,8 +222,10 @@ static void advance_progress(struct collector *col, bool final)
 	       (r->reports[col->next_progress] >= col->nworkers ||
 		(final && r->reports[col->next_progress] > 0))) {
 		print_progress(col, col->next_progress);
-		if (!final)
+		if (!final) {
+			append_live_hlog(col, col->next_progress);
 			check_abort(col, col->next_progress);
+		}
 		col->next_progress++;
 	}
 }
@@ -496,6 +529,7 @@ int run_main(int argc, char **argv)
 	if (refresh_start(col.rf, col.loop, res.start_ns, ship_dests, say_line, &col, err,
 			  sizeof(err)) < 0)
 		fprintf(stderr, "surge: warning: names will not be re-resolved: %s\n", err);
+	open_live_hlog(&col);
 	ev_run(col.loop, 0);
 	for (uint32_t k = 0; k < opt.workers; k++) {
 		int status;
@@ -506,6 +540,9 @@ int run_main(int argc, char **argv)
 			res.worker_failed = true;
 	}
 	advance_progress(&col, true);
+	if (col.live_hlog)
+		fclose(col.live_hlog); /* report_files replaces it with the whole log */
+	col.live_hlog = NULL;
 	if (col.progress)
 		if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)

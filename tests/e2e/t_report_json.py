@@ -4,10 +4,13 @@ and agrees with the text report; an independent HdrHistogram implementation
 (hdr-histogram-js) decodes the interval log to exactly surge's percentiles;
 surge report re-renders the log to the same numbers."""
 import os
+import re
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, done, ok, parse_report, surge, write_scenario, diag  # noqa: E402
+from tap import SURGE, Serve, done, ok, parse_report, surge, write_scenario, diag  # noqa: E402
 import reports  # noqa: E402
 
 reports.need_jsonschema()
@@ -92,6 +95,30 @@ ok(doc2["totals"] == doc["totals"], "totals identical")
 ok(doc2["series"] == doc["series"], "per-second series identical")
 ok(doc2["run"]["sources"] == [hl], "sources name the log")
 ok(parse_report(out2)["rows"].get("latency") == txt["rows"]["latency"], "same text summary row")
+
+# --hlog is written as the run goes: a log read mid-run already holds the
+# whole seconds so far, and surge report reads it.
+live = os.path.join(d, "live.hlog")
+srv = Serve("echo")
+p = subprocess.Popen([SURGE, "run", scn, "-w", "2", "-d", "6s", "--hlog", live, "--no-progress",
+                      "--target", "127.0.0.1:%d" % srv.port],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+tags, end = [], time.time() + 20
+while time.time() < end and p.poll() is None and len(tags) < 2:
+    time.sleep(0.2)
+    with open(live) if os.path.exists(live) else open(os.devnull) as f:
+        tags = re.findall(r"^Tag=latency,(\d+)\.000,1\.000,", f.read(), re.M)
+midrun = p.poll() is None
+rc, out3, err = surge("report", live)
+p.communicate(timeout=60)
+srv.stop()
+ok(midrun and tags[:2] == ["0", "1"], "mid-run the log holds seconds 0 and 1 (%s)" % tags)
+ok(rc == 0 and parse_report(out3).get("completed", 0) > 0,
+   "surge report reads the log mid-run", out3 + err)
+with open(live) as f:
+    final = re.findall(r"^Tag=latency,(\d+)\.000,", f.read(), re.M)
+ok(p.returncode == 0 and final[:6] == ["0", "1", "2", "3", "4", "5"],
+   "at the end it holds every second (%s)" % final)
 
 rc, _, err = surge("report", os.path.join(d, "missing.hlog"))
 ok(rc == 1 and "cannot open" in err, "a missing log: exit 1 and says so", err)
