@@ -396,8 +396,8 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 		int rc = lua_engine_response(w->lua, c->id, p, n, &key, &has_key, why, sizeof(why));
 		w->in_lua = false;
 		if (rc < 0) {
+			/* conn_close counts the requests in flight, this one among them. */
 			worker_log(w, "%s", lua_engine_last_error(w->lua));
-			w->stats.error[ERR_SCRIPT]++;
 			conn_close(w, c, ERR_SCRIPT);
 			return;
 		}

@@ -11,13 +11,32 @@
 
 static void think_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
+/* A request callback that raised (counted by conn_send_request) leaves an
+ * idle connection with nothing to wake it: it tries again after the think
+ * time, and never sooner than this, so a callback that always fails costs
+ * a few errors a second per connection, not a spinning core. */
+#define REQUEST_RETRY_NS (100 * NS_PER_MS)
+
+static void retry_later(struct worker *w, struct conn *c)
+{
+	uint64_t ns = w->opt->think_ns > REQUEST_RETRY_NS ? w->opt->think_ns : REQUEST_RETRY_NS;
+
+	if (c->state != CONN_OPEN || c->inflight > 0 || ev_is_active(&c->timer))
+		return;
+	ev_timer_init(&c->timer, think_cb, (double)ns / 1e9, 0.);
+	ev_timer_start(w->loop, &c->timer);
+}
+
 static void fill_closed(struct worker *w, struct conn *c)
 {
 	uint32_t pipe = w->opt->pipeline;
 
-	while (c->state == CONN_OPEN && c->inflight < pipe)
-		if (conn_send_request(w, c, 0) < 0)
+	while (c->state == CONN_OPEN && c->inflight < pipe) {
+		if (conn_send_request(w, c, 0) < 0) {
+			retry_later(w, c);
 			break;
+		}
+	}
 }
 
 void worker_conn_has_room(struct worker *w, struct conn *c)
@@ -41,8 +60,8 @@ void worker_conn_has_room(struct worker *w, struct conn *c)
 		}
 		if (!o->think_ns)
 			fill_closed(w, c);
-		else if (c->inflight == 0)
-			conn_send_request(w, c, 0);
+		else if (c->inflight == 0 && conn_send_request(w, c, 0) < 0)
+			retry_later(w, c);
 		return;
 	}
 	while (w->backlog_len > 0 && c->state == CONN_OPEN && c->inflight < o->pipeline) {
@@ -60,8 +79,12 @@ static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct worker *w = ev_userdata(loop);
 	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
 
-	if (c->state == CONN_OPEN && !w->stopping && !c->draining && c->inflight == 0)
-		conn_send_request(w, c, 0);
+	if (c->state != CONN_OPEN || w->stopping || c->draining || c->inflight != 0)
+		return;
+	if (!w->opt->think_ns)
+		fill_closed(w, c);
+	else if (conn_send_request(w, c, 0) < 0)
+		retry_later(w, c);
 }
 
 /* Sends one due request on the oldest connection with room, corked, and

@@ -20,6 +20,7 @@
 #include "hlog.h"
 #include "ipc.h"
 #include "lua_engine.h"
+#include "msglog.h"
 #include "plan.h"
 #include "pool.h"
 #include "refresh.h"
@@ -43,6 +44,7 @@ struct collector {
 	ev_signal sigint, sigterm;
 	ev_timer progress_timer;
 	FILE *live_hlog; /* --hlog as the run goes; replaced whole at the end */
+	struct msglog msgs; /* what workers said, each kind printed once */
 };
 
 static const char run_usage[] =
@@ -257,9 +259,10 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 				merge_interval(col, h.second, &s);
 				stats_free(&s);
 			}
-		} else if (h.type == IPC_LOG) {
-			if (col->progress)
-				if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
+		} else if (h.type == IPC_LOG &&
+			   msglog_first(&col->msgs, (const char *)payload, h.len)) {
+			if (col->progress && isatty(STDERR_FILENO))
+				fputs("\r\033[K", stderr);
 			fprintf(stderr, "surge: %.*s\n", (int)h.len, (const char *)payload);
 		}
 		ipc_reader_pop(&col->readers[k], &h);
@@ -540,6 +543,7 @@ int run_main(int argc, char **argv)
 			res.worker_failed = true;
 	}
 	advance_progress(&col, true);
+	msglog_summary(&col.msgs, stderr);
 	if (col.live_hlog)
 		fclose(col.live_hlog); /* report_files replaces it with the whole log */
 	col.live_hlog = NULL;

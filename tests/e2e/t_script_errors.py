@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""A protocol module with a bug: every error raised in a callback is counted
+once as 'script error' (with the requests it cost), the run goes on, and
+stderr shows each distinct message once with file:line and a traceback, then
+how many more times it repeated — not thousands of copies."""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import Serve, done, ok, parse_report, surge, write_scenario  # noqa: E402
+
+# Every 10th answer, and every 25th request, raise. One connection per
+# worker, one request in flight: each response error costs exactly that one
+# request, each request error costs the request that was not sent.
+SCN = """local n_resp, n_req = 0, 0
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = {
+    name = "buggy",
+    framing = { kind = "delimiter", delim = "\\n" },
+    request = function(ctx, buf, cap)
+      n_req = n_req + 1
+      if n_req %% 25 == 0 then error("request callback broke") end
+      buf[0] = 104; buf[1] = 10
+      return 2
+    end,
+    response = function(ctx, ptr, len)
+      n_resp = n_resp + 1
+      if n_resp %% 10 == 0 then local t = nil; return t.x end
+      return nil
+    end,
+  },
+  connections = 2, workers = 2, pipeline = 1,
+  duration = "1s",
+}
+"""
+
+srv = Serve("echo")
+scn = write_scenario(SCN % srv.port)
+rc, out, err = surge("run", scn, "--no-progress")
+srv.stop()
+r = parse_report(out)
+script = r.get("error_classes", {}).get("script error", 0)
+ok(rc == 0 and r.get("completed", 0) > 100, "the run goes on and completes requests (%s)"
+   % r.get("completed"), out + err)
+ok(script > 10 and set(r["error_classes"]) == {"script error"},
+   "errors are counted as 'script error' only (%s)" % r.get("error_classes"), out)
+resp_first = err.count("%s:15: attempt to index local 't' (a nil value)\nstack traceback:" % scn)
+req_first = err.count("%s:9: request callback broke\nstack traceback:" % scn)
+ok(resp_first == 1 and req_first == 1,
+   "each distinct error is printed once, with file:line and a traceback (%d, %d)"
+   % (resp_first, req_first), err)
+rep = dict((m.group(2), int(m.group(1))) for m in
+           re.finditer(r"^surge: repeated (\d+) more times?: \S+:(\d+): ", err, re.M))
+ok(set(rep) == {"15", "9"}, "then how many more times each repeated (%s)" % rep, err)
+ok(rep.get("15", 0) + rep.get("9", 0) + 2 == script,
+   "printed + repeated = the 'script error' count: each error counted once (%d + %d + 2 vs %d)"
+   % (rep.get("15", 0), rep.get("9", 0), script), out + err)
+ok(len(err.splitlines()) < 20, "stderr stays short (%d lines)" % len(err.splitlines()), err)
+done()
