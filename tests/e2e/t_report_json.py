@@ -120,6 +120,14 @@ with open(live) as f:
 ok(p.returncode == 0 and final[:6] == ["0", "1", "2", "3", "4", "5"],
    "at the end it holds every second (%s)" % final)
 
+cut = os.path.join(d, "cut.hlog")
+with open(live) as f, open(cut, "w") as g:
+    text = f.read()
+    g.write(text[:text.rindex("HISTF") + 12])  # ends inside the last histogram
+rc, out4, err = surge("report", cut)
+ok(rc == 0 and parse_report(out4).get("completed", 0) > 0,
+   "a log that ends mid-line (still being written) reads up to that line", out4 + err)
+
 rc, _, err = surge("report", os.path.join(d, "missing.hlog"))
 ok(rc == 1 and "cannot open" in err, "a missing log: exit 1 and says so", err)
 bad = os.path.join(d, "bad.hlog")
