@@ -64,7 +64,8 @@ static void io_set(struct worker *w, struct conn *c, int events)
  * SO_REUSEADDR, so it may serve several destinations and reuse TIME_WAIT; one
  * someone else holds is skipped for the next. Kernel-chosen ports must not
  * take it: on 6.18 it made connect() fail with EADDRNOTAVAIL at 40% of a
- * range (tests/e2e/t_bind_70k.py). */
+ * range (tests/e2e/t_bind_70k.py). Returns 1 when it named the port, 0 when
+ * the kernel will choose, or -errno. */
 #define BIND_TRIES 8
 
 static int conn_bind_source(struct worker *w, struct conn *c, int fd, int family)
@@ -107,6 +108,7 @@ static int conn_bind_source(struct worker *w, struct conn *c, int fd, int family
 	}
 	if (port)
 		return rc; /* BIND_TRIES named ports in a row were taken */
+	rc = 0;
 	if (o->bind && setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
 		return -errno;
 	if (p->ports.lo) {
@@ -117,38 +119,61 @@ static int conn_bind_source(struct worker *w, struct conn *c, int fd, int family
 	/* Without bind, connect() picks the source and a port within the range. */
 	if (o->bind && bind(fd, (const struct sockaddr *)&sa, len) < 0)
 		return -errno;
+	goto counted;
 bound:
+	rc = 1;
+counted:
 	if (o->bind) {
 		uint64_t g = fam == ADDRSET_V6 ? addrset_size(o->bind, ADDRSET_V4) + idx : idx;
 		if (g < w->stats.nsrc)
 			c->src = (uint32_t)g;
 	}
-	return 0;
+	return rc;
+}
+
+/* A named (source, port) whose 4-tuple to this destination is taken — an
+ * earlier run's TIME_WAIT where tcp_tw_reuse does not apply, or another
+ * program's connection — fails connect() at once: the next pair is tried
+ * and the skip counted, not an error. */
+static bool tuple_busy(struct worker *w, int named, int err, int tries)
+{
+	if (named != 1 || (err != EADDRNOTAVAIL && err != EADDRINUSE) || tries + 1 >= BIND_TRIES)
+		return false;
+	int id = stats_counter_id(&w->stats, "source.tuple_busy");
+	if (id >= 0)
+		w->stats.ncounter[id].value++;
+	return true;
 }
 
 int conn_open(struct worker *w, struct conn *c)
 {
 	const struct dest *d = &w->dests.d[c->dest];
-	int one = 1, cls;
-	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, cls, fd;
 
 	w->stats.counter[ST_CONN_ATTEMPTS]++;
-	if (fd < 0) {
-		cls = errno_class(errno, true);
-		goto fail;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	int rc = conn_bind_source(w, c, fd, d->addr.ss_family);
-	if (rc < 0) {
-		cls = errno_class(-rc, true);
+	for (int tries = 0;; tries++) {
+		fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			cls = errno_class(errno, true);
+			goto fail;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		int named = conn_bind_source(w, c, fd, d->addr.ss_family);
+		if (named < 0) {
+			cls = errno_class(-named, true);
+			close(fd);
+			goto fail;
+		}
+		c->t_connect = clock_ns();
+		if (connect(fd, (const struct sockaddr *)&d->addr, d->addrlen) == 0 ||
+		    errno == EINPROGRESS)
+			break;
+		int e = errno;
 		close(fd);
-		goto fail;
-	}
-	c->t_connect = clock_ns();
-	if (connect(fd, (const struct sockaddr *)&d->addr, d->addrlen) < 0 && errno != EINPROGRESS) {
-		cls = errno_class(errno, true);
-		close(fd);
-		goto fail;
+		if (!tuple_busy(w, named, e, tries)) {
+			cls = errno_class(e, true);
+			goto fail;
+		}
 	}
 	c->state = CONN_CONNECTING;
 	c->corked = 0;

@@ -168,6 +168,30 @@ ok(r.get("error_classes", {}).get("address not available", 0) > 0 and r.get("ope
 for s in held:
     s.close()
 
+# --- 4-tuples already in use (another program's connections, or an earlier
+# run's TIME_WAIT where tcp_tw_reuse does not reach): bind() with SO_REUSEADDR
+# succeeds, connect() fails at once; the permutation skips to the next pair.
+held = []
+for p in range(PLO, PLO + 5):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.6.1", p))
+    s.connect(("127.0.0.1", port))
+    held.append(s)
+scn = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new {}, connections = 5, workers = 1,
+         duration = "1s", bind = { "127.0.6.1", pick = "permutation", ports = "%d-%d" } }
+""" % (port, PLO, PLO + 9))
+rc, out, err = surge("run", scn, "--no-progress")
+r = parse_report(out)
+busy = re.search(r"source\.tuple_busy (\d+)", out)
+ok(rc == 0 and r.get("opened") == 5 and r.get("errors") == 0,
+   "5 of 10 tuples taken: all 5 connections open, no error (%s)" % r.get("error_classes"), out + err)
+ok(busy and 1 <= int(busy.group(1)) <= 5, "the taken tuples it met are counted as skipped", out)
+for s in held:
+    s.close()
+
 # --- refusals before any traffic (exit 4), with the arithmetic and the fix
 scn = write_scenario("""
 local echo = require "surge.proto.echo"
