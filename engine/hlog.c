@@ -138,6 +138,13 @@ int hlog_write_interval(FILE *f, double start, double length, const struct stats
 		escape(s->ncounter[i].name, name, sizeof(name));
 		fprintf(f, " count.%s=%lld", name, (long long)s->ncounter[i].value);
 	}
+	/* Per source address, by its position in the "bind" parameter's set. */
+	for (uint32_t i = 0; i < s->nsrc; i++) {
+		if (s->src_conns[i])
+			fprintf(f, " src.conns.%u=%lld", i, (long long)s->src_conns[i]);
+		if (s->src_reqs[i])
+			fprintf(f, " src.reqs.%u=%lld", i, (long long)s->src_reqs[i]);
+	}
 	fputc('\n', f);
 	return ferror(f) ? -EIO : 0;
 }
@@ -347,6 +354,17 @@ static int add_counter(struct stats *s, const char *key, int64_t v)
 		if (id < 0)
 			return id;
 		s->ncounter[id].value += v;
+	} else if (strncmp(key, "src.conns.", 10) == 0 || strncmp(key, "src.reqs.", 9) == 0) {
+		bool conns = key[4] == 'c';
+		char *end;
+		errno = 0;
+		unsigned long i = strtoul(key + (conns ? 10 : 9), &end, 10);
+		if (*end || errno || i >= STATS_SOURCES_MAX)
+			return 0; /* not ours to understand: skipped */
+		int rc = stats_sources_init(s, (uint32_t)i + 1);
+		if (rc < 0)
+			return rc;
+		(conns ? s->src_conns : s->src_reqs)[i] += v;
 	}
 	return 0; /* a key from a newer surge: skipped, as comments are */
 }
@@ -381,11 +399,19 @@ static int read_interval_line(struct reader *r, char *line)
 
 static int read_param_line(struct reader *r, const char *line)
 {
-	if (!r->take_params)
-		return 0;
 	const char *sp = strchr(line, ' ');
 	size_t klen = sp ? (size_t)(sp - line) : strlen(line);
 	struct hlog *l = r->l;
+
+	/* Per-source rows add up by position in the set: only logs that name
+	 * the same set can be merged that way. */
+	if (klen == 4 && strncmp(line, "bind", 4) == 0) {
+		const char *first = hlog_param(l, "bind");
+		if (r->take_params ? l->nlogs > 0 : !first || strcmp(first, sp ? sp + 1 : "") != 0)
+			l->mixed_sources = true;
+	}
+	if (!r->take_params)
+		return 0;
 	void *bigger = realloc(l->params, (l->nparams + 1) * sizeof(*l->params));
 	if (!bigger)
 		return -ENOMEM;

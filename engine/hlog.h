@@ -40,6 +40,7 @@ struct hlog {
 	size_t nlogs;      /* files read */
 	size_t nhists;     /* interval histogram lines read */
 	bool has_counters; /* some "#surge-interval" line was read */
+	bool mixed_sources; /* logs of different "bind" sets: per-source rows do not add */
 };
 
 /* Writer. header: the format version, StartTime and BaseTime (both

@@ -371,6 +371,8 @@ static int read_sources(lua_State *L, int t, struct options *o, char *err, size_
 			goto out;
 		}
 		rc = addrset_parse(o->bind, spec, err, errlen);
+		o->bind_spec = spec;
+		spec = NULL;
 	}
 out:
 	free(spec);

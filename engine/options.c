@@ -14,6 +14,7 @@ void options_free(struct options *o)
 	free(o->dests);
 	addrset_free(o->bind);
 	free(o->bind);
+	free(o->bind_spec);
 	free(o->resolver.servers);
 	free(o->conn_segs);
 	free(o->rate_segs);

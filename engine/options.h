@@ -74,6 +74,7 @@ struct options {
 	 * source. ports.lo 0: not set. explicit_ports: set by the plan when the
 	 * kernel lacks IP_LOCAL_PORT_RANGE, so ports are named at bind(). */
 	struct addrset *bind;
+	char *bind_spec; /* bind as written, for the logs that name its addresses */
 	enum addrset_pick pick;
 	struct addrset_ports ports;
 	bool explicit_ports;

@@ -95,6 +95,33 @@ static uint64_t s_to_ns(double s)
 }
 
 /* The run's settings as the first log recorded them; what a report needs. */
+/* The run's source set, so per-source rows get their addresses back. */
+static int sources_from_log(const struct hlog *l, struct options *o)
+{
+	const char *spec = hlog_param(l, "bind"), *pick = hlog_param(l, "pick");
+	char err[256];
+
+	if (!spec)
+		return 0;
+	if (l->mixed_sources) {
+		fprintf(stderr, "surge report: note: the logs were made with different --bind sets; "
+				"per-source rows are left out\n");
+		return 0;
+	}
+	if (pick)
+		addrset_pick_parse(pick, &o->pick);
+	o->bind = calloc(1, sizeof(*o->bind));
+	o->bind_spec = strdup(spec);
+	if (!o->bind || !o->bind_spec)
+		return -ENOMEM;
+	if (addrset_parse(o->bind, spec, err, sizeof(err)) < 0) {
+		addrset_free(o->bind);
+		free(o->bind);
+		o->bind = NULL; /* a log from elsewhere: the rows go unnamed, not wrong */
+	}
+	return 0;
+}
+
 static int options_from_log(const struct hlog *l, struct options *o)
 {
 	size_t ndest = 0, nseg = 0;
@@ -135,7 +162,7 @@ static int options_from_log(const struct hlog *l, struct options *o)
 	o->pipeline = (uint32_t)param_num(l, "pipeline", 0);
 	o->request_timeout_ns = s_to_ns(param_num(l, "timeout_s", 0));
 	o->connect_timeout_ns = s_to_ns(param_num(l, "connect_timeout_s", 0));
-	return 0;
+	return sources_from_log(l, o);
 }
 
 /* One second per interval, in order; totals are the sum of all. */

@@ -97,6 +97,10 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 	oom |= add(p, &n, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);
 	oom |= add(p, &n, "peak_open", "%lld", (long long)r->peak_open);
 	oom |= add(p, &n, "interrupted", "%d", r->interrupted);
+	if (o->bind_spec) {
+		oom |= add(p, &n, "bind", "%s", o->bind_spec);
+		oom |= add(p, &n, "pick", "%s", addrset_pick_name(o->pick));
+	}
 	for (size_t i = 0; i < r->nthresholds; i++)
 		oom |= add(p, &n, "threshold", "%s %s", r->thresholds[i].metric,
 			  r->thresholds[i].condition);

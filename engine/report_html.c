@@ -289,10 +289,10 @@ static void addresses(FILE *f, const struct options *o, const struct stats *s)
 	size_t cursor = 0;
 	char addr[64], p50[32], p99[32];
 
-	if (!s->nsrc && !report_count_dests(s))
+	if (!(s->nsrc && o->bind) && !report_count_dests(s))
 		return;
 	fputs("<section id=\"addresses\"><h2>Addresses</h2><div class=\"cols\">\n", f);
-	if (s->nsrc) {
+	if (s->nsrc && o->bind) {
 		fputs("<table class=\"grid num\" id=\"sources\"><tr><th>source</th>"
 		      "<th>connections</th><th>completed</th></tr>\n", f);
 		for (uint32_t i = 0; i < s->nsrc && report_source_addr(o, i, addr, sizeof(addr)); i++) {

@@ -56,4 +56,30 @@ else:
 rc, out, err = surge("report", mh, "--json", os.path.join(d, "again.json"), "-q")
 again = reports.load(os.path.join(d, "again.json"))
 ok(rc == 0 and again["histograms"] == m["histograms"], "the merged log re-renders identically")
+
+# Per-source rows travel in the log: a run's table re-renders as it was, two
+# runs from the same --bind add up address by address, and logs of different
+# sets are not added by position (their rows are left out, with a note).
+srv = Serve("echo")
+bound = []
+for k, bind in enumerate(("127.0.7.1-127.0.7.4", "127.0.7.1-127.0.7.4", "127.0.8.1-127.0.8.2")):
+    hl, js = os.path.join(d, "bound%d.hlog" % k), os.path.join(d, "bound%d.json" % k)
+    rc, out, err = surge("run", write_scenario(SCN % (srv.port, 500)), "-w", "2", "-q",
+                         "--bind", bind, "--hlog", hl, "--json", js)
+    bound.append((hl, reports.load(js)["addresses"]["sources"]))
+srv.stop()
+rj = os.path.join(d, "bound-again.json")
+rc, out, err = surge("report", bound[0][0], "--json", rj)
+ok(rc == 0 and reports.load(rj)["addresses"]["sources"] == bound[0][1] and len(bound[0][1]) == 4,
+   "a --bind run's per-source rows re-render from its log (%s)" % bound[0][1], out + err)
+ok("127.0.7.4" in out, "... in the text report too", out)
+rc, out, err = surge("report", bound[0][0], bound[1][0], "--json", rj, "-q")
+want = [{"address": a["address"], "connections": a["connections"] + b["connections"],
+         "completed": a["completed"] + b["completed"]} for a, b in zip(bound[0][1], bound[1][1])]
+ok(rc == 0 and reports.load(rj)["addresses"]["sources"] == want,
+   "two runs from the same sources: rows add address by address", reports.load(rj)["addresses"])
+rc, out, err = surge("report", bound[0][0], bound[2][0], "--json", rj)
+ok(rc == 0 and reports.load(rj)["addresses"]["sources"] == [] and
+   "different --bind sets; per-source rows are left out" in err and "127.0.7.1" not in out,
+   "different source sets: rows left out, with a note", out + err)
 done()
