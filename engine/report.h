@@ -20,6 +20,9 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r);
 void report_thresholds_text(FILE *f, const struct run_result *r);
 /* Why a run measured nothing, and what to check. */
 void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r);
+/* Checks, before the run, that each file the options ask for can be created
+ * where it is to go. Returns 0 or -errno with err filled. */
+int report_files_check(const struct options *o, char *err, size_t errlen);
 /* Writes the files the options ask for. Returns 0 or -errno with err filled. */
 int report_files(const struct options *o, const struct run_result *r, char *err, size_t errlen);
 

@@ -3,10 +3,12 @@
 #include "report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hlog.h"
@@ -45,6 +47,48 @@ int report_write_file(const char *path, const char *what,
 			 strerror(-rc));
 	}
 	free(tmp);
+	return rc;
+}
+
+/* Creates and removes path.tmp, as report_write_file will create it. */
+static int check_writable(const char *path, const char *what, char *err, size_t errlen)
+{
+	size_t len = strlen(path) + 5;
+	char *tmp = malloc(len);
+	struct stat st;
+	int rc = 0;
+
+	if (!tmp)
+		return -ENOMEM;
+	snprintf(tmp, len, "%s.tmp", path);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+	} else {
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		} else if (errno != EEXIST) {
+			rc = -errno;
+		}
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "cannot write the %s report to '%s': %s (checked before any "
+			 "traffic)", what, path, strerror(-rc));
+	free(tmp);
+	return rc;
+}
+
+int report_files_check(const struct options *o, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (o->hlog_path)
+		rc = check_writable(o->hlog_path, "HdrHistogram log", err, errlen);
+	if (rc == 0 && o->json_path)
+		rc = check_writable(o->json_path, "JSON", err, errlen);
+	if (rc == 0 && o->html_path)
+		rc = check_writable(o->html_path, "HTML", err, errlen);
 	return rc;
 }
 

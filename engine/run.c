@@ -462,6 +462,10 @@ int run_main(int argc, char **argv)
 		goto out;
 	}
 	res.nthresholds = opt.nthreshold_specs;
+	if (report_files_check(&opt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "surge: %s\n", err);
+		goto out;
+	}
 	{
 		int r = refresh_resolve(&opt, &col.rf, err, sizeof(err));
 		if (r < 0) {
@@ -552,6 +556,7 @@ int run_main(int argc, char **argv)
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
 	rc = outcome(&opt, &res);
+	bool measured_nothing = rc == EXIT_FAILED && !res.worker_failed;
 	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,
 					       (double)res.elapsed_ns / 1e9);
 	/* An aborted run failed its threshold even if the drain after the stop
@@ -567,7 +572,7 @@ int run_main(int argc, char **argv)
 		if (rc == EXIT_OK)
 			rc = EXIT_FAILED;
 	}
-	if (rc == EXIT_FAILED && !res.worker_failed)
+	if (measured_nothing)
 		report_nothing_measured(stderr, &opt, &res);
 out:
 	refresh_free(col.rf); /* its watchers live on col.loop */

@@ -128,6 +128,14 @@ rc, out4, err = surge("report", cut)
 ok(rc == 0 and parse_report(out4).get("completed", 0) > 0,
    "a log that ends mid-line (still being written) reads up to that line", out4 + err)
 
+# A report file that cannot be written is found before any traffic, not
+# after a long run.
+rc, out5, err = surge("run", scn, "--json", os.path.join(d, "no", "such", "dir.json"))
+ok(rc == 2 and "cannot write the JSON report to" in err and "checked before any traffic" in err
+   and "Ran " not in out5, "an unwritable --json: exit 2 before the run", out5 + err)
+rc, out5, err = surge("run", scn, "--html", d)
+ok(rc == 2 and "Is a directory" in err, "--html naming a directory: exit 2 before the run", err)
+
 rc, _, err = surge("report", os.path.join(d, "missing.hlog"))
 ok(rc == 1 and "cannot open" in err, "a missing log: exit 1 and says so", err)
 bad = os.path.join(d, "bad.hlog")
