@@ -267,9 +267,16 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 	printf("\n%s: %u connections to %zu target%s\n", scenario, opt.max_connections,
 	       opt.ntargets, opt.ntargets == 1 ? "" : "s");
 	/* As surge run resolves: c-ares, the scenario's resolver and family. */
-	if (refresh_resolve(&opt, &rf, err, sizeof(err)) < 0) {
+	int r = refresh_resolve(&opt, &rf, err, sizeof(err));
+	if (r == -ENOENT) { /* a fact about the names, like the others here */
 		say(d, FAIL, NULL, "%s", err);
 		goto verdict;
+	}
+	if (r < 0) { /* the scenario's resolver settings, or no memory */
+		fflush(stdout);
+		fprintf(stderr, "surge: %s\n", r == -EINVAL ? err : strerror(-r));
+		rc = r == -EINVAL ? EXIT_USAGE : EXIT_FAILED;
+		goto out;
 	}
 	say(d, OK, NULL, "targets: %zu destination address%s (%s%s)", opt.ndests,
 	    opt.ndests == 1 ? "" : "es", opt.ndests ? opt.dests[0].label : "",

@@ -464,15 +464,14 @@ int hlog_read(FILE *f, const char *name, struct hlog *l, char *err, size_t errle
 	int rc = 0;
 
 	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-		bool ended = n > 0 && line[n - 1] == '\n';
 		r.line++;
+		/* A log surge run is still writing may end mid-line: that line is
+		 * not there yet (even if what is there would parse). */
+		if (n == 0 || line[n - 1] != '\n')
+			break;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		rc = read_line(&r, line);
-		/* A log surge run is still writing may end mid-line: that line is
-		 * not there yet, not malformed. */
-		if (rc == -EINVAL && !ended)
-			rc = 0;
 	}
 	free(line);
 	if (rc == -ENOMEM)

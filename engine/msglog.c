@@ -2,13 +2,22 @@
 
 #include <string.h>
 
-/* FNV-1a: the kinds are few and the table is searched linearly anyway. */
-static uint64_t fnv1a(const char *s, size_t len)
+/* FNV-1a of the message's first line with every run of digits after its
+ * first word read as one '#': "x.lua:9: bad id 17" and "x.lua:9: bad id
+ * 4242" are one kind, so an error that quotes a changing value does not fill
+ * the table, while "x.lua:9:" and "x.lua:30:" stay apart. */
+static uint64_t kind_hash(const char *s, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
+	bool in_digits = false, first_word = true;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
+	for (size_t i = 0; i < len && s[i] != '\n'; i++) {
+		first_word = first_word && s[i] != ' ';
+		bool digit = !first_word && s[i] >= '0' && s[i] <= '9';
+		if (digit && in_digits)
+			continue;
+		in_digits = digit;
+		h ^= digit ? (unsigned char)'#' : (unsigned char)s[i];
 		h *= 0x100000001b3ULL;
 	}
 	return h;
@@ -16,7 +25,7 @@ static uint64_t fnv1a(const char *s, size_t len)
 
 bool msglog_first(struct msglog *m, const char *msg, size_t len)
 {
-	uint64_t h = fnv1a(msg, len);
+	uint64_t h = kind_hash(msg, len);
 
 	for (size_t i = 0; i < m->nkinds; i++) {
 		if (m->kind[i].hash == h) {
@@ -25,8 +34,9 @@ bool msglog_first(struct msglog *m, const char *msg, size_t len)
 		}
 	}
 	if (m->nkinds == MSGLOG_KINDS) {
-		m->unlisted++;
-		return false;
+		/* Still printed, so a late message of a new kind is not hidden,
+		 * up to as many again. */
+		return ++m->unlisted <= MSGLOG_KINDS;
 	}
 	const char *nl = memchr(msg, '\n', len);
 	size_t hl = nl ? (size_t)(nl - msg) : len;
@@ -47,7 +57,7 @@ void msglog_summary(const struct msglog *m, FILE *f)
 			fprintf(f, "surge: repeated %llu more time%s: %s\n",
 				(unsigned long long)(m->kind[i].count - 1),
 				m->kind[i].count == 2 ? "" : "s", m->kind[i].head);
-	if (m->unlisted)
+	if (m->unlisted > MSGLOG_KINDS)
 		fprintf(f, "surge: %llu more messages of other kinds were not printed\n",
-			(unsigned long long)m->unlisted);
+			(unsigned long long)(m->unlisted - MSGLOG_KINDS));
 }

@@ -43,7 +43,7 @@ struct collector {
 	int signals;
 	ev_signal sigint, sigterm;
 	ev_timer progress_timer;
-	FILE *live_hlog; /* --hlog as the run goes; replaced whole at the end */
+	int live_hlog; /* --hlog as the run goes (-1: none); replaced whole at the end */
 	struct msglog msgs; /* what workers said, each kind printed once */
 };
 
@@ -156,32 +156,80 @@ static void print_progress(struct collector *col, uint32_t second)
 	report_progress_line(stderr, col->opt, s, second);
 }
 
+/* Writes what fn put into a memory stream to fd in one write() (closing the
+ * stream either way). */
+static int write_whole(int fd, int (*fn)(FILE *f, const void *arg), const void *arg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+
+	if (!mem)
+		return -ENOMEM;
+	int rc = fn(mem, arg);
+	if (fclose(mem) != 0 && rc == 0)
+		rc = -EIO;
+	for (size_t off = 0; rc == 0 && off < len;) {
+		ssize_t n = write(fd, buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = -EIO;
+		else
+			off += (size_t)n;
+	}
+	free(buf);
+	return rc;
+}
+
+struct live_second {
+	const struct collector *col;
+	uint32_t second;
+};
+
+static int live_header(FILE *f, const void *arg)
+{
+	const struct collector *col = arg;
+	struct run_result live = *col->res; /* a read-only view without the elapsed time */
+
+	live.elapsed_ns = 0;
+	return report_hlog_header(f, col->opt, &live);
+}
+
+static int live_interval(FILE *f, const void *arg)
+{
+	const struct live_second *ls = arg;
+
+	return hlog_write_interval(f, (double)ls->second, 1.0, &ls->col->res->seconds[ls->second]);
+}
+
 /* Each whole second goes to --hlog as soon as every worker has reported it,
  * so a long run can be watched (or survives the coordinator being killed).
- * A write that fails stops the live copy only: the final one still comes. */
+ * Its header says elapsed_s 0 (not known yet: readers take the intervals'
+ * end), and each second leaves in one write(), so a reader sees whole
+ * seconds. A write that fails stops the live copy only: the final one still
+ * comes. */
 static void open_live_hlog(struct collector *col)
 {
 	if (!col->opt->hlog_path)
 		return;
-	col->live_hlog = fopen(col->opt->hlog_path, "w");
-	if (!col->live_hlog || report_hlog_header(col->live_hlog, col->opt, col->res) < 0 ||
-	    fflush(col->live_hlog) != 0) {
-		fprintf(stderr, "surge: warning: %s: %s; it will be written at the end\n",
-			col->opt->hlog_path, strerror(errno));
-		if (col->live_hlog)
-			fclose(col->live_hlog);
-		col->live_hlog = NULL;
+	col->live_hlog = open(col->opt->hlog_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (col->live_hlog < 0 || write_whole(col->live_hlog, live_header, col) < 0) {
+		fprintf(stderr, "surge: warning: %s: cannot write it as the run goes; it will be "
+				"written at the end\n", col->opt->hlog_path);
+		if (col->live_hlog >= 0)
+			close(col->live_hlog);
+		col->live_hlog = -1;
 	}
 }
 
 static void append_live_hlog(struct collector *col, uint32_t second)
 {
-	if (!col->live_hlog)
-		return;
-	if (hlog_write_interval(col->live_hlog, (double)second, 1.0, &col->res->seconds[second]) < 0 ||
-	    fflush(col->live_hlog) != 0) {
-		fclose(col->live_hlog);
-		col->live_hlog = NULL;
+	struct live_second ls = {col, second};
+
+	if (col->live_hlog >= 0 && write_whole(col->live_hlog, live_interval, &ls) < 0) {
+		close(col->live_hlog);
+		col->live_hlog = -1;
 	}
 }
 
@@ -199,7 +247,8 @@ static void check_abort(struct collector *col, uint32_t second)
 	uint64_t at = (uint64_t)(second + 1) * NS_PER_SEC;
 	char act[64];
 
-	if (r->aborted_by || r->interrupted || at > col->opt->duration_ns)
+	/* The last second ends as the workers stop by themselves: too late. */
+	if (r->aborted_by || r->interrupted || at >= col->opt->duration_ns)
 		return;
 	const struct threshold *t = threshold_abort_check(r->thresholds, r->nthresholds, &r->total, at);
 	if (!t)
@@ -283,14 +332,23 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	struct collector *col = ev_userdata(loop);
 	uint64_t now = clock_ns();
 
-	if (col->signals++ == 0) {
+	/* Workers take SIGTERM twice: begin the drain, then give it up. An
+	 * abort has already sent the first. */
+	int stage = col->signals++ + (col->res->aborted_by ? 1 : 0);
+
+	if (col->progress && isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
+	if (stage == 0) {
 		col->res->interrupted = true;
-		if (now > col->res->start_ns && !col->res->aborted_by)
+		if (now > col->res->start_ns)
 			col->res->elapsed_ns = now - col->res->start_ns;
 		stop_workers(col, SIGTERM);
-		if (col->progress)
-			if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
-		fprintf(stderr, "surge: stopping (Ctrl-C again to stop at once)\n");
+		fprintf(stderr, "surge: stopping: collecting the answers in flight (Ctrl-C again to "
+				"stop at once)\n");
+	} else if (stage == 1) {
+		stop_workers(col, SIGTERM);
+		fprintf(stderr, "surge: stopping at once (Ctrl-C again kills the workers; what they "
+				"have not sent yet is lost)\n");
 	} else {
 		stop_workers(col, SIGKILL);
 	}
@@ -431,7 +489,7 @@ int run_main(int argc, char **argv)
 {
 	struct options opt = {0};
 	struct run_result res = {0};
-	struct collector col = {0};
+	struct collector col = {.live_hlog = -1};
 	struct lua_engine *le = NULL;
 	struct cli_args args;
 	char err[2048];
@@ -462,6 +520,14 @@ int run_main(int argc, char **argv)
 		goto out;
 	}
 	res.nthresholds = opt.nthreshold_specs;
+	for (size_t i = 0; i < res.nthresholds; i++)
+		if (res.thresholds[i].abort && res.thresholds[i].abort_after_ns >= opt.duration_ns)
+			fprintf(stderr, "surge: warning: %s: threshold %s %s has abort_after %.9gs, not "
+					"before the end of a %.9gs run: it is only checked at the end\n",
+				res.thresholds[i].where, res.thresholds[i].metric,
+				res.thresholds[i].condition,
+				(double)res.thresholds[i].abort_after_ns / 1e9,
+				(double)opt.duration_ns / 1e9);
 	if (report_files_check(&opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
@@ -548,9 +614,9 @@ int run_main(int argc, char **argv)
 	}
 	advance_progress(&col, true);
 	msglog_summary(&col.msgs, stderr);
-	if (col.live_hlog)
-		fclose(col.live_hlog); /* report_files replaces it with the whole log */
-	col.live_hlog = NULL;
+	if (col.live_hlog >= 0)
+		close(col.live_hlog); /* report_files replaces it with the whole log */
+	col.live_hlog = -1;
 	if (col.progress)
 		if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
@@ -560,9 +626,9 @@ int run_main(int argc, char **argv)
 	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,
 					       (double)res.elapsed_ns / 1e9);
 	/* An aborted run failed its threshold even if the drain after the stop
-	 * brought the final figure back inside. */
-	if ((rc == EXIT_OK || (rc == EXIT_FAILED && !res.worker_failed)) &&
-	    (res.thresholds_failed || res.aborted_by))
+	 * brought the final figure back inside, or nothing completed before it. */
+	if ((rc == EXIT_OK && res.thresholds_failed) ||
+	    (res.aborted_by && (rc == EXIT_OK || measured_nothing)))
 		rc = EXIT_THRESHOLDS;
 	res.exit_code = rc;
 	if (!opt.quiet)

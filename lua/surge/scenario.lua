@@ -97,7 +97,11 @@ local function thresholds(v)
   if type(v) ~= "table" then return nil, THRESHOLD_SHAPE end
   for k, c in pairs(v) do
     local list = type(c) == "table" and c or { c }
-    if type(k) ~= "string" or #list == 0 then return nil, THRESHOLD_SHAPE end
+    local n = 0
+    for ck in pairs(list) do
+      if type(ck) == "number" then n = n + 1 end
+    end
+    if type(k) ~= "string" or n == 0 then return nil, THRESHOLD_SHAPE end
     for ck, x in pairs(list) do
       if ck == "abort" then
         if type(x) ~= "boolean" then
@@ -109,6 +113,10 @@ local function thresholds(v)
         end
       elseif type(ck) ~= "number" then
         return nil, fmt("conditions, abort and abort_after (%s has '%s')", k, tostring(ck))
+      elseif ck ~= math.floor(ck) or ck < 1 or ck > n then
+        -- a hole or a stray index: conditions would be silently lost
+        return nil, fmt('a list of conditions like { "> 1ms", "< 5ms" } (%s has [%s])', k,
+          tostring(ck))
       elseif type(x) ~= "string" then
         return nil, fmt('conditions as strings like "< 5ms" (%s has %s)', k, describe(x))
       end

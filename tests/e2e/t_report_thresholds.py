@@ -70,12 +70,27 @@ rc, out, err = surge("run", good, "-w", "1", "-d", "2s", "--threshold-abort", "e
                      "--no-progress")
 ok(rc == 0 and "stopped at" not in out and "(--threshold-abort, abort)" in out,
    "--threshold-abort that holds: the run goes to the end, exit 0", out + err)
+
+# abort_after at the run's end: said at the start, and never cuts the drain.
+late = write_scenario(SCN % (srv.port, '["latency.p50"] = { "< 1ms", abort = true, '
+                             'abort_after = "2s" },'))
+rc, out, err = surge("run", late, "-w", "1", "--no-progress")
+ok(rc == 3 and "it is only checked at the end" in err and "stopped at" not in out
+   and "unfinished 0" in out, "abort_after = the duration: a warning, the run ends whole, exit 3",
+   out + err)
 srv.stop()
 
-closed = write_scenario(SCN % (srv.port, '["errors.count"] = { "< 1", abort = true },'))
+# Port 1: nothing listens there (a port a stopped server gave back might be
+# taken by another test's server meanwhile).
+closed = write_scenario(SCN % (1, '["errors.count"] = { "< 1", abort = true },'))
 rc, out, err = surge("run", closed, "-w", "1", "-d", "30s", "--no-progress")
 ok(rc == 3 and "stopped at 1 s: errors.count < 1 failed" in out,
    "refused connections fail errors.count < 1 at once: exit 3 though nothing completed", out + err)
+
+rc, out, err = surge("run", good, "-w", "1", "--target",
+                     "127.0.0.1:1", "--no-progress")
+ok(rc == 1 and "nothing was measured" in err,
+   "a dead target with thresholds set: exit 1 and why, not a threshold failure", out + err)
 
 bad = write_scenario(SCN % (1, '["latency.p99"] = { "< 5ms", abort = "yes" },'))
 rc, out, err = surge("run", bad)
@@ -84,6 +99,9 @@ ok(rc == 2 and "option 'thresholds': expected abort = true or false" in err,
 bad = write_scenario(SCN % (1, '["latency.p99"] = { "< 5ms", abort = true, abort_after = "soon" },'))
 rc, out, err = surge("run", bad)
 ok(rc == 2 and "abort_after as a duration" in err, "abort_after that is not a duration: exit 2", err)
+bad = write_scenario(SCN % (1, '["latency.p99"] = { "< 5ms", [3] = "< 1us" },'))
+rc, out, err = surge("run", bad)
+ok(rc == 2 and "(latency.p99 has [3])" in err, "a hole in the conditions is an error, not lost", err)
 bad = write_scenario(SCN % (1, '["latency.p99"] = { "< 5ms", abrt = true },'))
 rc, out, err = surge("run", bad)
 ok(rc == 2 and "(latency.p99 has 'abrt')" in err, "a misspelt abort key is named", err)
