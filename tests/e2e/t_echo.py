@@ -4,6 +4,7 @@ socat (an independent echo peer); counts match what the server saw."""
 import os
 import shutil
 import subprocess
+import time
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -121,5 +122,38 @@ ok(r.get("completed", 0) > 0 and "latency" in r["rows"],
 import re  # noqa: E402
 m = re.search(r"Interrupted after ([\d.]+) s", out)
 ok(m and 1.0 <= float(m.group(1)) < 10, "the report covers the time that ran, not 60 s", out)
+
+
+def interrupt_group(times, delay="400ms"):
+    """A terminal's Ctrl-C reaches every process of the group: the
+    coordinator and its workers. Returns (rc, report, stderr)."""
+    srv = Serve("echo", "--delay", delay)
+    p = subprocess.Popen([os.environ.get("SURGE", "build/surge"), "run", scn, "--target",
+                          "127.0.0.1:%d" % srv.port, "-d", "60s", "-c", "8", "--progress"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    line = p.stderr.readline()
+    while line and not line.startswith("[  1s]"):
+        line = p.stderr.readline()
+    for _ in range(times):
+        os.killpg(p.pid, 2)
+        time.sleep(0.05)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        out, err = p.communicate()
+    srv.stop()
+    return p.returncode, parse_report(out), err
+
+
+rc, r, err = interrupt_group(1)
+ok(rc == 130 and r.get("unfinished") == 0 and r.get("completed", 0) > 0,
+   "Ctrl-C to the whole group: the 8 answers in flight (400 ms server) are still collected "
+   "(unfinished %s)" % r.get("unfinished"), err)
+rc, r, err = interrupt_group(2)
+ok(rc == 130 and r.get("unfinished", 0) > 0 and "stopping at once" in err,
+   "Ctrl-C twice: stops at once, what was in flight counted as unfinished (%s)"
+   % r.get("unfinished"), err)
 
 done()
