@@ -72,6 +72,9 @@ static void round_trip(void)
 		s[k].gauge[GA_CONNS_OPEN] = 42;
 		int cid = stats_counter_id(&s[k], "dns.rcode=NX DOMAIN");
 		s[k].ncounter[cid].value = 7 + k;
+		stats_sources_init(&s[k], 3);
+		s[k].src_conns[0] = 2;
+		s[k].src_reqs[2] = 100 + k; /* source 1 has nothing: not written */
 		ok(hlog_write_interval(f, k, 1.0, &s[k]) == 0, "interval %d written", k);
 	}
 	fclose(f);
@@ -106,6 +109,9 @@ static void round_trip(void)
 		is_int(r->error[ERR_RESET], k, "errors by class");
 		is_int(r->gauge[GA_CONNS_OPEN], 42, "gauge");
 		is_int(stats_counter_by_name(r, "dns.rcode=NX DOMAIN"), 7 + k, "named counter, escaped");
+		ok(r->nsrc == 3 && r->src_conns[0] == 2 && r->src_conns[1] == 0 && r->src_conns[2] == 0 &&
+			   r->src_reqs[0] == 0 && r->src_reqs[1] == 0 && r->src_reqs[2] == 100 + k,
+		   "per-source counts %d read back by position", k);
 	}
 	hlog_free(&l);
 	for (int k = 0; k < 3; k++)
@@ -234,6 +240,63 @@ static void malformed(void)
 	hlog_free(&l);
 }
 
+/* Any bytes in a log (surge report reads what people hand it): mutations of a
+ * valid log are read or refused, never a crash, a hang or a leak (ASan). */
+static void hostile(void)
+{
+	struct stats s;
+	char *buf, *m;
+	size_t len;
+	FILE *f = mem(&buf, &len);
+	struct hlog_param params[] = { { "bind", "127.0.0.1-127.0.0.4" } };
+	int accepted = 0, refused = 0, other = 0;
+
+	hlog_write_header(f, 1700000000.0, params, 1);
+	stats_init(&s);
+	for (int i = 0; i < 300; i++)
+		hist_record(s.hist[HI_LATENCY], sample());
+	s.counter[ST_COMPLETED] = 300;
+	stats_sources_init(&s, 4);
+	s.src_conns[3] = 5;
+	int id = stats_counter_id(&s, "rtsp.gap");
+	s.ncounter[id].value = 1;
+	for (int k = 0; k < 4; k++)
+		hlog_write_interval(f, k, 1.0, &s);
+	fclose(f);
+	m = malloc(len + 1);
+	for (int iter = 0; iter < 4000; iter++) {
+		size_t n = len;
+		memcpy(m, buf, len);
+		for (int k = 1 + (int)(rng() % 4); k > 0; k--) {
+			size_t at = rng() % n;
+			switch (rng() % 4) {
+			case 0: m[at] = (char)rng(); break;                          /* any byte */
+			case 1: m[at] = "0123456789.,=-+eE %#\n"[rng() % 22]; break; /* a plausible one */
+			case 2: n = at; break;                                       /* cut short */
+			default: memmove(m + at, m + at + 1, n - at - 1); n--;       /* dropped */
+			}
+			if (n == 0)
+				break;
+		}
+		struct hlog l;
+		char err[256];
+		hlog_init(&l);
+		FILE *in = fmemopen(m, n ? n : 1, "r");
+		int rc = n ? hlog_read(in, "fuzz.hlog", &l, err, sizeof(err)) : -EINVAL;
+		fclose(in);
+		accepted += rc == 0;
+		refused += rc == -EINVAL;
+		other += rc != 0 && rc != -EINVAL;
+		hlog_free(&l);
+	}
+	ok(other == 0 && accepted > 100 && refused > 100,
+	   "4000 mutated logs: each read (%d) or refused as malformed (%d), nothing else (%d)",
+	   accepted, refused, other);
+	free(m);
+	free(buf);
+	stats_free(&s);
+}
+
 static void thresholds(void)
 {
 	struct threshold t;
@@ -302,6 +365,7 @@ int main(void)
 	shards_merge_exactly();
 	foreign_logs();
 	malformed();
+	hostile();
 	thresholds();
 	return tap_done();
 }
