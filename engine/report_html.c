@@ -336,7 +336,8 @@ static void hist_table(FILE *f, const struct stats *s)
 	for (size_t k = 0; k < HI__COUNT + s->nnhist; k++) {
 		const struct hist *h = k < HI__COUNT ? s->hist[k] : s->nhist[k - HI__COUNT].h;
 		const char *name = k < HI__COUNT ? stats_hist_key(k) : s->nhist[k - HI__COUNT].name;
-		if (!hist_total(h))
+		/* Per-destination latency is in the addresses table. */
+		if (!hist_total(h) || strncmp(name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) == 0)
 			continue;
 		fprintf(f, "<tr data-metric=\"");
 		hstr(f, name);
@@ -397,7 +398,13 @@ static const char css[] =
 
 static int series_charts(FILE *f, const struct options *o, const struct run_result *r)
 {
-	size_t n = report_nseconds(r);
+	/* The seconds the run measured: the drain after them only collects late
+	 * answers (in the totals and the JSON series), and a point for it would
+	 * read like a collapse. */
+	size_t n = report_nseconds(r), measured = (size_t)ceil((double)r->elapsed_ns / 1e9 - 1e-9);
+
+	if (measured > 0 && measured < n)
+		n = measured;
 	double *buf = calloc(n * 7 + 1, sizeof(double));
 
 	if (!buf)

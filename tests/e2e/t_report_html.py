@@ -64,6 +64,12 @@ ok(spec and re.search(r'<polyline class="series"[^>]*points="[\d., ]+"', spec.gr
    "the latency spectrum has a plotted line")
 ok(spec and all(t in spec.group(0) for t in (">90%<", ">99%<", ">99.9%<")),
    "spectrum x axis is labelled 90%, 99%, 99.9% (1/(1-p) log scale)")
+tput = re.search(r'id="series-throughput".*?<polyline class="series"[^>]*points="([^"]*)"', dom,
+                 re.S)
+ok(tput and len(tput.group(1).split()) == 3,
+   "the throughput chart has the 3 measured seconds, not the drain after them (%s)"
+   % (tput.group(1) if tput else None))
+ok('data-metric="dest:' not in dom, "per-destination latency is in the addresses table only")
 row = re.search(r'<tr data-metric="latency">(.*?)</tr>', dom, re.S)
 ok(row and str(doc["histograms"]["latency"]["count"]) in row.group(1),
    "the percentile table shows the run's latency count")
