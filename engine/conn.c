@@ -363,7 +363,8 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	return conn_write(w, c, p, n);
 }
 
-/* Length of the message at p: > 0 whole message, 0 need more, < 0 malformed. */
+/* Length of the message at p: > 0 whole message, 0 need more, < 0 malformed
+ * (FRAME_SCRIPT_ERROR: a Lua framing function raised or returned no number). */
 static long frame_length(struct worker *w, const uint8_t *p, size_t n)
 {
 	const struct options *o = w->opt;
@@ -384,15 +385,22 @@ static long frame_length(struct worker *w, const uint8_t *p, size_t n)
 	}
 }
 
-static void protocol_error(struct worker *w, const char *why)
+/* Why, in the counter protocol.<why>; the error itself is counted by the
+ * caller: one bad answer, or conn_close for every request a fault loses. */
+static void protocol_why(struct worker *w, const char *why)
 {
 	char name[STATS_NAME_MAX];
 
-	w->stats.error[ERR_PROTOCOL]++;
 	snprintf(name, sizeof(name), "protocol.%s", why);
 	int id = stats_counter_id(&w->stats, name);
 	if (id >= 0)
 		w->stats.ncounter[id].value++;
+}
+
+static void protocol_error(struct worker *w, const char *why)
+{
+	w->stats.error[ERR_PROTOCOL]++;
+	protocol_why(w, why);
 }
 
 static void inflight_remove(struct worker *w, struct conn *c, uint32_t slot)
@@ -471,13 +479,18 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 		long m = frame_length(w, data + off, len - off);
 		if (m == 0) {
 			if (len - off > w->opt->max_message) {
-				protocol_error(w, "oversized");
+				protocol_why(w, "oversized");
 				conn_close(w, c, ERR_PROTOCOL);
 			}
 			break;
 		}
+		if (m == FRAME_SCRIPT_ERROR) {
+			worker_log(w, "%s", lua_engine_last_error(w->lua));
+			conn_close(w, c, ERR_SCRIPT);
+			break;
+		}
 		if (m < 0 || (size_t)m > len - off) {
-			protocol_error(w, "bad framing");
+			protocol_why(w, "bad framing");
 			conn_close(w, c, ERR_PROTOCOL);
 			break;
 		}

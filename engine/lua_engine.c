@@ -561,10 +561,20 @@ long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n)
 	lua_pushlightuserdata(L, (void *)p);
 	lua_pushinteger(L, (lua_Integer)n);
 	if (call(le, 2, 1) < 0)
-		return -1;
-	long r = (long)lua_tointeger(L, -1);
+		return FRAME_SCRIPT_ERROR;
+	if (lua_type(L, -1) != LUA_TNUMBER) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "protocol framing.fn returned %s; expected the message's "
+			 "length, 0 when more bytes are needed, or -1 for garbage",
+			 lua_typename(L, lua_type(L, -1)));
+		set_error(le, msg);
+		lua_settop(L, TRACEBACK_IDX);
+		return FRAME_SCRIPT_ERROR;
+	}
+	double d = lua_tonumber(L, -1);
 	lua_settop(L, TRACEBACK_IDX);
-	return r;
+	/* A length past anything a buffer holds is garbage, not a long wait. */
+	return d != d || d < 0 ? -1 : d > 1e12 ? -1 : (long)d;
 }
 
 static int session_call(struct lua_engine *le, int fn, uint32_t conn_id, int reason)

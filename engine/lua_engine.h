@@ -39,6 +39,9 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 			double *key, bool *has_key, char *why, size_t whylen);
 /* framing = lua: > 0 message length, 0 need more, < 0 malformed. */
 long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n);
+/* What lua_engine_frame returns when the function raised or returned no
+ * number (lua_engine_last_error says which). */
+#define FRAME_SCRIPT_ERROR (-2)
 
 /* Session protocols. start: creates and runs the coroutine until it first
  * waits. resume: wakes it with an enum surge_wake reason. Both return 0 while

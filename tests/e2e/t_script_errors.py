@@ -58,4 +58,29 @@ ok(rep.get("15", 0) + rep.get("9", 0) + 2 == script,
    "printed + repeated = the 'script error' count: each error counted once (%d + %d + 2 vs %d)"
    % (rep.get("15", 0), rep.get("9", 0), script), out + err)
 ok(len(err.splitlines()) < 20, "stderr stays short (%d lines)" % len(err.splitlines()), err)
+
+# A framing function that answers with something other than a length, or
+# that raises: a script error per lost request, counted once, said once.
+FRAMING = """return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = {
+    name = "badframe",
+    framing = { kind = "lua", fn = function(ptr, len) return %s end },
+    request = "abc",
+  },
+  connections = 2, workers = 1, duration = "1s",
+}
+"""
+srv = Serve("echo")
+for ret, said in (('"3"', "framing.fn returned string; expected the message's length"),
+                  ("nil", "framing.fn returned nil"),
+                  ("({})[1].x", "attempt to index a nil value")):
+    rc, out, err = surge("run", write_scenario(FRAMING % (srv.port, ret)), "--no-progress")
+    r = parse_report(out)
+    script = r.get("error_classes", {}).get("script error", 0)
+    ok(script > 0 and script == r.get("sent") and r.get("completed") == 0 and
+       set(r["error_classes"]) == {"script error"} and err.count(said) == 2,
+       "framing fn returning %s: each lost request one script error (%d of %s sent); "
+       "the message once, then its count" % (ret, script, r.get("sent")), out + err)
+srv.stop()
 done()
