@@ -42,7 +42,10 @@ struct collector {
 	bool progress;
 	int signals;
 	ev_signal sigint, sigterm;
-	ev_timer progress_timer;
+	ev_timer watch;      /* workers that stop reporting, or do not stop */
+	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */
+	bool *warned;
+	uint64_t deadline;   /* workers still running after this are killed */
 	int live_hlog; /* --hlog as the run goes (-1: none); replaced whole at the end */
 	struct msglog msgs; /* what workers said, each kind printed once */
 };
@@ -304,6 +307,7 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 	while ((rc = ipc_reader_next(&col->readers[k], &h, &payload)) == 1) {
 		if (h.type == IPC_INTERVAL) {
 			struct stats s;
+			col->last_heard[k] = clock_ns();
 			if (stats_decode(payload, h.len, &s) == 0) {
 				merge_interval(col, h.second, &s);
 				stats_free(&s);
@@ -327,6 +331,38 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 	advance_progress(col, false);
 }
 
+/* How long a worker may take past the end (its drain) before it is taken
+ * for stuck: a Lua callback that never returns holds its loop, so no signal
+ * reaches it but SIGKILL. */
+#define STUCK_GRACE_NS (5 * NS_PER_SEC)
+
+static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct collector *col = ev_userdata(loop);
+	uint64_t now = clock_ns();
+
+	for (uint32_t k = 0; k < col->nworkers; k++) {
+		if (!ev_is_active(&col->pipes[k]))
+			continue; /* finished */
+		if (now > col->deadline) {
+			kill(col->pids[k], SIGKILL);
+			col->res->worker_failed = true;
+			fprintf(stderr, "surge: worker %u did not stop %.0f s after the end (a Lua callback "
+					"that never returns?): killed; what it had not sent is missing\n",
+				k, (double)STUCK_GRACE_NS / 1e9);
+			continue;
+		}
+		if (!col->warned[k] && now > col->last_heard[k] + STUCK_GRACE_NS &&
+		    now > col->res->start_ns + STUCK_GRACE_NS) {
+			col->warned[k] = true;
+			if (col->progress && isatty(STDERR_FILENO))
+				fputs("\r\033[K", stderr);
+			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s: is a Lua callback "
+					"stuck in a loop?\n", k, (double)STUCK_GRACE_NS / 1e9);
+		}
+	}
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct collector *col = ev_userdata(loop);
@@ -338,6 +374,8 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 
 	if (col->progress && isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
+	if (stage < 2 && now + col->opt->drain_ns + STUCK_GRACE_NS < col->deadline)
+		col->deadline = now + col->opt->drain_ns + STUCK_GRACE_NS;
 	if (stage == 0) {
 		col->res->interrupted = true;
 		if (now > col->res->start_ns)
@@ -556,7 +594,9 @@ int run_main(int argc, char **argv)
 	col.pipes = calloc(opt.workers, sizeof(*col.pipes));
 	col.readers = calloc(opt.workers, sizeof(*col.readers));
 	col.ctl = calloc(opt.workers, sizeof(*col.ctl));
-	if (!col.pids || !col.pipes || !col.readers || !col.ctl)
+	col.last_heard = calloc(opt.workers, sizeof(*col.last_heard));
+	col.warned = calloc(opt.workers, sizeof(*col.warned));
+	if (!col.pids || !col.pipes || !col.readers || !col.ctl || !col.last_heard || !col.warned)
 		goto out;
 	for (uint32_t k = 0; k < opt.workers; k++)
 		col.ctl[k] = -1;
@@ -592,6 +632,11 @@ int run_main(int argc, char **argv)
 	ev_set_userdata(col.loop, &col);
 	for (uint32_t k = 0; k < opt.workers; k++)
 		ev_io_start(col.loop, &col.pipes[k]);
+	for (uint32_t k = 0; k < opt.workers; k++)
+		col.last_heard[k] = res.start_ns;
+	col.deadline = res.start_ns + opt.duration_ns + opt.drain_ns + STUCK_GRACE_NS;
+	ev_timer_init(&col.watch, watch_cb, 1., 1.);
+	ev_timer_start(col.loop, &col.watch);
 	ev_signal_init(&col.sigint, signal_cb, SIGINT);
 	ev_signal_start(col.loop, &col.sigint);
 	ev_signal_init(&col.sigterm, signal_cb, SIGTERM);
@@ -651,6 +696,8 @@ out:
 		if (col.ctl[k] >= 0)
 			close(col.ctl[k]);
 	free(col.ctl);
+	free(col.last_heard);
+	free(col.warned);
 	free(col.pids);
 	free(col.pipes);
 	free(col.readers);

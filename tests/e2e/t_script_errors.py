@@ -82,5 +82,19 @@ for ret, said in (('"3"', "framing.fn returned string; expected the message's le
        set(r["error_classes"]) == {"script error"} and err.count(said) == 2,
        "framing fn returning %s: each lost request one script error (%d of %s sent); "
        "the message once, then its count" % (ret, script, r.get("sent")), out + err)
+
+# A callback that never returns holds its worker's loop: no signal gets in.
+# The coordinator warns, kills the worker past the end and its drain, and
+# still prints the report; exit 1 (a worker died).
+STUCK = """return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = { name = "stuck", session = function(conn) while true do end end },
+  connections = 1, workers = 1, duration = "1s", drain = "0s",
+}
+"""
+rc, out, err = surge("run", write_scenario(STUCK % srv.port), "--no-progress", timeout=60)
+ok(rc == 1 and "worker 0 did not stop 5 s after the end" in err and "Ran 1.00 s" in out,
+   "a session stuck in a loop: the worker is killed, the report printed, exit 1 (%d)" % rc,
+   out + err)
 srv.stop()
 done()
