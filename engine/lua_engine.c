@@ -574,7 +574,7 @@ long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n)
 	double d = lua_tonumber(L, -1);
 	lua_settop(L, TRACEBACK_IDX);
 	/* A length past anything a buffer holds is garbage, not a long wait. */
-	return d != d || d < 0 ? -1 : d > 1e12 ? -1 : (long)d;
+	return d != d || d < 0 || d > 1e9 ? -1 : (long)d;
 }
 
 static int session_call(struct lua_engine *le, int fn, uint32_t conn_id, int reason)

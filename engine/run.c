@@ -40,11 +40,12 @@ struct collector {
 	uint32_t nworkers, open_pipes;
 	uint32_t next_progress; /* next second to print */
 	bool progress;
-	int signals;
+	int terms_sent; /* SIGTERMs sent to the workers: 1 drains, 2 stops at once */
 	ev_signal sigint, sigterm;
 	ev_timer watch;      /* workers that stop reporting, or do not stop */
 	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */
-	bool *warned;
+	enum { STUCK_NO, STUCK_WARNED, STUCK_KILLED } *stuck;
+	int *reaped; /* wait status + 1 of a worker the watchdog reaped; 0: not yet */
 	uint64_t deadline;   /* workers still running after this are killed */
 	int live_hlog; /* --hlog as the run goes (-1: none); replaced whole at the end */
 	struct msglog msgs; /* what workers said, each kind printed once */
@@ -236,6 +237,32 @@ static void append_live_hlog(struct collector *col, uint32_t second)
 	}
 }
 
+/* How long a worker may take past the end (its drain) before it is taken
+ * for stuck: a Lua callback that never returns holds its loop, so no signal
+ * reaches it but SIGKILL. */
+#define STUCK_GRACE_NS (5 * NS_PER_SEC)
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* The workers stop by themselves (drain) or were told to: any still running
+ * past the drain and the grace is killed. */
+static void stop_by(struct collector *col, uint64_t now)
+{
+	uint64_t t = add_sat(add_sat(now, col->opt->drain_ns), STUCK_GRACE_NS);
+
+	if (t < col->deadline)
+		col->deadline = t;
+}
+
+static bool run_over(const struct collector *col, uint64_t now)
+{
+	return col->res->interrupted || col->res->aborted_by ||
+	       now >= add_sat(col->res->start_ns, col->opt->duration_ns);
+}
+
 static void stop_workers(struct collector *col, int sig)
 {
 	for (uint32_t k = 0; k < col->nworkers; k++)
@@ -261,6 +288,8 @@ static void check_abort(struct collector *col, uint32_t second)
 	r->aborted_actual = t->actual;
 	r->elapsed_ns = at;
 	stop_workers(col, SIGTERM);
+	col->terms_sent++;
+	stop_by(col, clock_ns());
 	threshold_fmt(t, t->actual, act, sizeof(act));
 	if (col->progress && isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
@@ -331,10 +360,6 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 	advance_progress(col, false);
 }
 
-/* How long a worker may take past the end (its drain) before it is taken
- * for stuck: a Lua callback that never returns holds its loop, so no signal
- * reaches it but SIGKILL. */
-#define STUCK_GRACE_NS (5 * NS_PER_SEC)
 
 static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -342,19 +367,28 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	uint64_t now = clock_ns();
 
 	for (uint32_t k = 0; k < col->nworkers; k++) {
-		if (!ev_is_active(&col->pipes[k]))
-			continue; /* finished */
+		int status;
+		if (!ev_is_active(&col->pipes[k]) || col->stuck[k] == STUCK_KILLED)
+			continue; /* finished, or its end is on the way */
 		if (now > col->deadline) {
+			/* Its pipe's EOF may simply not be read yet. */
+			if (waitpid(col->pids[k], &status, WNOHANG) == col->pids[k]) {
+				col->reaped[k] = status + 1;
+				continue;
+			}
 			kill(col->pids[k], SIGKILL);
+			col->stuck[k] = STUCK_KILLED;
 			col->res->worker_failed = true;
 			fprintf(stderr, "surge: worker %u did not stop %.0f s after the end (a Lua callback "
 					"that never returns?): killed; what it had not sent is missing\n",
 				k, (double)STUCK_GRACE_NS / 1e9);
 			continue;
 		}
-		if (!col->warned[k] && now > col->last_heard[k] + STUCK_GRACE_NS &&
-		    now > col->res->start_ns + STUCK_GRACE_NS) {
-			col->warned[k] = true;
+		/* While the run lasts a worker reports every second; draining, it
+		 * sends nothing until it is done. */
+		if (col->stuck[k] == STUCK_NO && !run_over(col, now) &&
+		    now > col->last_heard[k] + STUCK_GRACE_NS) {
+			col->stuck[k] = STUCK_WARNED;
 			if (col->progress && isatty(STDERR_FILENO))
 				fputs("\r\033[K", stderr);
 			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s: is a Lua callback "
@@ -368,23 +402,25 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	struct collector *col = ev_userdata(loop);
 	uint64_t now = clock_ns();
 
-	/* Workers take SIGTERM twice: begin the drain, then give it up. An
-	 * abort has already sent the first. */
-	int stage = col->signals++ + (col->res->aborted_by ? 1 : 0);
+	/* Workers take SIGTERM twice: begin the drain, then give it up. Past
+	 * the end of the run they are draining already without one. */
+	bool ended = now >= add_sat(col->res->start_ns, col->opt->duration_ns);
+	int stage = col->terms_sent + (col->terms_sent == 0 && ended ? 1 : 0);
 
 	if (col->progress && isatty(STDERR_FILENO))
 		fputs("\r\033[K", stderr);
-	if (stage < 2 && now + col->opt->drain_ns + STUCK_GRACE_NS < col->deadline)
-		col->deadline = now + col->opt->drain_ns + STUCK_GRACE_NS;
+	if (stage < 2)
+		stop_by(col, now);
 	if (stage == 0) {
 		col->res->interrupted = true;
-		if (now > col->res->start_ns)
-			col->res->elapsed_ns = now - col->res->start_ns;
+		col->res->elapsed_ns = now > col->res->start_ns ? now - col->res->start_ns : 0;
 		stop_workers(col, SIGTERM);
+		col->terms_sent++;
 		fprintf(stderr, "surge: stopping: collecting the answers in flight (Ctrl-C again to "
 				"stop at once)\n");
 	} else if (stage == 1) {
 		stop_workers(col, SIGTERM);
+		col->terms_sent = 2;
 		fprintf(stderr, "surge: stopping at once (Ctrl-C again kills the workers; what they "
 				"have not sent yet is lost)\n");
 	} else {
@@ -447,6 +483,14 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 			return -errno;
 		}
 		if (pid == 0) {
+			/* Until the worker's loop watches SIGTERM (and unblocks it),
+			 * a stop must wait, not kill it; Ctrl-C reaches the whole
+			 * process group, but the coordinator decides what it means. */
+			sigset_t term;
+			sigemptyset(&term);
+			sigaddset(&term, SIGTERM);
+			sigprocmask(SIG_BLOCK, &term, NULL);
+			signal(SIGINT, SIG_IGN);
 			close(fds[0]);
 			close(ctl[1]);
 			for (uint32_t j = 0; j < k; j++) {
@@ -595,8 +639,10 @@ int run_main(int argc, char **argv)
 	col.readers = calloc(opt.workers, sizeof(*col.readers));
 	col.ctl = calloc(opt.workers, sizeof(*col.ctl));
 	col.last_heard = calloc(opt.workers, sizeof(*col.last_heard));
-	col.warned = calloc(opt.workers, sizeof(*col.warned));
-	if (!col.pids || !col.pipes || !col.readers || !col.ctl || !col.last_heard || !col.warned)
+	col.stuck = calloc(opt.workers, sizeof(*col.stuck));
+	col.reaped = calloc(opt.workers, sizeof(*col.reaped));
+	if (!col.pids || !col.pipes || !col.readers || !col.ctl || !col.last_heard || !col.stuck ||
+	    !col.reaped)
 		goto out;
 	for (uint32_t k = 0; k < opt.workers; k++)
 		col.ctl[k] = -1;
@@ -634,7 +680,8 @@ int run_main(int argc, char **argv)
 		ev_io_start(col.loop, &col.pipes[k]);
 	for (uint32_t k = 0; k < opt.workers; k++)
 		col.last_heard[k] = res.start_ns;
-	col.deadline = res.start_ns + opt.duration_ns + opt.drain_ns + STUCK_GRACE_NS;
+	col.deadline = UINT64_MAX;
+	stop_by(&col, add_sat(res.start_ns, opt.duration_ns));
 	ev_timer_init(&col.watch, watch_cb, 1., 1.);
 	ev_timer_start(col.loop, &col.watch);
 	ev_signal_init(&col.sigint, signal_cb, SIGINT);
@@ -650,9 +697,9 @@ int run_main(int argc, char **argv)
 	open_live_hlog(&col);
 	ev_run(col.loop, 0);
 	for (uint32_t k = 0; k < opt.workers; k++) {
-		int status;
-		pid_t got;
-		while ((got = waitpid(col.pids[k], &status, 0)) < 0 && errno == EINTR)
+		int status = col.reaped[k] - 1;
+		pid_t got = col.pids[k];
+		while (!col.reaped[k] && (got = waitpid(col.pids[k], &status, 0)) < 0 && errno == EINTR)
 			;
 		if (got < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			res.worker_failed = true;
@@ -697,7 +744,8 @@ out:
 			close(col.ctl[k]);
 	free(col.ctl);
 	free(col.last_heard);
-	free(col.warned);
+	free(col.stuck);
+	free(col.reaped);
 	free(col.pids);
 	free(col.pipes);
 	free(col.readers);

@@ -196,9 +196,9 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	ev_timer_start(w.loop, &w.interval);
 	ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
 	ev_signal_start(w.loop, &w.sigterm);
-	/* Ctrl-C reaches the whole process group: the coordinator decides what
-	 * it means and tells the workers with SIGTERM. */
-	signal(SIGINT, SIG_IGN);
+	/* SIGINT stays ignored (run.c, at fork); the loop was made with
+	 * EVFLAG_NOSIGMASK, so starting the watcher unblocked a SIGTERM that
+	 * came during setup. */
 	pool_upkeep(&w, clock_ns());
 	ev_run(w.loop, 0);
 	rc = 0;

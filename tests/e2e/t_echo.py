@@ -124,36 +124,63 @@ m = re.search(r"Interrupted after ([\d.]+) s", out)
 ok(m and 1.0 <= float(m.group(1)) < 10, "the report covers the time that ran, not 60 s", out)
 
 
-def interrupt_group(times, delay="400ms"):
+def interrupt_group(times, delay):
     """A terminal's Ctrl-C reaches every process of the group: the
-    coordinator and its workers. Returns (rc, report, stderr)."""
+    coordinator and its workers. The second comes once the first is
+    acknowledged. Returns (rc, report, stderr)."""
     srv = Serve("echo", "--delay", delay)
     p = subprocess.Popen([os.environ.get("SURGE", "build/surge"), "run", scn, "--target",
-                          "127.0.0.1:%d" % srv.port, "-d", "60s", "-c", "8", "--progress"],
+                          "127.0.0.1:%d" % srv.port, "-d", "60s", "-c", "8", "-o", "drain=10s",
+                          "--progress"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
+    seen = []
     line = p.stderr.readline()
     while line and not line.startswith("[  1s]"):
+        seen.append(line)
         line = p.stderr.readline()
-    for _ in range(times):
+    for k in range(times):
         os.killpg(p.pid, 2)
-        time.sleep(0.05)
+        while k + 1 < times and line and "stopping: collecting" not in line:
+            line = p.stderr.readline()
+            seen.append(line)
     try:
-        out, err = p.communicate(timeout=30)
+        out, err = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, 9)
         out, err = p.communicate()
     srv.stop()
-    return p.returncode, parse_report(out), err
+    return p.returncode, parse_report(out), "".join(seen) + err
 
 
-rc, r, err = interrupt_group(1)
+rc, r, err = interrupt_group(1, "400ms")
 ok(rc == 130 and r.get("unfinished") == 0 and r.get("completed", 0) > 0,
    "Ctrl-C to the whole group: the 8 answers in flight (400 ms server) are still collected "
    "(unfinished %s)" % r.get("unfinished"), err)
-rc, r, err = interrupt_group(2)
+rc, r, err = interrupt_group(2, "3s")
 ok(rc == 130 and r.get("unfinished", 0) > 0 and "stopping at once" in err,
    "Ctrl-C twice: stops at once, what was in flight counted as unfinished (%s)"
    % r.get("unfinished"), err)
+
+# Past the end of the run the workers are draining already: Ctrl-C then
+# stops at once, and the run still counts as complete (its 5 s ran).
+srv = Serve("echo", "--delay", "4s")
+p = subprocess.Popen([os.environ.get("SURGE", "build/surge"), "run", scn, "--target",
+                      "127.0.0.1:%d" % srv.port, "-d", "5s", "-c", "8", "-o", "drain=10s",
+                      "--progress"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                     start_new_session=True)
+line = p.stderr.readline()
+while line and not line.startswith("[  5s]"):
+    line = p.stderr.readline()
+time.sleep(0.5)  # the answers in flight come at 8 s
+os.killpg(p.pid, 2)
+out, err = p.communicate(timeout=60)
+srv.stop()
+r = parse_report(out)
+ok(p.returncode == 0 and "stopping at once" in err and "Ran 5.00 s" in out and
+   r.get("completed", 0) > 0 and r.get("completed") == r.get("unfinished"),
+   "Ctrl-C in the drain after the end: stops at once, the run is whole (exit %s, unfinished %s)"
+   % (p.returncode, r.get("unfinished")), out + err)
 
 done()
