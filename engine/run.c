@@ -486,10 +486,8 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 			/* Until the worker's loop watches SIGTERM (and unblocks it),
 			 * a stop must wait, not kill it; Ctrl-C reaches the whole
 			 * process group, but the coordinator decides what it means. */
-			sigset_t term;
-			sigemptyset(&term);
-			sigaddset(&term, SIGTERM);
-			sigprocmask(SIG_BLOCK, &term, NULL);
+			/* SIGTERM stays blocked (as the coordinator blocked it for
+			 * the fork) until the worker's loop watches it. */
 			signal(SIGINT, SIG_IGN);
 			close(fds[0]);
 			close(ctl[1]);
@@ -658,6 +656,13 @@ int run_main(int argc, char **argv)
 		gettimeofday(&tv, NULL);
 		res.start_epoch = (double)tv.tv_sec + tv.tv_usec / 1e6 + 0.150;
 	}
+	/* From the first fork until the coordinator watches them, Ctrl-C and
+	 * SIGTERM wait: taken earlier, they would orphan the workers. */
+	sigset_t stops, before;
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stops, &before);
 	int sp = spawn(&col, &opt, le, &child_rc);
 	if (sp == 1) {
 		rc = child_rc;
@@ -688,6 +693,7 @@ int run_main(int argc, char **argv)
 	ev_signal_start(col.loop, &col.sigint);
 	ev_signal_init(&col.sigterm, signal_cb, SIGTERM);
 	ev_signal_start(col.loop, &col.sigterm);
+	sigprocmask(SIG_SETMASK, &before, NULL);
 	/* A worker that has finished closes its control pipe: writing to it
 	 * must be an error to skip, not a signal that kills the coordinator. */
 	signal(SIGPIPE, SIG_IGN);
