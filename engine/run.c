@@ -17,7 +17,7 @@
 
 #include "cli.h"
 #include "clock.h"
-#include "hlog.h"
+#include "collector.h"
 #include "ipc.h"
 #include "lua_engine.h"
 #include "msglog.h"
@@ -27,29 +27,6 @@
 #include "report.h"
 #include "threshold.h"
 #include "worker.h"
-
-struct collector {
-	struct run_result *res;
-	const struct options *opt;
-	struct ev_loop *loop;
-	ev_io *pipes;
-	int *ctl; /* write ends of the workers' control pipes (-1: closed) */
-	struct refresh *rf;
-	struct ipc_reader *readers;
-	pid_t *pids;
-	uint32_t nworkers, open_pipes;
-	uint32_t next_progress; /* next second to print */
-	bool progress;
-	int terms_sent; /* SIGTERMs sent to the workers: 1 drains, 2 stops at once */
-	ev_signal sigint, sigterm;
-	ev_timer watch;      /* workers that stop reporting, or do not stop */
-	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */
-	enum { STUCK_NO, STUCK_WARNED, STUCK_KILLED } *stuck;
-	int *reaped; /* wait status + 1 of a worker the watchdog reaped; 0: not yet */
-	uint64_t deadline;   /* workers still running after this are killed */
-	int live_hlog; /* --hlog as the run goes (-1: none); replaced whole at the end */
-	struct msglog msgs; /* what workers said, each kind printed once */
-};
 
 static const char run_usage[] =
 	"usage: surge run SCENARIO.lua [options]\n"
@@ -160,143 +137,6 @@ static void print_progress(struct collector *col, uint32_t second)
 	report_progress_line(stderr, col->opt, s, second);
 }
 
-/* Writes what fn put into a memory stream to fd in one write() (closing the
- * stream either way). */
-static int write_whole(int fd, int (*fn)(FILE *f, const void *arg), const void *arg)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&buf, &len);
-
-	if (!mem)
-		return -ENOMEM;
-	int rc = fn(mem, arg);
-	if (fclose(mem) != 0 && rc == 0)
-		rc = -EIO;
-	for (size_t off = 0; rc == 0 && off < len;) {
-		ssize_t n = write(fd, buf + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			rc = -EIO;
-		else
-			off += (size_t)n;
-	}
-	free(buf);
-	return rc;
-}
-
-struct live_second {
-	const struct collector *col;
-	uint32_t second;
-};
-
-static int live_header(FILE *f, const void *arg)
-{
-	const struct collector *col = arg;
-	struct run_result live = *col->res; /* a read-only view without the elapsed time */
-
-	live.elapsed_ns = 0;
-	return report_hlog_header(f, col->opt, &live);
-}
-
-static int live_interval(FILE *f, const void *arg)
-{
-	const struct live_second *ls = arg;
-
-	return hlog_write_interval(f, (double)ls->second, 1.0, &ls->col->res->seconds[ls->second]);
-}
-
-/* Each whole second goes to --hlog as soon as every worker has reported it,
- * so a long run can be watched (or survives the coordinator being killed).
- * Its header says elapsed_s 0 (not known yet: readers take the intervals'
- * end), and each second leaves in one write(), so a reader sees whole
- * seconds. A write that fails stops the live copy only: the final one still
- * comes. */
-static void open_live_hlog(struct collector *col)
-{
-	if (!col->opt->hlog_path)
-		return;
-	col->live_hlog = open(col->opt->hlog_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (col->live_hlog < 0 || write_whole(col->live_hlog, live_header, col) < 0) {
-		fprintf(stderr, "surge: warning: %s: cannot write it as the run goes; it will be "
-				"written at the end\n", col->opt->hlog_path);
-		if (col->live_hlog >= 0)
-			close(col->live_hlog);
-		col->live_hlog = -1;
-	}
-}
-
-static void append_live_hlog(struct collector *col, uint32_t second)
-{
-	struct live_second ls = {col, second};
-
-	if (col->live_hlog >= 0 && write_whole(col->live_hlog, live_interval, &ls) < 0) {
-		close(col->live_hlog);
-		col->live_hlog = -1;
-	}
-}
-
-/* How long a worker may take past the end (its drain) before it is taken
- * for stuck: a Lua callback that never returns holds its loop, so no signal
- * reaches it but SIGKILL. */
-#define STUCK_GRACE_NS (5 * NS_PER_SEC)
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* The workers stop by themselves (drain) or were told to: any still running
- * past the drain and the grace is killed. */
-static void stop_by(struct collector *col, uint64_t now)
-{
-	uint64_t t = add_sat(add_sat(now, col->opt->drain_ns), STUCK_GRACE_NS);
-
-	if (t < col->deadline)
-		col->deadline = t;
-}
-
-static bool run_over(const struct collector *col, uint64_t now)
-{
-	return col->res->interrupted || col->res->aborted_by ||
-	       now >= add_sat(col->res->start_ns, col->opt->duration_ns);
-}
-
-static void stop_workers(struct collector *col, int sig)
-{
-	for (uint32_t k = 0; k < col->nworkers; k++)
-		kill(col->pids[k], sig);
-}
-
-/* After each whole second: a threshold marked abort that fails on the
- * totals so far stops the run the way Ctrl-C does, and the report says why. */
-static void check_abort(struct collector *col, uint32_t second)
-{
-	struct run_result *r = col->res;
-	uint64_t at = (uint64_t)(second + 1) * NS_PER_SEC;
-	char act[64];
-
-	/* The last second ends as the workers stop by themselves: too late. */
-	if (r->aborted_by || r->interrupted || at >= col->opt->duration_ns)
-		return;
-	const struct threshold *t = threshold_abort_check(r->thresholds, r->nthresholds, &r->total, at);
-	if (!t)
-		return;
-	r->aborted_by = t;
-	r->aborted_at_s = (double)at / 1e9;
-	r->aborted_actual = t->actual;
-	r->elapsed_ns = at;
-	stop_workers(col, SIGTERM);
-	col->terms_sent++;
-	stop_by(col, clock_ns());
-	threshold_fmt(t, t->actual, act, sizeof(act));
-	if (col->progress && isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
-	fprintf(stderr, "surge: stopping at %.0fs: threshold %s %s failed (%s), abort is set (%s)\n",
-		r->aborted_at_s, t->metric, t->condition, act, t->where);
-}
-
 static void advance_progress(struct collector *col, bool final)
 {
 	struct run_result *r = col->res;
@@ -306,8 +146,8 @@ static void advance_progress(struct collector *col, bool final)
 		(final && r->reports[col->next_progress] > 0))) {
 		print_progress(col, col->next_progress);
 		if (!final) {
-			append_live_hlog(col, col->next_progress);
-			check_abort(col, col->next_progress);
+			live_hlog_second(col, col->next_progress);
+			stopping_check_abort(col, col->next_progress);
 		}
 		col->next_progress++;
 	}
@@ -360,73 +200,6 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 	advance_progress(col, false);
 }
 
-
-static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct collector *col = ev_userdata(loop);
-	uint64_t now = clock_ns();
-
-	for (uint32_t k = 0; k < col->nworkers; k++) {
-		int status;
-		if (!ev_is_active(&col->pipes[k]) || col->stuck[k] == STUCK_KILLED)
-			continue; /* finished, or its end is on the way */
-		if (now > col->deadline) {
-			/* Its pipe's EOF may simply not be read yet. */
-			if (waitpid(col->pids[k], &status, WNOHANG) == col->pids[k]) {
-				col->reaped[k] = status + 1;
-				continue;
-			}
-			kill(col->pids[k], SIGKILL);
-			col->stuck[k] = STUCK_KILLED;
-			col->res->worker_failed = true;
-			fprintf(stderr, "surge: worker %u did not stop %.0f s after the end (a Lua callback "
-					"that never returns?): killed; what it had not sent is missing\n",
-				k, (double)STUCK_GRACE_NS / 1e9);
-			continue;
-		}
-		/* While the run lasts a worker reports every second; draining, it
-		 * sends nothing until it is done. */
-		if (col->stuck[k] == STUCK_NO && !run_over(col, now) &&
-		    now > col->last_heard[k] + STUCK_GRACE_NS) {
-			col->stuck[k] = STUCK_WARNED;
-			if (col->progress && isatty(STDERR_FILENO))
-				fputs("\r\033[K", stderr);
-			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s: is a Lua callback "
-					"stuck in a loop?\n", k, (double)STUCK_GRACE_NS / 1e9);
-		}
-	}
-}
-
-static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
-{
-	struct collector *col = ev_userdata(loop);
-	uint64_t now = clock_ns();
-
-	/* Workers take SIGTERM twice: begin the drain, then give it up. Past
-	 * the end of the run they are draining already without one. */
-	bool ended = now >= add_sat(col->res->start_ns, col->opt->duration_ns);
-	int stage = col->terms_sent + (col->terms_sent == 0 && ended ? 1 : 0);
-
-	if (col->progress && isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
-	if (stage < 2)
-		stop_by(col, now);
-	if (stage == 0) {
-		col->res->interrupted = true;
-		col->res->elapsed_ns = now > col->res->start_ns ? now - col->res->start_ns : 0;
-		stop_workers(col, SIGTERM);
-		col->terms_sent++;
-		fprintf(stderr, "surge: stopping: collecting the answers in flight (Ctrl-C again to "
-				"stop at once)\n");
-	} else if (stage == 1) {
-		stop_workers(col, SIGTERM);
-		col->terms_sent = 2;
-		fprintf(stderr, "surge: stopping at once (Ctrl-C again kills the workers; what they "
-				"have not sent yet is lost)\n");
-	} else {
-		stop_workers(col, SIGKILL);
-	}
-}
 
 /* A changed destination table goes to every worker still running. The
  * write may block: a table (24 bytes an address, at most 256 addresses a
@@ -683,16 +456,7 @@ int run_main(int argc, char **argv)
 	ev_set_userdata(col.loop, &col);
 	for (uint32_t k = 0; k < opt.workers; k++)
 		ev_io_start(col.loop, &col.pipes[k]);
-	for (uint32_t k = 0; k < opt.workers; k++)
-		col.last_heard[k] = res.start_ns;
-	col.deadline = UINT64_MAX;
-	stop_by(&col, add_sat(res.start_ns, opt.duration_ns));
-	ev_timer_init(&col.watch, watch_cb, 1., 1.);
-	ev_timer_start(col.loop, &col.watch);
-	ev_signal_init(&col.sigint, signal_cb, SIGINT);
-	ev_signal_start(col.loop, &col.sigint);
-	ev_signal_init(&col.sigterm, signal_cb, SIGTERM);
-	ev_signal_start(col.loop, &col.sigterm);
+	stopping_start(&col);
 	sigprocmask(SIG_SETMASK, &before, NULL);
 	/* A worker that has finished closes its control pipe: writing to it
 	 * must be an error to skip, not a signal that kills the coordinator. */
@@ -700,7 +464,7 @@ int run_main(int argc, char **argv)
 	if (refresh_start(col.rf, col.loop, res.start_ns, ship_dests, say_line, &col, err,
 			  sizeof(err)) < 0)
 		fprintf(stderr, "surge: warning: names will not be re-resolved: %s\n", err);
-	open_live_hlog(&col);
+	live_hlog_open(&col);
 	ev_run(col.loop, 0);
 	for (uint32_t k = 0; k < opt.workers; k++) {
 		int status = col.reaped[k] - 1;
@@ -712,9 +476,7 @@ int run_main(int argc, char **argv)
 	}
 	advance_progress(&col, true);
 	msglog_summary(&col.msgs, stderr);
-	if (col.live_hlog >= 0)
-		close(col.live_hlog); /* report_files replaces it with the whole log */
-	col.live_hlog = -1;
+	live_hlog_close(&col);
 	if (col.progress)
 		if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)

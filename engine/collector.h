@@ -1,0 +1,56 @@
+/*
+ * collector: the coordinator's one context while a run lasts — the workers'
+ * pipes and pids, the merged results, and how the run is being stopped.
+ * run.c owns it; live_hlog.c and stopping.c act on it.
+ */
+#ifndef SURGE_COLLECTOR_H
+#define SURGE_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+#include "msglog.h"
+#include "options.h"
+#include "run.h"
+
+struct refresh;
+struct ipc_reader;
+
+struct collector {
+	struct run_result *res;
+	const struct options *opt;
+	struct ev_loop *loop;
+	ev_io *pipes;
+	int *ctl; /* write ends of the workers' control pipes (-1: closed) */
+	struct refresh *rf;
+	struct ipc_reader *readers;
+	pid_t *pids;
+	uint32_t nworkers, open_pipes;
+	uint32_t next_progress; /* next second to print */
+	bool progress;
+	int terms_sent; /* SIGTERMs sent to the workers: 1 drains, 2 stops at once */
+	ev_signal sigint, sigterm;
+	ev_timer watch;      /* workers that stop reporting, or do not stop */
+	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */
+	enum stuck { STUCK_NO, STUCK_WARNED, STUCK_KILLED } *stuck;
+	int *reaped; /* wait status + 1 of a worker the watchdog reaped; 0: not yet */
+	uint64_t deadline;   /* workers still running after this are killed */
+	int live_hlog; /* --hlog as the run goes (-1: none); replaced whole at the end */
+	struct msglog msgs; /* what workers said, each kind printed once */
+};
+
+/* --hlog as the run goes (live_hlog.c): the header now, each whole second
+ * once every worker has sent it, closed before the final log replaces it. */
+void live_hlog_open(struct collector *col);
+void live_hlog_second(struct collector *col, uint32_t second);
+void live_hlog_close(struct collector *col);
+
+/* How a run stops (stopping.c): Ctrl-C and SIGTERM in stages, thresholds
+ * marked abort, and the watchdog for workers that stop answering. */
+void stopping_start(struct collector *col);
+void stopping_check_abort(struct collector *col, uint32_t second);
+
+#endif
