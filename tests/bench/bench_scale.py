@@ -13,39 +13,22 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
 from benchlib import workers_rss_kib  # noqa: E402
-from tap import SURGE, Serve, parse_report, write_scenario  # noqa: E402
+from tap import SURGE, Serve, established_by_source, held_scenario, parse_report  # noqa: E402
 
 CONNS, RATE = int(os.environ.get("CONNS", "100000")), 20000
 
 srv = Serve("echo", workers=6)
 
 
-def established():
-    out = subprocess.run(["ss", "-Htan", "state", "established", "( dport = :%d )" % srv.port],
-                         capture_output=True, text=True).stdout
-    return out.count("\n")
-
-
-scn = write_scenario("""
-local echo = require "surge.proto.echo"
-return {
-  target = "tcp://127.0.0.1:%d",
-  protocol = echo.new { size = 16 },
-  connections = %d,
-  connect_rate = %d,
-  think = "10s",            -- held, mostly idle
-  duration = "25s",
-  connect_timeout = "10s",
-  bind = { "127.0.9.1-127.0.9.8" },
-}
-""" % (srv.port, CONNS, RATE))
+scn = held_scenario(srv.port, CONNS, ("127.0.9.1", "127.0.9.8"), connect_rate=RATE, think="10s",
+                    duration="25s")
 t0 = time.time()
 p = subprocess.Popen([SURGE, "run", scn, "--no-progress"], stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, text=True)
 peak, t_all, rss = 0, None, 0
 while p.poll() is None and time.time() - t0 < 22:
     time.sleep(0.5)
-    n = established()
+    n = sum(established_by_source(srv.port).values())
     if n > peak:
         peak = n
     if n >= CONNS and t_all is None:

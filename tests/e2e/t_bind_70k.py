@@ -11,7 +11,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import SURGE, Serve, diag, done, ok, parse_report, write_scenario  # noqa: E402
+from tap import (SURGE, Serve, diag, done, established_by_source, held_scenario, ok,  # noqa: E402
+                 parse_report)
 
 CONNS = 70000
 
@@ -27,34 +28,14 @@ diag("port range %d-%d: %d ports per (source, destination); %d sources" %
 srv = Serve("echo", workers=5)
 
 
-def established():
-    """Client sockets connected to the server's port, by source address."""
-    out = subprocess.run(["ss", "-Htan", "state", "established", "( dport = :%d )" % srv.port],
-                         capture_output=True, text=True).stdout
-    return collections.Counter(line.split()[2].rsplit(":", 1)[0] for line in out.splitlines()
-                               if len(line.split()) >= 4)
-
-
-scn = write_scenario("""
-local echo = require "surge.proto.echo"
-return {
-  target = "tcp://127.0.0.1:%d",
-  protocol = echo.new { size = 16 },
-  connections = %d,
-  connect_rate = 20000,
-  think = "5s",          -- mostly idle: this test is about holding them
-  duration = "14s",
-  connect_timeout = "10s",
-  bind = { "%s-%s" },
-}
-""" % (srv.port, CONNS, SOURCES[0], SOURCES[-1]))
+scn = held_scenario(srv.port, CONNS, (SOURCES[0], SOURCES[-1]))
 
 p = subprocess.Popen([SURGE, "run", scn, "--no-progress"], stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, text=True)
 seen, end = collections.Counter(), time.time() + 25
 while time.time() < end and p.poll() is None:
     time.sleep(1)
-    seen = established()
+    seen = established_by_source(srv.port)
     if sum(seen.values()) >= CONNS:
         break
 try:

@@ -187,3 +187,31 @@ class Serve(Server):
                 return json.load(f)
         except (OSError, ValueError):
             return {"log": log}
+
+
+def established_by_source(port):
+    """Client sockets the kernel shows established to 127.0.0.1:port, counted
+    by source address (what `ss -tan | awk ...` would tell a user)."""
+    import collections
+    out = subprocess.run(["ss", "-Htan", "state", "established", "( dport = :%d )" % port],
+                         capture_output=True, text=True).stdout
+    return collections.Counter(line.split()[2].rsplit(":", 1)[0] for line in out.splitlines()
+                               if len(line.split()) >= 4)
+
+
+def held_scenario(port, conns, sources, connect_rate=20000, think="5s", duration="14s"):
+    """A scenario that opens conns mostly idle echo connections to port from
+    the source range sources = (first, last), and holds them."""
+    return write_scenario("""
+local echo = require "surge.proto.echo"
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = echo.new { size = 16 },
+  connections = %d,
+  connect_rate = %d,
+  think = "%s",          -- mostly idle: holding them is the point
+  duration = "%s",
+  connect_timeout = "10s",
+  bind = { "%s-%s" },
+}
+""" % (port, conns, connect_rate, think, duration, sources[0], sources[1]))
