@@ -22,6 +22,7 @@ static const char report_usage[] =
 	"      --json FILE         write the merged report as JSON\n"
 	"      --html FILE         write a self-contained HTML report\n"
 	"      --hlog FILE         write the merged interval log\n"
+	"                          (FILE '-': that report alone on stdout)\n"
 	"      --latency           print the full latency distribution\n"
 	"      --threshold EXPR    check EXPR too, e.g. 'latency.p99<5ms' (repeatable);\n"
 	"                          thresholds recorded in the logs are always checked\n"
@@ -293,7 +294,13 @@ int report_main(int argc, char **argv)
 	r.thresholds_failed = threshold_eval(r.thresholds, r.nthresholds, &r.total,
 					     (double)r.elapsed_ns / 1e9);
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : EXIT_OK;
-	if (!a.quiet) {
+	int to_stdout = report_to_stdout(a.json) + report_to_stdout(a.hlog) + report_to_stdout(a.html);
+	if (to_stdout > 1) {
+		fprintf(stderr, "surge report: only one report can go to stdout ('-')\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (!a.quiet && !to_stdout) {
 		printf("surge report: %zu log%s, %zu interval%s, %s -> %s\n", a.nfiles,
 		       a.nfiles == 1 ? "" : "s", r.nseconds, r.nseconds == 1 ? "" : "s",
 		       o.scenario_path ? o.scenario_path : "?", o.target ? o.target : "?");

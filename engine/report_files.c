@@ -22,9 +22,19 @@ int report_write_file(const char *path, const char *what,
 		      size_t nsources, char *err, size_t errlen)
 {
 	size_t len = strlen(path) + 5;
-	char *tmp = malloc(len);
+	char *tmp;
 	int rc;
 
+	if (report_to_stdout(path)) {
+		rc = write(stdout, o, r, sources, nsources);
+		if (fflush(stdout) != 0 && rc == 0)
+			rc = -errno;
+		if (rc < 0)
+			snprintf(err, errlen, "cannot write the %s report to stdout: %s", what,
+				 strerror(-rc));
+		return rc;
+	}
+	tmp = malloc(len);
 	if (!tmp)
 		return -ENOMEM;
 	snprintf(tmp, len, "%s.tmp", path);
@@ -79,15 +89,26 @@ static int check_writable(const char *path, const char *what, char *err, size_t 
 	return rc;
 }
 
+bool report_to_stdout(const char *path)
+{
+	return path && strcmp(path, "-") == 0;
+}
+
 int report_files_check(const struct options *o, char *err, size_t errlen)
 {
 	int rc = 0;
 
-	if (o->hlog_path)
+	if (report_to_stdout(o->hlog_path) + report_to_stdout(o->json_path) +
+		    report_to_stdout(o->html_path) > 1) {
+		snprintf(err, errlen, "only one report can go to stdout ('-'): --json, --hlog or "
+				      "--html");
+		return -EINVAL;
+	}
+	if (o->hlog_path && !report_to_stdout(o->hlog_path))
 		rc = check_writable(o->hlog_path, "HdrHistogram log", err, errlen);
-	if (rc == 0 && o->json_path)
+	if (rc == 0 && o->json_path && !report_to_stdout(o->json_path))
 		rc = check_writable(o->json_path, "JSON", err, errlen);
-	if (rc == 0 && o->html_path)
+	if (rc == 0 && o->html_path && !report_to_stdout(o->html_path))
 		rc = check_writable(o->html_path, "HTML", err, errlen);
 	return rc;
 }

@@ -55,6 +55,7 @@ static const char run_usage[] =
 	"      --json FILE         write the report as JSON\n"
 	"      --hlog FILE         write per-second histograms (HdrHistogram interval log)\n"
 	"      --html FILE         write a self-contained HTML report\n"
+	"                          (FILE '-': that report alone on stdout)\n"
 	"      --threshold EXPR    exit 3 unless EXPR holds at the end, e.g.\n"
 	"                          'latency.p99<5ms', 'errors.rate<0.1%' (repeatable)\n"
 	"      --threshold-abort EXPR  the same, checked every second: the first\n"
@@ -385,6 +386,9 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
+	if (report_to_stdout(opt.json_path) || report_to_stdout(opt.hlog_path) ||
+	    report_to_stdout(opt.html_path))
+		opt.quiet = true; /* stdout carries that report alone, e.g. into jq */
 	{
 		int r = refresh_resolve(&opt, &col.rf, err, sizeof(err));
 		if (r < 0) {

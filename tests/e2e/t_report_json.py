@@ -134,6 +134,25 @@ rc, out4, err = surge("report", cut)
 ok(rc == 0 and parse_report(out4).get("completed", 0) > 0,
    "a log that ends mid-line (still being written) reads up to that line", out4 + err)
 
+# "-" sends one report to stdout, alone (for jq and friends).
+import json  # noqa: E402
+srv = Serve("echo")
+rc, out6, err = surge("run", scn, "-w", "1", "-d", "1s", "--json", "-", "--target",
+                      "127.0.0.1:%d" % srv.port)
+srv.stop()
+try:
+    piped = json.loads(out6)
+except ValueError:
+    piped = None
+ok(rc == 0 and piped is not None and reports.validate(piped) is None and
+   piped["totals"]["requests"]["completed"] > 0,
+   "--json -: stdout is the JSON report alone, and it validates", out6[:500] + err)
+rc, out6, err = surge("report", hl, "--json", "-")
+ok(rc == 0 and json.loads(out6)["histograms"]["latency"] == doc["histograms"]["latency"],
+   "surge report --json -: the same histograms on stdout", err)
+rc, out6, err = surge("run", scn, "--json", "-", "--hlog", "-")
+ok(rc == 2 and "only one report can go to stdout" in err, "two reports to stdout: exit 2", err)
+
 # A report file that cannot be written is found before any traffic, not
 # after a long run.
 rc, out5, err = surge("run", scn, "--json", os.path.join(d, "no", "such", "dir.json"))
