@@ -31,7 +31,7 @@ struct collector {
 	uint32_t nworkers, open_pipes;
 	uint32_t next_progress; /* next second to print */
 	bool progress;
-	int terms_sent; /* SIGTERMs sent to the workers: 1 drains, 2 stops at once */
+	int terms_sent; /* stops sent to the workers: 1 drain (SIGTERM), 2 at once (SIGUSR1) */
 	ev_signal sigint, sigterm;
 	ev_timer watch;      /* workers that stop reporting, or do not stop */
 	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */

@@ -260,8 +260,9 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 			/* Until the worker's loop watches SIGTERM (and unblocks it),
 			 * a stop must wait, not kill it; Ctrl-C reaches the whole
 			 * process group, but the coordinator decides what it means. */
-			/* SIGTERM stays blocked (as the coordinator blocked it for
-			 * the fork) until the worker's loop watches it. */
+			/* SIGTERM and SIGUSR1 stay blocked (as the coordinator
+			 * blocked them for the fork) until the worker's loop
+			 * watches them. */
 			signal(SIGINT, SIG_IGN);
 			close(fds[0]);
 			close(ctl[1]);
@@ -439,6 +440,7 @@ int run_main(int argc, char **argv)
 	sigemptyset(&stops);
 	sigaddset(&stops, SIGINT);
 	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &stops, &before);
 	int sp = spawn(&col, &opt, le, &child_rc);
 	if (sp == 1) {

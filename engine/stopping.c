@@ -111,8 +111,9 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	struct collector *col = ev_userdata(loop);
 	uint64_t now = clock_ns();
 
-	/* Workers take SIGTERM twice: begin the drain, then give it up. Past
-	 * the end of the run they are draining already without one. */
+	/* Stage 0 tells the workers to drain (SIGTERM), 1 to give the drain up
+	 * (SIGUSR1, which cannot merge with a SIGTERM still pending), 2 kills.
+	 * Past the end of the run, or after an abort, they are draining already. */
 	bool ended = now >= add_sat(col->res->start_ns, col->opt->duration_ns);
 	int stage = col->terms_sent + (col->terms_sent == 0 && ended ? 1 : 0);
 
@@ -128,7 +129,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 		fprintf(stderr, "surge: stopping: collecting the answers in flight (Ctrl-C again to "
 				"stop at once)\n");
 	} else if (stage == 1) {
-		stop_workers(col, SIGTERM);
+		stop_workers(col, SIGUSR1);
 		col->terms_sent = 2;
 		fprintf(stderr, "surge: stopping at once (Ctrl-C again kills the workers; what they "
 				"have not sent yet is lost)\n");

@@ -116,12 +116,15 @@ static void interval_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_timer_start(loop, t);
 }
 
+/* SIGTERM: stop sending and drain (a second, from outside: give up the
+ * drain). SIGUSR1: give up the drain now — the coordinator's "at once",
+ * a signal of its own so it cannot merge with a SIGTERM still pending. */
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct worker *w = ev_userdata(loop);
 
-	if (w->stopping) {
-		finish(w); /* second signal: give up on the drain */
+	if (s->signum == SIGUSR1 || w->stopping) {
+		finish(w);
 		return;
 	}
 	begin_stop(w);
@@ -196,9 +199,11 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	ev_timer_start(w.loop, &w.interval);
 	ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
 	ev_signal_start(w.loop, &w.sigterm);
+	ev_signal_init(&w.sigusr1, signal_cb, SIGUSR1);
+	ev_signal_start(w.loop, &w.sigusr1);
 	/* SIGINT stays ignored (run.c, at fork); the loop was made with
-	 * EVFLAG_NOSIGMASK, so starting the watcher unblocked a SIGTERM that
-	 * came during setup. */
+	 * EVFLAG_NOSIGMASK, so starting the watchers unblocked a SIGTERM or
+	 * SIGUSR1 that came during setup. */
 	pool_upkeep(&w, clock_ns());
 	ev_run(w.loop, 0);
 	rc = 0;

@@ -61,7 +61,7 @@ struct worker {
 
 	ev_timer tick;     /* pool upkeep and timeout sweep */
 	ev_timer interval; /* ships stats every second */
-	ev_signal sigterm;
+	ev_signal sigterm, sigusr1;
 	uint64_t start_ns, end_ns;
 	uint32_t second;   /* index of the interval being measured */
 	uint32_t sweep_count;

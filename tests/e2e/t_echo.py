@@ -163,22 +163,23 @@ ok(rc == 130 and r.get("unfinished", 0) > 0 and "stopping at once" in err,
    % r.get("unfinished"), err)
 
 # Past the end of the run the workers are draining already: Ctrl-C then
-# stops at once, and the run still counts as complete (its 5 s ran).
-srv = Serve("echo", "--delay", "4s")
+# stops at once, and the run still counts as complete (its 6 s ran).
+# Answers take 5 s: the first round comes at 5 s, the second would at 10 s.
+srv = Serve("echo", "--delay", "5s")
 p = subprocess.Popen([os.environ.get("SURGE", "build/surge"), "run", scn, "--target",
-                      "127.0.0.1:%d" % srv.port, "-d", "5s", "-c", "8", "-o", "drain=10s",
+                      "127.0.0.1:%d" % srv.port, "-d", "6s", "-c", "8", "-o", "drain=15s",
                       "--progress"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                      start_new_session=True)
 line = p.stderr.readline()
-while line and not line.startswith("[  5s]"):
+while line and not line.startswith("[  1s]"):
     line = p.stderr.readline()
-time.sleep(0.5)  # the answers in flight come at 8 s
+time.sleep(5.8)  # from about 1 s in: past the end (6 s), before the answers (10 s)
 os.killpg(p.pid, 2)
 out, err = p.communicate(timeout=60)
 srv.stop()
 r = parse_report(out)
-ok(p.returncode == 0 and "stopping at once" in err and "Ran 5.00 s" in out and
+ok(p.returncode == 0 and "stopping at once" in err and "Ran 6.00 s" in out and
    r.get("completed", 0) > 0 and r.get("completed") == r.get("unfinished"),
    "Ctrl-C in the drain after the end: stops at once, the run is whole (exit %s, unfinished %s)"
    % (p.returncode, r.get("unfinished")), out + err)
