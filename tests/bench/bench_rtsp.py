@@ -62,4 +62,6 @@ print("  surge CPU %.2f s -> %.4f CPU-s per Mbit received (%.0f%% of a core per 
       % (cpu, cpu / mbit if mbit else 0, 100 * 100 * cpu / mbit if mbit else 0))
 print("  memory: workers' RSS %d KiB at 10 readers, %d KiB at %d -> %.0f bytes per reader"
       % (base_rss, rss, READERS, (rss - base_rss) * 1024.0 / (READERS - 10)))
-sys.exit(0 if c.get("rtsp.lost", 1) == 0 and rep["totals"]["errors"]["total"] == 0 else 1)
+# A counter never counted is absent: no loss. Every reader must be playing.
+sys.exit(0 if c.get("rtsp.lost", 0) == 0 and rep["totals"]["errors"]["total"] == 0 and
+         c.get("rtsp.sessions", 0) >= READERS else 1)
