@@ -113,66 +113,80 @@ int report_files_check(const struct options *o, char *err, size_t errlen)
 	return rc;
 }
 
-/* Returns true when out of memory, so callers can OR a run of them. */
-static bool add(struct hlog_param *p, size_t *n, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* The run's parameters as a list that grows as they are added; an
+ * allocation that fails is remembered and reported once. */
+struct params {
+	struct hlog_param *p;
+	size_t n, cap;
+	bool oom;
+};
 
-static bool add(struct hlog_param *p, size_t *n, const char *key, const char *fmt, ...)
+static void add(struct params *ps, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add(struct params *ps, const char *key, const char *fmt, ...)
 {
 	va_list ap;
+	char *v;
+
+	if (ps->oom)
+		return;
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? 2 * ps->cap : 32;
+		struct hlog_param *p = realloc(ps->p, cap * sizeof(*p));
+		if (!p) {
+			ps->oom = true;
+			return;
+		}
+		ps->p = p;
+		ps->cap = cap;
+	}
 	va_start(ap, fmt);
-	int rc = vasprintf(&p[*n].value, fmt, ap);
+	int rc = vasprintf(&v, fmt, ap);
 	va_end(ap);
 	if (rc < 0) {
-		p[*n].value = NULL;
-		return true;
+		ps->oom = true;
+		return;
 	}
-	p[(*n)++].key = (char *)key; /* the writer only reads it */
-	return false;
+	ps->p[ps->n++] = (struct hlog_param){(char *)key, v}; /* the writer only reads key */
 }
 
 /* The run's parameters, as `surge report` reads them back (report_cmd.c). */
 int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r)
 {
-	size_t cap = 24 + r->nthresholds + o->nrate_segs, n = 0;
-	struct hlog_param *p = calloc(cap, sizeof(*p));
-	bool oom = false;
+	struct params ps = {0};
 	int rc;
 
-	if (!p)
-		return -ENOMEM;
-	oom |= add(p, &n, "generator", "surge %s", SURGE_VERSION);
-	oom |= add(p, &n, "scenario", "%s", o->scenario_path ? o->scenario_path : "");
-	oom |= add(p, &n, "target", "%s", o->target ? o->target : "");
+	add(&ps, "generator", "surge %s", SURGE_VERSION);
+	add(&ps, "scenario", "%s", o->scenario_path ? o->scenario_path : "");
+	add(&ps, "target", "%s", o->target ? o->target : "");
 	for (size_t i = 0; i < o->ndests; i++)
-		oom |= add(p, &n, "destination", "%s", o->dests[i].label);
-	oom |= add(p, &n, "protocol", "%s", o->proto_name);
-	oom |= add(p, &n, "shape", "%s", o->shape == SHAPE_SESSION ? "session" : "message");
-	oom |= add(p, &n, "connections", "%u", o->max_connections);
+		add(&ps, "destination", "%s", o->dests[i].label);
+	add(&ps, "protocol", "%s", o->proto_name);
+	add(&ps, "shape", "%s", o->shape == SHAPE_SESSION ? "session" : "message");
+	add(&ps, "connections", "%u", o->max_connections);
 	for (size_t i = 0; i < o->nrate_segs; i++)
-		oom |= add(p, &n, "rate_segment", "%.9g %.9g %.17g %.17g",
-			  (double)o->rate_segs[i].t0 / 1e9, (double)o->rate_segs[i].t1 / 1e9,
-			  o->rate_segs[i].r0, o->rate_segs[i].r1);
-	oom |= add(p, &n, "arrival", "%s", o->arrival == PACER_POISSON ? "poisson" : "uniform");
-	oom |= add(p, &n, "duration_s", "%.9g", (double)o->duration_ns / 1e9);
-	oom |= add(p, &n, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);
-	oom |= add(p, &n, "workers", "%u", r->workers);
-	oom |= add(p, &n, "pipeline", "%u", o->pipeline);
-	oom |= add(p, &n, "timeout_s", "%.9g", (double)o->request_timeout_ns / 1e9);
-	oom |= add(p, &n, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);
-	oom |= add(p, &n, "peak_open", "%lld", (long long)r->peak_open);
-	oom |= add(p, &n, "interrupted", "%d", r->interrupted);
+		add(&ps, "rate_segment", "%.9g %.9g %.17g %.17g", (double)o->rate_segs[i].t0 / 1e9,
+		    (double)o->rate_segs[i].t1 / 1e9, o->rate_segs[i].r0, o->rate_segs[i].r1);
+	add(&ps, "arrival", "%s", o->arrival == PACER_POISSON ? "poisson" : "uniform");
+	add(&ps, "duration_s", "%.9g", (double)o->duration_ns / 1e9);
+	add(&ps, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);
+	add(&ps, "workers", "%u", r->workers);
+	add(&ps, "pipeline", "%u", o->pipeline);
+	add(&ps, "timeout_s", "%.9g", (double)o->request_timeout_ns / 1e9);
+	add(&ps, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);
+	add(&ps, "peak_open", "%lld", (long long)r->peak_open);
+	add(&ps, "interrupted", "%d", r->interrupted);
 	if (o->bind_spec) {
-		oom |= add(p, &n, "bind", "%s", o->bind_spec);
-		oom |= add(p, &n, "pick", "%s", addrset_pick_name(o->pick));
+		add(&ps, "bind", "%s", o->bind_spec);
+		add(&ps, "pick", "%s", addrset_pick_name(o->pick));
 	}
 	for (size_t i = 0; i < r->nthresholds; i++)
-		oom |= add(p, &n, "threshold", "%s %s", r->thresholds[i].metric,
-			  r->thresholds[i].condition);
-	rc = oom ? -ENOMEM : hlog_write_header(f, r->start_epoch, p, n);
-	for (size_t i = 0; i < n; i++)
-		free(p[i].value);
-	free(p);
+		add(&ps, "threshold", "%s %s", r->thresholds[i].metric, r->thresholds[i].condition);
+	rc = ps.oom ? -ENOMEM : hlog_write_header(f, r->start_epoch, ps.p, ps.n);
+	for (size_t i = 0; i < ps.n; i++)
+		free(ps.p[i].value);
+	free(ps.p);
 	return rc;
 }
 

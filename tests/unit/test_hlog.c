@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hlog.h"
+#include "report.h"
 #include "rng.h"
 #include "tap.h"
 #include "threshold.h"
@@ -297,6 +298,33 @@ static void hostile(void)
 	stats_free(&s);
 }
 
+/* A run's header names every destination: a name with many addresses is
+ * the normal case for a farm, not an edge. */
+static void many_destinations(void)
+{
+	struct options o = {0};
+	struct run_result r = {0};
+	char *buf;
+	size_t len;
+	int n = 0;
+
+	o.ndests = 300;
+	o.dests = calloc(o.ndests, sizeof(*o.dests));
+	for (size_t i = 0; i < o.ndests; i++)
+		snprintf(o.dests[i].label, sizeof(o.dests[i].label), "127.0.%zu.%zu:53", i / 250,
+			 1 + i % 250);
+	o.bind_spec = "127.0.0.1-127.0.0.8";
+	FILE *f = mem(&buf, &len);
+	ok(report_hlog_header(f, &o, &r) == 0, "a header with 300 destinations is written");
+	fclose(f);
+	for (const char *p = buf; (p = strstr(p, "#surge-param destination ")); p++)
+		n++;
+	is_int(n, 300, "it names every one of them");
+	ok(strstr(buf, "#surge-param bind 127.0.0.1-127.0.0.8\n") != NULL, "and the bind set");
+	free(buf);
+	free(o.dests);
+}
+
 static void thresholds(void)
 {
 	struct threshold t;
@@ -366,6 +394,7 @@ int main(void)
 	foreign_logs();
 	malformed();
 	hostile();
+	many_destinations();
 	thresholds();
 	return tap_done();
 }
