@@ -63,7 +63,10 @@ struct report_dest {
 	char label[64]; /* "127.0.0.2:7000", "[::1]:53" */
 	int64_t conns, failed;
 	const struct hist *latency;
+	char latency_key[STATS_NAME_MAX]; /* its name among the run's histograms */
 };
+/* A "dest:<address>:..." metric: shown in the address tables, not alone. */
+bool report_is_dest_stat(const char *name);
 /* The next destination from *cursor (start at 0); false after the last. */
 bool report_next_dest(const struct stats *s, size_t *cursor, struct report_dest *row);
 size_t report_count_dests(const struct stats *s);

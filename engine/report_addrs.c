@@ -9,6 +9,11 @@
 #include "dest.h"
 #include "report.h"
 
+bool report_is_dest_stat(const char *name)
+{
+	return strncmp(name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) == 0;
+}
+
 bool report_next_dest(const struct stats *s, size_t *cursor, struct report_dest *row)
 {
 	static const size_t pl = sizeof(DEST_STAT_PREFIX) - 1;
@@ -17,16 +22,16 @@ bool report_next_dest(const struct stats *s, size_t *cursor, struct report_dest 
 	for (size_t i = *cursor; i < s->nncounter; i++) {
 		const char *nm = s->ncounter[i].name;
 		size_t len = strlen(nm);
-		if (strncmp(nm, DEST_STAT_PREFIX, pl) != 0 || len < pl + 6 ||
-		    strcmp(nm + len - 6, ":conns") != 0)
+		if (!report_is_dest_stat(nm) || len < pl + 6 || strcmp(nm + len - 6, ":conns") != 0)
 			continue;
 		int ll = (int)(len - pl - 6);
 		snprintf(row->label, sizeof(row->label), "%.*s", ll, nm + pl);
 		row->conns = s->ncounter[i].value;
 		snprintf(name, sizeof(name), DEST_STAT_PREFIX "%.*s:failed", ll, nm + pl);
 		row->failed = stats_counter_by_name(s, name);
-		snprintf(name, sizeof(name), DEST_STAT_PREFIX "%.*s:latency", ll, nm + pl);
-		row->latency = stats_hist_by_name(s, name);
+		snprintf(row->latency_key, sizeof(row->latency_key), DEST_STAT_PREFIX "%.*s:latency",
+			 ll, nm + pl);
+		row->latency = stats_hist_by_name(s, row->latency_key);
 		*cursor = i + 1;
 		return true;
 	}

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "dest.h"
 #include "threshold.h"
 #include "version.h"
 
@@ -337,7 +336,7 @@ static void hist_table(FILE *f, const struct stats *s)
 		const struct hist *h = k < HI__COUNT ? s->hist[k] : s->nhist[k - HI__COUNT].h;
 		const char *name = k < HI__COUNT ? stats_hist_key(k) : s->nhist[k - HI__COUNT].name;
 		/* Per-destination latency is in the addresses table. */
-		if (!hist_total(h) || strncmp(name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) == 0)
+		if (!hist_total(h) || report_is_dest_stat(name))
 			continue;
 		fprintf(f, "<tr data-metric=\"");
 		hstr(f, name);
@@ -502,7 +501,7 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	 * the main one (one address) or drown it (many). */
 	for (size_t i = 0; i < s->nnhist; i++)
 		if (hist_total(s->nhist[i].h) &&
-		    strncmp(s->nhist[i].name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) != 0 &&
+		    !report_is_dest_stat(s->nhist[i].name) &&
 		    (rc = spectrum(f, s->nhist[i].name, s->nhist[i].h, (int)i)) < 0)
 			return rc;
 	fputs("</div></section>\n<section id=\"series\"><h2>Per second</h2><div class=\"charts\">\n",
@@ -520,12 +519,11 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	fputs("</table>\n", f);
 	size_t own = 0;
 	for (size_t i = 0; i < s->nncounter; i++)
-		own += strncmp(s->ncounter[i].name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) != 0;
+		own += !report_is_dest_stat(s->ncounter[i].name);
 	if (own) {
 		fputs("<h2>Counters</h2><table class=\"grid num\" id=\"counters\">\n", f);
 		for (size_t i = 0; i < s->nncounter; i++) {
-			if (strncmp(s->ncounter[i].name, DEST_STAT_PREFIX,
-				    sizeof(DEST_STAT_PREFIX) - 1) == 0)
+			if (report_is_dest_stat(s->ncounter[i].name))
 				continue; /* in the addresses table */
 			fputs("<tr><th>", f);
 			hstr(f, s->ncounter[i].name);

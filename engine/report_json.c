@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "dest.h"
 #include "threshold.h"
 #include "version.h"
 
@@ -305,7 +304,6 @@ static void addresses(FILE *f, const struct options *o, const struct stats *s)
 	fputs("],\n\"destinations\":[", f);
 	while (report_next_dest(s, &cursor, &d)) {
 		bool k = true;
-		char hname[STATS_NAME_MAX];
 		fprintf(f, "%s\n{", first ? "" : ",");
 		first = false;
 		jkey(f, &k, "address");
@@ -315,8 +313,7 @@ static void addresses(FILE *f, const struct options *o, const struct stats *s)
 		jint_field(f, &k, "completed", d.latency ? hist_total(d.latency) : 0);
 		jkey(f, &k, "latency");
 		if (d.latency && hist_total(d.latency)) {
-			snprintf(hname, sizeof(hname), DEST_STAT_PREFIX "%.50s:latency", d.label);
-			jstr(f, hname);
+			jstr(f, d.latency_key);
 		} else {
 			fputs("null", f);
 		}

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "dest.h"
 #include "threshold.h"
 
 void report_fmt_ns(char *buf, size_t len, double ns)
@@ -77,11 +76,6 @@ void report_progress_line(FILE *f, const struct options *o, const struct stats *
 	if (!tty)
 		fputc('\n', f);
 	fflush(f);
-}
-
-static bool is_dest_stat(const char *name)
-{
-	return strncmp(name, DEST_STAT_PREFIX, sizeof(DEST_STAT_PREFIX) - 1) == 0;
 }
 
 /* Connections and latency per destination address. Shown when there is
@@ -178,12 +172,14 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 {
 	const struct stats *s = &r->total;
 	double secs = (double)r->elapsed_ns / 1e9;
+	const char *how = r->interrupted  ? "Interrupted after"
+			  : r->aborted_by ? "Stopped by a threshold after"
+					  : "Ran";
 	char a[32], b[32];
 
 	if (secs <= 0)
 		secs = 1e-9;
-	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n",
-		r->interrupted ? "Interrupted after" : r->aborted_by ? "Stopped by a threshold after" : "Ran", secs, o->max_connections,
+	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n", how, secs, o->max_connections,
 		o->max_connections == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
 		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");
 	if (o->shape == SHAPE_MESSAGE) {
@@ -220,7 +216,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	}
 	hist_row(f, "connect", s->hist[HI_CONNECT]);
 	for (size_t i = 0; i < s->nnhist; i++)
-		if (!is_dest_stat(s->nhist[i].name))
+		if (!report_is_dest_stat(s->nhist[i].name))
 			hist_row(f, s->nhist[i].name, s->nhist[i].h);
 	if (o->rate_segs)
 		fprintf(f, "  (latency counts from each request's intended send time; service from "
@@ -234,7 +230,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	fputc('\n', f);
 	size_t shown = 0;
 	for (size_t i = 0; i < s->nncounter; i++) {
-		if (is_dest_stat(s->ncounter[i].name))
+		if (report_is_dest_stat(s->ncounter[i].name))
 			continue;
 		fprintf(f, "%s %s %lld", shown++ ? "" : "  counters   ", s->ncounter[i].name,
 			(long long)s->ncounter[i].value);
