@@ -22,6 +22,8 @@ void report_thresholds_text(FILE *f, const struct run_result *r);
 void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r);
 /* "-": the report goes to stdout, and the text report is left out. */
 bool report_to_stdout(const char *path);
+/* How many of these report paths are "-" (at most one may be). */
+int report_stdout_count(const char *hlog, const char *json, const char *html);
 /* Checks, before the run, that each file the options ask for can be created
  * where it is to go. Returns 0 or -errno with err filled. */
 int report_files_check(const struct options *o, char *err, size_t errlen);

@@ -95,7 +95,6 @@ static uint64_t s_to_ns(double s)
 	return s > 0 ? (uint64_t)(s * 1e9 + 0.5) : 0;
 }
 
-/* The run's settings as the first log recorded them; what a report needs. */
 /* The run's source set, so per-source rows get their addresses back. */
 static int sources_from_log(const struct hlog *l, struct options *o)
 {
@@ -123,6 +122,7 @@ static int sources_from_log(const struct hlog *l, struct options *o)
 	return 0;
 }
 
+/* The run's settings as the first log recorded them; what a report needs. */
 static int options_from_log(const struct hlog *l, struct options *o)
 {
 	size_t ndest = 0, nseg = 0;
@@ -294,7 +294,7 @@ int report_main(int argc, char **argv)
 	r.thresholds_failed = threshold_eval(r.thresholds, r.nthresholds, &r.total,
 					     (double)r.elapsed_ns / 1e9);
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : EXIT_OK;
-	int to_stdout = report_to_stdout(a.json) + report_to_stdout(a.hlog) + report_to_stdout(a.html);
+	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
 	if (to_stdout > 1) {
 		fprintf(stderr, "surge report: only one report can go to stdout ('-')\n");
 		rc = EXIT_USAGE;

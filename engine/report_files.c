@@ -15,13 +15,20 @@
 #include "threshold.h"
 #include "version.h"
 
+/* path.tmp: where a report is written before the rename (free() it). */
+static char *tmp_path(const char *path)
+{
+	char *tmp;
+
+	return asprintf(&tmp, "%s.tmp", path) < 0 ? NULL : tmp;
+}
+
 int report_write_file(const char *path, const char *what,
 		      int (*write)(FILE *f, const struct options *o, const struct run_result *r,
 				   const char *const *sources, size_t nsources),
 		      const struct options *o, const struct run_result *r, const char *const *sources,
 		      size_t nsources, char *err, size_t errlen)
 {
-	size_t len = strlen(path) + 5;
 	char *tmp;
 	int rc;
 
@@ -34,10 +41,9 @@ int report_write_file(const char *path, const char *what,
 				 strerror(-rc));
 		return rc;
 	}
-	tmp = malloc(len);
+	tmp = tmp_path(path);
 	if (!tmp)
 		return -ENOMEM;
-	snprintf(tmp, len, "%s.tmp", path);
 	FILE *f = fopen(tmp, "w");
 	if (!f) {
 		rc = -errno;
@@ -63,14 +69,12 @@ int report_write_file(const char *path, const char *what,
 /* Creates and removes path.tmp, as report_write_file will create it. */
 static int check_writable(const char *path, const char *what, char *err, size_t errlen)
 {
-	size_t len = strlen(path) + 5;
-	char *tmp = malloc(len);
+	char *tmp = tmp_path(path);
 	struct stat st;
 	int rc = 0;
 
 	if (!tmp)
 		return -ENOMEM;
-	snprintf(tmp, len, "%s.tmp", path);
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		rc = -EISDIR;
 	} else {
@@ -94,12 +98,16 @@ bool report_to_stdout(const char *path)
 	return path && strcmp(path, "-") == 0;
 }
 
+int report_stdout_count(const char *hlog, const char *json, const char *html)
+{
+	return report_to_stdout(hlog) + report_to_stdout(json) + report_to_stdout(html);
+}
+
 int report_files_check(const struct options *o, char *err, size_t errlen)
 {
 	int rc = 0;
 
-	if (report_to_stdout(o->hlog_path) + report_to_stdout(o->json_path) +
-		    report_to_stdout(o->html_path) > 1) {
+	if (report_stdout_count(o->hlog_path, o->json_path, o->html_path) > 1) {
 		snprintf(err, errlen, "only one report can go to stdout ('-'): --json, --hlog or "
 				      "--html");
 		return -EINVAL;

@@ -387,8 +387,7 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
-	if (report_to_stdout(opt.json_path) || report_to_stdout(opt.hlog_path) ||
-	    report_to_stdout(opt.html_path))
+	if (report_stdout_count(opt.hlog_path, opt.json_path, opt.html_path))
 		opt.quiet = true; /* stdout carries that report alone, e.g. into jq */
 	{
 		int r = refresh_resolve(&opt, &col.rf, err, sizeof(err));
