@@ -42,6 +42,9 @@ struct collector {
 	struct msglog msgs; /* what workers said, each kind printed once */
 };
 
+/* Before a line of its own on stderr: erases the progress line on a TTY. */
+void collector_clear_line(const struct collector *col);
+
 /* --hlog as the run goes (live_hlog.c): the header now, each whole second
  * once every worker has sent it, closed before the final log replaces it. */
 void live_hlog_open(struct collector *col);

@@ -184,8 +184,7 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 			}
 		} else if (h.type == IPC_LOG &&
 			   msglog_first(&col->msgs, (const char *)payload, h.len)) {
-			if (col->progress && isatty(STDERR_FILENO))
-				fputs("\r\033[K", stderr);
+			collector_clear_line(col);
 			fprintf(stderr, "surge: %.*s\n", (int)h.len, (const char *)payload);
 		}
 		ipc_reader_pop(&col->readers[k], &h);
@@ -200,7 +199,6 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 	advance_progress(col, false);
 }
-
 
 /* A changed destination table goes to every worker still running. The
  * write may block: a table (24 bytes an address, at most 256 addresses a
@@ -220,12 +218,17 @@ static void ship_dests(void *arg, const uint8_t *buf, size_t len)
 	}
 }
 
+void collector_clear_line(const struct collector *col)
+{
+	if (col->progress && isatty(STDERR_FILENO))
+		fputs("\r\033[K", stderr);
+}
+
 static void say_line(void *arg, const char *line)
 {
 	struct collector *col = arg;
 
-	if (col->progress)
-		fputs("\r\033[K", stderr);
+	collector_clear_line(col);
 	fprintf(stderr, "surge: %s\n", line);
 }
 
@@ -257,12 +260,10 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 			return -errno;
 		}
 		if (pid == 0) {
-			/* Until the worker's loop watches SIGTERM (and unblocks it),
-			 * a stop must wait, not kill it; Ctrl-C reaches the whole
-			 * process group, but the coordinator decides what it means. */
 			/* SIGTERM and SIGUSR1 stay blocked (as the coordinator
 			 * blocked them for the fork) until the worker's loop
-			 * watches them. */
+			 * watches them; Ctrl-C reaches the whole process group,
+			 * but the coordinator decides what it means. */
 			signal(SIGINT, SIG_IGN);
 			close(fds[0]);
 			close(ctl[1]);
@@ -480,10 +481,9 @@ int run_main(int argc, char **argv)
 			res.worker_failed = true;
 	}
 	advance_progress(&col, true);
+	collector_clear_line(&col);
 	msglog_summary(&col.msgs, stderr);
 	live_hlog_close(&col);
-	if (col.progress)
-		if (isatty(STDERR_FILENO)) fputs("\r\033[K", stderr);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
 	rc = outcome(&opt, &res);

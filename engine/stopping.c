@@ -30,10 +30,16 @@ static void stop_by(struct collector *col, uint64_t now)
 		col->deadline = t;
 }
 
+/* The run's duration is over: the workers are draining on their own. */
+static bool past_end(const struct collector *col, uint64_t now)
+{
+	return now >= add_sat(col->res->start_ns, col->opt->duration_ns);
+}
+
+/* No more whole seconds will come from a healthy worker. */
 static bool run_over(const struct collector *col, uint64_t now)
 {
-	return col->res->interrupted || col->res->aborted_by ||
-	       now >= add_sat(col->res->start_ns, col->opt->duration_ns);
+	return col->res->interrupted || col->res->aborted_by || past_end(col, now);
 }
 
 static void stop_workers(struct collector *col, int sig)
@@ -64,8 +70,7 @@ void stopping_check_abort(struct collector *col, uint32_t second)
 	col->terms_sent++;
 	stop_by(col, clock_ns());
 	threshold_fmt(t, t->actual, act, sizeof(act));
-	if (col->progress && isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
+	collector_clear_line(col);
 	fprintf(stderr, "surge: stopping at %.0fs: threshold %s %s failed (%s), abort is set (%s)\n",
 		r->aborted_at_s, t->metric, t->condition, act, t->where);
 }
@@ -98,8 +103,7 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		if (col->stuck[k] == STUCK_NO && !run_over(col, now) &&
 		    now > col->last_heard[k] + STUCK_GRACE_NS) {
 			col->stuck[k] = STUCK_WARNED;
-			if (col->progress && isatty(STDERR_FILENO))
-				fputs("\r\033[K", stderr);
+			collector_clear_line(col);
 			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s: is a Lua callback "
 					"stuck in a loop?\n", k, (double)STUCK_GRACE_NS / 1e9);
 		}
@@ -114,11 +118,9 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	/* Stage 0 tells the workers to drain (SIGTERM), 1 to give the drain up
 	 * (SIGUSR1, which cannot merge with a SIGTERM still pending), 2 kills.
 	 * Past the end of the run, or after an abort, they are draining already. */
-	bool ended = now >= add_sat(col->res->start_ns, col->opt->duration_ns);
-	int stage = col->terms_sent + (col->terms_sent == 0 && ended ? 1 : 0);
+	int stage = col->terms_sent + (col->terms_sent == 0 && past_end(col, now) ? 1 : 0);
 
-	if (col->progress && isatty(STDERR_FILENO))
-		fputs("\r\033[K", stderr);
+	collector_clear_line(col);
 	if (stage < 2)
 		stop_by(col, now);
 	if (stage == 0) {
@@ -144,7 +146,7 @@ void stopping_start(struct collector *col)
 	for (uint32_t k = 0; k < col->nworkers; k++)
 		col->last_heard[k] = col->res->start_ns;
 	col->deadline = UINT64_MAX;
-	stop_by(col, add_sat(col->res->start_ns, col->opt->duration_ns));
+	stop_by(col, add_sat(col->res->start_ns, col->opt->duration_ns)); /* the natural end */
 	ev_timer_init(&col->watch, watch_cb, 1., 1.);
 	ev_timer_start(col->loop, &col->watch);
 	ev_signal_init(&col->sigint, signal_cb, SIGINT);
