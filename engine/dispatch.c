@@ -27,11 +27,13 @@ static void retry_later(struct worker *w, struct conn *c)
 	ev_timer_start(w->loop, &c->timer);
 }
 
-static void fill_closed(struct worker *w, struct conn *c)
+/* The closed model's next requests on c: its pipeline full without think
+ * time, else one request once the last answer is in. */
+static void send_closed(struct worker *w, struct conn *c)
 {
-	uint32_t pipe = w->opt->pipeline;
+	uint32_t room = w->opt->think_ns ? 1 : w->opt->pipeline;
 
-	while (c->state == CONN_OPEN && c->inflight < pipe) {
+	while (c->state == CONN_OPEN && c->inflight < room) {
 		if (conn_send_request(w, c, 0) < 0) {
 			retry_later(w, c);
 			break;
@@ -58,10 +60,7 @@ void worker_conn_has_room(struct worker *w, struct conn *c)
 			}
 			return;
 		}
-		if (!o->think_ns)
-			fill_closed(w, c);
-		else if (c->inflight == 0 && conn_send_request(w, c, 0) < 0)
-			retry_later(w, c);
+		send_closed(w, c);
 		return;
 	}
 	while (w->backlog_len > 0 && c->state == CONN_OPEN && c->inflight < o->pipeline) {
@@ -79,12 +78,8 @@ static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct worker *w = ev_userdata(loop);
 	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
 
-	if (c->state != CONN_OPEN || w->stopping || c->draining || c->inflight != 0)
-		return;
-	if (!w->opt->think_ns)
-		fill_closed(w, c);
-	else if (conn_send_request(w, c, 0) < 0)
-		retry_later(w, c);
+	if (c->state == CONN_OPEN && !w->stopping && !c->draining && c->inflight == 0)
+		send_closed(w, c);
 }
 
 /* Sends one due request on the oldest connection with room, corked, and
