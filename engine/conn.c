@@ -108,7 +108,6 @@ static int conn_bind_source(struct worker *w, struct conn *c, int fd, int family
 	}
 	if (port)
 		return rc; /* BIND_TRIES named ports in a row were taken */
-	rc = 0;
 	if (o->bind && setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
 		return -errno;
 	if (p->ports.lo) {
@@ -119,16 +118,13 @@ static int conn_bind_source(struct worker *w, struct conn *c, int fd, int family
 	/* Without bind, connect() picks the source and a port within the range. */
 	if (o->bind && bind(fd, (const struct sockaddr *)&sa, len) < 0)
 		return -errno;
-	goto counted;
 bound:
-	rc = 1;
-counted:
 	if (o->bind) {
 		uint64_t g = fam == ADDRSET_V6 ? addrset_size(o->bind, ADDRSET_V4) + idx : idx;
 		if (g < w->stats.nsrc)
 			c->src = (uint32_t)g;
 	}
-	return rc;
+	return port != 0; /* only a named port jumps here with one */
 }
 
 /* A named (source, port) whose 4-tuple to this destination is taken — an
@@ -137,7 +133,7 @@ counted:
  * and the skip counted, not an error. */
 static bool tuple_busy(struct worker *w, int named, int err, int tries)
 {
-	if (named != 1 || (err != EADDRNOTAVAIL && err != EADDRINUSE) || tries + 1 >= BIND_TRIES)
+	if (!named || (err != EADDRNOTAVAIL && err != EADDRINUSE) || tries + 1 >= BIND_TRIES)
 		return false;
 	int id = stats_counter_id(&w->stats, "source.tuple_busy");
 	if (id >= 0)
