@@ -293,11 +293,9 @@ static int read_thresholds(lua_State *L, int t, struct options *o)
 		s->metric = field_str(L, lua_gettop(L), "metric");
 		s->condition = field_str(L, lua_gettop(L), "condition");
 		s->where = field_str(L, lua_gettop(L), "where");
-		lua_getfield(L, -1, "abort");
-		s->abort = lua_toboolean(L, -1);
-		lua_getfield(L, -2, "abort_after");
-		s->abort_after_ns = s_to_ns(lua_tonumber(L, -1));
-		lua_pop(L, 3);
+		s->abort = field_bool(L, lua_gettop(L), "abort");
+		s->abort_after_ns = s_to_ns(field_num(L, lua_gettop(L), "abort_after", 0));
+		lua_pop(L, 1);
 		o->nthreshold_specs++;
 		if (!s->condition || !s->where)
 			return -ENOMEM;
