@@ -106,12 +106,12 @@ static void report_destinations(FILE *f, const struct options *o, const struct s
 	}
 }
 
-static void hist_row(FILE *f, const char *label, const struct hist *h)
+static void hist_row(FILE *f, int width, const char *label, const struct hist *h)
 {
 	static const double ps[] = {50, 90, 99, 99.9, 99.99};
 	char b[32];
 
-	fprintf(f, "  %-10s", label);
+	fprintf(f, "  %-*s", width, label);
 	if (hist_total(h) == 0) {
 		/* Nothing measured is not "0 ns". */
 		for (int i = 0; i < 8; i++)
@@ -205,19 +205,24 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		(long long)s->counter[ST_CONN_OPENED], (long long)s->counter[ST_CONN_CLOSED],
 		(long long)s->counter[ST_CONN_ATTEMPTS], (long long)r->peak_open);
 
-	fprintf(f, "\n  %-10s %9s %9s %9s %9s %9s %9s %9s %9s %10s\n", "", "p50", "p90", "p99",
+	/* The label column fits the longest metric name (rtsp.first_keyframe). */
+	int w = 10;
+	for (size_t i = 0; i < s->nnhist; i++)
+		if (!report_is_dest_stat(s->nhist[i].name) && (int)strlen(s->nhist[i].name) > w)
+			w = (int)strlen(s->nhist[i].name);
+	fprintf(f, "\n  %-*s %9s %9s %9s %9s %9s %9s %9s %9s %10s\n", w, "", "p50", "p90", "p99",
 		"p99.9", "p99.99", "max", "mean", "stdev", "count");
 	if (o->shape == SHAPE_MESSAGE) {
-		hist_row(f, "latency", s->hist[HI_LATENCY]);
+		hist_row(f, w, "latency", s->hist[HI_LATENCY]);
 		if (o->rate_segs) {
-			hist_row(f, "service", s->hist[HI_SERVICE]);
-			hist_row(f, "send lag", s->hist[HI_SEND_LAG]);
+			hist_row(f, w, "service", s->hist[HI_SERVICE]);
+			hist_row(f, w, "send lag", s->hist[HI_SEND_LAG]);
 		}
 	}
-	hist_row(f, "connect", s->hist[HI_CONNECT]);
+	hist_row(f, w, "connect", s->hist[HI_CONNECT]);
 	for (size_t i = 0; i < s->nnhist; i++)
 		if (!report_is_dest_stat(s->nhist[i].name))
-			hist_row(f, s->nhist[i].name, s->nhist[i].h);
+			hist_row(f, w, s->nhist[i].name, s->nhist[i].h);
 	if (o->rate_segs)
 		fprintf(f, "  (latency counts from each request's intended send time; service from "
 			   "its actual send)\n");

@@ -111,6 +111,11 @@ r = parse_report(out)
 c = counters(out)
 ok(rc == 0 and r.get("errors") == 0 and c.get("dns.qtype.HTTPS.rcode.NOERROR", 0) > 0,
    "scenarios/dns-tcp.lua runs: %s answers" % r.get("completed"), err + out)
+lines = out.splitlines()
+head = next(i for i, line in enumerate(lines) if " p50 " in line and line.endswith("count"))
+table = lines[head:lines.index("", head)]
+ok(len(table) > 10 and len({len(line) for line in table if "(latency" not in line}) == 1,
+   "the percentile table's columns line up, long metric names included", "\n".join(table))
 
 # A relative query file that is not in the working directory is found beside the scenario.
 srv = Serve("dns", workers=1)
