@@ -4,7 +4,6 @@ rcode counts match the zone, answers carry the zone's records, 2000 connections
 stay open for the whole run, and a server closing idle connections is counted
 and the connections reopened. Numbers come from the text report (parse_report)."""
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from knot import Knot  # noqa: E402
-from tap import done, ok, parse_report, skip_all, surge, write_scenario, diag  # noqa: E402
+from tap import counters, done, ok, parse_report, skip_all, surge, write_scenario, diag  # noqa: E402
 
 if not Knot.available():
     skip_all("knotd is not installed (make deps)")
@@ -76,11 +75,6 @@ def lua_quote(s):
 def scenario(**kw):
     text = SCENARIO.replace("%(queries)q", lua_quote(kw.pop("queries")))
     return write_scenario(text % kw)
-
-
-def counters(text):
-    m = re.search(r"^\s*counters\s+(.*)$", text, re.M)
-    return {k: int(v) for k, v in re.findall(r"(\S+) (-?\d+)", m.group(1))} if m else {}
 
 
 def established(port):

@@ -4,11 +4,10 @@ the reported percentiles, surge's rcode counts equal the server's, dropped
 answers become timeouts on fresh connections, and the shipped example scenario
 runs. Numbers come from the text report (parse_report) and the server's JSON."""
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import ROOT, Serve, done, ok, parse_report, surge, write_scenario  # noqa: E402
+from tap import ROOT, Serve, counters, done, ok, parse_report, surge, write_scenario  # noqa: E402
 
 QUERIES = os.path.join(ROOT, "scenarios", "data", "queries.txt")
 
@@ -30,11 +29,6 @@ def scenario(**kw):
     kw.setdefault("ids", "random")
     kw.setdefault("timeout", "2s")
     return write_scenario(SCENARIO % kw)
-
-
-def counters(text):
-    m = re.search(r"^\s*counters\s+(.*)$", text, re.M)
-    return {k: int(v) for k, v in re.findall(r"(\S+) (-?\d+)", m.group(1))} if m else {}
 
 
 def query_mix():

@@ -3,11 +3,10 @@
 coordinated omission (a stalling server must show in latency, not in
 service time)."""
 import os
-import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, done, ok, parse_report, surge, write_scenario  # noqa: E402
+from tap import Serve, done, ok, parse_report, progress_lines, surge, write_scenario  # noqa: E402
 
 SCN = """
 local ramp = require "surge.ramp"
@@ -22,18 +21,6 @@ return {
   seed = 7,
 }
 """
-
-
-def progress_lines(err):
-    """[(second, completed/s, sent/s, intended/s, conns open)] from --progress."""
-    rows = []
-    for m in re.finditer(r"\[\s*(\d+)s\] (\S+) req/s\s+sent (\S+)/s of (\S+) intended.*?conns (\d+)/",
-                         err):
-        def num(t):
-            return float(t[:-1]) * 1000 if t.endswith("k") else float(t)
-        rows.append((int(m.group(1)), num(m.group(2)), num(m.group(3)), num(m.group(4)),
-                     int(m.group(5))))
-    return rows
 
 
 # A constant rate the machine holds easily: achieved within 1% of intended.

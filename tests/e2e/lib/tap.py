@@ -215,3 +215,23 @@ return {
   bind = { "%s-%s" },
 }
 """ % (port, conns, connect_rate, think, duration, sources[0], sources[1]))
+
+
+def counters(text):
+    """The report's `counters` line as {name: n} (surge.count() and protocol counters)."""
+    import re
+    m = re.search(r"^\s*counters\s+(.*)$", text, re.M)
+    return {k: int(v) for k, v in re.findall(r"(\S+) (-?\d+)", m.group(1))} if m else {}
+
+
+def progress_lines(err):
+    """[(second, completed/s, sent/s, intended/s, conns open)] from --progress."""
+    import re
+    rows = []
+    for m in re.finditer(r"\[\s*(\d+)s\] (\S+) req/s\s+sent (\S+)/s of (\S+) intended.*?conns (\d+)/",
+                         err):
+        def num(t):
+            return float(t[:-1]) * 1000 if t.endswith("k") else float(t)
+        rows.append((int(m.group(1)), num(m.group(2)), num(m.group(3)), num(m.group(4)),
+                     int(m.group(5))))
+    return rows
