@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""The scenario files surge ships, run as their headers tell a user to (only
+shortened, and pointed at a server on a free port), with the numbers they
+promise: the exact rate of echo-rate.lua, the stages of ramp.lua followed
+second by second, and rtsp-readers.lua's viewers playing without loss.
+(echo.lua runs in t_install.py, dns-tcp.lua in t_dns_serve.py.)"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import (ROOT, Serve, counters, done, ok, parse_report, progress_lines,  # noqa: E402
+                 surge)
+
+
+def scenario(name):
+    return os.path.join(ROOT, "scenarios", name)
+
+
+srv = Serve("echo")
+
+# echo-rate.lua: "20000 requests per second in total, whatever the server does".
+rc, out, err = surge("run", scenario("echo-rate.lua"), "--target", "127.0.0.1:%d" % srv.port,
+                     "-d", "3s", "--no-progress")
+r = parse_report(out)
+ok(rc == 0 and r.get("errors") == 0 and abs(r.get("sent", 0) - 60000) <= 600 and
+   r.get("intended_rate") == 20000.0,
+   "echo-rate.lua: 3 s at 20000/s sends 60000 +-1%% (%s), no errors" % r.get("sent"), out + err)
+
+# ramp.lua: the rate climbs 0 -> 5000/s over 5 s, then holds. 8 s of it: the
+# schedule's integral is 12500 + 3 x 5000 = 27500 requests.
+rc, out, err = surge("run", scenario("ramp.lua"), "--target", "127.0.0.1:%d" % srv.port,
+                     "-d", "8s", "--progress")
+r = parse_report(out)
+intended = {s: i for s, _, _, i, _ in progress_lines(err)}
+ok(rc == 0 and r.get("errors") == 0 and abs(r.get("sent", 0) - 27500) <= 275,
+   "ramp.lua: 8 s of its stages send 27500 +-1%% (%s)" % r.get("sent"), out + err)
+ok(all(abs(intended.get(s, 0) - want) <= 0.02 * want
+       for s, want in ((1, 500), (3, 2500), (5, 4500), (7, 5000))),
+   "the progress line follows the stages: 500, 2500, 4500, 5000 intended/s (%s)"
+   % [intended.get(s) for s in (1, 3, 5, 7)], err)
+conns = [c for _, _, _, _, c in progress_lines(err)]
+ok(conns and conns[0] < 50 and conns[-1] == 50,
+   "connections ramp to 50 over the first 2 s (%s)" % conns, err)
+srv.stop()
+
+# rtsp-readers.lua against the built-in source its header names (20 viewers
+# for 4 s instead of 2000 for 90 s).
+srv = Serve("rtsp", "--bitrate", "100k")
+rc, out, err = surge("run", scenario("rtsp-readers.lua"), "--target",
+                     "rtsp://127.0.0.1:%d/live" % srv.port, "-c", "20", "-d", "4s",
+                     "--no-progress")
+srv.stop()
+r, c = parse_report(out), counters(out)
+ok(rc == 0 and r.get("errors") == 0 and c.get("rtsp.sessions") == 20 and
+   c.get("rtsp.status.play.200") == 20 and c.get("rtsp.lost", 0) == 0,
+   "rtsp-readers.lua: 20 viewers play, no errors, no loss (%s)" % c, out + err)
+ok(c.get("rtsp.packets", 0) > 20 * 3 * 8 and "rtsp.first_keyframe" in r["rows"],
+   "they receive the stream and see keyframes (%s packets)" % c.get("rtsp.packets"), out)
+done()
