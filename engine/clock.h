@@ -14,4 +14,5 @@ static inline uint64_t clock_ns(void)
 
 #define NS_PER_SEC 1000000000ull
 #define NS_PER_MS 1000000ull
+#define NS_PER_US 1000ull
 #endif

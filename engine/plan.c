@@ -119,6 +119,21 @@ static int refuse_ports(const struct options *o, uint64_t conns,
 	return -E2BIG;
 }
 
+uint64_t plan_open_workers(const struct options *o)
+{
+	double peak = 0;
+
+	for (size_t i = 0; i < o->nrate_segs; i++) {
+		if (o->rate_segs[i].r0 > peak)
+			peak = o->rate_segs[i].r0;
+		if (o->rate_segs[i].r1 > peak)
+			peak = o->rate_segs[i].r1;
+	}
+	if (!o->rate_segs)
+		return 0;
+	return peak > PLAN_OPEN_RATE_PER_WORKER ? (uint64_t)ceil(peak / PLAN_OPEN_RATE_PER_WORKER) : 1;
+}
+
 int plan_make(const struct options *o, const struct plan_system *sys, struct plan *out,
 	      char *err, size_t errlen)
 {
@@ -178,6 +193,9 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 		out->workers = o->workers;
 	} else {
 		uint64_t w = sys->cpus ? sys->cpus : 1;
+		uint64_t wrate = plan_open_workers(o);
+		if (wrate && wrate < w)
+			w = wrate;
 		if (w < wneed)
 			w = wneed;
 		/* More workers than connections would leave some idle. */

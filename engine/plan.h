@@ -29,6 +29,18 @@ struct plan_system {
 	bool port_range_option;         /* the kernel takes IP_LOCAL_PORT_RANGE (Linux >= 6.3) */
 };
 
+/* An open-model run's default workers: one per this many requests/s of its
+ * peak rate. A worker of a fixed-rate run batches what falls due together
+ * (one wake-up, one write per connection); split over more workers than the
+ * rate needs, each batches less and the run costs more CPU per answer, not
+ * less (tests/bench/bench_open.py: 5 connections at 100k/s cost 1.8x the CPU
+ * on 2 workers as on 1). One worker keeps 100k/s of DNS over TCP at ~half a
+ * core here. */
+#define PLAN_OPEN_RATE_PER_WORKER 150000.0
+
+/* Workers an open-model run's peak rate asks for (0: closed model). */
+uint64_t plan_open_workers(const struct options *o);
+
 /* Reads the limits, the port range and CPUs, and probes IP_LOCAL_PORT_RANGE
  * once. Returns 0 (unreadable facts get Linux defaults). */
 int plan_system_probe(struct plan_system *sys);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "clock.h"
 #include "plan.h"
 
 static char err[2048];
@@ -111,6 +112,27 @@ static void test_fds(void)
 	o.max_connections = 1;
 	plan(&o, &sys, &p);
 	is_int(p.workers, 1, "no more workers than connections");
+
+	/* Open model: workers follow the peak rate, so each batches its sends. */
+	struct rate_segment segs[2] = {{0, NS_PER_SEC, 0, 100000}, {NS_PER_SEC, 2 * NS_PER_SEC, 100000, 0}};
+	o = base(200);
+	o.rate_segs = segs;
+	o.nrate_segs = 2;
+	is_int(plan(&o, &sys, &p), 0, "200 connections at up to 100k/s");
+	is_int(p.workers, 1, "open model at 100k/s: one worker, not one per CPU");
+	segs[0].r1 = segs[1].r0 = 400000;
+	plan(&o, &sys, &p);
+	is_int(p.workers, 2, "at 400k/s: ceil(400k / 150k) = 3, capped at the 2 CPUs");
+	is_int(plan_open_workers(&o), 3, "the rate alone asks for 3");
+	o.max_connections = 70000;
+	o.bind = &set;
+	segs[0].r1 = segs[1].r0 = 1000;
+	plan(&o, &sys, &p);
+	is_int(p.workers, 4, "a slow rate still gets the workers its connections need");
+	o.bind = NULL;
+	o.rate_segs = NULL;
+	is_int(plan_open_workers(&o), 0, "closed model: no rate-based default");
+	o = base(1);
 
 	sys.fd_limit = 30;
 	is_int(plan(&o, &sys, &p), -E2BIG, "a limit below surge's own needs refused");
