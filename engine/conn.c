@@ -16,7 +16,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "container.h"
+#include "deadline.h"
+#include "dispatch.h"
 #include "lua_engine.h"
+#include "pool.h"
 #include "worker.h"
 
 #define SESSION_RBUF_MAX (1u << 20)
@@ -172,6 +176,7 @@ int conn_open(struct worker *w, struct conn *c)
 		}
 	}
 	c->state = CONN_CONNECTING;
+	deadline_connect_started(w, c);
 	c->corked = 0;
 	c->eof = 0;
 	c->draining = 0;
@@ -183,19 +188,26 @@ int conn_open(struct worker *w, struct conn *c)
 fail:
 	w->stats.error[cls]++;
 	dest_record_failed(&w->dests, c->dest, &w->stats);
-	worker_conn_closed(w, c, true);
+	pool_conn_closed(w, c, true);
 	return -1;
 }
 
 static void conn_release_buffers(struct conn *c)
 {
-	free(c->fl);
 	free(c->rbuf);
 	free(c->wbuf);
-	c->fl = NULL;
 	c->rbuf = c->wbuf = NULL;
 	c->rlen = c->rcap = c->woff = c->wlen = c->wcap = 0;
-	c->inflight = c->fl_head = 0;
+}
+
+/* Drops every request still in flight on c (they were counted by the
+ * caller). */
+static void conn_forget_inflight(struct worker *w, struct conn *c)
+{
+	while (c->fl.first != INFLIGHT_NONE)
+		inflight_remove(&w->fl, &c->fl, c->fl.first);
+	w->inflight -= c->inflight;
+	c->inflight = 0;
 }
 
 void conn_close(struct worker *w, struct conn *c, int cls)
@@ -208,10 +220,12 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	ev_io_stop(w->loop, &c->io);
 	ev_timer_stop(w->loop, &c->timer);
 	close(c->io.fd);
-	if (was_open)
+	if (was_open) {
 		w->open--;
-	else
+	} else {
 		w->connecting--;
+		deadline_connect_done(w, c);
+	}
 	if (cls >= 0) {
 		w->stats.error[cls] += c->inflight ? c->inflight : 1;
 		dest_record_failed(&w->dests, c->dest, &w->stats);
@@ -219,8 +233,8 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 		w->stats.counter[ST_UNFINISHED] += c->inflight;
 	}
 	w->stats.counter[ST_CONN_CLOSED] += was_open;
-	w->inflight -= c->inflight;
-	worker_ready_remove(w, c);
+	conn_forget_inflight(w, c);
+	pool_ready_remove(w, c);
 	c->state = CONN_CLOSED;
 	c->close_reason = cls >= 0 ? (uint8_t)(cls + 1) : SURGE_CLOSED_LOCAL;
 
@@ -233,7 +247,7 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 		return;
 	}
 	conn_release_buffers(c);
-	worker_conn_closed(w, c, cls >= 0);
+	pool_conn_closed(w, c, cls >= 0);
 }
 
 /* Writes queued output; keeps EV_WRITE armed only while some remains. */
@@ -254,6 +268,7 @@ static int conn_flush(struct worker *w, struct conn *c)
 		}
 		w->stats.counter[ST_BYTES_OUT] += n;
 		c->woff += (uint32_t)n;
+		c->written += (uint32_t)n;
 	}
 	free(c->wbuf);
 	c->wbuf = NULL;
@@ -306,6 +321,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 			k = 0;
 		}
 		w->stats.counter[ST_BYTES_OUT] += k;
+		c->written += (uint32_t)k;
 		if ((size_t)k == n)
 			return 0;
 		p += k;
@@ -345,17 +361,24 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 		if (c->state != CONN_OPEN)
 			return -ENOTCONN;
 	}
+	uint32_t i = inflight_push(&w->fl, &c->fl, c->id);
+	if (i == INFLIGHT_NONE) {
+		conn_close(w, c, ERR_OTHER);
+		return -ENOMEM;
+	}
 	uint64_t now = clock_ns();
-	struct inflight *f = &c->fl[(c->fl_head + c->inflight) % o->pipeline];
+	struct inflight *f = &w->fl.e[i];
 	f->key = key;
 	f->intended = intended ? intended : now;
 	f->sent = now;
+	f->end = c->written + (c->wlen - c->woff) + (uint32_t)n;
 	c->inflight++;
 	c->seq++;
 	w->inflight++;
 	w->stats.counter[ST_SENT]++;
 	if (intended)
 		hist_record(w->stats.hist[HI_SEND_LAG], (int64_t)(now - intended));
+	deadline_request_sent(w);
 	return conn_write(w, c, p, n);
 }
 
@@ -399,26 +422,38 @@ static void protocol_error(struct worker *w, const char *why)
 	protocol_why(w, why);
 }
 
-static void inflight_remove(struct worker *w, struct conn *c, uint32_t slot)
+/* Whether a request whose last byte is at `end` of the output had been
+ * handed to the kernel when `written` bytes had been. */
+static bool was_written(uint32_t end, uint32_t written)
 {
-	uint32_t pipe = w->opt->pipeline;
-
-	/* Out-of-order answers (match by key): the head entry fills the hole so
-	 * the ring stays contiguous. */
-	if (slot != c->fl_head)
-		c->fl[slot] = c->fl[c->fl_head];
-	c->fl_head = (uint16_t)((c->fl_head + 1) % pipe);
-	c->inflight--;
-	w->inflight--;
+	return (int32_t)(written - end) >= 0;
 }
 
-static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
+/* The request an answer is for: the oldest in flight, or by key the oldest
+ * carrying it. Only requests wholly written before the bytes were read can be
+ * answered by them: not one still queued, nor a refill queued while this read
+ * is parsed, so a framing rule that cuts answers too short shows up as
+ * unmatched answers instead of invented ones. INFLIGHT_NONE when none. */
+static uint32_t conn_match(struct worker *w, struct conn *c, bool by_key, bool has_key, double key,
+			   uint32_t answerable)
+{
+	for (uint32_t i = c->fl.first; i != INFLIGHT_NONE; i = w->fl.e[i].cnext) {
+		const struct inflight *f = &w->fl.e[i];
+		if (!was_written(f->end, answerable))
+			break;
+		if (!by_key || (has_key && f->key == key))
+			return i;
+	}
+	return INFLIGHT_NONE;
+}
+
+static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
+			    uint32_t answerable)
 {
 	const struct options *o = w->opt;
 	double key = 0;
 	bool has_key = false;
 	char why[32] = "";
-	uint32_t slot = c->fl_head;
 
 	if (o->has_response_fn) {
 		w->in_lua = true;
@@ -433,28 +468,20 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 		if (c->state != CONN_OPEN)
 			return;
 	}
-	if (c->inflight == 0) {
-		protocol_error(w, "unsolicited");
-		return;
-	}
-	if (o->match == MATCH_KEY) {
-		uint32_t i;
-		for (i = 0; i < c->inflight; i++) {
-			slot = (c->fl_head + i) % o->pipeline;
-			if (has_key && c->fl[slot].key == key)
-				break;
-		}
-		if (i == c->inflight) {
+	uint32_t i = conn_match(w, c, o->match == MATCH_KEY, has_key, key, answerable);
+	if (i == INFLIGHT_NONE) {
+		if (c->fl.first == INFLIGHT_NONE || !was_written(w->fl.e[c->fl.first].end, answerable))
+			protocol_error(w, "unsolicited");
+		else
 			protocol_error(w, why[0] ? why : "unmatched");
-			return;
-		}
+		return;
 	}
 	if (why[0]) {
 		/* Answered, but wrongly: a protocol error, not a latency sample. */
 		protocol_error(w, why);
 	} else {
 		uint64_t now = clock_ns();
-		struct inflight *f = &c->fl[slot];
+		const struct inflight *f = &w->fl.e[i];
 		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(now - f->intended));
 		dest_record_latency(&w->dests, c->dest, &w->stats, (int64_t)(now - f->intended));
 		hist_record(w->stats.hist[HI_SERVICE], (int64_t)(now - f->sent));
@@ -462,12 +489,15 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 		if (c->src < w->stats.nsrc)
 			w->stats.src_reqs[c->src]++;
 	}
-	inflight_remove(w, c, slot);
-	worker_conn_has_room(w, c);
+	inflight_remove(&w->fl, &c->fl, i);
+	c->inflight--;
+	w->inflight--;
+	dispatch_conn_has_room(w, c);
 }
 
 /* Parses whole messages out of data; returns the bytes consumed. */
-static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, size_t len)
+static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, size_t len,
+			 uint32_t answerable)
 {
 	size_t off = 0;
 
@@ -490,7 +520,7 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 			conn_close(w, c, ERR_PROTOCOL);
 			break;
 		}
-		conn_on_message(w, c, data + off, (size_t)m);
+		conn_on_message(w, c, data + off, (size_t)m, answerable);
 		off += (size_t)m;
 	}
 	return off;
@@ -545,7 +575,7 @@ static void conn_read_messages(struct worker *w, struct conn *c)
 	 * write after the whole read is parsed, not one syscall and one
 	 * segment per answer. */
 	c->corked = 1;
-	size_t used = conn_parse(w, c, data, len);
+	size_t used = conn_parse(w, c, data, len, c->written);
 	conn_uncork(w, c);
 	if (c->state != CONN_OPEN)
 		return;
@@ -584,7 +614,7 @@ static void session_finish(struct worker *w, struct conn *c, int rc)
 		return;
 	}
 	conn_release_buffers(c);
-	worker_conn_closed(w, c, c->close_reason < SURGE_CLOSED_EOF);
+	pool_conn_closed(w, c, c->close_reason < SURGE_CLOSED_EOF);
 }
 
 static void session_wake(struct worker *w, struct conn *c, int reason)
@@ -674,10 +704,12 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 		w->stats.src_conns[c->src]++;
 	dest_record_open(&w->dests, c->dest, &w->stats);
 	w->connecting--;
+	deadline_connect_done(w, c);
 	w->open++;
 	c->state = CONN_OPEN;
 	c->backoff = 0;
 	c->seq = 0;
+	c->written = 0;
 	io_set(w, c, EV_READ);
 	if (w->opt->shape == SHAPE_SESSION) {
 		c->session_live = 1;
@@ -688,18 +720,13 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 			session_finish(w, c, rc);
 		return;
 	}
-	c->fl = calloc(w->opt->pipeline, sizeof(*c->fl));
-	if (!c->fl) {
-		conn_close(w, c, ERR_OTHER);
-		return;
-	}
-	worker_conn_has_room(w, c);
+	dispatch_conn_has_room(w, c);
 }
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct worker *w = ev_userdata(loop);
-	struct conn *c = (struct conn *)io;
+	struct conn *c = container_of(io, struct conn, io);
 
 	if (c->state == CONN_CONNECTING) {
 		conn_on_connected(w, c);
@@ -724,39 +751,10 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker *w = ev_userdata(loop);
-	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+	struct conn *c = container_of(t, struct conn, timer);
 
 	if (c->wait != SURGE_WAIT_NONE)
 		session_wake(w, c, SURGE_WAKE_TIMER);
-}
-
-/* Stamps taken after the sweep's `now` (a connect or send made earlier in the
- * same tick) are not elapsed time: unsigned subtraction would wrap. */
-static bool elapsed_at_least(uint64_t now, uint64_t since, uint64_t limit)
-{
-	return now > since && now - since >= limit;
-}
-
-void conn_check_timeouts(struct worker *w, struct conn *c, uint64_t now)
-{
-	const struct options *o = w->opt;
-
-	if (c->state == CONN_CONNECTING) {
-		if (elapsed_at_least(now, c->t_connect, o->connect_timeout_ns))
-			conn_close(w, c, ERR_CONNECT_TIMEOUT);
-		return;
-	}
-	if (c->state != CONN_OPEN || c->inflight == 0 || !o->request_timeout_ns)
-		return;
-	for (uint32_t i = 0; i < c->inflight; i++) {
-		const struct inflight *f = &c->fl[(c->fl_head + i) % o->pipeline];
-		if (elapsed_at_least(now, f->sent, o->request_timeout_ns)) {
-			/* The stream's position is unknown after a lost answer:
-			 * the connection and everything on it is given up. */
-			conn_close(w, c, ERR_REQUEST_TIMEOUT);
-			return;
-		}
-	}
 }
 
 /* ---- FFI surface for session coroutines (include/surge/ffi.h) ---- */

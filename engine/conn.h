@@ -2,7 +2,7 @@
  * conn: one TCP connection of a worker's pool — non-blocking connect, the
  * requests it has in flight, and the bytes it could not yet write or parse.
  * An idle connection owns no buffer: rbuf/wbuf exist only while partial data
- * is pending, and the in-flight ring only while the connection is open.
+ * is pending, and its requests in flight are entries of the worker's pool.
  */
 #ifndef SURGE_CONN_H
 #define SURGE_CONN_H
@@ -11,16 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "inflight.h"
+
 enum conn_state {
 	CONN_CLOSED,     /* slot free; maybe waiting for its reconnect time */
 	CONN_CONNECTING, /* connect() in progress, waiting for writable */
 	CONN_OPEN,
-};
-
-struct inflight {
-	double key;       /* match="key": what the response must carry */
-	uint64_t intended; /* when the schedule wanted it sent (ns) */
-	uint64_t sent;     /* when it was written (ns) */
 };
 
 struct conn {
@@ -35,17 +31,23 @@ struct conn {
 		in_ready : 1,  /* on the worker's list of connections with room */
 		writing : 1,   /* EV_WRITE armed */
 		session_live : 1, /* a session coroutine exists for this slot */
-		corked : 1;       /* parsing a read: requests queue, one write after */
+		corked : 1,       /* parsing a read: requests queue, one write after */
+		in_free : 1;      /* on the pool's free list */
 	uint8_t close_reason; /* sessions: why it closed (surge_conn_state) */
-	uint16_t inflight, fl_head;
+	uint16_t inflight; /* entries in fl */
 	uint32_t dest;
 	uint32_t src; /* source's index in the per-source stats, or UINT32_MAX */
-	uint32_t ready_prev, ready_next;
-	uint64_t seq;
+	/* Links of the one worker list the connection's state puts it on: the
+	 * ready list while OPEN (and in_ready), the connect list (oldest connect
+	 * first, for its timeout) while CONNECTING, the pool's free list while
+	 * CLOSED (and in_free: a slot inside the target, free to connect). */
+	uint32_t prev, next;
+	uint64_t seq;      /* requests sent on this connection */
 	uint64_t t_connect; /* connect() called (ns), then: reconnect-not-before */
-	struct inflight *fl;
+	struct inflight_list fl; /* requests in flight, oldest first */
 	uint8_t *rbuf, *wbuf;
 	uint32_t rlen, rcap, woff, wlen, wcap;
+	uint32_t written; /* bytes the kernel took, wrapping (inflight.end) */
 };
 
 struct worker;
@@ -64,8 +66,6 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
 /* While c->corked is set, conn_write only queues; this clears it and sends
  * what queued in one write. */
 void conn_uncork(struct worker *w, struct conn *c);
-/* Timeouts: connect and oldest request; called by the worker's sweep. */
-void conn_check_timeouts(struct worker *w, struct conn *c, uint64_t now);
 /* Bytes buffered but not consumed (sessions). */
 void conn_consume(struct worker *w, struct conn *c, uint32_t n);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "pool.h"
 #include "worker.h"
 
 static void think_cb(struct ev_loop *loop, ev_timer *t, int revents);
@@ -41,7 +42,7 @@ static void send_closed(struct worker *w, struct conn *c)
 	}
 }
 
-void worker_conn_has_room(struct worker *w, struct conn *c)
+void dispatch_conn_has_room(struct worker *w, struct conn *c)
 {
 	const struct options *o = w->opt;
 
@@ -70,7 +71,7 @@ void worker_conn_has_room(struct worker *w, struct conn *c)
 		conn_send_request(w, c, due);
 	}
 	if (c->state == CONN_OPEN && c->inflight < o->pipeline)
-		worker_ready_push(w, c);
+		pool_ready_push(w, c);
 }
 
 static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -89,16 +90,16 @@ static struct conn *send_due(struct worker *w, uint64_t due)
 	const struct options *o = w->opt;
 
 	w->stats.counter[ST_INTENDED]++;
-	while (w->ready_head != READY_NONE) {
-		struct conn *c = &w->conns[w->ready_head];
-		worker_ready_remove(w, c);
+	while (w->ready.head != CONN_LIST_NONE) {
+		struct conn *c = &w->conns[w->ready.head];
+		pool_ready_remove(w, c);
 		if (c->state != CONN_OPEN || c->draining || c->inflight >= o->pipeline)
 			continue;
 		c->corked = 1;
 		conn_send_request(w, c, due);
 		/* Round-robin: a connection with room left goes to the back. */
 		if (c->state == CONN_OPEN && c->inflight < o->pipeline)
-			worker_ready_push(w, c);
+			pool_ready_push(w, c);
 		return c;
 	}
 	if (w->backlog_len == w->backlog_cap) {

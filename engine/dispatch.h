@@ -10,11 +10,15 @@
 
 #include <stdint.h>
 
+struct conn;
 struct worker;
 
 /* Open model: creates the pacer and its timerfd. Returns 0 or -errno. */
 int dispatch_init(struct worker *w);
 void dispatch_free(struct worker *w);
+/* A connection opened or gained room: give it backlog or closed-model work,
+ * or close it when it is draining and idle. */
+void dispatch_conn_has_room(struct worker *w, struct conn *c);
 /* Stops scheduling (end of run); the backlog is counted as dropped. */
 void dispatch_stop(struct worker *w);
 

@@ -123,14 +123,14 @@ uint64_t plan_open_workers(const struct options *o)
 {
 	double peak = 0;
 
+	if (!o->rate_segs)
+		return 0;
 	for (size_t i = 0; i < o->nrate_segs; i++) {
 		if (o->rate_segs[i].r0 > peak)
 			peak = o->rate_segs[i].r0;
 		if (o->rate_segs[i].r1 > peak)
 			peak = o->rate_segs[i].r1;
 	}
-	if (!o->rate_segs)
-		return 0;
 	return peak > PLAN_OPEN_RATE_PER_WORKER ? (uint64_t)ceil(peak / PLAN_OPEN_RATE_PER_WORKER) : 1;
 }
 

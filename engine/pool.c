@@ -1,4 +1,4 @@
-/* pool: connection slots, their ramp, their reconnect backoff, the ready list. */
+/* pool: connection slots, their ramp, their reconnect backoff, the free and ready lists. */
 #include "pool.h"
 
 #include <math.h>
@@ -26,11 +26,14 @@ int pool_init(struct worker *w)
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct conn *c = &w->conns[i];
 		c->id = i;
-		c->ready_prev = c->ready_next = READY_NONE;
+		c->prev = c->next = CONN_LIST_NONE;
+		inflight_list_init(&c->fl);
 		w->ctxs[i].conn_id = i;
 		w->ctxs[i].worker = w->index;
 	}
-	w->ready_head = w->ready_tail = READY_NONE;
+	conn_list_init(&w->ready);
+	conn_list_init(&w->connects);
+	conn_list_init(&w->free);
 	return 0;
 }
 
@@ -42,37 +45,23 @@ void pool_free(struct worker *w)
 	w->ctxs = NULL;
 }
 
-void worker_ready_push(struct worker *w, struct conn *c)
+void pool_ready_push(struct worker *w, struct conn *c)
 {
 	if (c->in_ready)
 		return;
 	c->in_ready = 1;
-	c->ready_next = READY_NONE;
-	c->ready_prev = w->ready_tail;
-	if (w->ready_tail != READY_NONE)
-		w->conns[w->ready_tail].ready_next = c->id;
-	else
-		w->ready_head = c->id;
-	w->ready_tail = c->id;
+	conn_list_push(&w->ready, w->conns, c);
 }
 
-void worker_ready_remove(struct worker *w, struct conn *c)
+void pool_ready_remove(struct worker *w, struct conn *c)
 {
 	if (!c->in_ready)
 		return;
-	if (c->ready_prev != READY_NONE)
-		w->conns[c->ready_prev].ready_next = c->ready_next;
-	else
-		w->ready_head = c->ready_next;
-	if (c->ready_next != READY_NONE)
-		w->conns[c->ready_next].ready_prev = c->ready_prev;
-	else
-		w->ready_tail = c->ready_prev;
+	conn_list_remove(&w->ready, w->conns, c);
 	c->in_ready = 0;
-	c->ready_prev = c->ready_next = READY_NONE;
 }
 
-void worker_conn_closed(struct worker *w, struct conn *c, bool failed)
+void pool_conn_closed(struct worker *w, struct conn *c, bool failed)
 {
 	uint64_t now = clock_ns();
 
@@ -84,6 +73,10 @@ void worker_conn_closed(struct worker *w, struct conn *c, bool failed)
 			c->backoff++;
 	} else {
 		c->t_connect = now;
+	}
+	if (c->id < w->target && !c->in_free && !c->session_live) {
+		c->in_free = 1;
+		conn_list_push(&w->free, w->conns, c);
 	}
 }
 
@@ -99,45 +92,72 @@ static uint32_t target_at(struct worker *w, uint64_t now)
 	return share < w->nconns ? share : w->nconns;
 }
 
+/* The target moved from `from` to `to`: slots that came into it join the
+ * free list, slots that left it are retired (closed, or drained when they
+ * carry requests) and leave it. Work is proportional to the move, never to
+ * the pool. */
+static void retarget(struct worker *w, uint32_t from, uint32_t to)
+{
+	for (uint32_t i = from; i < to; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->state == CONN_CLOSED && !c->session_live && !c->in_free) {
+			c->in_free = 1;
+			conn_list_push(&w->free, w->conns, c);
+		}
+	}
+	for (uint32_t i = to; i < from; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->in_free) {
+			conn_list_remove(&w->free, w->conns, c);
+			c->in_free = 0;
+		}
+		if (c->state == CONN_CLOSED)
+			continue;
+		if (c->state == CONN_CONNECTING || c->inflight == 0 || w->opt->shape == SHAPE_SESSION)
+			conn_close(w, c, -1);
+		else
+			c->draining = 1;
+		pool_ready_remove(w, c);
+	}
+}
+
 void pool_upkeep(struct worker *w, uint64_t now)
 {
 	const struct options *o = w->opt;
 	double rate = o->connect_rate / w->count;
+	uint32_t target = target_at(w, now);
 
-	w->target = target_at(w, now);
+	if (!w->stopping && target != w->target) {
+		uint32_t from = w->target;
+		w->target = target;
+		retarget(w, from, target);
+	}
 	w->connect_tokens += (double)(now - w->tokens_at) * rate / 1e9;
 	w->tokens_at = now;
-	/* Allow a burst of one tick's worth (and at least one) so a slow tick
-	 * does not lose rate, but a long stall does not open a flood. */
-	double burst = rate * 0.02 > 1 ? rate * 0.02 : 1;
+	/* A loop turn busy with traffic may come late: the tokens of 100 ms
+	 * carry over so connects keep their rate under load, but a long stall
+	 * does not open a flood. */
+	double burst = rate * 0.1 > 1 ? rate * 0.1 : 1;
 	if (w->connect_tokens > burst)
 		w->connect_tokens = burst;
 	if (w->stopping)
 		return;
 
-	if (w->open + w->connecting < w->target) {
-		for (uint32_t i = 0; i < w->target && w->connect_tokens >= 1; i++) {
-			struct conn *c = &w->conns[i];
-			if (c->state != CONN_CLOSED || c->session_live || c->t_connect > now)
-				continue;
-			c->dest = dest_table_pick(&w->dests, w->count, w->index);
-			if (c->dest == DEST_NONE)
-				break;
-			w->connect_tokens -= 1;
-			conn_open(w, c);
-		}
-	}
-	if (w->open + w->connecting > w->target) {
-		for (uint32_t i = w->target; i < w->nconns; i++) {
-			struct conn *c = &w->conns[i];
-			if (c->state == CONN_CLOSED)
-				continue;
-			if (c->inflight == 0 || o->shape == SHAPE_SESSION)
-				conn_close(w, c, -1);
-			else
-				c->draining = 1;
-			worker_ready_remove(w, c);
-		}
+	/* Free slots in the order they were freed; one still in its backoff
+	 * stays for a later turn. */
+	uint32_t next;
+	for (uint32_t id = w->free.head; id != CONN_LIST_NONE && w->connect_tokens >= 1; id = next) {
+		struct conn *c = &w->conns[id];
+		next = c->next;
+		if (c->t_connect > now)
+			continue;
+		c->dest = dest_table_pick(&w->dests, w->count, w->index);
+		if (c->dest == DEST_NONE)
+			break;
+		conn_list_remove(&w->free, w->conns, c);
+		c->in_free = 0;
+		w->connect_tokens -= 1;
+		conn_open(w, c);
 	}
 }
 

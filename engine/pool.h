@@ -7,8 +7,10 @@
 #ifndef SURGE_POOL_H
 #define SURGE_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+struct conn;
 struct worker;
 
 /* Allocates the slots for this worker's peak share. Returns 0 or -ENOMEM. */
@@ -18,6 +20,13 @@ void pool_free(struct worker *w);
 uint32_t pool_share(uint32_t total, uint32_t index, uint32_t count);
 /* Opens or retires connections toward the ramp's value at now (ns). */
 void pool_upkeep(struct worker *w, uint64_t now);
+/* The ready list: open connections that can take another request. Push is a
+ * no-op for one already on it, remove for one not on it. */
+void pool_ready_push(struct worker *w, struct conn *c);
+void pool_ready_remove(struct worker *w, struct conn *c);
+/* A connection closed: sets when its slot may connect again (at once, or
+ * after the backoff when it failed). */
+void pool_conn_closed(struct worker *w, struct conn *c, bool failed);
 /* Closes every connection (end of run); in-flight requests count as unfinished. */
 void pool_close_all(struct worker *w);
 

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "ipc.h"
+#include "pool.h"
 #include "resolve.h"
 #include "worker.h"
 
@@ -366,7 +367,7 @@ static void retire(struct worker *w, struct conn *c)
 		conn_close(w, c, -1);
 	} else {
 		c->draining = 1;
-		worker_ready_remove(w, c);
+		pool_ready_remove(w, c);
 	}
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "deadline.h"
 #include "dispatch.h"
 #include "ipc.h"
 #include "lua_engine.h"
@@ -22,7 +23,6 @@
 #include "refresh.h"
 
 #define TICK_S 0.01
-#define SWEEP_EVERY 5 /* ticks between timeout sweeps: 50 ms */
 
 void worker_log(struct worker *w, const char *fmt, ...)
 {
@@ -59,6 +59,7 @@ static void finish(struct worker *w)
 {
 	ev_timer_stop(w->loop, &w->tick);
 	ev_timer_stop(w->loop, &w->interval);
+	deadline_stop(w);
 	pool_close_all(w);
 	ship_interval(w, w->second);
 	ev_break(w->loop, EVBREAK_ALL);
@@ -94,10 +95,6 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		}
 	}
 	pool_upkeep(w, now);
-	if (++w->sweep_count % SWEEP_EVERY == 0)
-		for (uint32_t i = 0; i < w->nconns; i++)
-			if (w->conns[i].state != CONN_CLOSED)
-				conn_check_timeouts(w, &w->conns[i], now);
 }
 
 static void interval_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -156,6 +153,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	w.start_ns = start_ns;
 	w.report_fd = report_fd;
 	w.pacer_fd = -1;
+	inflight_pool_init(&w.fl);
 	signal(SIGPIPE, SIG_IGN);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -165,6 +163,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	if (!w.loop)
 		return 1;
 	ev_set_userdata(w.loop, &w);
+	deadline_init(&w);
 	w.scratch = malloc(WORKER_SCRATCH);
 	w.reqbuf = malloc(WORKER_SCRATCH);
 	if (!w.scratch || !w.reqbuf || stats_init(&w.stats) < 0 || pool_init(&w) < 0 ||
@@ -211,6 +210,7 @@ out:
 	ipc_send(report_fd, IPC_DONE, index, w.second, NULL, 0);
 	dispatch_free(&w);
 	pool_free(&w);
+	inflight_pool_free(&w.fl);
 	addrset_picker_free(&w.picker);
 	refresh_worker_stop(&w);
 	stats_free(&w.stats);

@@ -13,6 +13,8 @@
 
 #include "addrset.h"
 #include "conn.h"
+#include "conn_list.h"
+#include "inflight.h"
 #include "dest.h"
 #include "ipc.h"
 #include "options.h"
@@ -23,7 +25,6 @@
 struct lua_engine;
 
 #define WORKER_SCRATCH (64 * 1024)
-#define READY_NONE UINT32_MAX
 
 struct worker {
 	struct ev_loop *loop;
@@ -46,8 +47,12 @@ struct worker {
 	struct ipc_reader control_in;
 	struct addrset_picker picker; /* source addresses and ports (bind, ports) */
 
-	/* Connections with room in their pipeline, oldest first. */
-	uint32_t ready_head, ready_tail;
+	struct conn_list ready;      /* open, with room in their pipeline; longest waiting first */
+	struct conn_list connects;   /* connect() in progress, oldest first */
+	struct conn_list free;       /* closed slots inside the target, oldest first */
+	struct inflight_pool fl;     /* every request in flight, oldest first */
+	ev_timer connect_deadline;   /* the oldest connect's timeout (deadline.c) */
+	ev_timer request_deadline;   /* the oldest request's timeout (deadline.c) */
 
 	/* Open model */
 	struct pacer *pacer;
@@ -59,12 +64,11 @@ struct worker {
 	uint64_t *backlog; /* intended times waiting for a connection with room */
 	uint32_t backlog_head, backlog_len, backlog_cap;
 
-	ev_timer tick;     /* pool upkeep and timeout sweep */
+	ev_timer tick;     /* pool upkeep, end of the run and of its drain */
 	ev_timer interval; /* ships stats every second */
 	ev_signal sigterm, sigusr1;
 	uint64_t start_ns, end_ns;
 	uint32_t second;   /* index of the interval being measured */
-	uint32_t sweep_count;
 	bool stopping;     /* duration over or signalled: no new requests */
 	bool in_lua;       /* a Lua call is on the stack: do not re-enter */
 
@@ -78,13 +82,6 @@ struct worker {
 int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index, uint32_t count,
 	       uint64_t start_ns, int report_fd, int control_fd);
 
-/* Ready list: connections that can take another request. */
-void worker_ready_push(struct worker *w, struct conn *c);
-void worker_ready_remove(struct worker *w, struct conn *c);
-/* A connection gained room or opened: give it backlog or closed-model work. */
-void worker_conn_has_room(struct worker *w, struct conn *c);
-/* A connection closed: the pool decides whether and when to replace it. */
-void worker_conn_closed(struct worker *w, struct conn *c, bool failed);
 void worker_log(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -167,7 +167,7 @@ ok(rc == 130 and r.get("unfinished", 0) > 0 and "stopping at once" in err,
 # Answers take 5 s: the first round comes at 5 s, the second would at 10 s.
 srv = Serve("echo", "--delay", "5s")
 p = subprocess.Popen([os.environ.get("SURGE", "build/surge"), "run", scn, "--target",
-                      "127.0.0.1:%d" % srv.port, "-d", "6s", "-c", "8", "-o", "drain=15s",
+                      "127.0.0.1:%d" % srv.port, "-d", "6s", "-c", "8", "-o", "drain=15s", "-o", "timeout=8s",
                       "--progress"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                      start_new_session=True)

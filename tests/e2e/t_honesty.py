@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""No number without a request behind it, and timeouts that fire when they
+say. A framing rule that cuts each 8-byte echo answer into 4-byte messages
+makes every answer look like two: the second half arrives with the first,
+before any other request was written, so it can answer nothing and is
+counted as protocol.unsolicited, never as a completed request. A request
+timeout fires at its value, not at a sweep's next tick."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import Serve, done, ok, surge, write_scenario  # noqa: E402
+
+CUT = """return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = {
+    name = "cut-echo",
+    framing = { kind = "fixed", size = 4 },
+    request = "abcdefg\\n",
+  },
+  connections = 2, workers = 1, pipeline = %d, %s
+  duration = "2s",
+}
+"""
+
+
+def run(scn, *extra):
+    rc, out, err = surge("run", scn, "--json", "-", "--no-progress", *extra)
+    try:
+        return rc, json.loads(out), err
+    except ValueError:
+        return rc, {}, out + err
+
+
+srv = Serve("echo")
+for pipeline, shape in ((1, ""), (4, ""), (1, "rate = 2000,")):
+    rc, rep, err = run(write_scenario(CUT % (srv.port, pipeline, shape)))
+    t = rep.get("totals", {}).get("requests", {})
+    cnt = rep.get("counters", {})
+    sent, completed = t.get("sent", 0), t.get("completed", 0)
+    bogus = cnt.get("protocol.unsolicited", 0) + cnt.get("protocol.unmatched", 0)
+    what = "pipeline %d%s" % (pipeline, ", open model" if shape else "")
+    ok(sent > 100 and completed <= sent,
+       "%s: completed %d <= sent %d (half-answers never complete a request)" % (what, completed, sent),
+       err)
+    ok(bogus >= completed - 2 * pipeline and rep["totals"]["errors"]["by_class"]["protocol"] == bogus,
+       "%s: each extra half-answer is a protocol error, unsolicited or unmatched (%d for %d completed)"
+       % (what, bogus, completed), json.dumps(cnt))
+srv.stop()
+
+# A 300 ms server against a 200 ms timeout: every request times out, and
+# 2 connections x 1 in flight over ~1 s is a handful, not one per sweep.
+srv = Serve("echo", "--delay", "300ms")
+ECHO = """local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 8 },
+         connections = 2, workers = 1, duration = "1s", timeout = "%s" }
+"""
+rc, rep, err = run(write_scenario(ECHO % (srv.port, "200ms")))
+e = rep.get("totals", {}).get("errors", {}).get("by_class", {})
+lat = rep.get("totals", {}).get("requests", {})
+ok(e.get("request_timeout", 0) >= 2 and lat.get("completed", -1) == 0,
+   "200 ms timeout, 300 ms server: every request times out (%s), none completes" % e.get("request_timeout"),
+   err)
+rc, rep, err = run(write_scenario(ECHO % (srv.port, "450ms")))
+e = rep.get("totals", {}).get("errors", {}).get("by_class", {})
+ok(e.get("request_timeout", 1) == 0 and rep["totals"]["requests"]["completed"] >= 4,
+   "450 ms timeout, 300 ms server: none times out, answers complete (%s)"
+   % rep["totals"]["requests"]["completed"], err)
+srv.stop()
+done()

@@ -1,0 +1,75 @@
+/* inflight: entries in two send-ordered lists; growth keeps indices. */
+#include <stdlib.h>
+
+#include "inflight.h"
+#include "tap.h"
+
+static int list_len(const struct inflight_pool *p, const struct inflight_list *l)
+{
+	int n = 0;
+	for (uint32_t i = l->first; i != INFLIGHT_NONE; i = p->e[i].cnext)
+		n++;
+	return n;
+}
+
+static int all_len(const struct inflight_pool *p)
+{
+	int n = 0;
+	for (uint32_t i = p->all.first; i != INFLIGHT_NONE; i = p->e[i].wnext)
+		n++;
+	return n;
+}
+
+int main(void)
+{
+	struct inflight_pool p;
+	struct inflight_list a, b;
+	uint32_t ia[1000], ib[1000];
+
+	inflight_pool_init(&p);
+	inflight_list_init(&a);
+	inflight_list_init(&b);
+	is_int(inflight_oldest(&p), INFLIGHT_NONE, "empty pool: nothing is oldest");
+
+	/* Interleaved sends on two connections, past several growths. */
+	for (int i = 0; i < 1000; i++) {
+		ia[i] = inflight_push(&p, &a, 1);
+		p.e[ia[i]].sent = (uint64_t)(2 * i);
+		ib[i] = inflight_push(&p, &b, 2);
+		p.e[ib[i]].sent = (uint64_t)(2 * i + 1);
+	}
+	ok(ia[999] != INFLIGHT_NONE && ib[999] != INFLIGHT_NONE, "2000 entries pushed");
+	is_int(p.e[ia[0]].sent, 0, "an index taken before growth still names its entry");
+	is_int(list_len(&p, &a), 1000, "connection a holds its 1000");
+	is_int(all_len(&p), 2000, "the worker's list holds all 2000");
+
+	/* Answers: every other one of a's, out of order (match by key). */
+	for (int i = 999; i >= 0; i -= 2)
+		inflight_remove(&p, &a, ia[i]);
+	is_int(list_len(&p, &a), 500, "a keeps 500");
+	int ordered = 1;
+	uint64_t last = 0;
+	for (uint32_t i = p.all.first; i != INFLIGHT_NONE; i = p.e[i].wnext) {
+		if (p.e[i].sent < last)
+			ordered = 0;
+		last = p.e[i].sent;
+	}
+	ok(ordered, "the worker's list stays in send order");
+	is_int(inflight_oldest(&p), ia[0], "the oldest is a's first");
+	inflight_remove(&p, &a, ia[0]);
+	is_int(inflight_oldest(&p), ib[0], "then b's first");
+	is_int(p.e[a.first].sent, 4, "a's list starts at its next oldest");
+
+	/* Closing b drops its entries; freed entries are reused before growth. */
+	uint32_t cap = p.cap;
+	while (b.first != INFLIGHT_NONE)
+		inflight_remove(&p, &b, b.first);
+	is_int(all_len(&p), 499, "b's close leaves a's 499");
+	for (int i = 0; i < 1000; i++)
+		inflight_push(&p, &b, 2);
+	is_int(p.cap, cap, "1000 new entries fit in the freed ones: no growth");
+	ok(p.e[p.all.last].conn == 2 && p.e[b.last].cnext == INFLIGHT_NONE, "the newest is b's last");
+	inflight_pool_free(&p);
+	ok(p.e == NULL && p.cap == 0, "free empties the pool");
+	return tap_done();
+}
