@@ -40,6 +40,14 @@ $(BUILD)/surge: $(ENGINE_OBJS)
 $(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h include/surge/*.h) | $(BUILD)/engine
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
+# include/surge/ffi.h, preprocessed, is what runtime.lua gives ffi.cdef: one
+# declaration of the C<->Lua seam for both sides.
+$(BUILD)/engine/ffi_cdef.h: include/surge/ffi.h | $(BUILD)/engine
+	$(CC) -E -P -DSURGE_FFI_CDEF $< | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' > $@.tmp
+	mv $@.tmp $@
+$(BUILD)/engine/lua_engine.o: $(BUILD)/engine/ffi_cdef.h
+$(BUILD)/engine/lua_engine.o: XCFLAGS += -I$(BUILD)/engine
+
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_OBJS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(XCFLAGS) -Itests/unit $(XLDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 

@@ -83,6 +83,22 @@ static void set_package_path(lua_State *L)
 	lua_pop(L, 1);
 }
 
+/* include/surge/ffi.h as ffi.cdef text (the Makefile makes it). */
+static const char ffi_cdef[] =
+#include "ffi_cdef.h"
+	;
+
+/* require "surge.cdef" is that text: runtime.lua declares the seam from the
+ * header itself, so the two sides cannot drift. */
+static void preload_cdef(lua_State *L)
+{
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, "loaded");
+	lua_pushlstring(L, ffi_cdef, sizeof(ffi_cdef) - 1);
+	lua_setfield(L, -2, "surge.cdef");
+	lua_pop(L, 2);
+}
+
 static lua_State *new_state(void)
 {
 	lua_State *L = luaL_newstate();
@@ -91,6 +107,7 @@ static lua_State *new_state(void)
 		return NULL;
 	luaL_openlibs(L);
 	set_package_path(L);
+	preload_cdef(L);
 	lua_settop(L, 0);
 	lua_pushcfunction(L, traceback);
 	return L;

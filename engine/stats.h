@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "surge/ffi.h"
+
 #include "surge/hist.h"
 
 enum stat_counter {
@@ -28,17 +30,19 @@ enum stat_counter {
 };
 
 /* Faults by class: every failed request or connection lands in exactly one. */
+/* The classes Lua counts with surge.error() and reads back from a closed
+ * connection, so their numbers are ffi.h's. */
 enum stat_error {
-	ERR_CONNECT_REFUSED,
-	ERR_CONNECT_TIMEOUT,
-	ERR_ADDR_NOT_AVAILABLE,
-	ERR_RESET,
-	ERR_UNEXPECTED_CLOSE,
-	ERR_REQUEST_TIMEOUT,
-	ERR_PROTOCOL,
-	ERR_SCRIPT,
-	ERR_OTHER,
-	ERR__COUNT
+	ERR_CONNECT_REFUSED = SURGE_ERR_CONNECT_REFUSED,
+	ERR_CONNECT_TIMEOUT = SURGE_ERR_CONNECT_TIMEOUT,
+	ERR_ADDR_NOT_AVAILABLE = SURGE_ERR_ADDR_NOT_AVAILABLE,
+	ERR_RESET = SURGE_ERR_RESET,
+	ERR_UNEXPECTED_CLOSE = SURGE_ERR_UNEXPECTED_CLOSE,
+	ERR_REQUEST_TIMEOUT = SURGE_ERR_REQUEST_TIMEOUT,
+	ERR_PROTOCOL = SURGE_ERR_PROTOCOL,
+	ERR_SCRIPT = SURGE_ERR_SCRIPT,
+	ERR_OTHER = SURGE_ERR_OTHER,
+	ERR__COUNT = SURGE_ERR__COUNT
 };
 
 /* Gauges: the value at the end of the interval, summed across workers. */

@@ -24,7 +24,7 @@
 
 struct lua_engine;
 
-#define WORKER_SCRATCH (64 * 1024)
+#define WORKER_SCRATCH SURGE_REQBUF_SIZE
 
 struct worker {
 	struct ev_loop *loop;

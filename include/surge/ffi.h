@@ -1,13 +1,19 @@
 /*
- * The C functions LuaJIT's FFI binds to (lua/surge/runtime.lua declares the
- * same in ffi.cdef). They take the worker as an opaque pointer that Lua got
- * once at start: no globals. Connection ids index the worker's pool; bytes
- * handed to Lua stay valid only until the next call that consumes or reads.
+ * The C functions LuaJIT's FFI binds to. This header is the only declaration
+ * of them: the build runs it through the preprocessor into the text that
+ * lua/surge/runtime.lua hands to ffi.cdef (SURGE_FFI_CDEF set, so no system
+ * header comes along), so constants are enums, never macros, and Lua reads
+ * them as ffi.C.NAME. The functions take the worker as an opaque pointer
+ * that Lua got once at start: no globals. Connection ids index the worker's
+ * pool; bytes handed to Lua stay valid only until the next call that
+ * consumes or reads.
  */
 #ifndef SURGE_FFI_H
 #define SURGE_FFI_H
 
+#ifndef SURGE_FFI_CDEF
 #include <stdint.h>
+#endif
 
 struct worker;
 
@@ -23,14 +29,28 @@ struct surge_ctx {
 enum surge_wait { SURGE_WAIT_NONE, SURGE_WAIT_READ, SURGE_WAIT_SLEEP, SURGE_WAIT_WRITE };
 /* Why a waiting session coroutine is resumed. */
 enum surge_wake { SURGE_WAKE_READ = 1, SURGE_WAKE_TIMER = 2, SURGE_WAKE_WRITE = 3, SURGE_WAKE_CLOSED = 4 };
-/* surge_conn_state: 0 open; otherwise why it is closed (an enum stat_error + 1, or
+/* Error classes, as the report counts them (stats.h names them ERR_*). */
+enum surge_error_class {
+	SURGE_ERR_CONNECT_REFUSED,
+	SURGE_ERR_CONNECT_TIMEOUT,
+	SURGE_ERR_ADDR_NOT_AVAILABLE,
+	SURGE_ERR_RESET,
+	SURGE_ERR_UNEXPECTED_CLOSE,
+	SURGE_ERR_REQUEST_TIMEOUT,
+	SURGE_ERR_PROTOCOL,
+	SURGE_ERR_SCRIPT,
+	SURGE_ERR_OTHER,
+	SURGE_ERR__COUNT
+};
+/* surge_conn_state: 0 open; otherwise why it is closed (an error class + 1, or
  * SURGE_CLOSED_EOF when the peer closed cleanly, or SURGE_CLOSED_LOCAL when surge
  * closed it without a fault: the run ended, the pool shrank, or conn:close()). */
-#define SURGE_CLOSED_EOF 100
-#define SURGE_CLOSED_LOCAL 101
+enum surge_closed { SURGE_CLOSED_EOF = 100, SURGE_CLOSED_LOCAL = 101 };
+/* Bytes a message protocol's request may take in surge_reqbuf(). */
+enum surge_limits { SURGE_REQBUF_SIZE = 65536 };
 
 struct surge_ctx *surge_ctxs(struct worker *w);
-/* The worker's request buffer (64 KiB) that message protocols write into. */
+/* The worker's request buffer (SURGE_REQBUF_SIZE) that message protocols write into. */
 uint8_t *surge_reqbuf(struct worker *w);
 uint32_t surge_worker_index(struct worker *w);
 

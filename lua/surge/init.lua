@@ -36,15 +36,23 @@ function M.metric(name, ns)
 end
 
 -- surge.error(class [, n]): a fault a session found itself, counted in the
--- report's errors by class (enum stat_error). Faults the engine sees (reset,
--- refused) are counted already: sessions count only what C cannot know.
-local ERROR_CLASSES = { unexpected_close = 4, request_timeout = 5, protocol = 6, other = 8 }
+-- report's errors by class (ffi.h's enum surge_error_class). Faults the
+-- engine sees (reset, refused) are counted already: sessions count only what
+-- C cannot know.
+local ERROR_CLASSES = { unexpected_close = "SURGE_ERR_UNEXPECTED_CLOSE",
+  request_timeout = "SURGE_ERR_REQUEST_TIMEOUT", protocol = "SURGE_ERR_PROTOCOL",
+  other = "SURGE_ERR_OTHER" }
+local error_ids = {}
 function M.error(class, n)
-  local id = ERROR_CLASSES[class]
-  if not id then
+  local name = ERROR_CLASSES[class]
+  if not name then
     error("surge.error: class must be unexpected_close, request_timeout, protocol or other", 2)
   end
-  if W then C.surge_error(W, id, n or 1) end
+  if W then
+    local id = error_ids[class]
+    if not id then id = C[name]; error_ids[class] = id end
+    C.surge_error(W, id, n or 1)
+  end
 end
 
 local clock_ts

@@ -1,30 +1,12 @@
 -- The worker side of the engine's Lua half: C calls the functions bind()
 -- returns (request, response, frame, session_start, session_resume) with
 -- plain integers; protocol code gets FFI pointers and a conn object. The
--- cdefs mirror include/surge/ffi.h.
+-- declarations and constants are include/surge/ffi.h's own, preprocessed by
+-- the build and preloaded by the engine as "surge.cdef".
 local ffi = require "ffi"
 local surge = require "surge"
 
-ffi.cdef [[
-struct worker;
-struct surge_ctx { uint32_t conn_id; uint32_t worker; uint64_t seq; uint64_t now_ns; void *user; };
-struct surge_ctx *surge_ctxs(struct worker *w);
-uint32_t surge_worker_index(struct worker *w);
-int32_t surge_conn_peek(struct worker *w, uint32_t id, const uint8_t **p);
-void surge_conn_consume(struct worker *w, uint32_t id, uint32_t n);
-int surge_conn_send(struct worker *w, uint32_t id, const uint8_t *p, uint32_t n);
-void surge_conn_wait(struct worker *w, uint32_t id, int what, double timeout_s);
-int surge_conn_state(struct worker *w, uint32_t id);
-void surge_conn_close(struct worker *w, uint32_t id);
-int surge_counter_id(struct worker *w, const char *name);
-int surge_metric_id(struct worker *w, const char *name);
-void surge_count(struct worker *w, int id, int64_t n);
-void surge_metric(struct worker *w, int id, int64_t ns);
-void surge_error(struct worker *w, int error_class, int64_t n);
-uint64_t surge_now_ns(void);
-void surge_log(struct worker *w, const char *msg);
-uint8_t *surge_reqbuf(struct worker *w);
-]]
+ffi.cdef(require "surge.cdef")
 
 local C = ffi.C
 local u8p = ffi.typeof("uint8_t *")
@@ -32,12 +14,18 @@ local cu8p = ffi.typeof("const uint8_t *")
 local co_create, co_resume, co_status, co_yield = coroutine.create, coroutine.resume,
   coroutine.status, coroutine.yield
 
-local WAIT_READ, WAIT_SLEEP, WAIT_WRITE = 1, 2, 3
-local WAKE_TIMER, WAKE_CLOSED = 2, 4
-local CLOSED_EOF, CLOSED_LOCAL = 100, 101
--- enum stat_error + 1, as surge_conn_state returns them
-local close_names = { "refused", "timeout", "address", "reset", "closed", "timeout",
-  "protocol", "script", "error" }
+local WAIT_READ, WAIT_SLEEP, WAIT_WRITE = C.SURGE_WAIT_READ, C.SURGE_WAIT_SLEEP, C.SURGE_WAIT_WRITE
+local WAKE_TIMER, WAKE_CLOSED = C.SURGE_WAKE_TIMER, C.SURGE_WAKE_CLOSED
+local CLOSED_EOF, CLOSED_LOCAL = C.SURGE_CLOSED_EOF, C.SURGE_CLOSED_LOCAL
+-- What a session's conn method returns for a connection closed by a fault:
+-- error class + 1, as surge_conn_state returns them.
+local close_names = {
+  [C.SURGE_ERR_CONNECT_REFUSED + 1] = "refused", [C.SURGE_ERR_CONNECT_TIMEOUT + 1] = "timeout",
+  [C.SURGE_ERR_ADDR_NOT_AVAILABLE + 1] = "address", [C.SURGE_ERR_RESET + 1] = "reset",
+  [C.SURGE_ERR_UNEXPECTED_CLOSE + 1] = "closed", [C.SURGE_ERR_REQUEST_TIMEOUT + 1] = "timeout",
+  [C.SURGE_ERR_PROTOCOL + 1] = "protocol", [C.SURGE_ERR_SCRIPT + 1] = "script",
+  [C.SURGE_ERR_OTHER + 1] = "error",
+}
 
 local M = {}
 
@@ -172,7 +160,7 @@ function M.bind(wptr, cfg)
 
   local request = proto.request
   if type(request) == "function" then
-    local cap = 65536
+    local cap = C.SURGE_REQBUF_SIZE
     fns.request = function(id)
       local r, key = request(ctx_of[id], reqbuf, cap)
       return r, key
