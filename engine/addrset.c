@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "splitmix.h"
+
 typedef unsigned __int128 u128;
 
 #define ENTRY_MAX 128 /* longest entry: "v6-v6" is under 100 characters */
@@ -417,14 +419,6 @@ int addrset_pick_parse(const char *name, enum addrset_pick *out)
 const char *addrset_pick_name(enum addrset_pick p)
 {
 	return (unsigned)p < 3 ? pick_names[p] : "?";
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 static uint64_t mix(uint64_t x)

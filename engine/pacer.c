@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "splitmix.h"
+
 /* Targets are compared as doubles: past 2^53 consecutive request indices are
  * no longer distinct, so a schedule that long is refused. */
 #define PACER_MAX_TOTAL 9007199254740992.0
@@ -75,14 +77,6 @@ static int check_segments(const struct rate_segment *segs, size_t nsegs)
 	if (!(sum < PACER_MAX_TOTAL))
 		return -EINVAL;
 	return 0;
-}
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 static uint64_t rotl(uint64_t x, int k)

@@ -57,7 +57,6 @@ extern const double report_percentiles[REPORT_NPERCENTILES];
 void report_fmt_percentile(char *buf, size_t len, double p); /* 99.9 -> "99.9" */
 /* Seconds that some worker reported (r->nseconds may have spare room). */
 size_t report_nseconds(const struct run_result *r);
-int64_t report_errors(const struct stats *s); /* every class */
 
 /* One destination address's row: connections opened to it, those that
  * failed, and its latency (NULL when none was recorded). */

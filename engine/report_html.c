@@ -417,7 +417,7 @@ static int series_charts(FILE *f, const struct options *o, const struct run_resu
 		done[i] = (double)(s->counter[ST_COMPLETED] + s->counter[ST_SESSIONS_DONE]);
 		intended[i] = (double)s->counter[ST_INTENDED];
 		open[i] = (double)s->gauge[GA_CONNS_OPEN];
-		errs[i] = (double)report_errors(s);
+		errs[i] = (double)stats_errors_total(s);
 		p50[i] = hist_total(h) ? (double)hist_value_at_percentile(h, 50) : NAN;
 		p99[i] = hist_total(h) ? (double)hist_value_at_percentile(h, 99) : NAN;
 	}
@@ -439,7 +439,7 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 {
 	const struct stats *s = &r->total;
 	double secs = r->elapsed_ns ? (double)r->elapsed_ns / 1e9 : 1e-9;
-	int64_t errors = report_errors(s);
+	int64_t errors = stats_errors_total(s);
 	int64_t done = s->counter[ST_COMPLETED] + s->counter[ST_SESSIONS_DONE];
 	const struct hist *lat = s->hist[HI_LATENCY];
 	char b[64];

@@ -74,14 +74,6 @@ size_t report_nseconds(const struct run_result *r)
 	return n;
 }
 
-int64_t report_errors(const struct stats *s)
-{
-	int64_t n = 0;
-	for (int i = 0; i < ERR__COUNT; i++)
-		n += s->error[i];
-	return n;
-}
-
 static void run_params(FILE *f, const struct options *o, const struct run_result *r,
 		       const char *const *sources, size_t nsources)
 {
@@ -161,7 +153,7 @@ static void totals(FILE *f, const struct run_result *r)
 {
 	const struct stats *s = &r->total;
 	double secs = (double)r->elapsed_ns / 1e9;
-	int64_t errors = report_errors(s);
+	int64_t errors = stats_errors_total(s);
 	int64_t done = s->counter[ST_COMPLETED] + s->counter[ST_SESSIONS_DONE];
 	bool first = true;
 
@@ -273,7 +265,7 @@ static void series(FILE *f, const struct run_result *r)
 		jint_field(f, &first, "second", (long long)i);
 		for (int c = 0; c < ST__COUNT; c++)
 			jint_field(f, &first, stats_counter_key(c), s->counter[c]);
-		jint_field(f, &first, "errors", report_errors(s));
+		jint_field(f, &first, "errors", stats_errors_total(s));
 		for (int g = 0; g < GA__COUNT; g++)
 			jint_field(f, &first, stats_gauge_key(g), s->gauge[g]);
 		for (int h = 0; h < HI__COUNT; h++)

@@ -32,13 +32,6 @@ static void fmt_count(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.0f", v);
 }
 
-static int64_t total_errors(const struct stats *s)
-{
-	int64_t n = 0;
-	for (int i = 0; i < ERR__COUNT; i++)
-		n += s->error[i];
-	return n;
-}
 
 void report_header(FILE *f, const struct options *o)
 {
@@ -72,7 +65,7 @@ void report_progress_line(FILE *f, const struct options *o, const struct stats *
 	}
 	fprintf(f, "  conns %lld/%lld  p99 %s  errors %lld", (long long)s->gauge[GA_CONNS_OPEN],
 		(long long)s->gauge[GA_CONNS_TARGET], hist_total(s->hist[HI_LATENCY]) ? p99 : "-",
-		(long long)total_errors(s));
+		(long long)stats_errors_total(s));
 	if (!tty)
 		fputc('\n', f);
 	fflush(f);
@@ -227,7 +220,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		fprintf(f, "  (latency counts from each request's intended send time; service from "
 			   "its actual send)\n");
 
-	int64_t errs = total_errors(s);
+	int64_t errs = stats_errors_total(s);
 	fprintf(f, "\n  errors      %lld", (long long)errs);
 	for (int i = 0; i < ERR__COUNT; i++)
 		if (s->error[i])

@@ -123,10 +123,7 @@ static void merge_interval(struct collector *col, uint32_t second, const struct 
 static void print_progress(struct collector *col, uint32_t second)
 {
 	const struct stats *s = &col->res->seconds[second];
-	int64_t errors = 0;
 
-	for (int i = 0; i < ERR__COUNT; i++)
-		errors += s->error[i];
 	if (s->gauge[GA_CONNS_OPEN] > col->res->peak_open)
 		col->res->peak_open = s->gauge[GA_CONNS_OPEN];
 	if (!col->progress)

@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "run.h"
 #include "units.h"
+#include "splitmix.h"
 
 #define SCRATCH (64 * 1024)
 #define OUT_HIGH (1u << 20)   /* stop reading a client this far behind */
@@ -447,11 +448,7 @@ uint64_t serve_conn_now(const struct serve_conn *c) { return c->w->now; }
 
 uint64_t serve_conn_random(struct serve_conn *c)
 {
-	/* splitmix64: fast, and reproducible from --seed */
-	uint64_t z = (c->w->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return splitmix64(&c->w->rng); /* reproducible from --seed */
 }
 
 void serve_conn_count(struct serve_conn *c, unsigned idx, uint64_t n)

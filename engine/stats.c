@@ -427,3 +427,12 @@ fail:
 	stats_free(out);
 	return rc;
 }
+
+int64_t stats_errors_total(const struct stats *s)
+{
+	int64_t n = 0;
+
+	for (int i = 0; i < ERR__COUNT; i++)
+		n += s->error[i];
+	return n;
+}

@@ -118,6 +118,8 @@ int stats_add(struct stats *dst, const struct stats *src);
 int stats_encode(const struct stats *s, uint8_t **buf, size_t *len);
 int stats_decode(const uint8_t *buf, size_t len, struct stats *out);
 
+/* Errors of every class in s. */
+int64_t stats_errors_total(const struct stats *s);
 const char *stats_error_name(enum stat_error e);  /* "connect refused" ... */
 const char *stats_error_key(enum stat_error e);   /* "connect_refused" ... (JSON) */
 const char *stats_hist_key(enum stat_hist h);     /* "latency", "service" ... */

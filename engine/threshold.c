@@ -223,13 +223,6 @@ static bool compare(double a, enum threshold_op op, double b)
 	return false;
 }
 
-static int64_t sum_errors(const struct stats *s)
-{
-	int64_t n = 0;
-	for (int i = 0; i < ERR__COUNT; i++)
-		n += s->error[i];
-	return n;
-}
 
 static bool eval_hist(struct threshold *t, const struct stats *s)
 {
@@ -253,7 +246,7 @@ static bool eval_hist(struct threshold *t, const struct stats *s)
 
 static bool eval_one(struct threshold *t, const struct stats *s, double elapsed_s)
 {
-	int64_t errors = sum_errors(s);
+	int64_t errors = stats_errors_total(s);
 	int64_t done = s->counter[ST_COMPLETED] + s->counter[ST_SESSIONS_DONE];
 
 	switch (t->kind) {
