@@ -27,6 +27,7 @@
 
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
+static void conn_write_failed(struct worker *w, struct conn *c, int err);
 static void session_wake(struct worker *w, struct conn *c, int reason);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
@@ -178,6 +179,7 @@ int conn_open(struct worker *w, struct conn *c)
 	c->state = CONN_CONNECTING;
 	deadline_connect_started(w, c);
 	c->corked = 0;
+	c->salvaging = 0;
 	c->eof = 0;
 	c->draining = 0;
 	c->close_reason = 0;
@@ -263,7 +265,7 @@ static int conn_flush(struct worker *w, struct conn *c)
 				c->writing = 1;
 				return 1;
 			}
-			conn_close(w, c, errno_class(errno, false));
+			conn_write_failed(w, c, errno);
 			return -1;
 		}
 		w->stats.counter[ST_BYTES_OUT] += n;
@@ -301,6 +303,8 @@ static int wbuf_append(struct conn *c, const uint8_t *p, size_t n)
 
 void conn_uncork(struct worker *w, struct conn *c)
 {
+	if (c->salvaging)
+		return; /* closing: nothing more is written */
 	c->corked = 0;
 	if (c->state == CONN_OPEN && c->wlen > c->woff && !c->writing)
 		conn_flush(w, c);
@@ -315,7 +319,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 		ssize_t k = write(c->io.fd, p, n);
 		if (k < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
-				conn_close(w, c, errno_class(errno, false));
+				conn_write_failed(w, c, errno);
 				return -ECONNRESET;
 			}
 			k = 0;
@@ -541,7 +545,9 @@ static int rbuf_reserve(struct conn *c, size_t want)
 	return 0;
 }
 
-static void conn_read_messages(struct worker *w, struct conn *c)
+/* One read and every whole message in it. Returns true when it read
+ * something and the connection is still open. */
+static bool conn_read_messages(struct worker *w, struct conn *c)
 {
 	uint8_t *data;
 	ssize_t n;
@@ -552,21 +558,21 @@ static void conn_read_messages(struct worker *w, struct conn *c)
 	} else {
 		if (rbuf_reserve(c, 16384) < 0) {
 			conn_close(w, c, ERR_OTHER);
-			return;
+			return false;
 		}
 		data = c->rbuf;
 		n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
 	}
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
+			return false;
 		if (n < 0)
 			conn_close(w, c, errno_class(errno, false));
 		else if (c->inflight == 0 && (w->stopping || c->draining))
 			conn_close(w, c, -1);
 		else
 			conn_close(w, c, ERR_UNEXPECTED_CLOSE);
-		return;
+		return false;
 	}
 	w->stats.counter[ST_BYTES_IN] += n;
 	size_t len = data == w->scratch ? (size_t)n : c->rlen + (size_t)n;
@@ -578,7 +584,7 @@ static void conn_read_messages(struct worker *w, struct conn *c)
 	size_t used = conn_parse(w, c, data, len, c->written);
 	conn_uncork(w, c);
 	if (c->state != CONN_OPEN)
-		return;
+		return false;
 	size_t left = len - used;
 	if (left == 0) {
 		free(c->rbuf);
@@ -587,7 +593,7 @@ static void conn_read_messages(struct worker *w, struct conn *c)
 	} else if (data == w->scratch) {
 		if (rbuf_reserve(c, left) < 0) {
 			conn_close(w, c, ERR_OTHER);
-			return;
+			return false;
 		}
 		memcpy(c->rbuf, data + used, left);
 		c->rlen = (uint32_t)left;
@@ -595,6 +601,25 @@ static void conn_read_messages(struct worker *w, struct conn *c)
 		memmove(c->rbuf, c->rbuf + used, left);
 		c->rlen = (uint32_t)left;
 	}
+	return true;
+}
+
+/* A write failed (the peer reset or closed): answers it sent before that may
+ * still wait in the socket, and the kernel hands them out before the error.
+ * They are read and counted first; the refills they make room for only
+ * queue. Then the connection closes with the write's error class (or the
+ * read's, when the read meets it first). Sessions read at their own pace. */
+#define SALVAGE_READS 16
+
+static void conn_write_failed(struct worker *w, struct conn *c, int err)
+{
+	if (w->opt->shape != SHAPE_SESSION && !c->salvaging) {
+		c->salvaging = 1;
+		c->corked = 1;
+		for (int i = 0; i < SALVAGE_READS && conn_read_messages(w, c); i++)
+			;
+	}
+	conn_close(w, c, errno_class(err, false));
 }
 
 /* A session coroutine returned (rc 1) or raised (rc < 0): the slot is free

@@ -32,7 +32,8 @@ struct conn {
 		writing : 1,   /* EV_WRITE armed */
 		session_live : 1, /* a session coroutine exists for this slot */
 		corked : 1,       /* parsing a read: requests queue, one write after */
-		in_free : 1;      /* on the pool's free list */
+		in_free : 1,      /* on the pool's free list */
+		salvaging : 1;    /* a write failed: reading what was answered, then closing */
 	uint8_t close_reason; /* sessions: why it closed (surge_conn_state) */
 	uint16_t inflight; /* entries in fl */
 	uint32_t dest;

@@ -2,6 +2,7 @@
 #include "dispatch.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -33,13 +34,19 @@ static void retry_later(struct worker *w, struct conn *c)
 static void send_closed(struct worker *w, struct conn *c)
 {
 	uint32_t room = w->opt->think_ns ? 1 : w->opt->pipeline;
+	bool corked = c->corked;
 
+	/* A pipeline's worth leaves in one write (a new connection's first
+	 * requests, or refills outside a read, which corks them itself). */
+	c->corked = 1;
 	while (c->state == CONN_OPEN && c->inflight < room) {
 		if (conn_send_request(w, c, 0) < 0) {
 			retry_later(w, c);
 			break;
 		}
 	}
+	if (!corked)
+		conn_uncork(w, c);
 }
 
 void dispatch_conn_has_room(struct worker *w, struct conn *c)
@@ -64,11 +71,17 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 		send_closed(w, c);
 		return;
 	}
-	while (w->backlog_len > 0 && c->state == CONN_OPEN && c->inflight < o->pipeline) {
-		uint64_t due = w->backlog[w->backlog_head];
-		w->backlog_head = (w->backlog_head + 1) % w->backlog_cap;
-		w->backlog_len--;
-		conn_send_request(w, c, due);
+	if (w->backlog_len > 0) {
+		bool corked = c->corked;
+		c->corked = 1;
+		while (w->backlog_len > 0 && c->state == CONN_OPEN && c->inflight < o->pipeline) {
+			uint64_t due = w->backlog[w->backlog_head];
+			w->backlog_head = (w->backlog_head + 1) % w->backlog_cap;
+			w->backlog_len--;
+			conn_send_request(w, c, due);
+		}
+		if (!corked)
+			conn_uncork(w, c);
 	}
 	if (c->state == CONN_OPEN && c->inflight < o->pipeline)
 		pool_ready_push(w, c);
