@@ -389,7 +389,9 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 
 static void on_writable(struct ev_loop *loop, ev_io *io, int revents)
 {
-	conn_flush(io->data);
+	struct serve_conn *c = io->data;
+	c->w->now = clock_ns(); /* a --drip turn is timed from now */
+	conn_flush(c);
 }
 
 /* ---- the protocol's API ---- */
