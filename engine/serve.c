@@ -98,9 +98,7 @@ struct serve_worker {
 	struct held *held;
 	size_t held_head, held_len, held_cap;
 	struct serve_conn *tick_list;
-	/* --drip: connections waiting for their next write, in due order (one
-	 * interval for all, so appending keeps the order), under one timer. */
-	struct serve_conn *drip_head, *drip_tail;
+	struct serve_fault_line drip_line; /* --drip: connections waiting to write */
 	ev_timer drip;
 	struct serve_conn *dead; /* closed, freed before the loop next blocks */
 	ev_prepare reap;
@@ -118,12 +116,11 @@ struct serve_conn {
 	struct buf in, out, held;
 	uint32_t held_entries; /* entries in w->held pointing here: free when 0 */
 	bool closed, close_after_write, reading_paused, ticking;
-	bool dripping;         /* on w's drip list: writes wait for drip_due */
 	bool half_close_due;   /* --half-close: shut writing once out and held are empty */
 	bool half_closed;
-	uint64_t bytes_in, replies, drip_due;
+	uint64_t bytes_in, replies;
+	struct serve_fault_turn drip; /* queued: writes wait for drip.due */
 	struct serve_conn *tick_prev, *tick_next, *dead_next;
-	struct serve_conn *drip_prev, *drip_next;
 	uint8_t state[]; /* the protocol's per-connection state */
 };
 
@@ -197,44 +194,11 @@ static void on_reap(struct ev_loop *loop, ev_prepare *p, int revents)
 static void drip_arm(struct serve_worker *w)
 {
 	ev_timer_stop(w->loop, &w->drip);
-	if (!w->drip_head)
+	if (!w->drip_line.head)
 		return;
-	uint64_t due = w->drip_head->drip_due;
+	uint64_t due = w->drip_line.head->due;
 	ev_timer_set(&w->drip, due > w->now ? (double)(due - w->now) / 1e9 : 0, 0);
 	ev_timer_start(w->loop, &w->drip);
-}
-
-static void drip_add(struct serve_conn *c)
-{
-	struct serve_worker *w = c->w;
-	c->dripping = true;
-	c->drip_due = w->now + w->cfg->fault.drip_ns;
-	c->drip_next = NULL;
-	c->drip_prev = w->drip_tail;
-	if (w->drip_tail)
-		w->drip_tail->drip_next = c;
-	else
-		w->drip_head = c;
-	w->drip_tail = c;
-	if (w->drip_head == c)
-		drip_arm(w);
-}
-
-static void drip_remove(struct serve_conn *c)
-{
-	struct serve_worker *w = c->w;
-	if (!c->dripping)
-		return;
-	c->dripping = false;
-	if (c->drip_prev)
-		c->drip_prev->drip_next = c->drip_next;
-	else
-		w->drip_head = c->drip_next;
-	if (c->drip_next)
-		c->drip_next->drip_prev = c->drip_prev;
-	else
-		w->drip_tail = c->drip_prev;
-	c->drip_prev = c->drip_next = NULL;
 }
 
 static void conn_close(struct serve_conn *c)
@@ -246,7 +210,7 @@ static void conn_close(struct serve_conn *c)
 	if (w->cfg->proto->on_close)
 		w->cfg->proto->on_close(c, c->state);
 	serve_conn_want_tick(c, false);
-	drip_remove(c);
+	serve_fault_line_remove(&w->drip_line, &c->drip);
 	ev_io_stop(w->loop, &c->rio);
 	ev_io_stop(w->loop, &c->wio);
 	close(c->fd);
@@ -269,7 +233,7 @@ static void conn_flush(struct serve_conn *c)
 	struct serve_worker *w = c->w;
 	/* --drip: one write of drip_bytes, then the connection waits its turn. */
 	size_t budget = w->cfg->fault.drip_bytes ? (size_t)w->cfg->fault.drip_bytes : SIZE_MAX;
-	while (c->out.len && budget && !c->dripping) {
+	while (c->out.len && budget && !c->drip.queued) {
 		size_t want = c->out.len < budget ? c->out.len : budget;
 		ssize_t n = send(c->fd, c->out.data + c->out.head, want, MSG_NOSIGNAL);
 		if (n < 0) {
@@ -288,7 +252,8 @@ static void conn_flush(struct serve_conn *c)
 	}
 	if (c->out.len && !budget) {
 		ev_io_stop(w->loop, &c->wio);
-		drip_add(c);
+		if (serve_fault_line_add(&w->drip_line, &c->drip, w->now + w->cfg->fault.drip_ns))
+			drip_arm(w);
 	}
 	/* Held replies (--delay, --stall) still belong before a close or a shutdown. */
 	if (c->out.len == 0) {
@@ -649,11 +614,10 @@ static void on_drip(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct serve_worker *w = t->data;
 	w->now = clock_ns();
-	while (w->drip_head && w->drip_head->drip_due <= w->now) {
-		struct serve_conn *c = w->drip_head;
-		drip_remove(c);
-		conn_flush(c); /* may join the list again, at its end */
-	}
+	struct serve_fault_turn *turn;
+	/* A connection with more to write joins the line again, at its end. */
+	while ((turn = serve_fault_line_pop(&w->drip_line, w->now)))
+		conn_flush((struct serve_conn *)((char *)turn - offsetof(struct serve_conn, drip)));
 	drip_arm(w);
 }
 

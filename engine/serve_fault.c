@@ -178,3 +178,42 @@ void serve_fault_garble(uint8_t *p, size_t n, size_t keep, uint64_t *rng)
 		p[i] = (uint8_t)(z ^ (z >> 31));
 	}
 }
+
+bool serve_fault_line_add(struct serve_fault_line *l, struct serve_fault_turn *t, uint64_t due)
+{
+	t->queued = true;
+	t->due = due;
+	t->next = NULL;
+	t->prev = l->tail;
+	if (l->tail)
+		l->tail->next = t;
+	else
+		l->head = t;
+	l->tail = t;
+	return l->head == t;
+}
+
+void serve_fault_line_remove(struct serve_fault_line *l, struct serve_fault_turn *t)
+{
+	if (!t->queued)
+		return;
+	t->queued = false;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else
+		l->tail = t->prev;
+	t->prev = t->next = NULL;
+}
+
+struct serve_fault_turn *serve_fault_line_pop(struct serve_fault_line *l, uint64_t now)
+{
+	struct serve_fault_turn *t = l->head;
+	if (!t || t->due > now)
+		return NULL;
+	serve_fault_line_remove(l, t);
+	return t;
+}

@@ -57,4 +57,27 @@ bool serve_fault_chance(double p, uint64_t r);
  * garbage of a reply whose first keep bytes (framing, ID) stay true. */
 void serve_fault_garble(uint8_t *p, size_t n, size_t keep, uint64_t *rng);
 
+/* --drip's waiting line: connections whose next write is due at a time,
+ * embedded in each connection (the owner finds its struct with offsetof,
+ * libev's way) and driven by one timer. Every turn is the same interval
+ * long, so appending keeps the line in due order (libev manual, "Be smart
+ * about timeouts", method 4): add and remove are O(1). */
+struct serve_fault_turn {
+	struct serve_fault_turn *prev, *next;
+	uint64_t due;
+	bool queued;
+};
+
+struct serve_fault_line {
+	struct serve_fault_turn *head, *tail;
+};
+
+/* Queues t (not queued yet) at the end, due at `due` (no earlier than the
+ * last one's). Returns true when t is now the head: the timer needs arming. */
+bool serve_fault_line_add(struct serve_fault_line *l, struct serve_fault_turn *t, uint64_t due);
+/* Takes t out of the line; a turn not queued is left alone. */
+void serve_fault_line_remove(struct serve_fault_line *l, struct serve_fault_turn *t);
+/* The head if it is due by now (taken out of the line), else NULL. */
+struct serve_fault_turn *serve_fault_line_pop(struct serve_fault_line *l, uint64_t now);
+
 #endif

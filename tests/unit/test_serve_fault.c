@@ -1,5 +1,6 @@
 /* serve_fault: every option's grammar and message, flags that take no value,
- * what rtsp refuses, stall windows, the garbage draw and the kept prefix. */
+ * what rtsp refuses, stall windows, the garbage draw and the kept prefix,
+ * --drip's waiting line. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -103,10 +104,30 @@ static void test_decisions(void)
 	ok(c[0] == 1 && c[3] == 4, "a reply no longer than the prefix stays");
 }
 
+static void test_line(void)
+{
+	struct serve_fault_line l = { 0 };
+	struct serve_fault_turn a = { 0 }, b = { 0 }, c = { 0 };
+
+	ok(serve_fault_line_pop(&l, 100) == NULL, "an empty line has no turn");
+	ok(serve_fault_line_add(&l, &a, 10), "the first turn is the head: arm the timer");
+	ok(!serve_fault_line_add(&l, &b, 20) && !serve_fault_line_add(&l, &c, 30),
+	   "later turns queue behind it");
+	ok(serve_fault_line_pop(&l, 9) == NULL, "nothing is due early");
+	serve_fault_line_remove(&l, &b);
+	ok(!b.queued && l.head == &a && l.tail == &c, "a turn leaves from the middle");
+	serve_fault_line_remove(&l, &b);
+	ok(l.head == &a && l.tail == &c, "removing it twice changes nothing");
+	ok(serve_fault_line_pop(&l, 30) == &a && serve_fault_line_pop(&l, 30) == &c &&
+	   serve_fault_line_pop(&l, 30) == NULL && !l.head && !l.tail && !a.queued,
+	   "due turns come out in order, the line ends empty");
+}
+
 int main(void)
 {
 	test_options();
 	test_check();
 	test_decisions();
+	test_line();
 	return tap_done();
 }
