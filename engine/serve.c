@@ -1,6 +1,8 @@
-/* serve: the process model, sockets and fault injection of the built-in
- * servers; protocols plug in through struct serve_proto (serve.h). */
+/* serve: the process model and sockets of the built-in servers, and the
+ * hooks where the faults of serve_fault.h act; protocols plug in through
+ * struct serve_proto (serve.h). */
 #include "serve.h"
+#include "serve_fault.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,12 +41,18 @@ enum serve_counter {
 	SC_PROTOCOL_ERRORS,
 	SC_ACCEPT_ERRORS,
 	SC_PEAK_OPEN, /* per worker; summed it is an upper bound of the total */
+	SC_GARBLED,      /* --garbage: replies sent as garbage */
+	SC_RESETS,       /* --reset-after: connections reset */
+	SC_HALF_CLOSED,  /* --half-close: connections shut for writing */
+	SC_FAULT_CLOSES, /* --close-on-accept, --close-after: connections closed */
+	SC_UNANSWERED,   /* --half-close: requests read after the shutdown */
 	SC_COUNT
 };
 
 static const char *const counter_names[SC_COUNT] = {
 	"accepted", "closed_by_peer", "bytes_in", "bytes_out", "replies",
 	"dropped", "protocol_errors", "accept_errors", "peak_open",
+	"garbled", "resets", "half_closed", "fault_closes", "unanswered",
 };
 
 struct serve_totals {
@@ -59,8 +67,8 @@ struct serve_config {
 	socklen_t listen_len;
 	char listen_text[128];
 	unsigned workers;
-	uint64_t delay_ns, stall_ns, stall_period_ns, exit_after_ns;
-	double drop;
+	struct serve_fault fault;
+	uint64_t exit_after_ns;
 	uint64_t seed;
 	const char *ready_file, *report_file;
 	int backlog;
@@ -78,9 +86,9 @@ struct serve_worker {
 	struct ev_loop *loop;
 	const struct serve_config *cfg;
 	unsigned index;
-	int listen_fd;
+	int listen_fd, report_fd;
 	ev_io accept_io;
-	ev_timer accept_pause, release, tick, exit_after;
+	ev_timer accept_pause, release, tick, exit_after, die_after;
 	ev_signal sigterm, sigint;
 	uint8_t *scratch;
 	uint64_t now;
@@ -91,6 +99,8 @@ struct serve_worker {
 	struct held *held;
 	size_t held_head, held_len, held_cap;
 	struct serve_conn *tick_list;
+	struct serve_fault_line drip_line; /* --drip: connections waiting to write */
+	ev_timer drip;
 	struct serve_conn *dead; /* closed, freed before the loop next blocks */
 	ev_prepare reap;
 };
@@ -107,6 +117,10 @@ struct serve_conn {
 	struct buf in, out, held;
 	uint32_t held_entries; /* entries in w->held pointing here: free when 0 */
 	bool closed, close_after_write, reading_paused, ticking;
+	bool half_close_due;   /* --half-close: shut writing once out and held are empty */
+	bool half_closed;
+	uint64_t bytes_in, replies;
+	struct serve_fault_turn drip; /* queued: writes wait for drip.due */
 	struct serve_conn *tick_prev, *tick_next, *dead_next;
 	uint8_t state[]; /* the protocol's per-connection state */
 };
@@ -178,6 +192,16 @@ static void on_reap(struct ev_loop *loop, ev_prepare *p, int revents)
 	}
 }
 
+static void drip_arm(struct serve_worker *w)
+{
+	ev_timer_stop(w->loop, &w->drip);
+	if (!w->drip_line.head)
+		return;
+	uint64_t due = w->drip_line.head->due;
+	ev_timer_set(&w->drip, due > w->now ? (double)(due - w->now) / 1e9 : 0, 0);
+	ev_timer_start(w->loop, &w->drip);
+}
+
 static void conn_close(struct serve_conn *c)
 {
 	struct serve_worker *w = c->w;
@@ -187,6 +211,7 @@ static void conn_close(struct serve_conn *c)
 	if (w->cfg->proto->on_close)
 		w->cfg->proto->on_close(c, c->state);
 	serve_conn_want_tick(c, false);
+	serve_fault_line_remove(&w->drip_line, &c->drip);
 	ev_io_stop(w->loop, &c->rio);
 	ev_io_stop(w->loop, &c->wio);
 	close(c->fd);
@@ -195,11 +220,23 @@ static void conn_close(struct serve_conn *c)
 		conn_bury(c);
 }
 
+/* --reset-after: SO_LINGER 0 makes close() send RST and drop what is unsent. */
+static void conn_reset(struct serve_conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	c->w->totals.core[SC_RESETS]++;
+	conn_close(c);
+}
+
 static void conn_flush(struct serve_conn *c)
 {
 	struct serve_worker *w = c->w;
-	while (c->out.len) {
-		ssize_t n = send(c->fd, c->out.data + c->out.head, c->out.len, MSG_NOSIGNAL);
+	/* --drip: one write of drip_bytes, then the connection waits its turn. */
+	size_t budget = w->cfg->fault.drip_bytes ? (size_t)w->cfg->fault.drip_bytes : SIZE_MAX;
+	while (c->out.len && budget && !c->drip.queued) {
+		size_t want = c->out.len < budget ? c->out.len : budget;
+		ssize_t n = send(c->fd, c->out.data + c->out.head, want, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -212,12 +249,24 @@ static void conn_flush(struct serve_conn *c)
 		}
 		w->totals.core[SC_BYTES_OUT] += (uint64_t)n;
 		buf_consume(&c->out, (size_t)n);
+		budget -= (size_t)n;
 	}
+	if (c->out.len && !budget) {
+		ev_io_stop(w->loop, &c->wio);
+		if (serve_fault_line_add(&w->drip_line, &c->drip, w->now + w->cfg->fault.drip_ns))
+			drip_arm(w);
+	}
+	/* Held replies (--delay, --stall) still belong before a close or a shutdown. */
 	if (c->out.len == 0) {
 		ev_io_stop(w->loop, &c->wio);
-		if (c->close_after_write) {
+		if (c->close_after_write && c->held.len == 0) {
 			conn_close(c);
 			return;
+		}
+		if (c->half_close_due && !c->half_closed && c->held.len == 0) {
+			shutdown(c->fd, SHUT_WR);
+			c->half_closed = true;
+			w->totals.core[SC_HALF_CLOSED]++;
 		}
 	}
 	bool behind = c->out.len > OUT_HIGH;
@@ -245,7 +294,9 @@ static void conn_feed(struct serve_conn *c, const uint8_t *p, size_t n)
 		n = c->in.len;
 	}
 	size_t used = 0;
-	while (used < n && !c->closed) {
+	/* After a protocol error or the last reply --close-after allows, the
+	 * rest of the input goes unanswered. */
+	while (used < n && !c->closed && !c->close_after_write) {
 		ssize_t r = proto->on_input(c, c->state, p + used, n - used);
 		if (r < 0) {
 			w->totals.core[SC_PROTOCOL_ERRORS]++;
@@ -274,11 +325,22 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 	struct serve_conn *c = io->data;
 	struct serve_worker *w = c->w;
 	w->now = clock_ns();
+	uint64_t reset_after = w->cfg->fault.reset_after;
 	for (int rounds = 0; rounds < 4 && !c->closed && !c->reading_paused; rounds++) {
 		ssize_t n = recv(c->fd, w->scratch, SCRATCH, 0);
 		if (n > 0) {
 			w->totals.core[SC_BYTES_IN] += (uint64_t)n;
-			conn_feed(c, w->scratch, (size_t)n);
+			/* --reset-after: what came before the limit is answered, then RST. */
+			size_t take = (size_t)n;
+			bool reset = reset_after && c->bytes_in + (uint64_t)n >= reset_after;
+			if (reset)
+				take = (size_t)(reset_after - c->bytes_in);
+			c->bytes_in += take;
+			conn_feed(c, w->scratch, take);
+			if (reset && !c->closed) {
+				conn_reset(c);
+				return;
+			}
 			if ((size_t)n < SCRATCH)
 				return;
 			continue;
@@ -293,25 +355,12 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 
 static void on_writable(struct ev_loop *loop, ev_io *io, int revents)
 {
-	conn_flush(io->data);
+	struct serve_conn *c = io->data;
+	c->w->now = clock_ns(); /* a --drip turn is timed from now */
+	conn_flush(c);
 }
 
 /* ---- the protocol's API ---- */
-
-static bool in_stall(const struct serve_worker *w, uint64_t t, uint64_t *stall_end)
-{
-	const struct serve_config *cfg = w->cfg;
-	if (!cfg->stall_ns)
-		return false;
-	/* Each period answers for period - stall, then holds replies for stall. */
-	uint64_t since = t - w->start;
-	uint64_t phase = since % cfg->stall_period_ns;
-	uint64_t answer_for = cfg->stall_period_ns - cfg->stall_ns;
-	if (phase < answer_for)
-		return false;
-	*stall_end = t + (cfg->stall_period_ns - phase);
-	return true;
-}
 
 static void arm_release(struct serve_worker *w)
 {
@@ -326,20 +375,44 @@ static void arm_release(struct serve_worker *w)
 	ev_timer_start(w->loop, &w->release);
 }
 
+/* --garbage: the reply just appended to b, past the bytes the protocol keeps. */
+static void garble_tail(struct serve_conn *c, struct buf *b, size_t n)
+{
+	uint64_t seed = serve_conn_random(c);
+	serve_fault_garble(b->data + b->head + b->len - n, n, c->w->cfg->proto->garbage_keep, &seed);
+	c->w->totals.core[SC_GARBLED]++;
+}
+
 int serve_conn_reply(struct serve_conn *c, const void *p, size_t n)
 {
 	struct serve_worker *w = c->w;
-	const struct serve_config *cfg = w->cfg;
+	const struct serve_fault *f = &w->cfg->fault;
+	if (c->half_close_due) {
+		w->totals.core[SC_UNANSWERED]++;
+		return 0;
+	}
 	w->totals.core[SC_REPLIES]++;
-	if (cfg->drop > 0 && (double)(serve_conn_random(c) >> 11) * 0x1.0p-53 < cfg->drop) {
+	c->half_close_due = f->half_close;
+	if (f->close_after && ++c->replies == f->close_after) {
+		c->close_after_write = true;
+		w->totals.core[SC_FAULT_CLOSES]++;
+	}
+	/* Random draws only for the faults asked for: the protocol's own
+	 * randomness stays the same sequence for a --seed. */
+	if (f->drop > 0 && serve_fault_chance(f->drop, serve_conn_random(c))) {
 		w->totals.core[SC_DROPPED]++;
 		return 0;
 	}
-	uint64_t due = w->now + cfg->delay_ns, stall_end;
-	if (in_stall(w, due, &stall_end))
-		due = stall_end;
-	if (due <= w->now && c->held.len == 0)
-		return buf_append(&c->out, p, n);
+	bool garble = f->garbage > 0 && serve_fault_chance(f->garbage, serve_conn_random(c));
+	uint64_t due = w->now + f->delay_ns, wait;
+	if (serve_fault_stalled(f, due - w->start, &wait))
+		due += wait;
+	if (due <= w->now && c->held.len == 0) {
+		int err = buf_append(&c->out, p, n);
+		if (!err && garble)
+			garble_tail(c, &c->out, n);
+		return err;
+	}
 
 	if (w->held_len == w->held_cap) {
 		size_t cap = w->held_cap ? w->held_cap * 2 : 1024;
@@ -355,6 +428,8 @@ int serve_conn_reply(struct serve_conn *c, const void *p, size_t n)
 	}
 	if (buf_append(&c->held, p, n))
 		return -ENOMEM;
+	if (garble)
+		garble_tail(c, &c->held, n);
 	/* Keep due times monotonic: a later reply never overtakes an earlier one. */
 	if (w->held_len) {
 		uint64_t last = w->held[(w->held_head + w->held_len - 1) % w->held_cap].due;
@@ -488,6 +563,12 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			ev_timer_start(loop, &w->accept_pause);
 			return;
 		}
+		if (w->cfg->fault.close_on_accept) {
+			w->totals.core[SC_ACCEPTED]++;
+			w->totals.core[SC_FAULT_CLOSES]++;
+			close(fd);
+			continue;
+		}
 		struct serve_conn *c = calloc(1, sizeof(*c) + proto->conn_state_size);
 		if (!c) {
 			close(fd);
@@ -501,7 +582,9 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		ev_io_init(&c->rio, on_readable, fd, EV_READ);
 		ev_io_init(&c->wio, on_writable, fd, EV_WRITE);
 		c->rio.data = c->wio.data = c;
-		ev_io_start(loop, &c->rio);
+		/* --never-read: the client's bytes stay in the kernel's buffers. */
+		if (!w->cfg->fault.never_read)
+			ev_io_start(loop, &c->rio);
 		w->totals.core[SC_ACCEPTED]++;
 		if (++w->open > w->totals.core[SC_PEAK_OPEN])
 			w->totals.core[SC_PEAK_OPEN] = w->open;
@@ -524,9 +607,31 @@ static void on_exit_after(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static void on_drip(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct serve_worker *w = t->data;
+	w->now = clock_ns();
+	struct serve_fault_turn *turn;
+	/* A connection with more to write joins the line again, at its end. */
+	while ((turn = serve_fault_line_pop(&w->drip_line, w->now)))
+		conn_flush((struct serve_conn *)((char *)turn - offsetof(struct serve_conn, drip)));
+	drip_arm(w);
+}
+
+/* --die-after: the counts go to the parent, then the process ends here, as
+ * a crash would: queued replies are lost, the kernel closes every socket
+ * (RST where input was unread) and the listener. */
+static void on_die_after(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct serve_worker *w = t->data;
+	ssize_t n = write(w->report_fd, &w->totals, sizeof(w->totals));
+	_exit(n == (ssize_t)sizeof(w->totals) ? EXIT_OK : EXIT_FAILED);
+}
+
 static int worker_main(const struct serve_config *cfg, unsigned index, int listen_fd, int report_fd)
 {
-	struct serve_worker w = { .cfg = cfg, .index = index, .listen_fd = listen_fd };
+	struct serve_worker w = { .cfg = cfg, .index = index, .listen_fd = listen_fd,
+				  .report_fd = report_fd };
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -551,6 +656,8 @@ static int worker_main(const struct serve_config *cfg, unsigned index, int liste
 	ev_prepare_start(w.loop, &w.reap);
 	ev_timer_init(&w.tick, on_tick, 0, 0.001);
 	w.tick.data = &w;
+	ev_timer_init(&w.drip, on_drip, 0, 0);
+	w.drip.data = &w;
 	ev_signal_init(&w.sigterm, on_stop, SIGTERM);
 	ev_signal_init(&w.sigint, on_stop, SIGINT);
 	ev_signal_start(w.loop, &w.sigterm);
@@ -558,6 +665,11 @@ static int worker_main(const struct serve_config *cfg, unsigned index, int liste
 	if (cfg->exit_after_ns) {
 		ev_timer_init(&w.exit_after, on_exit_after, (double)cfg->exit_after_ns / 1e9, 0);
 		ev_timer_start(w.loop, &w.exit_after);
+	}
+	if (cfg->fault.die_after_ns) {
+		ev_timer_init(&w.die_after, on_die_after, (double)cfg->fault.die_after_ns / 1e9, 0);
+		w.die_after.data = &w;
+		ev_timer_start(w.loop, &w.die_after);
 	}
 	ev_run(w.loop, 0);
 
@@ -663,17 +775,17 @@ static void usage(FILE *f, const struct serve_proto *proto)
 		"  --listen ADDR:PORT   where to listen (default 127.0.0.1:7000; port 0 picks one)\n"
 		"  -w, --workers N      processes, each with its own SO_REUSEPORT listener and\n"
 		"                       up to ~20000 connections (default: number of CPUs)\n"
-		"  --delay DURATION     hold every reply this long (e.g. 20ms)\n"
-		"  --stall S/P          every period P, answer for P-S then hold all replies for S\n"
-		"                       (e.g. 1s/5s), for testing coordinated omission\n"
-		"  --drop FRACTION      never send this share of replies (e.g. 1%%)\n"
-		"  --seed N             seed for --drop and the protocol's randomness (default 1)\n"
+		"  --seed N             seed for --drop, --garbage and the protocol's randomness\n"
+		"                       (default 1)\n"
 		"  --exit-after DURATION  stop by itself (tests use it as a safety net)\n"
 		"  --ready-file PATH    write the port here once listening\n"
-		"  --report PATH        on exit, write the counts as JSON (accepted, bytes, replies…)\n"
+		"  --report PATH        on exit, write the counts as JSON (accepted, bytes, replies,\n"
+		"                       and what each fault did: garbled, resets, half_closed,\n"
+		"                       fault_closes, unanswered)\n"
 		"  -h, --help           this text\n"
 		"\n"
-		"SIGINT/SIGTERM stop every worker; the counts are printed to stderr.\n");
+		"SIGINT/SIGTERM stop every worker; the counts are printed to stderr.\n\n");
+	fputs(serve_fault_usage, f);
 	if (proto && proto->usage)
 		fprintf(f, "\n%s options:\n%s", proto->name, proto->usage);
 }
@@ -700,17 +812,21 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 		key[klen] = 0;
 		if (eq)
 			value = eq + 1;
-		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+		else if (!serve_fault_is_flag(key) && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
 			value = argv[++i];
-		static const char *const core_keys[] = { "listen", "workers", "delay", "stall", "drop",
-							  "seed", "exit-after", "ready-file", "report" };
+		static const char *const core_keys[] = { "listen", "workers", "seed", "exit-after",
+							  "ready-file", "report" };
 		uint64_t n;
 		for (size_t k = 0; k < sizeof(core_keys) / sizeof(core_keys[0]); k++)
 			if (strcmp(key, core_keys[k]) == 0 && !value) {
 				snprintf(err, errlen, "--%s needs a value (see --help)", key);
 				return -EINVAL;
 			}
-		if (strcmp(key, "listen") == 0) {
+		int r = serve_fault_option(&cfg->fault, key, value, err, errlen);
+		if (r != -ENOENT) {
+			if (r)
+				return r;
+		} else if (strcmp(key, "listen") == 0) {
 			snprintf(cfg->listen_text, sizeof(cfg->listen_text), "%s", value);
 			if (parse_listen(cfg, value, err, errlen))
 				return -EINVAL;
@@ -720,30 +836,6 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 				return -EINVAL;
 			}
 			cfg->workers = (unsigned)n;
-		} else if (strcmp(key, "delay") == 0) {
-			if (units_duration(value, &cfg->delay_ns)) {
-				snprintf(err, errlen, "--delay '%s': expected a duration like 20ms", value);
-				return -EINVAL;
-			}
-		} else if (strcmp(key, "stall") == 0) {
-			char s[64];
-			const char *slash = strchr(value, '/');
-			if (slash && (size_t)(slash - value) < sizeof(s)) {
-				memcpy(s, value, (size_t)(slash - value));
-				s[slash - value] = 0;
-			}
-			if (!slash || (size_t)(slash - value) >= sizeof(s) || units_duration(s, &cfg->stall_ns) ||
-			    units_duration(slash + 1, &cfg->stall_period_ns) || cfg->stall_ns == 0 ||
-			    cfg->stall_ns >= cfg->stall_period_ns) {
-				snprintf(err, errlen,
-					 "--stall '%s': expected STALL/PERIOD with 0 < STALL < PERIOD, e.g. 1s/5s", value);
-				return -EINVAL;
-			}
-		} else if (strcmp(key, "drop") == 0) {
-			if (units_fraction(value, &cfg->drop)) {
-				snprintf(err, errlen, "--drop '%s': expected a share like 1%% or 0.01", value);
-				return -EINVAL;
-			}
 		} else if (strcmp(key, "seed") == 0) {
 			if (units_count(value, &cfg->seed)) {
 				snprintf(err, errlen, "--seed '%s': expected a whole number", value);
@@ -759,7 +851,7 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 		} else if (strcmp(key, "report") == 0) {
 			cfg->report_file = value;
 		} else {
-			int r = proto->option ? proto->option(cfg->proto_config, key, value, err, errlen) : -ENOENT;
+			r = proto->option ? proto->option(cfg->proto_config, key, value, err, errlen) : -ENOENT;
 			if (r == -ENOENT) {
 				snprintf(err, errlen, "unknown option '--%s' for surge serve %s (see --help)", key,
 					 proto->name);
@@ -769,6 +861,8 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 				return r;
 		}
 	}
+	if (serve_fault_check(&cfg->fault, proto, err, errlen))
+		return -EINVAL;
 	if (proto->config_check)
 		return proto->config_check(cfg->proto_config, err, errlen);
 	return 0;

@@ -3,8 +3,8 @@
  * the demo, the tests and the benchmarks. N worker processes each accept on
  * their own SO_REUSEPORT listener with their own libev loop, so a 2-core
  * machine holds more connections than one process's fd limit. The core owns
- * sockets, buffers, injected delay/stall/drop and the counts; a protocol is a
- * struct serve_proto that turns input bytes into replies.
+ * sockets, buffers, the injected faults (serve_fault.h) and the counts; a
+ * protocol is a struct serve_proto that turns input bytes into replies.
  */
 #ifndef SURGE_SERVE_H
 #define SURGE_SERVE_H
@@ -24,6 +24,10 @@ struct serve_proto {
 	const char *usage;        /* protocol options for `surge serve NAME --help` */
 	size_t conn_state_size;   /* zeroed per connection, passed back as `state` */
 	const char *counter_names[SERVE_MAX_COUNTERS]; /* NULL-terminated */
+	/* --garbage leaves a reply's first garbage_keep bytes true (framing, the
+	 * ID that pairs it with its request), so the garbage is read as the
+	 * answer and must be judged by the client's parser. */
+	size_t garbage_keep;
 
 	/* Protocol configuration: config_new() before option parsing; option()
 	 * gets each `--key value` the core does not know (value NULL for a bare
@@ -50,8 +54,10 @@ extern const struct serve_proto serve_dns_proto;
 extern const struct serve_proto serve_rtsp_proto;
 
 /* Queues a reply. It is released after --delay, held through --stall windows,
- * and dropped (never sent) with probability --drop; the connection stays
- * open in every case. Counts one reply. Returns 0 or -ENOMEM. */
+ * dropped (never sent) with probability --drop, made garbage with
+ * probability --garbage, written --drip bytes at a time; --close-after and
+ * --half-close count it. After a --half-close shutdown it is discarded.
+ * Counts one reply. Returns 0 or -ENOMEM. */
 int serve_conn_reply(struct serve_conn *c, const void *buf, size_t len);
 
 /* Queues stream data to go out now, in order after earlier replies, with no

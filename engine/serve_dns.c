@@ -371,6 +371,7 @@ const struct serve_proto serve_dns_proto = {
 		 "  are answered in order. Other types get an empty NOERROR; malformed queries\n"
 		 "  FORMERR, opcodes other than QUERY NOTIMP, classes other than IN REFUSED.\n",
 	.counter_names = { "queries", "nxdomain", "formerr", "notimp", "refused", "badvers", NULL },
+	.garbage_keep = 4, /* the length prefix and the ID */
 	.config_new = dns_config_new,
 	.option = dns_option,
 	.config_free = dns_config_free,

@@ -13,12 +13,15 @@ _n = 0
 _failed = 0
 
 
-def ok(cond, name, detail=None):
+def ok(cond, name, detail=None, todo=None):
+    """todo: why a failure is expected (a known defect): TAP's `# TODO`, which
+    prove reports without failing the suite."""
     global _n, _failed
     _n += 1
-    if not cond:
+    if not cond and not todo:
         _failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (_n, name), flush=True)
+    print(("ok" if cond else "not ok") + " %d - %s" % (_n, name)
+          + (" # TODO %s" % todo if todo else ""), flush=True)
     if not cond and detail is not None:
         for line in str(detail).splitlines()[-40:]:
             print("#   " + line, flush=True)

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""surge run against every fault mode of surge serve (issue 12), for echo and
+dns, and the connection faults for rtsp: a small bounded run at a modest rate
+per mode, and for each the error class surge reports, its exit code, the
+accounting law (completed + unfinished <= sent <= completed + unfinished +
+errors) and, where the server can count it, that surge saw exactly what the
+server did (no answer invented, none lost). Numbers come from --json and the
+server's --report. Two checks are TAP TODOs: client defects, named there."""
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import ROOT, Serve, done, ok, surge, write_scenario  # noqa: E402
+
+QUERIES = os.path.join(ROOT, "scenarios", "data", "queries.txt")
+
+ECHO = """
+local echo = require "surge.proto.echo"
+return {
+  target = "tcp://127.0.0.1:%(port)d",
+  protocol = echo.new { size = 64, pipeline = 1, verify = true },
+  connections = 4,
+  %(rate)s
+  duration = "%(dur)s",
+  timeout = "%(timeout)s",
+}
+"""
+
+RTSP = """
+local rtsp = require "surge.proto.rtsp"
+return {
+  target = "rtsp://127.0.0.1:%(port)d/live",
+  protocol = rtsp.reader { transport = "tcp", watch = "1s" },
+  connections = 4,
+  duration = "%(dur)s",
+  timeout = "%(timeout)s",
+}
+"""
+
+DNS = """
+local dns = require "surge.proto.dns"
+return {
+  target = "tcp://127.0.0.1:%(port)d",
+  protocol = dns.tcp { queries = "%(queries)s", pipeline = %(pipeline)d },
+  connections = 4,
+  %(rate)s
+  duration = "%(dur)s",
+  timeout = "%(timeout)s",
+}
+"""
+
+
+class Run:
+    """One `surge run` (1 worker, --json) against `surge serve PROTO FAULT...`."""
+
+    def __init__(self, proto, fault, rate=200, dur="2s", timeout="1s", pipeline=4):
+        """rate None: the closed model (pipeline is dns's; echo's is 1)."""
+        self.name = "%s %s" % (proto, " ".join(map(str, fault)))
+        self.srv = Serve(proto, *fault, workers=1)
+        text = {"echo": ECHO, "dns": DNS, "rtsp": RTSP}[proto]
+        scn = write_scenario(text % dict(port=self.srv.port, dur=dur, timeout=timeout,
+                                         rate="rate = %d," % rate if rate else "",
+                                         queries=QUERIES, pipeline=pipeline))
+        js = os.path.join(tempfile.mkdtemp(prefix="surge-faults-"), "run.json")
+        self.rc, self.out, self.err = surge("run", scn, "-w", "1", "--no-progress", "--json", js,
+                                            timeout=60)
+        self.exited = self.srv.proc.poll()  # --die-after: the server is gone by now
+        self.seen = self.srv.stop()
+        try:
+            with open(js) as f:
+                import json
+                self.doc = json.load(f)
+        except (OSError, ValueError):
+            self.doc = None
+        t = (self.doc or {}).get("totals", {})
+        self.req = t.get("requests", {})
+        self.conns = t.get("connections", {})
+        self.bytes = t.get("bytes", {})
+        self.errors = t.get("errors", {}).get("total", -1)
+        self.classes = {k: v for k, v in t.get("errors", {}).get("by_class", {}).items() if v}
+        self.counters = (self.doc or {}).get("counters", {})
+        self.sessions = t.get("sessions_completed", -1)
+
+    def detail(self):
+        return "requests %s sessions %s\nconnections %s\nerrors %s %s\nserver %s\n%s" % (
+            self.req, self.sessions, self.conns, self.errors, self.classes, self.seen,
+            self.err[-2000:])
+
+    def check(self, rc, classes):
+        """The JSON exists, the exit code is rc (and the JSON says so), the
+        error classes are non-empty and within `classes`, the law holds."""
+        ok(self.doc is not None, "%s: surge wrote the JSON report" % self.name, self.err)
+        ok(self.rc == rc and self.doc and self.doc["outcome"]["exit_code"] == rc,
+           "%s: exit %d (got %s)" % (self.name, rc, self.rc), self.detail())
+        ok(self.classes and set(self.classes) <= set(classes),
+           "%s: errors are %s (%s)" % (self.name, " or ".join(sorted(classes)), self.classes),
+           self.detail())
+        s, c, u = self.req.get("sent", -1), self.req.get("completed", -1), self.req.get("unfinished", -1)
+        ok(0 <= c + u <= s <= c + u + self.errors,
+           "%s: completed %d + unfinished %d <= sent %d <= that + errors %d"
+           % (self.name, c, u, s, self.errors), self.detail())
+
+    @property
+    def completed(self):
+        return self.req.get("completed", -1)
+
+    def latency_p50(self):
+        h = (self.doc or {}).get("histograms", {}).get("latency") or {}
+        return (h.get("percentiles") or {}).get("50")
+
+
+# --reset-after: the bytes before the limit are answered, then RST. Echo
+# requests are 64 bytes, so a connection carries 10 answers at most.
+for proto, limit in (("echo", 640), ("dns", 1000)):
+    r = Run(proto, ["--reset-after", limit])
+    r.check(0, {"reset"})
+    ok(r.seen.get("resets", 0) > 0 and r.classes.get("reset", 0) >= 1,
+       "%s: the server reset %s connections" % (r.name, r.seen.get("resets")), r.detail())
+    ok(0 < r.completed <= r.seen.get("replies", -1),
+       "%s: %d completed, never more than the server's %s replies"
+       % (r.name, r.completed, r.seen.get("replies")), r.detail())
+    if proto == "echo":
+        ok(r.completed <= 10 * r.conns.get("opened", 0),
+           "%s: at most 10 answers per connection (%d over %s)"
+           % (r.name, r.completed, r.conns.get("opened")), r.detail())
+
+# --garbage: the server says how many replies it garbled; each is one
+# protocol error in surge, never a completed request. Echo checks its bytes
+# (verify = true); dns keeps the length and the ID, so its parser judges.
+for proto in ("echo", "dns"):
+    r = Run(proto, ["--garbage", "20%"])
+    r.check(0, {"protocol"})
+    g = r.seen.get("garbled", -1)
+    ok(g > 0 and r.classes.get("protocol") == g,
+       "%s: protocol errors %s = replies garbled %s" % (r.name, r.classes.get("protocol"), g),
+       r.detail())
+    ok(r.completed + g == r.seen.get("replies", -1) == r.req.get("sent"),
+       "%s: completed %d + garbled %d = replies %s = sent %s"
+       % (r.name, r.completed, g, r.seen.get("replies"), r.req.get("sent")), r.detail())
+    why = sum(v for k, v in r.counters.items() if k.startswith("protocol."))
+    ok(why == g, "%s: the protocol.* counters say why, once per garbled reply (%s)"
+       % (r.name, {k: v for k, v in r.counters.items() if k.startswith("protocol.")}), r.detail())
+
+# --drip: answers arrive a few bytes at a time; surge reassembles them, with
+# no error, and the latency shows the drip (echo: 64 bytes in 8 writes 10 ms
+# apart, >= 70 ms; dns: ~50 bytes 1 ms apart). The rate is what the drip
+# lets 4 connections carry.
+for proto, drip, floor in (("echo", "8/10ms", 70e6), ("dns", "1/1ms", 30e6)):
+    r = Run(proto, ["--drip", drip], rate=20)
+    ok(r.rc == 0 and r.errors == 0, "%s: exit 0, no errors (%s)" % (r.name, r.classes), r.detail())
+    ok(r.completed == r.req.get("sent") == r.seen.get("replies") == 40,
+       "%s: all 40 requests completed (%d)" % (r.name, r.completed), r.detail())
+    p50 = r.latency_p50()
+    ok(p50 is not None and p50 >= floor, "%s: p50 %.1f ms >= %.0f ms"
+       % (r.name, (p50 or 0) / 1e6, floor / 1e6), r.detail())
+
+# --half-close: one answer per connection, then FIN while the server keeps
+# reading: surge counts each shut connection as an unexpected close.
+for proto in ("echo", "dns"):
+    r = Run(proto, ["--half-close"], rate=100)
+    r.check(0, {"unexpected_close"})
+    hc = r.seen.get("half_closed", -1)
+    ok(hc > 0 and 0 < r.completed <= r.seen.get("accepted", 0),
+       "%s: at most one answer per connection (%d over %s accepted, %s shut)"
+       % (r.name, r.completed, r.seen.get("accepted"), hc), r.detail())
+    ok(r.completed <= r.seen.get("replies", -1),
+       "%s: no answer the server did not send" % r.name, r.detail())
+
+# --close-on-accept: connections open and die at once; nothing is measured.
+for proto in ("echo", "dns"):
+    r = Run(proto, ["--close-on-accept"])
+    r.check(1, {"reset", "unexpected_close"})
+    ok(r.completed == 0 and r.seen.get("fault_closes", 0) == r.seen.get("accepted", -1) > 0
+       and r.seen.get("bytes_in") == 0,
+       "%s: %s connections accepted and closed, nothing completed" % (r.name, r.seen.get("accepted")),
+       r.detail())
+
+# --never-read: requests sit in the kernel's buffers until they time out.
+for proto in ("echo", "dns"):
+    r = Run(proto, ["--never-read"], timeout="500ms")
+    r.check(1, {"request_timeout"})
+    ok(r.completed == 0 and r.seen.get("bytes_in") == 0 and r.seen.get("accepted", 0) > 0,
+       "%s: nothing read, nothing completed" % r.name, r.detail())
+
+# --close-after 5: five answers, then the server closes the connection.
+for proto in ("echo", "dns"):
+    r = Run(proto, ["--close-after", "5"])
+    r.check(0, {"unexpected_close", "reset"})
+    ok(r.seen.get("fault_closes", 0) > 0 and 0 < r.completed <= 5 * r.conns.get("opened", 0),
+       "%s: at most 5 answers per connection (%d over %s)"
+       % (r.name, r.completed, r.conns.get("opened")), r.detail())
+    ok(r.completed <= r.seen.get("replies", -1),
+       "%s: no answer the server did not send (%d of %s)"
+       % (r.name, r.completed, r.seen.get("replies")), r.detail())
+
+# A client defect this mode shows (the client's hot path is being rewritten
+# elsewhere, so it is a TODO here): closed model, 8 queries in flight, and the
+# server closes after 3 answers with queries it did not read, so its close is
+# an RST. The 3 answers are in surge's socket before the RST; surge, still
+# writing its pipeline, gets ECONNRESET from write() and closes without
+# reading them: answers that arrived are counted as `reset` errors.
+r = Run("dns", ["--close-after", "3"], rate=None, dur="1s", pipeline=8)
+r.check(0, {"unexpected_close", "reset"})
+ok(r.completed <= r.seen.get("replies", -1),
+   "%s, closed model: no answer the server did not send" % r.name, r.detail())
+ok(r.bytes.get("in") == r.seen.get("bytes_out") and r.completed == r.seen.get("replies"),
+   "%s, closed model: every answer the server wrote is read and counted (completed %d of "
+   "%s replies, %s of %s bytes)" % (r.name, r.completed, r.seen.get("replies"), r.bytes.get("in"),
+                                    r.seen.get("bytes_out")), r.detail(),
+   todo="surge closes on a write error without reading the answers already in its socket")
+
+# --die-after 1s in a 3 s run: answers, then the connections drop and every
+# reconnect is refused.
+for proto in ("echo", "dns"):
+    r = Run(proto, ["--die-after", "1s"], dur="3s")
+    r.check(0, {"connect_refused", "unexpected_close", "reset"})
+    ok(r.exited == 0, "%s: the server exited by itself, status 0 (%s)" % (r.name, r.exited),
+       r.detail())
+    ok(r.classes.get("connect_refused", 0) > 0 and
+       r.classes.get("unexpected_close", 0) + r.classes.get("reset", 0) > 0,
+       "%s: connections dropped, then connects refused" % r.name, r.detail())
+    ok(0 < r.completed <= r.seen.get("replies", -1),
+       "%s: %d completed before the end, of the server's %s replies"
+       % (r.name, r.completed, r.seen.get("replies")), r.detail())
+
+# rtsp takes the connection faults. RTSP readers are sessions: the law is
+# about requests, so what is checked is the errors' class, and (issue 12,
+# "RTSP failures count as completed sessions", a client defect) that a
+# session that failed is not counted as completed.
+for fault, classes, step in ((["--reset-after", 300], {"reset"}, "setup"),
+                             (["--close-on-accept"], {"reset", "unexpected_close"}, "options")):
+    r = Run("rtsp", fault)
+    ok(r.doc is not None and r.classes and set(r.classes) <= classes,
+       "%s: errors are %s (%s)" % (r.name, " or ".join(sorted(classes)), r.classes), r.detail())
+    failed = sum(v for k, v in r.counters.items() if k.startswith("rtsp.error.%s." % step))
+    ok(failed > 0 and failed == r.errors,
+       "%s: every session fails at %s (%d of %d errors)" % (r.name, step.upper(), failed, r.errors),
+       r.detail())
+    ok(r.sessions == 0 and r.rc == 1,
+       "%s: no session completed, exit 1 (sessions_completed %s, exit %s)"
+       % (r.name, r.sessions, r.rc), r.detail(),
+       todo="issue 12: a failed RTSP session counts as completed")
+
+done()
