@@ -622,14 +622,20 @@ static void conn_write_failed(struct worker *w, struct conn *c, int err)
 	conn_close(w, c, errno_class(err, false));
 }
 
-/* A session coroutine returned (rc 1) or raised (rc < 0): the slot is free
- * once the socket is closed. */
+/* A session coroutine returned (rc 1, or 2 when it counted an error itself)
+ * or raised (rc < 0): the slot is free once the socket is closed. Only a
+ * session that met no fault completed: one whose connection a fault closed
+ * (counted then) or that counted its own (rc 2) failed, whatever it
+ * returned, so errors.rate and thresholds see it. */
 static void session_finish(struct worker *w, struct conn *c, int rc)
 {
+	bool faulted = c->state == CONN_CLOSED && c->close_reason > 0 &&
+		       c->close_reason < SURGE_CLOSED_EOF;
+
 	if (rc < 0) {
 		w->stats.error[ERR_SCRIPT]++;
 		worker_log(w, "%s", lua_engine_last_error(w->lua));
-	} else {
+	} else if (rc == 1 && !faulted) {
 		w->stats.counter[ST_SESSIONS_DONE]++;
 	}
 	c->session_live = 0;

@@ -45,7 +45,8 @@ long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n);
 
 /* Session protocols. start: creates and runs the coroutine until it first
  * waits. resume: wakes it with an enum surge_wake reason. Both return 0 while
- * it runs on, 1 when it has finished, -EINVAL when it raised an error. */
+ * it runs on, 1 when it has finished, 2 when it finished after counting an
+ * error itself (surge.error: the session failed), -EINVAL when it raised. */
 int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id);
 int lua_engine_session_resume(struct lua_engine *le, uint32_t conn_id, int reason);
 

@@ -288,6 +288,8 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 			fprintf(f, " (connect timed out: is the address reachable?)");
 		else if (s->error[ERR_ADDR_NOT_AVAILABLE])
 			fprintf(f, " (source address not available: see surge doctor)");
+	} else if (o->shape == SHAPE_SESSION) {
+		fprintf(f, "connections opened but every session failed (see the errors above)");
 	} else {
 		fprintf(f, "connections opened but no response completed (see the errors above)");
 	}

@@ -322,7 +322,9 @@ static int outcome(const struct options *o, const struct run_result *r)
 	bool session = o->shape == SHAPE_SESSION;
 	if (!session && r->total.counter[ST_COMPLETED] == 0)
 		return EXIT_FAILED;
-	if (session && r->total.counter[ST_CONN_OPENED] == 0)
+	/* A session that met a fault did not complete (conn.c), so a run whose
+	 * every session failed measured nothing a user could rely on. */
+	if (session && r->total.counter[ST_SESSIONS_DONE] == 0)
 		return EXIT_FAILED;
 	return EXIT_OK;
 }

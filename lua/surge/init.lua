@@ -43,6 +43,9 @@ local ERROR_CLASSES = { unexpected_close = "SURGE_ERR_UNEXPECTED_CLOSE",
   request_timeout = "SURGE_ERR_REQUEST_TIMEOUT", protocol = "SURGE_ERR_PROTOCOL",
   other = "SURGE_ERR_OTHER" }
 local error_ids = {}
+-- Sessions (coroutines) that counted an error: they failed, whatever they
+-- return, and the engine does not count them as completed (runtime.lua).
+M._failed = setmetatable({}, { __mode = "k" })
 function M.error(class, n)
   local name = ERROR_CLASSES[class]
   if not name then
@@ -53,6 +56,8 @@ function M.error(class, n)
     if not id then id = C[name]; error_ids[class] = id end
     C.surge_error(W, id, n or 1)
   end
+  local co = coroutine.running()
+  if co then M._failed[co] = true end
 end
 
 local clock_ts

@@ -190,7 +190,9 @@ function M.bind(wptr, cfg)
       end
       if co_status(co) == "dead" then
         cos[id] = nil
-        return 1
+        local failed = surge._failed[co]
+        surge._failed[co] = nil
+        return failed and 2 or 1
       end
       return 0
     end

@@ -121,8 +121,7 @@ return { target = "tcp://127.0.0.1:%d",
     dp = row("dnsperf -m tcp -Q:", dp_srv or dp_done, dp_cpu, dp_calls)
     print("    (dnsperf counted %d completed)" % dp_done)
     su = row("surge:", s_srv or s_done, s_cpu, s_calls)
-    print("    (surge counted %d completed, %d errors, intended %d)"
-          % (s_done, s_err, tot["requests"]["intended"]))
+    print("    (surge: %s, %d errors)" % (", ".join("%s %d" % kv for kv in tot["requests"].items()), s_err))
     ratio = su / dp if dp else 0
     print("  ratio surge/dnsperf: %.2f (goal >= 1.5)" % ratio)
     if ratio < 1.5 or s_err:

@@ -207,8 +207,7 @@ ok(r.completed <= r.seen.get("replies", -1),
 ok(r.bytes.get("in") == r.seen.get("bytes_out") and r.completed == r.seen.get("replies"),
    "%s, closed model: every answer the server wrote is read and counted (completed %d of "
    "%s replies, %s of %s bytes)" % (r.name, r.completed, r.seen.get("replies"), r.bytes.get("in"),
-                                    r.seen.get("bytes_out")), r.detail(),
-   todo="surge closes on a write error without reading the answers already in its socket")
+                                    r.seen.get("bytes_out")), r.detail())
 
 # --die-after 1s in a 3 s run: answers, then the connections drop and every
 # reconnect is refused.
@@ -239,7 +238,6 @@ for fault, classes, step in ((["--reset-after", 300], {"reset"}, "setup"),
        r.detail())
     ok(r.sessions == 0 and r.rc == 1,
        "%s: no session completed, exit 1 (sessions_completed %s, exit %s)"
-       % (r.name, r.sessions, r.rc), r.detail(),
-       todo="issue 12: a failed RTSP session counts as completed")
+       % (r.name, r.sessions, r.rc), r.detail())
 
 done()
