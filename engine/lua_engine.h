@@ -50,6 +50,10 @@ long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n);
 int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id);
 int lua_engine_session_resume(struct lua_engine *le, uint32_t conn_id, int reason);
 
+/* Bytes the Lua state holds now. stop_gc also stops the collector, so that
+ * what a stretch of calls allocates shows as growth (allocation probes). */
+size_t lua_engine_heap_bytes(struct lua_engine *le, bool stop_gc);
+
 /* Last error message (file:line and traceback) for logging. */
 const char *lua_engine_last_error(struct lua_engine *le);
 

@@ -145,8 +145,12 @@ function Conn:now() return tonumber(C.surge_now_ns()) / 1e9 end
 function Conn:set_timeout(seconds) self.timeout = seconds end
 function Conn:close() C.surge_conn_close(self._w, self.id) end
 
-function M.bind(wptr, cfg)
+-- wptr: the worker; msgptr: the engine's message buffer, where C copies
+-- every answer small enough (nil as the answer's pointer says so), so one
+-- cdata made here serves them all and an answer allocates nothing.
+function M.bind(wptr, cfg, msgptr)
   local W = ffi.cast("struct worker *", wptr)
+  local msg = ffi.cast(cu8p, msgptr)
   surge._bind(W, C)
   local proto = cfg.protocol
   local ctxs = C.surge_ctxs(W)
@@ -169,7 +173,7 @@ function M.bind(wptr, cfg)
   local response = proto.response
   if response then
     fns.response = function(id, ptr, len)
-      return response(ctx_of[id], ffi.cast(cu8p, ptr), len)
+      return response(ctx_of[id], ptr and ffi.cast(cu8p, ptr) or msg, len)
     end
   end
   if proto.framing and proto.framing.kind == "lua" then
