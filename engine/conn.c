@@ -742,6 +742,12 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	c->seq = 0;
 	c->written = 0;
 	io_set(w, c, EV_READ);
+	if (!w->holding)
+		conn_begin(w, c);
+}
+
+void conn_begin(struct worker *w, struct conn *c)
+{
 	if (w->opt->shape == SHAPE_SESSION) {
 		c->session_live = 1;
 		w->in_lua = true;

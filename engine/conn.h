@@ -56,6 +56,9 @@ struct worker;
 /* Starts a non-blocking connect to the worker's destination c->dest. Returns
  * 0, or -errno when the socket could not even be started (already counted). */
 int conn_open(struct worker *w, struct conn *c);
+/* An open connection's traffic begins: its session starts, or its first
+ * requests go (on connect, or after the connect phase). */
+void conn_begin(struct worker *w, struct conn *c);
 /* Closes and counts: cls is an enum stat_error, or -1 for a clean close. Every
  * request still in flight is counted under cls (or unfinished for -1). */
 void conn_close(struct worker *w, struct conn *c, int cls);

@@ -87,6 +87,12 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 		pool_ready_push(w, c);
 }
 
+void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns)
+{
+	ev_timer_init(&c->timer, think_cb, (double)delay_ns / 1e9, 0.);
+	ev_timer_start(w->loop, &c->timer);
+}
+
 static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker *w = ev_userdata(loop);

@@ -19,6 +19,9 @@ void dispatch_free(struct worker *w);
 /* A connection opened or gained room: give it backlog or closed-model work,
  * or close it when it is draining and idle. */
 void dispatch_conn_has_room(struct worker *w, struct conn *c);
+/* Closed model with think time: c's first request after delay_ns (the
+ * connect phase spreads them over one think time, see pool.c). */
+void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns);
 /* Stops scheduling (end of run); the backlog is counted as dropped. */
 void dispatch_stop(struct worker *w);
 

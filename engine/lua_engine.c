@@ -342,6 +342,10 @@ static int read_options(lua_State *L, int t, struct options *o)
 	const char *arr = lua_tostring(L, -1);
 	o->arrival = arr && strcmp(arr, "poisson") == 0 ? PACER_POISSON : PACER_UNIFORM;
 	lua_pop(L, 1);
+	lua_getfield(L, t, "start");
+	const char *start = lua_tostring(L, -1);
+	o->start = start && strcmp(start, "connected") == 0 ? START_CONNECTED : START_NOW;
+	lua_pop(L, 1);
 	o->backlog_max = (uint32_t)field_num(L, t, "backlog", 100000);
 	o->duration_ns = s_to_ns(field_num(L, t, "duration", 10));
 	o->connect_timeout_ns = s_to_ns(field_num(L, t, "connect_timeout", 5));

@@ -19,6 +19,9 @@ enum proto_shape { SHAPE_MESSAGE, SHAPE_SESSION };
 enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA };
 enum match_kind { MATCH_FIFO, MATCH_KEY };
 enum progress_mode { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
+/* When traffic begins: at the start, or once the connections had their
+ * connect phase before it (run.c sizes it; worker.c holds traffic in it). */
+enum start_mode { START_NOW, START_CONNECTED };
 
 struct destination {
 	struct sockaddr_storage addr;
@@ -59,6 +62,7 @@ struct options {
 	struct rate_segment *rate_segs;
 	size_t nrate_segs;
 	enum pacer_arrival arrival;
+	enum start_mode start;
 	uint32_t backlog_max; /* per worker; beyond it a request is dropped */
 
 	uint64_t duration_ns;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "clock.h"
+#include "conn.h"
+#include "dispatch.h"
 #include "worker.h"
 
 #define BACKOFF_BASE_NS (10 * NS_PER_MS)
@@ -121,6 +123,15 @@ static void retarget(struct worker *w, uint32_t from, uint32_t to)
 	}
 }
 
+uint64_t pool_connect_phase_ns(const struct options *o)
+{
+	if (o->start != START_CONNECTED || o->connect_rate <= 0)
+		return 0;
+	double conns = pacer_rate_at(o->conn_segs, o->nconn_segs, 0);
+	double ns = conns / o->connect_rate * 1.5e9 + 100e6;
+	return ns < (double)o->connect_timeout_ns ? (uint64_t)ns : o->connect_timeout_ns;
+}
+
 void pool_upkeep(struct worker *w, uint64_t now)
 {
 	const struct options *o = w->opt;
@@ -158,6 +169,28 @@ void pool_upkeep(struct worker *w, uint64_t now)
 		c->in_free = 0;
 		w->connect_tokens -= 1;
 		conn_open(w, c);
+	}
+}
+
+/* With think time the connections are meant to be mostly idle: opened
+ * together, their first requests would come together and every think time
+ * after as one burst. They are spread evenly over one think time instead
+ * (slot i at the fractional part of i times the golden ratio). */
+void pool_begin_traffic(struct worker *w)
+{
+	const struct options *o = w->opt;
+	bool spread = o->think_ns && !o->rate_segs && o->shape == SHAPE_MESSAGE;
+
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->state != CONN_OPEN || c->session_live)
+			continue;
+		if (spread) {
+			double f = (double)(i + 1) * 0.6180339887498949;
+			dispatch_first_after(w, c, (uint64_t)((f - floor(f)) * (double)o->think_ns));
+		} else {
+			conn_begin(w, c);
+		}
 	}
 }
 

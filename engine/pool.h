@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct conn;
+struct options;
 struct worker;
 
 /* Allocates the slots for this worker's peak share. Returns 0 or -ENOMEM. */
@@ -18,6 +19,10 @@ int pool_init(struct worker *w);
 void pool_free(struct worker *w);
 /* This worker's share of `total` connections (shares of all workers sum to total). */
 uint32_t pool_share(uint32_t total, uint32_t index, uint32_t count);
+/* start = "connected": how long before the run's start its connections get
+ * to open — the connect schedule (connections at t=0 / connect_rate) and
+ * half again, plus 100 ms, and never past connect_timeout. 0 for start = now. */
+uint64_t pool_connect_phase_ns(const struct options *o);
 /* Opens or retires connections toward the ramp's value at now (ns). */
 void pool_upkeep(struct worker *w, uint64_t now);
 /* The ready list: open connections that can take another request. Push is a
@@ -27,6 +32,9 @@ void pool_ready_remove(struct worker *w, struct conn *c);
 /* A connection closed: sets when its slot may connect again (at once, or
  * after the backoff when it failed). */
 void pool_conn_closed(struct worker *w, struct conn *c, bool failed);
+/* The connect phase is over: connections that opened in it get their
+ * first requests (or their session). */
+void pool_begin_traffic(struct worker *w);
 /* Closes every connection (end of run); in-flight requests count as unfinished. */
 void pool_close_all(struct worker *w);
 

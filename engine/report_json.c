@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pool.h"
 #include "threshold.h"
 #include "version.h"
 
@@ -134,6 +135,9 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jint_field(f, &first, "pipeline", o->pipeline);
 	jnum_field(f, &first, "timeout_s", (double)o->request_timeout_ns / 1e9);
 	jnum_field(f, &first, "connect_timeout_s", (double)o->connect_timeout_ns / 1e9);
+	jkey(f, &first, "start");
+	jstr(f, o->start == START_CONNECTED ? "connected" : "now");
+	jnum_field(f, &first, "connect_phase_s", (double)pool_connect_phase_ns(o) / 1e9);
 	jkey(f, &first, "start_time");
 	fprintf(f, "%.3f", r->start_epoch);
 	jkey(f, &first, "start_time_utc");

@@ -233,7 +233,9 @@ static void say_line(void *arg, const char *line)
  * *child_rc and 1; in the coordinator it returns 0. */
 static int spawn(struct collector *col, struct options *o, struct lua_engine *le, int *child_rc)
 {
-	uint64_t start_ns = clock_ns() + 150 * NS_PER_MS;
+	/* start = "connected": the connect phase comes before the start, so the
+	 * run's clock (intervals, schedule, duration) is the traffic's. */
+	uint64_t start_ns = clock_ns() + 150 * NS_PER_MS + pool_connect_phase_ns(o);
 	int *rfd = calloc(o->workers, sizeof(int));
 
 	if (!rfd)

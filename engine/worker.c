@@ -127,6 +127,50 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	begin_stop(w);
 }
 
+static void phase_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+
+	pool_upkeep(w, clock_ns());
+}
+
+static void phase_end_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* start = "connected": until the run's start the worker only opens its
+ * share of connections (at connect_rate, with its timeouts), so the first
+ * requests do not take the CPU that connects need; traffic then begins on
+ * all of them at once. Says so when some did not open in time. */
+static void connect_phase(struct worker *w)
+{
+	uint64_t now = clock_ns();
+
+	if (w->start_ns <= now)
+		return;
+	w->holding = true;
+	w->tokens_at = now;
+	ev_timer_init(&w->tick, phase_tick_cb, 0., TICK_S);
+	ev_timer_start(w->loop, &w->tick);
+	ev_timer_init(&w->interval, phase_end_cb, (double)(w->start_ns - now) / 1e9, 0.);
+	ev_timer_start(w->loop, &w->interval);
+	ev_run(w->loop, 0);
+	ev_timer_stop(w->loop, &w->tick);
+	ev_timer_stop(w->loop, &w->interval);
+	w->holding = false;
+
+	int id = stats_counter_id(&w->stats, "pool.open_at_start");
+	if (id >= 0)
+		w->stats.ncounter[id].value += w->open;
+	if (w->open < w->target)
+		worker_log(w, "worker %u: traffic began with %u of its %u connections open after the "
+			   "%.2f s connect phase (%u still connecting): a slow or saturated server, "
+			   "connect errors, or connect_rate; start = \"now\" skips the phase",
+			   w->index, w->open, w->target, (double)pool_connect_phase_ns(w->opt) / 1e9,
+			   w->connecting);
+}
+
 static void wait_until(uint64_t t)
 {
 	uint64_t now = clock_ns();
@@ -186,8 +230,10 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "%s", err);
 		goto out;
 	}
+	w.tokens_at = clock_ns();
+	if (opt->start == START_CONNECTED)
+		connect_phase(&w);
 	wait_until(start_ns);
-	w.tokens_at = start_ns;
 	if (dispatch_init(&w) < 0) {
 		worker_log(&w, "worker %u: cannot start the pacer: %s", index, strerror(errno));
 		goto out;
@@ -204,6 +250,8 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	 * EVFLAG_NOSIGMASK, so starting the watchers unblocked a SIGTERM or
 	 * SIGUSR1 that came during setup. */
 	pool_upkeep(&w, clock_ns());
+	if (opt->start == START_CONNECTED)
+		pool_begin_traffic(&w);
 	ev_run(w.loop, 0);
 	rc = 0;
 out:

@@ -71,6 +71,7 @@ struct worker {
 	uint32_t second;   /* index of the interval being measured */
 	bool stopping;     /* duration over or signalled: no new requests */
 	bool in_lua;       /* a Lua call is on the stack: do not re-enter */
+	bool holding;      /* connect phase: connections open, traffic waits */
 
 	uint8_t *scratch;  /* reads land here first; only partials are copied */
 	uint8_t *reqbuf;   /* protocols build requests here */

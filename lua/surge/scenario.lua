@@ -294,6 +294,8 @@ local schema = {
   connections = { count_or_ramp(0), "connections to keep open" },
   rate = { rate_or_ramp, "requests per second in total (open model)" },
   arrival = { one_of("uniform", "poisson"), "how requests are spaced in the open model" },
+  start = { one_of("connected", "now"),
+            "traffic after the connections are open (default when their number is constant), or at once" },
   duration = { duration, "how long to run" },
   workers = { positive_int, "worker processes" },
   pipeline = { positive_int, "requests in flight per connection" },
@@ -436,6 +438,13 @@ local function segments(v, dur)
   return { { 0, dur, v, v } }
 end
 
+local function constant(segs)
+  for _, s in ipairs(segs) do
+    if s[3] ~= segs[1][3] or s[4] ~= segs[1][3] then return false end
+  end
+  return true
+end
+
 local function peak(segs)
   local m = 0
   for _, s in ipairs(segs) do m = math.max(m, s[3], s[4]) end
@@ -538,6 +547,7 @@ function M.load(path, overrides)
     max_connections = math.max(peak(conn), 1),
     rate = cfg.rate and segments(cfg.rate, dur) or nil,
     arrival = cfg.arrival or "uniform",
+    start = cfg.start or (constant(conn) and "connected" or "now"),
     duration = dur,
     workers = cfg.workers,
     timeout = cfg.timeout or 5,

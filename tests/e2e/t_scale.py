@@ -26,7 +26,7 @@ return {
   connect_timeout = "10s",  -- a loaded CI machine is slow to accept
 }
 """ % srv.port)
-rc, out, err = surge("run", scn, "--progress", timeout=120)
+rc, out, err = surge("run", scn, "--progress", *sys.argv[1:], timeout=120)
 seen = srv.stop()
 r = parse_report(out)
 ok(rc == 0, "25000-connection run exits 0", err[-2000:])
