@@ -113,19 +113,31 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct collector *col = ev_userdata(loop);
+	struct run_result *r = col->res;
 	uint64_t now = clock_ns();
 
 	/* Stage 0 tells the workers to drain (SIGTERM), 1 to give the drain up
 	 * (SIGUSR1, which cannot merge with a SIGTERM still pending), 2 kills.
-	 * Past the end of the run, or after an abort, they are draining already. */
-	int stage = col->terms_sent + (col->terms_sent == 0 && past_end(col, now) ? 1 : 0);
+	 * Past the end of the run, or after an abort, they are draining
+	 * already: a Ctrl-C there (someone at the terminal, in a hurry) gives
+	 * the drain up, but a SIGTERM keeps it. A SIGTERM comes from `timeout`,
+	 * systemd or Kubernetes, which send it to the whole group and mean
+	 * "finish cleanly"; they send SIGKILL themselves when that takes too
+	 * long. */
+	bool draining = col->terms_sent == 0 && past_end(col, now);
+	int stage = col->terms_sent + (draining && s->signum == SIGINT ? 1 : 0);
 
 	collector_clear_line(col);
+	/* Stopped by a signal, early or in the drain: the run did not end on
+	 * its own (exit 130, "interrupted" in every report). */
+	if (!r->interrupted && !r->aborted_by) {
+		r->interrupted = true;
+		if (!draining)
+			r->elapsed_ns = now > r->start_ns ? now - r->start_ns : 0;
+	}
 	if (stage < 2)
 		stop_by(col, now);
 	if (stage == 0) {
-		col->res->interrupted = true;
-		col->res->elapsed_ns = now > col->res->start_ns ? now - col->res->start_ns : 0;
 		stop_workers(col, SIGTERM);
 		col->terms_sent++;
 		fprintf(stderr, "surge: stopping: collecting the answers in flight (Ctrl-C again to "
