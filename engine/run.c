@@ -499,7 +499,8 @@ int run_main(int argc, char **argv)
 	if (!opt.quiet)
 		report_text(stdout, &opt, &res);
 	if (report_files(&opt, &res, err, sizeof(err)) < 0) {
-		fprintf(stderr, "surge: %s\n", err);
+		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+			fprintf(stderr, "surge: %s\n", line);
 		if (rc == EXIT_OK)
 			rc = EXIT_FAILED;
 	}
