@@ -12,7 +12,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, done, ok, write_scenario  # noqa: E402
+from tap import SURGE as _SURGE, Serve, done, ok, write_scenario  # noqa: E402
 
 SURGE = os.environ.get("SURGE", "build/surge")
 scn = write_scenario("""
@@ -86,5 +86,83 @@ ok(rc == 130 and j.get("run", {}).get("interrupted") is True and "stopping at on
    and req.get("unfinished") == 0 and took > 2,
    "SIGTERM in the drain: the drain goes on (exit %s, unfinished %s, %.1f s more)"
    % (rc, req.get("unfinished"), took), err)
+
+
+
+def alive(pid):
+    """Running (a zombie has stopped: nothing may reap it in a container)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return "\nState:\tZ" not in f.read()
+    except OSError:
+        return False
+
+
+def with_scenario(path):
+    """Processes whose command line names this scenario (surge's workers are
+    forks of it: the same command line)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if path.encode() in f.read() and alive(int(d)):
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+# The coordinator killed: its workers die with it (PR_SET_PDEATHSIG), they do
+# not load the target until the run's end.
+srv = Serve("echo")
+own = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 } }
+""" % srv.port, name="orphans.lua")
+p = subprocess.Popen([SURGE, "run", own, "-d", "30s", "-c", "4", "-w", "2", "--progress", "-q"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+line = p.stderr.readline()
+while line and not line.startswith("[  1s]"):
+    line = p.stderr.readline()
+with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+    workers = [int(x) for x in f.read().split()]
+p.kill()
+p.wait()
+end = time.time() + 5
+while time.time() < end and any(alive(w) for w in workers):
+    time.sleep(0.05)
+ok(len(workers) == 2 and not any(alive(w) for w in workers),
+   "coordinator SIGKILLed: its %d workers die with it" % len(workers))
+srv.stop()
+
+# Pipes running out mid-spawn (a low open-files limit): the workers already
+# forked are killed and reaped, not left loading the target for the run.
+import resource  # noqa: E402
+hit = 0
+for lim in (14, 16, 18, 20, 22, 24):
+    srv = Serve("echo")
+    own = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 }, connections = 8 }
+""" % srv.port, name="midspawn.lua")
+
+    def low(n=lim):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    p = subprocess.run([SURGE, "run", own, "-w", "8", "-d", "3s", "--no-progress", "-q"],
+                       capture_output=True, text=True, preexec_fn=low, timeout=60)
+    if "cannot start workers" not in p.stderr:
+        srv.stop()
+        break
+    hit += 1
+    time.sleep(0.5)  # orphans would have connected by now (they start after 150 ms)
+    left = with_scenario(own)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    seen = srv.stop()
+    ok(p.returncode == 1 and not left and seen.get("accepted") == 0,
+       "open-files soft limit %d: exit 1 (%s), no worker left running (%s), %s connections "
+       "made" % (lim, p.stderr.strip(), left, seen.get("accepted")))
+ok(hit > 0, "some open-files limits made the spawn fail midway (%d)" % hit)
 
 done()
