@@ -195,6 +195,7 @@ static int result_from_log(struct hlog *l, struct run_result *r)
 	r->elapsed_ns = s_to_ns(elapsed > 0 ? elapsed : end);
 	r->start_epoch = l->start_time;
 	r->workers = (uint32_t)param_num(l, "workers", 0);
+	r->workers_lost = (uint32_t)param_num(l, "workers_lost", 0);
 	r->interrupted = param_num(l, "interrupted", 0) != 0;
 	return 0;
 }

@@ -468,6 +468,7 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 	add(&ps, "duration_s", "%.9g", (double)o->duration_ns / 1e9);
 	add(&ps, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);
 	add(&ps, "workers", "%u", r->workers);
+	add(&ps, "workers_lost", "%u", r->workers_lost);
 	add(&ps, "pipeline", "%u", o->pipeline);
 	add(&ps, "timeout_s", "%.9g", (double)o->request_timeout_ns / 1e9);
 	add(&ps, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);

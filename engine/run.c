@@ -148,8 +148,9 @@ static void advance_progress(struct collector *col, bool final)
 	struct run_result *r = col->res;
 
 	while (col->next_progress < r->nseconds &&
-	       (r->reports[col->next_progress] >= col->nworkers ||
+	       (r->reports[col->next_progress] >= stopping_reporters(col, col->next_progress) ||
 		(final && r->reports[col->next_progress] > 0))) {
+		stopping_add_lost_share(col, col->next_progress);
 		print_progress(col, col->next_progress);
 		if (!final) {
 			live_hlog_second(col, col->next_progress);
@@ -171,8 +172,11 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 	if (n <= 0) {
 		ev_io_stop(loop, io);
 		close(io->fd);
+		stopping_worker_lost(col, k); /* unless it said it was done */
 		if (--col->open_pipes == 0)
 			ev_break(loop, EVBREAK_ALL);
+		else
+			advance_progress(col, false); /* its seconds are no longer waited for */
 		return;
 	}
 	ipc_reader_feed(&col->readers[k], buf, (size_t)n);
@@ -185,8 +189,13 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 			col->last_heard[k] = clock_ns();
 			if (stats_decode(payload, h.len, &s) == 0) {
 				merge_interval(col, h.second, &s);
+				if (h.second + 1 > col->wk[k].covered)
+					col->wk[k].covered = h.second + 1;
+				col->wk[k].inflight = s.gauge[GA_INFLIGHT];
 				stats_free(&s);
 			}
+		} else if (h.type == IPC_DONE) {
+			col->wk[k].done = true;
 		} else if (h.type == IPC_LOG &&
 			   msglog_first(&col->msgs, (const char *)payload, h.len)) {
 			collector_clear_line(col);
@@ -198,8 +207,11 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 		ev_io_stop(loop, io);
 		close(io->fd);
 		col->res->worker_failed = true;
+		stopping_worker_lost(col, k);
 		if (--col->open_pipes == 0)
 			ev_break(loop, EVBREAK_ALL);
+		else
+			advance_progress(col, false);
 		return;
 	}
 	advance_progress(col, false);
@@ -465,8 +477,9 @@ int run_main(int argc, char **argv)
 	col.last_heard = calloc(opt.workers, sizeof(*col.last_heard));
 	col.stuck = calloc(opt.workers, sizeof(*col.stuck));
 	col.reaped = calloc(opt.workers, sizeof(*col.reaped));
+	col.wk = calloc(opt.workers, sizeof(*col.wk));
 	if (!col.pids || !col.pipes || !col.readers || !col.ctl || !col.last_heard || !col.stuck ||
-	    !col.reaped)
+	    !col.reaped || !col.wk)
 		goto out;
 	for (uint32_t k = 0; k < opt.workers; k++)
 		col.ctl[k] = -1;
@@ -568,6 +581,7 @@ out:
 	free(col.last_heard);
 	free(col.stuck);
 	free(col.reaped);
+	free(col.wk);
 	free(col.pids);
 	free(col.pipes);
 	free(col.readers);

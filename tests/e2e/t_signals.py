@@ -165,4 +165,44 @@ return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 }, conne
        "made" % (lim, p.stderr.strip(), left, seen.get("accepted")))
 ok(hit > 0, "some open-files limits made the spawn fail midway (%d)" % hit)
 
+
+# A worker SIGKILLed mid-run: named with its signal; the other goes on and
+# progress does not stall on the dead one's seconds; the schedule's intended
+# total is kept (1000/s for 4 s), the dead one's share counted as not sent
+# and its in-flight requests as unfinished.
+srv = Serve("echo", "--delay", "2ms")
+out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
+p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "4s",
+                      "-c", "10", "-w", "2", "-r", "1000", "--progress", "--json", out, "-q"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+seen = []
+line = p.stderr.readline()
+while line and not line.startswith("[  1s]"):
+    seen.append(line)
+    line = p.stderr.readline()
+seen.append(line)
+with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+    victim = int(f.read().split()[1])
+os.kill(victim, signal.SIGKILL)
+_, rest = p.communicate(timeout=60)
+err = "".join(seen) + rest
+srv.stop()
+j = report(out)
+tot = j.get("totals", {})
+req = tot.get("requests", {})
+errs = tot.get("errors", {}).get("total", 0)
+ok(p.returncode == 1 and "worker 1 (pid %d) was killed by SIGKILL" % victim in err and
+   "the other workers go on" in err, "a worker SIGKILLed: named with its signal, exit 1", err)
+ok("[  4s]" in err, "progress goes on to the last second (not stalled on the dead worker)", err)
+ok(j.get("run", {}).get("workers_lost") == 1, "workers_lost 1 in the JSON", json.dumps(j.get("run")))
+ok(req.get("intended") == 4000 and 2000 <= req.get("sent", 0) < 3200,
+   "intended keeps the schedule's 4000; sent %s (half of it after the kill)" % req.get("sent"),
+   json.dumps(req))
+ok(req.get("sent") == req.get("completed", 0) + req.get("unfinished", 0) + errs,
+   "sent = completed + unfinished + errors (%s, %s errors)" % (json.dumps(req), errs))
+series = j.get("series", [])
+# (a request due on a second's boundary may fall on either side of it)
+ok(len(series) >= 4 and all(abs(sec.get("intended", 0) - 1000) <= 2 for sec in series[:4]),
+   "each second keeps its 1000 intended: %s" % [sec.get("intended") for sec in series])
+
 done()
