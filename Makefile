@@ -37,8 +37,16 @@ surge: $(BUILD)/surge
 $(BUILD)/surge: $(ENGINE_OBJS)
 	$(CC) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/engine/%.o: engine/%.c $(wildcard engine/*.h include/surge/*.h) | $(BUILD)/engine
-	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+# Each object and test binary records the headers it included (-MMD) in a
+# .d file beside it; -MP adds an empty rule per header so a deleted header
+# does not break the build. A header change rebuilds only what includes it.
+DEPFLAGS := -MMD -MP
+
+$(BUILD)/engine/%.o: engine/%.c | $(BUILD)/engine
+	$(CC) $(CFLAGS) $(XCFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(XCFLAGS) $(DEPFLAGS) -Itests/unit $(XLDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 # include/surge/ffi.h, preprocessed, is what runtime.lua gives ffi.cdef: one
 # declaration of the C<->Lua seam for both sides.
@@ -48,11 +56,10 @@ $(BUILD)/engine/ffi_cdef.h: include/surge/ffi.h | $(BUILD)/engine
 $(BUILD)/engine/lua_engine.o: $(BUILD)/engine/ffi_cdef.h
 $(BUILD)/engine/lua_engine.o: XCFLAGS += -I$(BUILD)/engine
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(LIB_OBJS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(XCFLAGS) -Itests/unit $(XLDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
-
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB_OBJS) | $(BUILD)/fuzz
-	$(CC) $(CFLAGS) $(XCFLAGS) $(XLDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB_OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(DEPFLAGS) $(XLDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB_OBJS) $(LDLIBS)
+
+-include $(wildcard $(BUILD)/engine/*.d $(BUILD)/tests/*.d $(BUILD)/fuzz/*.d)
 
 $(BUILD)/engine $(BUILD)/tests $(BUILD)/fuzz:
 	mkdir -p $@
@@ -85,10 +92,21 @@ test: deps node-deps
 	$(MAKE) check
 	$(MAKE) test-asan
 
-# The suite against the current build (no package installs).
+# The suite against the current build (no package installs); test-unit,
+# test-lua and test-e2e run one part of it each, the same way.
+PROVE := SURGE=$(CURDIR)/$(BUILD)/surge BUILD=$(BUILD) prove --exec '' $(PROVE_FLAGS)
+
 check: surge unit
-	SURGE=$(CURDIR)/$(BUILD)/surge BUILD=$(BUILD) prove --exec '' $(PROVE_FLAGS) \
-	  $(UNIT_BINS) tests/lua/run $(wildcard tests/fuzz/run) $(wildcard tests/e2e/t_*)
+	$(PROVE) $(UNIT_BINS) tests/lua/run $(wildcard tests/fuzz/run) $(wildcard tests/e2e/t_*)
+
+test-unit: unit
+	$(PROVE) $(UNIT_BINS) $(wildcard tests/fuzz/run)
+
+test-lua:
+	$(PROVE) tests/lua/run
+
+test-e2e: surge
+	$(PROVE) $(wildcard tests/e2e/t_*)
 
 # Everything again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan:

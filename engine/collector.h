@@ -19,6 +19,14 @@
 struct refresh;
 struct ipc_reader;
 
+/* What the coordinator knows of one worker from its pipe. */
+struct collector_worker {
+	uint32_t covered;  /* seconds it has reported (0 .. covered-1) */
+	int64_t inflight;  /* requests in flight at the end of its last reported second */
+	bool done;         /* IPC_DONE came: it finished, whatever its exit code */
+	bool lost;         /* its pipe closed without IPC_DONE: it died mid-run */
+};
+
 struct collector {
 	struct run_result *res;
 	const struct options *opt;
@@ -31,12 +39,13 @@ struct collector {
 	uint32_t nworkers, open_pipes;
 	uint32_t next_progress; /* next second to print */
 	bool progress;
-	int terms_sent; /* stops sent to the workers: 1 drain (SIGTERM), 2 at once (SIGUSR1) */
+	int terms_sent; /* stops sent to the workers: 1 drain (SIGTERM), 2 at once (SIGUSR1), 3 killed */
 	ev_signal sigint, sigterm;
 	ev_timer watch;      /* workers that stop reporting, or do not stop */
 	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */
 	enum stuck { STUCK_NO, STUCK_WARNED, STUCK_KILLED } *stuck;
-	int *reaped; /* wait status + 1 of a worker the watchdog reaped; 0: not yet */
+	int *reaped; /* wait status + 1 of a worker already reaped; 0: not yet */
+	struct collector_worker *wk;
 	uint64_t deadline;   /* workers still running after this are killed */
 	int live_hlog; /* --hlog as the run goes (-1: none); replaced whole at the end */
 	struct msglog msgs; /* what workers said, each kind printed once */
@@ -55,5 +64,15 @@ void live_hlog_close(struct collector *col);
  * marked abort, and the watchdog for workers that stop answering. */
 void stopping_start(struct collector *col);
 void stopping_check_abort(struct collector *col, uint32_t second);
+/* Worker k's pipe closed without IPC_DONE: it is reaped and named with what
+ * ended it; what it had in flight counts as unfinished. */
+void stopping_worker_lost(struct collector *col, uint32_t k);
+/* Workers whose report of this second is to be waited for: those still
+ * running, and those gone after they sent it. */
+uint32_t stopping_reporters(const struct collector *col, uint32_t second);
+/* Before a second is shown: the share of the schedule that lost workers
+ * were to send in it is added to its intended count, so the run keeps the
+ * schedule's total and shows the shortfall. */
+void stopping_add_lost_share(struct collector *col, uint32_t second);
 
 #endif

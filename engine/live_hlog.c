@@ -28,7 +28,7 @@ static int write_whole(int fd, int (*fn)(FILE *f, const void *arg), const void *
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			rc = -EIO;
+			rc = n < 0 ? -errno : -EIO;
 		else
 			off += (size_t)n;
 	}
@@ -65,8 +65,8 @@ static int live_interval(FILE *f, const void *arg)
  * comes. */
 void live_hlog_open(struct collector *col)
 {
-	if (!col->opt->hlog_path || report_to_stdout(col->opt->hlog_path))
-		return; /* to stdout it goes once, whole, at the end */
+	if (!report_path_replaced(col->opt->hlog_path))
+		return; /* to stdout, a FIFO or a device it goes once, whole, at the end */
 	col->live_hlog = open(col->opt->hlog_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (col->live_hlog < 0 || write_whole(col->live_hlog, live_header, col) < 0) {
 		fprintf(stderr, "surge: warning: %s: cannot write it as the run goes; it will be "

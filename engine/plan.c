@@ -179,6 +179,16 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 	uint64_t wneed = ceil_div(conns, usable);
 	if (wneed < 1)
 		wneed = 1;
+	if (wneed > PLAN_MAX_WORKERS) {
+		snprintf(err, errlen, "%llu connections would need %llu workers (each process may "
+			 "open %llu files, %llu of them held by surge itself), more than the %d "
+			 "surge runs: raise the open-files limit (ulimit -Hn, LimitNOFILE=) to at "
+			 "least %llu", (unsigned long long)conns, (unsigned long long)wneed,
+			 (unsigned long long)sys->fd_limit, (unsigned long long)sys->fd_reserve,
+			 PLAN_MAX_WORKERS,
+			 (unsigned long long)(ceil_div(conns, PLAN_MAX_WORKERS) + sys->fd_reserve));
+		return -E2BIG;
+	}
 	if (o->workers_given) {
 		if (o->workers < wneed) {
 			snprintf(err, errlen, "%llu connections need ≥ %llu workers: each process may "

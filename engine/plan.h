@@ -18,6 +18,10 @@
  * pipe and signalfd, the pacer's timerfd, the report pipe, and room for Lua
  * files and the resolver. Added to what the coordinator holds at fork. */
 #define PLAN_WORKER_FDS 16
+/* Worker processes at most (lua/surge/scenario.lua MAX_WORKERS says the
+ * same to -w): beyond it they only contend for the CPUs, and the fork of
+ * each holds Ctrl-C back. More connections need more files per process. */
+#define PLAN_MAX_WORKERS 1024
 
 /* The machine, as the plan sees it (plan_system_probe fills it; tests make
  * their own). */

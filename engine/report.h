@@ -24,10 +24,36 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 bool report_to_stdout(const char *path);
 /* How many of these report paths are "-" (at most one may be). */
 int report_stdout_count(const char *hlog, const char *json, const char *html);
-/* Checks, before the run, that each file the options ask for can be created
- * where it is to go. Returns 0 or -errno with err filled. */
+
+/* One report file to write: where (NULL: not asked for), its name in
+ * messages ("JSON"), and the writer that renders it to a stream (0 or
+ * -errno). A regular file is replaced whole through a temp file of a
+ * unique name beside it and a rename; a FIFO, a character device or "-"
+ * is written as it is; a symlink is followed (see report_files.c). */
+struct report_out {
+	const char *path;
+	const char *what;
+	int (*write)(FILE *f, const struct options *o, const struct run_result *r,
+		     const char *const *sources, size_t nsources);
+};
+/* Before any work: at most one "-", no two reports to the same file, and
+ * each can be created where it is to go. 0 or -errno with err filled. */
+int report_outs_check(const struct report_out *outs, size_t n, char *err, size_t errlen);
+/* Writes each report asked for, every one attempted even after one
+ * failed. Returns 0 or the first -errno; err holds one line per failure. */
+int report_outs_write(const struct report_out *outs, size_t n, const struct options *o,
+		      const struct run_result *r, const char *const *sources, size_t nsources,
+		      char *err, size_t errlen);
+/* Writes one report. 0 or -errno (what write() said) with err naming the file. */
+int report_write_file(const char *path, const struct report_out *out, const struct options *o,
+		      const struct run_result *r, const char *const *sources, size_t nsources,
+		      char *err, size_t errlen);
+/* path is, or will be, a regular file that the final write replaces (so
+ * it may be written as the run goes); false for "-", FIFOs and devices. */
+bool report_path_replaced(const char *path);
+/* report_outs_check and report_outs_write for a run's --hlog, --json and
+ * --html. */
 int report_files_check(const struct options *o, char *err, size_t errlen);
-/* Writes the files the options ask for. Returns 0 or -errno with err filled. */
 int report_files(const struct options *o, const struct run_result *r, char *err, size_t errlen);
 
 /* "1.23ms", "850us", "2.10s": three significant figures, unit by size. */
@@ -43,14 +69,6 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 int report_hlog(FILE *f, const struct options *o, const struct run_result *r);
 /* Its header alone (the parameters as they stand), for the log written live. */
 int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r);
-/* Writes a report to path through path.tmp + rename, so a reader never sees
- * half a file. 0 or -errno with err naming the file. */
-int report_write_file(const char *path, const char *what,
-		      int (*write)(FILE *f, const struct options *o, const struct run_result *r,
-				   const char *const *sources, size_t nsources),
-		      const struct options *o, const struct run_result *r, const char *const *sources,
-		      size_t nsources, char *err, size_t errlen);
-
 /* The fixed percentiles every report lists (JSON keys "50" ... "100"). */
 #define REPORT_NPERCENTILES 9
 extern const double report_percentiles[REPORT_NPERCENTILES];

@@ -195,6 +195,7 @@ static int result_from_log(struct hlog *l, struct run_result *r)
 	r->elapsed_ns = s_to_ns(elapsed > 0 ? elapsed : end);
 	r->start_epoch = l->start_time;
 	r->workers = (uint32_t)param_num(l, "workers", 0);
+	r->workers_lost = (uint32_t)param_num(l, "workers_lost", 0);
 	r->interrupted = param_num(l, "interrupted", 0) != 0;
 	return 0;
 }
@@ -266,6 +267,15 @@ int report_main(int argc, char **argv)
 			goto out;
 		}
 	}
+	const struct report_out outs[3] = {
+		{a.hlog, "HdrHistogram log", write_hlog},
+		{a.json, "JSON", report_json},
+		{a.html, "HTML", report_html},
+	};
+	if (report_outs_check(outs, 3, err, sizeof(err)) < 0) {
+		fprintf(stderr, "surge report: %s\n", err);
+		goto out;
+	}
 	rc = EXIT_FAILED;
 	for (size_t i = 0; i < a.nfiles; i++) {
 		FILE *f = fopen(a.files[i], "r");
@@ -295,11 +305,6 @@ int report_main(int argc, char **argv)
 					     (double)r.elapsed_ns / 1e9);
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : EXIT_OK;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
-	if (to_stdout > 1) {
-		fprintf(stderr, "surge report: only one report can go to stdout ('-')\n");
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	if (!a.quiet && !to_stdout) {
 		printf("surge report: %zu log%s, %zu interval%s, %s -> %s\n", a.nfiles,
 		       a.nfiles == 1 ? "" : "s", r.nseconds, r.nseconds == 1 ? "" : "s",
@@ -307,13 +312,9 @@ int report_main(int argc, char **argv)
 		report_text(stdout, &o, &r);
 	}
 	const char *const *src = (const char *const *)a.files;
-	if ((a.hlog && report_write_file(a.hlog, "HdrHistogram log", write_hlog, &o, &r, src,
-					 a.nfiles, err, sizeof(err)) < 0) ||
-	    (a.json && report_write_file(a.json, "JSON", report_json, &o, &r, src, a.nfiles, err,
-					 sizeof(err)) < 0) ||
-	    (a.html && report_write_file(a.html, "HTML", report_html, &o, &r, src, a.nfiles, err,
-					 sizeof(err)) < 0)) {
-		fprintf(stderr, "surge report: %s\n", err);
+	if (report_outs_write(outs, 3, &o, &r, src, a.nfiles, err, sizeof(err)) < 0) {
+		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+			fprintf(stderr, "surge report: %s\n", line);
 		goto out;
 	}
 	rc = r.exit_code;

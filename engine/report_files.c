@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -11,85 +12,312 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "hlog.h"
 #include "threshold.h"
 #include "version.h"
 
-/* path.tmp: where a report is written before the rename (free() it). */
-static char *tmp_path(const char *path)
-{
-	char *tmp;
+/*
+ * Where a report goes. A regular file (or a new one) is written to a temp
+ * file of a unique name, made with O_EXCL beside it, and renamed over it:
+ * a reader never sees half a file, and nothing that was at a guessable
+ * name (a FILE.tmp symlink, a directory) is followed or in the way. What is
+ * not a regular file is never replaced: a FIFO or a character device
+ * (/dev/null, a terminal) is opened and written as it is, as `>` would; a
+ * symlink is followed to the file it names, which is replaced and the link
+ * kept (a link to a file not there yet creates it where the link points).
+ * A block device, a socket and a directory are refused.
+ */
+enum dest_kind {
+	DEST_STDOUT, /* "-" */
+	DEST_FILE,   /* a regular file, or none yet: temp file + rename */
+	DEST_DIRECT, /* FIFO or character device: opened and written in place */
+};
 
-	return asprintf(&tmp, "%s.tmp", path) < 0 ? NULL : tmp;
+struct dest {
+	enum dest_kind kind;
+	char *real;  /* DEST_FILE: the path to replace, symlinks resolved (free it) */
+	bool exists; /* DEST_FILE: replaces a file, whose mode it keeps */
+	mode_t mode;
+};
+
+/* The path a chain of symlinks ends at, which need not exist (*out, to
+ * free). 0 or -errno (-ELOOP past 40 links, as the kernel counts). */
+static int follow_links(const char *path, char **out)
+{
+	char *cur = strdup(path);
+
+	for (int hops = 0; cur && hops < 40; hops++) {
+		struct stat lst;
+		char buf[PATH_MAX];
+		if (lstat(cur, &lst) < 0 || !S_ISLNK(lst.st_mode)) {
+			*out = cur;
+			return 0;
+		}
+		ssize_t n = readlink(cur, buf, sizeof(buf) - 1);
+		if (n < 0) {
+			int rc = -errno;
+			free(cur);
+			return rc;
+		}
+		buf[n] = '\0';
+		const char *slash = strrchr(cur, '/');
+		char *next = NULL;
+		/* A relative target is relative to the link's directory. */
+		if (buf[0] == '/' || !slash)
+			next = strdup(buf);
+		else if (asprintf(&next, "%.*s%s", (int)(slash - cur + 1), cur, buf) < 0)
+			next = NULL;
+		free(cur);
+		cur = next;
+	}
+	if (!cur)
+		return -ENOMEM;
+	free(cur);
+	return -ELOOP;
 }
 
-int report_write_file(const char *path, const char *what,
-		      int (*write)(FILE *f, const struct options *o, const struct run_result *r,
-				   const char *const *sources, size_t nsources),
-		      const struct options *o, const struct run_result *r, const char *const *sources,
-		      size_t nsources, char *err, size_t errlen)
+/* 0, or -errno with a message for err's ": ..." part in why. */
+static int dest_resolve(const char *path, struct dest *d, char *why, size_t whylen)
 {
-	char *tmp;
+	struct stat st;
+
+	memset(d, 0, sizeof(*d));
+	why[0] = '\0';
+	if (report_to_stdout(path)) {
+		d->kind = DEST_STDOUT;
+		return 0;
+	}
+	if (stat(path, &st) < 0) {
+		int rc = -errno;
+		struct stat lst;
+		if (rc != -ENOENT)
+			return rc;
+		d->kind = DEST_FILE;
+		if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+			return follow_links(path, &d->real); /* created where the link points */
+		d->real = strdup(path);
+		return d->real ? 0 : -ENOMEM;
+	}
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+		d->kind = DEST_DIRECT;
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file, a FIFO or a character device");
+		return -EINVAL;
+	}
+	d->kind = DEST_FILE;
+	d->exists = true;
+	d->mode = st.st_mode & 07777;
+	d->real = realpath(path, NULL); /* the file a symlink names is replaced, not the link */
+	return d->real ? 0 : -errno;
+}
+
+/* Creates a new file beside real, ".NAME.XXXXXX.tmp", with O_EXCL: nothing
+ * already there is followed or truncated. Returns the fd (and *tmp, to
+ * free) or -errno. */
+static int temp_open(const char *real, char **tmp)
+{
+	const char *slash = strrchr(real, '/');
+	int dirlen = slash ? (int)(slash - real + 1) : 0;
+	uint64_t x = clock_ns() ^ ((uint64_t)getpid() << 24);
+
+	for (int i = 0; i < 100; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		if (asprintf(tmp, "%.*s.%s.%06llx.tmp", dirlen, real, real + dirlen,
+			     (unsigned long long)(x >> 40)) < 0)
+			return -ENOMEM;
+		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (fd >= 0)
+			return fd;
+		int rc = -errno;
+		free(*tmp);
+		*tmp = NULL;
+		if (rc != -EEXIST)
+			return rc;
+	}
+	return -EEXIST;
+}
+
+/* A stdio stream over fd that keeps the errno of the first write that
+ * failed: the writers can only see ferror(), which would make a full disk
+ * look like EIO. */
+struct sink {
+	int fd;
+	int err;
+};
+
+static ssize_t sink_write(void *cookie, const char *buf, size_t len)
+{
+	struct sink *s = cookie;
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(s->fd, buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!s->err)
+				s->err = n < 0 ? errno : EIO;
+			return 0; /* fopencookie: 0 is an error */
+		}
+		off += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+static int write_fd(int fd, const struct report_out *out, const struct options *o,
+		    const struct run_result *r, const char *const *sources, size_t nsources)
+{
+	struct sink s = {fd, 0};
+	FILE *f = fopencookie(&s, "w", (cookie_io_functions_t){.write = sink_write});
 	int rc;
 
-	if (report_to_stdout(path)) {
-		rc = write(stdout, o, r, sources, nsources);
-		if (fflush(stdout) != 0 && rc == 0)
-			rc = -errno;
-		if (rc < 0)
-			snprintf(err, errlen, "cannot write the %s report to stdout: %s", what,
-				 strerror(-rc));
-		return rc;
-	}
-	tmp = tmp_path(path);
-	if (!tmp)
+	if (!f)
 		return -ENOMEM;
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot write the %s report to '%s': %s", what, path,
-			 strerror(-rc));
-		free(tmp);
+	rc = out->write(f, o, r, sources, nsources);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -EIO;
+	if (rc < 0 && s.err)
+		rc = -s.err; /* what write() said, not ferror()'s EIO */
+	return rc;
+}
+
+static int write_dest(const struct dest *d, const char *path, const struct report_out *out,
+		      const struct options *o, const struct run_result *r,
+		      const char *const *sources, size_t nsources)
+{
+	char *tmp = NULL;
+	int fd, rc;
+
+	if (d->kind == DEST_STDOUT) {
+		if (fflush(stdout) != 0)
+			return -errno;
+		return write_fd(STDOUT_FILENO, out, o, r, sources, nsources);
+	}
+	if (d->kind == DEST_DIRECT) {
+		/* A FIFO's open waits for a reader, as `>` would. */
+		if ((fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)) < 0)
+			return -errno;
+		rc = write_fd(fd, out, o, r, sources, nsources);
+		if (close(fd) < 0 && rc == 0 && errno != EINTR)
+			rc = -errno;
 		return rc;
 	}
-	rc = write(f, o, r, sources, nsources);
-	if (fclose(f) != 0 && rc == 0)
+	if ((fd = temp_open(d->real, &tmp)) < 0)
+		return fd;
+	rc = d->exists && fchmod(fd, d->mode) < 0 ? -errno : 0;
+	if (rc == 0)
+		rc = write_fd(fd, out, o, r, sources, nsources);
+	if (rc == 0 && fsync(fd) < 0) /* the rename must not outlive the data */
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
+	if (close(fd) < 0 && rc == 0 && errno != EINTR)
 		rc = -errno;
-	if (rc < 0) {
+	if (rc == 0 && rename(tmp, d->real) < 0)
+		rc = -errno;
+	if (rc < 0)
 		unlink(tmp);
-		snprintf(err, errlen, "cannot write the %s report to '%s': %s", what, path,
-			 strerror(-rc));
-	}
 	free(tmp);
 	return rc;
 }
 
-/* Creates and removes path.tmp, as report_write_file will create it. */
-static int check_writable(const char *path, const char *what, char *err, size_t errlen)
+static void say(char *err, size_t errlen, const struct report_out *out, const char *path, int rc,
+		const char *why, const char *after)
 {
-	char *tmp = tmp_path(path);
-	struct stat st;
-	int rc = 0;
+	if (report_to_stdout(path))
+		snprintf(err, errlen, "cannot write the %s report to stdout: %s%s", out->what,
+			 strerror(-rc), after);
+	else
+		snprintf(err, errlen, "cannot write the %s report to '%s': %s%s", out->what, path,
+			 why[0] ? why : strerror(-rc), after);
+}
 
-	if (!tmp)
-		return -ENOMEM;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		rc = -EISDIR;
-	} else {
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd >= 0) {
+int report_write_file(const char *path, const struct report_out *out, const struct options *o,
+		      const struct run_result *r, const char *const *sources, size_t nsources,
+		      char *err, size_t errlen)
+{
+	struct dest d;
+	char why[160];
+	int rc = dest_resolve(path, &d, why, sizeof(why));
+
+	if (rc == 0)
+		rc = write_dest(&d, path, out, o, r, sources, nsources);
+	if (rc < 0)
+		say(err, errlen, out, path, rc, why, "");
+	free(d.real);
+	return rc;
+}
+
+bool report_path_replaced(const char *path)
+{
+	struct stat st;
+
+	if (!path || report_to_stdout(path))
+		return false;
+	return stat(path, &st) < 0 ? errno == ENOENT : S_ISREG(st.st_mode);
+}
+
+/* The absolute spelling of a path that need not exist yet: its directory
+ * resolved, its name as given (NULL if the directory does not resolve). */
+static char *canonical(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup(".");
+	char *rdir = dir ? realpath(dir, NULL) : NULL;
+	char *out = NULL;
+
+	if (rdir && asprintf(&out, "%s/%s", rdir, slash ? slash + 1 : path) < 0)
+		out = NULL;
+	free(dir);
+	free(rdir);
+	return out;
+}
+
+/* Two report paths that would end in the same file (the second would
+ * replace the first). Writing twice to a character device (/dev/null) is
+ * harmless. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && !S_ISCHR(sa.st_mode);
+	if (strcmp(a, b) == 0)
+		return true;
+	char *ca = canonical(a), *cb = canonical(b);
+	bool same = ca && cb && strcmp(ca, cb) == 0;
+	free(ca);
+	free(cb);
+	return same;
+}
+
+/* That a report could go where it is to: the file type, and for a regular
+ * file a temp file created and removed beside it. */
+static int check_dest(const char *path, const struct report_out *out, char *err, size_t errlen)
+{
+	static const char after[] = " (checked before any traffic)";
+	struct dest d;
+	char why[160], *tmp = NULL;
+	int rc = dest_resolve(path, &d, why, sizeof(why));
+
+	if (rc == 0 && d.kind == DEST_FILE) {
+		int fd = temp_open(d.real, &tmp);
+		if (fd < 0) {
+			rc = fd;
+		} else {
 			close(fd);
 			unlink(tmp);
-		} else if (errno != EEXIST) {
-			rc = -errno;
 		}
+	} else if (rc == 0 && d.kind == DEST_DIRECT && access(path, W_OK) < 0) {
+		rc = -errno; /* not opened: a FIFO's open would wait for a reader */
 	}
 	if (rc < 0)
-		snprintf(err, errlen, "cannot write the %s report to '%s': %s (checked before any "
-			 "traffic)", what, path, strerror(-rc));
+		say(err, errlen, out, path, rc, why, after);
 	free(tmp);
+	free(d.real);
 	return rc;
 }
 
@@ -103,22 +331,82 @@ int report_stdout_count(const char *hlog, const char *json, const char *html)
 	return report_to_stdout(hlog) + report_to_stdout(json) + report_to_stdout(html);
 }
 
-int report_files_check(const struct options *o, char *err, size_t errlen)
+int report_outs_check(const struct report_out *outs, size_t n, char *err, size_t errlen)
 {
-	int rc = 0;
+	int nstdout = 0;
 
-	if (report_stdout_count(o->hlog_path, o->json_path, o->html_path) > 1) {
+	for (size_t i = 0; i < n; i++)
+		nstdout += report_to_stdout(outs[i].path);
+	if (nstdout > 1) {
 		snprintf(err, errlen, "only one report can go to stdout ('-'): --json, --hlog or "
 				      "--html");
 		return -EINVAL;
 	}
-	if (o->hlog_path && !report_to_stdout(o->hlog_path))
-		rc = check_writable(o->hlog_path, "HdrHistogram log", err, errlen);
-	if (rc == 0 && o->json_path && !report_to_stdout(o->json_path))
-		rc = check_writable(o->json_path, "JSON", err, errlen);
-	if (rc == 0 && o->html_path && !report_to_stdout(o->html_path))
-		rc = check_writable(o->html_path, "HTML", err, errlen);
-	return rc;
+	for (size_t i = 0; i < n; i++) {
+		if (!outs[i].path || report_to_stdout(outs[i].path))
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (outs[j].path && !report_to_stdout(outs[j].path) &&
+			    same_file(outs[i].path, outs[j].path)) {
+				snprintf(err, errlen, "the %s and the %s report would both be written "
+					 "to '%s': give each its own file", outs[j].what,
+					 outs[i].what, outs[i].path);
+				return -EINVAL;
+			}
+		}
+		int rc = check_dest(outs[i].path, &outs[i], err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int report_outs_write(const struct report_out *outs, size_t n, const struct options *o,
+		      const struct run_result *r, const char *const *sources, size_t nsources,
+		      char *err, size_t errlen)
+{
+	size_t used = 0;
+	int first = 0;
+
+	if (errlen)
+		err[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (!outs[i].path)
+			continue;
+		/* Each is attempted: one full or missing place must not cost
+		 * the others. */
+		char msg[1024];
+		int rc = report_write_file(outs[i].path, &outs[i], o, r, sources, nsources, msg,
+					   sizeof(msg));
+		if (rc == 0)
+			continue;
+		if (!first)
+			first = rc;
+		if (used < errlen) {
+			int w = snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", msg);
+			used += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return first;
+}
+
+static int write_hlog(FILE *f, const struct options *o, const struct run_result *r,
+		      const char *const *sources, size_t nsources);
+
+/* What a run writes, in the order it writes them. */
+static void run_outs(const struct options *o, struct report_out outs[3])
+{
+	outs[0] = (struct report_out){o->hlog_path, "HdrHistogram log", write_hlog};
+	outs[1] = (struct report_out){o->json_path, "JSON", report_json};
+	outs[2] = (struct report_out){o->html_path, "HTML", report_html};
+}
+
+int report_files_check(const struct options *o, char *err, size_t errlen)
+{
+	struct report_out outs[3];
+
+	run_outs(o, outs);
+	return report_outs_check(outs, 3, err, errlen);
 }
 
 /* The run's parameters as a list that grows as they are added; an
@@ -180,6 +468,7 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 	add(&ps, "duration_s", "%.9g", (double)o->duration_ns / 1e9);
 	add(&ps, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);
 	add(&ps, "workers", "%u", r->workers);
+	add(&ps, "workers_lost", "%u", r->workers_lost);
 	add(&ps, "pipeline", "%u", o->pipeline);
 	add(&ps, "timeout_s", "%.9g", (double)o->request_timeout_ns / 1e9);
 	add(&ps, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);
@@ -215,14 +504,8 @@ static int write_hlog(FILE *f, const struct options *o, const struct run_result 
 
 int report_files(const struct options *o, const struct run_result *r, char *err, size_t errlen)
 {
-	int rc = 0;
+	struct report_out outs[3];
 
-	if (o->hlog_path)
-		rc = report_write_file(o->hlog_path, "HdrHistogram log", write_hlog, o, r, NULL, 0,
-				       err, errlen);
-	if (rc == 0 && o->json_path)
-		rc = report_write_file(o->json_path, "JSON", report_json, o, r, NULL, 0, err, errlen);
-	if (rc == 0 && o->html_path)
-		rc = report_write_file(o->html_path, "HTML", report_html, o, r, NULL, 0, err, errlen);
-	return rc;
+	run_outs(o, outs);
+	return report_outs_write(outs, 3, o, r, NULL, 0, err, errlen);
 }

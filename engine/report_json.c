@@ -132,6 +132,7 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jnum_field(f, &first, "duration_s", (double)o->duration_ns / 1e9);
 	jnum_field(f, &first, "elapsed_s", (double)r->elapsed_ns / 1e9);
 	jint_field(f, &first, "workers", r->workers);
+	jint_field(f, &first, "workers_lost", r->workers_lost);
 	jint_field(f, &first, "pipeline", o->pipeline);
 	jnum_field(f, &first, "timeout_s", (double)o->request_timeout_ns / 1e9);
 	jnum_field(f, &first, "connect_timeout_s", (double)o->connect_timeout_ns / 1e9);

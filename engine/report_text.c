@@ -194,6 +194,10 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 			intended ? 100.0 * (double)s->counter[ST_SENT] / (double)intended : 0.0,
 			(long long)s->counter[ST_DROPPED]);
 	}
+	if (r->workers_lost)
+		fprintf(f, "  workers     %u of %u died during the run: what they had in flight is "
+			   "unfinished%s\n", r->workers_lost, r->workers,
+			o->rate_segs ? ", what they were to send intended but not sent" : "");
 	fprintf(f, "  connections opened %lld  closed %lld  attempts %lld  peak open %lld\n",
 		(long long)s->counter[ST_CONN_OPENED], (long long)s->counter[ST_CONN_CLOSED],
 		(long long)s->counter[ST_CONN_ATTEMPTS], (long long)r->peak_open);
@@ -239,7 +243,11 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	source_rows(f, o, s);
 	if (o->rate_segs && s->counter[ST_INTENDED] > 0) {
 		double ach = (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED];
-		if (ach < 0.99 || s->counter[ST_DROPPED] > 0)
+		if (r->workers_lost && ach < 0.99)
+			fprintf(f, "\n  warning: only %.1f%% of the intended requests were sent: %u "
+				   "worker%s died during the run (see its message above)\n", ach * 100,
+				r->workers_lost, r->workers_lost == 1 ? "" : "s");
+		else if (ach < 0.99 || s->counter[ST_DROPPED] > 0)
 			fprintf(f, "\n  warning: only %.1f%% of the intended requests were sent: the "
 				   "client, not the server, may be the bottleneck (more connections, "
 				   "pipeline or workers)\n", ach * 100);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -101,14 +102,18 @@ static void merge_interval(struct collector *col, uint32_t second, const struct 
 
 	if (second >= r->nseconds) {
 		size_t n = second + 16;
+		/* Each array is kept as soon as it has grown: a second realloc
+		 * that fails must not leave the first one's old pointer behind. */
 		struct stats *ns = realloc(r->seconds, n * sizeof(*ns));
-		uint32_t *nr = realloc(r->reports, n * sizeof(*nr));
+		if (ns)
+			r->seconds = ns;
+		uint32_t *nr = ns ? realloc(r->reports, n * sizeof(*nr)) : NULL;
+		if (nr)
+			r->reports = nr;
 		if (!ns || !nr) {
-			free(ns == r->seconds ? NULL : ns);
+			r->worker_failed = true; /* a second lost: the report must not pass */
 			return;
 		}
-		r->seconds = ns;
-		r->reports = nr;
 		for (size_t i = r->nseconds; i < n; i++) {
 			stats_init(&r->seconds[i]);
 			r->reports[i] = 0;
@@ -140,8 +145,9 @@ static void advance_progress(struct collector *col, bool final)
 	struct run_result *r = col->res;
 
 	while (col->next_progress < r->nseconds &&
-	       (r->reports[col->next_progress] >= col->nworkers ||
+	       (r->reports[col->next_progress] >= stopping_reporters(col, col->next_progress) ||
 		(final && r->reports[col->next_progress] > 0))) {
+		stopping_add_lost_share(col, col->next_progress);
 		print_progress(col, col->next_progress);
 		if (!final) {
 			live_hlog_second(col, col->next_progress);
@@ -163,8 +169,11 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 	if (n <= 0) {
 		ev_io_stop(loop, io);
 		close(io->fd);
+		stopping_worker_lost(col, k); /* unless it said it was done */
 		if (--col->open_pipes == 0)
 			ev_break(loop, EVBREAK_ALL);
+		else
+			advance_progress(col, false); /* its seconds are no longer waited for */
 		return;
 	}
 	ipc_reader_feed(&col->readers[k], buf, (size_t)n);
@@ -177,8 +186,13 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 			col->last_heard[k] = clock_ns();
 			if (stats_decode(payload, h.len, &s) == 0) {
 				merge_interval(col, h.second, &s);
+				if (h.second + 1 > col->wk[k].covered)
+					col->wk[k].covered = h.second + 1;
+				col->wk[k].inflight = s.gauge[GA_INFLIGHT];
 				stats_free(&s);
 			}
+		} else if (h.type == IPC_DONE) {
+			col->wk[k].done = true;
 		} else if (h.type == IPC_LOG &&
 			   msglog_first(&col->msgs, (const char *)payload, h.len)) {
 			collector_clear_line(col);
@@ -190,8 +204,11 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 		ev_io_stop(loop, io);
 		close(io->fd);
 		col->res->worker_failed = true;
+		stopping_worker_lost(col, k);
 		if (--col->open_pipes == 0)
 			ev_break(loop, EVBREAK_ALL);
+		else
+			advance_progress(col, false);
 		return;
 	}
 	advance_progress(col, false);
@@ -229,13 +246,41 @@ static void say_line(void *arg, const char *line)
 	fprintf(stderr, "surge: %s\n", line);
 }
 
+/* Undoes a spawn that failed at worker n: the workers already forked are
+ * killed and reaped (none may load the target unsupervised) and their pipes
+ * closed. */
+static void spawn_undo(struct collector *col, int *rfd, uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		kill(col->pids[k], SIGKILL);
+		close(rfd[k]);
+		close(col->ctl[k]);
+		col->ctl[k] = -1;
+	}
+	for (uint32_t k = 0; k < n; k++)
+		while (waitpid(col->pids[k], NULL, 0) < 0 && errno == EINTR)
+			;
+}
+
+/* In a new worker: it dies with the coordinator (SIGKILL: nobody is left
+ * to collect what it measures). The coordinator may have died before the
+ * prctl, so the parent is checked after it. 0 or -errno. */
+static int worker_tie_to(pid_t coordinator)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -errno;
+	return getppid() == coordinator ? 0 : -ESRCH;
+}
+
 /* Forks the workers. In a child this returns the worker's exit code through
- * *child_rc and 1; in the coordinator it returns 0. */
+ * *child_rc and 1; in the coordinator it returns 0, or -errno with no
+ * worker left running and no descriptor left open. */
 static int spawn(struct collector *col, struct options *o, struct lua_engine *le, int *child_rc)
 {
 	/* start = "connected": the connect phase comes before the start, so the
 	 * run's clock (intervals, schedule, duration) is the traffic's. */
 	uint64_t start_ns = clock_ns() + 150 * NS_PER_MS + pool_connect_phase_ns(o);
+	pid_t coordinator = getpid();
 	int *rfd = calloc(o->workers, sizeof(int));
 
 	if (!rfd)
@@ -244,19 +289,25 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 	fflush(stdout);
 	fflush(stderr);
 	for (uint32_t k = 0; k < o->workers; k++) {
-		int fds[2], ctl[2];
+		int fds[2], ctl[2], rc;
 		if (pipe2(fds, O_CLOEXEC) < 0) {
-			free(rfd);
-			return -errno;
+			rc = -errno;
+			goto fail;
 		}
 		if (pipe2(ctl, O_CLOEXEC) < 0) {
-			free(rfd);
-			return -errno;
+			rc = -errno;
+			close(fds[0]);
+			close(fds[1]);
+			goto fail;
 		}
 		pid_t pid = fork();
 		if (pid < 0) {
-			free(rfd);
-			return -errno;
+			rc = -errno;
+			close(fds[0]);
+			close(fds[1]);
+			close(ctl[0]);
+			close(ctl[1]);
+			goto fail;
 		}
 		if (pid == 0) {
 			/* SIGTERM and SIGUSR1 stay blocked (as the coordinator
@@ -272,6 +323,10 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 				col->ctl[j] = -1;
 			}
 			free(rfd);
+			if (worker_tie_to(coordinator) < 0) {
+				*child_rc = 1; /* the coordinator is gone already */
+				return 1;
+			}
 			*child_rc = worker_run(o, le, k, o->workers, start_ns, fds[1], ctl[0]);
 			return 1;
 		}
@@ -280,6 +335,11 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 		col->ctl[k] = ctl[1];
 		rfd[k] = fds[0];
 		col->pids[k] = pid;
+		continue;
+	fail:
+		spawn_undo(col, rfd, k);
+		free(rfd);
+		return rc;
 	}
 	for (uint32_t k = 0; k < o->workers; k++) {
 		fcntl(rfd[k], F_SETFL, O_NONBLOCK);
@@ -418,8 +478,9 @@ int run_main(int argc, char **argv)
 	col.last_heard = calloc(opt.workers, sizeof(*col.last_heard));
 	col.stuck = calloc(opt.workers, sizeof(*col.stuck));
 	col.reaped = calloc(opt.workers, sizeof(*col.reaped));
+	col.wk = calloc(opt.workers, sizeof(*col.wk));
 	if (!col.pids || !col.pipes || !col.readers || !col.ctl || !col.last_heard || !col.stuck ||
-	    !col.reaped)
+	    !col.reaped || !col.wk)
 		goto out;
 	for (uint32_t k = 0; k < opt.workers; k++)
 		col.ctl[k] = -1;
@@ -500,7 +561,8 @@ int run_main(int argc, char **argv)
 	if (!opt.quiet)
 		report_text(stdout, &opt, &res);
 	if (report_files(&opt, &res, err, sizeof(err)) < 0) {
-		fprintf(stderr, "surge: %s\n", err);
+		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+			fprintf(stderr, "surge: %s\n", line);
 		if (rc == EXIT_OK)
 			rc = EXIT_FAILED;
 	}
@@ -520,6 +582,7 @@ out:
 	free(col.last_heard);
 	free(col.stuck);
 	free(col.reaped);
+	free(col.wk);
 	free(col.pids);
 	free(col.pipes);
 	free(col.readers);

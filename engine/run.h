@@ -40,6 +40,7 @@ struct run_result {
 	int64_t peak_open;
 	bool interrupted;
 	bool worker_failed;
+	uint32_t workers_lost; /* died mid-run (signal, crash): their share counts as not sent */
 	struct threshold *thresholds; /* parsed before the run, evaluated at the end */
 	size_t nthresholds, thresholds_failed;
 	/* Set when a threshold marked abort failed mid-run and stopped it: the

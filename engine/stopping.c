@@ -1,13 +1,17 @@
 /* stopping: how a run ends early or late — Ctrl-C in stages, a threshold
- * marked abort, and workers that stop answering. */
+ * marked abort, workers that stop answering, and workers that die. */
 #include "collector.h"
 
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "pacer.h"
 #include "threshold.h"
 
 /* How long a worker may take past the end (its drain) before it is taken
@@ -45,7 +49,95 @@ static bool run_over(const struct collector *col, uint64_t now)
 static void stop_workers(struct collector *col, int sig)
 {
 	for (uint32_t k = 0; k < col->nworkers; k++)
-		kill(col->pids[k], sig);
+		if (!col->reaped[k]) /* a reaped pid may belong to someone else by now */
+			kill(col->pids[k], sig);
+}
+
+void stopping_worker_lost(struct collector *col, uint32_t k)
+{
+	struct run_result *r = col->res;
+	struct collector_worker *w = &col->wk[k];
+	uint64_t now = clock_ns();
+	char how[96];
+	int status = 0;
+
+	if (w->lost || w->done)
+		return;
+	w->lost = true;
+	r->workers_lost++;
+	r->worker_failed = true;
+	if (!col->reaped[k]) {
+		kill(col->pids[k], SIGKILL); /* a garbled pipe: it may still run */
+		while (waitpid(col->pids[k], &status, 0) < 0 && errno == EINTR)
+			;
+		col->reaped[k] = status + 1;
+	}
+	status = col->reaped[k] - 1;
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by SIG%s",
+			 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+	else
+		snprintf(how, sizeof(how), "exited with status %d without finishing",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	/* Its last second's in-flight requests were sent (and counted) but
+	 * will never be answered or timed out: unfinished, so that sent =
+	 * completed + unfinished + errors still holds. */
+	if (w->covered > 0 && w->covered <= r->nseconds && w->inflight > 0) {
+		r->seconds[w->covered - 1].counter[ST_UNFINISHED] += w->inflight;
+		r->total.counter[ST_UNFINISHED] += w->inflight;
+	}
+	/* Killed by the watchdog or by a third Ctrl-C: that was said already. */
+	if (col->stuck[k] == STUCK_KILLED || col->terms_sent > 2)
+		return;
+	uint32_t left = 0;
+	for (uint32_t j = 0; j < col->nworkers; j++)
+		left += ev_is_active(&col->pipes[j]);
+	collector_clear_line(col);
+	fprintf(stderr, "surge: worker %u (pid %d) %s %.1f s into the run; %s. Its share counts "
+			"as lost: %lld request%s in flight as unfinished%s\n",
+		k, (int)col->pids[k], how,
+		now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0.0,
+		left ? "the other workers go on" : "no worker is left",
+		(long long)w->inflight, w->inflight == 1 ? "" : "s",
+		col->opt->rate_segs ? ", what it was still to send as intended but not sent" : "");
+}
+
+uint32_t stopping_reporters(const struct collector *col, uint32_t second)
+{
+	uint32_t n = 0;
+
+	for (uint32_t k = 0; k < col->nworkers; k++)
+		if (ev_is_active(&col->pipes[k]) || col->wk[k].covered > second)
+			n++;
+	return n;
+}
+
+/* Requests among the first n of the global schedule that worker k of W
+ * takes (k, k+W, k+2W ...: pacer.h). */
+static uint64_t share_of(uint64_t n, uint32_t k, uint32_t W)
+{
+	return n / W + (k < n % W ? 1 : 0);
+}
+
+void stopping_add_lost_share(struct collector *col, uint32_t second)
+{
+	const struct options *o = col->opt;
+	uint64_t t0 = (uint64_t)second * NS_PER_SEC, t1 = t0 + NS_PER_SEC;
+
+	if (!o->rate_segs || t0 >= o->duration_ns)
+		return;
+	if (t1 > o->duration_ns)
+		t1 = o->duration_ns;
+	/* Uniform arrivals are exact; Poisson ones the expected share. */
+	uint64_t n0 = (uint64_t)floor(pacer_integral(o->rate_segs, o->nrate_segs, t0));
+	uint64_t n1 = (uint64_t)floor(pacer_integral(o->rate_segs, o->nrate_segs, t1));
+	for (uint32_t k = 0; k < col->nworkers; k++) {
+		if (!col->wk[k].lost || col->wk[k].covered > second)
+			continue;
+		int64_t add = (int64_t)(share_of(n1, k, col->nworkers) - share_of(n0, k, col->nworkers));
+		col->res->seconds[second].counter[ST_INTENDED] += add;
+		col->res->total.counter[ST_INTENDED] += add;
+	}
 }
 
 /* After each whole second: a threshold marked abort that fails on the
@@ -113,19 +205,31 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct collector *col = ev_userdata(loop);
+	struct run_result *r = col->res;
 	uint64_t now = clock_ns();
 
 	/* Stage 0 tells the workers to drain (SIGTERM), 1 to give the drain up
 	 * (SIGUSR1, which cannot merge with a SIGTERM still pending), 2 kills.
-	 * Past the end of the run, or after an abort, they are draining already. */
-	int stage = col->terms_sent + (col->terms_sent == 0 && past_end(col, now) ? 1 : 0);
+	 * Past the end of the run, or after an abort, they are draining
+	 * already: a Ctrl-C there (someone at the terminal, in a hurry) gives
+	 * the drain up, but a SIGTERM keeps it. A SIGTERM comes from `timeout`,
+	 * systemd or Kubernetes, which send it to the whole group and mean
+	 * "finish cleanly"; they send SIGKILL themselves when that takes too
+	 * long. */
+	bool draining = col->terms_sent == 0 && past_end(col, now);
+	int stage = col->terms_sent + (draining && s->signum == SIGINT ? 1 : 0);
 
 	collector_clear_line(col);
+	/* Stopped by a signal, early or in the drain: the run did not end on
+	 * its own (exit 130, "interrupted" in every report). */
+	if (!r->interrupted && !r->aborted_by) {
+		r->interrupted = true;
+		if (!draining)
+			r->elapsed_ns = now > r->start_ns ? now - r->start_ns : 0;
+	}
 	if (stage < 2)
 		stop_by(col, now);
 	if (stage == 0) {
-		col->res->interrupted = true;
-		col->res->elapsed_ns = now > col->res->start_ns ? now - col->res->start_ns : 0;
 		stop_workers(col, SIGTERM);
 		col->terms_sent++;
 		fprintf(stderr, "surge: stopping: collecting the answers in flight (Ctrl-C again to "
@@ -137,6 +241,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 				"have not sent yet is lost)\n");
 	} else {
 		stop_workers(col, SIGKILL);
+		col->terms_sent = 3;
 	}
 }
 

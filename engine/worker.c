@@ -113,14 +113,16 @@ static void interval_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_timer_start(loop, t);
 }
 
-/* SIGTERM: stop sending and drain (a second, from outside: give up the
- * drain). SIGUSR1: give up the drain now — the coordinator's "at once",
- * a signal of its own so it cannot merge with a SIGTERM still pending. */
+/* SIGTERM: stop sending and drain; a second changes nothing, for a
+ * SIGTERM to the process group (`timeout`, systemd) reaches a worker
+ * twice: once itself, once forwarded by the coordinator. SIGUSR1: give up
+ * the drain now — the coordinator's "at once", a signal of its own so it
+ * cannot merge with a SIGTERM still pending. */
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct worker *w = ev_userdata(loop);
 
-	if (s->signum == SIGUSR1 || w->stopping) {
+	if (s->signum == SIGUSR1) {
 		finish(w);
 		return;
 	}

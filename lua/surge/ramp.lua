@@ -28,7 +28,8 @@
 -- Errors: the constructors are called from scenario files, where a nil would
 -- silently become "no ramp", so they raise with error(msg, 2) and the message
 -- points at the scenario's file:line. compile and duration are called by the
--- loader and return nil, err.
+-- loader and return nil, err (compile: and, for ramp.fn, where the function
+-- is written).
 local M = {}
 
 local units = require "surge.units"
@@ -195,23 +196,33 @@ function M.duration(r)
   return nil, "ramp.fn has no length of its own: set duration, or pass { duration = \"30s\" }"
 end
 
+-- Where a function is written, "scn.lua:12" (nil for a C function).
+local function defined_at(f)
+  local info = debug.getinfo(f, "S")
+  if info and info.what ~= "C" then return info.short_src .. ":" .. info.linedefined end
+end
+
 -- fn: samples at 0, step, 2*step ... and at the end, so the last piece is
--- shorter rather than running past it.
+-- shorter rather than running past it. Errors also return where the
+-- function is written: that line, not the option's, is the one to fix.
 local function sample(r, upto)
+  local at = defined_at(r.f)
   local n = ceil(upto / r.step)
   if n > MAX_SAMPLES then
-    return nil, format("ramp.fn: %d samples over %gs at a step of %gs; use a larger step",
-      n, upto, r.step)
+    return nil, format("ramp.fn: %.0f samples over %gs at a step of %gs, more than %d; "
+      .. "use a larger step", n, upto, r.step, MAX_SAMPLES), at
   end
   local segs, pt, pv = {}, nil, nil
   for j = 0, n do
     local t = min(j * r.step, upto)
     local okc, got = pcall(r.f, t)
     if not okc then
-      return nil, format("ramp.fn: the function failed at t=%gs: %s", t, tostring(got))
+      return nil, format("ramp.fn: the function failed at t=%gs: %s", t, tostring(got)), at
     end
     local v, err = value(got)
-    if not v then return nil, format("ramp.fn: at t=%gs: %s", t, err) end
+    if not v then
+      return nil, format("ramp.fn: at t=%gs: %s", t, err), at
+    end
     if pt and t > pt then segs[#segs + 1] = { pt, t, pv, v } end
     pt, pv = t, v
   end
@@ -234,8 +245,9 @@ function M.compile(r, duration)
   end
   local segs, tail = r.segs, r.tail
   if r.kind == "fn" then
-    segs, tail = sample(r, r.length and min(r.length, d) or d)
-    if not segs then return nil, tail end
+    local at
+    segs, tail, at = sample(r, r.length and min(r.length, d) or d)
+    if not segs then return nil, tail, at end
   end
   local out, last = {}, 0
   for _, s in ipairs(segs) do

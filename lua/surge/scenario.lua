@@ -16,43 +16,78 @@ local function describe(v)
   return type(v) .. " " .. tostring(v)
 end
 
+-- Bounds: every number must be finite and fit where the engine keeps it
+-- (NaN compares false with everything, so an unchecked 0/0 slips through
+-- `n < min`; math.huge or 2^32 + 1 would wrap in a uint32_t).
+local U32 = 4294967295
+local MAX_RATE = 1e9             -- requests (or connections) per second: one a nanosecond
+local MAX_DURATION = 366 * 86400 -- seconds: a year of soak is plenty, and ns fit in 64 bits
+-- Worker processes: more than this only contend for the CPUs and slow the
+-- fork; engine/plan.h PLAN_MAX_WORKERS is the same number.
+local MAX_WORKERS = 1024
+M.MAX_WORKERS = MAX_WORKERS
+
+local function number(v)
+  local n = units.count(v) -- finite and >= 0, for numbers and strings alike
+  return n
+end
+
 -- Each checker returns the normalized value, or nil and what was expected.
-local function count_or_ramp(min)
+local function count_or_ramp(min, max)
   return function(v)
     if ramp.is_ramp(v) then return v end
-    local n = type(v) == "number" and v or (type(v) == "string" and units.count(v))
+    local n = number(v)
     if not n or n < min or n ~= math.floor(n) then
       return nil, fmt("a whole number >= %d (e.g. 200, 25k) or a ramp (surge.ramp)", min)
     end
+    if n > max then return nil, fmt("a whole number from %d to %d, or a ramp (surge.ramp)", min, max) end
     return n
   end
 end
 
 local function rate_or_ramp(v)
   if ramp.is_ramp(v) then return v end
-  local n = type(v) == "number" and v or (type(v) == "string" and units.count(v))
-  if not n or n <= 0 then
-    return nil, "a rate in requests per second > 0 (e.g. 50000, 50k) or a ramp (surge.ramp)"
+  local n = number(v)
+  if not n or n <= 0 or n > MAX_RATE then
+    return nil, "a rate in requests per second > 0 and at most 1G (e.g. 50000, 50k) or a ramp (surge.ramp)"
   end
   return n
 end
 
 local function duration(v)
-  local s = type(v) == "number" and v or (type(v) == "string" and units.duration(v))
-  if not s or s < 0 then return nil, "a duration like 10s, 500ms or 2m" end
+  local s = units.duration(v) -- finite and >= 0
+  if not s or s > MAX_DURATION then
+    return nil, "a duration like 10s, 500ms or 2m (at most 8784h, a year)"
+  end
   return s
 end
 
-local function positive_int(v)
-  local n = type(v) == "number" and v or (type(v) == "string" and units.count(v))
+local function positive_int(max)
+  return function(v)
+    local n = number(v)
+    if not n or n < 1 or n ~= math.floor(n) or n > max then
+      return nil, fmt("a whole number from 1 to %.0f", max)
+    end
+    return n
+  end
+end
+
+local function workers(v)
+  local n = number(v)
   if not n or n < 1 or n ~= math.floor(n) then return nil, "a whole number >= 1" end
+  if n > MAX_WORKERS then
+    return nil, fmt("at most %d worker processes (more only contend for the CPUs); "
+      .. "to hold more connections per worker, raise the open-files limit (ulimit -n)", MAX_WORKERS)
+  end
   return n
 end
 
-local function positive_number(v)
-  local n = type(v) == "number" and v or (type(v) == "string" and units.count(v))
-  if not n or n <= 0 then return nil, "a number > 0" end
-  return n
+local function positive_number(max)
+  return function(v)
+    local n = number(v)
+    if not n or n <= 0 or n > max then return nil, fmt("a number > 0 and at most %g", max) end
+    return n
+  end
 end
 
 local function boolean(v)
@@ -187,8 +222,8 @@ local function resolver(v)
     out.servers = table.concat(list, ",")
   end
   if v.timeout ~= nil then
-    local t = type(v.timeout) == "number" and v.timeout or units.duration(v.timeout)
-    if not t or t <= 0 then return nil, RESOLVER_EXPECTED .. " (timeout: a duration like 2s)" end
+    local t = units.duration(v.timeout)
+    if not t or t <= 0 or t > 3600 then return nil, RESOLVER_EXPECTED .. " (timeout: a duration like 2s)" end
     out.timeout = t
   end
   if v.tries ~= nil then
@@ -204,8 +239,8 @@ end
 -- resolve_every: a duration, "ttl" (the default: at each answer's TTL) or "never".
 local function resolve_every(v)
   if v == "ttl" or v == "never" then return v end
-  local s = type(v) == "number" and v or (type(v) == "string" and units.duration(v))
-  if not s or s <= 0 then return nil, "a duration like 30s, \"ttl\" or \"never\"" end
+  local s = units.duration(v)
+  if not s or s <= 0 or s > MAX_DURATION then return nil, "a duration like 30s, \"ttl\" or \"never\"" end
   return s
 end
 
@@ -291,21 +326,21 @@ end
 local schema = {
   target = { targets, "where to connect" },
   protocol = { protocol, "what to speak" },
-  connections = { count_or_ramp(0), "connections to keep open" },
+  connections = { count_or_ramp(0, U32), "connections to keep open" },
   rate = { rate_or_ramp, "requests per second in total (open model)" },
   arrival = { one_of("uniform", "poisson"), "how requests are spaced in the open model" },
   start = { one_of("connected", "now"),
             "traffic after the connections are open (default when their number is constant), or at once" },
   duration = { duration, "how long to run" },
-  workers = { positive_int, "worker processes" },
-  pipeline = { positive_int, "requests in flight per connection" },
+  workers = { workers, "worker processes" },
+  pipeline = { positive_int(65535), "requests in flight per connection" },
   timeout = { duration, "request timeout" },
   connect_timeout = { duration, "connect timeout" },
-  connect_rate = { positive_number, "new connections per second" },
+  connect_rate = { positive_number(MAX_RATE), "new connections per second" },
   think = { duration, "closed model: pause after each answer" },
   drain = { duration, "after the end, how long answers may still arrive" },
-  backlog = { positive_int, "open model: requests that may wait for a free connection" },
-  seed = { positive_int, "seed for random choices (Poisson arrivals, random IDs)" },
+  backlog = { positive_int(U32), "open model: requests that may wait for a free connection" },
+  seed = { positive_int(2 ^ 53), "seed for random choices (Poisson arrivals, random IDs)" },
   latency = { boolean, "print the full latency distribution" },
   progress = { one_of("auto", "on", "off"), "progress line" },
   quiet = { boolean, "no report on stdout" },
@@ -324,6 +359,20 @@ local schema = {
 }
 
 M.schema = schema
+
+-- The flags of `surge run` that set an option, for the messages that blame
+-- the command line (engine/run.c run_keys; -o KEY=VALUE sets any).
+local CLI_FLAGS = {
+  connections = "-c", duration = "-d", rate = "-r", workers = "-w", pipeline = "-p",
+  timeout = "-t", target = "--target", resolver = "--resolver", bind = "--bind",
+  ports = "--ports", pick = "--pick", json = "--json", hlog = "--hlog", html = "--html",
+}
+
+-- " (-c / -o connections=)": the flags that set an option from the command line.
+local function cli_flag(k, origin)
+  if origin ~= "cli" then return "" end
+  return fmt(" (%s-o %s=)", CLI_FLAGS[k] and (CLI_FLAGS[k] .. " / ") or "", k)
+end
 
 -- The line where `key = ...` is written in the scenario, or nil.
 local function line_of(source, key)
@@ -375,6 +424,11 @@ local function known_list(unknown)
   return "known: " .. table.concat(keys, ", ")
 end
 
+-- A number that is whole and within [lo, hi] (NaN is not).
+local function whole(v, lo, hi)
+  return type(v) == "number" and v >= lo and v <= hi and v == math.floor(v)
+end
+
 -- Normalizes the protocol table; errors name "protocol.<field>".
 local function check_protocol(p, pipeline)
   local shape = p.shape or (p.session and "session") or "message"
@@ -394,8 +448,8 @@ local function check_protocol(p, pipeline)
     return nil, "protocol.framing", "{ kind = \"fixed\"|\"u16\"|\"delimiter\"|\"lua\", ... }"
   end
   if fr.kind == "fixed" then
-    if type(fr.size) ~= "number" or fr.size < 1 then
-      return nil, "protocol.framing.size", "a message size in bytes >= 1"
+    if not whole(fr.size, 1, 2 ^ 30) then
+      return nil, "protocol.framing.size", "a message size in bytes from 1 to 1073741824"
     end
   elseif fr.kind == "delimiter" then
     if type(fr.delim) ~= "string" or #fr.delim < 1 or #fr.delim > 16 then
@@ -428,14 +482,29 @@ local function check_protocol(p, pipeline)
      or out.pipeline % 1 ~= 0 then
     return nil, "protocol.pipeline", "a whole number from 1 to 65535"
   end
+  if p.max_message ~= nil and not whole(p.max_message, 1, 2 ^ 30) then
+    return nil, "protocol.max_message", "a size in bytes from 1 to 1073741824"
+  end
   out.max_message = p.max_message
   return out
 end
 
--- Compiles a number or a ramp into segments { t0, t1, v0, v1 } (seconds).
-local function segments(v, dur)
-  if ramp.is_ramp(v) then return ramp.compile(v, dur) end
-  return { { 0, dur, v, v } }
+-- Compiles a number or a ramp into segments { t0, t1, v0, v1 } (seconds),
+-- each value at most max; or nil, what went wrong, and where the fault is
+-- written when that is not the option's line (a ramp.fn's function).
+local function segments(v, dur, max)
+  if not ramp.is_ramp(v) then return { { 0, dur, v, v } } end
+  local segs, err, at = ramp.compile(v, dur)
+  if not segs then return nil, err, at end
+  for _, sg in ipairs(segs) do
+    for _, x in ipairs { sg[3], sg[4] } do
+      if not (x >= 0 and x <= max) then
+        return nil, fmt("%s: a value of %s at %gs; values go from 0 to %.0f", tostring(v),
+          tostring(x), sg[1], max)
+      end
+    end
+  end
+  return segs
 end
 
 local function constant(segs)
@@ -509,8 +578,9 @@ function M.load(path, overrides)
         local line = line_of(source, k)
         where = path .. ":" .. (line and (line .. ":") or "")
       end
-      if whole then return nil, fmt("%s option '%s': %s", where, k, expected) end
-      return nil, fmt("%s option '%s': expected %s, got %s", where, k, expected, describe(v))
+      local msg = whole and fmt("%s option '%s': %s", where, k, expected)
+        or fmt("%s option '%s': expected %s, got %s", where, k, expected, describe(v))
+      return nil, msg .. cli_flag(k, origin[k])
     end
     cfg[k] = norm
   end
@@ -537,15 +607,37 @@ function M.load(path, overrides)
     if dur == 0 then dur = 10 end
   end
   if dur <= 0 then return nil, fmt("%s: option 'duration': expected a duration > 0", path) end
+  if dur > MAX_DURATION then
+    return nil, fmt("%s: the ramps last %gs, more than a year: set a shorter duration", path, dur)
+  end
 
-  local conn = segments(cfg.connections or 1, dur)
+  -- A ramp that cannot be compiled is an error, never "no ramp": a nil rate
+  -- would silently be a closed-model run at full speed.
+  local compiled = {}
+  for _, k in ipairs { "connections", "rate" } do
+    if cfg[k] ~= nil then
+      local segs, err, at = segments(cfg[k], dur, k == "rate" and MAX_RATE or U32)
+      if not segs then
+        local where = at and (at .. ":")
+        if not where and origin[k] == "cli" then
+          where = "command line:"
+        elseif not where then
+          local line = line_of(source, k)
+          where = path .. ":" .. (line and (line .. ":") or "")
+        end
+        return nil, fmt("%s option '%s': %s", where, k, err) .. cli_flag(k, origin[k])
+      end
+      compiled[k] = segs
+    end
+  end
+  local conn = compiled.connections or segments(1, dur)
   local out = {
     target = cfg.target[1].url,
     targets = cfg.target,
     protocol = proto,
     connections = conn,
     max_connections = math.max(peak(conn), 1),
-    rate = cfg.rate and segments(cfg.rate, dur) or nil,
+    rate = compiled.rate,
     arrival = cfg.arrival or "uniform",
     start = cfg.start or (constant(conn) and "connected" or "now"),
     duration = dur,

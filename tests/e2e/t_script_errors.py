@@ -96,5 +96,33 @@ rc, out, err = surge("run", write_scenario(STUCK % srv.port), "--no-progress", t
 ok(rc == 1 and "worker 0 did not stop 5 s after the end" in err and "Ran 1.00 s" in out,
    "a session stuck in a loop: the worker is killed, the report printed, exit 1 (%d)" % rc,
    out + err)
+
+# A scenario number or ramp the engine could not honour is exit 2 before any
+# traffic, naming where it is written: a ramp.fn that raises or returns NaN
+# used to be a closed-model run at full speed; -c 4294967297 one connection.
+RAMP = """local ramp = require "surge.ramp"
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = require("surge.proto.echo").new {},
+  duration = "1s",
+  rate = ramp.fn(function(t)
+    %s
+  end),
+}
+"""
+for body, want in (('error("no rate today")', ":6: option 'rate': ramp.fn: the function failed"),
+                   ("return 0/0", ":6: option 'rate': ramp.fn: at t=0s")):
+    path = write_scenario(RAMP % (srv.port, body))
+    rc, out, err = surge("run", path, "--no-progress")
+    ok(rc == 2 and path + want in err and "Ran " not in out,
+       "ramp.fn %s: exit 2 with the function's file:line" % body, out + err)
+path = write_scenario(SCN % srv.port)
+for args, want in ((("-c", "4294967297"), "(-c / -o connections=)"),
+                   (("-d", "1e400s"), "(-d / -o duration=)"),
+                   (("-w", "100000"), "at most 1024 worker processes"),
+                   (("-o", "duration=nan"), "option 'duration'")):
+    rc, out, err = surge("run", path, "--no-progress", *args)
+    ok(rc == 2 and want in err and "Ran " not in out, "%s: exit 2, %s" % (" ".join(args), want),
+       out + err)
 srv.stop()
 done()

@@ -81,5 +81,67 @@ o, err = scenario.load(p)
 t.is(o and o.duration, 5, "duration defaults to the ramp's length")
 t.ok(o and #o.rate >= 2, "rate compiled into segments")
 
+-- Numbers: finite and in range, or exit 2 naming the line (NaN compares
+-- false with every bound; math.huge never ends; 2^32 + 1 wrapped to 1).
+for _, c in ipairs {
+  { "duration = 0/0", "duration" }, { "duration = math.huge", "duration" },
+  { "rate = 0/0", "rate" }, { "rate = math.huge", "rate" }, { "rate = 2e9", "rate" },
+  { "connections = 0/0", "connections" }, { "connections = 4294967296", "connections" },
+  { "timeout = 1/0", "timeout" }, { "drain = 0/0", "drain" }, { "think = -1", "think" },
+  { "connect_rate = 0/0", "connect_rate" }, { "backlog = math.huge", "backlog" },
+  { "seed = 0/0", "seed" }, { "workers = 0/0", "workers" }, { "pipeline = 0/0", "pipeline" },
+  { "resolve_every = 0/0", "resolve_every" }, { "resolver = { timeout = 0/0 }", "resolver" },
+} do
+  p = scn("  " .. c[1] .. ",\n")
+  o, err = scenario.load(p)
+  t.ok(o == nil and err and err:find(p .. ":5: option '" .. c[2] .. "'", 1, true) ~= nil,
+    c[1] .. ": refused at its line: " .. tostring(err))
+end
+p = write(HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = { framing = { kind = "fixed", size = 0/0 }, request = "x" },\n}\n')
+o, err = scenario.load(p)
+t.ok(err and err:find("option 'protocol.framing.size'", 1, true) ~= nil, "framing size NaN refused: " .. tostring(err))
+p = write(HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = { framing = { kind = "u16" }, request = "x", max_message = 1/0 },\n}\n')
+o, err = scenario.load(p)
+t.ok(err and err:find("option 'protocol.max_message'", 1, true) ~= nil, "max_message inf refused: " .. tostring(err))
+
+-- From the command line: the flag is named.
+o, err = scenario.load(scn(""), { { "connections", "4294967297" } })
+t.ok(err and err:find("^command line: option 'connections': expected a whole number from 0 to 4294967295") and
+  err:find("(-c / -o connections=)", 1, true), "-c 4294967297 refused, -c named: " .. tostring(err))
+o, err = scenario.load(scn(""), { { "rate", "nan" } })
+t.ok(err and err:find("(-r / -o rate=)", 1, true), "-r nan refused: " .. tostring(err))
+o, err = scenario.load(scn(""), { { "duration", "1e400s" } })
+t.ok(err and err:find("option 'duration'", 1, true), "-d 1e400s refused: " .. tostring(err))
+
+-- -w has a cap, and the message says what to do instead.
+o, err = scenario.load(scn(""), { { "workers", "100000" } })
+t.ok(err and err:find("at most 1024 worker processes", 1, true) and err:find("ulimit -n", 1, true)
+  and err:find("(-w / -o workers=)", 1, true), "-w 100000 refused with the fix: " .. tostring(err))
+o = scenario.load(scn(""), { { "workers", "1024" } })
+t.is(o and o.workers, 1024, "-w 1024 accepted")
+
+-- A ramp.fn that cannot be compiled is an error at the function's line,
+-- never a silent closed-model run.
+local R = 'local ramp = require "surge.ramp"\n' .. HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = echo.new {},\n  duration = "2s",\n'
+p = write(R .. '  rate = ramp.fn(function(t)\n    error("boom")\n  end),\n}\n')
+o, err = scenario.load(p)
+t.ok(o == nil and err and err:find("^" .. p:gsub("%p", "%%%0") .. ":7: option 'rate': ramp.fn: the function failed at t=0s: .*:8: boom"),
+  "ramp.fn that raises: its file:line: " .. tostring(err))
+p = write(R .. '  rate = ramp.fn(function(t) return 0/0 end),\n}\n')
+o, err = scenario.load(p)
+t.ok(o == nil and err and err:find(p .. ":7: option 'rate': ramp.fn: at t=0s:", 1, true),
+  "ramp.fn that returns NaN: " .. tostring(err))
+p = write(R .. '  connections = ramp.fn(function(t) return 1e12 end),\n}\n')
+o, err = scenario.load(p)
+t.ok(o == nil and err and err:find("option 'connections'", 1, true) and err:find("4294967295", 1, true),
+  "a connections ramp above 2^32: " .. tostring(err))
+p = write(R .. '  rate = ramp.fn(function(t) return 10 end, { step = "1ns" }),\n}\n')
+o, err = scenario.load(p)
+t.ok(o == nil and err and err:find(p .. ":7: option 'rate': ramp.fn: ", 1, true) and
+  err:find("use a larger step", 1, true), "ramp.fn needing too many samples: " .. tostring(err))
+p = write(R .. '  rate = ramp.fn(function(t) return 10 end),\n}\n')
+o, err = scenario.load(p)
+t.ok(o and #o.rate == 20, "a good ramp.fn still compiles: " .. tostring(err))
+
 os.execute("rm -f " .. dir .. "/surge-test-scenario-*.lua")
 t.done()

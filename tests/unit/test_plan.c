@@ -137,6 +137,16 @@ static void test_fds(void)
 	sys.fd_limit = 30;
 	is_int(plan(&o, &sys, &p), -E2BIG, "a limit below surge's own needs refused");
 	has("raise the limit", "with the fix");
+
+	/* Workers are capped: 2M connections at 1000 usable files each would
+	 * fork 2000 processes. */
+	o = base(2000000);
+	sys.fd_limit = 1040;
+	is_int(plan(&o, &sys, &p), -E2BIG, "2M connections at 1000 files a process: refused");
+	has("would need 2000 workers", "the need");
+	has("more than the 1024 surge runs", "the cap");
+	has("raise the open-files limit (ulimit -Hn, LimitNOFILE=) to at least 1994", "the fix");
+	sys.fd_limit = 20000;
 	addrset_free(&set);
 }
 

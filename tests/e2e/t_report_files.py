@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Where report files go (engine/report_files.c): a regular file is replaced
+whole through a temp file of a unique name beside it; a FIFO or a character
+device is written as it is, never replaced; a symlink is followed and kept;
+two reports to one file are refused before any traffic; a failing report
+does not cost the others, and says what write() said (ENOSPC, not EIO)."""
+import json
+import os
+import stat
+import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import Serve, diag, done, ok, surge, write_scenario  # noqa: E402
+import reports  # noqa: E402
+
+srv = Serve("echo")
+scn = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
+         connections = 2, rate = 200, duration = "1s" }
+""" % srv.port)
+
+
+def run(*args):
+    return surge("run", scn, "-q", "--no-progress", *args)
+
+
+def is_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f).get("format") == "surge-report"
+    except (OSError, ValueError):
+        return False
+
+
+def leftovers(d):
+    return [n for n in os.listdir(d) if n.endswith(".tmp")]
+
+
+d = reports.scratch()
+
+# A regular file is replaced; its mode is kept; no temp file is left.
+js = os.path.join(d, "run.json")
+with open(js, "w") as f:
+    f.write("old")
+os.chmod(js, 0o600)
+rc, out, err = run("--json", js, "--hlog", os.path.join(d, "run.hlog"))
+ok(rc == 0 and is_json(js) and stat.S_IMODE(os.stat(js).st_mode) == 0o600 and not leftovers(d),
+   "a regular file is replaced whole, keeps its mode 0600, no temp file left (%s)"
+   % leftovers(d), err)
+
+# FILE.tmp, the name the old code wrote through, is no longer followed or in
+# the way: a symlink there to a victim, or a directory.
+victim = os.path.join(d, "victim")
+with open(victim, "w") as f:
+    f.write("keep me")
+js2 = os.path.join(d, "two.json")
+os.symlink(victim, js2 + ".tmp")
+os.mkdir(os.path.join(d, "three.json.tmp"))
+rc, out, err = run("--json", js2, "--html", os.path.join(d, "three.json"))
+ok(rc == 0 and is_json(js2) and open(victim).read() == "keep me" and
+   os.path.islink(js2 + ".tmp"),
+   "a FILE.tmp symlink is not followed, a FILE.tmp directory not in the way", err)
+
+# A symlink at FILE: the file it names gets the report, the link stays.
+target = os.path.join(d, "real.json")
+link = os.path.join(d, "latest.json")
+os.symlink("real.json", link)
+rc, out, err = run("--json", link)
+ok(rc == 0 and os.path.islink(link) and is_json(target),
+   "a symlink at FILE: the report goes to the file it names, the link is kept", err)
+dangling = os.path.join(d, "dangling.json")
+os.symlink(os.path.join(d, "nowhere", "x.json"), dangling)
+rc, out, err = run("--json", dangling)
+ok(rc == 2 and "No such file or directory" in err and "before any traffic" in err,
+   "a symlink into a missing directory: exit 2 before any traffic", err)
+os.unlink(target)
+rc, out, err = run("--json", link)
+ok(rc == 0 and os.path.islink(link) and is_json(target),
+   "a symlink to a file not there yet: created where the link points", err)
+
+# A FIFO is written into, not replaced.
+fifo = os.path.join(d, "pipe.json")
+os.mkfifo(fifo)
+got = []
+
+
+def reader():
+    with open(fifo) as f:
+        got.append(f.read())
+
+
+th = threading.Thread(target=reader, daemon=True)
+th.start()
+rc, out, err = run("--json", fifo)
+th.join(10)
+ok(rc == 0 and stat.S_ISFIFO(os.lstat(fifo).st_mode) and got and
+   json.loads(got[0]).get("format") == "surge-report",
+   "a FIFO at FILE: the report is written into it, the FIFO stays", err)
+
+# Character devices: our own null and full (mknod, so that nothing under
+# /dev is at stake when run as root, where the old code renamed over them).
+null, full = os.path.join(d, "null"), os.path.join(d, "full")
+try:
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    have_dev = True
+except OSError as e:
+    have_dev = False
+    diag("no mknod here (%s): device checks skipped" % e)
+if have_dev:
+    rc, out, err = run("--hlog", null)
+    ok(rc == 0 and stat.S_ISCHR(os.lstat(null).st_mode),
+       "--hlog to a null device: written into, still a character device", err)
+    # The full device fails with ENOSPC; the other reports are still written.
+    hl, html = os.path.join(d, "after.hlog"), os.path.join(d, "after.html")
+    rc, out, err = run("--hlog", hl, "--json", full, "--html", html)
+    ok(rc == 1 and "No space left on device" in err and "Input/output error" not in err and
+       stat.S_ISCHR(os.lstat(full).st_mode),
+       "--json to a full device: exit 1, ENOSPC named (not EIO)", err)
+    ok(os.path.getsize(hl) > 0 and os.path.getsize(html) > 0,
+       "the reports after and before the failing one are still written", err)
+    rc, out, err = run("--json", null, "--html", null)
+    ok(rc == 0, "two reports to one null device are harmless: allowed", err)
+
+# Two reports to one file: refused before any traffic, however spelled.
+os.chdir(d)
+for a, b in (("same.json", "same.json"), ("same.json", "./same.json"),
+             ("same.json", os.path.join(d, "same.json"))):
+    rc, out, err = run("--json", a, "--html", b)
+    ok(rc == 2 and "would both be written to" in err and not os.path.exists("same.json"),
+       "--json %s --html %s: exit 2, nothing written" % (a, b), err)
+rc, out, err = surge("report", os.path.join(d, "run.hlog"), "--json", "x.json", "--hlog",
+                     "./x.json")
+ok(rc == 2 and "would both be written to" in err, "surge report refuses it too", err)
+
+srv.stop()
+done()

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""How signals stop a run (engine/stopping.c, the workers' handler): a
+SIGTERM to the whole process group, as GNU timeout, systemd and Kubernetes
+send it, drains like the first Ctrl-C; a signal in the drain after the end
+still makes the run an interrupted one."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import SURGE as _SURGE, Serve, done, ok, write_scenario  # noqa: E402
+
+SURGE = os.environ.get("SURGE", "build/surge")
+scn = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:1", protocol = echo.new { size = 16 } }
+""")
+
+
+def report(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+# GNU timeout signals the whole group it leads: each worker gets that
+# SIGTERM and the one the coordinator forwards. Neither may give up the
+# drain: with a 400 ms server every connection has an answer in flight.
+for attempt in range(3):
+    srv = Serve("echo", "--delay", "400ms")
+    out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
+    p = subprocess.run(["timeout", "--preserve-status", "-s", "TERM", "2.5", SURGE, "run", scn,
+                        "--target", "127.0.0.1:%d" % srv.port, "-d", "60s", "-c", "8", "-w", "2",
+                        "-o", "drain=10s", "--json", out, "-q", "--no-progress"],
+                       capture_output=True, text=True, timeout=60)
+    srv.stop()
+    j = report(out)
+    req = j.get("totals", {}).get("requests", {})
+    ok(p.returncode == 130 and req.get("unfinished") == 0 and req.get("completed", 0) > 0 and
+       j.get("run", {}).get("interrupted") is True and "stopping at once" not in p.stderr,
+       "timeout -s TERM (the whole group), run %d: drained, exit 130, unfinished %s of sent %s"
+       % (attempt + 1, req.get("unfinished"), req.get("sent")), p.stderr + json.dumps(req))
+
+
+def run_into_drain(sig):
+    """-d 6s against a 5 s server, drain 15 s: the signal comes at about 6.8 s,
+    in the drain, before the second round of answers (10 s)."""
+    srv = Serve("echo", "--delay", "5s")
+    out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
+    p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "6s",
+                          "-c", "8", "-o", "drain=15s", "--progress", "--json", out, "-q"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    line = p.stderr.readline()
+    while line and not line.startswith("[  1s]"):
+        line = p.stderr.readline()
+    time.sleep(5.8)
+    os.killpg(p.pid, sig)
+    t0 = time.time()
+    _, err = p.communicate(timeout=60)
+    took = time.time() - t0
+    srv.stop()
+    return p.returncode, report(out), err, took
+
+
+# Ctrl-C in the drain stops at once, and the run counts as interrupted: not
+# exit 0 with "interrupted": false.
+rc, j, err, took = run_into_drain(signal.SIGINT)
+req = j.get("totals", {}).get("requests", {})
+ok(rc == 130 and j.get("run", {}).get("interrupted") is True and "stopping at once" in err and
+   j.get("run", {}).get("elapsed_s") == 6 and req.get("unfinished", 0) > 0,
+   "Ctrl-C in the drain: stops at once, exit %s, interrupted %s, elapsed %s s"
+   % (rc, j.get("run", {}).get("interrupted"), j.get("run", {}).get("elapsed_s")), err)
+
+# SIGTERM in the drain keeps draining: the second round of answers (at 10 s)
+# still comes in.
+rc, j, err, took = run_into_drain(signal.SIGTERM)
+req = j.get("totals", {}).get("requests", {})
+ok(rc == 130 and j.get("run", {}).get("interrupted") is True and "stopping at once" not in err
+   and req.get("unfinished") == 0 and took > 2,
+   "SIGTERM in the drain: the drain goes on (exit %s, unfinished %s, %.1f s more)"
+   % (rc, req.get("unfinished"), took), err)
+
+
+
+def alive(pid):
+    """Running (a zombie has stopped: nothing may reap it in a container)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return "\nState:\tZ" not in f.read()
+    except OSError:
+        return False
+
+
+def with_scenario(path):
+    """Processes whose command line names this scenario (surge's workers are
+    forks of it: the same command line)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if path.encode() in f.read() and alive(int(d)):
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+# The coordinator killed: its workers die with it (PR_SET_PDEATHSIG), they do
+# not load the target until the run's end.
+srv = Serve("echo")
+own = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 } }
+""" % srv.port, name="orphans.lua")
+p = subprocess.Popen([SURGE, "run", own, "-d", "30s", "-c", "4", "-w", "2", "--progress", "-q"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+line = p.stderr.readline()
+while line and not line.startswith("[  1s]"):
+    line = p.stderr.readline()
+with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+    workers = [int(x) for x in f.read().split()]
+p.kill()
+p.wait()
+end = time.time() + 5
+while time.time() < end and any(alive(w) for w in workers):
+    time.sleep(0.05)
+ok(len(workers) == 2 and not any(alive(w) for w in workers),
+   "coordinator SIGKILLed: its %d workers die with it" % len(workers))
+srv.stop()
+
+# Pipes running out mid-spawn (a low open-files limit): the workers already
+# forked are killed and reaped, not left loading the target for the run.
+import resource  # noqa: E402
+hit = 0
+for lim in (14, 16, 18, 20, 22, 24):
+    srv = Serve("echo")
+    own = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 }, connections = 8 }
+""" % srv.port, name="midspawn.lua")
+
+    def low(n=lim):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    p = subprocess.run([SURGE, "run", own, "-w", "8", "-d", "3s", "--no-progress", "-q"],
+                       capture_output=True, text=True, preexec_fn=low, timeout=60)
+    if "cannot start workers" not in p.stderr:
+        srv.stop()
+        break
+    hit += 1
+    time.sleep(0.5)  # orphans would have connected by now (they start after 150 ms)
+    left = with_scenario(own)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    seen = srv.stop()
+    ok(p.returncode == 1 and not left and seen.get("accepted") == 0,
+       "open-files soft limit %d: exit 1 (%s), no worker left running (%s), %s connections "
+       "made" % (lim, p.stderr.strip(), left, seen.get("accepted")))
+ok(hit > 0, "some open-files limits made the spawn fail midway (%d)" % hit)
+
+
+# A worker SIGKILLed mid-run: named with its signal; the other goes on and
+# progress does not stall on the dead one's seconds; the schedule's intended
+# total is kept (1000/s for 4 s), the dead one's share counted as not sent
+# and its in-flight requests as unfinished.
+srv = Serve("echo", "--delay", "2ms")
+out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
+p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "4s",
+                      "-c", "10", "-w", "2", "-r", "1000", "--progress", "--json", out, "-q"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+seen = []
+line = p.stderr.readline()
+while line and not line.startswith("[  1s]"):
+    seen.append(line)
+    line = p.stderr.readline()
+seen.append(line)
+with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+    victim = int(f.read().split()[1])
+os.kill(victim, signal.SIGKILL)
+_, rest = p.communicate(timeout=60)
+err = "".join(seen) + rest
+srv.stop()
+j = report(out)
+tot = j.get("totals", {})
+req = tot.get("requests", {})
+errs = tot.get("errors", {}).get("total", 0)
+ok(p.returncode == 1 and "worker 1 (pid %d) was killed by SIGKILL" % victim in err and
+   "the other workers go on" in err, "a worker SIGKILLed: named with its signal, exit 1", err)
+ok("[  4s]" in err, "progress goes on to the last second (not stalled on the dead worker)", err)
+ok(j.get("run", {}).get("workers_lost") == 1, "workers_lost 1 in the JSON", json.dumps(j.get("run")))
+ok(req.get("intended") == 4000 and 2000 <= req.get("sent", 0) < 3200,
+   "intended keeps the schedule's 4000; sent %s (half of it after the kill)" % req.get("sent"),
+   json.dumps(req))
+ok(req.get("sent") == req.get("completed", 0) + req.get("unfinished", 0) + errs,
+   "sent = completed + unfinished + errors (%s, %s errors)" % (json.dumps(req), errs))
+series = j.get("series", [])
+# (a request due on a second's boundary may fall on either side of it)
+ok(len(series) >= 4 and all(abs(sec.get("intended", 0) - 1000) <= 2 for sec in series[:4]),
+   "each second keeps its 1000 intended: %s" % [sec.get("intended") for sec in series])
+
+done()
