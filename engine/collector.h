@@ -29,7 +29,16 @@ struct collector {
 	struct ipc_reader *readers;
 	pid_t *pids;
 	uint32_t nworkers, open_pipes;
-	uint32_t next_progress; /* next second to print */
+	/* The seconds not yet whole, in full: pending[i] is second
+	 * next_progress + i, reports[i] how many workers have sent it. Once
+	 * every worker has (or it falls SETTLE_LAG_MAX behind the newest), it
+	 * is printed, logged and moved into res->series. */
+	uint32_t next_progress; /* next second to print: the seconds before it are settled */
+	struct stats *pending;
+	uint32_t *reports;
+	size_t npending, cappending;
+	int64_t late; /* intervals that came for a settled second: in the totals only */
+	bool series_failed; /* res->series lost a second (said once) */
 	bool progress;
 	int terms_sent; /* stops sent to the workers: 1 drain (SIGTERM), 2 at once (SIGUSR1) */
 	ev_signal sigint, sigterm;
@@ -48,7 +57,8 @@ void collector_clear_line(const struct collector *col);
 /* --hlog as the run goes (live_hlog.c): the header now, each whole second
  * once every worker has sent it, closed before the final log replaces it. */
 void live_hlog_open(struct collector *col);
-void live_hlog_second(struct collector *col, uint32_t second);
+/* lines: the second's interval lines (hlog_interval_lines). */
+void live_hlog_second(struct collector *col, const char *lines, size_t len);
 void live_hlog_close(struct collector *col);
 
 /* How a run stops (stopping.c): Ctrl-C and SIGTERM in stages, thresholds
