@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -505,6 +506,14 @@ int run_main(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
+	/* A pending second's histograms (~270 KB each) come and go every
+	 * second: with glibc's sliding mmap threshold they would move onto the
+	 * heap after the first free, and its fragments keep the resident set a
+	 * step above what is live. A fixed threshold keeps them mmap'd, so
+	 * freeing one returns it. The workers (forked above) keep the default. */
+#ifdef M_MMAP_THRESHOLD
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	/* Not the default loop: that one reaps children itself and waitpid()
 	 * below would see ECHILD instead of the workers' exit codes. */
 	col.loop = ev_loop_new(EVFLAG_AUTO);
