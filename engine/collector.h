@@ -37,7 +37,16 @@ struct collector {
 	struct ipc_reader *readers;
 	pid_t *pids;
 	uint32_t nworkers, open_pipes;
-	uint32_t next_progress; /* next second to print */
+	/* The seconds not yet whole, in full: pending[i] is second
+	 * next_progress + i, reports[i] how many workers have sent it. Once
+	 * every worker has (or it falls SETTLE_LAG_MAX behind the newest), it
+	 * is printed, logged and moved into res->series. */
+	uint32_t next_progress; /* next second to print: the seconds before it are settled */
+	struct stats *pending;
+	uint32_t *reports;
+	size_t npending, cappending;
+	int64_t late; /* intervals that came for a settled second: in the totals only */
+	bool series_failed; /* res->series lost a second (said once) */
 	bool progress;
 	int terms_sent; /* stops sent to the workers: 1 drain (SIGTERM), 2 at once (SIGUSR1), 3 killed */
 	ev_signal sigint, sigterm;
@@ -57,7 +66,8 @@ void collector_clear_line(const struct collector *col);
 /* --hlog as the run goes (live_hlog.c): the header now, each whole second
  * once every worker has sent it, closed before the final log replaces it. */
 void live_hlog_open(struct collector *col);
-void live_hlog_second(struct collector *col, uint32_t second);
+/* lines: the second's interval lines (hlog_interval_lines). */
+void live_hlog_second(struct collector *col, const char *lines, size_t len);
 void live_hlog_close(struct collector *col);
 
 /* How a run stops (stopping.c): Ctrl-C and SIGTERM in stages, thresholds
@@ -73,6 +83,6 @@ uint32_t stopping_reporters(const struct collector *col, uint32_t second);
 /* Before a second is shown: the share of the schedule that lost workers
  * were to send in it is added to its intended count, so the run keeps the
  * schedule's total and shows the shortfall. */
-void stopping_add_lost_share(struct collector *col, uint32_t second);
+void stopping_add_lost_share(struct collector *col, uint32_t second, struct stats *s);
 
 #endif

@@ -81,7 +81,9 @@ int64_t hist_lowest_equivalent(const struct hist *h, int64_t v)
 
 int64_t hist_highest_equivalent(const struct hist *h, int64_t v)
 {
-	return hist_lowest_equivalent(h, v) + equivalent_range(h, v) - 1;
+	/* range - 1 first: the top bucket of a layout that reaches INT64_MAX
+	 * ends exactly there. */
+	return hist_lowest_equivalent(h, v) + (equivalent_range(h, v) - 1);
 }
 
 static int64_t median_equivalent(const struct hist *h, int64_t v)
@@ -105,7 +107,7 @@ static int buckets_to_cover(int64_t highest, int32_t sub_bucket_count, int unit_
 int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out)
 {
 	*out = NULL;
-	if (lowest < 1 || sigfigs < 1 || sigfigs > 5 || highest < 2 * lowest)
+	if (lowest < 1 || sigfigs < 1 || sigfigs > 5 || highest / 2 < lowest)
 		return -EINVAL;
 
 	struct hist *h = calloc(1, sizeof(*h));
@@ -123,11 +125,11 @@ int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out)
 		(sub_bucket_count_magnitude > 1 ? sub_bucket_count_magnitude : 1) - 1;
 	h->sub_bucket_count = (int32_t)1 << (h->sub_bucket_half_count_magnitude + 1);
 	h->sub_bucket_half_count = h->sub_bucket_count / 2;
-	h->sub_bucket_mask = ((int64_t)h->sub_bucket_count - 1) << h->unit_magnitude;
 	if (h->unit_magnitude + h->sub_bucket_half_count_magnitude > 61) {
 		free(h);
 		return -EINVAL;
 	}
+	h->sub_bucket_mask = ((int64_t)h->sub_bucket_count - 1) << h->unit_magnitude;
 	h->bucket_count = buckets_to_cover(highest, h->sub_bucket_count, h->unit_magnitude);
 	h->counts_len = (h->bucket_count + 1) * (h->sub_bucket_count / 2);
 	h->counts = calloc((size_t)h->counts_len, sizeof(*h->counts));
@@ -192,7 +194,11 @@ static bool same_layout(const struct hist *a, const struct hist *b)
 
 int hist_add(struct hist *dst, const struct hist *src)
 {
-	int64_t before = dst->clamped;
+	int64_t before = dst->clamped, sum;
+
+	/* Every count is at most the total: if the totals add, so does each. */
+	if (__builtin_add_overflow(dst->total, src->total, &sum))
+		return -EOVERFLOW;
 	if (same_layout(dst, src) && src->max_value <= dst->highest) {
 		int32_t n = src->counts_len < dst->counts_len ? src->counts_len : dst->counts_len;
 		for (int32_t i = 0; i < n; i++)

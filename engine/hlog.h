@@ -37,10 +37,17 @@ struct hlog {
 	size_t niv, capiv;
 	struct hlog_param *params; /* "#surge-param" lines of the first log that had them */
 	size_t nparams;
+	const char *params_from; /* that log's name, as the reader was given it */
+	size_t *param_lines;     /* where each of params was */
 	size_t nlogs;      /* files read */
 	size_t nhists;     /* interval histogram lines read */
 	bool has_counters; /* some "#surge-interval" line was read */
 	bool mixed_sources; /* logs of different "bind" sets: per-source rows do not add */
+	/* Every line read, added: a report's totals (has_total once made). */
+	struct stats total;
+	bool has_total;
+	bool settled;          /* hlog_read_stream has handed an interval on: */
+	long long settled_key; /* the last one's start, in ms */
 };
 
 /* Writer. header: the format version, StartTime and BaseTime (both
@@ -56,15 +63,34 @@ int hlog_write_hist(FILE *f, const char *tag, double start, double length,
 /* One interval of a run: a line per non-empty histogram of s, then one
  * "#surge-interval" line with its non-zero counters. 0 or -errno. */
 int hlog_write_interval(FILE *f, double start, double length, const struct stats *s);
+/* The same lines in a malloc'd buffer: 0 and *buf (the caller frees) and
+ * *len, or -errno. */
+int hlog_interval_lines(double start, double length, const struct stats *s, char **buf,
+			size_t *len);
 
 /* Reader. hlog_init before the first read; each hlog_read adds one log into
- * l, aligning logs on their own base times (shards started together line up).
- * name is for messages. Returns 0, or -EINVAL with err naming name:line and
- * what is wrong, or -ENOMEM. hlog_free releases everything (NULL-safe). */
+ * l, aligning logs on their own base times (shards started together line up),
+ * and keeps every interval in l->iv. name is for messages (it must outlive l:
+ * parameters point at it). Returns 0, or -EINVAL with err naming name:line
+ * and what is wrong (counts that would overflow, negative counts, times
+ * beyond 10^10 s included), or -ENOMEM / -EIO with err filled. hlog_free
+ * releases everything (NULL-safe). */
 void hlog_init(struct hlog *l);
 int hlog_read(FILE *f, const char *name, struct hlog *l, char *err, size_t errlen);
 void hlog_free(struct hlog *l);
-/* The value of a "#surge-param", or NULL. */
+/* The same for n logs at once, streamed: read together in time order, each
+ * interval (merged over the logs) goes to fn as soon as no log can add to
+ * it, and is freed after; l keeps none, only the parameters, the counts and
+ * the totals. Each log must be in time order (an interval starting before
+ * one handed on is refused with name:line). fn returns 0 or -errno, which
+ * stops the read and is returned. */
+int hlog_read_stream(FILE *const *files, const char *const *names, size_t n, struct hlog *l,
+		     int (*fn)(void *arg, struct hlog_interval *iv), void *arg, char *err,
+		     size_t errlen);
+/* The value of a "#surge-param", or NULL; the parameter itself, or NULL. */
 const char *hlog_param(const struct hlog *l, const char *key);
+const struct hlog_param *hlog_param_line(const struct hlog *l, const char *key);
+/* "NAME:LINE" of a parameter of l, for messages. */
+void hlog_param_where(const struct hlog *l, const struct hlog_param *p, char *buf, size_t len);
 
 #endif

@@ -10,6 +10,19 @@
 #include "hlog.h"
 #include "report.h"
 
+static int write_all(int fd, const char *buf, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 /* Writes what fn put into a memory stream to fd in one write() (closing the
  * stream either way). */
 static int write_whole(int fd, int (*fn)(FILE *f, const void *arg), const void *arg)
@@ -23,23 +36,11 @@ static int write_whole(int fd, int (*fn)(FILE *f, const void *arg), const void *
 	int rc = fn(mem, arg);
 	if (fclose(mem) != 0 && rc == 0)
 		rc = -EIO;
-	for (size_t off = 0; rc == 0 && off < len;) {
-		ssize_t n = write(fd, buf + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			rc = n < 0 ? -errno : -EIO;
-		else
-			off += (size_t)n;
-	}
+	if (rc == 0)
+		rc = write_all(fd, buf, len);
 	free(buf);
 	return rc;
 }
-
-struct live_second {
-	const struct collector *col;
-	uint32_t second;
-};
 
 static int live_header(FILE *f, const void *arg)
 {
@@ -48,13 +49,6 @@ static int live_header(FILE *f, const void *arg)
 
 	live.elapsed_ns = 0;
 	return report_hlog_header(f, col->opt, &live);
-}
-
-static int live_interval(FILE *f, const void *arg)
-{
-	const struct live_second *ls = arg;
-
-	return hlog_write_interval(f, (double)ls->second, 1.0, &ls->col->res->seconds[ls->second]);
 }
 
 /* Each whole second goes to --hlog as soon as every worker has reported it,
@@ -77,11 +71,9 @@ void live_hlog_open(struct collector *col)
 	}
 }
 
-void live_hlog_second(struct collector *col, uint32_t second)
+void live_hlog_second(struct collector *col, const char *lines, size_t len)
 {
-	struct live_second ls = {col, second};
-
-	if (col->live_hlog >= 0 && write_whole(col->live_hlog, live_interval, &ls) < 0) {
+	if (col->live_hlog >= 0 && write_all(col->live_hlog, lines, len) < 0) {
 		close(col->live_hlog);
 		col->live_hlog = -1;
 	}

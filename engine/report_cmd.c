@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hlog.h"
+#include "series.h"
 #include "threshold.h"
 
 static const char report_usage[] =
@@ -76,12 +77,59 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 	return 0;
 }
 
-static double param_num(const struct hlog *l, const char *key, double dflt)
+/* A hostile log's numbers must not reach a cast they do not fit (undefined
+ * behaviour): each is checked, and refused with the line it came from. */
+static int bad_param(const struct hlog *l, const struct hlog_param *p, const char *want, char *err,
+		     size_t errlen)
 {
-	const char *v = hlog_param(l, key);
+	char where[512];
+
+	hlog_param_where(l, p, where, sizeof(where));
+	snprintf(err, errlen, "%s: #surge-param %s: expected %s, got '%s'", where, p->key, want,
+		 p->value);
+	return -EINVAL;
+}
+
+/* A number within [0, max]; dflt when the log does not say. */
+static int param_num(const struct hlog *l, const char *key, double max, double dflt, double *out,
+		     char *err, size_t errlen)
+{
+	const struct hlog_param *p = hlog_param_line(l, key);
 	char *end;
-	double d = v ? strtod(v, &end) : dflt;
-	return v && end != v ? d : dflt;
+	char want[64];
+
+	*out = dflt;
+	if (!p)
+		return 0;
+	errno = 0;
+	double d = strtod(p->value, &end);
+	if (end == p->value || *end || errno || !(d >= 0 && d <= max)) {
+		snprintf(want, sizeof(want), "a number from 0 to %.10g", max);
+		return bad_param(l, p, want, err, errlen);
+	}
+	*out = d;
+	return 0;
+}
+
+static int param_u32(const struct hlog *l, const char *key, uint32_t *out, char *err,
+		     size_t errlen)
+{
+	double d;
+	int rc = param_num(l, key, UINT32_MAX, 0, &d, err, errlen);
+
+	*out = (uint32_t)d;
+	return rc;
+}
+
+/* Seconds, as nanoseconds. */
+#define PARAM_SECS_MAX 1e9
+static int param_ns(const struct hlog *l, const char *key, uint64_t *out, char *err, size_t errlen)
+{
+	double d;
+	int rc = param_num(l, key, PARAM_SECS_MAX, 0, &d, err, errlen);
+
+	*out = (uint64_t)(d * 1e9 + 0.5);
+	return rc;
 }
 
 static char *param_dup(const struct hlog *l, const char *key)
@@ -90,9 +138,13 @@ static char *param_dup(const struct hlog *l, const char *key)
 	return v && *v ? strdup(v) : NULL;
 }
 
+/* Saturates: a time from the intervals is bounded (hlog_read.c), but a cast
+ * out of range would be undefined. */
 static uint64_t s_to_ns(double s)
 {
-	return s > 0 ? (uint64_t)(s * 1e9 + 0.5) : 0;
+	if (!(s > 0))
+		return 0;
+	return s >= (double)UINT64_MAX / 1e9 ? UINT64_MAX : (uint64_t)(s * 1e9 + 0.5);
 }
 
 /* The run's source set, so per-source rows get their addresses back. */
@@ -122,8 +174,9 @@ static int sources_from_log(const struct hlog *l, struct options *o)
 	return 0;
 }
 
-/* The run's settings as the first log recorded them; what a report needs. */
-static int options_from_log(const struct hlog *l, struct options *o)
+/* The run's settings as the first log recorded them; what a report needs.
+ * Returns 0, -EINVAL (err says which line) or -ENOMEM. */
+static int options_from_log(const struct hlog *l, struct options *o, char *err, size_t errlen)
 {
 	size_t ndest = 0, nseg = 0;
 
@@ -142,9 +195,14 @@ static int options_from_log(const struct hlog *l, struct options *o)
 			snprintf(o->dests[o->ndests++].label, sizeof(o->dests[0].label), "%s", v);
 		} else if (strcmp(k, "rate_segment") == 0) {
 			double t0, t1, r0, r1;
-			if (sscanf(v, "%lf %lf %lf %lf", &t0, &t1, &r0, &r1) == 4)
-				o->rate_segs[o->nrate_segs++] = (struct rate_segment){
-					s_to_ns(t0), s_to_ns(t1), r0, r1 };
+			if (sscanf(v, "%lf %lf %lf %lf", &t0, &t1, &r0, &r1) != 4)
+				continue; /* as before: a segment that does not read is left out */
+			if (!(t0 >= 0 && t0 <= PARAM_SECS_MAX && t1 >= t0 && t1 <= PARAM_SECS_MAX &&
+			      r0 >= 0 && r0 < 1e15 && r1 >= 0 && r1 < 1e15))
+				return bad_param(l, &l->params[i], "FROM_S TO_S FROM_RATE TO_RATE, times "
+					"from 0 to 1e9 s in order and finite rates >= 0", err, errlen);
+			o->rate_segs[o->nrate_segs++] = (struct rate_segment){
+				s_to_ns(t0), s_to_ns(t1), r0, r1 };
 		}
 	}
 	if (!o->nrate_segs) {
@@ -157,46 +215,64 @@ static int options_from_log(const struct hlog *l, struct options *o)
 	o->shape = shape && strcmp(shape, "session") == 0 ? SHAPE_SESSION : SHAPE_MESSAGE;
 	const char *arrival = hlog_param(l, "arrival");
 	o->arrival = arrival && strcmp(arrival, "poisson") == 0 ? PACER_POISSON : PACER_UNIFORM;
-	o->max_connections = (uint32_t)param_num(l, "connections", 0);
-	o->duration_ns = s_to_ns(param_num(l, "duration_s", 0));
-	o->workers = (uint32_t)param_num(l, "workers", 0);
-	o->pipeline = (uint32_t)param_num(l, "pipeline", 0);
-	o->request_timeout_ns = s_to_ns(param_num(l, "timeout_s", 0));
-	o->connect_timeout_ns = s_to_ns(param_num(l, "connect_timeout_s", 0));
-	return sources_from_log(l, o);
+	int rc;
+	if ((rc = param_u32(l, "connections", &o->max_connections, err, errlen)) < 0 ||
+	    (rc = param_ns(l, "duration_s", &o->duration_ns, err, errlen)) < 0 ||
+	    (rc = param_u32(l, "workers", &o->workers, err, errlen)) < 0 ||
+	    (rc = param_u32(l, "pipeline", &o->pipeline, err, errlen)) < 0 ||
+	    (rc = param_ns(l, "timeout_s", &o->request_timeout_ns, err, errlen)) < 0 ||
+	    (rc = param_ns(l, "connect_timeout_s", &o->connect_timeout_ns, err, errlen)) < 0)
+		return rc;
+	if ((rc = sources_from_log(l, o)) < 0)
+		snprintf(err, errlen, "out of memory");
+	return rc;
 }
 
-/* One second per interval, in order; totals are the sum of all. */
-static int result_from_log(struct hlog *l, struct run_result *r)
-{
-	double end = 0;
+/* What the intervals make of a run as they stream by: one second per
+ * interval, in order. */
+struct gather {
+	struct run_result *r;
+	double end; /* the last interval's end, seconds */
+};
 
-	if (stats_init(&r->total) < 0)
+static int take_interval(void *arg, struct hlog_interval *iv)
+{
+	struct gather *g = arg;
+	struct run_result *r = g->r;
+
+	if (iv->s.gauge[GA_CONNS_OPEN] > r->peak_open)
+		r->peak_open = iv->s.gauge[GA_CONNS_OPEN];
+	if (iv->start + iv->length > g->end)
+		g->end = iv->start + iv->length;
+	return series_append(r->series, &iv->s, NULL, NULL);
+}
+
+/* After the stream: the totals (every line added, as hlog_read_stream kept
+ * them) and the run's times. */
+static int result_from_log(struct hlog *l, const struct gather *g, struct run_result *r, char *err,
+			   size_t errlen)
+{
+	double elapsed, interrupted, workers, lost;
+	int rc;
+
+	if (l->has_total) {
+		r->total = l->total; /* moved: l keeps nothing to free */
+		memset(&l->total, 0, sizeof(l->total));
+		l->has_total = false;
+	} else if (stats_init(&r->total) < 0) {
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
-	r->seconds = calloc(l->niv ? l->niv : 1, sizeof(*r->seconds));
-	r->reports = calloc(l->niv ? l->niv : 1, sizeof(*r->reports));
-	if (!r->seconds || !r->reports)
-		return -ENOMEM;
-	for (size_t i = 0; i < l->niv; i++) {
-		/* Moved, not copied: l keeps an empty husk that stats_free ignores. */
-		r->seconds[i] = l->iv[i].s;
-		memset(&l->iv[i].s, 0, sizeof(l->iv[i].s));
-		r->reports[i] = 1;
-		r->nseconds++;
-		int rc = stats_add(&r->total, &r->seconds[i]);
-		if (rc < 0)
-			return rc;
-		if (r->seconds[i].gauge[GA_CONNS_OPEN] > r->peak_open)
-			r->peak_open = r->seconds[i].gauge[GA_CONNS_OPEN];
-		if (l->iv[i].start + l->iv[i].length > end)
-			end = l->iv[i].start + l->iv[i].length;
 	}
-	double elapsed = param_num(l, "elapsed_s", 0);
-	r->elapsed_ns = s_to_ns(elapsed > 0 ? elapsed : end);
+	if ((rc = param_num(l, "elapsed_s", PARAM_SECS_MAX, 0, &elapsed, err, errlen)) < 0 ||
+	    (rc = param_num(l, "workers", UINT32_MAX, 0, &workers, err, errlen)) < 0 ||
+	    (rc = param_num(l, "workers_lost", UINT32_MAX, 0, &lost, err, errlen)) < 0 ||
+	    (rc = param_num(l, "interrupted", 1, 0, &interrupted, err, errlen)) < 0)
+		return rc;
+	r->elapsed_ns = s_to_ns(elapsed > 0 ? elapsed : g->end);
 	r->start_epoch = l->start_time;
-	r->workers = (uint32_t)param_num(l, "workers", 0);
-	r->workers_lost = (uint32_t)param_num(l, "workers_lost", 0);
-	r->interrupted = param_num(l, "interrupted", 0) != 0;
+	r->workers = (uint32_t)workers;
+	r->workers_lost = (uint32_t)lost;
+	r->interrupted = interrupted != 0;
 	return 0;
 }
 
@@ -243,6 +319,7 @@ int report_main(int argc, char **argv)
 	struct options o = { 0 };
 	struct run_result r = { 0 };
 	struct hlog l;
+	FILE **files = NULL;
 	char err[1024];
 	int rc = EXIT_USAGE;
 
@@ -277,22 +354,26 @@ int report_main(int argc, char **argv)
 		goto out;
 	}
 	rc = EXIT_FAILED;
+	/* Streamed: every log open at once, each interval kept only as the
+	 * series keeps it, so a report of a day-long log holds a few seconds. */
+	files = calloc(a.nfiles, sizeof(*files));
+	if (!files || series_new(a.hlog != NULL, &r.series) < 0) {
+		fprintf(stderr, "surge report: out of memory\n");
+		goto out;
+	}
 	for (size_t i = 0; i < a.nfiles; i++) {
-		FILE *f = fopen(a.files[i], "r");
-		if (!f) {
+		if (!(files[i] = fopen(a.files[i], "r"))) {
 			fprintf(stderr, "surge report: cannot open '%s': %s\n", a.files[i],
 				strerror(errno));
 			goto out;
 		}
-		int e = hlog_read(f, a.files[i], &l, err, sizeof(err));
-		fclose(f);
-		if (e < 0) {
-			fprintf(stderr, "surge report: %s\n", err);
-			goto out;
-		}
 	}
-	if (options_from_log(&l, &o) < 0 || result_from_log(&l, &r) < 0) {
-		fprintf(stderr, "surge report: out of memory\n");
+	struct gather g = { .r = &r };
+	if (hlog_read_stream(files, (const char *const *)a.files, a.nfiles, &l, take_interval, &g,
+			     err, sizeof(err)) < 0 ||
+	    options_from_log(&l, &o, err, sizeof(err)) < 0 ||
+	    result_from_log(&l, &g, &r, err, sizeof(err)) < 0) {
+		fprintf(stderr, "surge report: %s\n", err);
 		goto out;
 	}
 	o.scenario_path = hlog_param(&l, "scenario");
@@ -307,7 +388,7 @@ int report_main(int argc, char **argv)
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
 	if (!a.quiet && !to_stdout) {
 		printf("surge report: %zu log%s, %zu interval%s, %s -> %s\n", a.nfiles,
-		       a.nfiles == 1 ? "" : "s", r.nseconds, r.nseconds == 1 ? "" : "s",
+		       a.nfiles == 1 ? "" : "s", report_nseconds(&r), report_nseconds(&r) == 1 ? "" : "s",
 		       o.scenario_path ? o.scenario_path : "?", o.target ? o.target : "?");
 		report_text(stdout, &o, &r);
 	}
@@ -319,6 +400,10 @@ int report_main(int argc, char **argv)
 	}
 	rc = r.exit_code;
 out:
+	for (size_t i = 0; files && i < a.nfiles; i++)
+		if (files[i])
+			fclose(files[i]);
+	free(files);
 	run_result_free(&r);
 	options_free(&o);
 	hlog_free(&l);

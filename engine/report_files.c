@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "hlog.h"
+#include "series.h"
 #include "threshold.h"
 #include "version.h"
 
@@ -491,9 +492,7 @@ int report_hlog(FILE *f, const struct options *o, const struct run_result *r)
 {
 	int rc = report_hlog_header(f, o, r);
 
-	for (size_t i = 0; rc == 0 && i < report_nseconds(r); i++)
-		rc = hlog_write_interval(f, (double)i, 1.0, &r->seconds[i]);
-	return rc;
+	return rc < 0 ? rc : series_write_hlog(r->series, f);
 }
 
 static int write_hlog(FILE *f, const struct options *o, const struct run_result *r,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "series.h"
 #include "threshold.h"
 #include "version.h"
 
@@ -411,15 +412,23 @@ static int series_charts(FILE *f, const struct options *o, const struct run_resu
 	double *x = buf, *done = x + n, *intended = done + n, *open = intended + n,
 	       *errs = open + n, *p50 = errs + n, *p99 = p50 + n;
 	for (size_t i = 0; i < n; i++) {
-		const struct stats *s = &r->seconds[i];
-		const struct hist *h = s->hist[HI_LATENCY];
+		struct series_point p;
+		int rc = series_get(r->series, i, &p);
+		if (rc < 0) {
+			free(buf);
+			return rc;
+		}
+		const struct series_hist *h = &p.hist[HI_LATENCY];
+		int64_t e = 0;
+		for (int k = 0; k < ERR__COUNT; k++)
+			e += p.error[k];
 		x[i] = (double)i + 1;
-		done[i] = (double)(s->counter[ST_COMPLETED] + s->counter[ST_SESSIONS_DONE]);
-		intended[i] = (double)s->counter[ST_INTENDED];
-		open[i] = (double)s->gauge[GA_CONNS_OPEN];
-		errs[i] = (double)stats_errors_total(s);
-		p50[i] = hist_total(h) ? (double)hist_value_at_percentile(h, 50) : NAN;
-		p99[i] = hist_total(h) ? (double)hist_value_at_percentile(h, 99) : NAN;
+		done[i] = (double)(p.counter[ST_COMPLETED] + p.counter[ST_SESSIONS_DONE]);
+		intended[i] = (double)p.counter[ST_INTENDED];
+		open[i] = (double)p.gauge[GA_CONNS_OPEN];
+		errs[i] = (double)e;
+		p50[i] = h->count ? (double)h->p50 : NAN;
+		p99[i] = h->count ? (double)h->p99 : NAN;
 	}
 	struct line tp[2] = { { "completed/s", x, done, n, false }, { "intended/s", x, intended, n, true } };
 	chart(f, "series-throughput", "Throughput per second", "seconds", false, Y_COUNT, tp,

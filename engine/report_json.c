@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "pool.h"
+#include "series.h"
 #include "threshold.h"
 #include "version.h"
 
@@ -69,10 +70,7 @@ void report_fmt_percentile(char *buf, size_t len, double p)
 
 size_t report_nseconds(const struct run_result *r)
 {
-	size_t n = r->nseconds;
-	while (n > 0 && r->reports[n - 1] == 0)
-		n--;
-	return n;
+	return series_len(r->series);
 }
 
 static void run_params(FILE *f, const struct options *o, const struct run_result *r,
@@ -245,39 +243,45 @@ out:
 	return rc;
 }
 
-static void series_hist(FILE *f, bool *first, const char *k, const struct hist *h)
+static void series_hist(FILE *f, bool *first, const char *k, const struct series_hist *h)
 {
 	jkey(f, first, k);
-	if (!hist_total(h)) {
+	if (!h->count) {
 		fputs("null", f);
 		return;
 	}
 	fprintf(f, "{\"count\":%lld,\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,\"max\":%lld}",
-		(long long)hist_total(h), (long long)hist_value_at_percentile(h, 50),
-		(long long)hist_value_at_percentile(h, 90), (long long)hist_value_at_percentile(h, 99),
-		(long long)hist_max(h));
+		(long long)h->count, (long long)h->p50, (long long)h->p90, (long long)h->p99,
+		(long long)h->max);
 }
 
-static void series(FILE *f, const struct run_result *r)
+static int series(FILE *f, const struct run_result *r)
 {
 	size_t n = report_nseconds(r);
+	struct series_point p;
 
 	fputs(",\n\"series\":[", f);
 	for (size_t i = 0; i < n; i++) {
-		const struct stats *s = &r->seconds[i];
 		bool first = true;
+		int rc = series_get(r->series, i, &p);
+		if (rc < 0)
+			return rc;
+		int64_t errors = 0;
+		for (int e = 0; e < ERR__COUNT; e++)
+			errors += p.error[e];
 		fprintf(f, "%s\n{", i ? "," : "");
 		jint_field(f, &first, "second", (long long)i);
 		for (int c = 0; c < ST__COUNT; c++)
-			jint_field(f, &first, stats_counter_key(c), s->counter[c]);
-		jint_field(f, &first, "errors", stats_errors_total(s));
+			jint_field(f, &first, stats_counter_key(c), p.counter[c]);
+		jint_field(f, &first, "errors", errors);
 		for (int g = 0; g < GA__COUNT; g++)
-			jint_field(f, &first, stats_gauge_key(g), s->gauge[g]);
+			jint_field(f, &first, stats_gauge_key(g), p.gauge[g]);
 		for (int h = 0; h < HI__COUNT; h++)
-			series_hist(f, &first, stats_hist_key(h), s->hist[h]);
+			series_hist(f, &first, stats_hist_key(h), &p.hist[h]);
 		fputc('}', f);
 	}
 	fputs("]", f);
+	return 0;
 }
 
 /* Per-address tables: what a user would otherwise check with ss. */
@@ -375,7 +379,8 @@ int report_json(FILE *f, const struct options *o, const struct run_result *r,
 		jint_field(f, &first, s->ncounter[i].name, s->ncounter[i].value);
 	fputc('}', f);
 	addresses(f, o, s);
-	series(f, r);
+	if ((rc = series(f, r)) < 0)
+		return rc;
 	thresholds(f, r);
 	fprintf(f, ",\n\"outcome\":{\"exit_code\":%d,\"thresholds_passed\":%s,\"aborted\":",
 		r->exit_code, r->thresholds_failed || r->aborted_by ? "false" : "true");

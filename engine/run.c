@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "pool.h"
 #include "refresh.h"
 #include "report.h"
+#include "series.h"
 #include "threshold.h"
 #include "worker.h"
 
@@ -96,39 +98,56 @@ static int plan_run(struct options *o, char *err, size_t errlen)
 	return 0;
 }
 
-static void merge_interval(struct collector *col, uint32_t second, const struct stats *s)
-{
-	struct run_result *r = col->res;
+/* How far behind the newest second the oldest not yet whole may fall: a
+ * worker that lags more (a Lua callback stuck in a loop) stops holding
+ * everyone's full histograms, ~1 MB a second; its seconds, when they come,
+ * count in the totals only, and the run says so. */
+#define SETTLE_LAG_MAX 30
 
-	if (second >= r->nseconds) {
-		size_t n = second + 16;
-		/* Each array is kept as soon as it has grown: a second realloc
-		 * that fails must not leave the first one's old pointer behind. */
-		struct stats *ns = realloc(r->seconds, n * sizeof(*ns));
-		if (ns)
-			r->seconds = ns;
-		uint32_t *nr = ns ? realloc(r->reports, n * sizeof(*nr)) : NULL;
-		if (nr)
-			r->reports = nr;
-		if (!ns || !nr) {
-			r->worker_failed = true; /* a second lost: the report must not pass */
-			return;
-		}
-		for (size_t i = r->nseconds; i < n; i++) {
-			stats_init(&r->seconds[i]);
-			r->reports[i] = 0;
-		}
-		r->nseconds = n;
+/* Second `second` in full until it is settled; NULL once it is (or out of
+ * memory). */
+static struct stats *pending_at(struct collector *col, uint32_t second)
+{
+	if (second < col->next_progress)
+		return NULL;
+	size_t i = second - col->next_progress;
+	if (i >= col->cappending) {
+		size_t cap = col->cappending ? col->cappending : 4;
+		while (cap <= i)
+			cap *= 2;
+		struct stats *p = realloc(col->pending, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		col->pending = p;
+		uint32_t *r = realloc(col->reports, cap * sizeof(*r));
+		if (!r)
+			return NULL;
+		col->reports = r;
+		col->cappending = cap;
 	}
-	stats_add(&r->seconds[second], s);
-	r->reports[second]++;
-	stats_add(&r->total, s);
+	for (; col->npending <= i; col->npending++) {
+		if (stats_init(&col->pending[col->npending]) < 0)
+			return NULL;
+		col->reports[col->npending] = 0;
+	}
+	return &col->pending[i];
 }
 
-static void print_progress(struct collector *col, uint32_t second)
+static void merge_interval(struct collector *col, uint32_t second, const struct stats *s)
 {
-	const struct stats *s = &col->res->seconds[second];
+	struct stats *p = pending_at(col, second);
 
+	stats_add(&col->res->total, s);
+	if (!p) {
+		col->late++;
+		return;
+	}
+	stats_add(p, s);
+	col->reports[second - col->next_progress]++;
+}
+
+static void print_progress(struct collector *col, uint32_t second, const struct stats *s)
+{
 	if (s->gauge[GA_CONNS_OPEN] > col->res->peak_open)
 		col->res->peak_open = s->gauge[GA_CONNS_OPEN];
 	if (!col->progress)
@@ -140,20 +159,57 @@ static void print_progress(struct collector *col, uint32_t second)
 	report_progress_line(stderr, col->opt, s, second);
 }
 
-static void advance_progress(struct collector *col, bool final)
+/* The oldest pending second is done: printed, written to the live --hlog,
+ * checked against the abort thresholds, and kept only as the series keeps
+ * it. A second no worker sent (a gap before a drain's last interval) is
+ * kept empty, so the series stays numbered by second. */
+static void settle(struct collector *col, bool final)
 {
 	struct run_result *r = col->res;
+	uint32_t second = col->next_progress;
+	const char *lines = NULL;
+	size_t len = 0;
+	bool reported = col->reports[0] > 0;
 
-	while (col->next_progress < r->nseconds &&
-	       (r->reports[col->next_progress] >= stopping_reporters(col, col->next_progress) ||
-		(final && r->reports[col->next_progress] > 0))) {
-		stopping_add_lost_share(col, col->next_progress);
-		print_progress(col, col->next_progress);
-		if (!final) {
-			live_hlog_second(col, col->next_progress);
-			stopping_check_abort(col, col->next_progress);
-		}
-		col->next_progress++;
+	if (reported) {
+		stopping_add_lost_share(col, second, &col->pending[0]);
+		print_progress(col, second, &col->pending[0]);
+	}
+	int rc = series_append(r->series, &col->pending[0], &lines, &len);
+	if (rc < 0 && !col->series_failed) {
+		col->series_failed = true;
+		collector_clear_line(col);
+		fprintf(stderr, "surge: warning: cannot keep the per-second series from second %u on "
+				"(%s): the totals are complete, the series and --hlog are not\n",
+			second + 1, strerror(-rc));
+	}
+	if (!final && reported) {
+		if (lines)
+			live_hlog_second(col, lines, len);
+		stopping_check_abort(col, second);
+	}
+	stats_free(&col->pending[0]);
+	memmove(col->pending, col->pending + 1, (col->npending - 1) * sizeof(*col->pending));
+	memmove(col->reports, col->reports + 1, (col->npending - 1) * sizeof(*col->reports));
+	col->npending--;
+	col->next_progress++;
+}
+
+/* Settles every second all workers have sent, and any that fell too far
+ * behind; at the end (final), every second up to the last one reported. */
+static void advance_progress(struct collector *col, bool final)
+{
+	size_t last = col->npending;
+
+	while (last > 0 && col->reports[last - 1] == 0)
+		last--;
+	while (col->npending > 0 &&
+	       (col->reports[0] >= stopping_reporters(col, col->next_progress) ||
+		col->npending > SETTLE_LAG_MAX ||
+		(final && last > 0))) {
+		settle(col, final);
+		if (last > 0)
+			last--;
 	}
 }
 
@@ -327,6 +383,8 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 				*child_rc = 1; /* the coordinator is gone already */
 				return 1;
 			}
+			series_free(col->res->series); /* the coordinator's spool */
+			col->res->series = NULL;
 			*child_rc = worker_run(o, le, k, o->workers, start_ns, fds[1], ctl[0]);
 			return 1;
 		}
@@ -393,10 +451,7 @@ static int outcome(const struct options *o, const struct run_result *r)
 
 void run_result_free(struct run_result *r)
 {
-	for (size_t i = 0; i < r->nseconds; i++)
-		stats_free(&r->seconds[i]);
-	free(r->seconds);
-	free(r->reports);
+	series_free(r->series);
 	stats_free(&r->total);
 	free(r->thresholds);
 	memset(r, 0, sizeof(*r));
@@ -464,7 +519,7 @@ int run_main(int argc, char **argv)
 		rc = EXIT_PLAN;
 		goto out;
 	}
-	if (stats_init(&res.total) < 0)
+	if (stats_init(&res.total) < 0 || series_new(opt.hlog_path != NULL, &res.series) < 0)
 		goto out;
 	res.workers = opt.workers;
 	res.elapsed_ns = opt.duration_ns;
@@ -514,6 +569,14 @@ int run_main(int argc, char **argv)
 		rc = EXIT_FAILED;
 		goto out;
 	}
+	/* A pending second's histograms (~270 KB each) come and go every
+	 * second: with glibc's sliding mmap threshold they would move onto the
+	 * heap after the first free, and its fragments keep the resident set a
+	 * step above what is live. A fixed threshold keeps them mmap'd, so
+	 * freeing one returns it. The workers (forked above) keep the default. */
+#ifdef M_MMAP_THRESHOLD
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	/* Not the default loop: that one reaps children itself and waitpid()
 	 * below would see ECHILD instead of the workers' exit codes. */
 	col.loop = ev_loop_new(EVFLAG_AUTO);
@@ -544,6 +607,12 @@ int run_main(int argc, char **argv)
 	}
 	advance_progress(&col, true);
 	collector_clear_line(&col);
+	if (col.late)
+		fprintf(stderr, "surge: warning: %lld interval%s came after %s second was settled (a "
+				"worker more than %d s behind): counted in the totals, not in the "
+				"per-second series or --hlog\n",
+			(long long)col.late, col.late == 1 ? "" : "s", col.late == 1 ? "its" : "their",
+			SETTLE_LAG_MAX);
 	msglog_summary(&col.msgs, stderr);
 	live_hlog_close(&col);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
@@ -586,6 +655,10 @@ out:
 	free(col.pids);
 	free(col.pipes);
 	free(col.readers);
+	for (size_t i = 0; i < col.npending; i++)
+		stats_free(&col.pending[i]);
+	free(col.pending);
+	free(col.reports);
 	run_result_free(&res);
 	options_free(&opt);
 	free(ov);

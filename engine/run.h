@@ -13,6 +13,7 @@
 #include "options.h"
 #include "stats.h"
 
+struct series;
 struct threshold;
 
 /* Exit codes, documented in README.md. */
@@ -27,12 +28,12 @@ enum run_exit {
 	EXIT_INTERRUPTED = 130, /* stopped by SIGINT/SIGTERM; the report covers what ran */
 };
 
-/* What a run measured: totals and each second, merged over workers. */
+/* What a run measured: totals and each second, merged over workers. Only
+ * the totals keep whole histograms; a second, once whole, is kept as the
+ * reports show it (series.h). */
 struct run_result {
 	struct stats total;
-	struct stats *seconds;
-	uint32_t *reports;   /* per second: how many workers reported it */
-	size_t nseconds;
+	struct series *series; /* every second up to the last one reported */
 	uint64_t start_ns;   /* CLOCK_MONOTONIC */
 	double start_epoch;  /* wall clock at start, for logs */
 	uint64_t elapsed_ns; /* measured time: duration, or until interrupted */
@@ -51,7 +52,7 @@ struct run_result {
 };
 
 int run_main(int argc, char **argv);
-/* Frees what a run_result holds (seconds, totals, thresholds) and zeroes it. */
+/* Frees what a run_result holds (series, totals, thresholds) and zeroes it. */
 void run_result_free(struct run_result *r);
 
 #endif

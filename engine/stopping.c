@@ -82,8 +82,11 @@ void stopping_worker_lost(struct collector *col, uint32_t k)
 	/* Its last second's in-flight requests were sent (and counted) but
 	 * will never be answered or timed out: unfinished, so that sent =
 	 * completed + unfinished + errors still holds. */
-	if (w->covered > 0 && w->covered <= r->nseconds && w->inflight > 0) {
-		r->seconds[w->covered - 1].counter[ST_UNFINISHED] += w->inflight;
+	if (w->covered > 0 && w->inflight > 0) {
+		uint32_t last = w->covered - 1;
+		/* Its last second, if it is not settled yet; the totals always. */
+		if (last >= col->next_progress && last - col->next_progress < col->npending)
+			col->pending[last - col->next_progress].counter[ST_UNFINISHED] += w->inflight;
 		r->total.counter[ST_UNFINISHED] += w->inflight;
 	}
 	/* Killed by the watchdog or by a third Ctrl-C: that was said already. */
@@ -119,7 +122,7 @@ static uint64_t share_of(uint64_t n, uint32_t k, uint32_t W)
 	return n / W + (k < n % W ? 1 : 0);
 }
 
-void stopping_add_lost_share(struct collector *col, uint32_t second)
+void stopping_add_lost_share(struct collector *col, uint32_t second, struct stats *s)
 {
 	const struct options *o = col->opt;
 	uint64_t t0 = (uint64_t)second * NS_PER_SEC, t1 = t0 + NS_PER_SEC;
@@ -135,7 +138,7 @@ void stopping_add_lost_share(struct collector *col, uint32_t second)
 		if (!col->wk[k].lost || col->wk[k].covered > second)
 			continue;
 		int64_t add = (int64_t)(share_of(n1, k, col->nworkers) - share_of(n0, k, col->nworkers));
-		col->res->seconds[second].counter[ST_INTENDED] += add;
+		s->counter[ST_INTENDED] += add;
 		col->res->total.counter[ST_INTENDED] += add;
 	}
 }

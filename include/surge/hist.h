@@ -31,7 +31,8 @@ void hist_record(struct hist *h, int64_t value);
 void hist_record_n(struct hist *h, int64_t value, int64_t count);
 
 /* Adds every count of src to dst (exact when both share a layout; otherwise
- * values are re-recorded). Returns 0 or -ERANGE if some values were clamped. */
+ * values are re-recorded). Returns 0, -ERANGE if some values were clamped, or
+ * -EOVERFLOW (dst unchanged) when the total would pass INT64_MAX. */
 int hist_add(struct hist *dst, const struct hist *src);
 
 int64_t hist_total(const struct hist *h);

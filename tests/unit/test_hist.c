@@ -245,8 +245,54 @@ static void test_print(void)
 	hist_free(h);
 }
 
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* Issue 12, defect 11: what a hostile log can put in a histogram header or
+ * its counts is refused or saturates, never undefined behaviour (the UBSan
+ * build aborts on any). */
+static void test_hostile_bounds(void)
+{
+	struct hist *h;
+
+	is_int(hist_new(INT64_MAX / 2 + 1, INT64_MAX, 3, &h), -EINVAL,
+	       "lowest above INT64_MAX / 2: refused (no 2 * lowest overflow)");
+	is_int(hist_new((int64_t)1 << 62, INT64_MAX, 3, &h), -EINVAL,
+	       "a unit magnitude of 62: refused before any shift by it");
+	ok(hist_new(1, INT64_MAX, 3, &h) == 0, "1 .. INT64_MAX: a layout");
+	hist_record(h, INT64_MAX);
+	ok(hist_max(h) == INT64_MAX, "its top bucket ends at INT64_MAX exactly (%lld)",
+	   (long long)hist_max(h));
+	ok(hist_value_at_percentile(h, 100) == INT64_MAX, "p100 too");
+	hist_free(h);
+
+	/* The same headers as a decoder meets them. */
+	uint8_t v2[40] = { 0x1c, 0x84, 0x93, 0x13 };
+	v2[15] = 3;
+	put64(v2 + 16, ((uint64_t)1 << 62) + 1);
+	put64(v2 + 24, INT64_MAX);
+	is_int(hist_decode(v2, sizeof(v2), &h), -EINVAL, "decode: a huge lowest is refused");
+
+	struct hist *a = hist_new_default(), *b = hist_new_default();
+	hist_record_n(a, 1000, INT64_MAX - 5);
+	hist_record_n(b, 2000, 10);
+	is_int(hist_add(a, b), -EOVERFLOW, "counts adding past INT64_MAX: -EOVERFLOW");
+	ok(hist_total(a) == INT64_MAX - 5 && hist_max(a) == hist_highest_equivalent(a, 1000),
+	   "...and the destination is unchanged");
+	hist_reset(b);
+	hist_record_n(b, 2000, 5);
+	is_int(hist_add(a, b), 0, "up to INT64_MAX exactly: added");
+	is_int(hist_total(a), INT64_MAX, "...to INT64_MAX");
+	hist_free(a);
+	hist_free(b);
+}
+
 int main(void)
 {
+	test_hostile_bounds();
 	test_exact_small_values();
 	test_random_against_brute();
 	test_merge();

@@ -2,10 +2,12 @@
  * shards merged by the reader equal one histogram of all the samples;
  * malformed logs are refused with file:line. Also threshold parsing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hlog.h"
 #include "report.h"
@@ -200,6 +202,8 @@ static void foreign_logs(void)
 	is_int(l.niv, 2, "two intervals");
 	ok(l.niv == 2 && fabs(l.iv[0].start - 1.0) < 1e-9, "absolute timestamps made relative");
 	ok(l.niv == 2 && hist_total(l.iv[1].s.hist[HI_LATENCY]) == 1, "untagged = latency");
+	ok(l.niv == 2 && fabs(l.iv[1].start - 2.0) < 1e-9,
+	   "every absolute timestamp made relative, not only the first");
 	hlog_free(&l);
 	free(bin);
 	free(b64);
@@ -387,6 +391,222 @@ static void thresholds(void)
 	stats_free(&s);
 }
 
+/* A histogram line of count values 1000, at start. */
+static void hist_line(char *buf, size_t len, double start, int64_t count)
+{
+	struct hist *h = hist_new_default();
+	uint8_t *bin;
+	size_t binlen;
+	char *b64;
+
+	hist_record_n(h, 1000, count);
+	hist_encode_compressed(h, &bin, &binlen);
+	hist_base64_encode(bin, binlen, &b64);
+	snprintf(buf, len, "%.3f,1.000,0.001,%s\n", start, b64);
+	free(bin);
+	free(b64);
+	hist_free(h);
+}
+
+/* Issue 12, defect 11: counts and times no int64 or cast can hold are
+ * refused with file:line, never undefined behaviour (UBSan aborts on it). */
+static void hostile_numbers(void)
+{
+	char big[1024], one[1024], huge[8192], name[200];
+
+	hist_line(big, sizeof(big), 0, INT64_MAX - 1);
+	hist_line(one, sizeof(one), 1, 2);
+	snprintf(huge, sizeof(huge), "%s%s", big, one);
+	memset(name, 'n', 64);
+	name[64] = '\0';
+	char longname[300], emptyname[] = "#surge-interval 0.000 count.=1\n";
+	snprintf(longname, sizeof(longname), "#surge-interval 0.000 count.%s=1\n", name);
+	const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "#surge-interval 0.000 sent=-1\n",
+		  "t.hlog:1: #surge-interval: 'sent=-1': a count is not negative" },
+		{ "#surge-interval 0.000 gauge.conns_open=-5\n", "t.hlog:1: #surge-interval: 'gauge" },
+		{ "#surge-interval 0.000 sent=9223372036854775807\n#surge-interval 1.000 sent=1\n",
+		  "t.hlog:2: #surge-interval: 'sent': the counts add up past 9223372036854775807" },
+		{ "#surge-interval 0.000 count.x=-9223372036854775807\n"
+		  "#surge-interval 1.000 count.x=-2\n", "t.hlog:2: #surge-interval: 'count.x': the counts" },
+		{ longname, "t.hlog:1: #surge-interval: 'count.nnnn" },
+		{ emptyname, "t.hlog:1: #surge-interval: 'count.': a counter name is 1 to 63 bytes" },
+		{ huge, "t.hlog:2: the counts of 'latency' add up past 9223372036854775807" },
+		{ "1e300,1.0,1.0,HISTFAAAAA==\n", "t.hlog:1: StartTimestamp and Interval_Length must be" },
+		{ "#surge-interval 1e300 sent=1\n", "t.hlog:1: #surge-interval must start" },
+		{ "#[StartTime: nan (seconds since epoch)]\n", "t.hlog:1: #[StartTime: expects" },
+		{ "#[BaseTime: 1e300 (seconds since epoch)]\n", "t.hlog:1: #[BaseTime: expects" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hlog l;
+		char err[512] = "";
+		hlog_init(&l);
+		int rc = read_text(cases[i].text, &l, err, sizeof(err));
+		ok(rc == -EINVAL && strncmp(err, cases[i].want, strlen(cases[i].want)) == 0,
+		   "refused with '%s'", cases[i].want);
+		if (rc != -EINVAL || strncmp(err, cases[i].want, strlen(cases[i].want)) != 0)
+			diag("got %d '%s'", rc, err);
+		hlog_free(&l);
+	}
+	struct hlog l;
+	char err[256] = "";
+	hlog_init(&l);
+	ok(read_text("#surge-interval 0.000 count.x=-3\n#surge-interval 1.000 count.x=1\n", &l, err,
+		     sizeof(err)) == 0 &&
+		   stats_counter_by_name(&l.iv[0].s, "x") == -3 &&
+		   stats_counter_by_name(&l.total, "x") == -2,
+	   "surge.count() counters may count down: read, and the totals add (%s)", err);
+	hlog_free(&l);
+}
+
+/* `surge report` on a log whose parameters no cast can take: exit 1 and
+ * the file:line, not undefined behaviour. */
+static void hostile_params(void)
+{
+	static const struct {
+		const char *param, *want;
+	} cases[] = {
+		{ "connections 1e30", ":2: #surge-param connections: expected a number from 0 to 4294967295, got '1e30'" },
+		{ "workers -1", ":2: #surge-param workers: expected a number from 0" },
+		{ "duration_s 1e300", ":2: #surge-param duration_s: expected a number from 0 to 1000000000" },
+		{ "timeout_s nan", ":2: #surge-param timeout_s" },
+		{ "elapsed_s inf", ":2: #surge-param elapsed_s" },
+		{ "rate_segment 0 1e30 5 5", ":2: #surge-param rate_segment: expected FROM_S TO_S" },
+		{ "rate_segment 0 10 nan 5", ":2: #surge-param rate_segment" },
+	};
+	char path[] = "/tmp/surge-test-hlog-XXXXXX", errpath[] = "/tmp/surge-test-err-XXXXXX";
+	int fd = mkstemp(path), efd = mkstemp(errpath);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+		fprintf(f, "#[StartTime: 1700000000.000 (seconds since epoch), x]\n#surge-param %s\n"
+			   "#surge-interval 0.000 sent=1\n", cases[i].param);
+		fclose(f);
+		fflush(stderr);
+		int saved = dup(2);
+		ftruncate(efd, 0);
+		lseek(efd, 0, SEEK_SET);
+		dup2(efd, 2);
+		char *argv[] = { "report", "-q", path, NULL };
+		int rc = report_main(3, argv);
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		char msg[1024] = "";
+		ssize_t n = pread(efd, msg, sizeof(msg) - 1, 0);
+		msg[n > 0 ? n : 0] = '\0';
+		char want[512];
+		snprintf(want, sizeof(want), "surge report: %s%s", path, cases[i].want);
+		ok(rc == 1 && strncmp(msg, want, strlen(want)) == 0, "#surge-param %s: exit 1, '%s'",
+		   cases[i].param, cases[i].want);
+		if (rc != 1 || strncmp(msg, want, strlen(want)) != 0)
+			diag("got %d '%s'", rc, msg);
+	}
+	close(fd);
+	close(efd);
+	unlink(path);
+	unlink(errpath);
+}
+
+struct taken {
+	int n;
+	double starts[16];
+	int64_t sent[16];
+	size_t most_held; /* intervals the reader held at once, at most */
+	struct hlog *l;
+};
+
+static int take(void *arg, struct hlog_interval *iv)
+{
+	struct taken *t = arg;
+
+	if (t->n < 16) {
+		t->starts[t->n] = iv->start;
+		t->sent[t->n] = iv->s.counter[ST_SENT];
+	}
+	t->n++;
+	if (t->l->niv > t->most_held)
+		t->most_held = t->l->niv;
+	return 0;
+}
+
+/* `surge report` streams: logs read together hand each interval on once no
+ * log can add to it, so a long log is never held whole; out of order is
+ * refused with file:line. */
+static void streaming(void)
+{
+	enum { SHARDS = 3, SECONDS = 12 };
+	char *buf[SHARDS];
+	size_t len[SHARDS];
+	FILE *f[SHARDS];
+	const char *names[SHARDS] = { "a.hlog", "b.hlog", "c.hlog" };
+	struct hlog l, whole;
+	char err[256] = "";
+
+	hlog_init(&whole);
+	for (int k = 0; k < SHARDS; k++) {
+		FILE *w = mem(&buf[k], &len[k]);
+		hlog_write_header(w, 1700000000.0 + k * 0.3, NULL, 0);
+		for (int t = 0; t < SECONDS; t++) {
+			struct stats s;
+			stats_init(&s);
+			for (int i = 0; i < 100; i++)
+				hist_record(s.hist[HI_LATENCY], sample());
+			s.counter[ST_SENT] = 10 * t + k;
+			hlog_write_interval(w, t, 1.0, &s);
+			stats_free(&s);
+		}
+		fclose(w);
+		FILE *r = fmemopen(buf[k], len[k], "r");
+		hlog_read(r, names[k], &whole, err, sizeof(err));
+		fclose(r);
+		f[k] = fmemopen(buf[k], len[k], "r");
+	}
+	hlog_init(&l);
+	struct taken t = { .l = &l };
+	ok(hlog_read_stream(f, names, SHARDS, &l, take, &t, err, sizeof(err)) == 0,
+	   "three shards streamed: %s", err);
+	is_int(t.n, SECONDS, "each second handed on once");
+	bool in_order = true, sums = true;
+	for (int i = 0; i < SECONDS && i < t.n; i++) {
+		in_order &= fabs(t.starts[i] - i) < 1e-9;
+		sums &= t.sent[i] == whole.iv[i].s.counter[ST_SENT];
+	}
+	ok(in_order, "in time order");
+	ok(sums, "each merged over the shards, as hlog_read merges them");
+	ok(t.most_held <= 2, "at most %zu intervals held at once (of %d)", t.most_held, SECONDS);
+	is_int(l.niv, 0, "none kept after");
+	is_int(l.nlogs, SHARDS, "every log counted");
+	ok(same_hist(l.total.hist[HI_LATENCY], whole.total.hist[HI_LATENCY]) &&
+		   l.total.counter[ST_SENT] == whole.total.counter[ST_SENT],
+	   "the totals are those of reading them whole");
+	for (int k = 0; k < SHARDS; k++) {
+		fclose(f[k]);
+		free(buf[k]);
+	}
+	hlog_free(&l);
+	hlog_free(&whole);
+
+	/* A line just behind its predecessor still joins its interval; one
+	 * behind an interval already handed on cannot. */
+	const char *text = "#surge-interval 0.000 sent=1\n#surge-interval 2.000 sent=1\n"
+			   "#surge-interval 1.000 sent=1\n#surge-interval 3.000 sent=1\n"
+			   "#surge-interval 4.000 sent=1\n#surge-interval 2.000 sent=1\n";
+	FILE *in = fmemopen((void *)text, strlen(text), "r");
+	hlog_init(&l);
+	t = (struct taken){ .l = &l };
+	ok(hlog_read_stream(&in, names, 1, &l, take, &t, err, sizeof(err)) == -EINVAL &&
+		   strncmp(err, "a.hlog:6: this interval (at 2.000 s) starts before one already read",
+			   67) == 0,
+	   "an interval out of order: refused with file:line (%s)", err);
+	ok(t.n == 4 && fabs(t.starts[1] - 1) < 1e-9 && fabs(t.starts[3] - 3) < 1e-9,
+	   "...after the ones before it, the line just behind its predecessor included");
+	fclose(in);
+	hlog_free(&l);
+}
+
 int main(void)
 {
 	round_trip();
@@ -396,5 +616,8 @@ int main(void)
 	hostile();
 	many_destinations();
 	thresholds();
+	hostile_numbers();
+	hostile_params();
+	streaming();
 	return tap_done();
 }
