@@ -196,10 +196,8 @@ fail:
 
 static void conn_release_buffers(struct conn *c)
 {
-	free(c->rbuf);
-	free(c->wbuf);
-	c->rbuf = c->wbuf = NULL;
-	c->rlen = c->rcap = c->woff = c->wlen = c->wcap = 0;
+	buf_free(&c->rbuf);
+	buf_free(&c->wbuf);
 }
 
 /* Drops every request still in flight on c (they were counted by the
@@ -255,8 +253,8 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 /* Writes queued output; keeps EV_WRITE armed only while some remains. */
 static int conn_flush(struct worker *w, struct conn *c)
 {
-	while (c->woff < c->wlen) {
-		ssize_t n = write(c->io.fd, c->wbuf + c->woff, c->wlen - c->woff);
+	while (c->wbuf.len) {
+		ssize_t n = write(c->io.fd, buf_start(&c->wbuf), c->wbuf.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -269,35 +267,14 @@ static int conn_flush(struct worker *w, struct conn *c)
 			return -1;
 		}
 		w->stats.counter[ST_BYTES_OUT] += n;
-		c->woff += (uint32_t)n;
+		buf_consume(&c->wbuf, (size_t)n);
 		c->written += (uint32_t)n;
 	}
-	free(c->wbuf);
-	c->wbuf = NULL;
-	c->woff = c->wlen = c->wcap = 0;
+	buf_free(&c->wbuf); /* an idle connection holds no buffer */
 	if (c->writing) {
 		c->writing = 0;
 		io_set(w, c, c->eof ? 0 : EV_READ);
 	}
-	return 0;
-}
-
-static int wbuf_append(struct conn *c, const uint8_t *p, size_t n)
-{
-	if (c->wlen + n > c->wcap) {
-		size_t cap = c->wcap ? c->wcap : 4096;
-		while (cap < c->wlen + n)
-			cap *= 2;
-		if (cap > UINT32_MAX)
-			return -EMSGSIZE;
-		uint8_t *b = realloc(c->wbuf, cap);
-		if (!b)
-			return -ENOMEM;
-		c->wbuf = b;
-		c->wcap = (uint32_t)cap;
-	}
-	memcpy(c->wbuf + c->wlen, p, n);
-	c->wlen += (uint32_t)n;
 	return 0;
 }
 
@@ -306,7 +283,7 @@ void conn_uncork(struct worker *w, struct conn *c)
 	if (c->salvaging)
 		return; /* closing: nothing more is written */
 	c->corked = 0;
-	if (c->state == CONN_OPEN && c->wlen > c->woff && !c->writing)
+	if (c->state == CONN_OPEN && c->wbuf.len && !c->writing)
 		conn_flush(w, c);
 }
 
@@ -314,7 +291,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 {
 	if (c->state != CONN_OPEN)
 		return -ENOTCONN;
-	if (c->wlen == 0 && !c->writing && !c->corked) {
+	if (c->wbuf.len == 0 && !c->writing && !c->corked) {
 		/* Common case: nothing queued, the kernel takes it all. */
 		ssize_t k = write(c->io.fd, p, n);
 		if (k < 0) {
@@ -331,7 +308,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 		p += k;
 		n -= (size_t)k;
 	}
-	if (wbuf_append(c, p, n) < 0) {
+	if (buf_append(&c->wbuf, p, n) < 0) {
 		conn_close(w, c, ERR_OTHER);
 		return -ENOMEM;
 	}
@@ -375,7 +352,7 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	f->key = key;
 	f->intended = intended ? intended : now;
 	f->sent = now;
-	f->end = c->written + (c->wlen - c->woff) + (uint32_t)n;
+	f->end = c->written + c->wbuf.len + (uint32_t)n;
 	c->inflight++;
 	c->seq++;
 	w->inflight++;
@@ -530,21 +507,6 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 	return off;
 }
 
-static int rbuf_reserve(struct conn *c, size_t want)
-{
-	if (c->rcap - c->rlen >= want)
-		return 0;
-	size_t cap = c->rcap ? c->rcap : 4096;
-	while (cap - c->rlen < want)
-		cap *= 2;
-	uint8_t *b = realloc(c->rbuf, cap);
-	if (!b)
-		return -ENOMEM;
-	c->rbuf = b;
-	c->rcap = (uint32_t)cap;
-	return 0;
-}
-
 /* One read and every whole message in it. Returns true when it read
  * something and the connection is still open. */
 static bool conn_read_messages(struct worker *w, struct conn *c)
@@ -552,16 +514,16 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 	uint8_t *data;
 	ssize_t n;
 
-	if (c->rlen == 0) {
+	if (c->rbuf.len == 0) {
 		data = w->scratch;
 		n = read(c->io.fd, data, WORKER_SCRATCH);
 	} else {
-		if (rbuf_reserve(c, 16384) < 0) {
+		if (buf_reserve(&c->rbuf, 16384) < 0) {
 			conn_close(w, c, ERR_OTHER);
 			return false;
 		}
-		data = c->rbuf;
-		n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		data = buf_start(&c->rbuf);
+		n = read(c->io.fd, data + c->rbuf.len, c->rbuf.cap - c->rbuf.head - c->rbuf.len);
 	}
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -575,33 +537,31 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 		return false;
 	}
 	w->stats.counter[ST_BYTES_IN] += n;
-	size_t len = data == w->scratch ? (size_t)n : c->rlen + (size_t)n;
+	size_t len = data == w->scratch ? (size_t)n : c->rbuf.len + (size_t)n;
 
 	/* The requests that answers make room for (closed model) go out in one
 	 * write after the whole read is parsed, not one syscall and one
 	 * segment per answer. */
 	c->corked = 1;
 	size_t used = conn_parse(w, c, data, len, c->written);
-	conn_uncork(w, c);
 	if (c->state != CONN_OPEN)
 		return false;
+	/* What is left is settled before the write: a write that fails reads
+	 * again (conn_write_failed), and must find the buffer as it is. */
 	size_t left = len - used;
 	if (left == 0) {
-		free(c->rbuf);
-		c->rbuf = NULL;
-		c->rlen = c->rcap = 0;
+		buf_free(&c->rbuf);
 	} else if (data == w->scratch) {
-		if (rbuf_reserve(c, left) < 0) {
+		if (buf_append(&c->rbuf, data + used, left) < 0) {
 			conn_close(w, c, ERR_OTHER);
 			return false;
 		}
-		memcpy(c->rbuf, data + used, left);
-		c->rlen = (uint32_t)left;
 	} else {
-		memmove(c->rbuf, c->rbuf + used, left);
-		c->rlen = (uint32_t)left;
+		c->rbuf.len = (uint32_t)len; /* the read landed after the partial */
+		buf_consume(&c->rbuf, used);
 	}
-	return true;
+	conn_uncork(w, c);
+	return c->state == CONN_OPEN;
 }
 
 /* A write failed (the peer reset or closed): answers it sent before that may
@@ -661,7 +621,7 @@ static void session_wake(struct worker *w, struct conn *c, int reason)
 
 static void conn_read_session(struct worker *w, struct conn *c)
 {
-	if (c->rlen >= SESSION_RBUF_MAX) {
+	if (c->rbuf.len >= SESSION_RBUF_MAX) {
 		io_set(w, c, c->writing ? EV_WRITE : 0); /* backpressure until consumed */
 		return;
 	}
@@ -669,24 +629,17 @@ static void conn_read_session(struct worker *w, struct conn *c)
 	 * scratch first: a reader between packets holds no memory of its own.
 	 * (Pointers from an earlier conn:fill are stale after a yield anyway.) */
 	ssize_t n;
-	if (c->rlen == 0) {
-		free(c->rbuf);
-		c->rbuf = NULL;
-		c->rcap = 0;
+	bool in_place = c->rbuf.len != 0;
+	if (!in_place) {
+		buf_free(&c->rbuf);
 		n = read(c->io.fd, w->scratch, WORKER_SCRATCH);
-		if (n > 0) {
-			if (rbuf_reserve(c, (size_t)n) < 0) {
-				conn_close(w, c, ERR_OTHER);
-				return;
-			}
-			memcpy(c->rbuf, w->scratch, (size_t)n);
-		}
 	} else {
-		if (rbuf_reserve(c, 16384) < 0) {
+		if (buf_reserve(&c->rbuf, 16384) < 0) {
 			conn_close(w, c, ERR_OTHER);
 			return;
 		}
-		n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		n = read(c->io.fd, buf_start(&c->rbuf) + c->rbuf.len,
+			 c->rbuf.cap - c->rbuf.head - c->rbuf.len);
 	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -699,7 +652,12 @@ static void conn_read_session(struct worker *w, struct conn *c)
 		io_set(w, c, c->writing ? EV_WRITE : 0);
 	} else {
 		w->stats.counter[ST_BYTES_IN] += n;
-		c->rlen += (uint32_t)n;
+		if (in_place) {
+			c->rbuf.len += (uint32_t)n;
+		} else if (buf_append(&c->rbuf, w->scratch, (size_t)n) < 0) {
+			conn_close(w, c, ERR_OTHER);
+			return;
+		}
 	}
 	if (c->wait == SURGE_WAIT_READ)
 		session_wake(w, c, SURGE_WAKE_READ);
@@ -707,13 +665,9 @@ static void conn_read_session(struct worker *w, struct conn *c)
 
 void conn_consume(struct worker *w, struct conn *c, uint32_t n)
 {
-	if (n >= c->rlen) {
-		c->rlen = 0;
-	} else {
-		memmove(c->rbuf, c->rbuf + n, c->rlen - n);
-		c->rlen -= n;
-	}
-	if (c->state == CONN_OPEN && !c->eof && c->rlen < SESSION_RBUF_MAX && !(c->io.events & EV_READ))
+	buf_consume(&c->rbuf, n < c->rbuf.len ? n : c->rbuf.len);
+	if (c->state == CONN_OPEN && !c->eof && c->rbuf.len < SESSION_RBUF_MAX &&
+	    !(c->io.events & EV_READ))
 		io_set(w, c, EV_READ | (c->writing ? EV_WRITE : 0));
 }
 
@@ -806,8 +760,8 @@ int32_t surge_conn_peek(struct worker *w, uint32_t id, const uint8_t **p)
 	struct conn *c = conn_by_id(w, id);
 	if (!c)
 		return -1;
-	*p = c->rbuf;
-	return (int32_t)c->rlen;
+	*p = buf_start(&c->rbuf);
+	return (int32_t)c->rbuf.len;
 }
 
 void surge_conn_consume(struct worker *w, uint32_t id, uint32_t n)

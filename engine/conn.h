@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "inflight.h"
 
 enum conn_state {
@@ -21,7 +22,13 @@ enum conn_state {
 
 struct conn {
 	ev_io io;
-	ev_timer timer; /* sessions: sleep and read timeouts */
+	/* One timer, one role at a time, by shape and state: a session's
+	 * conn:sleep() or its read/write timeout (surge_conn_wait); in the
+	 * closed model, the think time before the next request, the spread
+	 * first request after the connect phase, or the retry after a request
+	 * callback failed (dispatch.c). Connect and request timeouts are the
+	 * worker's (deadline.c), never this. */
+	ev_timer timer;
 	uint32_t id;
 	uint8_t state;     /* enum conn_state */
 	uint8_t wait;      /* sessions: enum surge_wait */
@@ -46,8 +53,8 @@ struct conn {
 	uint64_t seq;      /* requests sent on this connection */
 	uint64_t t_connect; /* connect() called (ns), then: reconnect-not-before */
 	struct inflight_list fl; /* requests in flight, oldest first */
-	uint8_t *rbuf, *wbuf;
-	uint32_t rlen, rcap, woff, wlen, wcap;
+	struct buf rbuf;  /* a partial message (sessions: what the coroutine has not consumed) */
+	struct buf wbuf;  /* output the kernel has not taken yet */
 	uint32_t written; /* bytes the kernel took, wrapping (inflight.end) */
 };
 

@@ -39,46 +39,31 @@ int ipc_send(int fd, uint32_t type, uint32_t worker, uint32_t second, const void
 
 int ipc_reader_feed(struct ipc_reader *r, const uint8_t *p, size_t n)
 {
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 65536;
-		while (cap < r->len + n)
-			cap *= 2;
-		uint8_t *b = realloc(r->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		r->buf = b;
-		r->cap = cap;
-	}
-	memcpy(r->buf + r->len, p, n);
-	r->len += n;
-	return 0;
+	return buf_append(&r->in, p, n) < 0 ? -ENOMEM : 0;
 }
 
 int ipc_reader_next(struct ipc_reader *r, struct ipc_header *h, const uint8_t **payload)
 {
 	static const size_t hs = sizeof(struct ipc_header);
 
-	if (r->len < hs)
+	if (r->in.len < hs)
 		return 0;
-	memcpy(h, r->buf, hs);
+	memcpy(h, buf_start(&r->in), hs);
 	if (h->len > IPC_MAX_PAYLOAD)
 		return -EPROTO;
-	if (r->len < hs + h->len)
+	if (r->in.len < hs + h->len)
 		return 0;
-	*payload = r->buf + hs;
+	*payload = buf_start(&r->in) + hs;
 	return 1;
 }
 
 /* Drops the message ipc_reader_next returned. */
 void ipc_reader_pop(struct ipc_reader *r, const struct ipc_header *h)
 {
-	size_t n = sizeof(*h) + h->len;
-	memmove(r->buf, r->buf + n, r->len - n);
-	r->len -= n;
+	buf_consume(&r->in, sizeof(*h) + h->len);
 }
 
 void ipc_reader_free(struct ipc_reader *r)
 {
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
+	buf_free(&r->in);
 }

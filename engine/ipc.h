@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 enum ipc_type {
 	IPC_INTERVAL = 1, /* payload: stats_encode() of one interval */
 	IPC_LOG = 2,      /* payload: a line of text for the coordinator's stderr */
@@ -33,8 +35,7 @@ int ipc_send(int fd, uint32_t type, uint32_t worker, uint32_t second, const void
 /* Incremental reader: feed it whatever read() returned; it yields whole
  * messages. */
 struct ipc_reader {
-	uint8_t *buf;
-	size_t len, cap;
+	struct buf in;
 };
 
 /* Appends bytes. Returns 0 or -ENOMEM. */

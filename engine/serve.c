@@ -21,10 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "run.h"
-#include "units.h"
 #include "splitmix.h"
+#include "units.h"
 
 #define SCRATCH (64 * 1024)
 #define OUT_HIGH (1u << 20)   /* stop reading a client this far behind */
@@ -105,11 +106,6 @@ struct serve_worker {
 	ev_prepare reap;
 };
 
-struct buf {
-	uint8_t *data;
-	size_t head, len, cap; /* bytes live in data[head, head+len) */
-};
-
 struct serve_conn {
 	struct serve_worker *w;
 	int fd;
@@ -127,46 +123,12 @@ struct serve_conn {
 
 /* ---- buffers ---- */
 
-static int buf_append(struct buf *b, const void *p, size_t n)
+/* An idle connection keeps no large buffer: memory per connection stays small. */
+static void consume(struct buf *b, size_t n)
 {
-	if (b->head && b->head + b->len + n > b->cap) {
-		memmove(b->data, b->data + b->head, b->len);
-		b->head = 0;
-	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n)
-			cap *= 2;
-		uint8_t *d = realloc(b->data, cap);
-		if (!d)
-			return -ENOMEM;
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->head + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-static void buf_consume(struct buf *b, size_t n)
-{
-	b->head += n;
-	b->len -= n;
-	if (b->len == 0) {
-		b->head = 0;
-		/* An idle connection keeps no buffer: memory per connection stays small. */
-		if (b->cap > 4096) {
-			free(b->data);
-			b->data = NULL;
-			b->cap = 0;
-		}
-	}
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->data);
-	memset(b, 0, sizeof(*b));
+	buf_consume(b, n);
+	if (b->len == 0 && b->cap > 4096)
+		buf_free(b);
 }
 
 /* ---- connections ---- */
@@ -248,7 +210,7 @@ static void conn_flush(struct serve_conn *c)
 			return;
 		}
 		w->totals.core[SC_BYTES_OUT] += (uint64_t)n;
-		buf_consume(&c->out, (size_t)n);
+		consume(&c->out, (size_t)n);
 		budget -= (size_t)n;
 	}
 	if (c->out.len && !budget) {
@@ -310,7 +272,7 @@ static void conn_feed(struct serve_conn *c, const uint8_t *p, size_t n)
 	if (c->closed)
 		return;
 	if (own)
-		buf_consume(&c->in, used);
+		consume(&c->in, used);
 	else if (used < n && !c->close_after_write && buf_append(&c->in, p + used, n - used)) {
 		conn_close(c);
 		return;
@@ -461,7 +423,7 @@ static void on_release(struct ev_loop *loop, ev_timer *t, int revents)
 			continue;
 		}
 		int err = buf_append(&c->out, c->held.data + c->held.head, h.len);
-		buf_consume(&c->held, h.len);
+		consume(&c->held, h.len);
 		if (err)
 			conn_close(c);
 		else

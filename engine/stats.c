@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 static const char *const error_names[ERR__COUNT] = {
 	[ERR_CONNECT_REFUSED] = "connect refused",
 	[ERR_CONNECT_TIMEOUT] = "connect timeout",
@@ -232,29 +234,14 @@ int stats_add(struct stats *dst, const struct stats *src)
 /* Wire form: a growable byte buffer of little-endian fields. Only the two
  * processes of one run read it, so it is versionless. */
 struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
-	int err;
+	struct buf out;
+	int err; /* the first failure: later puts are skipped */
 };
 
 static void wb_put(struct wbuf *b, const void *src, size_t n)
 {
-	if (b->err)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 1024;
-		while (cap < b->len + n)
-			cap *= 2;
-		uint8_t *p = realloc(b->p, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, src, n);
-	b->len += n;
+	if (!b->err)
+		b->err = buf_append(&b->out, src, n);
 }
 
 static void wb_u32(struct wbuf *b, uint32_t v) { wb_put(b, &v, sizeof(v)); }
@@ -311,11 +298,11 @@ int stats_encode(const struct stats *s, uint8_t **buf, size_t *len)
 		wb_put(&b, s->src_reqs, s->nsrc * sizeof(*s->src_reqs));
 	}
 	if (b.err) {
-		free(b.p);
+		buf_free(&b.out);
 		return b.err;
 	}
-	*buf = b.p;
-	*len = b.len;
+	*buf = b.out.data; /* head is 0: nothing is consumed */
+	*len = b.out.len;
 	return 0;
 }
 

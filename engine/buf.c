@@ -1,0 +1,65 @@
+/* buf: growable byte buffers with a consumed head. */
+#include "buf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUF_FIRST_CAP 4096
+
+int buf_reserve(struct buf *b, size_t more)
+{
+	if ((size_t)b->head + b->len + more <= b->cap)
+		return 0;
+	if (b->head && (size_t)b->len + more <= b->cap) {
+		memmove(b->data, b->data + b->head, b->len);
+		b->head = 0;
+		return 0;
+	}
+	if ((size_t)b->len + more > UINT32_MAX)
+		return -EMSGSIZE;
+	size_t cap = b->cap ? b->cap : BUF_FIRST_CAP;
+	while (cap < (size_t)b->len + more)
+		cap *= 2;
+	if (cap > UINT32_MAX)
+		cap = UINT32_MAX;
+	if (b->head) {
+		memmove(b->data, b->data + b->head, b->len);
+		b->head = 0;
+	}
+	uint8_t *d = realloc(b->data, cap);
+	if (!d)
+		return -ENOMEM;
+	b->data = d;
+	b->cap = (uint32_t)cap;
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t n)
+{
+	int rc = buf_reserve(b, n);
+
+	if (rc < 0)
+		return rc;
+	if (n)
+		memcpy(b->data + b->head + b->len, p, n);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	b->head += (uint32_t)n;
+	b->len -= (uint32_t)n;
+	if (b->len == 0)
+		b->head = 0;
+}
+
+void buf_free(struct buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->head = b->len = b->cap = 0;
+}

@@ -1,0 +1,38 @@
+/* buf: append, consume from the front, compaction before growth, release. */
+#include <errno.h>
+#include <string.h>
+
+#include "buf.h"
+#include "tap.h"
+
+int main(void)
+{
+	struct buf b = {0};
+	char big[5000];
+
+	memset(big, 'x', sizeof(big));
+	is_int(buf_append(&b, "hello", 5), 0, "append to an empty buffer");
+	ok(b.len == 5 && b.cap == 4096 && memcmp(buf_start(&b), "hello", 5) == 0, "first growth: 4 KiB");
+	buf_consume(&b, 2);
+	ok(b.head == 2 && b.len == 3 && memcmp(buf_start(&b), "llo", 3) == 0, "consume moves the head");
+	buf_consume(&b, 3);
+	ok(b.head == 0 && b.len == 0 && b.cap == 4096, "emptied: back to the front, memory kept");
+
+	buf_append(&b, big, 4000);
+	buf_consume(&b, 3990);
+	uint8_t *before = b.data;
+	is_int(buf_append(&b, big, 100), 0, "append past the end with room at the front");
+	ok(b.data == before && b.head == 0 && b.cap == 4096 && b.len == 110,
+	   "compacts instead of growing");
+	is_int(buf_append(&b, big, sizeof(big)), 0, "append past the capacity");
+	ok(b.cap == 8192 && b.len == 110 + sizeof(big), "grows by doubling");
+	is_int(buf_reserve(&b, (size_t)UINT32_MAX + 1), -EMSGSIZE, "more than 4 GiB is refused");
+	ok(b.len == 110 + sizeof(big), "and the buffer is untouched");
+	buf_free(&b);
+	ok(b.data == NULL && b.len == 0 && b.cap == 0, "free gives the memory back");
+	is_int(buf_append(&b, "x", 1), 0, "usable again after free");
+	buf_free(&b);
+	buf_free(NULL);
+	ok(1, "free is NULL-safe");
+	return tap_done();
+}
