@@ -1,6 +1,8 @@
 /* pool: connection slots, their ramp, their reconnect backoff, the free and ready lists. */
 #include "pool.h"
 
+#include <stdbool.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -94,6 +96,18 @@ static uint32_t target_at(struct worker *w, uint64_t now)
 	return share < w->nconns ? share : w->nconns;
 }
 
+/* Stops new requests on c and closes it once idle (a session at once: it
+ * learns of it at its next call); the pool replaces it. */
+static void retire(struct worker *w, struct conn *c)
+{
+	if (c->state == CONN_CONNECTING || c->inflight == 0 || w->opt->shape == SHAPE_SESSION) {
+		conn_close(w, c, -1);
+	} else {
+		c->draining = 1;
+		pool_ready_remove(w, c);
+	}
+}
+
 /* The target moved from `from` to `to`: slots that came into it join the
  * free list, slots that left it are retired (closed, or drained when they
  * carry requests) and leave it. Work is proportional to the move, never to
@@ -113,13 +127,8 @@ static void retarget(struct worker *w, uint32_t from, uint32_t to)
 			conn_list_remove(&w->free, w->conns, c);
 			c->in_free = 0;
 		}
-		if (c->state == CONN_CLOSED)
-			continue;
-		if (c->state == CONN_CONNECTING || c->inflight == 0 || w->opt->shape == SHAPE_SESSION)
-			conn_close(w, c, -1);
-		else
-			c->draining = 1;
-		pool_ready_remove(w, c);
+		if (c->state != CONN_CLOSED)
+			retire(w, c);
 	}
 }
 
@@ -198,4 +207,92 @@ void pool_close_all(struct worker *w)
 {
 	for (uint32_t i = 0; i < w->nconns; i++)
 		conn_close(w, &w->conns[i], -1);
+}
+
+/* ---- destination updates (the coordinator re-resolved a name) ---- */
+
+/* Connections to addresses no longer in DNS drain: they finish what is in
+ * flight and are replaced by connections to the active set. Sessions run to
+ * their end; their replacements go to active addresses. */
+static void drain_inactive(struct worker *w)
+{
+	if (w->opt->shape == SHAPE_SESSION)
+		return;
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->state != CONN_CLOSED && c->dest < w->dests.n && !w->dests.d[c->dest].active &&
+		    !c->draining)
+			retire(w, c);
+	}
+}
+
+/* A steady pool opens no new connections, so an address that joins would
+ * get none: move this worker's fair share onto each newcomer, taken from the
+ * most loaded addresses and promised to the newcomer (dest_table_owe). */
+static int rebalance(struct worker *w, const bool *was_active, uint32_t nbefore)
+{
+	struct dest_table *t = &w->dests;
+	uint32_t *count = calloc(t->n ? t->n : 1, sizeof(*count));
+	uint32_t total = 0;
+	int rc = 0;
+
+	if (!count)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+		if (c->state != CONN_CLOSED && !c->draining && c->dest < t->n && t->d[c->dest].active) {
+			count[c->dest]++;
+			total++;
+		}
+	}
+	uint32_t fair = t->nact ? total / t->nact : 0;
+	for (uint32_t j = 0; j < t->n && rc == 0; j++) {
+		bool fresh = t->d[j].active && (j >= nbefore || !was_active[j]);
+		while (fresh && count[j] < fair) {
+			uint32_t from = DEST_NONE;
+			for (uint32_t k = 0; k < t->n; k++)
+				if (t->d[k].active && count[k] > fair &&
+				    (from == DEST_NONE || count[k] > count[from]))
+					from = k;
+			if (from == DEST_NONE)
+				break;
+			struct conn *victim = NULL;
+			for (uint32_t i = 0; i < w->nconns && !victim; i++) {
+				struct conn *c = &w->conns[i];
+				if (c->state != CONN_CLOSED && !c->draining && c->dest == from)
+					victim = c;
+			}
+			if (!victim)
+				break;
+			if ((rc = dest_table_owe(t, j)) < 0)
+				break;
+			count[from]--;
+			count[j]++;
+			retire(w, victim);
+		}
+	}
+	free(count);
+	return rc;
+}
+
+int pool_apply_dests(struct worker *w, const uint8_t *buf, size_t len)
+{
+	uint32_t nbefore = w->dests.n;
+	bool *was = calloc(nbefore ? nbefore : 1, sizeof(*was));
+	int rc = -ENOMEM;
+
+	if (!was)
+		return rc;
+	for (uint32_t i = 0; i < nbefore; i++)
+		was[i] = w->dests.d[i].active;
+	if ((rc = dest_table_decode(&w->dests, buf, len)) < 0)
+		goto out;
+	if ((rc = dest_table_register_stats(&w->dests, &w->stats)) < 0)
+		goto out;
+	drain_inactive(w);
+	if (w->opt->shape == SHAPE_MESSAGE && !w->stopping)
+		rc = rebalance(w, was, nbefore);
+out:
+	free(was);
+	return rc;
 }

@@ -8,6 +8,7 @@
 #define SURGE_POOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct conn;
@@ -35,6 +36,10 @@ void pool_conn_closed(struct worker *w, struct conn *c, bool failed);
 /* The connect phase is over: connections that opened in it get their
  * first requests (or their session). */
 void pool_begin_traffic(struct worker *w);
+/* A destination update from the coordinator (an encoded dest table):
+ * registers statistics for new entries, drains the connections to entries
+ * no longer active and moves a fair share onto new ones. Returns 0 or -errno. */
+int pool_apply_dests(struct worker *w, const uint8_t *buf, size_t len);
 /* Closes every connection (end of run); in-flight requests count as unfinished. */
 void pool_close_all(struct worker *w);
 

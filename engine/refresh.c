@@ -1,5 +1,5 @@
-/* refresh: the first resolution, re-resolution in the coordinator, and its
- * application in the workers. */
+/* refresh: the first resolution and re-resolution in the coordinator; the
+ * workers apply the tables it sends in pool.c. */
 #include "refresh.h"
 
 #include <errno.h>
@@ -10,11 +10,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "conn.h"
 #include "ipc.h"
-#include "pool.h"
 #include "resolve.h"
-#include "worker.h"
 
 /* One target that is a name: its timer and the state of its last lookup. */
 struct refresh_name {
@@ -356,148 +353,4 @@ int refresh_start(struct refresh *rf, struct ev_loop *loop, uint64_t start_ns,
 		schedule(n, at > now ? at - now : 0);
 	}
 	return 0;
-}
-
-/* ---- worker side ---- */
-
-/* Stops new requests on c and closes it once idle; the pool replaces it. */
-static void retire(struct worker *w, struct conn *c)
-{
-	if (c->state == CONN_CONNECTING || c->inflight == 0) {
-		conn_close(w, c, -1);
-	} else {
-		c->draining = 1;
-		pool_ready_remove(w, c);
-	}
-}
-
-/* Connections to addresses no longer in DNS drain: they finish what is in
- * flight and are replaced by connections to the active set. Sessions run to
- * their end; their replacements go to active addresses. */
-static void drain_inactive(struct worker *w)
-{
-	if (w->opt->shape == SHAPE_SESSION)
-		return;
-	for (uint32_t i = 0; i < w->nconns; i++) {
-		struct conn *c = &w->conns[i];
-		if (c->state != CONN_CLOSED && c->dest < w->dests.n && !w->dests.d[c->dest].active &&
-		    !c->draining)
-			retire(w, c);
-	}
-}
-
-/* A steady pool opens no new connections, so an address that joins would
- * get none: move this worker's fair share onto each newcomer, taken from the
- * most loaded addresses and promised to the newcomer (dest_table_owe). */
-static int rebalance(struct worker *w, const bool *was_active, uint32_t nbefore)
-{
-	struct dest_table *t = &w->dests;
-	uint32_t *count = calloc(t->n ? t->n : 1, sizeof(*count));
-	uint32_t total = 0;
-	int rc = 0;
-
-	if (!count)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < w->nconns; i++) {
-		struct conn *c = &w->conns[i];
-		if (c->state != CONN_CLOSED && !c->draining && c->dest < t->n && t->d[c->dest].active) {
-			count[c->dest]++;
-			total++;
-		}
-	}
-	uint32_t fair = t->nact ? total / t->nact : 0;
-	for (uint32_t j = 0; j < t->n && rc == 0; j++) {
-		bool fresh = t->d[j].active && (j >= nbefore || !was_active[j]);
-		while (fresh && count[j] < fair) {
-			uint32_t from = DEST_NONE;
-			for (uint32_t k = 0; k < t->n; k++)
-				if (t->d[k].active && count[k] > fair &&
-				    (from == DEST_NONE || count[k] > count[from]))
-					from = k;
-			if (from == DEST_NONE)
-				break;
-			struct conn *victim = NULL;
-			for (uint32_t i = 0; i < w->nconns && !victim; i++) {
-				struct conn *c = &w->conns[i];
-				if (c->state != CONN_CLOSED && !c->draining && c->dest == from)
-					victim = c;
-			}
-			if (!victim)
-				break;
-			if ((rc = dest_table_owe(t, j)) < 0)
-				break;
-			count[from]--;
-			count[j]++;
-			retire(w, victim);
-		}
-	}
-	free(count);
-	return rc;
-}
-
-int refresh_worker_apply(struct worker *w, const uint8_t *buf, size_t len)
-{
-	uint32_t nbefore = w->dests.n;
-	bool *was = calloc(nbefore ? nbefore : 1, sizeof(*was));
-	int rc = -ENOMEM;
-
-	if (!was)
-		return rc;
-	for (uint32_t i = 0; i < nbefore; i++)
-		was[i] = w->dests.d[i].active;
-	if ((rc = dest_table_decode(&w->dests, buf, len)) < 0)
-		goto out;
-	if ((rc = dest_table_register_stats(&w->dests, &w->stats)) < 0)
-		goto out;
-	drain_inactive(w);
-	if (w->opt->shape == SHAPE_MESSAGE && !w->stopping)
-		rc = rebalance(w, was, nbefore);
-out:
-	free(was);
-	return rc;
-}
-
-static void control_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-	struct worker *w = ev_userdata(loop);
-	uint8_t buf[16384];
-	ssize_t n = read(io->fd, buf, sizeof(buf));
-	struct ipc_header h;
-	const uint8_t *payload;
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		/* The coordinator is gone or done: nothing more will come. */
-		ev_io_stop(loop, io);
-		return;
-	}
-	if (ipc_reader_feed(&w->control_in, buf, (size_t)n) < 0)
-		return;
-	while (ipc_reader_next(&w->control_in, &h, &payload) == 1) {
-		if (h.type == IPC_DESTS && refresh_worker_apply(w, payload, h.len) < 0)
-			worker_log(w, "worker %u: could not apply a destination update", w->index);
-		ipc_reader_pop(&w->control_in, &h);
-	}
-}
-
-int refresh_worker_start(struct worker *w, int fd)
-{
-	if (dest_table_from_options(&w->dests, w->opt) < 0 ||
-	    dest_table_register_stats(&w->dests, &w->stats) < 0)
-		return -ENOMEM;
-	ev_io_init(&w->control, control_cb, fd, EV_READ);
-	if (fd >= 0)
-		ev_io_start(w->loop, &w->control);
-	return 0;
-}
-
-void refresh_worker_stop(struct worker *w)
-{
-	if (ev_cb(&w->control) == control_cb && w->control.fd >= 0) {
-		ev_io_stop(w->loop, &w->control);
-		close(w->control.fd);
-	}
-	ipc_reader_free(&w->control_in);
-	dest_table_free(&w->dests);
 }

@@ -47,13 +47,7 @@ int refresh_start(struct refresh *rf, struct ev_loop *loop, uint64_t start_ns,
 #define REFRESH_MIN_NS 1000000000ull
 uint64_t refresh_period_ns(const struct resolve_config *cfg, uint32_t ttl);
 
-/* In a worker: its table starts as o->dests; updates arrive on fd (the read
- * end of its control pipe, owned by the worker from now on). Returns 0 or
- * -ENOMEM. */
-int refresh_worker_start(struct worker *w, int fd);
-void refresh_worker_stop(struct worker *w);
-/* Applies an encoded table: registers statistics for new entries and drains
- * the connections to entries no longer active. Returns 0 or -errno. */
-int refresh_worker_apply(struct worker *w, const uint8_t *buf, size_t len);
+/* In a worker, the updates arrive on its control pipe (worker.c) and the
+ * pool applies them (pool_apply_dests). */
 
 #endif

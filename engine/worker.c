@@ -129,6 +129,52 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	begin_stop(w);
 }
 
+static void control_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	uint8_t buf[16384];
+	ssize_t n = read(io->fd, buf, sizeof(buf));
+	struct ipc_header h;
+	const uint8_t *payload;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* The coordinator is gone or done: nothing more will come. */
+		ev_io_stop(loop, io);
+		return;
+	}
+	if (ipc_reader_feed(&w->control_in, buf, (size_t)n) < 0)
+		return;
+	while (ipc_reader_next(&w->control_in, &h, &payload) == 1) {
+		if (h.type == IPC_DESTS && pool_apply_dests(w, payload, h.len) < 0)
+			worker_log(w, "worker %u: could not apply a destination update", w->index);
+		ipc_reader_pop(&w->control_in, &h);
+	}
+}
+
+/* The coordinator's destination updates arrive on fd (-1: none will). */
+static int control_start(struct worker *w, int fd)
+{
+	if (dest_table_from_options(&w->dests, w->opt) < 0 ||
+	    dest_table_register_stats(&w->dests, &w->stats) < 0)
+		return -ENOMEM;
+	ev_io_init(&w->control, control_cb, fd, EV_READ);
+	if (fd >= 0)
+		ev_io_start(w->loop, &w->control);
+	return 0;
+}
+
+static void control_stop(struct worker *w)
+{
+	if (ev_cb(&w->control) == control_cb && w->control.fd >= 0) {
+		ev_io_stop(w->loop, &w->control);
+		close(w->control.fd);
+	}
+	ipc_reader_free(&w->control_in);
+	dest_table_free(&w->dests);
+}
+
 static void phase_tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker *w = ev_userdata(loop);
@@ -213,7 +259,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	w.scratch = malloc(WORKER_SCRATCH);
 	w.reqbuf = malloc(WORKER_SCRATCH);
 	if (!w.scratch || !w.reqbuf || stats_init(&w.stats) < 0 || pool_init(&w) < 0 ||
-	    refresh_worker_start(&w, control_fd) < 0) {
+	    control_start(&w, control_fd) < 0) {
 		worker_log(&w, "worker %u: out of memory", index);
 		goto out;
 	}
@@ -262,7 +308,7 @@ out:
 	pool_free(&w);
 	inflight_pool_free(&w.fl);
 	addrset_picker_free(&w.picker);
-	refresh_worker_stop(&w);
+	control_stop(&w);
 	stats_free(&w.stats);
 	free(w.scratch);
 	free(w.reqbuf);
