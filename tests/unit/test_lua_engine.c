@@ -109,6 +109,7 @@ int main(void)
 	is_int(answered, ROUNDS, "every answer parsed as one for its query");
 	ok(bytes >= 0 && bytes < 1, "DNS: %.2f bytes allocated per answer (goal 0)", bytes);
 	lua_engine_free(le);
+	options_free(&opt);
 
 	le = NULL;
 	unlink(scn);
@@ -124,6 +125,7 @@ int main(void)
 	is_int(answered, ROUNDS, "every echo answer verified");
 	ok(bytes >= 0 && bytes < 1, "echo verify: %.2f bytes allocated per answer (goal 0)", bytes);
 	lua_engine_free(le);
+	options_free(&opt);
 	stats_free(&w.stats);
 	free(w.ctxs);
 	free(w.reqbuf);
