@@ -105,7 +105,8 @@ static int buckets_to_cover(int64_t highest, int32_t sub_bucket_count, int unit_
 int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out)
 {
 	*out = NULL;
-	if (lowest < 1 || sigfigs < 1 || sigfigs > 5 || highest < 2 * lowest)
+	/* highest / 2: 2 * lowest overflows for a hostile lowest. */
+	if (lowest < 1 || sigfigs < 1 || sigfigs > 5 || highest / 2 < lowest)
 		return -EINVAL;
 
 	struct hist *h = calloc(1, sizeof(*h));
@@ -123,11 +124,12 @@ int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out)
 		(sub_bucket_count_magnitude > 1 ? sub_bucket_count_magnitude : 1) - 1;
 	h->sub_bucket_count = (int32_t)1 << (h->sub_bucket_half_count_magnitude + 1);
 	h->sub_bucket_half_count = h->sub_bucket_count / 2;
-	h->sub_bucket_mask = ((int64_t)h->sub_bucket_count - 1) << h->unit_magnitude;
+	/* Before the mask: a huge lowest would shift it out of an int64_t. */
 	if (h->unit_magnitude + h->sub_bucket_half_count_magnitude > 61) {
 		free(h);
 		return -EINVAL;
 	}
+	h->sub_bucket_mask = ((int64_t)h->sub_bucket_count - 1) << h->unit_magnitude;
 	h->bucket_count = buckets_to_cover(highest, h->sub_bucket_count, h->unit_magnitude);
 	h->counts_len = (h->bucket_count + 1) * (h->sub_bucket_count / 2);
 	h->counts = calloc((size_t)h->counts_len, sizeof(*h->counts));

@@ -148,6 +148,11 @@ static void test_bounds(void)
 	is_int(hist_new(0, 100, 3, &bad), -EINVAL, "lowest 0 refused");
 	is_int(hist_new(1, 100, 6, &bad), -EINVAL, "6 significant digits refused");
 	is_int(hist_new(10, 15, 3, &bad), -EINVAL, "highest < 2*lowest refused");
+	/* Found by tests/fuzz (fuzz_hist): bounds a hostile encoding names. */
+	is_int(hist_new(INT64_MAX / 2 + 1, INT64_MAX, 3, &bad), -EINVAL,
+	       "lowest above INT64_MAX/2 refused (2*lowest would overflow)");
+	is_int(hist_new((int64_t)1 << 60, INT64_MAX, 1, &bad), -EINVAL,
+	       "a lowest too large for the bucket mask refused");
 	hist_free(h);
 }
 
