@@ -390,7 +390,7 @@ static int read_interval_line(struct reader *r, char *line)
 			return bad(r, "#surge-interval fields are KEY=COUNT");
 		int rc = add_counter(&iv->s, tok, v);
 		if (rc < 0)
-			return rc;
+			return rc == -ENOMEM ? rc : bad(r, "a #surge-interval counter name is too long");
 	}
 	r->l->has_counters = true;
 	r->found++;

@@ -206,6 +206,9 @@ static void foreign_logs(void)
 	hist_free(h);
 }
 
+#define NAME16 "abcdefghijklmnop"
+#define LONG_NAME NAME16 NAME16 NAME16 NAME16 NAME16 NAME16 NAME16 NAME16 /* > STATS_NAME_MAX */
+
 static void malformed(void)
 {
 	static const struct {
@@ -220,6 +223,9 @@ static void malformed(void)
 		{ "#surge-interval x sent=1\n", "t.hlog:1: #surge-interval must start" },
 		{ "#surge-interval 0.000 sent\n", "t.hlog:1: #surge-interval fields" },
 		{ "#[StartTime: soon]\n", "t.hlog:1: #[StartTime: expects" },
+		/* Found by tests/fuzz (fuzz_hlog): refused with no message at all. */
+		{ "#surge-interval 0.000 count." LONG_NAME "=1\n",
+		  "t.hlog:1: a #surge-interval counter name is too long" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hlog l;
