@@ -314,7 +314,13 @@ static bool pct_next(struct pct_iter *it)
 		double current = 100.0 * (double)it->cumulative / (double)h->total;
 		if (h->counts[it->index] != 0 && it->next <= current) {
 			it->percentile = it->next;
-			int64_t e = (int64_t)(log(100 / (100.0 - it->next)) / log(2)) + 1;
+			/* Capped: past 2^40 halvings (only totals above ~10^12 get
+			 * there) the step would fall below a double's resolution at
+			 * 100 and never move next again. */
+			double left = 100.0 - it->next;
+			int64_t e = left > 0 ? (int64_t)(log(100 / left) / log(2)) + 1 : 40;
+			if (e > 40)
+				e = 40;
 			int64_t half_distance = (int64_t)pow(2, (double)e);
 			it->next += 100.0 / (double)(it->ticks * half_distance);
 			return true;

@@ -230,6 +230,23 @@ static void test_encoding(void)
 	hist_free(h);
 }
 
+/* Found by tests/fuzz (fuzz_hist): with a total past 2^46 the percentile
+ * step fell below a double's resolution near 100% and the rows never ended. */
+static void test_huge_total_rows(void)
+{
+	struct hist *h = hist_new_default();
+	struct hist_pct_row *rows;
+	size_t n;
+
+	hist_record_n(h, 1, (int64_t)1 << 60);
+	hist_record_n(h, 1000, 1);
+	ok(hist_percentile_rows(h, 5, &rows, &n) == 0 && n > 0 && n < 1000 &&
+		   rows[n - 1].percentile == 100.0,
+	   "2^60 + 1 values: percentile rows end, at 100%%");
+	free(rows);
+	hist_free(h);
+}
+
 static void test_print(void)
 {
 	struct hist *h = hist_new_default();
@@ -258,5 +275,6 @@ int main(void)
 	test_bounds();
 	test_encoding();
 	test_print();
+	test_huge_total_rows();
 	return tap_done();
 }
