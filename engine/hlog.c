@@ -11,6 +11,7 @@
 #include <time.h>
 
 #define YEAR_S (365.0 * 24 * 3600)
+#define HLOG_EPOCH_MAX 1e11 /* seconds since the epoch: the year 5138 */
 
 /* Tags and counter names: HdrHistogram forbids commas and whitespace in a tag,
  * and "#surge-interval" splits on spaces and '='; anything outside a safe set
@@ -486,8 +487,10 @@ int hlog_read(FILE *f, const char *name, struct hlog *l, char *err, size_t errle
 		snprintf(err, errlen, "%s: no intervals: is this an HdrHistogram interval log?", name);
 		return -EINVAL;
 	}
+	/* Reports turn it into a date through time_t: a hostile StartTime
+	 * (1e300) is taken as no start time at all. */
 	double base = r.has_base && r.base_time > 0 ? r.base_time : r.start_time;
-	if (base > 0 && (l->start_time == 0 || base < l->start_time))
+	if (base > 0 && base < HLOG_EPOCH_MAX && (l->start_time == 0 || base < l->start_time))
 		l->start_time = base;
 	l->nlogs++;
 	return 0;

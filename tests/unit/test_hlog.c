@@ -245,6 +245,12 @@ static void malformed(void)
 		   l.iv[0].s.counter[ST_SENT] == 3,
 	   "unknown counter keys are skipped");
 	hlog_free(&l);
+	/* Found by tests/fuzz (fuzz_report): reports cast it to time_t. */
+	hlog_init(&l);
+	ok(read_text("#[StartTime: 4e122]\n#surge-interval 0.000 sent=1\n", &l, err, sizeof(err)) == 0 &&
+		   l.start_time == 0,
+	   "a StartTime no time_t holds is taken as none");
+	hlog_free(&l);
 }
 
 /* Any bytes in a log (surge report reads what people hand it): mutations of a
