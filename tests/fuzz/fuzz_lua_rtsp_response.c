@@ -1,7 +1,8 @@
 /* surge.rtsp.response on hostile RTSP heads: parse_head returns a message
- * or nil, err, never raises; what it returns is consistent (status or
- * method, lowercase header names, a Content-Length within MAX_BODY); the
- * Session and Public headers (and the raw input as either) parse too. */
+ * or nil, err, never raises; what it returns is consistent (a 3-digit
+ * status or a method, lowercase header names, a Content-Length within
+ * MAX_BODY); the Session and Public headers (and the raw input as either)
+ * parse too. */
 #include "lua_driver.h"
 
 static const char chunk[] =
@@ -12,7 +13,8 @@ static const char chunk[] =
 	"  if not msg then\n"
 	"    assert(type(err) == 'string')\n"
 	"  else\n"
-	"    assert((msg.status and msg.status >= 100 and msg.status <= 999) or msg.method)\n"
+	"    -- RFC 2326 7.1.1: any 3 digits (extension-code), 000 among them\n"
+	"    assert((msg.status and msg.status >= 0 and msg.status <= 999) or msg.method)\n"
 	"    assert(msg.content_length >= 0 and msg.content_length <= response.MAX_BODY)\n"
 	"    assert(msg.content_length == math.floor(msg.content_length))\n"
 	"    for k, v in pairs(msg.headers) do\n"
