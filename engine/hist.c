@@ -81,7 +81,9 @@ int64_t hist_lowest_equivalent(const struct hist *h, int64_t v)
 
 int64_t hist_highest_equivalent(const struct hist *h, int64_t v)
 {
-	return hist_lowest_equivalent(h, v) + equivalent_range(h, v) - 1;
+	/* range - 1 first: the top bucket of a layout up to INT64_MAX ends
+	 * exactly at INT64_MAX, one past which lowest + range lands. */
+	return hist_lowest_equivalent(h, v) + (equivalent_range(h, v) - 1);
 }
 
 static int64_t median_equivalent(const struct hist *h, int64_t v)

@@ -153,6 +153,14 @@ static void test_bounds(void)
 	       "lowest above INT64_MAX/2 refused (2*lowest would overflow)");
 	is_int(hist_new((int64_t)1 << 60, INT64_MAX, 1, &bad), -EINVAL,
 	       "a lowest too large for the bucket mask refused");
+	/* Found by tests/fuzz (fuzz_hist): the top bucket's highest value is
+	 * INT64_MAX itself, computed without passing through INT64_MAX + 1. */
+	struct hist *top;
+	if (hist_new(1, INT64_MAX, 3, &top) == 0) {
+		hist_record(top, INT64_MAX);
+		ok(hist_max(top) == INT64_MAX, "a layout up to INT64_MAX: max is INT64_MAX");
+		hist_free(top);
+	}
 	hist_free(h);
 }
 
