@@ -10,7 +10,7 @@ DEPS_PKGS = build-essential pkg-config libluajit-5.1-dev luajit libev-dev libc-a
             zlib1g-dev perl iproute2 socat knot knot-dnsutils dnsperf python3 \
             python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly nodejs npm \
-            chromium python3-jsonschema
+            chromium python3-jsonschema clang
 
 PKGS     := luajit libcares zlib
 XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \
@@ -27,7 +27,8 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps node-deps test test-unit test-lua test-e2e test-asan check bench demo install clean
+.PHONY: all deps node-deps test test-unit test-lua test-e2e test-asan check fuzz fuzz-run bench demo \
+	install clean
 
 all: surge
 
@@ -56,12 +57,18 @@ $(BUILD)/engine/ffi_cdef.h: include/surge/ffi.h | $(BUILD)/engine
 $(BUILD)/engine/lua_engine.o: $(BUILD)/engine/ffi_cdef.h
 $(BUILD)/engine/lua_engine.o: XCFLAGS += -I$(BUILD)/engine
 
+# Fuzz harnesses: with replay_main.c here (the corpus replayed by `make check`),
+# with libFuzzer under `make fuzz`. The Lua ones find lua/ through FUZZ_SRCDIR.
+FUZZ_XCFLAGS = -DFUZZ_SRCDIR='"$(CURDIR)"'
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB_OBJS) | $(BUILD)/fuzz
-	$(CC) $(CFLAGS) $(XCFLAGS) $(DEPFLAGS) $(XLDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB_OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(FUZZ_XCFLAGS) $(DEPFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB_OBJS) $(LDLIBS)
 
 -include $(wildcard $(BUILD)/engine/*.d $(BUILD)/tests/*.d $(BUILD)/fuzz/*.d)
 
-$(BUILD)/engine $(BUILD)/tests $(BUILD)/fuzz:
+$(BUILD)/fuzzer/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(LIB_OBJS) | $(BUILD)/fuzzer
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(XCFLAGS) $(FUZZ_XCFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD)/engine $(BUILD)/tests $(BUILD)/fuzz $(BUILD)/fuzzer:
 	mkdir -p $@
 
 # Installs, from Debian's archive, whatever the build, the demo and the suite
@@ -113,6 +120,19 @@ test-asan:
 	$(MAKE) BUILD=build-asan WERROR=-Werror \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" SURGE_ASAN=1 check
+
+# Each harness under libFuzzer (clang, ASan+UBSan) for SECS seconds, one at
+# a time, new inputs that add coverage merged into tests/fuzz/corpus/<name>/.
+# FUZZ=hlog,units picks harnesses. Findings are left in build-fuzz/findings/.
+SECS ?= 60
+FUZZ ?=
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined" fuzz-run
+
+fuzz-run: $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzzer/%)
+	tests/fuzz/fuzz $(BUILD)/fuzzer $(SECS) $(FUZZ)
 
 bench: surge
 	tests/bench/run

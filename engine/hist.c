@@ -81,8 +81,8 @@ int64_t hist_lowest_equivalent(const struct hist *h, int64_t v)
 
 int64_t hist_highest_equivalent(const struct hist *h, int64_t v)
 {
-	/* range - 1 first: the top bucket of a layout that reaches INT64_MAX
-	 * ends exactly there. */
+	/* range - 1 first: the top bucket of a layout up to INT64_MAX ends
+	 * exactly at INT64_MAX, one past which lowest + range lands. */
 	return hist_lowest_equivalent(h, v) + (equivalent_range(h, v) - 1);
 }
 
@@ -107,6 +107,7 @@ static int buckets_to_cover(int64_t highest, int32_t sub_bucket_count, int unit_
 int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out)
 {
 	*out = NULL;
+	/* highest / 2: 2 * lowest overflows for a hostile lowest. */
 	if (lowest < 1 || sigfigs < 1 || sigfigs > 5 || highest / 2 < lowest)
 		return -EINVAL;
 
@@ -125,6 +126,7 @@ int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out)
 		(sub_bucket_count_magnitude > 1 ? sub_bucket_count_magnitude : 1) - 1;
 	h->sub_bucket_count = (int32_t)1 << (h->sub_bucket_half_count_magnitude + 1);
 	h->sub_bucket_half_count = h->sub_bucket_count / 2;
+	/* Before the mask: a huge lowest would shift it out of an int64_t. */
 	if (h->unit_magnitude + h->sub_bucket_half_count_magnitude > 61) {
 		free(h);
 		return -EINVAL;
@@ -318,7 +320,13 @@ static bool pct_next(struct pct_iter *it)
 		double current = 100.0 * (double)it->cumulative / (double)h->total;
 		if (h->counts[it->index] != 0 && it->next <= current) {
 			it->percentile = it->next;
-			int64_t e = (int64_t)(log(100 / (100.0 - it->next)) / log(2)) + 1;
+			/* Capped: past 2^40 halvings (only totals above ~10^12 get
+			 * there) the step would fall below a double's resolution at
+			 * 100 and never move next again. */
+			double left = 100.0 - it->next;
+			int64_t e = left > 0 ? (int64_t)(log(100 / left) / log(2)) + 1 : 40;
+			if (e > 40)
+				e = 40;
 			int64_t half_distance = (int64_t)pow(2, (double)e);
 			it->next += 100.0 / (double)(it->ticks * half_distance);
 			return true;

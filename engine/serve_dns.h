@@ -40,8 +40,10 @@ int serve_dns_config_set(struct serve_dns_config *cfg, const char *key, const ch
 			 char *err, size_t errlen);
 
 /* The reply to one query message q of qlen bytes (no length prefix), written to
- * out (cap >= 512 always suffices). Returns the reply's length, or 0 when there
- * is nothing to answer (a response, or less than an ID); *kind says what it was. */
+ * out (cap >= 512 always suffices). Returns the reply's length (what does not
+ * parse, a response or a message shorter than a header among them, gets a
+ * 12-byte FORMERR carrying the ID when there are 2 bytes of one), or 0 when cap
+ * is below 512; *kind says what it was. */
 size_t serve_dns_answer(const struct serve_dns_config *cfg, const uint8_t *q, size_t qlen,
 			uint8_t *out, size_t cap, enum serve_dns_kind *kind);
 

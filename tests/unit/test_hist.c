@@ -148,6 +148,19 @@ static void test_bounds(void)
 	is_int(hist_new(0, 100, 3, &bad), -EINVAL, "lowest 0 refused");
 	is_int(hist_new(1, 100, 6, &bad), -EINVAL, "6 significant digits refused");
 	is_int(hist_new(10, 15, 3, &bad), -EINVAL, "highest < 2*lowest refused");
+	/* Found by tests/fuzz (fuzz_hist): bounds a hostile encoding names. */
+	is_int(hist_new(INT64_MAX / 2 + 1, INT64_MAX, 3, &bad), -EINVAL,
+	       "lowest above INT64_MAX/2 refused (2*lowest would overflow)");
+	is_int(hist_new((int64_t)1 << 60, INT64_MAX, 1, &bad), -EINVAL,
+	       "a lowest too large for the bucket mask refused");
+	/* Found by tests/fuzz (fuzz_hist): the top bucket's highest value is
+	 * INT64_MAX itself, computed without passing through INT64_MAX + 1. */
+	struct hist *top;
+	if (hist_new(1, INT64_MAX, 3, &top) == 0) {
+		hist_record(top, INT64_MAX);
+		ok(hist_max(top) == INT64_MAX, "a layout up to INT64_MAX: max is INT64_MAX");
+		hist_free(top);
+	}
 	hist_free(h);
 }
 
@@ -225,6 +238,23 @@ static void test_encoding(void)
 	hist_free(h);
 }
 
+/* Found by tests/fuzz (fuzz_hist): with a total past 2^46 the percentile
+ * step fell below a double's resolution near 100% and the rows never ended. */
+static void test_huge_total_rows(void)
+{
+	struct hist *h = hist_new_default();
+	struct hist_pct_row *rows;
+	size_t n;
+
+	hist_record_n(h, 1, (int64_t)1 << 60);
+	hist_record_n(h, 1000, 1);
+	ok(hist_percentile_rows(h, 5, &rows, &n) == 0 && n > 0 && n < 1000 &&
+		   rows[n - 1].percentile == 100.0,
+	   "2^60 + 1 values: percentile rows end, at 100%%");
+	free(rows);
+	hist_free(h);
+}
+
 static void test_print(void)
 {
 	struct hist *h = hist_new_default();
@@ -299,5 +329,6 @@ int main(void)
 	test_bounds();
 	test_encoding();
 	test_print();
+	test_huge_total_rows();
 	return tap_done();
 }

@@ -210,6 +210,9 @@ static void foreign_logs(void)
 	hist_free(h);
 }
 
+#define NAME16 "abcdefghijklmnop"
+#define LONG_NAME NAME16 NAME16 NAME16 NAME16 NAME16 NAME16 NAME16 NAME16 /* > STATS_NAME_MAX */
+
 static void malformed(void)
 {
 	static const struct {
@@ -224,6 +227,9 @@ static void malformed(void)
 		{ "#surge-interval x sent=1\n", "t.hlog:1: #surge-interval must start" },
 		{ "#surge-interval 0.000 sent\n", "t.hlog:1: #surge-interval fields" },
 		{ "#[StartTime: soon]\n", "t.hlog:1: #[StartTime: expects" },
+		/* Found by tests/fuzz (fuzz_hlog): refused with no message at all. */
+		{ "#surge-interval 0.000 count." LONG_NAME "=1\n",
+		  "t.hlog:1: #surge-interval: 'count." LONG_NAME "': a counter name is 1 to 63" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct hlog l;
@@ -242,6 +248,12 @@ static void malformed(void)
 	ok(read_text("#surge-interval 0.000 sent=3 from.the.future=9\n", &l, err, sizeof(err)) == 0 &&
 		   l.iv[0].s.counter[ST_SENT] == 3,
 	   "unknown counter keys are skipped");
+	hlog_free(&l);
+	/* Found by tests/fuzz (fuzz_report): reports cast it to time_t. */
+	hlog_init(&l);
+	ok(read_text("#[StartTime: 4e122]\n#surge-interval 0.000 sent=1\n", &l, err, sizeof(err)) < 0 &&
+		   strstr(err, "t.hlog:1: #[StartTime: expects") && l.start_time == 0,
+	   "a StartTime no time_t holds is refused with file:line");
 	hlog_free(&l);
 }
 
