@@ -2,7 +2,13 @@
 -- Returns a table { scheme, host, port, path, user, password, url } or nil, err.
 local M = {}
 
-local default_ports = { rtsp = 554, dns = 53 }
+local default_ports = { rtsp = 554, dns = 53, http = 80 }
+
+-- Schemes surge speaks today: all plaintext TCP. One that needs TLS or UDP
+-- is refused rather than run as plaintext TCP: a user who asked for TLS must
+-- never measure a plaintext server by accident.
+local PLAIN = { tcp = true, rtsp = true, dns = true, http = true }
+local NOT_YET = { tls = "TLS", https = "TLS", rtsps = "TLS", dot = "TLS", udp = "UDP" }
 
 function M.parse(s)
   if type(s) ~= "string" or s == "" then
@@ -11,6 +17,14 @@ function M.parse(s)
   local scheme, rest = s:match("^(%a[%w+.-]*)://(.*)$")
   if not scheme then scheme, rest = "tcp", s end
   scheme = scheme:lower()
+  if NOT_YET[scheme] then
+    return nil, "'" .. scheme .. "://' needs " .. NOT_YET[scheme] .. ", which surge does not speak "
+      .. "yet; it is never sent as plaintext (tcp://host:port is plain TCP)"
+  end
+  if not PLAIN[scheme] then
+    return nil, "unknown scheme '" .. scheme .. "://' (known: tcp://, rtsp://, dns://, http://, "
+      .. "or host:port for TCP)"
+  end
   local authority, path = rest:match("^([^/?#]*)(.*)$")
   local user, password
   local at = authority:find("@[^@]*$")

@@ -143,5 +143,21 @@ p = write(R .. '  rate = ramp.fn(function(t) return 10 end),\n}\n')
 o, err = scenario.load(p)
 t.ok(o and #o.rate == 20, "a good ramp.fn still compiles: " .. tostring(err))
 
+-- schemes: plaintext TCP ones run; one that needs TLS or UDP never does
+for _, u in ipairs { "tcp://127.0.0.1:7", "127.0.0.1:7", "rtsp://127.0.0.1/live", "dns://127.0.0.1",
+                     "http://127.0.0.1:8080/" } do
+  o, err = scenario.load(scn(""), { { "target", u } })
+  t.ok(o ~= nil, "target " .. u .. " accepted: " .. tostring(err))
+end
+for _, c in ipairs { { "https://127.0.0.1:8089", "'https://' needs TLS" },
+                     { "tls://127.0.0.1:853", "'tls://' needs TLS" },
+                     { "rtsps://127.0.0.1/live", "'rtsps://' needs TLS" },
+                     { "udp://127.0.0.1:53", "'udp://' needs UDP" },
+                     { "foo://127.0.0.1:1", "unknown scheme 'foo://'" } } do
+  o, err = scenario.load(scn(""), { { "target", c[1] } })
+  t.ok(o == nil and err:find("option 'target'", 1, true) and err:find(c[2], 1, true),
+       c[1] .. " refused, never run as plaintext: " .. tostring(err))
+end
+
 os.execute("rm -f " .. dir .. "/surge-test-scenario-*.lua")
 t.done()

@@ -47,6 +47,20 @@ local function counter_safe(s)
   return (gsub(lower(tostring(s)), "[^%w_]+", "_"))
 end
 
+-- Seconds between keepalives. RFC 2326 12.37: the session dies after the
+-- server's `timeout` seconds of silence (default 60), so every 0.8 of it, or
+-- the scenario's own interval if shorter. A server that says less than
+-- KEEPALIVE_MIN_S / 0.8 (timeout=0) would have each reader send thousands a
+-- second: the second result says so, and keepalives go no faster than one
+-- per KEEPALIVE_MIN_S.
+local KEEPALIVE_MIN_S = 0.5
+
+function M.keepalive_interval(configured, server_timeout)
+  local ka = configured or (server_timeout or 60) / 2
+  if server_timeout then ka = min(ka, server_timeout * 0.8) end
+  return math.max(ka, KEEPALIVE_MIN_S), server_timeout ~= nil and server_timeout * 0.8 < KEEPALIVE_MIN_S
+end
+
 local function fail(st, step, err)
   if err == "stopped" then
     count("rtsp.stopped")
@@ -308,9 +322,8 @@ local function play(st, cfg)
   end
   if k == 0 then return fail(st, "describe", "no media") end
 
-  local ka = cfg.keepalive or (st.server_timeout or 60) / 2
-  -- RFC 2326 12.37: the session dies after `timeout` seconds of silence
-  if st.server_timeout then ka = min(ka, st.server_timeout * 0.8) end
+  local ka, too_short = M.keepalive_interval(cfg.keepalive, st.server_timeout)
+  if too_short then count("rtsp.server_timeout_too_short") end
   st.keepalive_ns = ka * 1e9
 
   local headers
