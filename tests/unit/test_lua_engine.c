@@ -23,45 +23,51 @@ static const char *write_file(const char *text)
 	return path;
 }
 
-/* Bytes allocated per round of request + answer after warm-up (the JIT
- * compiles the hot paths in the first rounds). */
-static double per_answer(struct lua_engine *le, struct worker *w, int *answered)
+/* One round: an answer (and for DNS the request it answers) through the
+ * engine. Returns 1 answered, 0 refused (why says why), -1 engine error. */
+typedef int round_fn(struct lua_engine *le, struct worker *w, const struct options *opt, int r,
+		     char *why, size_t whylen);
+
+static int dns_round(struct lua_engine *le, struct worker *w, const struct options *opt, int r,
+		     char *why, size_t whylen)
 {
 	uint8_t ans[512];
 	const uint8_t *q;
 	size_t qn;
 	double key;
 	bool has_key;
-	char why[64];
-	size_t before = 0;
 
-	*answered = 0;
-	for (int r = 0; r < 2 * ROUNDS; r++) {
-		if (r == ROUNDS)
-			before = lua_engine_heap_bytes(le, true);
-		w->ctxs[0].seq = (uint64_t)r;
-		if (lua_engine_request(le, 0, w->reqbuf, SURGE_REQBUF_SIZE, &q, &qn, &key, why,
-				       sizeof(why)) < 0 || qn < 14 || qn > sizeof(ans))
-			return -1;
-		/* The answer: the query back with QR set and no records, framed
-		 * as it arrives, after its two-byte TCP length (RFC 1035 4.2.2). */
-		memcpy(ans, q, qn);
-		ans[4] |= 0x80;
-		if (lua_engine_response(le, 0, ans, qn, &key, &has_key, why, sizeof(why)) < 0)
-			return -1;
-		if (r >= ROUNDS && !why[0])
-			(*answered)++;
-		else if (why[0] && r == ROUNDS)
-			diag("answer refused: %s", why);
-	}
-	return (double)(lua_engine_heap_bytes(le, false) - before) / ROUNDS;
+	w->ctxs[0].seq = (uint64_t)r;
+	if (lua_engine_request(le, 0, w->reqbuf, SURGE_REQBUF_SIZE, &q, &qn, &key, why, whylen) < 0 ||
+	    qn < 14 || qn > sizeof(ans))
+		return -1;
+	/* The answer: the query back with QR set and no records, framed as it
+	 * arrives, after its two-byte TCP length (RFC 1035 4.2.2). */
+	memcpy(ans, q, qn);
+	ans[4] |= 0x80;
+	if (lua_engine_response(le, 0, ans, qn, &key, &has_key, why, whylen) < 0)
+		return -1;
+	return !why[0];
 }
 
 /* Echo with verify = true: the answer checked against the payload in Lua. */
-static double echo_per_answer(struct lua_engine *le, const struct options *opt, int *answered)
+static int echo_round(struct lua_engine *le, struct worker *w, const struct options *opt, int r,
+		      char *why, size_t whylen)
 {
 	double key;
 	bool has_key;
+
+	if (lua_engine_response(le, 0, opt->const_request, opt->const_request_len, &key, &has_key, why,
+				whylen) < 0)
+		return -1;
+	return !why[0];
+}
+
+/* Bytes allocated per round after warm-up (the JIT compiles the hot paths
+ * in the first rounds), with the collector stopped. */
+static double per_answer(round_fn *round, struct lua_engine *le, struct worker *w,
+			 const struct options *opt, int *answered)
+{
 	char why[64];
 	size_t before = 0;
 
@@ -69,11 +75,13 @@ static double echo_per_answer(struct lua_engine *le, const struct options *opt, 
 	for (int r = 0; r < 2 * ROUNDS; r++) {
 		if (r == ROUNDS)
 			before = lua_engine_heap_bytes(le, true);
-		if (lua_engine_response(le, 0, opt->const_request, opt->const_request_len, &key, &has_key,
-					why, sizeof(why)) < 0)
+		int rc = round(le, w, opt, r, why, sizeof(why));
+		if (rc < 0)
 			return -1;
-		if (r >= ROUNDS && !why[0])
+		if (r >= ROUNDS && rc)
 			(*answered)++;
+		else if (!rc && r == ROUNDS)
+			diag("answer refused: %s", why);
 	}
 	return (double)(lua_engine_heap_bytes(le, false) - before) / ROUNDS;
 }
@@ -105,7 +113,7 @@ int main(void)
 	ok(stats_init(&w.stats) == 0 && lua_engine_bind_worker(le, &w, err, sizeof(err)) == 0,
 	   "bound to a worker");
 	int answered;
-	double bytes = per_answer(le, &w, &answered);
+	double bytes = per_answer(dns_round, le, &w, &opt, &answered);
 	is_int(answered, ROUNDS, "every answer parsed as one for its query");
 	ok(bytes >= 0 && bytes < 1, "DNS: %.2f bytes allocated per answer (goal 0)", bytes);
 	lua_engine_free(le);
@@ -121,7 +129,7 @@ int main(void)
 	   lua_engine_bind_worker(le, &w, err, sizeof(err)) == 0 && opt.const_request,
 	   "echo (verify) scenario loads and binds");
 	answered = 0;
-	bytes = le ? echo_per_answer(le, &opt, &answered) : -1;
+	bytes = le ? per_answer(echo_round, le, &w, &opt, &answered) : -1;
 	is_int(answered, ROUNDS, "every echo answer verified");
 	ok(bytes >= 0 && bytes < 1, "echo verify: %.2f bytes allocated per answer (goal 0)", bytes);
 	lua_engine_free(le);
