@@ -27,8 +27,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps node-deps test test-unit test-lua test-e2e test-asan check fuzz fuzz-run bench demo \
-	install clean
+.PHONY: all deps node-deps test test-unit test-lua test-e2e test-asan check fuzz fuzz-run bench demo install clean
 
 all: surge
 
