@@ -220,6 +220,12 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	 * "finish cleanly"; they send SIGKILL themselves when that takes too
 	 * long. */
 	bool draining = col->terms_sent == 0 && past_end(col, now);
+	/* Only Ctrl-C escalates. `timeout` signals its child and then the
+	 * whole group, so the coordinator can take two SIGTERMs for one
+	 * request to finish cleanly; read as a second stage, the second gave
+	 * the drain up. */
+	if (s->signum == SIGTERM && col->terms_sent > 0)
+		return;
 	int stage = col->terms_sent + (draining && s->signum == SIGINT ? 1 : 0);
 
 	collector_clear_line(col);

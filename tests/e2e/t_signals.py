@@ -48,6 +48,31 @@ for attempt in range(3):
        % (attempt + 1, req.get("unfinished"), req.get("sent")), p.stderr + json.dumps(req))
 
 
+# The same, made certain: GNU timeout signals surge, then the group, so
+# the coordinator itself can take two SIGTERMs some time apart. The second
+# must not give the drain up (only Ctrl-C escalates). A 2 s server keeps
+# answers in flight past the second.
+srv = Serve("echo", "--delay", "2s")
+out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
+p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "60s",
+                      "-c", "8", "-w", "2", "-o", "drain=10s", "--json", out, "-q", "--progress"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+line = p.stderr.readline()
+while line and not line.startswith("[  1s]"):
+    line = p.stderr.readline()
+p.send_signal(signal.SIGTERM)
+time.sleep(0.5)
+p.send_signal(signal.SIGTERM)
+_, err = p.communicate(timeout=60)
+srv.stop()
+j = report(out)
+req = j.get("totals", {}).get("requests", {})
+ok(p.returncode == 130 and req.get("unfinished") == 0 and req.get("completed", 0) > 0 and
+   "stopping at once" not in err,
+   "two SIGTERMs to the coordinator: still drained (exit %s, unfinished %s of sent %s)"
+   % (p.returncode, req.get("unfinished"), req.get("sent")), err + json.dumps(req))
+
+
 def run_into_drain(sig):
     """-d 6s against a 5 s server, drain 15 s: the signal comes at about 6.8 s,
     in the drain, before the second round of answers (10 s)."""
