@@ -23,8 +23,10 @@ def ok(cond, name, detail=None, todo=None):
     print(("ok" if cond else "not ok") + " %d - %s" % (_n, name)
           + (" # TODO %s" % todo if todo else ""), flush=True)
     if not cond and detail is not None:
+        # On stderr: prove shows it without -v, so a CI log says why.
+        print("# failed: %d - %s" % (_n, name), file=sys.stderr, flush=True)
         for line in str(detail).splitlines()[-40:]:
-            print("#   " + line, flush=True)
+            print("#   " + line, file=sys.stderr, flush=True)
     return cond
 
 
