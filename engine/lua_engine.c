@@ -60,30 +60,27 @@ static void set_error(struct lua_engine *le, const char *msg)
  * then the share directory of the configured PREFIX. */
 static void set_package_path(lua_State *L)
 {
-	char exe[PATH_MAX], buf[4 * PATH_MAX + 256];
+	char exe[PATH_MAX], buf[3 * PATH_MAX + 256];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *env = getenv("SURGE_LUA_PATH");
-	char dir[PATH_MAX] = ".", bindir[PATH_MAX] = ".";
+	char bindir[PATH_MAX] = ".";
 
 	if (n > 0) {
 		exe[n] = '\0';
 		char *slash = strrchr(exe, '/');
 		if (slash)
 			*slash = '\0';
-		/* build/surge -> the checkout's lua/ is one level up */
-		snprintf(dir, sizeof(dir), "%s", exe);
 		snprintf(bindir, sizeof(bindir), "%s", exe);
-		size_t dl = strlen(dir);
-		if (dl >= 6 && (strcmp(dir + dl - 6, "/build") == 0))
-			dir[dl - 6] = '\0';
-		else if (dl >= 11 && strcmp(dir + dl - 11, "/build-asan") == 0)
-			dir[dl - 11] = '\0';
 	}
+	/* A build directory of the checkout (build/, build-asan/, any BUILD=)
+	 * finds the checkout's lua/ one level up; an installed bin/ finds
+	 * ../share/surge/lua. */
 	lua_getglobal(L, "package");
 	snprintf(buf, sizeof(buf),
-		 "%s%s%s/lua/?.lua;%s/lua/?/init.lua;%s/../share/surge/lua/?.lua;"
+		 "%s%s%s/../lua/?.lua;%s/../lua/?/init.lua;%s/../share/surge/lua/?.lua;"
 		 "%s/../share/surge/lua/?/init.lua;%s/?.lua;%s/?/init.lua;",
-		 env ? env : "", env ? ";" : "", dir, dir, bindir, bindir, SURGE_LUADIR, SURGE_LUADIR);
+		 env ? env : "", env ? ";" : "", bindir, bindir, bindir, bindir, SURGE_LUADIR,
+		 SURGE_LUADIR);
 	lua_pushstring(L, buf);
 	lua_setfield(L, -2, "path");
 	lua_pop(L, 1);
