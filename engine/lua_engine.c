@@ -60,7 +60,7 @@ static void set_error(struct lua_engine *le, const char *msg)
  * then the share directory of the configured PREFIX. */
 static void set_package_path(lua_State *L)
 {
-	char exe[PATH_MAX], buf[3 * PATH_MAX + 256];
+	char exe[PATH_MAX], buf[5 * PATH_MAX + 256];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *env = getenv("SURGE_LUA_PATH");
 	char bindir[PATH_MAX] = ".";
