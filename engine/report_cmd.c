@@ -142,9 +142,13 @@ static char *param_dup(const struct hlog *l, const char *key)
  * out of range would be undefined. */
 static uint64_t s_to_ns(double s)
 {
+	double ns = s * 1e9 + 0.5;
+
 	if (!(s > 0))
 		return 0;
-	return s >= (double)UINT64_MAX / 1e9 ? UINT64_MAX : (uint64_t)(s * 1e9 + 0.5);
+	/* 2^64 exactly: anything at or past it (a hostile log's 4e20, or a
+	 * value that rounds up to it) saturates instead of overflowing the cast. */
+	return ns >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)ns;
 }
 
 /* The run's source set, so per-source rows get their addresses back. */
