@@ -62,10 +62,11 @@ lat = rep.get("totals", {}).get("requests", {})
 ok(e.get("request_timeout", 0) >= 2 and lat.get("completed", -1) == 0,
    "200 ms timeout, 300 ms server: every request times out (%s), none completes" % e.get("request_timeout"),
    err)
-rc, rep, err = run(write_scenario(ECHO % (srv.port, "450ms")))
+# A wide margin: an ASan build on a loaded machine adds tens of ms.
+rc, rep, err = run(write_scenario(ECHO % (srv.port, "1s")))
 e = rep.get("totals", {}).get("errors", {}).get("by_class", {})
 ok(e.get("request_timeout", 1) == 0 and rep["totals"]["requests"]["completed"] >= 4,
-   "450 ms timeout, 300 ms server: none times out, answers complete (%s)"
+   "1 s timeout, 300 ms server: none times out, answers complete (%s)"
    % rep["totals"]["requests"]["completed"], err)
 srv.stop()
 done()

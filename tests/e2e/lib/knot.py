@@ -18,14 +18,15 @@ import subprocess
 import tempfile
 import time
 
+from tap import free_port  # noqa: E402
+
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
 KNOTC = shutil.which("knotc") or "/usr/sbin/knotc"
 
 
 def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # knotd binds UDP and TCP on its port.
+    return free_port(udp=True)
 
 
 def encode_name(name):

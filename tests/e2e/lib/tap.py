@@ -45,11 +45,23 @@ def skip_all(why):
     sys.exit(0)
 
 
-def free_port(host="127.0.0.1"):
+def free_port(host="127.0.0.1", udp=False):
+    """A port free for TCP (and for UDP too when udp: a DNS server binds
+    both, and a port free for one may be taken for the other)."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+            if not udp:
+                return port
+            try:
+                with socket.socket(fam, socket.SOCK_DGRAM) as u:
+                    u.bind((host, port))
+                    return port
+            except OSError:
+                continue
+    raise RuntimeError("no port free for both TCP and UDP on %s" % host)
 
 
 def wait_file(path, timeout=20.0):
