@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "container.h"
 #include "pool.h"
 #include "worker.h"
 
@@ -96,7 +97,7 @@ void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns)
 static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker *w = ev_userdata(loop);
-	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, timer));
+	struct conn *c = container_of(t, struct conn, timer);
 
 	if (c->state == CONN_OPEN && !w->stopping && !c->draining && c->inflight == 0)
 		send_closed(w, c);

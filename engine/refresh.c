@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "container.h"
 #include "ipc.h"
 #include "resolve.h"
 
@@ -316,7 +317,7 @@ static void relookup_cb(void *arg, const struct resolve_result *r)
 
 static void name_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 {
-	struct refresh_name *n = (struct refresh_name *)tm;
+	struct refresh_name *n = container_of(tm, struct refresh_name, timer);
 	struct refresh *rf = n->rf;
 	const struct target_spec *t = &rf->opt->targets[n->target];
 

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "container.h"
+
 #define DEFAULT_TIMEOUT_MS 2000
 #define DEFAULT_TRIES 2
 
@@ -55,7 +57,7 @@ static void rearm_timer(struct resolver *r)
 
 static void sock_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct resolve_sock *s = (struct resolve_sock *)io;
+	struct resolve_sock *s = container_of(io, struct resolve_sock, io);
 	struct resolver *r = s->r;
 	int fd = io->fd;
 
@@ -67,7 +69,7 @@ static void sock_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct resolver *r = (struct resolver *)((char *)t - offsetof(struct resolver, timer));
+	struct resolver *r = container_of(t, struct resolver, timer);
 
 	ares_process_fd(r->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 	rearm_timer(r);
