@@ -530,6 +530,8 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 			return false;
 		if (n < 0)
 			conn_close(w, c, errno_class(errno, false));
+		else if (c->salvaging)
+			; /* the write took the reset's error: it closes with that */
 		else if (c->inflight == 0 && (w->stopping || c->draining))
 			conn_close(w, c, -1);
 		else
