@@ -156,6 +156,12 @@ static void send_all_due(struct worker *w, uint64_t now)
 		conn_uncork(w, batch);
 }
 
+void dispatch_due_until(struct worker *w, uint64_t t)
+{
+	if (w->pacer && !w->stopping)
+		send_all_due(w, t);
+}
+
 /* How late, at most, a request may leave so that it shares a wake-up (and a
  * write) with those due just after it. Each wake-up of the pacer costs an
  * epoll_wait, a timerfd_settime and a context switch; at 100k/s per worker a
@@ -211,7 +217,12 @@ static void pace(struct worker *w, bool fired)
 	if (w->stopping)
 		return;
 	if (w->next_due != UINT64_MAX && wake_at(w) <= now) {
-		send_all_due(w, now);
+		/* Not past the second still being counted: what falls due after
+		 * its end waits the moment until the interval timer ships it,
+		 * so each second's intended count is the schedule's. A request
+		 * due exactly at the end belongs to it, as pacer_integral counts. */
+		uint64_t second_end = w->start_ns + (uint64_t)(w->second + 1) * NS_PER_SEC;
+		send_all_due(w, now < second_end ? now : second_end);
 		now = clock_ns();
 	}
 	arm(w, now, fired);

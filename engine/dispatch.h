@@ -22,6 +22,10 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c);
 /* Closed model with think time: c's first request after delay_ns (the
  * connect phase spreads them over one think time, see pool.c). */
 void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns);
+/* Open model: sends (or backlogs) every request due at or before t now, so
+ * a second's intended count is the schedule's even when the loop ran late
+ * across its end. */
+void dispatch_due_until(struct worker *w, uint64_t t);
 /* Stops scheduling (end of run); the backlog is counted as dropped. */
 void dispatch_stop(struct worker *w);
 

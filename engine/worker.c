@@ -86,8 +86,11 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct worker *w = ev_userdata(loop);
 	uint64_t now = clock_ns();
 
-	if (!w->stopping && now >= w->start_ns + w->opt->duration_ns)
+	if (!w->stopping && now >= w->start_ns + w->opt->duration_ns) {
+		/* The schedule's last requests go, late if the loop was. */
+		dispatch_due_until(w, w->start_ns + w->opt->duration_ns);
 		begin_stop(w);
+	}
 	if (w->stopping) {
 		if (w->inflight == 0 || now >= w->end_ns + w->opt->drain_ns) {
 			finish(w);
@@ -105,6 +108,9 @@ static void interval_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	/* Intervals are cut at whole seconds from the shared start, so all
 	 * workers' interval k covers the same second. */
 	while (w->start_ns + (uint64_t)(w->second + 1) * NS_PER_SEC <= now && !w->stopping) {
+		/* What fell due in this second counts in it, however late the
+		 * loop came round. */
+		dispatch_due_until(w, w->start_ns + (uint64_t)(w->second + 1) * NS_PER_SEC);
 		ship_interval(w, w->second);
 		w->second++;
 	}

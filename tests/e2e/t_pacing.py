@@ -2,7 +2,9 @@
 """Open-model pacing end to end: exact rates, ramps, Poisson arrivals, and
 coordinated omission (a stalling server must show in latency, not in
 service time)."""
+import json
 import os
+import tempfile
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -87,5 +89,43 @@ ok(lat.get("p99") and lat["p99"] >= 800e6, "latency p99 near the 1 s stall", out
 ok(lat.get("p50") and lat["p50"] < 50e6, "latency p50 stays small", out)
 ok(svc.get("p90") is not None and svc["p90"] < 50e6,
    "service time p90 stays small: %.2f ms" % ((svc.get("p90") or 0) / 1e6), out)
+
+# A loop that comes round late across a second's end (a request callback
+# that stalls 150 ms every 400th request) still counts in each second what
+# the schedule put there: 1000 intended per second exactly, and the run's
+# whole schedule, however late the last of it was sent.
+srv = Serve("echo")
+stall = write_scenario("""
+local n = 0
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = { name = "stall", shape = "message", framing = { kind = "fixed", size = 8 },
+               match = "fifo", pipeline = 16,
+               request = function(ctx, buf, cap)
+                 n = n + 1
+                 if n %% 400 == 0 then
+                   local t = os.clock() + 0.15
+                   while os.clock() < t do end
+                 end
+                 for i = 0, 7 do buf[i] = 65 end
+                 return 8
+               end },
+  connections = 8, workers = 1, rate = 1000, duration = "4s",
+}
+""" % srv.port, name="stall.lua")
+out_json = os.path.join(tempfile.mkdtemp(prefix="surge-pace-"), "run.json")
+rc, out, err = surge("run", stall, "--json", out_json)
+srv.stop()
+try:
+    with open(out_json) as f:
+        j = json.load(f)
+except (OSError, ValueError):
+    j = {}
+per_second = [p.get("intended") for p in j.get("series", [])][:4]
+ok(per_second == [1000, 1000, 1000, 1000],
+   "a stalling loop: each second's intended is the schedule's (%s)" % per_second, err)
+ok(j.get("totals", {}).get("requests", {}).get("intended") == 4000,
+   "a stalling loop: the run's intended is the whole schedule (%s)"
+   % j.get("totals", {}).get("requests", {}).get("intended"), err)
 
 done()
