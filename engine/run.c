@@ -331,17 +331,56 @@ static int worker_tie_to(pid_t coordinator)
 /* Forks the workers. In a child this returns the worker's exit code through
  * *child_rc and 1; in the coordinator it returns 0, or -errno with no
  * worker left running and no descriptor left open. */
+/* A new worker waits at the start gate for the run's start time, which the
+ * coordinator sends only once every worker is forked: a spawn that fails
+ * midway kills workers that never touched the target, and however long the
+ * forks took, all start together. Returns 0 or -1 (the coordinator closed
+ * the gate: it is gone or gave up). */
+static int start_gate_wait(int fd, uint64_t *start_ns)
+{
+	uint8_t *p = (uint8_t *)start_ns;
+	size_t got = 0;
+
+	while (got < sizeof(*start_ns)) {
+		ssize_t n = read(fd, p + got, sizeof(*start_ns) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Opens the gate: one start time for each of n workers. 0 or -errno. */
+static int start_gate_open(int fd, uint64_t start_ns, uint32_t n)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		size_t off = 0;
+		while (off < sizeof(start_ns)) {
+			ssize_t w = write(fd, (uint8_t *)&start_ns + off, sizeof(start_ns) - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			off += (size_t)w;
+		}
+	}
+	return 0;
+}
+
 static int spawn(struct collector *col, struct options *o, struct lua_engine *le, int *child_rc)
 {
-	/* start = "connected": the connect phase comes before the start, so the
-	 * run's clock (intervals, schedule, duration) is the traffic's. */
-	uint64_t start_ns = clock_ns() + 150 * NS_PER_MS + pool_connect_phase_ns(o);
 	pid_t coordinator = getpid();
 	int *rfd = calloc(o->workers, sizeof(int));
+	int gate[2];
 
 	if (!rfd)
 		return -ENOMEM;
-	col->res->start_ns = start_ns;
+	if (pipe2(gate, O_CLOEXEC) < 0) {
+		free(rfd);
+		return -errno;
+	}
 	fflush(stdout);
 	fflush(stderr);
 	for (uint32_t k = 0; k < o->workers; k++) {
@@ -371,6 +410,7 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 			 * watches them; Ctrl-C reaches the whole process group,
 			 * but the coordinator decides what it means. */
 			signal(SIGINT, SIG_IGN);
+			close(gate[1]);
 			close(fds[0]);
 			close(ctl[1]);
 			for (uint32_t j = 0; j < k; j++) {
@@ -385,6 +425,12 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 			}
 			series_free(col->res->series); /* the coordinator's spool */
 			col->res->series = NULL;
+			uint64_t start_ns;
+			if (start_gate_wait(gate[0], &start_ns) < 0) {
+				*child_rc = 1;
+				return 1;
+			}
+			close(gate[0]);
 			*child_rc = worker_run(o, le, k, o->workers, start_ns, fds[1], ctl[0]);
 			return 1;
 		}
@@ -396,6 +442,24 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 		continue;
 	fail:
 		spawn_undo(col, rfd, k);
+		free(rfd);
+		close(gate[0]);
+		close(gate[1]);
+		return rc;
+	}
+	/* start = "connected": the connect phase comes before the start, so the
+	 * run's clock (intervals, schedule, duration) is the traffic's. 150 ms
+	 * is each worker's own set-up. */
+	struct timeval tv;
+	uint64_t now = clock_ns(), start_ns = now + 150 * NS_PER_MS + pool_connect_phase_ns(o);
+	gettimeofday(&tv, NULL);
+	col->res->start_ns = start_ns;
+	col->res->start_epoch = (double)tv.tv_sec + tv.tv_usec / 1e6 + (double)(start_ns - now) / 1e9;
+	int rc = start_gate_open(gate[1], start_ns, o->workers);
+	close(gate[0]);
+	close(gate[1]);
+	if (rc < 0) {
+		spawn_undo(col, rfd, o->workers);
 		free(rfd);
 		return rc;
 	}
@@ -546,11 +610,6 @@ int run_main(int argc, char **argv)
 
 	/* The coordinator's loop is created after fork: libev's signal state
 	 * must not be inherited by the workers. */
-	{
-		struct timeval tv;
-		gettimeofday(&tv, NULL);
-		res.start_epoch = (double)tv.tv_sec + tv.tv_usec / 1e6 + 0.150;
-	}
 	/* From the first fork until the coordinator watches them, Ctrl-C and
 	 * SIGTERM wait: taken earlier, they would orphan the workers. */
 	sigset_t stops, before;
