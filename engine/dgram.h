@@ -1,0 +1,36 @@
+/*
+ * dgram: the datagram half of a connection — a connected UDP socket (opened,
+ * bound and counted by conn.c like a TCP one) carries one message per
+ * datagram: no framing, no partial reads, no output queue. What differs from
+ * a stream: a lost answer loses only its own request, and an ICMP port
+ * unreachable arrives as ECONNREFUSED on the socket's next call.
+ */
+#ifndef SURGE_DGRAM_H
+#define SURGE_DGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct worker;
+
+/* Reads the datagrams waiting on c (at most DGRAM_READS per readiness, so one
+ * busy socket cannot starve the others), each one whole answer. An error
+ * closes c: ECONNREFUSED as ERR_UDP_REFUSED, counting every request in
+ * flight on it. */
+void dgram_read(struct worker *w, struct conn *c);
+
+/* Sends p[0, n) as one datagram on open c. Returns 0, -EAGAIN when the socket
+ * buffer is full (that request, the newest in flight, is taken back and
+ * counted under ERR_OTHER and udp.send_dropped), or another -errno (c closed
+ * and counted). */
+int dgram_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
+
+/* Request i of c timed out: counted as a request timeout and forgotten; the
+ * socket and its other requests go on, and c has room for another. */
+void dgram_expire(struct worker *w, struct conn *c, uint32_t i);
+
+/* The error class of errno e met on a connected UDP socket. */
+int dgram_errno_class(int e);
+
+#endif
