@@ -287,7 +287,9 @@ void conn_uncork(struct worker *w, struct conn *c)
 	if (c->salvaging)
 		return; /* closing: nothing more is written */
 	c->corked = 0;
-	if (c->state == CONN_OPEN && c->wbuf.len && !c->writing)
+	if (c->state == CONN_OPEN && c->wbuf.len && w->opt->transport == TRANSPORT_UDP)
+		dgram_flush(w, c);
+	else if (c->state == CONN_OPEN && c->wbuf.len && !c->writing)
 		conn_flush(w, c);
 }
 

@@ -20,11 +20,15 @@ struct worker;
  * flight on it. */
 void dgram_read(struct worker *w, struct conn *c);
 
-/* Sends p[0, n) as one datagram on open c. Returns 0, -EAGAIN when the socket
- * buffer is full (that request, the newest in flight, is taken back and
- * counted under ERR_OTHER and udp.send_dropped), or another -errno (c closed
- * and counted). */
+/* Sends p[0, n) as one datagram on open c, or while c->corked queues it for
+ * dgram_flush. Returns 0, -EAGAIN when the socket buffer is full (the
+ * datagram is lost as on a wire: counted in udp.send_dropped, its request
+ * times out), or another -errno (c closed and counted). */
 int dgram_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
+
+/* Sends what queued while c was corked: sendmmsg, DGRAM_BATCH datagrams a
+ * call, so requests due together on one socket cost one syscall. */
+void dgram_flush(struct worker *w, struct conn *c);
 
 /* Request i of c timed out: counted as a request timeout and forgotten; the
  * socket and its other requests go on, and c has room for another. */

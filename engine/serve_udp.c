@@ -18,6 +18,7 @@
 #include "clock.h"
 
 #define BATCH 32
+#define SERVE_UDP_RCVBUF (8 << 20)
 #define IN_MAX 4096 /* a request longer than this is counted as too long */
 
 union peer {
@@ -64,6 +65,12 @@ int serve_udp_open(const struct sockaddr *addr, socklen_t len)
 	/* SO_REUSEPORT only: the workers share the port, and no SO_REUSEADDR
 	 * socket elsewhere can silently share it with them. */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* One socket takes every client's datagrams: the default buffer holds
+	 * ~256 small ones, which a burst of a few thousand sockets overflows.
+	 * Root may go past net.core.rmem_max; others get what it allows. */
+	int rcv = SERVE_UDP_RCVBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	if (bind(fd, addr, len) < 0) {
 		int e = errno;
 		close(fd);

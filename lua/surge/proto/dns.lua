@@ -739,7 +739,9 @@ local function build(kind, opts)
       transport = "udp",  -- RFC 1035 §4.2.1: one message per datagram
       pipeline = pipeline, -- queries in flight per socket, matched by ID
       match = "key",
-      max_message = 65535,
+      -- RFC 6891 §6.2.3: a responder never sends more than the requestor's
+      -- payload size (512 without EDNS, RFC 1035 §4.2.1): more is oversized.
+      max_message = edns or 512,
       request = request,
       response = response,
       expired = expired,
