@@ -99,9 +99,11 @@ ok(seen.get("accepted") == 0 and rep.get("totals", {}).get("connections", {}).ge
    "20 connected UDP sockets, no TCP connection at the server")
 
 # 2. --drop 5%: each dropped answer is one request timeout, the socket goes on.
+# The timeout (1 s) is far above any answer's latency on a loaded machine, so
+# no answer comes late; 32 queries a socket leave room for the lost ones.
 srv = Serve("dns", "--drop", "0.05", workers=1)
-rc, rep, log = run(scenario(port=srv.port, conns=10, rate=2000, dur="3s", timeout="200ms"),
-                   "-w", "1")
+rc, rep, log = run(scenario(port=srv.port, conns=10, rate=2000, dur="3s", timeout="1s",
+                            pipeline=32), "-w", "1")
 seen = srv.stop()
 req, errs, c = totals(rep)
 lost = errs.get("request_timeout", 0) + req.get("unfinished", 0)
@@ -109,12 +111,12 @@ ok(seen.get("dropped", 0) > 0 and lost == seen.get("dropped"),
    "dropped %s == request timeouts %s + unfinished %s" %
    (seen.get("dropped"), errs.get("request_timeout"), req.get("unfinished")), (seen, errs, req))
 ok(req.get("completed") == seen.get("replies", 0) - seen.get("dropped", 0),
-   "completed %s == replies - dropped" % req.get("completed"))
+   "completed %s == replies - dropped" % req.get("completed"), log)
 ok(0.03 < errs.get("request_timeout", 0) / max(req.get("sent", 1), 1) < 0.07,
    "timeouts are ~5%% of sent (%s of %s)" % (errs.get("request_timeout"), req.get("sent")))
 ok(rep.get("totals", {}).get("connections", {}).get("opened") == 10 and
-   req.get("sent") == 6000, "a lost answer closes no socket (10 opened), the rate holds")
-ok(c.get("protocol.unmatched", 0) == 0 and errs.get("protocol", 0) == 0, "nothing unmatched")
+   req.get("sent") == 6000, "a lost answer closes no socket (10 opened), the rate holds", log)
+ok(c.get("protocol.unmatched", 0) == 0 and errs.get("protocol", 0) == 0, "nothing unmatched", log)
 
 # 3. TC: 40 addresses per answer are 669+ bytes. Without EDNS (512) every A
 # and AAAA answer is truncated; with EDNS 1232 none is.
@@ -179,14 +181,16 @@ if Knot.available():
     with open(zone_q, "w") as f:
         f.write("www.example.test A\nwww.example.test AAAA\nexample.test MX\nnope.example.test A\n")
     with Knot("example.test", "www A 192.0.2.1\nwww AAAA 2001:db8::1\n@ MX 10 www\n") as k:
-        rc, rep, log = run(scenario(port=k.port, conns=50, rate=2000, dur="2s",
+        rc, rep, log = run(scenario(port=k.port, conns=50, rate=500, dur="2s",
                                     queries='"%s"' % zone_q), "-w", "1")
     req, errs, c = totals(rep)
-    done_n = req.get("completed", 0)
-    ok(rc == 0 and done_n == 4000 and rep.get("totals", {}).get("errors", {}).get("total") == 0,
-       "knotd over UDP: 4000 of 4000 answered, no errors", log)
-    ok(c.get("dns.rcode.NXDOMAIN") == done_n // 4 and c.get("dns.rcode.NOERROR") == done_n * 3 // 4
-       and c.get("dns.answers.with_records") == done_n * 3 // 4,
+    done_n, sent = req.get("completed", 0), req.get("sent", 0)
+    ok(rc == 0 and done_n == sent > 0 and rep.get("totals", {}).get("errors", {}).get("total") == 0,
+       "knotd over UDP: %d of %d answered, no errors" % (done_n, sent), log)
+    # The file is walked in order: the 4th name of each pass is outside the zone.
+    ok(c.get("dns.rcode.NXDOMAIN") == done_n // 4 and
+       c.get("dns.rcode.NOERROR") == done_n - done_n // 4 and
+       c.get("dns.answers.with_records") == c.get("dns.rcode.NOERROR"),
        "rcodes match the zone: NOERROR %s, NXDOMAIN %s" %
        (c.get("dns.rcode.NOERROR"), c.get("dns.rcode.NXDOMAIN")), c)
 else:
