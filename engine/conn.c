@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "container.h"
 #include "deadline.h"
+#include "dgram.h"
 #include "dispatch.h"
 #include "lua_engine.h"
 #include "pool.h"
@@ -153,12 +154,15 @@ int conn_open(struct worker *w, struct conn *c)
 
 	w->stats.counter[ST_CONN_ATTEMPTS]++;
 	for (int tries = 0;; tries++) {
-		fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		bool udp = w->opt->transport == TRANSPORT_UDP;
+		fd = socket(d->addr.ss_family,
+			    (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			cls = errno_class(errno, true);
 			goto fail;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (!udp)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		int named = conn_bind_source(w, c, fd, d->addr.ss_family);
 		if (named < 0) {
 			cls = errno_class(-named, true);
@@ -283,7 +287,9 @@ void conn_uncork(struct worker *w, struct conn *c)
 	if (c->salvaging)
 		return; /* closing: nothing more is written */
 	c->corked = 0;
-	if (c->state == CONN_OPEN && c->wbuf.len && !c->writing)
+	if (c->state == CONN_OPEN && c->wbuf.len && w->opt->transport == TRANSPORT_UDP)
+		dgram_flush(w, c);
+	else if (c->state == CONN_OPEN && c->wbuf.len && !c->writing)
 		conn_flush(w, c);
 }
 
@@ -291,6 +297,8 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 {
 	if (c->state != CONN_OPEN)
 		return -ENOTCONN;
+	if (w->opt->transport == TRANSPORT_UDP)
+		return dgram_write(w, c, p, n); /* a datagram is never queued nor corked */
 	if (c->wbuf.len == 0 && !c->writing && !c->corked) {
 		/* Common case: nothing queued, the kernel takes it all. */
 		ssize_t k = write(c->io.fd, p, n);
@@ -428,8 +436,8 @@ static uint32_t conn_match(struct worker *w, struct conn *c, bool by_key, bool h
 	return INFLIGHT_NONE;
 }
 
-static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
-			    uint32_t answerable)
+void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
+		     uint32_t answerable)
 {
 	const struct options *o = w->opt;
 	double key = 0;
@@ -452,7 +460,9 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 	uint32_t i = conn_match(w, c, o->match == MATCH_KEY, has_key, key, answerable);
 	if (i == INFLIGHT_NONE) {
 		if (c->fl.first == INFLIGHT_NONE || !was_written(w->fl.e[c->fl.first].end, answerable))
-			protocol_error(w, "unsolicited");
+			/* UDP: a late answer to a request that timed out. */
+			protocol_error(w, w->opt->transport == TRANSPORT_UDP ? "unmatched"
+									    : "unsolicited");
 		else
 			protocol_error(w, why[0] ? why : "unmatched");
 		return;
@@ -736,6 +746,8 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 	if ((revents & EV_READ) && c->state == CONN_OPEN) {
 		if (w->opt->shape == SHAPE_SESSION)
 			conn_read_session(w, c);
+		else if (w->opt->transport == TRANSPORT_UDP)
+			dgram_read(w, c);
 		else
 			conn_read_messages(w, c);
 	}

@@ -1,5 +1,6 @@
 /*
- * conn: one TCP connection of a worker's pool — non-blocking connect, the
+ * conn: one connection of a worker's pool (TCP, or a connected UDP socket:
+ * dgram.h) — non-blocking connect, the
  * requests it has in flight, and the bytes it could not yet write or parse.
  * An idle connection owns no buffer: rbuf/wbuf exist only while partial data
  * is pending, and its requests in flight are entries of the worker's pool.
@@ -77,6 +78,11 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
 /* While c->corked is set, conn_write only queues; this clears it and sends
  * what queued in one write. */
 void conn_uncork(struct worker *w, struct conn *c);
+/* One whole answer p[0, n) read on c: the response callback, matching
+ * against the requests wholly written when `answerable` bytes had been, the
+ * latency or the protocol error. May close c (a failing callback). */
+void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
+		     uint32_t answerable);
 /* Bytes buffered but not consumed (sessions). */
 void conn_consume(struct worker *w, struct conn *c, uint32_t n);
 

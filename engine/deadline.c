@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "container.h"
+#include "dgram.h"
 #include "worker.h"
 
 /* libev counts from the loop's cached time; the lists from clock_ns(). A
@@ -47,6 +48,11 @@ static void request_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		if (!expired(f->sent, limit, now)) {
 			set_for(w, t, f->sent + limit, now);
 			return;
+		}
+		if (w->opt->transport == TRANSPORT_UDP) {
+			/* A lost datagram loses only its own request. */
+			dgram_expire(w, &w->conns[f->conn], i);
+			continue;
 		}
 		/* The stream's position is unknown after a lost answer: the
 		 * connection and everything on it is given up (and its entries

@@ -21,7 +21,8 @@
 #include "surge/ffi.h"
 #include "worker.h"
 
-enum { FN_REQUEST, FN_RESPONSE, FN_FRAME, FN_SESSION_START, FN_SESSION_RESUME, FN__COUNT };
+enum { FN_REQUEST, FN_RESPONSE, FN_FRAME, FN_SESSION_START, FN_SESSION_RESUME, FN_EXPIRED,
+       FN__COUNT };
 
 /* Answers up to this size reach Lua through one buffer whose FFI pointer
  * Lua made once: a pointer cast per answer is a 24-byte allocation, more
@@ -202,6 +203,10 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 	o->match = s && strcmp(s, "key") == 0 ? MATCH_KEY : MATCH_FIFO;
 	lua_pop(L, 1);
 	o->max_message = (uint32_t)field_num(L, p, "max_message", 1 << 20);
+	lua_getfield(L, p, "transport");
+	s = lua_tostring(L, -1);
+	o->transport = s && strcmp(s, "udp") == 0 ? TRANSPORT_UDP : TRANSPORT_TCP;
+	lua_pop(L, 1);
 
 	lua_getfield(L, p, "framing");
 	if (lua_istable(L, -1)) {
@@ -481,6 +486,7 @@ static const char *const fn_names[FN__COUNT] = {
 	[FN_FRAME] = "frame",
 	[FN_SESSION_START] = "session_start",
 	[FN_SESSION_RESUME] = "session_resume",
+	[FN_EXPIRED] = "expired",
 };
 
 int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen)
@@ -577,6 +583,22 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 	why[0] = '\0';
 	if (lua_isstring(L, -1))
 		snprintf(why, whylen, "%s", lua_tostring(L, -1));
+	lua_settop(L, TRACEBACK_IDX);
+	return 0;
+}
+
+int lua_engine_expired(struct lua_engine *le, uint32_t conn_id, double key)
+{
+	lua_State *L = le->L;
+	int ref = le->fn_ref[FN_EXPIRED];
+
+	if (ref == LUA_NOREF || ref == LUA_REFNIL)
+		return 0;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	lua_pushinteger(L, conn_id);
+	lua_pushnumber(L, key);
+	if (call(le, 2, 0) < 0)
+		return -EINVAL;
 	lua_settop(L, TRACEBACK_IDX);
 	return 0;
 }

@@ -37,6 +37,10 @@ int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, si
  * is a protocol error of class why. */
 int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
 			double *key, bool *has_key, char *why, size_t whylen);
+/* UDP: the request carrying key timed out and is forgotten; the protocol's
+ * optional expired(ctx, key) frees what it kept for it. 0, or -EINVAL when
+ * it raised (lua_engine_last_error). */
+int lua_engine_expired(struct lua_engine *le, uint32_t conn_id, double key);
 /* framing = lua: > 0 message length, 0 need more, < 0 malformed. */
 long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n);
 /* What lua_engine_frame returns when the function raised or returned no

@@ -18,6 +18,8 @@
 enum proto_shape { SHAPE_MESSAGE, SHAPE_SESSION };
 enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA };
 enum match_kind { MATCH_FIFO, MATCH_KEY };
+/* TCP streams, or connected UDP sockets with one message per datagram (dgram.h). */
+enum transport_kind { TRANSPORT_TCP, TRANSPORT_UDP };
 enum progress_mode { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
 /* When traffic begins: at the start, or once the connections had their
  * connect phase before it (run.c sizes it; worker.c holds traffic in it). */
@@ -86,6 +88,7 @@ struct options {
 	/* Protocol */
 	char proto_name[32];
 	enum proto_shape shape;
+	enum transport_kind transport;
 	enum framing_kind framing;
 	uint32_t frame_size;
 	char delim[16];

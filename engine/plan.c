@@ -284,6 +284,14 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 	 * workers. */
 	uint64_t g = gcd(W, ndests);
 	uint64_t dmeet = ndests / g, wmeet = W / g;
+	if (o->transport == TRANSPORT_UDP) {
+		/* UDP autobind never shares a port, whatever the destination:
+		 * each socket holds a (source, port) of its own, so a source's
+		 * ports are shared by all the destinations a worker meets. */
+		ndests = 1;
+		dmeet = 1;
+		wmeet = W;
+	}
 	out->sliced = o->ports.lo != 0;
 	uint64_t per_source;
 	if (out->sliced) {
@@ -306,6 +314,15 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 	out->sources_needed = plan_sources_needed(conns, ndests, per_source);
 	if (out->pair_need > out->pair_capacity)
 		return refuse_ports(o, conns, ndests, nsrc, per_source, err, errlen);
+	/* A small datagram charges ~832 bytes of SO_RCVBUF (measured on 6.18):
+	 * answers to more queries than fit in flight on one socket are lost. */
+	if (o->transport == TRANSPORT_UDP && !out->notice[0] &&
+	    (uint64_t)o->pipeline * 832 > plan_udp_rcvbuf())
+		snprintf(out->notice, sizeof(out->notice),
+			 "pipeline %u over UDP: up to %u answers may queue on one socket, more than "
+			 "its receive buffer holds (%llu bytes, ~832 each); raise net.core.rmem_default "
+			 "or lower pipeline", o->pipeline, o->pipeline,
+			 (unsigned long long)plan_udp_rcvbuf());
 	/* connect() tries the even half of a range first (Linux >= 4.6): once
 	 * that is used up, every connect() walks it before taking an odd port,
 	 * and opening crawls. Named ports skip the search. */
@@ -348,10 +365,35 @@ void plan_describe(const struct options *o, const struct plan_system *sys, const
 		return;
 	buf += n;
 	len -= (size_t)n;
-	snprintf(buf, len, "  busiest     %llu connections on one (source, destination) pair of "
-		 "%llu available%s\n",
-		 (unsigned long long)p->pair_need, (unsigned long long)p->pair_capacity,
-		 o->pick == ADDRSET_PERMUTATION ? " (address, port) pairs" : " ports");
+	n = snprintf(buf, len, "  busiest     %llu connections on one (source, destination) pair of "
+		     "%llu available%s\n",
+		     (unsigned long long)p->pair_need, (unsigned long long)p->pair_capacity,
+		     o->pick == ADDRSET_PERMUTATION ? " (address, port) pairs" : " ports");
+	if (n < 0 || (size_t)n >= len || o->transport != TRANSPORT_UDP)
+		return;
+	buf += n;
+	len -= (size_t)n;
+	snprintf(buf, len,
+		 "  udp         %llu connected sockets per worker, one file each; each holds its own "
+		 "(source, port) for every destination (UDP autobind never shares one)%s;\n"
+		 "              answers wait in each socket's SO_RCVBUF (%llu bytes, net.core."
+		 "rmem_default: ~%llu small datagrams) for pipeline %u\n",
+		 (unsigned long long)p->conns_per_worker,
+		 o->pick == ADDRSET_PERMUTATION ? ", except the ports surge names (permutation)" : "",
+		 (unsigned long long)plan_udp_rcvbuf(), (unsigned long long)(plan_udp_rcvbuf() / 832),
+		 o->pipeline);
+}
+
+uint64_t plan_udp_rcvbuf(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/rmem_default", "r");
+	unsigned long long v = 212992; /* Linux's default */
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 212992;
+		fclose(f);
+	}
+	return v;
 }
 
 /* ---- probing the machine ---- */

@@ -82,6 +82,9 @@ uint64_t plan_sources_needed(uint64_t conns, uint64_t ndests, uint64_t ports);
  * present) with the list and the `ip addr add` commands in err, or -errno. */
 long plan_check_addresses(const struct addrset *set, char *err, size_t errlen);
 
+/* net.core.rmem_default: a new UDP socket's receive buffer in bytes. */
+uint64_t plan_udp_rcvbuf(void);
+
 /* One line per fact the plan used and the verdict, for `surge doctor`. */
 void plan_describe(const struct options *o, const struct plan_system *sys, const struct plan *p,
 		   char *buf, size_t len);

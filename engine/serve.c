@@ -3,6 +3,7 @@
  * struct serve_proto (serve.h). */
 #include "serve.h"
 #include "serve_fault.h"
+#include "serve_udp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,6 +48,8 @@ enum serve_counter {
 	SC_HALF_CLOSED,  /* --half-close: connections shut for writing */
 	SC_FAULT_CLOSES, /* --close-on-accept, --close-after: connections closed */
 	SC_UNANSWERED,   /* --half-close: requests read after the shutdown */
+	SC_UDP_REQUESTS, /* datagrams read (serve_udp.c); their replies count in SC_REPLIES */
+	SC_UDP_SEND_ERRORS,
 	SC_COUNT
 };
 
@@ -54,6 +57,7 @@ static const char *const counter_names[SC_COUNT] = {
 	"accepted", "closed_by_peer", "bytes_in", "bytes_out", "replies",
 	"dropped", "protocol_errors", "accept_errors", "peak_open",
 	"garbled", "resets", "half_closed", "fault_closes", "unanswered",
+	"udp_requests", "udp_send_errors",
 };
 
 struct serve_totals {
@@ -590,7 +594,8 @@ static void on_die_after(struct ev_loop *loop, ev_timer *t, int revents)
 	_exit(n == (ssize_t)sizeof(w->totals) ? EXIT_OK : EXIT_FAILED);
 }
 
-static int worker_main(const struct serve_config *cfg, unsigned index, int listen_fd, int report_fd)
+static int worker_main(const struct serve_config *cfg, unsigned index, int listen_fd, int udp_fd,
+		       int report_fd)
 {
 	struct serve_worker w = { .cfg = cfg, .index = index, .listen_fd = listen_fd,
 				  .report_fd = report_fd };
@@ -633,8 +638,27 @@ static int worker_main(const struct serve_config *cfg, unsigned index, int liste
 		w.die_after.data = &w;
 		ev_timer_start(w.loop, &w.die_after);
 	}
+	struct serve_udp *udp = NULL;
+	if (udp_fd >= 0) {
+		udp = serve_udp_new(w.loop, udp_fd, cfg->proto, cfg->proto_config, &cfg->fault,
+				    w.rng ^ 0x75647000ull, w.totals.proto);
+		if (!udp)
+			return EXIT_FAILED;
+	}
 	ev_run(w.loop, 0);
 
+	if (udp) {
+		struct serve_udp_totals ut;
+		serve_udp_totals(udp, &ut);
+		w.totals.core[SC_UDP_REQUESTS] += ut.datagrams;
+		w.totals.core[SC_REPLIES] += ut.replies;
+		w.totals.core[SC_DROPPED] += ut.dropped;
+		w.totals.core[SC_BYTES_IN] += ut.bytes_in;
+		w.totals.core[SC_BYTES_OUT] += ut.bytes_out;
+		w.totals.core[SC_UDP_SEND_ERRORS] += ut.send_errors;
+		w.totals.core[SC_PROTOCOL_ERRORS] += ut.too_long;
+		serve_udp_free(udp);
+	}
 	if (write(report_fd, &w.totals, sizeof(w.totals)) != sizeof(w.totals))
 		return EXIT_FAILED;
 	/* The process exits next; the kernel closes the clients' sockets. */
@@ -866,7 +890,7 @@ int serve_main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	int code = EXIT_USAGE;
-	int fds[MAX_WORKERS], pipes[MAX_WORKERS];
+	int fds[MAX_WORKERS], udp_fds[MAX_WORKERS], pipes[MAX_WORKERS];
 	pid_t pids[MAX_WORKERS];
 	unsigned started = 0;
 	if (parse_args(&cfg, argc, argv, err, sizeof(err))) {
@@ -877,10 +901,24 @@ int serve_main(int argc, char **argv)
 	code = EXIT_FAILED;
 	for (unsigned i = 0; i < cfg.workers; i++) {
 		fds[i] = open_listener(&cfg, err, sizeof(err));
+		/* UDP on the same port (the TCP listener fixed it when it was 0). */
+		udp_fds[i] = -1;
+		if (fds[i] >= 0 && cfg.proto->on_datagram) {
+			udp_fds[i] = serve_udp_open((struct sockaddr *)&cfg.listen, cfg.listen_len);
+			if (udp_fds[i] < 0) {
+				snprintf(err, sizeof(err), "cannot listen on UDP %s: %s", cfg.listen_text,
+					 strerror(-udp_fds[i]));
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
 		if (fds[i] < 0) {
 			fprintf(stderr, "surge serve %s: %s\n", cfg.proto->name, err);
-			for (unsigned k = 0; k < i; k++)
+			for (unsigned k = 0; k < i; k++) {
 				close(fds[k]);
+				if (udp_fds[k] >= 0)
+					close(udp_fds[k]);
+			}
 			goto out;
 		}
 	}
@@ -899,9 +937,12 @@ int serve_main(int argc, char **argv)
 			signal(SIGINT, SIG_DFL);
 			signal(SIGTERM, SIG_DFL);
 			for (unsigned k = 0; k < cfg.workers; k++)
-				if (k != started)
+				if (k != started) {
 					close(fds[k]);
-			_exit(worker_main(&cfg, started, fds[started], p[1]));
+					if (udp_fds[k] >= 0)
+						close(udp_fds[k]);
+				}
+			_exit(worker_main(&cfg, started, fds[started], udp_fds[started], p[1]));
 		}
 		close(p[1]);
 		if (pid < 0) {
@@ -911,16 +952,19 @@ int serve_main(int argc, char **argv)
 		pids[started] = pid;
 		pipes[started] = p[0];
 	}
-	for (unsigned k = 0; k < cfg.workers; k++)
+	for (unsigned k = 0; k < cfg.workers; k++) {
 		close(fds[k]);
+		if (udp_fds[k] >= 0)
+			close(udp_fds[k]);
+	}
 	if (started < cfg.workers) {
 		fprintf(stderr, "surge serve: could only start %u of %u workers\n", started, cfg.workers);
 		stop_signal = SIGTERM;
 	}
 
 	uint16_t port = listen_port(&cfg);
-	fprintf(stderr, "surge serve %s: listening on %s (port %u), %u workers\n", cfg.proto->name,
-		cfg.listen_text, port, started);
+	fprintf(stderr, "surge serve %s: listening on %s (port %u%s), %u workers\n", cfg.proto->name,
+		cfg.listen_text, port, cfg.proto->on_datagram ? ", TCP and UDP" : "", started);
 	if (cfg.ready_file) {
 		/* Written whole, then renamed: a watcher never reads half a port. */
 		char tmp[4096];

@@ -47,6 +47,12 @@ struct serve_proto {
 	void (*on_tick)(struct serve_conn *c, void *state, uint64_t now_ns);
 	/* The connection is going away (NULL ok). */
 	void (*on_close)(struct serve_conn *c, void *state);
+	/* UDP on the same port (NULL: TCP only, serve_udp.h): the reply to one
+	 * datagram in[0, len), written to out (cap bytes, SERVE_UDP_MAX), and
+	 * its length; 0 sends nothing. counters: the protocol's, by
+	 * counter_names index. */
+	size_t (*on_datagram)(void *config, const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+			      uint64_t *counters);
 };
 
 extern const struct serve_proto serve_echo_proto;

@@ -16,7 +16,7 @@
 #include "serve.h"
 #include "units.h"
 
-enum { C_QUERIES, C_NXDOMAIN, C_FORMERR, C_NOTIMP, C_REFUSED, C_BADVERS };
+enum { C_QUERIES, C_NXDOMAIN, C_FORMERR, C_NOTIMP, C_REFUSED, C_BADVERS, C_TRUNCATED };
 
 enum {
 	RCODE_NOERROR = 0,
@@ -83,6 +83,7 @@ void serve_dns_config_init(struct serve_dns_config *cfg)
 	inet_pton(AF_INET, "198.18.0.1", cfg->a);
 	inet_pton(AF_INET6, "2001:2::1", cfg->aaaa);
 	cfg->ttl = 300;
+	cfg->records = 1;
 	cfg->nx_len = name_to_wire("nx.", cfg->nx);
 }
 
@@ -111,6 +112,15 @@ int serve_dns_config_set(struct serve_dns_config *cfg, const char *key, const ch
 			return -EINVAL;
 		}
 		cfg->ttl = (uint32_t)(ns / 1000000000ull);
+	} else if (strcmp(key, "records") == 0) {
+		char *end = NULL;
+		unsigned long n = value ? strtoul(value, &end, 10) : 0;
+		if (!value || *end || n < 1 || n > SERVE_DNS_RECORDS_MAX) {
+			snprintf(err, errlen, "--records '%s': expected a count from 1 to %d", value ? value : "",
+				 SERVE_DNS_RECORDS_MAX);
+			return -EINVAL;
+		}
+		cfg->records = (unsigned)n;
 	} else if (strcmp(key, "nxdomain") == 0) {
 		if (value && strcmp(value, "none") == 0) {
 			cfg->nx_len = 0;
@@ -209,10 +219,15 @@ static uint8_t *put_rr(uint8_t *p, unsigned type, uint32_t ttl, const uint8_t *r
 	return p + rdlen;
 }
 
-size_t serve_dns_answer(const struct serve_dns_config *cfg, const uint8_t *q, size_t qlen,
-			uint8_t *out, size_t cap, enum serve_dns_kind *kind)
+/* udp: the reply must also fit the client's UDP payload size (RFC 1035
+ * §4.2.1: 512 without EDNS; RFC 6891 §6.2.3-6.2.5: the OPT's size, never
+ * below 512). A reply that does not fit is truncated: TC set, the answer
+ * section left out (RFC 2181 §9), the question and OPT kept. */
+static size_t answer(const struct serve_dns_config *cfg, const uint8_t *q, size_t qlen,
+		     uint8_t *out, size_t cap, enum serve_dns_kind *kind, bool udp, bool *tc)
 {
 	*kind = SERVE_DNS_FORMERR;
+	*tc = false;
 	if (cap < 512)
 		return 0;
 	if (qlen < HDR || (q[2] & 0x80))
@@ -236,7 +251,7 @@ size_t serve_dns_answer(const struct serve_dns_config *cfg, const uint8_t *q, si
 	unsigned an = get16(q + 6), ns = get16(q + 8), ar = get16(q + 10);
 	size_t off = qend + 4;
 	bool edns = false, do_bit = false;
-	unsigned version = 0;
+	unsigned version = 0, udp_size = 512;
 	for (unsigned i = 0; i < an + ns + ar; i++) {
 		size_t e = skip_name(q, qlen, off);
 		if (!e || e + 10 > qlen)
@@ -248,6 +263,7 @@ size_t serve_dns_answer(const struct serve_dns_config *cfg, const uint8_t *q, si
 			if (edns || i < an + ns || e != off + 1)
 				return error_reply(q, qlen, out, RCODE_FORMERR);
 			edns = true;
+			udp_size = get16(q + e + 2) > 512 ? get16(q + e + 2) : 512;
 			version = q[e + 5];            /* RFC 6891 §6.1.3: TTL = ext-rcode, version, flags */
 			do_bit = (q[e + 6] & 0x80) != 0; /* RFC 3225 §3: DO is copied into the response */
 		}
@@ -278,17 +294,36 @@ size_t serve_dns_answer(const struct serve_dns_config *cfg, const uint8_t *q, si
 	unsigned nans = 0;
 	bool want_a = rcode == RCODE_NOERROR && (qtype == T_A || qtype == T_ANY);
 	bool want_aaaa = rcode == RCODE_NOERROR && (qtype == T_AAAA || qtype == T_ANY);
-	nans = want_a + want_aaaa;
+	nans = (want_a + want_aaaa) * cfg->records;
+	size_t need = HDR + qsize + (want_a ? cfg->records * 16u : 0) +
+		      (want_aaaa ? cfg->records * 28u : 0) + (edns ? 11u : 0);
+	size_t limit = udp && udp_size < cap ? udp_size : cap;
+	if (need > limit) {
+		/* RFC 2181 §9: TC, and no partial RRset: the client asks again over TCP. */
+		*tc = true;
+		out[2] |= 0x02;
+		nans = 0;
+		want_a = want_aaaa = false;
+	}
 	p = put16(p, 1);
 	p = put16(p, nans);
 	p = put16(p, 0);
 	p = put16(p, edns);
 	memcpy(p, q + HDR, qsize); /* the question, as asked */
 	p += qsize;
-	if (want_a)
-		p = put_rr(p, T_A, cfg->ttl, cfg->a, 4);
-	if (want_aaaa)
-		p = put_rr(p, T_AAAA, cfg->ttl, cfg->aaaa, 16);
+	/* --records N: N addresses counting up from the configured one. */
+	for (unsigned i = 0; want_a && i < cfg->records; i++) {
+		uint8_t a[4];
+		memcpy(a, cfg->a, 4);
+		a[3] = (uint8_t)(a[3] + i);
+		p = put_rr(p, T_A, cfg->ttl, a, 4);
+	}
+	for (unsigned i = 0; want_aaaa && i < cfg->records; i++) {
+		uint8_t a[16];
+		memcpy(a, cfg->aaaa, 16);
+		a[15] = (uint8_t)(a[15] + i);
+		p = put_rr(p, T_AAAA, cfg->ttl, a, 16);
+	}
 	if (edns) {
 		/* RFC 6891 §7: a query with OPT gets OPT back; §6.1.2-6.1.3 layout. */
 		*p++ = 0;
@@ -301,6 +336,19 @@ size_t serve_dns_answer(const struct serve_dns_config *cfg, const uint8_t *q, si
 		p = put16(p, 0);
 	}
 	return (size_t)(p - out);
+}
+
+size_t serve_dns_answer(const struct serve_dns_config *cfg, const uint8_t *q, size_t qlen,
+			uint8_t *out, size_t cap, enum serve_dns_kind *kind)
+{
+	bool tc;
+	return answer(cfg, q, qlen, out, cap, kind, false, &tc);
+}
+
+size_t serve_dns_answer_udp(const struct serve_dns_config *cfg, const uint8_t *q, size_t qlen,
+			    uint8_t *out, size_t cap, enum serve_dns_kind *kind, bool *tc)
+{
+	return answer(cfg, q, qlen, out, cap, kind, true, tc);
 }
 
 /* ---- the serve_proto: u16 framing (RFC 1035 §4.2.2), one reply per query ---- */
@@ -323,10 +371,22 @@ static void dns_config_free(void *config)
 	free(config);
 }
 
+/* What one reply was, in the protocol's counters. */
+static void count_kind(uint64_t *counters, enum serve_dns_kind kind)
+{
+	static const int8_t idx[] = { [SERVE_DNS_ANSWER] = -1, [SERVE_DNS_NXDOMAIN] = C_NXDOMAIN,
+				      [SERVE_DNS_FORMERR] = C_FORMERR, [SERVE_DNS_NOTIMP] = C_NOTIMP,
+				      [SERVE_DNS_REFUSED] = C_REFUSED, [SERVE_DNS_BADVERS] = C_BADVERS };
+	counters[C_QUERIES]++;
+	if (idx[kind] >= 0)
+		counters[idx[kind]]++;
+}
+
 static ssize_t dns_input(struct serve_conn *c, void *state, const uint8_t *in, size_t len)
 {
 	const struct serve_dns_config *cfg = serve_conn_config(c);
-	uint8_t reply[2 + 512];
+	uint8_t reply[2 + SERVE_DNS_REPLY_MAX];
+	uint64_t counters[SERVE_MAX_COUNTERS] = { 0 };
 	enum serve_dns_kind kind;
 
 	if (len < 2)
@@ -336,29 +396,25 @@ static ssize_t dns_input(struct serve_conn *c, void *state, const uint8_t *in, s
 		return 0;
 	size_t n = serve_dns_answer(cfg, in + 2, mlen, reply + 2, sizeof(reply) - 2, &kind);
 	put16(reply, (unsigned)n);
-	serve_conn_count(c, C_QUERIES, 1);
-	switch (kind) {
-	case SERVE_DNS_NXDOMAIN:
-		serve_conn_count(c, C_NXDOMAIN, 1);
-		break;
-	case SERVE_DNS_FORMERR:
-		serve_conn_count(c, C_FORMERR, 1);
-		break;
-	case SERVE_DNS_BADVERS:
-		serve_conn_count(c, C_BADVERS, 1);
-		break;
-	case SERVE_DNS_NOTIMP:
-		serve_conn_count(c, C_NOTIMP, 1);
-		break;
-	case SERVE_DNS_REFUSED:
-		serve_conn_count(c, C_REFUSED, 1);
-		break;
-	case SERVE_DNS_ANSWER:
-		break;
-	}
+	count_kind(counters, kind);
+	for (unsigned i = 0; i <= C_BADVERS; i++)
+		if (counters[i])
+			serve_conn_count(c, i, counters[i]);
 	if (serve_conn_reply(c, reply, n + 2))
 		return -1;
 	return (ssize_t)(2 + mlen);
+}
+
+/* UDP (RFC 1035 §4.2.1): the datagram is the message; TC above the client's size. */
+static size_t dns_datagram(void *config, const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+			   uint64_t *counters)
+{
+	enum serve_dns_kind kind;
+	bool tc;
+	size_t n = serve_dns_answer_udp(config, in, len, out, cap, &kind, &tc);
+	count_kind(counters, kind);
+	counters[C_TRUNCATED] += tc;
+	return n;
 }
 
 const struct serve_proto serve_dns_proto = {
@@ -367,13 +423,20 @@ const struct serve_proto serve_dns_proto = {
 		 "  --answer-aaaa ADDR   the AAAA record for every name (default 2001:2::1)\n"
 		 "  --ttl SECONDS        TTL of those records (default 300)\n"
 		 "  --nxdomain SUFFIX    NXDOMAIN for names under SUFFIX (default nx.; none: off)\n"
+		 "  --records N          N addresses per A/AAAA answer, counting up (default 1):\n"
+		 "                       large answers, to see TC over UDP\n"
 		 "  DNS over TCP (RFC 7766): 2-byte length, then the message; pipelined queries\n"
-		 "  are answered in order. Other types get an empty NOERROR; malformed queries\n"
-		 "  FORMERR, opcodes other than QUERY NOTIMP, classes other than IN REFUSED.\n",
-	.counter_names = { "queries", "nxdomain", "formerr", "notimp", "refused", "badvers", NULL },
+		 "  are answered in order. DNS over UDP on the same port: one query a datagram,\n"
+		 "  TC set when the answer exceeds the query's EDNS size (512 without EDNS);\n"
+		 "  --delay, --stall and --drop apply to UDP too. Other types get an empty\n"
+		 "  NOERROR; malformed queries FORMERR, opcodes other than QUERY NOTIMP,\n"
+		 "  classes other than IN REFUSED.\n",
+	.counter_names = { "queries", "nxdomain", "formerr", "notimp", "refused", "badvers",
+			   "truncated", NULL },
 	.garbage_keep = 4, /* the length prefix and the ID */
 	.config_new = dns_config_new,
 	.option = dns_option,
 	.config_free = dns_config_free,
 	.on_input = dns_input,
+	.on_datagram = dns_datagram,
 };

@@ -18,6 +18,7 @@ static const char *const error_names[ERR__COUNT] = {
 	[ERR_PROTOCOL] = "protocol error",
 	[ERR_SCRIPT] = "script error",
 	[ERR_OTHER] = "other",
+	[ERR_UDP_REFUSED] = "udp refused",
 };
 
 static const char *const error_keys[ERR__COUNT] = {
@@ -30,6 +31,7 @@ static const char *const error_keys[ERR__COUNT] = {
 	[ERR_PROTOCOL] = "protocol",
 	[ERR_SCRIPT] = "script",
 	[ERR_OTHER] = "other",
+	[ERR_UDP_REFUSED] = "udp_refused",
 };
 
 static const char *const hist_keys[HI__COUNT] = {

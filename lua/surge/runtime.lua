@@ -24,7 +24,7 @@ local close_names = {
   [C.SURGE_ERR_ADDR_NOT_AVAILABLE + 1] = "address", [C.SURGE_ERR_RESET + 1] = "reset",
   [C.SURGE_ERR_UNEXPECTED_CLOSE + 1] = "closed", [C.SURGE_ERR_REQUEST_TIMEOUT + 1] = "timeout",
   [C.SURGE_ERR_PROTOCOL + 1] = "protocol", [C.SURGE_ERR_SCRIPT + 1] = "script",
-  [C.SURGE_ERR_OTHER + 1] = "error",
+  [C.SURGE_ERR_OTHER + 1] = "error", [C.SURGE_ERR_UDP_REFUSED + 1] = "refused",
 }
 
 local M = {}
@@ -175,6 +175,10 @@ function M.bind(wptr, cfg, msgptr)
     fns.response = function(id, ptr, len)
       return response(ctx_of[id], ptr and ffi.cast(cu8p, ptr) or msg, len)
     end
+  end
+  local expired = proto.expired
+  if expired then
+    fns.expired = function(id, key) expired(ctx_of[id], key) end
   end
   if proto.framing and proto.framing.kind == "lua" then
     local fn = proto.framing.fn

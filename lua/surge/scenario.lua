@@ -436,6 +436,21 @@ local function check_protocol(p, pipeline)
     return nil, "protocol.shape", "\"message\" or \"session\""
   end
   local out = { name = type(p.name) == "string" and p.name or "custom", shape = shape }
+  local transport = p.transport or "tcp"
+  if transport ~= "tcp" and transport ~= "udp" then
+    return nil, "protocol.transport", "\"tcp\" or \"udp\""
+  end
+  out.transport = transport
+  if transport == "udp" then
+    -- One message per datagram: no framing, no byte stream for a session.
+    if shape ~= "message" then
+      return nil, "protocol.shape", "\"message\" with transport = \"udp\" (sessions need a stream)"
+    end
+    if p.framing ~= nil and not (type(p.framing) == "table" and p.framing.kind == "datagram") then
+      return nil, "protocol.framing", "nothing (or { kind = \"datagram\" }) with transport = "
+        .. "\"udp\": each datagram is one message"
+    end
+  end
   if shape == "session" then
     if type(p.session) ~= "function" then
       return nil, "protocol.session", "a function(conn) run as a coroutine per connection"
@@ -444,7 +459,9 @@ local function check_protocol(p, pipeline)
     return out
   end
   local fr = p.framing
-  if type(fr) ~= "table" then
+  if transport == "udp" then
+    fr = { kind = "datagram" }
+  elseif type(fr) ~= "table" then
     return nil, "protocol.framing", "{ kind = \"fixed\"|\"u16\"|\"delimiter\"|\"lua\", ... }"
   end
   if fr.kind == "fixed" then
@@ -459,7 +476,7 @@ local function check_protocol(p, pipeline)
     if type(fr.fn) ~= "function" then
       return nil, "protocol.framing.fn", "a function(ptr, len) returning a message length"
     end
-  elseif fr.kind ~= "u16" then
+  elseif fr.kind ~= "u16" and not (fr.kind == "datagram" and transport == "udp") then
     return nil, "protocol.framing.kind", "\"fixed\", \"u16\", \"delimiter\" or \"lua\""
   end
   out.framing = fr
@@ -469,7 +486,10 @@ local function check_protocol(p, pipeline)
   if p.response ~= nil and type(p.response) ~= "function" then
     return nil, "protocol.response", "a function(ctx, ptr, len) returning key, err"
   end
-  out.request, out.response = p.request, p.response
+  if p.expired ~= nil and type(p.expired) ~= "function" then
+    return nil, "protocol.expired", "a function(ctx, key) told of a request that timed out (UDP)"
+  end
+  out.request, out.response, out.expired = p.request, p.response, p.expired
   out.match = p.match or "fifo"
   if out.match ~= "fifo" and out.match ~= "key" then
     return nil, "protocol.match", "\"fifo\" or \"key\""
@@ -596,6 +616,19 @@ function M.load(path, overrides)
     local line = line_of(source, "protocol")
     return nil, fmt("%s:%s option '%s': expected %s", path, line and (line .. ":") or "",
       field, expected)
+  end
+
+  -- The protocol's transport and the targets' schemes must agree: a udp://
+  -- target is never sent TCP, and a UDP protocol never a tcp:// one.
+  for _, t in ipairs(cfg.target) do
+    if t.transport == "udp" and proto.transport ~= "udp" then
+      return nil, fmt("%s: target '%s' is UDP but protocol '%s' speaks TCP (use a UDP protocol, "
+        .. "e.g. dns.udp { ... }, or a tcp:// target)", path, t.url, proto.name)
+    end
+    if proto.transport == "udp" and t.transport ~= "udp" and t.explicit and t.scheme ~= "dns" then
+      return nil, fmt("%s: protocol '%s' speaks UDP but target '%s' is %s:// (write udp://%s:%d)",
+        path, proto.name, t.url, t.scheme, t.host, t.port)
+    end
   end
 
   local dur = cfg.duration

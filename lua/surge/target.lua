@@ -4,11 +4,12 @@ local M = {}
 
 local default_ports = { rtsp = 554, dns = 53, http = 80 }
 
--- Schemes surge speaks today: all plaintext TCP. One that needs TLS or UDP
--- is refused rather than run as plaintext TCP: a user who asked for TLS must
--- never measure a plaintext server by accident.
-local PLAIN = { tcp = true, rtsp = true, dns = true, http = true }
-local NOT_YET = { tls = "TLS", https = "TLS", rtsps = "TLS", dot = "TLS", udp = "UDP" }
+-- Schemes surge speaks today: plaintext TCP, and udp:// for protocols whose
+-- transport is "udp" (scenario.lua checks that the two agree). One that needs
+-- TLS is refused rather than run as plaintext TCP: a user who asked for TLS
+-- must never measure a plaintext server by accident.
+local PLAIN = { tcp = true, rtsp = true, dns = true, http = true, udp = true }
+local NOT_YET = { tls = "TLS", https = "TLS", rtsps = "TLS", dot = "TLS" }
 
 function M.parse(s)
   if type(s) ~= "string" or s == "" then
@@ -22,8 +23,8 @@ function M.parse(s)
       .. "yet; it is never sent as plaintext (tcp://host:port is plain TCP)"
   end
   if not PLAIN[scheme] then
-    return nil, "unknown scheme '" .. scheme .. "://' (known: tcp://, rtsp://, dns://, http://, "
-      .. "or host:port for TCP)"
+    return nil, "unknown scheme '" .. scheme .. "://' (known: tcp://, udp://, rtsp://, dns://, "
+      .. "http://, or host:port)"
   end
   local authority, path = rest:match("^([^/?#]*)(.*)$")
   local user, password
@@ -48,7 +49,8 @@ function M.parse(s)
   end
   if port < 1 or port > 65535 then return nil, "port out of range in '" .. s .. "'" end
   return { scheme = scheme, host = host, port = port, path = path ~= "" and path or "/",
-           user = user, password = password, url = s }
+           user = user, password = password, url = s, explicit = rest ~= s,
+           transport = scheme == "udp" and "udp" or "tcp" }
 end
 
 return M

@@ -143,7 +143,38 @@ p = write(R .. '  rate = ramp.fn(function(t) return 10 end),\n}\n')
 o, err = scenario.load(p)
 t.ok(o and #o.rate == 20, "a good ramp.fn still compiles: " .. tostring(err))
 
--- schemes: plaintext TCP ones run; one that needs TLS or UDP never does
+-- UDP: a udp:// target needs a protocol whose transport is "udp", and back
+o, err = scenario.load(scn(""), { { "target", "udp://127.0.0.1:53" } })
+t.ok(o == nil and err:find("is UDP but protocol 'echo' speaks TCP", 1, true),
+  "udp:// with a TCP protocol is refused: " .. tostring(err))
+local UDP_HEAD = 'local dns = require "surge.proto.dns"\nreturn {\n'
+p = write(UDP_HEAD .. '  target = "udp://127.0.0.1:5353",\n  protocol = dns.udp { queries = { "a.test A" } },\n}\n')
+o, err = scenario.load(p)
+t.ok(o and o.protocol.transport == "udp" and o.protocol.framing.kind == "datagram",
+  "udp:// with dns.udp loads, one message per datagram: " .. tostring(err))
+p = write(UDP_HEAD .. '  target = "127.0.0.1:5353",\n  protocol = dns.udp { queries = { "a.test A" } },\n}\n')
+o, err = scenario.load(p)
+t.ok(o and o.protocol.transport == "udp", "host:port takes the protocol's transport: " .. tostring(err))
+p = write(UDP_HEAD .. '  target = "tcp://127.0.0.1:5353",\n  protocol = dns.udp { queries = { "a.test A" } },\n}\n')
+o, err = scenario.load(p)
+t.ok(o == nil and err:find("speaks UDP but target 'tcp://127.0.0.1:5353' is tcp://", 1, true),
+  "tcp:// with a UDP protocol is refused: " .. tostring(err))
+for _, c in ipairs {
+  { 'transport = "sctp", request = "x", framing = { kind = "u16" }', "protocol.transport" },
+  { 'transport = "udp", session = function() end', "sessions need a stream" },
+  { 'transport = "udp", request = "x", framing = { kind = "u16" }', "each datagram is one message" },
+  { 'request = "x", framing = { kind = "datagram" }', "protocol.framing.kind" },
+  { 'transport = "udp", request = "x", expired = 3', "protocol.expired" },
+} do
+  p = write('return {\n  target = "udp://127.0.0.1:5353",\n  protocol = { ' .. c[1] .. ' },\n}\n')
+  o, err = scenario.load(p)
+  t.ok(o == nil and err:find(c[2], 1, true), "bad UDP protocol (" .. c[2] .. "): " .. tostring(err))
+end
+p = write('return {\n  target = "udp://127.0.0.1:5353",\n  protocol = { transport = "udp", request = "ping" },\n}\n')
+o, err = scenario.load(p)
+t.ok(o and o.protocol.transport == "udp", "a user module declares transport = \"udp\": " .. tostring(err))
+
+-- schemes: plaintext TCP ones run; one that needs TLS never does
 for _, u in ipairs { "tcp://127.0.0.1:7", "127.0.0.1:7", "rtsp://127.0.0.1/live", "dns://127.0.0.1",
                      "http://127.0.0.1:8080/" } do
   o, err = scenario.load(scn(""), { { "target", u } })
@@ -152,7 +183,6 @@ end
 for _, c in ipairs { { "https://127.0.0.1:8089", "'https://' needs TLS" },
                      { "tls://127.0.0.1:853", "'tls://' needs TLS" },
                      { "rtsps://127.0.0.1/live", "'rtsps://' needs TLS" },
-                     { "udp://127.0.0.1:53", "'udp://' needs UDP" },
                      { "foo://127.0.0.1:1", "unknown scheme 'foo://'" } } do
   o, err = scenario.load(scn(""), { { "target", c[1] } })
   t.ok(o == nil and err:find("option 'target'", 1, true) and err:find(c[2], 1, true),

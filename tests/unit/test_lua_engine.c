@@ -50,6 +50,42 @@ static int dns_round(struct lua_engine *le, struct worker *w, const struct optio
 	return !why[0];
 }
 
+/* dns.udp: the datagram is the message (no prefix); every other round a
+ * second query is lost, and lua_engine_expired frees its ID, then its late
+ * answer must come back unmatched. */
+static int dns_udp_round(struct lua_engine *le, struct worker *w, const struct options *opt, int r,
+			 char *why, size_t whylen)
+{
+	uint8_t ans[512];
+	const uint8_t *q;
+	size_t qn;
+	double key, lost;
+	bool has_key;
+
+	w->ctxs[0].seq = (uint64_t)r + 1;
+	if (lua_engine_request(le, 0, w->reqbuf, SURGE_REQBUF_SIZE, &q, &qn, &key, why, whylen) < 0 ||
+	    qn < 12 || qn > sizeof(ans))
+		return -1;
+	memcpy(ans, q, qn);
+	ans[2] |= 0x80;
+	size_t an = qn;
+	if (r % 2) {
+		if (lua_engine_request(le, 0, w->reqbuf, SURGE_REQBUF_SIZE, &q, &qn, &lost, why,
+				       whylen) < 0 ||
+		    lua_engine_expired(le, 0, lost) < 0)
+			return -1;
+		uint8_t late[512];
+		memcpy(late, q, qn);
+		late[2] |= 0x80;
+		if (lua_engine_response(le, 0, late, qn, &lost, &has_key, why, whylen) < 0 ||
+		    strcmp(why, "unmatched") != 0)
+			return -1;
+	}
+	if (lua_engine_response(le, 0, ans, an, &key, &has_key, why, whylen) < 0)
+		return -1;
+	return !why[0];
+}
+
 /* Echo with verify = true: the answer checked against the payload in Lua. */
 static int echo_round(struct lua_engine *le, struct worker *w, const struct options *opt, int r,
 		      char *why, size_t whylen)
@@ -116,6 +152,23 @@ int main(void)
 	double bytes = per_answer(dns_round, le, &w, &opt, &answered);
 	is_int(answered, ROUNDS, "every answer parsed as one for its query");
 	ok(bytes >= 0 && bytes < 1, "DNS: %.2f bytes allocated per answer (goal 0)", bytes);
+	lua_engine_free(le);
+	options_free(&opt);
+
+	le = NULL;
+	unlink(scn);
+	scn = write_file("local dns = require 'surge.proto.dns'\n"
+			 "return { target = 'udp://127.0.0.1:53', connections = 1, duration = '1s',\n"
+			 "  protocol = dns.udp { queries = 'scenarios/data/queries.txt', pipeline = 2 } }\n");
+	memset(&opt, 0, sizeof(opt));
+	ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
+		   lua_engine_bind_worker(le, &w, err, sizeof(err)) == 0 &&
+		   opt.transport == TRANSPORT_UDP && opt.match == MATCH_KEY && opt.max_message == 1232,
+	   "dns.udp scenario loads: transport udp, matched by key, answers up to its EDNS size");
+	answered = 0;
+	bytes = le ? per_answer(dns_udp_round, le, &w, &opt, &answered) : -1;
+	is_int(answered, ROUNDS, "UDP: every answer matched, every expired query's late answer unmatched");
+	ok(bytes >= 0 && bytes < 1, "dns.udp: %.2f bytes allocated per answer and expiry (goal 0)", bytes);
 	lua_engine_free(le);
 	options_free(&opt);
 

@@ -322,8 +322,45 @@ static void test_addresses(void)
 	addrset_free(&set);
 }
 
+/* UDP: autobind never shares a port, so a source's ports serve every
+ * destination at once — 20000 sockets to 2 destinations from the kernel's
+ * one source need 20000 ports, where TCP needs 10000 per pair. */
+static void test_udp(void)
+{
+	static const char *const two[] = {"127.0.0.1", "127.0.0.2"};
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(20000);
+
+	set_dests(&o, two, 2);
+	o.workers = 2;
+	o.workers_given = true;
+	o.pipeline = 4;
+	is_int(plan(&o, &sys, &p), 0, "TCP: 20000 connections to 2 destinations fit");
+	is_int(p.pair_need, 10000, "TCP: 10000 on the busiest (source, destination) pair");
+	o.transport = TRANSPORT_UDP;
+	is_int(plan(&o, &sys, &p), 0, "UDP: the same fits in 28232 ports");
+	is_int(p.pair_need, 20000, "UDP: 20000 sockets on the one source's ports");
+	o.max_connections = 30000;
+	ok(plan(&o, &sys, &p) == -E2BIG, "UDP: 30000 sockets from one source do not fit 28232 ports");
+	has("30000 connections", "the refusal names the sockets");
+	o.transport = TRANSPORT_TCP;
+	is_int(plan(&o, &sys, &p), 0, "TCP: 30000 to 2 destinations fit (15000 per pair)");
+	/* The receive buffer: ~832 bytes per small queued datagram. */
+	o.transport = TRANSPORT_UDP;
+	o.max_connections = 100;
+	o.pipeline = 4096;
+	is_int(plan(&o, &sys, &p), 0, "UDP with pipeline 4096 plans");
+	ok(strstr(p.notice, "receive buffer") != NULL, "and notes the receive buffer: %s", p.notice);
+	char desc[1024];
+	plan_describe(&o, &sys, &p, desc, sizeof(desc));
+	ok(strstr(desc, "connected sockets per worker") && strstr(desc, "SO_RCVBUF"),
+	   "doctor's description has a udp line");
+}
+
 int main(void)
 {
+	test_udp();
 	test_table();
 	test_fds();
 	test_ports();

@@ -1,6 +1,7 @@
 /* serve_dns: answers against hand-built wire bytes, options, and malformed,
  * truncated and random queries (a fixed-seed fuzz loop, bounded in count). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,52 @@ int main(void)
 		ok(kind == SERVE_DNS_FORMERR, "256-octet name: FORMERR");
 	}
 	is_int(serve_dns_answer(&cfg, q_a, sizeof(q_a), out, 100, &kind), 0, "a buffer under 512: 0");
+
+	/* UDP (RFC 1035 §4.2.1, RFC 6891 §6.2.5): --records 40 makes an A answer of
+	 * 12 + 17 + 40 * 16 = 669 bytes, more than 512. */
+	{
+		struct serve_dns_config big;
+		static uint8_t r[SERVE_DNS_REPLY_MAX];
+		bool tc;
+		serve_dns_config_init(&big);
+		is_int(serve_dns_config_set(&big, "records", "40", err, sizeof(err)), 0, "--records 40");
+		n = serve_dns_answer_udp(&big, q_a, sizeof(q_a), r, sizeof(r), &kind, &tc);
+		ok(tc && n == 12 + 17 && (r[2] & 0x02) && r[7] == 0 && r[0] == 0x12 && r[1] == 0x34 &&
+			   kind == SERVE_DNS_ANSWER,
+		   "UDP, no EDNS, 669 bytes: TC set, question only, ANCOUNT 0");
+		n = serve_dns_answer(&big, q_a, sizeof(q_a), r, sizeof(r), &kind);
+		ok(n == 669 && !(r[2] & 0x02) && r[6] == 0 && r[7] == 40 && r[n - 1] == 40,
+		   "TCP: the whole answer, 40 records, the last 198.18.0.40");
+		size_t el = build(q, ex, sizeof(ex), 1, 1, 0, 0); /* OPT, payload 4096 */
+		n = serve_dns_answer_udp(&big, q, el, r, sizeof(r), &kind, &tc);
+		ok(!tc && n == 669 + 11 && r[7] == 40 && r[11] == 1, "UDP, EDNS 4096: fits, 40 records and OPT");
+		q[el - 11 + 3] = 600 >> 8; /* the OPT's CLASS: the client's payload size */
+		q[el - 11 + 4] = 600 & 0xff;
+		n = serve_dns_answer_udp(&big, q, el, r, sizeof(r), &kind, &tc);
+		ok(tc && n == 12 + 17 + 11 && r[7] == 0 && r[11] == 1 && (r[2] & 0x02),
+		   "UDP, EDNS 600 < 680: TC, the OPT kept");
+		q[el - 11 + 3] = 0;
+		q[el - 11 + 4] = 100;
+		n = serve_dns_answer_udp(&big, q, el, r, sizeof(r), &kind, &tc);
+		ok(tc && n == 12 + 17 + 11, "UDP, EDNS 100 counts as 512: TC");
+		n = serve_dns_answer_udp(&cfg, q, el, r, sizeof(r), &kind, &tc);
+		ok(!tc && r[7] == 1, "UDP, one record: no TC");
+		ok(serve_dns_config_set(&big, "records", "0", err, sizeof(err)) == -EINVAL &&
+			   serve_dns_config_set(&big, "records", "201", err, sizeof(err)) == -EINVAL &&
+			   serve_dns_config_set(&big, "records", "4x", err, sizeof(err)) == -EINVAL,
+		   "--records refuses 0, 201 and 4x: %s", err);
+		/* Random queries over UDP: the reply never exceeds 512 without EDNS. */
+		int over = 0;
+		for (int i = 0; i < 20000; i++) {
+			size_t len = build(q, ex, sizeof(ex), 1 + (i % 2) * 254, 1, -1, 0);
+			q[rnd() % len] = (uint8_t)rnd();
+			n = serve_dns_answer_udp(&big, q, len, r, sizeof(r), &kind, &tc);
+			bool has_opt = n >= 12 && r[11] != 0;
+			if (n < 12 || (!has_opt && n > 512) || n > 4096)
+				over++;
+		}
+		is_int(over, 0, "20000 mutated UDP queries: replies within the client's size");
+	}
 
 	/* Random and mutated queries: a reply within bounds every time. Run under
 	 * ASan by `make test-asan`, which catches any read past the query. */

@@ -296,7 +296,7 @@ M.put_name = put_name
 ---------------------------------------------------------------------------
 -- Response parsing. p points at the framed message (length prefix first),
 -- so the DNS message starts at p + 2 and compression offsets are relative
--- to that (RFC 1035 §4.1.4).
+-- to that (RFC 1035 §4.1.4). Over UDP there is no prefix: pre = 0.
 ---------------------------------------------------------------------------
 local HDR = 2 + 12
 
@@ -307,7 +307,8 @@ local C = ffi.C
 -- is validated completely) under one rule that makes loops impossible: each
 -- pointer must go strictly before the start of the label run it ends, i.e. to
 -- a *prior* occurrence (RFC 1035 §4.1.4), so targets strictly decrease.
-local function name_end(p, off, len)
+local function name_end(p, off, len, pre)
+  pre = pre or 2
   local limit, total, hops, stop = off, 1, 0, -1
   while off < len do
     local b = p[off]
@@ -321,9 +322,9 @@ local function name_end(p, off, len)
     elseif b >= 192 then
       if off + 1 >= len then return -1 end
       if stop < 0 then stop = off + 2 end
-      local t = 2 + band(b, 63) * 256 + p[off + 1]
+      local t = pre + band(b, 63) * 256 + p[off + 1]
       hops = hops + 1
-      if t >= limit or t < HDR or hops > 127 then return -1 end
+      if t >= limit or t < pre + 12 or hops > 127 then return -1 end
       limit, off = t, t
     else
       return -1 -- 0x40/0x80 label types: RFC 6891 §5 (extended labels are not used)
@@ -334,27 +335,31 @@ end
 
 -- parse(p, len, q, qlen) -> err, rcode, ancount, tc. err is nil for a good
 -- response, else "malformed", "not a response" or "question mismatch".
--- q/qlen: the question we sent (wire name, QTYPE, QCLASS).
-local function parse(p, len, q, qlen)
-  if len < HDR then return "malformed" end
+-- q/qlen: the question we sent (wire name, QTYPE, QCLASS). pre: 2 (TCP, the
+-- default) or 0 (UDP: the datagram is the message, RFC 1035 §4.2.1).
+local function parse(p, len, q, qlen, pre)
+  pre = pre or 2
+  local hdr = pre + 12
+  if len < hdr then return "malformed" end
   -- RFC 1035 §4.2.2 / RFC 7766 §8: the prefix is the message length.
-  if p[0] * 256 + p[1] ~= len - 2 then return "malformed" end
-  local f1, f2 = p[4], p[5]
+  if pre == 2 and p[0] * 256 + p[1] ~= len - 2 then return "malformed" end
+  local f1, f2 = p[pre + 2], p[pre + 3]
   -- RFC 1035 §4.1.1: QR must be 1 and OPCODE copied from the query (0, QUERY).
   if f1 < 128 or band(f1, 0x78) ~= 0 then return "not a response" end
   local tc = band(f1, 2) ~= 0
   local rcode = band(f2, 15)
-  local qd = p[6] * 256 + p[7]
-  local an = p[8] * 256 + p[9]
-  local nrr = an + p[10] * 256 + p[11] + p[12] * 256 + p[13]
-  local an_ns = nrr - (p[12] * 256 + p[13])
-  local off = HDR
+  local qd = p[pre + 4] * 256 + p[pre + 5]
+  local an = p[pre + 6] * 256 + p[pre + 7]
+  local ar = p[pre + 10] * 256 + p[pre + 11]
+  local nrr = an + p[pre + 8] * 256 + p[pre + 9] + ar
+  local an_ns = nrr - ar
+  local off = hdr
   if qd == 1 then
     -- RFC 1035 §7.3: the question must be the one asked; names compare
     -- case-insensitively (RFC 1035 §2.3.3, RFC 4343 §3). Servers echo the
     -- bytes we sent, so one memcmp settles the common case.
     if len - off < qlen or C.memcmp(p + off, q, qlen) ~= 0 then
-      local e = name_end(p, off, len)
+      local e = name_end(p, off, len, pre)
       if e < 0 or e + 4 > len then return "malformed" end
       if e + 4 - off ~= qlen then return "question mismatch" end
       local nl = qlen - 4
@@ -386,7 +391,7 @@ local function parse(p, len, q, qlen)
     elseif b == 0xc0 and qd == 1 and off + 1 < len and p[off + 1] == 12 then
       e = off + 2
     else
-      e = name_end(p, off, len)
+      e = name_end(p, off, len, pre)
     end
     if e < 0 or e + 10 > len then
       if tc then break end
@@ -429,6 +434,8 @@ local FREE = ffi.typeof("uint16_t[?]")
 
 local OPTIONS = { queries = true, pipeline = true, edns = true, do_bit = true, rd = true,
   ids = true, per_qtype = true, keepalive = true, seed = true }
+local UDP_OPTIONS = { queries = true, pipeline = true, edns = true, do_bit = true, rd = true,
+  ids = true, per_qtype = true, seed = true, retries = true, tc = true }
 
 -- Cached counter names so counting allocates nothing.
 local RCODE_COUNTER = setmetatable({}, { __index = function(t, r)
@@ -437,15 +444,45 @@ local RCODE_COUNTER = setmetatable({}, { __index = function(t, r)
   return s
 end })
 
-local function fail(msg) error("dns.tcp: " .. msg, 3) end
+-- Level 5 is the scenario line that called dns.tcp/dns.udp: raise, fail,
+-- build, M.tcp/M.udp, the scenario.
+local function raise(kind, msg) error("dns." .. kind .. ": " .. msg, 5) end
 
-function M.tcp(opts)
+local function known(set)
+  local l = {}
+  for k in pairs(set) do l[#l + 1] = k end
+  table.sort(l)
+  return concat(l, ", ")
+end
+
+-- The protocol table for TCP (kind "tcp": length-prefixed, RFC 1035 §4.2.2)
+-- or UDP (kind "udp": one query per datagram, RFC 1035 §4.2.1).
+local function build(kind, opts)
+  local udp = kind == "udp"
+  local function fail(msg) raise(kind, msg) end
   opts = opts or {}
   if type(opts) ~= "table" then fail("expected a table of options") end
+  local allowed = udp and UDP_OPTIONS or OPTIONS
   for k in pairs(opts) do
-    if not OPTIONS[k] then
-      fail(fmt("unknown option '%s' (known: queries, pipeline, edns, do_bit, rd, ids, " ..
-        "per_qtype, keepalive, seed)", tostring(k)))
+    if not allowed[k] then
+      fail(fmt("unknown option '%s' (known: %s)", tostring(k), known(allowed)))
+    end
+  end
+  -- Bytes before the DNS message: the TCP length prefix, none over UDP.
+  local pre = udp and 0 or 2
+  local hdr = pre + 12
+  local tc_mode = opts.tc or "count"
+  if udp then
+    if tc_mode == "tcp" then
+      fail("tc = \"tcp\" (retrying truncated answers over TCP) is not supported yet; "
+        .. "tc = \"count\" counts them under dns.tc")
+    elseif tc_mode ~= "count" then
+      fail("tc must be \"count\"")
+    end
+    local retries = opts.retries or 0
+    if retries ~= 0 then
+      fail("retries must be 0: a lost answer is a request timeout (retransmission is not "
+        .. "supported yet)")
     end
   end
   local pipeline = opts.pipeline or 8
@@ -479,7 +516,7 @@ function M.tcp(opts)
   else
     local list, err
     if type(queries) == "string" then
-      list, err = M.load_queries(find_file(queries, 3))
+      list, err = M.load_queries(find_file(queries, 4)) -- find_file, build, M.tcp, scenario
     elseif type(queries) == "table" then
       list, err = normalize_list(queries)
     else
@@ -493,9 +530,9 @@ function M.tcp(opts)
     for i, e in ipairs(list) do
       local w = M.encode_name(e[1])
       local m = "\0\0" .. head .. w .. u16(e[2]) .. u16(1) .. opt
-      parts[i] = u16(#m) .. m
-      qoff[i - 1], qlen[i - 1], qqlen[i - 1], qtypes[i - 1] = total, #m + 2, #w + 4, e[2]
-      total = total + #m + 2
+      parts[i] = udp and m or (u16(#m) .. m)
+      qoff[i - 1], qlen[i - 1], qqlen[i - 1], qtypes[i - 1] = total, #m + pre, #w + 4, e[2]
+      total = total + #m + pre
     end
     blob = ffi.new("uint8_t[?]", total)
     copy(blob, concat(parts), total)
@@ -579,7 +616,7 @@ function M.tcp(opts)
       if cursor == nq then cursor = 0 end
       local len = qlen[i]
       copy(buf, blob + qoff[i], len)
-      buf[2], buf[3] = rshift(id, 8), band(id, 255)
+      buf[pre], buf[pre + 1] = rshift(id, 8), band(id, 255)
       local s = st.e[band(id, st.mask)]
       s.id, s.qtype, s.q, s.busy = id, qtypes[i], i, 1
       if per_qtype then s.t = tonumber(ctx.now_ns) end
@@ -602,8 +639,8 @@ function M.tcp(opts)
         if not t then return nil, "bad query type" end
         qt_cache[qt] = t
       end
-      copy(buf + 4, head_b, hlen)
-      local o = put_name(buf, 4 + hlen, name)
+      copy(buf + pre + 2, head_b, hlen)
+      local o = put_name(buf, pre + 2 + hlen, name)
       if not o then return nil, "bad query name" end
       buf[o], buf[o + 1], buf[o + 2], buf[o + 3] = rshift(t, 8), band(t, 255), 0, 1
       o = o + 4
@@ -613,12 +650,12 @@ function M.tcp(opts)
       if ctx.seq == 0 then reset(st) end
       local id = new_id(st)
       if not id then return nil, "too many in flight" end
-      buf[0], buf[1] = rshift(len - 2, 8), band(len - 2, 255)
-      buf[2], buf[3] = rshift(id, 8), band(id, 255)
+      if not udp then buf[0], buf[1] = rshift(len - 2, 8), band(len - 2, 255) end
+      buf[pre], buf[pre + 1] = rshift(id, 8), band(id, 255)
       local s = st.e[band(id, st.mask)]
-      local ql = o - 4 - hlen
+      local ql = o - pre - 2 - hlen
       s.id, s.qtype, s.q, s.busy, s.qlen = id, t, -1, 1, ql
-      copy(s.qd, buf + 4 + hlen, ql)
+      copy(s.qd, buf + pre + 2 + hlen, ql)
       if per_qtype then s.t = tonumber(ctx.now_ns) end
       return len, id
     end
@@ -628,12 +665,25 @@ function M.tcp(opts)
   local qt_counter = {} -- qtype -> rcode -> counter name, filled as seen
   local qt_metric = {}
 
+  -- Frees the slot of a query no longer in flight (answered or expired).
+  local function release(st, slot)
+    local s = st.e[slot]
+    s.busy = 0
+    st.n = st.n - 1
+    if random_ids then
+      st.free[st.nfree] = slot
+      st.nfree = st.nfree + 1
+    end
+  end
+
+  local tc_counter = udp and "dns.tc" or "dns.truncated"
+
   local function response(ctx, p, len)
-    if len < 4 then
+    if len < pre + 2 then
       count("dns.malformed")
       return nil, "malformed"
     end
-    local id = p[2] * 256 + p[3]
+    local id = p[pre] * 256 + p[pre + 1]
     local st = states[ctx.conn_id]
     if not st then return nil, "unmatched" end
     local slot = band(id, st.mask)
@@ -642,22 +692,17 @@ function M.tcp(opts)
     local qi, qtype, t0 = s.q, s.qtype, s.t
     local err, rcode, an, tc
     if qi >= 0 then
-      err, rcode, an, tc = parse(p, len, blob + qoff[qi] + HDR, qqlen[qi])
+      err, rcode, an, tc = parse(p, len, blob + qoff[qi] + hdr, qqlen[qi], pre)
     else
-      err, rcode, an, tc = parse(p, len, s.qd, s.qlen)
+      err, rcode, an, tc = parse(p, len, s.qd, s.qlen, pre)
     end
-    s.busy = 0
-    st.n = st.n - 1
-    if random_ids then
-      st.free[st.nfree] = slot
-      st.nfree = st.nfree + 1
-    end
+    release(st, slot)
     if err then
       if err == "malformed" then count("dns.malformed") end
       return id, err
     end
     count(RCODE_COUNTER[rcode])
-    if tc then count("dns.truncated") end
+    if tc then count(tc_counter) end
     if an > 0 then count("dns.answers.with_records") else count("dns.answers.empty") end
     if per_qtype then
       local byr = qt_counter[qtype]
@@ -677,6 +722,31 @@ function M.tcp(opts)
     return id
   end
 
+  -- UDP: a query whose answer was lost timed out in the core; its ID is
+  -- free again, and an answer that still comes for it is unmatched.
+  local function expired(ctx, key)
+    local st = states[ctx.conn_id]
+    if not st then return end
+    local slot = band(key, st.mask)
+    local s = st.e[slot]
+    if s.busy ~= 0 and s.id == key then release(st, slot) end
+  end
+
+  if udp then
+    return {
+      name = "dns",
+      shape = "message",
+      transport = "udp",  -- RFC 1035 §4.2.1: one message per datagram
+      pipeline = pipeline, -- queries in flight per socket, matched by ID
+      match = "key",
+      -- RFC 6891 §6.2.3: a responder never sends more than the requestor's
+      -- payload size (512 without EDNS, RFC 1035 §4.2.1): more is oversized.
+      max_message = edns or 512,
+      request = request,
+      response = response,
+      expired = expired,
+    }
+  end
   return {
     name = "dns",
     shape = "message",
@@ -687,6 +757,19 @@ function M.tcp(opts)
     request = request,
     response = response,
   }
+end
+
+-- Not tail calls: the scenario stays at a fixed level for errors and files.
+function M.tcp(opts)
+  local p = build("tcp", opts)
+  return p
+end
+-- DNS over UDP on connected sockets: tc = "count" (answers with TC set are
+-- counted under dns.tc, not retried), retries = 0 (a lost answer is a
+-- request timeout).
+function M.udp(opts)
+  local p = build("udp", opts)
+  return p
 end
 
 M.new = M.tcp
