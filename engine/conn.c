@@ -702,7 +702,8 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	dest_record_open(&w->dests, c->dest, &w->stats);
 	w->connecting--;
 	deadline_connect_done(w, c);
-	w->open++;
+	if (++w->open > w->open_peak)
+		w->open_peak = w->open;
 	c->state = CONN_OPEN;
 	c->backoff = 0;
 	c->seq = 0;

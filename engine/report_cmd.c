@@ -2,6 +2,7 @@
  * them (intervals aligned on each log's start, histograms added exactly),
  * re-evaluates thresholds and renders the same reports a run does. */
 #include "report.h"
+#include "report_held.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -244,8 +245,7 @@ static int take_interval(void *arg, struct hlog_interval *iv)
 	struct gather *g = arg;
 	struct run_result *r = g->r;
 
-	if (iv->s.gauge[GA_CONNS_OPEN] > r->peak_open)
-		r->peak_open = iv->s.gauge[GA_CONNS_OPEN];
+	report_held_second(r, &iv->s);
 	if (iv->start + iv->length > g->end)
 		g->end = iv->start + iv->length;
 	return series_append(r->series, &iv->s, NULL, NULL);

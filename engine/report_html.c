@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "report_held.h"
 #include "series.h"
 #include "threshold.h"
 #include "version.h"
@@ -490,14 +491,26 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	snprintf(b, sizeof(b), "%lld (%.3g%%)", (long long)errors,
 		 done + errors ? 100.0 * (double)errors / (double)(done + errors) : 0.0);
 	card(f, "errors", "errors", b, errors ? "bad" : "");
-	snprintf(b, sizeof(b), "%lld", (long long)r->peak_open);
-	card(f, "connections", "peak connections", b, "");
+	char note[256];
+	int short_of = report_held_note(r, o, note, sizeof(note));
+	if (short_of)
+		snprintf(b, sizeof(b), "%lld of %lld", (long long)r->peak_open, (long long)r->peak_asked);
+	else
+		snprintf(b, sizeof(b), "%lld", (long long)r->peak_open);
+	card(f, "connections", "peak connections", b, short_of ? "bad" : "");
 	if (o->rate_segs && s->counter[ST_INTENDED]) {
 		snprintf(b, sizeof(b), "%.2f%%",
 			 100.0 * (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED]);
 		card(f, "achieved", "rate achieved", b, "");
 	}
 	fputs("</section>\n", f);
+	if (short_of) {
+		fputs("<p class=\"bad\" id=\"held-note\">Held at most ", f);
+		fprintf(f, "%lld of the %lld connections asked: ", (long long)r->peak_open,
+			(long long)r->peak_asked);
+		hstr(f, note);
+		fputs("</p>\n", f);
+	}
 
 	thresholds(f, r);
 	fputs("<section id=\"latency\"><h2>Latency percentiles</h2>\n", f);

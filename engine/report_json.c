@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "pool.h"
+#include "report_held.h"
 #include "series.h"
 #include "threshold.h"
 #include "version.h"
@@ -397,6 +398,15 @@ int report_json(FILE *f, const struct options *o, const struct run_result *r,
 	} else {
 		fputs("null", f);
 	}
-	fputs("}}\n", f);
+	char note[256];
+	int short_of = report_held_note(r, o, note, sizeof(note));
+	fprintf(f, ",\"connections_held\":{\"asked\":%lld,\"peak_open\":%lld,\"short\":%s,"
+		   "\"note\":", (long long)r->peak_asked, (long long)r->peak_open,
+		short_of ? "true" : "false");
+	if (short_of)
+		jstr(f, note);
+	else
+		fputs("null", f);
+	fputs("}}}\n", f);
 	return ferror(f) ? -EIO : 0;
 }

@@ -27,6 +27,7 @@
 #include "pool.h"
 #include "refresh.h"
 #include "report.h"
+#include "report_held.h"
 #include "series.h"
 #include "threshold.h"
 #include "worker.h"
@@ -148,8 +149,7 @@ static void merge_interval(struct collector *col, uint32_t second, const struct 
 
 static void print_progress(struct collector *col, uint32_t second, const struct stats *s)
 {
-	if (s->gauge[GA_CONNS_OPEN] > col->res->peak_open)
-		col->res->peak_open = s->gauge[GA_CONNS_OPEN];
+	report_held_second(col->res, s);
 	if (!col->progress)
 		return;
 	/* The drain after the last second only collects late answers: it is in

@@ -38,7 +38,8 @@ struct run_result {
 	double start_epoch;  /* wall clock at start, for logs */
 	uint64_t elapsed_ns; /* measured time: duration, or until interrupted */
 	uint32_t workers;
-	int64_t peak_open;
+	int64_t peak_open;   /* most connections open at once (report_held.h) */
+	int64_t peak_asked;  /* most connections the scenario asked for at once */
 	bool interrupted;
 	bool worker_failed;
 	uint32_t workers_lost; /* died mid-run (signal, crash): their share counts as not sent */

@@ -60,6 +60,7 @@ static const char *const gauge_keys[GA__COUNT] = {
 	[GA_CONNS_TARGET] = "conns_target",
 	[GA_INFLIGHT] = "inflight",
 	[GA_BACKLOG] = "backlog",
+	[GA_CONNS_PEAK] = "conns_peak",
 };
 
 const char *stats_error_name(enum stat_error e) { return error_names[e]; }

@@ -46,12 +46,14 @@ enum stat_error {
 	ERR__COUNT = SURGE_ERR__COUNT
 };
 
-/* Gauges: the value at the end of the interval, summed across workers. */
+/* Gauges: the value at the end of the interval, summed across workers;
+ * GA_CONNS_PEAK is each worker's most open at any instant of it. */
 enum stat_gauge {
 	GA_CONNS_OPEN,
 	GA_CONNS_TARGET,
 	GA_INFLIGHT,
 	GA_BACKLOG,
+	GA_CONNS_PEAK,
 	GA__COUNT
 };
 

@@ -69,4 +69,49 @@ ok(e.get("request_timeout", 1) == 0 and rep["totals"]["requests"]["completed"] >
    "1 s timeout, 300 ms server: none times out, answers complete (%s)"
    % rep["totals"]["requests"]["completed"], err)
 srv.stop()
+# Connections held against connections asked. A pool that never reached its
+# target says so with the cause, in the JSON and in the text report.
+HELD = """local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 8 },
+         connections = %d, workers = 1, duration = "%s", start = "now", %s }
+"""
+srv = Serve("echo")
+rc, rep, err = run(write_scenario(HELD % (srv.port, 300, "2s", "connect_rate = 50")))
+held = rep.get("outcome", {}).get("connections_held", {})
+ok(held.get("asked") == 300 and held.get("short") is True and 0 < held.get("peak_open", 0) < 300
+   and "connect_rate 50/s" in (held.get("note") or ""),
+   "connect_rate too slow for the run: short, and the note names connect_rate (%s)" % held, err)
+rc2, text, err2 = surge("run", write_scenario(HELD % (srv.port, 300, "2s", "connect_rate = 50")),
+                        "--no-progress")
+ok("held        at most" in text and "of the 300 connections asked: connect_rate" in text,
+   "the text report says it too", text)
+rc, rep, err = run(write_scenario(HELD % (srv.port, 20, "2s", "")))
+held = rep.get("outcome", {}).get("connections_held", {})
+ok(held == {"asked": 20, "peak_open": 20, "short": False, "note": None},
+   "all 20 held: not short, no note (%s)" % held, err)
+srv.stop()
+
+# Short-lived connections (the server closes after each answer) are open
+# between the seconds' ends: the peak is each worker's exact one, not what a
+# sample at the second's end saw (0 before).
+srv = Serve("echo", "--close-after", "1")
+rc, rep, err = run(write_scenario(HELD % (srv.port, 4, "2s", "")))
+peak = rep.get("totals", {}).get("connections", {}).get("peak_open", 0)
+opened = rep.get("totals", {}).get("connections", {}).get("opened", 0)
+ok(1 <= peak <= 4 and opened > 8, "connections of one answer each: peak open %d of 4 (%d opened)"
+   % (peak, opened), err)
+srv.stop()
+
+# Nothing listening: every connect is refused, and the note counts them.
+srv = Serve("echo")
+port = srv.port
+srv.stop()
+rc, rep, err = run(write_scenario(HELD % (port, 4, "1s", "")))
+held = rep.get("outcome", {}).get("connections_held", {})
+refused = rep.get("totals", {}).get("errors", {}).get("by_class", {}).get("connect_refused", 0)
+ok(held.get("short") is True and held.get("peak_open") == 0 and refused > 0 and
+   ("%d connects failed: connect refused %d" % (refused, refused)) in (held.get("note") or ""),
+   "a closed port: nothing held, and the note counts the %d refused connects (%s)"
+   % (refused, held.get("note")), err)
+
 done()

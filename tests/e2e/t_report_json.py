@@ -58,8 +58,9 @@ ok(len(dests) == 1 and dests[0]["address"] == "127.0.0.1:%d" % srv.port and
    dests[0]["latency"] in doc["histograms"], "addresses: the one destination, 8 connections, "
    "every completed request, its histogram named", dests)
 ok(doc["addresses"]["sources"] == [], "addresses: no --bind, no sources")
-ok(doc["outcome"] == {"exit_code": 0, "thresholds_passed": True, "aborted": None}, "outcome",
-   doc["outcome"])
+ok(doc["outcome"] == {"exit_code": 0, "thresholds_passed": True, "aborted": None,
+                      "connections_held": {"asked": 8, "peak_open": 8, "short": False, "note": None}},
+   "outcome", doc["outcome"])
 
 with open(hl) as f:
     log = f.read()

