@@ -95,8 +95,9 @@ ok(c.get("dns.rcode.NOERROR", 0) + c.get("dns.rcode.NXDOMAIN", 0) == req.get("co
    "every answer counted by rcode")
 ok(lat.get("50") is not None and 20e6 <= lat["50"] < 40e6,
    "p50 %.2f ms reflects the 20 ms delay" % ((lat.get("50") or 0) / 1e6), lat)
-ok(seen.get("accepted") == 0 and rep.get("totals", {}).get("connections", {}).get("opened") == 20,
-   "20 connected UDP sockets, no TCP connection at the server")
+ok(seen.get("accepted") == 0 and rep.get("totals", {}).get("connections", {}).get("opened") == 20
+   and rep.get("run", {}).get("transport") == "udp",
+   "20 connected UDP sockets (the report says transport udp), no TCP connection at the server")
 
 # 2. --drop 5%: each dropped answer is one request timeout, the socket goes on.
 # The timeout (1 s) is far above any answer's latency on a loaded machine, so
