@@ -176,7 +176,23 @@ ok(errs.get("udp_refused", 0) > 0 and req.get("completed") == 0 and errs.get("co
    "closed port: %s udp refused, nothing completed" % errs.get("udp_refused"), log)
 ok(rc == 1, "and the run exits 1 (got %d)" % rc, log)
 
-# 6. knotd over UDP: rcodes match the zone.
+# 6. A user's own module declares transport = "udp" (no framing): against
+# `surge serve echo` over UDP every datagram is one answer, matched in order.
+srv = Serve("echo", workers=1)
+scn = write_scenario("""
+return { target = "udp://127.0.0.1:%d",
+  protocol = { name = "ping", transport = "udp", request = "ping over udp", pipeline = 2 },
+  connections = 4, rate = 1000, duration = "2s" }
+""" % srv.port)
+rc, rep, log = run(scn, "-w", "1")
+seen = srv.stop()
+req, errs, c = totals(rep)
+ok(rc == 0 and req.get("completed") == 2000 == seen.get("replies") and
+   rep.get("totals", {}).get("bytes", {}).get("in") == 2000 * len("ping over udp"),
+   "a user module over UDP: 2000 of 2000 answered, one datagram each (%s)" % req.get("completed"),
+   log)
+
+# 7. knotd over UDP: rcodes match the zone.
 if Knot.available():
     zone_q = os.path.join(tempfile.mkdtemp(prefix="surge-dns-"), "q.txt")
     with open(zone_q, "w") as f:
