@@ -298,7 +298,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 	if (c->state != CONN_OPEN)
 		return -ENOTCONN;
 	if (w->opt->transport == TRANSPORT_UDP)
-		return dgram_write(w, c, p, n); /* a datagram is never queued nor corked */
+		return dgram_write(w, c, p, n); /* whole datagrams, never a byte stream */
 	if (c->wbuf.len == 0 && !c->writing && !c->corked) {
 		/* Common case: nothing queued, the kernel takes it all. */
 		ssize_t k = write(c->io.fd, p, n);

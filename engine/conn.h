@@ -1,7 +1,7 @@
 /*
  * conn: one connection of a worker's pool (TCP, or a connected UDP socket:
- * dgram.h) — non-blocking connect, the
- * requests it has in flight, and the bytes it could not yet write or parse.
+ * dgram.h) — non-blocking connect, the requests it has in flight, and the
+ * bytes it could not yet write or parse.
  * An idle connection owns no buffer: rbuf/wbuf exist only while partial data
  * is pending, and its requests in flight are entries of the worker's pool.
  */
@@ -76,7 +76,7 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended);
 /* Appends bytes to the connection's output and writes what the socket takes. */
 int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
 /* While c->corked is set, conn_write only queues; this clears it and sends
- * what queued in one write. */
+ * what queued in one write (UDP: one sendmmsg, dgram_flush). */
 void conn_uncork(struct worker *w, struct conn *c);
 /* One whole answer p[0, n) read on c: the response callback, matching
  * against the requests wholly written when `answerable` bytes had been, the

@@ -5,11 +5,11 @@
  * goes through conn_on_message exactly as a framed TCP answer does.
  */
 #include "dgram.h"
-#include "buf.h"
 
 #include <errno.h>
 #include <sys/socket.h>
 
+#include "buf.h"
 #include "conn.h"
 #include "dest.h"
 #include "dispatch.h"

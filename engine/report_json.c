@@ -100,6 +100,8 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jstr(f, o->proto_name);
 	jkey(f, &first, "shape");
 	jstr(f, o->shape == SHAPE_SESSION ? "session" : "message");
+	jkey(f, &first, "transport");
+	jstr(f, o->transport == TRANSPORT_UDP ? "udp" : "tcp");
 	jkey(f, &first, "model");
 	jstr(f, o->rate_segs ? "open" : "closed");
 	jint_field(f, &first, "connections", o->max_connections);

@@ -720,6 +720,14 @@ fail:
 	return -1;
 }
 
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
 static uint16_t listen_port(const struct serve_config *cfg)
 {
 	const struct sockaddr_storage *ss = &cfg->listen;
@@ -899,12 +907,22 @@ int serve_main(int argc, char **argv)
 	}
 
 	code = EXIT_FAILED;
+	/* Port 0: the first TCP listener picks the port, whose UDP twin may be
+	 * someone else's; then another port is picked, a few times. */
+	bool any_port = listen_port(&cfg) == 0;
+	int port_tries = 0;
 	for (unsigned i = 0; i < cfg.workers; i++) {
 		fds[i] = open_listener(&cfg, err, sizeof(err));
 		/* UDP on the same port (the TCP listener fixed it when it was 0). */
 		udp_fds[i] = -1;
 		if (fds[i] >= 0 && cfg.proto->on_datagram) {
 			udp_fds[i] = serve_udp_open((struct sockaddr *)&cfg.listen, cfg.listen_len);
+			if (udp_fds[i] == -EADDRINUSE && i == 0 && any_port && ++port_tries < 16) {
+				close(fds[i]);
+				set_port(&cfg.listen, 0);
+				i--;
+				continue;
+			}
 			if (udp_fds[i] < 0) {
 				snprintf(err, sizeof(err), "cannot listen on UDP %s: %s", cfg.listen_text,
 					 strerror(-udp_fds[i]));

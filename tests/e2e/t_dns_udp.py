@@ -95,8 +95,9 @@ ok(c.get("dns.rcode.NOERROR", 0) + c.get("dns.rcode.NXDOMAIN", 0) == req.get("co
    "every answer counted by rcode")
 ok(lat.get("50") is not None and 20e6 <= lat["50"] < 40e6,
    "p50 %.2f ms reflects the 20 ms delay" % ((lat.get("50") or 0) / 1e6), lat)
-ok(seen.get("accepted") == 0 and rep.get("totals", {}).get("connections", {}).get("opened") == 20,
-   "20 connected UDP sockets, no TCP connection at the server")
+ok(seen.get("accepted") == 0 and rep.get("totals", {}).get("connections", {}).get("opened") == 20
+   and rep.get("run", {}).get("transport") == "udp",
+   "20 connected UDP sockets (the report says transport udp), no TCP connection at the server")
 
 # 2. --drop 5%: each dropped answer is one request timeout, the socket goes on.
 # The timeout (1 s) is far above any answer's latency on a loaded machine, so
@@ -175,7 +176,23 @@ ok(errs.get("udp_refused", 0) > 0 and req.get("completed") == 0 and errs.get("co
    "closed port: %s udp refused, nothing completed" % errs.get("udp_refused"), log)
 ok(rc == 1, "and the run exits 1 (got %d)" % rc, log)
 
-# 6. knotd over UDP: rcodes match the zone.
+# 6. A user's own module declares transport = "udp" (no framing): against
+# `surge serve echo` over UDP every datagram is one answer, matched in order.
+srv = Serve("echo", workers=1)
+scn = write_scenario("""
+return { target = "udp://127.0.0.1:%d",
+  protocol = { name = "ping", transport = "udp", request = "ping over udp", pipeline = 2 },
+  connections = 4, rate = 1000, duration = "2s" }
+""" % srv.port)
+rc, rep, log = run(scn, "-w", "1")
+seen = srv.stop()
+req, errs, c = totals(rep)
+ok(rc == 0 and req.get("completed") == 2000 == seen.get("replies") and
+   rep.get("totals", {}).get("bytes", {}).get("in") == 2000 * len("ping over udp"),
+   "a user module over UDP: 2000 of 2000 answered, one datagram each (%s)" % req.get("completed"),
+   log)
+
+# 7. knotd over UDP: rcodes match the zone.
 if Knot.available():
     zone_q = os.path.join(tempfile.mkdtemp(prefix="surge-dns-"), "q.txt")
     with open(zone_q, "w") as f:
