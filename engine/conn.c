@@ -6,6 +6,7 @@
  */
 #include "conn.h"
 #include "framing.h"
+#include "http_parse.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -250,6 +251,24 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	pool_conn_closed(w, c, cls >= 0);
 }
 
+/* The answer just handled ends the connection (HTTP's Connection: close, a
+ * response callback's "close"): no fault, and the slot connects again at
+ * once. Requests still in flight went out past the end and are lost: only
+ * they count, as unexpected closes. A write that failed (salvaging) closes
+ * with its own class after this, so that slot waits for the pool. */
+static void conn_end(struct worker *w, struct conn *c)
+{
+	bool reopen = !c->salvaging;
+
+	if (c->inflight) {
+		w->stats.error[ERR_UNEXPECTED_CLOSE] += c->inflight;
+		conn_forget_inflight(w, c);
+	}
+	conn_close(w, c, -1);
+	if (reopen)
+		pool_reopen(w, c);
+}
+
 /* Writes queued output; keeps EV_WRITE armed only while some remains. */
 static int conn_flush(struct worker *w, struct conn *c)
 {
@@ -364,12 +383,15 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 }
 
 /* Length of the message at p: > 0 whole message, 0 need more, < 0 malformed
- * (FRAME_SCRIPT_ERROR: a Lua framing function raised or returned no number). */
-static long frame_length(struct worker *w, const uint8_t *p, size_t n)
+ * (FRAME_SCRIPT_ERROR: a Lua framing function raised or returned no number).
+ * FRAME_HTTP fills *hr. */
+static long frame_length(struct worker *w, const uint8_t *p, size_t n, struct http_response *hr)
 {
 	const struct options *o = w->opt;
 
 	switch (o->framing) {
+	case FRAME_HTTP:
+		return http_parse_response(p, n, &o->http, hr);
 	case FRAME_FIXED:
 	case FRAME_U16:
 	case FRAME_DELIM:
@@ -428,8 +450,9 @@ static uint32_t conn_match(struct worker *w, struct conn *c, bool by_key, bool h
 	return INFLIGHT_NONE;
 }
 
+/* One answer. ends: it is the connection's last (conn_end after it). */
 static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
-			    uint32_t answerable)
+			    uint32_t answerable, bool ends)
 {
 	const struct options *o = w->opt;
 	double key = 0;
@@ -438,7 +461,10 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 
 	if (o->has_response_fn) {
 		w->in_lua = true;
-		int rc = lua_engine_response(w->lua, c->id, p, n, &key, &has_key, why, sizeof(why));
+		bool lua_ends = false;
+		int rc = lua_engine_response(w->lua, c->id, p, n, &key, &has_key, &lua_ends, why,
+					     sizeof(why));
+		ends = ends || lua_ends;
 		w->in_lua = false;
 		if (rc < 0) {
 			/* conn_close counts the requests in flight, this one among them. */
@@ -455,6 +481,8 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 			protocol_error(w, "unsolicited");
 		else
 			protocol_error(w, why[0] ? why : "unmatched");
+		if (ends)
+			conn_end(w, c);
 		return;
 	}
 	if (why[0]) {
@@ -473,7 +501,19 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 	inflight_remove(&w->fl, &c->fl, i);
 	c->inflight--;
 	w->inflight--;
-	dispatch_conn_has_room(w, c);
+	if (ends)
+		conn_end(w, c);
+	else
+		dispatch_conn_has_room(w, c);
+}
+
+/* FRAME_HTTP: counts a framed answer; true when the connection ends after it. */
+static bool http_answer(struct worker *w, const struct http_response *hr)
+{
+	http_stats_answer(&w->http, &w->stats, hr);
+	if (hr->close)
+		http_stats_closed(&w->http, &w->stats);
+	return hr->close;
 }
 
 /* Parses whole messages out of data; returns the bytes consumed. */
@@ -481,9 +521,11 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 			 uint32_t answerable)
 {
 	size_t off = 0;
+	struct http_response hr;
+	bool http = w->opt->framing == FRAME_HTTP;
 
 	while (off < len && c->state == CONN_OPEN) {
-		long m = frame_length(w, data + off, len - off);
+		long m = frame_length(w, data + off, len - off, &hr);
 		if (m == 0) {
 			if (len - off > w->opt->max_message) {
 				protocol_why(w, "oversized");
@@ -497,14 +539,36 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 			break;
 		}
 		if (m < 0 || (size_t)m > len - off) {
-			protocol_why(w, "bad framing");
+			protocol_why(w, http && m == -1 ? hr.why : "bad framing");
 			conn_close(w, c, ERR_PROTOCOL);
 			break;
 		}
-		conn_on_message(w, c, data + off, (size_t)m, answerable);
+		conn_on_message(w, c, data + off, (size_t)m, answerable, http && http_answer(w, &hr));
 		off += (size_t)m;
 	}
 	return off;
+}
+
+/* FRAME_HTTP at end of stream: a close-delimited body ends here (RFC 9112
+ * 6.3 p.8), and a server may close a keep-alive connection that carries no
+ * request (9.3.1). Both are graceful; true when this was either. */
+static bool conn_http_eof(struct worker *w, struct conn *c)
+{
+	struct http_response hr;
+
+	if (w->opt->framing != FRAME_HTTP)
+		return false;
+	if (c->rbuf.len == 0 && c->inflight == 0) {
+		http_stats_closed(&w->http, &w->stats);
+		conn_end(w, c);
+		return true;
+	}
+	if (c->rbuf.len == 0 ||
+	    http_parse_response(buf_start(&c->rbuf), c->rbuf.len, &w->opt->http, &hr) != 0 ||
+	    !hr.until_close)
+		return false;
+	conn_on_message(w, c, buf_start(&c->rbuf), c->rbuf.len, c->written, http_answer(w, &hr));
+	return true;
 }
 
 /* One read and every whole message in it. Returns true when it read
@@ -532,7 +596,7 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 			conn_close(w, c, errno_class(errno, false));
 		else if (c->inflight == 0 && (w->stopping || c->draining))
 			conn_close(w, c, -1);
-		else
+		else if (!conn_http_eof(w, c))
 			conn_close(w, c, ERR_UNEXPECTED_CLOSE);
 		return false;
 	}

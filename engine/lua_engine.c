@@ -227,6 +227,13 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 			lua_pop(L, 1);
 		} else if (s && strcmp(s, "lua") == 0) {
 			o->framing = FRAME_LUA;
+		} else if (s && strcmp(s, "http") == 0) {
+			int f = lua_gettop(L);
+			o->framing = FRAME_HTTP;
+			o->http.head = field_bool(L, f, "head");
+			o->http.max_head = (uint32_t)field_num(L, f, "max_head", HTTP_MAX_HEAD_DEFAULT);
+			o->http.max_headers =
+				(uint32_t)field_num(L, f, "max_headers", HTTP_MAX_HEADERS_DEFAULT);
 		}
 	}
 	lua_pop(L, 1);
@@ -560,7 +567,7 @@ int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, si
 }
 
 int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
-			double *key, bool *has_key, char *why, size_t whylen)
+			double *key, bool *has_key, bool *ends, char *why, size_t whylen)
 {
 	lua_State *L = le->L;
 
@@ -573,13 +580,14 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 		lua_pushlightuserdata(L, (void *)p);
 	}
 	lua_pushinteger(L, (lua_Integer)n);
-	if (call(le, 3, 2) < 0)
+	if (call(le, 3, 3) < 0)
 		return -EINVAL;
-	*has_key = lua_type(L, -2) == LUA_TNUMBER;
-	*key = *has_key ? lua_tonumber(L, -2) : 0;
+	*has_key = lua_type(L, -3) == LUA_TNUMBER;
+	*key = *has_key ? lua_tonumber(L, -3) : 0;
 	why[0] = '\0';
-	if (lua_isstring(L, -1))
-		snprintf(why, whylen, "%s", lua_tostring(L, -1));
+	if (lua_isstring(L, -2))
+		snprintf(why, whylen, "%s", lua_tostring(L, -2));
+	*ends = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "close") == 0;
 	lua_settop(L, TRACEBACK_IDX);
 	return 0;
 }

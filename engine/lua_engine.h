@@ -34,9 +34,10 @@ int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, s
 int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, size_t cap,
 		       const uint8_t **out, size_t *outlen, double *key, char *why, size_t whylen);
 /* response: *key and *has_key from the protocol; why[0] != 0 when the response
- * is a protocol error of class why. */
+ * is a protocol error of class why; *ends when it returned "close" third: the
+ * connection ends gracefully after this answer. */
 int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
-			double *key, bool *has_key, char *why, size_t whylen);
+			double *key, bool *has_key, bool *ends, char *why, size_t whylen);
 /* framing = lua: > 0 message length, 0 need more, < 0 malformed. */
 long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n);
 /* What lua_engine_frame returns when the function raised or returned no

@@ -12,11 +12,12 @@
 #include <sys/socket.h>
 
 #include "addrset.h"
+#include "http_parse.h"
 #include "pacer.h"
 #include "resolve.h"
 
 enum proto_shape { SHAPE_MESSAGE, SHAPE_SESSION };
-enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA };
+enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA, FRAME_HTTP };
 enum match_kind { MATCH_FIFO, MATCH_KEY };
 enum progress_mode { PROGRESS_AUTO, PROGRESS_ON, PROGRESS_OFF };
 /* When traffic begins: at the start, or once the connections had their
@@ -90,6 +91,7 @@ struct options {
 	uint32_t frame_size;
 	char delim[16];
 	size_t delim_len;
+	struct http_limits http; /* FRAME_HTTP */
 	enum match_kind match;
 	uint32_t pipeline;
 	uint8_t *const_request; /* set when request is constant bytes: no Lua per request */
