@@ -33,8 +33,10 @@
 
 static const char run_usage[] =
 	"usage: surge run SCENARIO.lua [options]\n"
+	"       surge run http://HOST[:PORT]/PATH [options]   (or tcp://HOST:PORT: echo)\n"
 	"\n"
-	"Runs the load test a scenario file describes. Every scenario option can be\n"
+	"Runs the load test a scenario file describes, or for a URL the built-in HTTP/1.1\n"
+	"GET (echo for tcp://) with 10 connections for 10 s. Every scenario option can be\n"
 	"overridden here; the command line wins.\n"
 	"\n"
 	"  -c, --connections N     connections to keep open (e.g. 200, 25k)\n"

@@ -119,6 +119,15 @@ return { target = "%s", connections = 2, duration = "1s",
     ok("http.body_bytes" not in cnt, "HEAD: no body bytes counted", cnt)
     ok(lines and all(l.startswith("HEAD /100k.bin ") for _, l in lines), "nginx saw HEAD requests")
 
+    # 4b. scenarios/http.lua as its header says, pointed at this nginx.
+    from tap import ROOT  # noqa: E402
+    rc, r, log = run(os.path.join(ROOT, "scenarios", "http.lua"), "--target", base, "-c", "4",
+                     "-d", "1s")
+    req, errs, cnt = totals(r) if r else ({}, {}, {})
+    ok(rc == 0 and errs.get("total") == 0 and cnt.get("http.status.2xx", 0) == req.get("completed")
+       and req.get("completed", 0) > 100, "scenarios/http.lua runs: %s answers, thresholds pass"
+       % req.get("completed"), log)
+
     # 5. A pipeline of 4 against keepalive_requests 10: only requests in
     # flight at a close are lost (at most 3 per close), never more.
     rc, r, log = run(base + "/1k.bin", "-c", "4", "-d", "1s", "-o", "pipeline=4")
