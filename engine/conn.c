@@ -195,6 +195,21 @@ fail:
 	return -1;
 }
 
+/* Tells a message protocol's Lua of a connection's open or close (its
+ * connect/close callbacks, ctx.state). Returns 0 or -EINVAL when the callback
+ * raised (logged here; the caller counts it). */
+static int conn_event(struct worker *w, struct conn *c, int what, const char *why)
+{
+	w->ctxs[c->id].now_ns = clock_ns();
+	w->ctxs[c->id].seq = c->seq;
+	w->in_lua = true;
+	int rc = lua_engine_conn_event(w->lua, c->id, what, why);
+	w->in_lua = false;
+	if (rc < 0)
+		worker_log(w, "%s", lua_engine_last_error(w->lua));
+	return rc;
+}
+
 static void conn_release_buffers(struct conn *c)
 {
 	buf_free(&c->rbuf);
@@ -238,6 +253,9 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	pool_ready_remove(w, c);
 	c->state = CONN_CLOSED;
 	c->close_reason = cls >= 0 ? (uint8_t)(cls + 1) : SURGE_CLOSED_LOCAL;
+	if (was_open && w->opt->has_conn_events && !w->in_lua &&
+	    conn_event(w, c, LUA_CONN_CLOSED, cls >= 0 ? stats_error_key(cls) : "closed") < 0)
+		w->stats.error[ERR_SCRIPT]++;
 
 	if (session && c->session_live) {
 		/* The coroutine owns the slot until it returns: it learns of the
@@ -760,6 +778,10 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	c->seq = 0;
 	c->written = 0;
 	io_set(w, c, EV_READ);
+	if (w->opt->has_conn_events && conn_event(w, c, LUA_CONN_OPENED, NULL) < 0) {
+		conn_close(w, c, ERR_SCRIPT);
+		return;
+	}
 	if (!w->holding)
 		conn_begin(w, c);
 }

@@ -21,7 +21,8 @@
 #include "surge/ffi.h"
 #include "worker.h"
 
-enum { FN_REQUEST, FN_RESPONSE, FN_FRAME, FN_SESSION_START, FN_SESSION_RESUME, FN__COUNT };
+enum { FN_REQUEST, FN_RESPONSE, FN_FRAME, FN_SESSION_START, FN_SESSION_RESUME, FN_CONN_EVENT,
+       FN__COUNT };
 
 /* Answers up to this size reach Lua through one buffer whose FFI pointer
  * Lua made once: a pointer cast per answer is a 24-byte allocation, more
@@ -254,7 +255,14 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 	lua_pop(L, 1);
 	lua_getfield(L, p, "response");
 	o->has_response_fn = lua_isfunction(L, -1);
-	lua_pop(L, 2);
+	lua_pop(L, 1);
+	/* ctx.state starts empty on each connection: any Lua callback may use it. */
+	lua_getfield(L, p, "connect");
+	lua_getfield(L, p, "close");
+	o->has_conn_events = o->shape == SHAPE_MESSAGE &&
+			     (lua_isfunction(L, -1) || lua_isfunction(L, -2) || o->has_request_fn ||
+			      o->has_response_fn || o->framing == FRAME_LUA);
+	lua_pop(L, 3);
 	return 0;
 }
 
@@ -491,6 +499,7 @@ static const char *const fn_names[FN__COUNT] = {
 	[FN_FRAME] = "frame",
 	[FN_SESSION_START] = "session_start",
 	[FN_SESSION_RESUME] = "session_resume",
+	[FN_CONN_EVENT] = "conn_event",
 };
 
 int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen)
@@ -630,6 +639,24 @@ static int session_call(struct lua_engine *le, int fn, uint32_t conn_id, int rea
 		set_error(le, lua_tostring(L, -1));
 	lua_settop(L, TRACEBACK_IDX);
 	return r < 0 ? -EINVAL : r;
+}
+
+int lua_engine_conn_event(struct lua_engine *le, uint32_t conn_id, int what, const char *why)
+{
+	lua_State *L = le->L;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, le->fn_ref[FN_CONN_EVENT]);
+	if (lua_isnil(L, -1)) {
+		lua_settop(L, TRACEBACK_IDX);
+		return 0;
+	}
+	lua_pushinteger(L, conn_id);
+	lua_pushinteger(L, what);
+	lua_pushstring(L, why ? why : "");
+	if (call(le, 3, 0) < 0)
+		return -EINVAL;
+	lua_settop(L, TRACEBACK_IDX);
+	return 0;
 }
 
 int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id)

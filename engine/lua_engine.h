@@ -48,6 +48,11 @@ long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n);
  * waits. resume: wakes it with an enum surge_wake reason. Both return 0 while
  * it runs on, 1 when it has finished, 2 when it finished after counting an
  * error itself (surge.error: the session failed), -EINVAL when it raised. */
+/* A message protocol's connection opened (what LUA_CONN_OPENED: ctx.state
+ * made empty, connect(ctx) called) or closed (LUA_CONN_CLOSED: close(ctx, why)).
+ * Returns 0, or -EINVAL when the callback raised (lua_engine_last_error). */
+enum { LUA_CONN_OPENED = 1, LUA_CONN_CLOSED = 2 };
+int lua_engine_conn_event(struct lua_engine *le, uint32_t conn_id, int what, const char *why);
 int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id);
 int lua_engine_session_resume(struct lua_engine *le, uint32_t conn_id, int reason);
 

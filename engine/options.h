@@ -97,6 +97,7 @@ struct options {
 	uint8_t *const_request; /* set when request is constant bytes: no Lua per request */
 	size_t const_request_len;
 	bool has_request_fn, has_response_fn;
+	bool has_conn_events; /* Lua hears of each connection's open and close */
 	uint32_t max_message; /* largest message accepted before protocol error */
 
 	/* Reports */

@@ -407,7 +407,8 @@ end
 
 -- Normalizes the protocol table; errors name "protocol.<field>".
 local PROTOCOL_KEYS = { name = true, shape = true, session = true, framing = true, request = true,
-  response = true, match = true, pipeline = true, max_message = true, prepare = true }
+  response = true, match = true, pipeline = true, max_message = true, prepare = true,
+  connect = true, close = true }
 local FRAMING_KEYS = {
   fixed = { kind = true, size = true }, u16 = { kind = true },
   delimiter = { kind = true, delim = true }, lua = { kind = true, fn = true },
@@ -473,6 +474,13 @@ local function check_protocol(p, pipeline)
     return nil, "protocol.response", "a function(ctx, ptr, len) returning key, err"
   end
   out.request, out.response = p.request, p.response
+  for _, k in ipairs { "connect", "close" } do
+    if p[k] ~= nil and type(p[k]) ~= "function" then
+      return nil, "protocol." .. k, k == "connect" and "a function(ctx) called as each connection opens"
+        or "a function(ctx, why) called as each connection closes"
+    end
+    out[k] = p[k]
+  end
   out.match = p.match or "fifo"
   if out.match ~= "fifo" and out.match ~= "key" then
     return nil, "protocol.match", "\"fifo\" or \"key\""
