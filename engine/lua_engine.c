@@ -61,7 +61,7 @@ static void set_error(struct lua_engine *le, const char *msg)
  * then the share directory of the configured PREFIX. */
 static void set_package_path(lua_State *L)
 {
-	char exe[PATH_MAX], buf[4 * PATH_MAX + 256];
+	char exe[PATH_MAX], buf[8 * PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *env = getenv("SURGE_LUA_PATH");
 	char dir[PATH_MAX] = ".", bindir[PATH_MAX] = ".";
@@ -81,10 +81,16 @@ static void set_package_path(lua_State *L)
 			dir[dl - 11] = '\0';
 	}
 	lua_getglobal(L, "package");
+	/* LuaJIT's own path (LUA_PATH, or its default) last: a user's modules
+	 * are found, surge's own cannot be shadowed by them. */
+	lua_getfield(L, -1, "path");
+	const char *dflt = lua_tostring(L, -1);
 	snprintf(buf, sizeof(buf),
 		 "%s%s%s/lua/?.lua;%s/lua/?/init.lua;%s/../share/surge/lua/?.lua;"
-		 "%s/../share/surge/lua/?/init.lua;%s/?.lua;%s/?/init.lua;",
-		 env ? env : "", env ? ";" : "", dir, dir, bindir, bindir, SURGE_LUADIR, SURGE_LUADIR);
+		 "%s/../share/surge/lua/?/init.lua;%s/?.lua;%s/?/init.lua;%s",
+		 env ? env : "", env ? ";" : "", dir, dir, bindir, bindir, SURGE_LUADIR, SURGE_LUADIR,
+		 dflt ? dflt : "");
+	lua_pop(L, 1);
 	lua_pushstring(L, buf);
 	lua_setfield(L, -2, "path");
 	lua_pop(L, 1);

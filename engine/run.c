@@ -56,6 +56,7 @@ static const char run_usage[] =
 	"      --ports LO-HI       local ports, sliced between workers (e.g. 40000-49999)\n"
 	"      --pick MODE         round-robin (default), random or permutation\n"
 	"  -o, --option KEY=VALUE  set any scenario option (repeatable)\n"
+	"  -e, --env KEY=VALUE     surge.env.KEY in the scenario and its modules (repeatable)\n"
 	"      --latency           print the full latency distribution (HdrHistogram format)\n"
 	"      --json FILE         write the report as JSON\n"
 	"      --hlog FILE         write per-second histograms (HdrHistogram interval log)\n"
@@ -422,7 +423,7 @@ static const struct option run_longopts[] = {
 	{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
 	{"resolver", required_argument, 0, 'R'},     {"bind", required_argument, 0, 'B'},
 	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
-	{0, 0, 0, 0},
+	{"env", required_argument, 0, 'e'},	     {0, 0, 0, 0},
 };
 
 static const struct cli_key run_keys[] = {
@@ -432,7 +433,7 @@ static const struct cli_key run_keys[] = {
 	{'H', "hlog", NULL},	    {'M', "html", NULL},	 {'X', "threshold", NULL},
 	{'A', "threshold_abort", NULL}, {'L', "latency", "true"}, {'P', "progress", "on"},
 	{'N', "progress", "off"},   {'q', "quiet", "true"},	 {'B', "bind", NULL},
-	{'O', "ports", NULL},	    {'K', "pick", NULL},
+	{'O', "ports", NULL},	    {'K', "pick", NULL},	 {'e', "env", NULL},
 };
 
 static int outcome(const struct options *o, const struct run_result *r)
@@ -469,7 +470,7 @@ int run_main(int argc, char **argv)
 	char err[2048];
 	int rc = EXIT_USAGE, child_rc = 0;
 
-	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:qh", run_longopts, run_keys,
+	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:e:qh", run_longopts, run_keys,
 		      sizeof(run_keys) / sizeof(run_keys[0]), &args) < 0)
 		return EXIT_USAGE;
 	const char *scenario = args.scenario, **ov = args.ov;

@@ -551,6 +551,24 @@ local function url_scenario(url)
 end
 
 function M.load(path, overrides)
+  -- -e KEY=VALUE: surge.env, set before the scenario runs (k6's __ENV).
+  local env = {}
+  for _, kv in ipairs(overrides or {}) do
+    if kv[1] == "env" then
+      local k, v = tostring(kv[2]):match("^([%a_][%w_]*)=(.*)$")
+      if not k then
+        return nil, fmt("command line: -e expects KEY=VALUE with KEY a name, got '%s'", kv[2])
+      end
+      env[k] = v
+    end
+  end
+  require("surge").env = env
+  -- require finds modules beside the scenario file too (after surge's own,
+  -- which they cannot shadow).
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  if not path:match("^%a[%w+.-]*://") and not package.path:find(";" .. dir .. "/?.lua", 1, true) then
+    package.path = package.path .. ";" .. dir .. "/?.lua"
+  end
   local source, ok, opts
   if path:match("^%a[%w+.-]*://") and not read_file(path) then
     source = ""
@@ -585,7 +603,8 @@ function M.load(path, overrides)
   local cli_thresholds = {}
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
-    if k == "threshold" or k == "threshold_abort" then -- repeatable: adds to the scenario's
+    if k == "env" then -- read above
+    elseif k == "threshold" or k == "threshold_abort" then -- repeatable: adds to the scenario's
       cli_thresholds[#cli_thresholds + 1] = { condition = v, abort = k == "threshold_abort",
         abort_after = 0, where = k == "threshold" and "--threshold" or "--threshold-abort" }
     elseif not schema[k] then
