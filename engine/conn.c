@@ -426,12 +426,21 @@ static long frame_length(struct worker *w, const uint8_t *p, size_t n, struct ht
 }
 
 /* Why, in the counter protocol.<why>; the error itself is counted by the
- * caller: one bad answer, or conn_close for every request a fault loses. */
+ * caller: one bad answer, or conn_close for every request a fault loses.
+ * The reason may come from a script: anything but letters, digits and
+ * ._:- becomes '_', so a reason cannot break the report's counters line
+ * ("bad chunk size" is protocol.bad_chunk_size). */
 static void protocol_why(struct worker *w, const char *why)
 {
 	char name[STATS_NAME_MAX];
 
-	snprintf(name, sizeof(name), "protocol.%s", why);
+	int n = snprintf(name, sizeof(name), "protocol.%s", why);
+	for (int i = 9; i < n && i < (int)sizeof(name) - 1; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+			name[i] = '_';
+	}
 	int id = stats_counter_id(&w->stats, name);
 	if (id >= 0)
 		w->stats.ncounter[id].value++;

@@ -191,6 +191,7 @@ for path, why in (("/bad-status", "bad status line"), ("/bad-chunk", "bad chunk 
     req, errs, cnt = totals(r)
     ok(errs["by_class"]["protocol"] > 0 and errs["total"] == errs["by_class"]["protocol"],
        "%s: protocol errors only (%d)" % (path, errs["by_class"]["protocol"]), errs)
+    why = why.replace(" ", "_")
     ok(cnt.get("protocol." + why, 0) == errs["by_class"]["protocol"],
        "%s: each with its reason 'protocol.%s'" % (path, why), cnt)
     ok(req["completed"] == 0, "%s: nothing counted as answered" % path)
