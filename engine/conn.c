@@ -31,6 +31,7 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_write_failed(struct worker *w, struct conn *c, int err);
 static void session_wake(struct worker *w, struct conn *c, int reason);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+static void protocol_why(struct worker *w, const char *why);
 
 static int errno_class(int e, bool connecting)
 {
@@ -372,7 +373,9 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 		w->in_lua = false;
 		if (rc < 0) {
 			w->stats.error[rc == -EPROTO ? ERR_PROTOCOL : ERR_SCRIPT]++;
-			if (rc != -EPROTO)
+			if (rc == -EPROTO)
+				protocol_why(w, why);
+			else
 				worker_log(w, "%s", lua_engine_last_error(w->lua));
 			return rc;
 		}

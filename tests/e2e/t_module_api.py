@@ -66,6 +66,24 @@ return {
     ok("returned nothing" in err and (bad + ":5") in err,
        "request() returning nothing: a script error naming its file:line", err)
     ok("script error" in out, "counted as a script error", out)
+
+    skip = write_scenario("""
+return {
+  target = "tcp://127.0.0.1:%d", connections = 2, duration = "500ms",
+  protocol = { framing = { kind = "fixed", size = 4 },
+    request = function(ctx, buf, cap)
+      if ctx.seq %% 2 == 1 then return nil, "no key yet" end
+      return "ping"
+    end },
+}
+""" % srv.port)
+    js = os.path.join(tempfile.mkdtemp(), "r.json")
+    rc, out, err = surge("run", skip, "--json", js, "-q")
+    r = json.load(open(js))
+    errs, cnt = r["totals"]["errors"], r["counters"]
+    ok(errs["by_class"]["protocol"] > 0 and cnt.get("protocol.no_key_yet") == errs["total"],
+       "request() returning nil, reason: a protocol error counted as protocol.<reason> (%s)"
+       % cnt.get("protocol.no_key_yet"), (errs, cnt))
 finally:
     srv.stop()
 done()
