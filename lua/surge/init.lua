@@ -72,6 +72,55 @@ function M.log(fmt, ...)
   if W then C.surge_log(W, msg) else io.stderr:write(msg, "\n") end
 end
 
+-- Handles declared at load: `local lost = surge.counter("rtsp.lost")` then
+-- `lost:add()` (or `lost:add(n)`), `surge.histogram("rtsp.first_frame"):record(ns)`.
+-- The name is checked once, where it is declared (a bad one is an error at
+-- that line), and its id looked up on first use in a worker, so a call is a
+-- field read and a C call. M.declared lists every name declared.
+M.declared = {}
+local Counter, Histogram = {}, {}
+Counter.__index, Histogram.__index = Counter, Histogram
+
+local function check_name(kind, name)
+  if type(name) ~= "string" or name == "" or #name >= 64 or name:find("[^%w._:-]") then
+    error(("surge.%s: a name of 1 to 63 letters, digits and ._:- (got %s)"):format(kind,
+      tostring(name)), 3)
+  end
+  M.declared[name] = kind
+end
+
+function M.counter(name)
+  check_name("counter", name)
+  return setmetatable({ name = name }, Counter)
+end
+
+function Counter:add(n)
+  if not W then return end
+  local id = self.id
+  if not id then
+    id = C.surge_counter_id(W, self.name)
+    self.id = id
+  end
+  C.surge_count(W, id, n or 1)
+end
+
+function M.histogram(name)
+  check_name("histogram", name)
+  return setmetatable({ name = name }, Histogram)
+end
+
+function Histogram:record(ns)
+  if not W then return end
+  local id = self.id
+  if not id then
+    id = C.surge_metric_id(W, self.name)
+    self.id = id
+  end
+  C.surge_metric(W, id, ns)
+end
+
+M.wire = require "surge.wire"
+
 function M.worker_index()
   return W and C.surge_worker_index(W) or 0
 end

@@ -14,6 +14,7 @@ from tap import Serve, done, ok, surge, write_scenario  # noqa: E402
 
 SCN = """
 local surge = require "surge"
+local connects = surge.counter("test.connect") -- a handle, declared at load
 return {
   target = "tcp://127.0.0.1:%d",
   connections = 4, duration = "1s",
@@ -27,7 +28,7 @@ return {
     response = function(ctx, ptr, len)
       if ctx.state.n == 5 then return nil, nil, "close" end
     end,
-    connect = function(ctx) surge.count("test.connect") end,
+    connect = function(ctx) connects:add() end,
     close = function(ctx, why) surge.count("test.close." .. why) end,
   },
 }
@@ -47,7 +48,7 @@ try:
     ok(cnt.get("test.state_not_reset", 0) == 0, "ctx.state starts empty on every connection")
     ok(abs(conns - req["completed"] / 5) <= 4 + 1,
        "one connection per 5 answers: %d opened for %d answers" % (conns, req["completed"]))
-    ok(cnt.get("test.connect") == conns, "connect(ctx) once per connection (%s of %d)"
+    ok(cnt.get("test.connect") == conns, "connect(ctx) once per connection, counted by a handle (%s of %d)"
        % (cnt.get("test.connect"), conns))
     closed = cnt.get("test.close.closed", 0)
     ok(conns - 4 <= closed <= conns, "close(ctx, \"closed\") for each ended connection (%d of %d)"
