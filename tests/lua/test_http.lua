@@ -20,6 +20,11 @@ p = http.client { method = "HEAD" }.prepare(assert(target.parse("http://[::1]"))
 t.is(p.request, "HEAD / HTTP/1.1\r\nHost: [::1]\r\n\r\n", "HEAD, IPv6 Host, port 80 left out")
 t.is(p.framing.head, true, "HEAD: no response body")
 
+t.is(http.client {}.prepare({ scheme = "https", host = "a.test", port = 443 }).request,
+  "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", "https (once TLS lands): 443 left out of Host")
+t.is(http.client {}.prepare({ scheme = "https", host = "a.test", port = 80 }).request,
+  "GET / HTTP/1.1\r\nHost: a.test:80\r\n\r\n", "https on port 80: named")
+
 p = http.client { method = "POST", path = "/api#frag", body = "abc",
   headers = { ["X-B"] = "2", ["Accept-Encoding"] = "gzip", Host = "example.test" } }.prepare(tgt)
 t.is(p.request, "POST /api HTTP/1.1\r\nAccept-Encoding: gzip\r\nHost: example.test\r\nX-B: 2\r\n"

@@ -36,10 +36,11 @@ local function origin_form(p)
   return p
 end
 
--- RFC 9110 7.2: Host is the target's authority; the port only when not 80.
+-- RFC 9110 7.2: Host is the target's authority; the port only when it is
+-- not the scheme's default (4.2.1, 4.2.2: 80 for http, 443 for https).
 local function host_of(t)
   local h = t.host:find(":", 1, true) and ("[" .. t.host .. "]") or t.host
-  if t.port ~= 80 then h = h .. ":" .. t.port end
+  if t.port ~= (t.scheme == "https" and 443 or 80) then h = h .. ":" .. t.port end
   return h
 end
 
