@@ -128,6 +128,20 @@ return { target = "%s", connections = 2, duration = "1s",
        and req.get("completed", 0) > 100, "scenarios/http.lua runs: %s answers, thresholds pass"
        % req.get("completed"), log)
 
+    # 4c. An answer past max_message: protocol.oversized, whether it came in
+    # one read or many (100 KiB arrives in several).
+    scn = write_scenario("""
+local http = require "surge.proto.http"
+return { target = "%s", connections = 1, duration = "500ms",
+  protocol = http.client { path = "/100k.bin", max_message = 50000 } }
+""" % base)
+    rc, r, log = run(scn)
+    req, errs, cnt = totals(r) if r else ({}, {"total": 0, "by_class": {}}, {})
+    ok(errs["total"] > 0 and cnt.get("protocol.oversized") == errs["by_class"].get("protocol")
+       == errs["total"] and req.get("completed") == 0,
+       "100 KiB answers with max_message 50000: each protocol.oversized (%s)"
+       % cnt.get("protocol.oversized"), (errs, cnt))
+
     # 5. A pipeline of 4 against keepalive_requests 10: only requests in
     # flight at a close are lost (at most 3 per close), never more.
     rc, r, log = run(base + "/1k.bin", "-c", "4", "-d", "1s", "-o", "pipeline=4")
