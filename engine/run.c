@@ -57,6 +57,7 @@ static const char run_usage[] =
 	"      --pick MODE         round-robin (default), random or permutation\n"
 	"  -o, --option KEY=VALUE  set any scenario option (repeatable)\n"
 	"  -e, --env KEY=VALUE     surge.env.KEY in the scenario and its modules (repeatable)\n"
+	"  -H, --header 'N: V'     a request header, for a URL run (repeatable, as wrk's -H)\n"
 	"      --latency           print the full latency distribution (HdrHistogram format)\n"
 	"      --json FILE         write the report as JSON\n"
 	"      --hlog FILE         write per-second histograms (HdrHistogram interval log)\n"
@@ -417,23 +418,25 @@ static const struct option run_longopts[] = {
 	{"pipeline", required_argument, 0, 'p'},     {"timeout", required_argument, 0, 't'},
 	{"target", required_argument, 0, 'T'},	     {"option", required_argument, 0, 'o'},
 	{"latency", no_argument, 0, 'L'},	     {"json", required_argument, 0, 'J'},
-	{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
+	{"hlog", required_argument, 0, 'G'},	     {"html", required_argument, 0, 'M'},
 	{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
 	{"threshold", required_argument, 0, 'X'},    {"threshold-abort", required_argument, 0, 'A'},
 	{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
 	{"resolver", required_argument, 0, 'R'},     {"bind", required_argument, 0, 'B'},
 	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
-	{"env", required_argument, 0, 'e'},	     {0, 0, 0, 0},
+	{"env", required_argument, 0, 'e'},	     {"header", required_argument, 0, 'H'},
+	{0, 0, 0, 0},
 };
 
 static const struct cli_key run_keys[] = {
 	{'c', "connections", NULL}, {'d', "duration", NULL},	 {'r', "rate", NULL},
 	{'w', "workers", NULL},	    {'p', "pipeline", NULL},	 {'t', "timeout", NULL},
 	{'T', "target", NULL},	    {'R', "resolver", NULL},	 {'J', "json", NULL},
-	{'H', "hlog", NULL},	    {'M', "html", NULL},	 {'X', "threshold", NULL},
+	{'G', "hlog", NULL},	    {'M', "html", NULL},	 {'X', "threshold", NULL},
 	{'A', "threshold_abort", NULL}, {'L', "latency", "true"}, {'P', "progress", "on"},
 	{'N', "progress", "off"},   {'q', "quiet", "true"},	 {'B', "bind", NULL},
 	{'O', "ports", NULL},	    {'K', "pick", NULL},	 {'e', "env", NULL},
+	{'H', "header", NULL},
 };
 
 static int outcome(const struct options *o, const struct run_result *r)
@@ -470,7 +473,7 @@ int run_main(int argc, char **argv)
 	char err[2048];
 	int rc = EXIT_USAGE, child_rc = 0;
 
-	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:e:qh", run_longopts, run_keys,
+	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:e:H:qh", run_longopts, run_keys,
 		      sizeof(run_keys) / sizeof(run_keys[0]), &args) < 0)
 		return EXIT_USAGE;
 	const char *scenario = args.scenario, **ov = args.ov;

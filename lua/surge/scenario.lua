@@ -535,15 +535,18 @@ end
 -- `surge run http://host:port/path` (a URL instead of a file): the built-in
 -- module for the scheme with wrk's defaults (10 connections, 10 s), so a wrk
 -- user's first command works; every flag still applies on top.
-local function url_scenario(url)
+local function url_scenario(url, headers)
   local t, err = target.parse(url)
   if not t then return nil, err end
   local proto
   if t.scheme == "http" then
-    proto = require("surge.proto.http").client { path = t.path }
-  elseif t.scheme == "tcp" then
+    local ok, p = pcall(require("surge.proto.http").client, { path = t.path, headers = headers })
+    if not ok then return nil, "command line: " .. tostring(p):gsub("^.-http%.client: ", "") end
+    proto = p
+  elseif t.scheme == "tcp" and not headers then
     proto = require("surge.proto.echo").new {}
   else
+    if headers then return nil, "command line: -H sets HTTP headers; " .. url .. " is not http://" end
     return nil, fmt("surge run %s: a URL runs http:// (HTTP/1.1 GET) or tcp:// (echo); "
       .. "write a scenario file for %s://", url, t.scheme)
   end
@@ -552,9 +555,16 @@ end
 
 function M.load(path, overrides)
   -- -e KEY=VALUE: surge.env, set before the scenario runs (k6's __ENV).
-  local env = {}
+  local env, headers = {}, nil
   for _, kv in ipairs(overrides or {}) do
-    if kv[1] == "env" then
+    if kv[1] == "header" then
+      local k, v = tostring(kv[2]):match("^([^:]+):%s*(.-)%s*$")
+      if not k then
+        return nil, fmt("command line: -H expects 'Name: value', got '%s'", kv[2])
+      end
+      headers = headers or {}
+      headers[k] = v
+    elseif kv[1] == "env" then
       local k, v = tostring(kv[2]):match("^([%a_][%w_]*)=(.*)$")
       if not k then
         return nil, fmt("command line: -e expects KEY=VALUE with KEY a name, got '%s'", kv[2])
@@ -572,7 +582,7 @@ function M.load(path, overrides)
   local source, ok, opts
   if path:match("^%a[%w+.-]*://") and not read_file(path) then
     source = ""
-    opts, ok = url_scenario(path)
+    opts, ok = url_scenario(path, headers)
     if not opts then return nil, ok end
   else
     source = read_file(path)
@@ -603,7 +613,10 @@ function M.load(path, overrides)
   local cli_thresholds = {}
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
-    if k == "env" then -- read above
+    if k == "header" and not path:match("^%a[%w+.-]*://") then
+      return nil, "command line: -H sets a request header of a URL run (surge run http://...); "
+        .. "a scenario file sets headers in its protocol"
+    elseif k == "env" or k == "header" then -- read above
     elseif k == "threshold" or k == "threshold_abort" then -- repeatable: adds to the scenario's
       cli_thresholds[#cli_thresholds + 1] = { condition = v, abort = k == "threshold_abort",
         abort_after = 0, where = k == "threshold" and "--threshold" or "--threshold-abort" }

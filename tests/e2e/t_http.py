@@ -105,6 +105,13 @@ return { target = "%s", connections = 2, duration = "1s",
     per = cnt.get("http.body_bytes", 0) / max(req["completed"], 1)
     ok(0 < per < 100 * 1024 / 4, "gzip payload per answer %.0f bytes (of a 100 KiB file)" % per)
 
+    # 3b. wrk's -H on a URL run: the same gzip, asked for from the command line.
+    rc, r, log = run(base + "/gz/100k.bin", "-c", "2", "-d", "500ms", "-H", "Accept-Encoding: gzip")
+    req, errs, cnt = totals(r)
+    per = cnt.get("http.body_bytes", 0) / max(req["completed"], 1)
+    ok(errs["total"] == 0 and 0 < per < 100 * 1024 / 4,
+       "-H 'Accept-Encoding: gzip' on a URL run: gzip answers (%.0f bytes each)" % per, log)
+
     # 4. HEAD: headers only, Content-Length ignored for framing.
     ngx.clear_log()
     scn = write_scenario("""

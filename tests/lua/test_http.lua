@@ -107,6 +107,16 @@ t.ok(o and o.max_connections == 100 and o.duration == 2, "-c and -d apply to a U
 t.ok(o and o.protocol.request:find("Host: 127.0.0.1\r\n", 1, true), "port 80 by default")
 o = scenario.load("tcp://127.0.0.1:7000")
 t.is(o and o.protocol.name, "echo", "a tcp:// URL runs echo")
+o, lerr = scenario.load("http://127.0.0.1/", { { "header", "Accept-Encoding: gzip" },
+  { "header", "X-Test:  1 " } })
+t.is(o and o.protocol.request, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n"
+  .. "X-Test: 1\r\n\r\n", "-H adds headers to a URL run, as wrk's -H")
+o, lerr = scenario.load("http://127.0.0.1/", { { "header", "no colon" } })
+t.ok(o == nil and lerr:find("%-H expects 'Name: value'"), "-H without a colon: " .. tostring(lerr))
+o, lerr = scenario.load("tcp://127.0.0.1:7/", { { "header", "A: b" } })
+t.ok(o == nil and lerr:find("is not http://"), "-H on a tcp:// URL: " .. tostring(lerr))
+o, lerr = scenario.load(sp, { { "header", "A: b" } })
+t.ok(o == nil and lerr:find("a scenario file sets headers"), "-H with a scenario file: " .. tostring(lerr))
 o, lerr = scenario.load("https://127.0.0.1/")
 t.ok(o == nil and lerr:find("TLS"), "https:// is refused until TLS lands: " .. tostring(lerr))
 o, lerr = scenario.load("rtsp://127.0.0.1/")
