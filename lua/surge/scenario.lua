@@ -573,14 +573,16 @@ function M.load(path, overrides)
     end
   end
   require("surge").env = env
+  -- A URL instead of a file (unless a file has that name).
+  local is_url = path:match("^%a[%w+.-]*://") and not read_file(path)
   -- require finds modules beside the scenario file too (after surge's own,
   -- which they cannot shadow).
   local dir = path:match("^(.*)/[^/]*$") or "."
-  if not path:match("^%a[%w+.-]*://") and not package.path:find(";" .. dir .. "/?.lua", 1, true) then
+  if not is_url and not package.path:find(";" .. dir .. "/?.lua", 1, true) then
     package.path = package.path .. ";" .. dir .. "/?.lua"
   end
   local source, ok, opts
-  if path:match("^%a[%w+.-]*://") and not read_file(path) then
+  if is_url then
     source = ""
     opts, ok = url_scenario(path, headers)
     if not opts then return nil, ok end
@@ -613,7 +615,7 @@ function M.load(path, overrides)
   local cli_thresholds = {}
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
-    if k == "header" and not path:match("^%a[%w+.-]*://") then
+    if k == "header" and not is_url then
       return nil, "command line: -H sets a request header of a URL run (surge run http://...); "
         .. "a scenario file sets headers in its protocol"
     elseif k == "env" or k == "header" then -- read above
