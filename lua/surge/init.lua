@@ -78,46 +78,32 @@ end
 -- that line), and its id looked up on first use in a worker, so a call is a
 -- field read and a C call. M.declared lists every name declared.
 M.declared = {}
-local Counter, Histogram = {}, {}
-Counter.__index, Histogram.__index = Counter, Histogram
 
-local function check_name(kind, name)
-  if type(name) ~= "string" or name == "" or #name >= 64 or name:find("[^%w._:-]") then
-    error(("surge.%s: a name of 1 to 63 letters, digits and ._:- (got %s)"):format(kind,
-      tostring(name)), 3)
+-- kind: "counter" or "histogram"; id_fn and put_fn: the C functions that
+-- look its id up and add to it; method: what the handle calls it.
+local function handle_kind(kind, id_fn, put_fn, method, default)
+  local mt = {}
+  mt.__index = mt
+  mt[method] = function(self, v)
+    if not W then return end
+    local id = self.id
+    if not id then
+      id = C[id_fn](W, self.name)
+      self.id = id
+    end
+    C[put_fn](W, id, v or default)
   end
-  M.declared[name] = kind
-end
-
-function M.counter(name)
-  check_name("counter", name)
-  return setmetatable({ name = name }, Counter)
-end
-
-function Counter:add(n)
-  if not W then return end
-  local id = self.id
-  if not id then
-    id = C.surge_counter_id(W, self.name)
-    self.id = id
+  M[kind] = function(name)
+    if type(name) ~= "string" or name == "" or #name >= 64 or name:find("[^%w._:-]") then
+      error(("surge.%s: a name of 1 to 63 letters, digits and ._:- (got %s)"):format(kind,
+        tostring(name)), 2)
+    end
+    M.declared[name] = kind
+    return setmetatable({ name = name }, mt)
   end
-  C.surge_count(W, id, n or 1)
 end
-
-function M.histogram(name)
-  check_name("histogram", name)
-  return setmetatable({ name = name }, Histogram)
-end
-
-function Histogram:record(ns)
-  if not W then return end
-  local id = self.id
-  if not id then
-    id = C.surge_metric_id(W, self.name)
-    self.id = id
-  end
-  C.surge_metric(W, id, ns)
-end
+handle_kind("counter", "surge_counter_id", "surge_count", "add", 1)
+handle_kind("histogram", "surge_metric_id", "surge_metric", "record", 0)
 
 M.wire = require "surge.wire"
 

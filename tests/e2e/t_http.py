@@ -6,7 +6,6 @@ http.closed_by_server, reconnected, 0 errors), chunked gzip and HEAD framed,
 body bytes match what nginx logged, a pipeline loses only the requests it
 had in flight at a close. Then hostile answers from a small Python server:
 each counted as a protocol error with its reason, and surge carries on."""
-import json
 import os
 import socket
 import socketserver
@@ -15,22 +14,11 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from nginx import Nginx  # noqa: E402
-from tap import diag, done, ok, skip_all, surge, write_scenario  # noqa: E402
-import tempfile  # noqa: E402
+from tap import run_json as run, diag, done, ok, skip_all, surge, write_scenario  # noqa: E402
 
 if not Nginx.available():
     skip_all("nginx is not installed (make deps)")
 
-
-def run(*args):
-    """surge run ARGS --json: (exit code, report dict or None, stderr)."""
-    path = os.path.join(tempfile.mkdtemp(prefix="surge-http-"), "r.json")
-    rc, out, err = surge("run", *args, "--json", path, "-q", timeout=60)
-    try:
-        with open(path) as f:
-            return rc, json.load(f), out + err
-    except (OSError, ValueError):
-        return rc, None, out + err
 
 
 def totals(r):

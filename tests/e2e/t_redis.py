@@ -3,16 +3,14 @@
 it by require) against Debian's redis-server on loopback, stopped by pid:
 every answer surge counts is a command Redis ran (INFO commandstats), and a
 Redis error reply is counted as a protocol error with its reason."""
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import ROOT, Server, done, free_port, ok, skip_all, surge, write_scenario  # noqa: E402
+from tap import run_json as run, ROOT, Server, done, free_port, ok, skip_all, surge, write_scenario  # noqa: E402
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 if not os.access(REDIS, os.X_OK):
@@ -47,15 +45,6 @@ def calls(port):
             out[name[8:]] = int(rest.split(",")[0].split("=")[1])
     return out
 
-
-def run(*args):
-    path = os.path.join(tempfile.mkdtemp(prefix="surge-redis-"), "r.json")
-    rc, out, err = surge("run", *args, "--json", path, "-q", timeout=60)
-    try:
-        with open(path) as f:
-            return rc, json.load(f), out + err
-    except (OSError, ValueError):
-        return rc, None, out + err
 
 
 port = free_port()
