@@ -557,7 +557,10 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 	while (off < len && c->state == CONN_OPEN) {
 		long m = frame_length(w, data + off, len - off, &hr);
 		if (m == 0) {
-			if (len - off > w->opt->max_message) {
+			/* An HTTP head that announces more than max_message is
+			 * refused now, not after the bytes (or a timeout). */
+			if (len - off > w->opt->max_message ||
+			    (http && hr.length > w->opt->max_message)) {
 				protocol_why(w, "oversized");
 				conn_close(w, c, ERR_PROTOCOL);
 			}

@@ -313,8 +313,10 @@ long http_parse_response(const uint8_t *p, size_t n, const struct http_limits *l
 	r->close = h.conn_close || (h.minor == 0 && !h.conn_keep_alive) || (h.te && h.has_length);
 
 	/* 6.3: which rule says where the body ends. */
-	if (lim->head || h.status == 204 || h.status == 304)
+	if (lim->head || h.status == 204 || h.status == 304) {
+		r->length = off;
 		return (long)off;
+	}
 	if (h.te && h.chunked) {
 		long b = chunked(p + off, n - off, lim, &r->body_bytes, &r->why);
 		return b <= 0 ? b : (long)off + b;
@@ -325,6 +327,7 @@ long http_parse_response(const uint8_t *p, size_t n, const struct http_limits *l
 		r->body_bytes = n - off;
 		return 0;
 	}
+	r->length = off + h.length;
 	if (h.length > n - off)
 		return 0;
 	r->body_bytes = h.length;

@@ -30,6 +30,8 @@ struct http_response {
 	bool until_close;    /* the body runs to the end of the connection (RFC 9112 6.3 p.8) */
 	uint32_t head_len;   /* bytes before the body, interim 1xx responses included */
 	uint64_t body_bytes; /* payload bytes (chunked: the chunks' data only) */
+	uint64_t length;     /* the whole response's length once its head gives it
+				(Content-Length, or no body), else 0 */
 	const char *why;     /* malformed: a short reason, fit for a counter name */
 };
 

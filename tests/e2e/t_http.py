@@ -157,6 +157,7 @@ HOSTILE = {
     "/bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
     "/huge-header": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
     "/two-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    "/huge-length": b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\nabc",  # then waits
     "/lying-length": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",  # then close
     "/http10": b"HTTP/1.0 200 OK\r\n\r\nbody to the end",  # then close: graceful
 }
@@ -191,7 +192,8 @@ srv = Srv(("127.0.0.1", 0), Handler)
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 hbase = "http://127.0.0.1:%d" % srv.server_address[1]
 for path, why in (("/bad-status", "bad status line"), ("/bad-chunk", "bad chunk size"),
-                  ("/huge-header", "header too large"), ("/two-lengths", "bad content-length")):
+                  ("/huge-header", "header too large"), ("/two-lengths", "bad content-length"),
+                  ("/huge-length", "oversized")):
     rc, r, log = run(hbase + path, "-c", "2", "-d", "500ms", "-o", "connect_rate=200")
     # exit 1: nothing was answered, which surge says rather than report 0 s latencies
     if not ok(r is not None and rc == 1 and "no response completed" in log,

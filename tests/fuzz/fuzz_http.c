@@ -45,6 +45,7 @@ static void split(const struct http_limits *lim, const uint8_t *s, size_t len, s
 			FUZZ_CHECK(r.status >= 200 && r.status <= 599);
 			FUZZ_CHECK(r.head_len <= (size_t)m && r.body_bytes <= (size_t)m - r.head_len);
 			FUZZ_CHECK(!r.until_close);
+			FUZZ_CHECK(r.length == 0 || r.length == (uint64_t)m);
 			FUZZ_CHECK(out->n < MAX_MSGS);
 			out->lens[out->n++] = (size_t)m;
 			off += (size_t)m;

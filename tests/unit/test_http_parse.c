@@ -32,6 +32,7 @@ static void whole(const char *name, const char *s, const struct http_limits *lim
 	is_int(r.status, status, "  status");
 	is_int(r.close, close, "  connection ends after it");
 	is_int(r.body_bytes, body, "  body bytes");
+	ok(r.length == 0 || r.length == n, "  its length, when the head gives it, is the whole");
 	snprintf(buf, sizeof(buf), "%sHTTP/1.1 200 OK\r\n", s);
 	is_int(parse(buf, strlen(buf), lim, &r), n, "  followed by the next response");
 }
@@ -129,6 +130,7 @@ int main(void)
 			 "C: 3\r\nD: 4\r\n\r\n";
 	malformed("4 trailers, 3 allowed", tr, strlen(tr), &small, "too many headers");
 	is_int(parse("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nabc", 47, &LIM, &r), 0,
-	       "a length larger than what came: waits (max_message and timeouts bound it)");
+	       "a length larger than what came: waits");
+	is_int(r.length, 1000044, "  and says the whole length (the engine refuses it past max_message)");
 	return tap_done();
 }
