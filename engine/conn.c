@@ -6,6 +6,7 @@
  */
 #include "conn.h"
 #include "framing.h"
+#include "http_parse.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,6 +32,7 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_write_failed(struct worker *w, struct conn *c, int err);
 static void session_wake(struct worker *w, struct conn *c, int reason);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
+static void protocol_why(struct worker *w, const char *why);
 
 static int errno_class(int e, bool connecting)
 {
@@ -198,6 +200,21 @@ fail:
 	return -1;
 }
 
+/* Tells a message protocol's Lua of a connection's open or close (its
+ * connect/close callbacks, ctx.state). Returns 0 or -EINVAL when the callback
+ * raised (logged here; the caller counts it). */
+static int conn_event(struct worker *w, struct conn *c, int what, const char *why)
+{
+	w->ctxs[c->id].now_ns = clock_ns();
+	w->ctxs[c->id].seq = c->seq;
+	w->in_lua = true;
+	int rc = lua_engine_conn_event(w->lua, c->id, what, why);
+	w->in_lua = false;
+	if (rc < 0)
+		worker_log(w, "%s", lua_engine_last_error(w->lua));
+	return rc;
+}
+
 static void conn_release_buffers(struct conn *c)
 {
 	buf_free(&c->rbuf);
@@ -241,6 +258,9 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	pool_ready_remove(w, c);
 	c->state = CONN_CLOSED;
 	c->close_reason = cls >= 0 ? (uint8_t)(cls + 1) : SURGE_CLOSED_LOCAL;
+	if (was_open && w->opt->has_conn_events && !w->in_lua &&
+	    conn_event(w, c, LUA_CONN_CLOSED, cls >= 0 ? stats_error_key(cls) : "closed") < 0)
+		w->stats.error[ERR_SCRIPT]++;
 
 	if (session && c->session_live) {
 		/* The coroutine owns the slot until it returns: it learns of the
@@ -252,6 +272,24 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	}
 	conn_release_buffers(c);
 	pool_conn_closed(w, c, cls >= 0);
+}
+
+/* The answer just handled ends the connection (HTTP's Connection: close, a
+ * response callback's "close"): no fault, and the slot connects again at
+ * once. Requests still in flight went out past the end and are lost: only
+ * they count, as unexpected closes. A write that failed (salvaging) closes
+ * with its own class after this, so that slot waits for the pool. */
+static void conn_end(struct worker *w, struct conn *c)
+{
+	bool reopen = !c->salvaging;
+
+	if (c->inflight) {
+		w->stats.error[ERR_UNEXPECTED_CLOSE] += c->inflight;
+		conn_forget_inflight(w, c);
+	}
+	conn_close(w, c, -1);
+	if (reopen)
+		pool_reopen(w, c);
 }
 
 /* Writes queued output; keeps EV_WRITE armed only while some remains. */
@@ -343,7 +381,9 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 		w->in_lua = false;
 		if (rc < 0) {
 			w->stats.error[rc == -EPROTO ? ERR_PROTOCOL : ERR_SCRIPT]++;
-			if (rc != -EPROTO)
+			if (rc == -EPROTO)
+				protocol_why(w, why);
+			else
 				worker_log(w, "%s", lua_engine_last_error(w->lua));
 			return rc;
 		}
@@ -372,12 +412,15 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 }
 
 /* Length of the message at p: > 0 whole message, 0 need more, < 0 malformed
- * (FRAME_SCRIPT_ERROR: a Lua framing function raised or returned no number). */
-static long frame_length(struct worker *w, const uint8_t *p, size_t n)
+ * (FRAME_SCRIPT_ERROR: a Lua framing function raised or returned no number).
+ * FRAME_HTTP fills *hr. */
+static long frame_length(struct worker *w, const uint8_t *p, size_t n, struct http_response *hr)
 {
 	const struct options *o = w->opt;
 
 	switch (o->framing) {
+	case FRAME_HTTP:
+		return http_parse_response(p, n, &o->http, hr);
 	case FRAME_FIXED:
 	case FRAME_U16:
 	case FRAME_DELIM:
@@ -394,12 +437,21 @@ static long frame_length(struct worker *w, const uint8_t *p, size_t n)
 }
 
 /* Why, in the counter protocol.<why>; the error itself is counted by the
- * caller: one bad answer, or conn_close for every request a fault loses. */
+ * caller: one bad answer, or conn_close for every request a fault loses.
+ * The reason may come from a script: anything but letters, digits and
+ * ._:- becomes '_', so a reason cannot break the report's counters line
+ * ("bad chunk size" is protocol.bad_chunk_size). */
 static void protocol_why(struct worker *w, const char *why)
 {
 	char name[STATS_NAME_MAX];
 
-	snprintf(name, sizeof(name), "protocol.%s", why);
+	int n = snprintf(name, sizeof(name), "protocol.%s", why);
+	for (int i = 9; i < n && i < (int)sizeof(name) - 1; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+			name[i] = '_';
+	}
 	int id = stats_counter_id(&w->stats, name);
 	if (id >= 0)
 		w->stats.ncounter[id].value++;
@@ -437,7 +489,7 @@ static uint32_t conn_match(struct worker *w, struct conn *c, bool by_key, bool h
 }
 
 void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
-		     uint32_t answerable)
+		     uint32_t answerable, bool ends)
 {
 	const struct options *o = w->opt;
 	double key = 0;
@@ -446,7 +498,10 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 
 	if (o->has_response_fn) {
 		w->in_lua = true;
-		int rc = lua_engine_response(w->lua, c->id, p, n, &key, &has_key, why, sizeof(why));
+		bool lua_ends = false;
+		int rc = lua_engine_response(w->lua, c->id, p, n, &key, &has_key, &lua_ends, why,
+					     sizeof(why));
+		ends = ends || lua_ends;
 		w->in_lua = false;
 		if (rc < 0) {
 			/* conn_close counts the requests in flight, this one among them. */
@@ -465,6 +520,8 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 									    : "unsolicited");
 		else
 			protocol_error(w, why[0] ? why : "unmatched");
+		if (ends)
+			conn_end(w, c);
 		return;
 	}
 	if (why[0]) {
@@ -483,7 +540,19 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 	inflight_remove(&w->fl, &c->fl, i);
 	c->inflight--;
 	w->inflight--;
-	dispatch_conn_has_room(w, c);
+	if (ends)
+		conn_end(w, c);
+	else
+		dispatch_conn_has_room(w, c);
+}
+
+/* FRAME_HTTP: counts a framed answer; true when the connection ends after it. */
+static bool http_answer(struct worker *w, const struct http_response *hr)
+{
+	http_stats_answer(&w->http, &w->stats, hr);
+	if (hr->close)
+		http_stats_closed(&w->http, &w->stats);
+	return hr->close;
 }
 
 /* Parses whole messages out of data; returns the bytes consumed. */
@@ -491,11 +560,16 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 			 uint32_t answerable)
 {
 	size_t off = 0;
+	struct http_response hr;
+	bool http = w->opt->framing == FRAME_HTTP;
 
 	while (off < len && c->state == CONN_OPEN) {
-		long m = frame_length(w, data + off, len - off);
+		long m = frame_length(w, data + off, len - off, &hr);
 		if (m == 0) {
-			if (len - off > w->opt->max_message) {
+			/* An HTTP head that announces more than max_message is
+			 * refused now, not after the bytes (or a timeout). */
+			if (len - off > w->opt->max_message ||
+			    (http && hr.length > w->opt->max_message)) {
 				protocol_why(w, "oversized");
 				conn_close(w, c, ERR_PROTOCOL);
 			}
@@ -507,14 +581,36 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 			break;
 		}
 		if (m < 0 || (size_t)m > len - off) {
-			protocol_why(w, "bad framing");
+			protocol_why(w, http && m == -1 ? hr.why : "bad framing");
 			conn_close(w, c, ERR_PROTOCOL);
 			break;
 		}
-		conn_on_message(w, c, data + off, (size_t)m, answerable);
+		conn_on_message(w, c, data + off, (size_t)m, answerable, http && http_answer(w, &hr));
 		off += (size_t)m;
 	}
 	return off;
+}
+
+/* FRAME_HTTP at end of stream: a close-delimited body ends here (RFC 9112
+ * 6.3 p.8), and a server may close a keep-alive connection that carries no
+ * request (9.3.1). Both are graceful; true when this was either. */
+static bool conn_http_eof(struct worker *w, struct conn *c)
+{
+	struct http_response hr;
+
+	if (w->opt->framing != FRAME_HTTP)
+		return false;
+	if (c->rbuf.len == 0 && c->inflight == 0) {
+		http_stats_closed(&w->http, &w->stats);
+		conn_end(w, c);
+		return true;
+	}
+	if (c->rbuf.len == 0 ||
+	    http_parse_response(buf_start(&c->rbuf), c->rbuf.len, &w->opt->http, &hr) != 0 ||
+	    !hr.until_close)
+		return false;
+	conn_on_message(w, c, buf_start(&c->rbuf), c->rbuf.len, c->written, http_answer(w, &hr));
+	return true;
 }
 
 /* One read and every whole message in it. Returns true when it read
@@ -544,7 +640,7 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 			; /* the write took the reset's error: it closes with that */
 		else if (c->inflight == 0 && (w->stopping || c->draining))
 			conn_close(w, c, -1);
-		else
+		else if (!conn_http_eof(w, c))
 			conn_close(w, c, ERR_UNEXPECTED_CLOSE);
 		return false;
 	}
@@ -709,6 +805,10 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	c->seq = 0;
 	c->written = 0;
 	io_set(w, c, EV_READ);
+	if (w->opt->has_conn_events && conn_event(w, c, LUA_CONN_OPENED, NULL) < 0) {
+		conn_close(w, c, ERR_SCRIPT);
+		return;
+	}
 	if (!w->holding)
 		conn_begin(w, c);
 }

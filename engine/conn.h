@@ -80,9 +80,11 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
 void conn_uncork(struct worker *w, struct conn *c);
 /* One whole answer p[0, n) read on c: the response callback, matching
  * against the requests wholly written when `answerable` bytes had been, the
- * latency or the protocol error. May close c (a failing callback). */
+ * latency or the protocol error. ends: it is the connection's last (an HTTP
+ * Connection: close), so c ends gracefully after it. May close c (a failing
+ * callback). */
 void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
-		     uint32_t answerable);
+		     uint32_t answerable, bool ends);
 /* Bytes buffered but not consumed (sessions). */
 void conn_consume(struct worker *w, struct conn *c, uint32_t n);
 

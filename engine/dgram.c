@@ -58,7 +58,7 @@ static void read_one_by_one(struct worker *w, struct conn *c)
 		w->stats.counter[ST_BYTES_IN] += n;
 		/* Every send completes at once: all requests in flight were
 		 * written before this datagram was read. */
-		conn_on_message(w, c, w->scratch, (size_t)n, c->written);
+		conn_on_message(w, c, w->scratch, (size_t)n, c->written, false);
 	}
 }
 
@@ -102,7 +102,7 @@ void dgram_read(struct worker *w, struct conn *c)
 				count(w, "protocol.oversized");
 				continue;
 			}
-			conn_on_message(w, c, iov[i].iov_base, n, c->written);
+			conn_on_message(w, c, iov[i].iov_base, n, c->written, false);
 		}
 		conn_uncork(w, c);
 		if ((unsigned)got < vlen)

@@ -22,6 +22,7 @@
 #include "worker.h"
 
 enum { FN_REQUEST, FN_RESPONSE, FN_FRAME, FN_SESSION_START, FN_SESSION_RESUME, FN_EXPIRED,
+       FN_CONN_EVENT,
        FN__COUNT };
 
 /* Answers up to this size reach Lua through one buffer whose FFI pointer
@@ -61,7 +62,7 @@ static void set_error(struct lua_engine *le, const char *msg)
  * then the share directory of the configured PREFIX. */
 static void set_package_path(lua_State *L)
 {
-	char exe[PATH_MAX], buf[5 * PATH_MAX + 256];
+	char exe[PATH_MAX], buf[8 * PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	const char *env = getenv("SURGE_LUA_PATH");
 	char bindir[PATH_MAX] = ".";
@@ -77,11 +78,16 @@ static void set_package_path(lua_State *L)
 	 * finds the checkout's lua/ one level up; an installed bin/ finds
 	 * ../share/surge/lua. */
 	lua_getglobal(L, "package");
+	/* LuaJIT's own path (LUA_PATH, or its default) last: a user's modules
+	 * are found, surge's own cannot be shadowed by them. */
+	lua_getfield(L, -1, "path");
+	const char *dflt = lua_tostring(L, -1);
 	snprintf(buf, sizeof(buf),
 		 "%s%s%s/../lua/?.lua;%s/../lua/?/init.lua;%s/../share/surge/lua/?.lua;"
-		 "%s/../share/surge/lua/?/init.lua;%s/?.lua;%s/?/init.lua;",
+		 "%s/../share/surge/lua/?/init.lua;%s/?.lua;%s/?/init.lua;%s",
 		 env ? env : "", env ? ";" : "", bindir, bindir, bindir, bindir, SURGE_LUADIR,
-		 SURGE_LUADIR);
+		 SURGE_LUADIR, dflt ? dflt : "");
+	lua_pop(L, 1);
 	lua_pushstring(L, buf);
 	lua_setfield(L, -2, "path");
 	lua_pop(L, 1);
@@ -229,6 +235,13 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 			lua_pop(L, 1);
 		} else if (s && strcmp(s, "lua") == 0) {
 			o->framing = FRAME_LUA;
+		} else if (s && strcmp(s, "http") == 0) {
+			int f = lua_gettop(L);
+			o->framing = FRAME_HTTP;
+			o->http.head = field_bool(L, f, "head");
+			o->http.max_head = (uint32_t)field_num(L, f, "max_head", HTTP_MAX_HEAD_DEFAULT);
+			o->http.max_headers =
+				(uint32_t)field_num(L, f, "max_headers", HTTP_MAX_HEADERS_DEFAULT);
 		}
 	}
 	lua_pop(L, 1);
@@ -249,7 +262,14 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 	lua_pop(L, 1);
 	lua_getfield(L, p, "response");
 	o->has_response_fn = lua_isfunction(L, -1);
-	lua_pop(L, 2);
+	lua_pop(L, 1);
+	/* ctx.state starts empty on each connection: any Lua callback may use it. */
+	lua_getfield(L, p, "connect");
+	lua_getfield(L, p, "close");
+	o->has_conn_events = o->shape == SHAPE_MESSAGE &&
+			     (lua_isfunction(L, -1) || lua_isfunction(L, -2) || o->has_request_fn ||
+			      o->has_response_fn || o->framing == FRAME_LUA);
+	lua_pop(L, 3);
 	return 0;
 }
 
@@ -487,6 +507,7 @@ static const char *const fn_names[FN__COUNT] = {
 	[FN_SESSION_START] = "session_start",
 	[FN_SESSION_RESUME] = "session_resume",
 	[FN_EXPIRED] = "expired",
+	[FN_CONN_EVENT] = "conn_event",
 };
 
 int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen)
@@ -563,7 +584,7 @@ int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, si
 }
 
 int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
-			double *key, bool *has_key, char *why, size_t whylen)
+			double *key, bool *has_key, bool *ends, char *why, size_t whylen)
 {
 	lua_State *L = le->L;
 
@@ -576,13 +597,14 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 		lua_pushlightuserdata(L, (void *)p);
 	}
 	lua_pushinteger(L, (lua_Integer)n);
-	if (call(le, 3, 2) < 0)
+	if (call(le, 3, 3) < 0)
 		return -EINVAL;
-	*has_key = lua_type(L, -2) == LUA_TNUMBER;
-	*key = *has_key ? lua_tonumber(L, -2) : 0;
+	*has_key = lua_type(L, -3) == LUA_TNUMBER;
+	*key = *has_key ? lua_tonumber(L, -3) : 0;
 	why[0] = '\0';
-	if (lua_isstring(L, -1))
-		snprintf(why, whylen, "%s", lua_tostring(L, -1));
+	if (lua_isstring(L, -2))
+		snprintf(why, whylen, "%s", lua_tostring(L, -2));
+	*ends = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "close") == 0;
 	lua_settop(L, TRACEBACK_IDX);
 	return 0;
 }
@@ -641,6 +663,24 @@ static int session_call(struct lua_engine *le, int fn, uint32_t conn_id, int rea
 		set_error(le, lua_tostring(L, -1));
 	lua_settop(L, TRACEBACK_IDX);
 	return r < 0 ? -EINVAL : r;
+}
+
+int lua_engine_conn_event(struct lua_engine *le, uint32_t conn_id, int what, const char *why)
+{
+	lua_State *L = le->L;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, le->fn_ref[FN_CONN_EVENT]);
+	if (lua_isnil(L, -1)) {
+		lua_settop(L, TRACEBACK_IDX);
+		return 0;
+	}
+	lua_pushinteger(L, conn_id);
+	lua_pushinteger(L, what);
+	lua_pushstring(L, why ? why : "");
+	if (call(le, 3, 0) < 0)
+		return -EINVAL;
+	lua_settop(L, TRACEBACK_IDX);
+	return 0;
 }
 
 int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id)

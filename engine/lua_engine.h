@@ -34,9 +34,10 @@ int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, s
 int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, size_t cap,
 		       const uint8_t **out, size_t *outlen, double *key, char *why, size_t whylen);
 /* response: *key and *has_key from the protocol; why[0] != 0 when the response
- * is a protocol error of class why. */
+ * is a protocol error of class why; *ends when it returned "close" third: the
+ * connection ends gracefully after this answer. */
 int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
-			double *key, bool *has_key, char *why, size_t whylen);
+			double *key, bool *has_key, bool *ends, char *why, size_t whylen);
 /* UDP: the request carrying key timed out and is forgotten; the protocol's
  * optional expired(ctx, key) frees what it kept for it. 0, or -EINVAL when
  * it raised (lua_engine_last_error). */
@@ -51,6 +52,11 @@ long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n);
  * waits. resume: wakes it with an enum surge_wake reason. Both return 0 while
  * it runs on, 1 when it has finished, 2 when it finished after counting an
  * error itself (surge.error: the session failed), -EINVAL when it raised. */
+/* A message protocol's connection opened (what LUA_CONN_OPENED: ctx.state
+ * made empty, connect(ctx) called) or closed (LUA_CONN_CLOSED: close(ctx, why)).
+ * Returns 0, or -EINVAL when the callback raised (lua_engine_last_error). */
+enum { LUA_CONN_OPENED = 1, LUA_CONN_CLOSED = 2 };
+int lua_engine_conn_event(struct lua_engine *le, uint32_t conn_id, int what, const char *why);
 int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id);
 int lua_engine_session_resume(struct lua_engine *le, uint32_t conn_id, int reason);
 

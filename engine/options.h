@@ -12,11 +12,12 @@
 #include <sys/socket.h>
 
 #include "addrset.h"
+#include "http_parse.h"
 #include "pacer.h"
 #include "resolve.h"
 
 enum proto_shape { SHAPE_MESSAGE, SHAPE_SESSION };
-enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA };
+enum framing_kind { FRAME_NONE, FRAME_FIXED, FRAME_U16, FRAME_DELIM, FRAME_LUA, FRAME_HTTP };
 enum match_kind { MATCH_FIFO, MATCH_KEY };
 /* TCP streams, or connected UDP sockets with one message per datagram (dgram.h). */
 enum transport_kind { TRANSPORT_TCP, TRANSPORT_UDP };
@@ -93,11 +94,13 @@ struct options {
 	uint32_t frame_size;
 	char delim[16];
 	size_t delim_len;
+	struct http_limits http; /* FRAME_HTTP */
 	enum match_kind match;
 	uint32_t pipeline;
 	uint8_t *const_request; /* set when request is constant bytes: no Lua per request */
 	size_t const_request_len;
 	bool has_request_fn, has_response_fn;
+	bool has_conn_events; /* Lua hears of each connection's open and close */
 	uint32_t max_message; /* largest message accepted before protocol error */
 
 	/* Reports */

@@ -84,6 +84,25 @@ void pool_conn_closed(struct worker *w, struct conn *c, bool failed)
 	}
 }
 
+/* A free slot connects, spending a token. False when no destination is up. */
+static bool reconnect(struct worker *w, struct conn *c)
+{
+	c->dest = dest_table_pick(&w->dests, w->count, w->index);
+	if (c->dest == DEST_NONE)
+		return false;
+	conn_list_remove(&w->free, w->conns, c);
+	c->in_free = 0;
+	w->connect_tokens -= 1;
+	conn_open(w, c);
+	return true;
+}
+
+void pool_reopen(struct worker *w, struct conn *c)
+{
+	if (!w->stopping && c->in_free && w->connect_tokens >= 1)
+		reconnect(w, c);
+}
+
 static uint32_t target_at(struct worker *w, uint64_t now)
 {
 	const struct options *o = w->opt;
@@ -171,13 +190,8 @@ void pool_upkeep(struct worker *w, uint64_t now)
 		next = c->next;
 		if (c->t_connect > now)
 			continue;
-		c->dest = dest_table_pick(&w->dests, w->count, w->index);
-		if (c->dest == DEST_NONE)
+		if (!reconnect(w, c))
 			break;
-		conn_list_remove(&w->free, w->conns, c);
-		c->in_free = 0;
-		w->connect_tokens -= 1;
-		conn_open(w, c);
 	}
 }
 

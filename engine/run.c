@@ -34,8 +34,10 @@
 
 static const char run_usage[] =
 	"usage: surge run SCENARIO.lua [options]\n"
+	"       surge run http://HOST[:PORT]/PATH [options]   (or tcp://HOST:PORT: echo)\n"
 	"\n"
-	"Runs the load test a scenario file describes. Every scenario option can be\n"
+	"Runs the load test a scenario file describes, or for a URL the built-in HTTP/1.1\n"
+	"GET (echo for tcp://) with 10 connections for 10 s. Every scenario option can be\n"
 	"overridden here; the command line wins.\n"
 	"\n"
 	"  -c, --connections N     connections to keep open (e.g. 200, 25k)\n"
@@ -55,6 +57,8 @@ static const char run_usage[] =
 	"      --ports LO-HI       local ports, sliced between workers (e.g. 40000-49999)\n"
 	"      --pick MODE         round-robin (default), random or permutation\n"
 	"  -o, --option KEY=VALUE  set any scenario option (repeatable)\n"
+	"  -e, --env KEY=VALUE     surge.env.KEY in the scenario and its modules (repeatable)\n"
+	"  -H, --header 'N: V'     a request header, for a URL run (repeatable, as wrk's -H)\n"
 	"      --latency           print the full latency distribution (HdrHistogram format)\n"
 	"      --json FILE         write the report as JSON\n"
 	"      --hlog FILE         write per-second histograms (HdrHistogram interval log)\n"
@@ -478,12 +482,13 @@ static const struct option run_longopts[] = {
 	{"pipeline", required_argument, 0, 'p'},     {"timeout", required_argument, 0, 't'},
 	{"target", required_argument, 0, 'T'},	     {"option", required_argument, 0, 'o'},
 	{"latency", no_argument, 0, 'L'},	     {"json", required_argument, 0, 'J'},
-	{"hlog", required_argument, 0, 'H'},	     {"html", required_argument, 0, 'M'},
+	{"hlog", required_argument, 0, 'G'},	     {"html", required_argument, 0, 'M'},
 	{"progress", no_argument, 0, 'P'},	     {"no-progress", no_argument, 0, 'N'},
 	{"threshold", required_argument, 0, 'X'},    {"threshold-abort", required_argument, 0, 'A'},
 	{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
 	{"resolver", required_argument, 0, 'R'},     {"bind", required_argument, 0, 'B'},
 	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
+	{"env", required_argument, 0, 'e'},	     {"header", required_argument, 0, 'H'},
 	{0, 0, 0, 0},
 };
 
@@ -491,10 +496,11 @@ static const struct cli_key run_keys[] = {
 	{'c', "connections", NULL}, {'d', "duration", NULL},	 {'r', "rate", NULL},
 	{'w', "workers", NULL},	    {'p', "pipeline", NULL},	 {'t', "timeout", NULL},
 	{'T', "target", NULL},	    {'R', "resolver", NULL},	 {'J', "json", NULL},
-	{'H', "hlog", NULL},	    {'M', "html", NULL},	 {'X', "threshold", NULL},
+	{'G', "hlog", NULL},	    {'M', "html", NULL},	 {'X', "threshold", NULL},
 	{'A', "threshold_abort", NULL}, {'L', "latency", "true"}, {'P', "progress", "on"},
 	{'N', "progress", "off"},   {'q', "quiet", "true"},	 {'B', "bind", NULL},
-	{'O', "ports", NULL},	    {'K', "pick", NULL},
+	{'O', "ports", NULL},	    {'K', "pick", NULL},	 {'e', "env", NULL},
+	{'H', "header", NULL},
 };
 
 static int outcome(const struct options *o, const struct run_result *r)
@@ -531,7 +537,7 @@ int run_main(int argc, char **argv)
 	char err[2048];
 	int rc = EXIT_USAGE, child_rc = 0;
 
-	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:qh", run_longopts, run_keys,
+	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:e:H:qh", run_longopts, run_keys,
 		      sizeof(run_keys) / sizeof(run_keys[0]), &args) < 0)
 		return EXIT_USAGE;
 	const char *scenario = args.scenario, **ov = args.ov;

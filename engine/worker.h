@@ -16,6 +16,7 @@
 #include "conn_list.h"
 #include "inflight.h"
 #include "dest.h"
+#include "http_stats.h"
 #include "ipc.h"
 #include "options.h"
 #include "pacer.h"
@@ -32,6 +33,7 @@ struct worker {
 	const struct options *opt;
 	struct lua_engine *lua;
 	struct stats stats;
+	struct http_stats http; /* FRAME_HTTP's counter ids */
 	int report_fd;
 
 	struct conn *conns;

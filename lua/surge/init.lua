@@ -72,6 +72,41 @@ function M.log(fmt, ...)
   if W then C.surge_log(W, msg) else io.stderr:write(msg, "\n") end
 end
 
+-- Handles declared at load: `local lost = surge.counter("rtsp.lost")` then
+-- `lost:add()` (or `lost:add(n)`), `surge.histogram("rtsp.first_frame"):record(ns)`.
+-- The name is checked once, where it is declared (a bad one is an error at
+-- that line), and its id looked up on first use in a worker, so a call is a
+-- field read and a C call. M.declared lists every name declared.
+M.declared = {}
+
+-- kind: "counter" or "histogram"; id_fn and put_fn: the C functions that
+-- look its id up and add to it; method: what the handle calls it.
+local function handle_kind(kind, id_fn, put_fn, method, default)
+  local mt = {}
+  mt.__index = mt
+  mt[method] = function(self, v)
+    if not W then return end
+    local id = self.id
+    if not id then
+      id = C[id_fn](W, self.name)
+      self.id = id
+    end
+    C[put_fn](W, id, v or default)
+  end
+  M[kind] = function(name)
+    if type(name) ~= "string" or name == "" or #name >= 64 or name:find("[^%w._:-]") then
+      error(("surge.%s: a name of 1 to 63 letters, digits and ._:- (got %s)"):format(kind,
+        tostring(name)), 2)
+    end
+    M.declared[name] = kind
+    return setmetatable({ name = name }, mt)
+  end
+end
+handle_kind("counter", "surge_counter_id", "surge_count", "add", 1)
+handle_kind("histogram", "surge_metric_id", "surge_metric", "record", 0)
+
+M.wire = require "surge.wire"
+
 function M.worker_index()
   return W and C.surge_worker_index(W) or 0
 end

@@ -29,6 +29,28 @@ local close_names = {
 
 local M = {}
 
+-- ctx.state: a table per connection that the engine empties when the
+-- connection (re)opens, so a module keeps what it learned about its
+-- connection there instead of in its own table keyed by conn_id. Looked up
+-- through the ctx struct's metatable: only a use of ctx.state costs.
+local states = {}
+ffi.metatype("struct surge_ctx", { __index = function(c, k)
+  if k ~= "state" then return nil end
+  local id = c.conn_id
+  local s = states[id]
+  if not s then
+    s = {}
+    states[id] = s
+  end
+  return s
+end })
+
+-- Where a function is written, for errors about what it returned.
+local function where(fn)
+  local i = debug.getinfo(fn, "S")
+  return i and (i.short_src .. ":" .. (i.linedefined or "?")) or "?"
+end
+
 -- A session's view of its connection (PROTOCOL.md). Methods yield inside.
 local Conn = {}
 Conn.__index = Conn
@@ -165,8 +187,13 @@ function M.bind(wptr, cfg, msgptr)
   local request = proto.request
   if type(request) == "function" then
     local cap = C.SURGE_REQBUF_SIZE
+    local at = where(request)
     fns.request = function(id)
       local r, key = request(ctx_of[id], reqbuf, cap)
+      if r == nil and key == nil then
+        error(at .. ": protocol request() returned nothing: return the request (a string, or "
+          .. "the length written into buf) and its key, or nil and the reason it was skipped", 0)
+      end
       return r, key
     end
   end
@@ -179,6 +206,18 @@ function M.bind(wptr, cfg, msgptr)
   local expired = proto.expired
   if expired then
     fns.expired = function(id, key) expired(ctx_of[id], key) end
+  end
+  if proto.shape ~= "session" then
+    local connect, close = proto.connect, proto.close
+    fns.conn_event = function(id, what, why)
+      local ctx = ctx_of[id]
+      if what == 1 then
+        states[id] = nil
+        if connect then connect(ctx) end
+      elseif close then
+        close(ctx, why)
+      end
+    end
   end
   if proto.framing and proto.framing.kind == "lua" then
     local fn = proto.framing.fn

@@ -5,6 +5,7 @@
 local units = require "surge.units"
 local ramp = require "surge.ramp"
 local target = require "surge.target"
+local keys = require "surge.keys"
 
 local M = {}
 
@@ -394,34 +395,9 @@ local function read_file(path)
   return s
 end
 
--- Edit distance, for "did you mean": a typo is the commonest bad option.
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
 -- "did you mean 'connections'?" for a near miss, else the sorted list.
 local function known_list(unknown)
-  local keys, best, best_d = {}, nil, 3
-  for k in pairs(schema) do
-    keys[#keys + 1] = k
-    if type(unknown) == "string" then
-      local d = distance(unknown, k)
-      if d < best_d then best, best_d = k, d end
-    end
-  end
-  if best then return "did you mean '" .. best .. "'?" end
-  table.sort(keys)
-  return "known: " .. table.concat(keys, ", ")
+  return keys.suggest(unknown, schema)
 end
 
 -- A number that is whole and within [lo, hi] (NaN is not).
@@ -430,7 +406,19 @@ local function whole(v, lo, hi)
 end
 
 -- Normalizes the protocol table; errors name "protocol.<field>".
+local PROTOCOL_KEYS = { name = true, shape = true, session = true, framing = true, request = true,
+  response = true, match = true, pipeline = true, max_message = true, prepare = true,
+  connect = true, close = true, transport = true, expired = true }
+local FRAMING_KEYS = {
+  fixed = { kind = true, size = true }, u16 = { kind = true },
+  delimiter = { kind = true, delim = true }, lua = { kind = true, fn = true },
+  http = { kind = true, head = true, max_head = true, max_headers = true },
+  datagram = { kind = true },
+}
+
 local function check_protocol(p, pipeline)
+  local bad, hint = keys.unknown(p, PROTOCOL_KEYS)
+  if bad then return nil, "protocol", "no key '" .. bad .. "' (" .. hint .. ")", true end
   local shape = p.shape or (p.session and "session") or "message"
   if shape ~= "message" and shape ~= "session" then
     return nil, "protocol.shape", "\"message\" or \"session\""
@@ -464,6 +452,14 @@ local function check_protocol(p, pipeline)
   elseif type(fr) ~= "table" then
     return nil, "protocol.framing", "{ kind = \"fixed\"|\"u16\"|\"delimiter\"|\"lua\", ... }"
   end
+  local fkeys = FRAMING_KEYS[fr.kind]
+  if fkeys then
+    bad, hint = keys.unknown(fr, fkeys)
+    if bad then
+      return nil, "protocol.framing", "no key '" .. bad .. "' for kind \"" .. fr.kind .. "\" ("
+        .. hint .. ")", true
+    end
+  end
   if fr.kind == "fixed" then
     if not whole(fr.size, 1, 2 ^ 30) then
       return nil, "protocol.framing.size", "a message size in bytes from 1 to 1073741824"
@@ -476,8 +472,17 @@ local function check_protocol(p, pipeline)
     if type(fr.fn) ~= "function" then
       return nil, "protocol.framing.fn", "a function(ptr, len) returning a message length"
     end
+  elseif fr.kind == "http" then
+    if fr.head ~= nil and type(fr.head) ~= "boolean" then
+      return nil, "protocol.framing.head", "true or false (the requests are HEAD)"
+    end
+    for _, k in ipairs { "max_head", "max_headers" } do
+      if fr[k] ~= nil and not whole(fr[k], 1, 2 ^ 24) then
+        return nil, "protocol.framing." .. k, "a whole number from 1 to 16777216"
+      end
+    end
   elseif fr.kind ~= "u16" and not (fr.kind == "datagram" and transport == "udp") then
-    return nil, "protocol.framing.kind", "\"fixed\", \"u16\", \"delimiter\" or \"lua\""
+    return nil, "protocol.framing.kind", "\"fixed\", \"u16\", \"delimiter\", \"lua\" or \"http\""
   end
   out.framing = fr
   if type(p.request) ~= "string" and type(p.request) ~= "function" then
@@ -490,6 +495,13 @@ local function check_protocol(p, pipeline)
     return nil, "protocol.expired", "a function(ctx, key) told of a request that timed out (UDP)"
   end
   out.request, out.response, out.expired = p.request, p.response, p.expired
+  for _, k in ipairs { "connect", "close" } do
+    if p[k] ~= nil and type(p[k]) ~= "function" then
+      return nil, "protocol." .. k, k == "connect" and "a function(ctx) called as each connection opens"
+        or "a function(ctx, why) called as each connection closes"
+    end
+    out[k] = p[k]
+  end
   out.match = p.match or "fifo"
   if out.match ~= "fifo" and out.match ~= "key" then
     return nil, "protocol.match", "\"fifo\" or \"key\""
@@ -541,18 +553,73 @@ local function peak(segs)
 end
 
 -- load(path, overrides) -> cfg, or nil and a message for people.
-function M.load(path, overrides)
-  local source = read_file(path)
-  if not source then
-    return nil, fmt("cannot read scenario '%s' (does the file exist?)", path)
+-- `surge run http://host:port/path` (a URL instead of a file): the built-in
+-- module for the scheme with wrk's defaults (10 connections, 10 s), so a wrk
+-- user's first command works; every flag still applies on top.
+local function url_scenario(url, headers)
+  local t, err = target.parse(url)
+  if not t then return nil, err end
+  local proto
+  if t.scheme == "http" then
+    local ok, p = pcall(require("surge.proto.http").client, { path = t.path, headers = headers })
+    if not ok then return nil, "command line: " .. tostring(p):gsub("^.-http%.client: ", "") end
+    proto = p
+  elseif t.scheme == "tcp" and not headers then
+    proto = require("surge.proto.echo").new {}
+  else
+    if headers then return nil, "command line: -H sets HTTP headers; " .. url .. " is not http://" end
+    return nil, fmt("surge run %s: a URL runs http:// (HTTP/1.1 GET) or tcp:// (echo); "
+      .. "write a scenario file for %s://", url, t.scheme)
   end
-  local chunk, err = loadstring(source, "@" .. path)
-  if not chunk then return nil, err end
-  local ok, opts = xpcall(chunk, function(e)
-    -- errors raised inside the scenario keep their file:line
-    return tostring(e)
-  end)
-  if not ok then return nil, opts end
+  return { target = url, protocol = proto, connections = 10, duration = "10s" }
+end
+
+function M.load(path, overrides)
+  -- -e KEY=VALUE: surge.env, set before the scenario runs (k6's __ENV).
+  local env, headers = {}, nil
+  for _, kv in ipairs(overrides or {}) do
+    if kv[1] == "header" then
+      local k, v = tostring(kv[2]):match("^([^:]+):%s*(.-)%s*$")
+      if not k then
+        return nil, fmt("command line: -H expects 'Name: value', got '%s'", kv[2])
+      end
+      headers = headers or {}
+      headers[k] = v
+    elseif kv[1] == "env" then
+      local k, v = tostring(kv[2]):match("^([%a_][%w_]*)=(.*)$")
+      if not k then
+        return nil, fmt("command line: -e expects KEY=VALUE with KEY a name, got '%s'", kv[2])
+      end
+      env[k] = v
+    end
+  end
+  require("surge").env = env
+  -- A URL instead of a file (unless a file has that name).
+  local is_url = path:match("^%a[%w+.-]*://") and not read_file(path)
+  -- require finds modules beside the scenario file too (after surge's own,
+  -- which they cannot shadow).
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  if not is_url and not package.path:find(";" .. dir .. "/?.lua", 1, true) then
+    package.path = package.path .. ";" .. dir .. "/?.lua"
+  end
+  local source, ok, opts
+  if is_url then
+    source = ""
+    opts, ok = url_scenario(path, headers)
+    if not opts then return nil, ok end
+  else
+    source = read_file(path)
+    if not source then
+      return nil, fmt("cannot read scenario '%s' (does the file exist?)", path)
+    end
+    local chunk, err = loadstring(source, "@" .. path)
+    if not chunk then return nil, err end
+    ok, opts = xpcall(chunk, function(e)
+      -- errors raised inside the scenario keep their file:line
+      return tostring(e)
+    end)
+    if not ok then return nil, opts end
+  end
   if type(opts) ~= "table" then
     return nil, fmt("%s: the scenario must return a table of options (got %s)", path, type(opts))
   end
@@ -569,7 +636,11 @@ function M.load(path, overrides)
   local cli_thresholds = {}
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
-    if k == "threshold" or k == "threshold_abort" then -- repeatable: adds to the scenario's
+    if k == "header" and not is_url then
+      return nil, "command line: -H sets a request header of a URL run (surge run http://...); "
+        .. "a scenario file sets headers in its protocol"
+    elseif k == "env" or k == "header" then -- read above
+    elseif k == "threshold" or k == "threshold_abort" then -- repeatable: adds to the scenario's
       cli_thresholds[#cli_thresholds + 1] = { condition = v, abort = k == "threshold_abort",
         abort_after = 0, where = k == "threshold" and "--threshold" or "--threshold-abort" }
     elseif not schema[k] then
@@ -611,11 +682,22 @@ function M.load(path, overrides)
   if not cfg.protocol then
     return nil, fmt("%s: option 'protocol' is required (e.g. protocol = require(\"surge.proto.echo\").new {})", path)
   end
-  local proto, field, expected = check_protocol(cfg.protocol, cfg.pipeline)
+  local pr = cfg.protocol
+  if type(pr.prepare) == "function" then
+    -- The module finishes its table once the target is known (HTTP's Host).
+    local ok, p2, perr = pcall(pr.prepare, cfg.target[1])
+    if not ok or not p2 then
+      local line = line_of(source, "protocol")
+      return nil, fmt("%s:%s option 'protocol': %s", path, line and (line .. ":") or "",
+        tostring(ok and perr or p2))
+    end
+    pr = p2
+  end
+  local proto, field, expected, whole_msg = check_protocol(pr, cfg.pipeline)
   if not proto then
     local line = line_of(source, "protocol")
-    return nil, fmt("%s:%s option '%s': expected %s", path, line and (line .. ":") or "",
-      field, expected)
+    return nil, fmt("%s:%s option '%s': %s%s", path, line and (line .. ":") or "",
+      field, whole_msg and "" or "expected ", expected)
   end
 
   -- The protocol's transport and the targets' schemes must agree: a udp://

@@ -35,7 +35,7 @@ static int dns_round(struct lua_engine *le, struct worker *w, const struct optio
 	const uint8_t *q;
 	size_t qn;
 	double key;
-	bool has_key;
+	bool has_key, ends;
 
 	w->ctxs[0].seq = (uint64_t)r;
 	if (lua_engine_request(le, 0, w->reqbuf, SURGE_REQBUF_SIZE, &q, &qn, &key, why, whylen) < 0 ||
@@ -45,7 +45,7 @@ static int dns_round(struct lua_engine *le, struct worker *w, const struct optio
 	 * arrives, after its two-byte TCP length (RFC 1035 4.2.2). */
 	memcpy(ans, q, qn);
 	ans[4] |= 0x80;
-	if (lua_engine_response(le, 0, ans, qn, &key, &has_key, why, whylen) < 0)
+	if (lua_engine_response(le, 0, ans, qn, &key, &has_key, &ends, why, whylen) < 0)
 		return -1;
 	return !why[0];
 }
@@ -60,7 +60,7 @@ static int dns_udp_round(struct lua_engine *le, struct worker *w, const struct o
 	const uint8_t *q;
 	size_t qn;
 	double key, lost;
-	bool has_key;
+	bool has_key, ends;
 
 	w->ctxs[0].seq = (uint64_t)r + 1;
 	if (lua_engine_request(le, 0, w->reqbuf, SURGE_REQBUF_SIZE, &q, &qn, &key, why, whylen) < 0 ||
@@ -77,11 +77,11 @@ static int dns_udp_round(struct lua_engine *le, struct worker *w, const struct o
 		uint8_t late[512];
 		memcpy(late, q, qn);
 		late[2] |= 0x80;
-		if (lua_engine_response(le, 0, late, qn, &lost, &has_key, why, whylen) < 0 ||
+		if (lua_engine_response(le, 0, late, qn, &lost, &has_key, &ends, why, whylen) < 0 ||
 		    strcmp(why, "unmatched") != 0)
 			return -1;
 	}
-	if (lua_engine_response(le, 0, ans, an, &key, &has_key, why, whylen) < 0)
+	if (lua_engine_response(le, 0, ans, an, &key, &has_key, &ends, why, whylen) < 0)
 		return -1;
 	return !why[0];
 }
@@ -91,10 +91,10 @@ static int echo_round(struct lua_engine *le, struct worker *w, const struct opti
 		      char *why, size_t whylen)
 {
 	double key;
-	bool has_key;
+	bool has_key, ends;
 
-	if (lua_engine_response(le, 0, opt->const_request, opt->const_request_len, &key, &has_key, why,
-				whylen) < 0)
+	if (lua_engine_response(le, 0, opt->const_request, opt->const_request_len, &key, &has_key,
+				&ends, why, whylen) < 0)
 		return -1;
 	return !why[0];
 }

@@ -122,6 +122,19 @@ def surge(*args, timeout=120, env=None, input=None):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_json(*args, timeout=60):
+    """surge run ARGS --json FILE -q: (exit code, the JSON report as a dict or
+    None when none was written, stdout + stderr)."""
+    import json
+    path = os.path.join(tempfile.mkdtemp(prefix="surge-json-"), "r.json")
+    rc, out, err = surge("run", *args, "--json", path, "-q", timeout=timeout)
+    try:
+        with open(path) as f:
+            return rc, json.load(f), out + err
+    except (OSError, ValueError):
+        return rc, None, out + err
+
+
 def write_scenario(text, name="scenario.lua"):
     d = tempfile.mkdtemp(prefix="surge-scn-")
     path = os.path.join(d, name)

@@ -1,0 +1,179 @@
+-- HTTP/1.1 client (RFC 9112). Requests are built here; responses are framed
+-- in C (engine/http_parse.c: status line, Content-Length, chunked with
+-- trailers, close-delimited, no body for HEAD/1xx/204/304), which also
+-- counts http.status.<code>, http.status.<class>xx, http.body_bytes and
+-- http.closed_by_server, and ends a connection gracefully after an answer
+-- that says so (Connection: close, HTTP/1.0): the pool reconnects.
+--
+--   local http = require "surge.proto.http"
+--   protocol = http.client { method = "GET", path = "/index.html",
+--                            headers = { ["Accept-Encoding"] = "gzip" } }
+--
+-- A request that is the same every time (one path, a constant body) is
+-- built once and sent by the engine without calling Lua.
+local keys = require "surge.keys"
+
+local M = {}
+
+local fmt = string.format
+
+local OPTS = { method = true, path = true, headers = true, body = true, pipeline = true,
+  max_message = true, max_head = true, max_headers = true }
+
+-- RFC 9110 5.6.2: a method and a field name are tokens.
+local function token(s) return type(s) == "string" and s:match("^[!#$%%&'*+.^_`|~%w-]+$") end
+-- RFC 9110 5.5: no CR, LF or NUL in a field value (what would split a request).
+local function field_value(s) return type(s) == "string" and not s:find("[%z\r\n]") end
+
+-- RFC 9112 3.2: the request-target in origin-form, without the fragment
+-- (RFC 9110 4.2.4: never sent).
+local function origin_form(p)
+  if type(p) ~= "string" then return nil end
+  p = p:gsub("#.*$", "")
+  if p == "" then p = "/" end
+  if p:sub(1, 1) ~= "/" and p ~= "*" then return nil end
+  if p:find("[%s%z]") then return nil end
+  return p
+end
+
+-- RFC 9110 7.2: Host is the target's authority; the port only when it is
+-- not the scheme's default (4.2.1, 4.2.2: 80 for http, 443 for https).
+local function host_of(t)
+  local h = t.host:find(":", 1, true) and ("[" .. t.host .. "]") or t.host
+  if t.port ~= (t.scheme == "https" and 443 or 80) then h = h .. ":" .. t.port end
+  return h
+end
+
+local function fail(msg) error("http.client: " .. msg, 3) end
+
+function M.client(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then fail("expects a table of options") end
+  local bad, hint = keys.unknown(opts, OPTS)
+  if bad then fail(fmt("no option '%s' (%s)", bad, hint)) end
+
+  local method = opts.method or "GET"
+  if not token(method) then fail("method must be a token like \"GET\" or \"POST\"") end
+
+  -- path: a string, a list (taken in turn), or a function(ctx) -> string.
+  local paths, path_fn = nil, nil
+  local path = opts.path or "/"
+  if type(path) == "function" then
+    path_fn = path
+  elseif type(path) == "table" then
+    if #path == 0 then fail("path list is empty") end
+    paths = {}
+    for i, p in ipairs(path) do
+      paths[i] = origin_form(p)
+      if not paths[i] then fail(fmt("path[%d] must start with '/' (got %q)", i, tostring(p))) end
+    end
+  else
+    local p = origin_form(path)
+    if not p then fail(fmt("path must start with '/' (got %s)", tostring(path))) end
+    paths = { p }
+  end
+
+  local headers = opts.headers or {}
+  if type(headers) ~= "table" then fail("headers must be a table { [\"Name\"] = \"value\" }") end
+  local names, has_host = {}, false
+  for k, v in pairs(headers) do
+    if not token(k) then fail(fmt("header name %q is not a token", tostring(k))) end
+    if type(v) == "number" then v = tostring(v) end
+    if not field_value(v) then fail(fmt("header %s: the value must be a string without CR/LF", k)) end
+    local lk = k:lower()
+    if lk == "content-length" or lk == "transfer-encoding" then
+      fail(fmt("header %s is set from body, not by hand", k))
+    end
+    if lk == "host" then has_host = true end
+    names[#names + 1] = k
+  end
+  table.sort(names) -- the same bytes on every run
+
+  -- body: a string, { file = "path" } (read once, at load), or a
+  -- function(ctx) -> string per request.
+  local body, body_fn = opts.body, nil
+  if type(body) == "table" then
+    if type(body.file) ~= "string" then fail("body as a table must be { file = \"path\" }") end
+    local f, err = io.open(body.file, "rb")
+    if not f then fail(fmt("body file: %s", err)) end
+    body = f:read("*a")
+    f:close()
+  elseif type(body) == "function" then
+    body_fn, body = body, nil
+  elseif body ~= nil and type(body) ~= "string" then
+    fail("body must be a string, { file = \"path\" } or a function(ctx)")
+  end
+
+  local pipeline = opts.pipeline or 1
+  for _, k in ipairs { "max_message", "max_head", "max_headers" } do
+    local v = opts[k]
+    if v ~= nil and (type(v) ~= "number" or v < 1 or v % 1 ~= 0) then
+      fail(k .. " must be a whole number > 0")
+    end
+  end
+
+  local proto = {
+    name = "http",
+    shape = "message",
+    framing = { kind = "http", head = method == "HEAD", max_head = opts.max_head,
+                max_headers = opts.max_headers },
+    pipeline = pipeline,
+    match = "fifo", -- RFC 9112 9.3.2: answers come in the order of the requests
+    -- a whole answer is buffered until it is framed: bodies up to 8 MiB
+    max_message = opts.max_message or 8 * 1048576,
+  }
+
+  -- The target is known once the scenario is loaded: the loader calls this
+  -- with it, and the request bytes are made then.
+  proto.prepare = function(target)
+    local head = {}
+    if not has_host then head[1] = "Host: " .. host_of(target) .. "\r\n" end
+    for _, k in ipairs(names) do head[#head + 1] = k .. ": " .. tostring(headers[k]) .. "\r\n" end
+    local fixed = table.concat(head)
+    -- RFC 9110 8.6: a body's length; POST and PUT say 0 when they have none.
+    local function framed(b)
+      if b and #b > 0 then return "Content-Length: " .. #b .. "\r\n\r\n" .. b end
+      if method == "POST" or method == "PUT" then return "Content-Length: 0\r\n\r\n" end
+      return "\r\n"
+    end
+    local start = method .. " "
+    local mid = " HTTP/1.1\r\n" .. fixed
+    local out = {}
+    for k, v in pairs(proto) do
+      if k ~= "prepare" then out[k] = v end
+    end
+    if not path_fn and not body_fn and #paths == 1 then
+      out.request = start .. paths[1] .. mid .. framed(body)
+      return out
+    end
+    -- Whole requests made once for each listed path; only a function makes
+    -- bytes per request.
+    local made = {}
+    if paths and not body_fn then
+      for i, p in ipairs(paths) do made[i] = start .. p .. mid .. framed(body) end
+    end
+    local n, i = paths and #paths or 0, 0
+    out.request = function(ctx)
+      local p
+      if path_fn then
+        p = origin_form(path_fn(ctx))
+        if not p then return nil, "bad path" end
+      else
+        i = i % n + 1
+        if made[i] then return made[i] end
+        p = paths[i]
+      end
+      local b = body
+      if body_fn then
+        b = body_fn(ctx)
+        if b ~= nil and type(b) ~= "string" then return nil, "bad body" end
+      end
+      return start .. p .. mid .. framed(b)
+    end
+    return out
+  end
+  return proto
+end
+
+M.new = M.client
+return M

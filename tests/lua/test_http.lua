@@ -1,0 +1,124 @@
+-- surge.proto.http: the request bytes (method, path, Host from the target,
+-- headers, body, path lists and functions), options checked with file:line
+-- and did-you-mean, the protocol and framing keys checked by the loader,
+-- and `surge run URL` (a URL instead of a scenario file).
+local t = require "tap"
+local http = require "surge.proto.http"
+local scenario = require "surge.scenario"
+local target = require "surge.target"
+
+local tgt = assert(target.parse("http://127.0.0.1:8080/x"))
+
+local p = http.client { path = "/index.html" }.prepare(tgt)
+t.is(p.request, "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+  "one path: a constant request, Host from the target")
+t.is(p.framing.kind, "http", "framed by the engine's HTTP parser")
+t.is(p.framing.head, false, "GET responses have bodies")
+t.is(p.prepare, nil, "the prepared table has no prepare")
+
+p = http.client { method = "HEAD" }.prepare(assert(target.parse("http://[::1]")))
+t.is(p.request, "HEAD / HTTP/1.1\r\nHost: [::1]\r\n\r\n", "HEAD, IPv6 Host, port 80 left out")
+t.is(p.framing.head, true, "HEAD: no response body")
+
+t.is(http.client {}.prepare({ scheme = "https", host = "a.test", port = 443 }).request,
+  "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", "https (once TLS lands): 443 left out of Host")
+t.is(http.client {}.prepare({ scheme = "https", host = "a.test", port = 80 }).request,
+  "GET / HTTP/1.1\r\nHost: a.test:80\r\n\r\n", "https on port 80: named")
+
+p = http.client { method = "POST", path = "/api#frag", body = "abc",
+  headers = { ["X-B"] = "2", ["Accept-Encoding"] = "gzip", Host = "example.test" } }.prepare(tgt)
+t.is(p.request, "POST /api HTTP/1.1\r\nAccept-Encoding: gzip\r\nHost: example.test\r\nX-B: 2\r\n"
+  .. "Content-Length: 3\r\n\r\nabc", "POST: headers sorted, a given Host kept, body with its length, no fragment")
+t.is(http.client { method = "POST" }.prepare(tgt).request,
+  "POST / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 0\r\n\r\n", "POST without a body says 0")
+
+local path = os.tmpname()
+local f = assert(io.open(path, "wb")); f:write("file body"); f:close()
+p = http.client { method = "PUT", body = { file = path } }.prepare(tgt)
+t.ok(p.request:find("Content-Length: 9\r\n\r\nfile body", 1, true), "body from a file, read once")
+os.remove(path)
+
+-- A list: whole requests made once, taken in turn.
+p = http.client { path = { "/a", "/b" } }.prepare(tgt)
+t.is(type(p.request), "function", "a path list: a request function")
+local r1, r2, r3 = p.request({}), p.request({}), p.request({})
+t.ok(r1:find("^GET /a ") and r2:find("^GET /b ") and r3:find("^GET /a "), "paths in turn")
+t.ok(rawequal(r1, r3), "the same string each time (made once)")
+
+-- Functions: per request.
+local n = 0
+p = http.client { method = "POST", path = function(ctx) n = n + 1; return "/item/" .. n end,
+  body = function(ctx) return "n=" .. n end }.prepare(tgt)
+t.is(p.request({}), "POST /item/1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 3\r\n\r\nn=1",
+  "path and body functions")
+local r, why = http.client { path = function() return "no-slash" end }.prepare(tgt).request({})
+t.ok(r == nil and why == "bad path", "a generated path without '/' is a protocol error, not sent")
+
+-- Options: errors at the caller's line, with did-you-mean.
+local function err_of(fn)
+  local ok, e = pcall(fn)
+  return not ok and tostring(e) or nil
+end
+-- (not a tail call, or the caller's frame is gone, as it is not in a scenario)
+local e = err_of(function() local c = http.client { pipelines = 4 }; return c end)
+t.ok(e and e:find("no option 'pipelines' %(did you mean 'pipeline'%?%)"), "a typo: did you mean: " .. tostring(e))
+t.ok(e and e:find("test_http.lua:%d+:"), "the error names the scenario's line")
+t.ok(err_of(function() return http.client { path = "index.html" } end), "a path must start with /")
+t.ok(err_of(function() return http.client { headers = { ["X"] = "a\r\nInjected: 1" } } end),
+  "CR/LF in a header value refused")
+t.ok(err_of(function() return http.client { headers = { ["Content-Length"] = "1" } } end),
+  "Content-Length is set from the body, not by hand")
+t.ok(err_of(function() return http.client { method = "GE T" } end), "a method is a token")
+
+-- The loader: protocol and framing keys are checked, with file:line.
+local dir = os.getenv("TMPDIR") or "/tmp"
+local function scn(text)
+  local sp = ("%s/surge-test-http-%d.lua"):format(dir, math.random(1e9))
+  local fh = assert(io.open(sp, "w")); fh:write(text); fh:close()
+  return sp
+end
+local sp = scn('return {\n  target = "tcp://127.0.0.1:7000",\n  protocol = { framing = { kind = "fixed", size = 4 },\n'
+  .. '    request = "ping", reponse = function() end },\n}\n')
+local o, lerr = scenario.load(sp)
+t.is(o, nil, "an unknown protocol key is refused")
+t.is(lerr, sp .. ":3: option 'protocol': no key 'reponse' (did you mean 'response'?)",
+  "file:line and did-you-mean for a protocol key")
+sp = scn('return {\n  target = "tcp://127.0.0.1:7000",\n  protocol = { framing = { kind = "fixed", sise = 4 },\n'
+  .. '    request = "ping" },\n}\n')
+o, lerr = scenario.load(sp)
+t.ok(o == nil and lerr:find("no key 'sise' for kind \"fixed\" %(did you mean 'size'%?%)"),
+  "a framing key too: " .. tostring(lerr))
+sp = scn('local http = require "surge.proto.http"\nreturn {\n  target = "http://127.0.0.1:8080",\n'
+  .. '  protocol = http.client { path = "/x" },\n}\n')
+o, lerr = scenario.load(sp)
+t.ok(o and o.protocol.request == "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+  "a scenario with http.client loads, its request made from the target: " .. tostring(lerr))
+t.is(o and o.protocol.max_message, 8 * 1048576, "bodies up to 8 MiB by default")
+
+-- surge run URL
+o, lerr = scenario.load("http://127.0.0.1:8080/status?x=1")
+t.ok(o ~= nil, "an http:// URL is a scenario: " .. tostring(lerr))
+t.is(o and o.protocol.request, "GET /status?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+  "GET of the URL's path and query")
+t.is(o and o.max_connections, 10, "wrk's default: 10 connections")
+t.is(o and o.duration, 10, "wrk's default: 10 s")
+o = scenario.load("http://127.0.0.1/", { { "connections", "100" }, { "duration", "2s" } })
+t.ok(o and o.max_connections == 100 and o.duration == 2, "-c and -d apply to a URL")
+t.ok(o and o.protocol.request:find("Host: 127.0.0.1\r\n", 1, true), "port 80 by default")
+o = scenario.load("tcp://127.0.0.1:7000")
+t.is(o and o.protocol.name, "echo", "a tcp:// URL runs echo")
+o, lerr = scenario.load("http://127.0.0.1/", { { "header", "Accept-Encoding: gzip" },
+  { "header", "X-Test:  1 " } })
+t.is(o and o.protocol.request, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n"
+  .. "X-Test: 1\r\n\r\n", "-H adds headers to a URL run, as wrk's -H")
+o, lerr = scenario.load("http://127.0.0.1/", { { "header", "no colon" } })
+t.ok(o == nil and lerr:find("%-H expects 'Name: value'"), "-H without a colon: " .. tostring(lerr))
+o, lerr = scenario.load("tcp://127.0.0.1:7/", { { "header", "A: b" } })
+t.ok(o == nil and lerr:find("is not http://"), "-H on a tcp:// URL: " .. tostring(lerr))
+o, lerr = scenario.load(sp, { { "header", "A: b" } })
+t.ok(o == nil and lerr:find("a scenario file sets headers"), "-H with a scenario file: " .. tostring(lerr))
+o, lerr = scenario.load("https://127.0.0.1/")
+t.ok(o == nil and lerr:find("TLS"), "https:// is refused until TLS lands: " .. tostring(lerr))
+o, lerr = scenario.load("rtsp://127.0.0.1/")
+t.ok(o == nil and lerr:find("http:// %(HTTP/1.1 GET%) or tcp://"), "other schemes need a file")
+t.done()

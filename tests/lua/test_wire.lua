@@ -1,0 +1,30 @@
+-- surge.wire: big-endian get/put on FFI buffers, round trips at the edges;
+-- surge.counter/histogram handles check their name where declared.
+local t = require "tap"
+local ffi = require "ffi"
+local surge = require "surge"
+local wire = surge.wire
+
+local b = ffi.new("uint8_t[16]")
+ffi.copy(b, "\1\2\3\4\5\6\7\8\255\254\253\252\251\250\249\248", 16)
+t.is(wire.u8(b, 8), 255, "u8")
+t.is(wire.u16(b, 0), 0x0102, "u16")
+t.is(wire.u32(b, 0), 0x01020304, "u32")
+t.is(wire.u32(b, 8), 0xfffefdfc, "u32 with the top bit set: a positive number")
+t.ok(wire.u64(b, 0) == 0x0102030405060708ULL, "u64 as uint64_t")
+t.ok(wire.u64(b, 8) == 0xfffefdfcfbfaf9f8ULL, "u64 with the top bit set, exact")
+local c = ffi.new("uint8_t[16]")
+wire.put_u8(c, 0, 0xab); wire.put_u16(c, 1, 0xbeef); wire.put_u32(c, 3, 0xdeadbeef)
+wire.put_u64(c, 7, 0xfffefdfcfbfaf9f8ULL)
+t.is(ffi.string(c, 15), "\171\190\239\222\173\190\239\255\254\253\252\251\250\249\248", "put round trip")
+t.is(wire.u32(c, 3), 0xdeadbeef, "put_u32 then u32")
+wire.put_u16(c, 0, 65535)
+t.is(wire.u16(c, 0), 65535, "u16 max")
+
+local ok_, err = pcall(function() local x = surge.counter("bad name"); return x end)
+t.ok(not ok_ and tostring(err):find("test_wire.lua:%d+: surge.counter"), "a bad counter name: error at its line: " .. tostring(err))
+local h = surge.counter("rtsp.lost")
+t.is(surge.declared["rtsp.lost"], "counter", "a declared counter is listed")
+h:add() -- outside a worker: a no-op, not an error
+t.ok(true, "add outside a worker is a no-op")
+t.done()
