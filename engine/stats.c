@@ -18,6 +18,8 @@ static const char *const error_names[ERR__COUNT] = {
 	[ERR_PROTOCOL] = "protocol error",
 	[ERR_SCRIPT] = "script error",
 	[ERR_OTHER] = "other",
+	[ERR_TLS_HANDSHAKE] = "tls handshake",
+	[ERR_TLS_VERIFY] = "tls verify",
 };
 
 static const char *const error_keys[ERR__COUNT] = {
@@ -30,6 +32,8 @@ static const char *const error_keys[ERR__COUNT] = {
 	[ERR_PROTOCOL] = "protocol",
 	[ERR_SCRIPT] = "script",
 	[ERR_OTHER] = "other",
+	[ERR_TLS_HANDSHAKE] = "tls_handshake",
+	[ERR_TLS_VERIFY] = "tls_verify",
 };
 
 static const char *const hist_keys[HI__COUNT] = {

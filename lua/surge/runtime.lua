@@ -24,7 +24,8 @@ local close_names = {
   [C.SURGE_ERR_ADDR_NOT_AVAILABLE + 1] = "address", [C.SURGE_ERR_RESET + 1] = "reset",
   [C.SURGE_ERR_UNEXPECTED_CLOSE + 1] = "closed", [C.SURGE_ERR_REQUEST_TIMEOUT + 1] = "timeout",
   [C.SURGE_ERR_PROTOCOL + 1] = "protocol", [C.SURGE_ERR_SCRIPT + 1] = "script",
-  [C.SURGE_ERR_OTHER + 1] = "error",
+  [C.SURGE_ERR_OTHER + 1] = "error", [C.SURGE_ERR_TLS_HANDSHAKE + 1] = "tls handshake",
+  [C.SURGE_ERR_TLS_VERIFY + 1] = "tls verify",
 }
 
 local M = {}
