@@ -307,6 +307,11 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 			fprintf(f, " (connect timed out: is the address reachable?)");
 		else if (s->error[ERR_ADDR_NOT_AVAILABLE])
 			fprintf(f, " (source address not available: see surge doctor)");
+		else if (s->error[ERR_TLS_VERIFY])
+			fprintf(f, " (the server's certificate was refused: check tls.ca and the "
+				   "name, --sni; --insecure skips the check)");
+		else if (s->error[ERR_TLS_HANDSHAKE])
+			fprintf(f, " (TLS handshakes failed: does the server speak TLS on that port?)");
 	} else if (o->shape == SHAPE_SESSION) {
 		fprintf(f, "connections opened but every session failed (see the errors above)");
 	} else {

@@ -39,7 +39,9 @@ struct tls_client {
 	size_t ntargets;
 	SSL_SESSION **sessions; /* per destination index: the newest resumable one */
 	uint32_t nsessions;
-	int id_resumed, id_full, id_hist; /* named stats ids (-1: none) */
+	/* named stats ids (-1: none): counters, then tls_handshake and its
+	 * split into full and resumed handshakes (their costs differ) */
+	int id_resumed, id_full, id_hist, id_hist_full, id_hist_resumed;
 	char detail[256];  /* what the verify callback saw (names presented) */
 	uint64_t logged[TLS_LOGGED_MAX];
 	unsigned nlogged;
@@ -210,6 +212,7 @@ int tls_client_new(struct worker *w, struct tls_client **out, char *err, size_t 
 	t->id_resumed = stats_counter_id(&w->stats, "tls.resumed");
 	t->id_full = stats_counter_id(&w->stats, "tls.full");
 	t->id_hist = stats_hist_id(&w->stats, "tls_handshake");
+	t->id_hist_full = t->id_hist_resumed = -2; /* registered when first seen */
 	*out = t;
 	return 0;
 nomem:
@@ -425,9 +428,18 @@ int tls_conn_handshake(struct worker *w, struct conn *c, int *cls)
 			return handshake_failed(w, c, ret, cls);
 		}
 	}
+	int64_t ns = (int64_t)(clock_ns() - c->t_handshake);
+	bool resumed = SSL_session_reused(ssl);
+	int *slot = resumed ? &t->id_hist_resumed : &t->id_hist_full;
+	if (*slot == -2)
+		*slot = stats_hist_id(&w->stats, resumed ? "tls_handshake.resumed"
+							  : "tls_handshake.full");
+	int split = *slot;
 	if (t->id_hist >= 0)
-		hist_record(w->stats.nhist[t->id_hist].h, (int64_t)(clock_ns() - c->t_handshake));
-	count_id(w, SSL_session_reused(ssl) ? t->id_resumed : t->id_full);
+		hist_record(w->stats.nhist[t->id_hist].h, ns);
+	if (split >= 0)
+		hist_record(w->stats.nhist[split].h, ns);
+	count_id(w, resumed ? t->id_resumed : t->id_full);
 	count_named(w, "tls.version.", SSL_get_version(ssl));
 	count_named(w, "tls.cipher.", SSL_get_cipher_name(ssl));
 	return 0;
@@ -443,11 +455,11 @@ int tls_conn_timed_out(struct worker *w, struct conn *c)
 	return ERR_TLS_HANDSHAKE;
 }
 
-ssize_t tls_conn_read(struct worker *w, struct conn *c, void *buf, size_t n)
+ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more)
 {
-	SSL *ssl = c->tls;
 	size_t got = 0;
 
+	*more = false;
 	ERR_clear_error();
 	while (got < n) {
 		size_t want = n - got > INT_MAX ? INT_MAX : n - got;
@@ -481,21 +493,30 @@ ssize_t tls_conn_read(struct worker *w, struct conn *c, void *buf, size_t n)
 	}
 	/* Stopped with buf full: records the library already took from the
 	 * socket would wait for readiness that never comes. */
-	if (got == n && SSL_has_pending(ssl))
-		ev_feed_event(w->loop, &c->io, EV_READ);
+	*more = got == n && SSL_has_pending(ssl);
 	return (ssize_t)got;
 }
 
-ssize_t tls_conn_write(struct conn *c, const void *buf, size_t n)
+ssize_t tls_conn_read(struct worker *w, struct conn *c, void *buf, size_t n)
+{
+	bool more;
+	ssize_t r = tls_ssl_read(c->tls, buf, n, &more);
+
+	if (more)
+		ev_feed_event(w->loop, &c->io, EV_READ);
+	return r;
+}
+
+ssize_t tls_ssl_write(struct ssl_st *ssl, const void *buf, size_t n)
 {
 	if (n == 0)
 		return 0;
 	ERR_clear_error();
 	errno = 0;
-	int r = SSL_write(c->tls, buf, n > INT_MAX ? INT_MAX : (int)n);
+	int r = SSL_write(ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
 	if (r > 0)
 		return r;
-	switch (SSL_get_error(c->tls, r)) {
+	switch (SSL_get_error(ssl, r)) {
 	case SSL_ERROR_WANT_WRITE:
 	case SSL_ERROR_WANT_READ:
 		errno = EAGAIN;
@@ -514,6 +535,11 @@ ssize_t tls_conn_write(struct conn *c, const void *buf, size_t n)
 	}
 }
 
+ssize_t tls_conn_write(struct conn *c, const void *buf, size_t n)
+{
+	return tls_ssl_write(c->tls, buf, n);
+}
+
 void tls_conn_kick(struct worker *w, struct conn *c)
 {
 	if (c->tls && SSL_has_pending(c->tls))
@@ -524,8 +550,16 @@ void tls_conn_free(struct conn *c, bool clean)
 {
 	if (!c->tls)
 		return;
-	if (clean && SSL_is_init_finished(c->tls))
-		SSL_shutdown(c->tls); /* sends close_notify if the socket takes it */
+	/* Freed without a shutdown, OpenSSL takes the connection's session for
+	 * a bad one and marks it not resumable, and in TLS 1.3 that is the
+	 * destination's newest ticket: a server that just closes (close-after,
+	 * idle timeout) would cost every reconnect a full handshake. */
+	if (SSL_is_init_finished(c->tls)) {
+		if (clean)
+			SSL_shutdown(c->tls); /* sends close_notify if the socket takes it */
+		else
+			SSL_set_shutdown(c->tls, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	}
 	SSL_free(c->tls);
 	ERR_clear_error();
 	c->tls = NULL;

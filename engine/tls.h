@@ -58,6 +58,12 @@ void tls_conn_kick(struct worker *w, struct conn *c);
  * frees the SSL. NULL-safe on c->tls. */
 void tls_conn_free(struct conn *c, bool clean);
 
+/* The same on any SSL (the built-in servers' too, serve_tls.h): *more is set
+ * when buf filled up while the library still holds data. */
+struct ssl_st;
+ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more);
+ssize_t tls_ssl_write(struct ssl_st *ssl, const void *buf, size_t n);
+
 /* Bytes of heap one idle client connection's session holds, measured by
  * probes (README "TLS"): doctor counts it into its plan. */
 #define TLS_CONN_BYTES (36u * 1024u)

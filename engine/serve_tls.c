@@ -1,0 +1,83 @@
+/* serve_tls: the built-in servers' side of TLS (OpenSSL 3). */
+#include "serve_tls.h"
+
+#include <ev.h>
+#include <stdio.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+struct ssl_ctx_st *serve_tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen)
+{
+	char why[256] = "";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx)
+		goto fail;
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	if (!SSL_CTX_use_certificate_chain_file(ctx, cert) ||
+	    !SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) || !SSL_CTX_check_private_key(ctx))
+		goto fail;
+	return ctx;
+fail:
+	ERR_error_string_n(ERR_peek_last_error(), why, sizeof(why));
+	ERR_clear_error();
+	snprintf(err, errlen, "--tls-cert %s --tls-key %s: %s", cert, key, why);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+void serve_tls_ctx_free(struct ssl_ctx_st *ctx)
+{
+	SSL_CTX_free(ctx);
+}
+
+struct ssl_st *serve_tls_accept(struct ssl_ctx_st *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	if (!ssl || !SSL_set_fd(ssl, fd)) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	return ssl;
+}
+
+int serve_tls_handshake(struct ssl_st *ssl)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(ssl);
+	if (r == 1)
+		return 0;
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return EV_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return EV_WRITE;
+	default:
+		ERR_clear_error();
+		return -1;
+	}
+}
+
+void serve_tls_shutdown(struct ssl_st *ssl)
+{
+	if (SSL_is_init_finished(ssl))
+		SSL_shutdown(ssl);
+	ERR_clear_error();
+}
+
+void serve_tls_free(struct ssl_st *ssl, int clean)
+{
+	if (!ssl)
+		return;
+	if (clean && SSL_is_init_finished(ssl))
+		SSL_shutdown(ssl);
+	SSL_free(ssl);
+	ERR_clear_error();
+}
