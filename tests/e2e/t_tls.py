@@ -183,6 +183,11 @@ try:
     ok(rc == 1 and classes(rep).get("tls_verify", 0) > 0 and "self-signed certificate" in err,
        "a certificate the CA did not sign: tls_verify, reason printed", err)
 
+    # A CA file that holds no certificate: refused before any traffic.
+    rc, out, err, rep, _ = run(DOT % dict(target="tls://127.0.0.1:%d" % TLS_PORT,
+                                          ca=os.path.join(TMP, "unbound.conf"), duration="1s"))
+    ok(rc == 2 and "cannot load CA certificates from" in err, "a CA file without certificates: exit 2", err)
+
     # 4. --insecure: no check, and the report says so.
     rc, out, err, rep, _ = run(DOT % dict(target="tls://127.0.0.1:%d" % TLS_PORT, ca=OTHER,
                                           duration="1s"), "--insecure", "--sni", "wrong.test")
