@@ -466,6 +466,10 @@ ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more)
 		int r = SSL_read(ssl, (uint8_t *)buf + got, (int)want);
 		if (r > 0) {
 			got += (size_t)r;
+			/* Nothing left in the library: the socket's readiness
+			 * says whether more came, without a read for EAGAIN. */
+			if (!SSL_has_pending(ssl))
+				break;
 			continue;
 		}
 		int e = SSL_get_error(ssl, r);
