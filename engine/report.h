@@ -14,8 +14,6 @@
 #include "stats.h"
 
 void report_header(FILE *f, const struct options *o);
-/* Whether any target of the run speaks TLS. */
-bool report_tls_used(const struct options *o);
 void report_progress_line(FILE *f, const struct options *o, const struct stats *s, uint32_t second);
 void report_text(FILE *f, const struct options *o, const struct run_result *r);
 /* The thresholds and their outcome (nothing when there are none). */

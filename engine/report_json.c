@@ -12,6 +12,7 @@
 #include "pool.h"
 #include "series.h"
 #include "threshold.h"
+#include "tls.h"
 #include "version.h"
 
 #define JSON_VERSION 1
@@ -95,7 +96,7 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 		jstr(f, o->dests[i].label);
 	}
 	fputc(']', f);
-	if (report_tls_used(o)) {
+	if (tls_options_used(o)) {
 		jkey(f, &first, "tls");
 		fprintf(f, "{\"verify\":%s,\"resume\":%s}", o->tls.verify ? "true" : "false",
 			o->tls.resume ? "true" : "false");

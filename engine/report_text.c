@@ -1,5 +1,6 @@
 /* report_text: the summary a user reads on stdout, and the progress line. */
 #include "report.h"
+#include "tls.h"
 
 #include <math.h>
 #include <string.h>
@@ -33,14 +34,6 @@ static void fmt_count(char *buf, size_t len, double v)
 }
 
 
-bool report_tls_used(const struct options *o)
-{
-	for (size_t i = 0; i < o->ntargets; i++)
-		if (o->targets[i].tls)
-			return true;
-	return false;
-}
-
 void report_header(FILE *f, const struct options *o)
 {
 	fprintf(f, "surge: %s -> %s (%zu address%s), protocol %s, %u worker%s", o->scenario_path,
@@ -52,7 +45,7 @@ void report_header(FILE *f, const struct options *o)
 			addrset_total(o->bind) == 1 ? "" : "es", addrset_pick_name(o->pick));
 	if (o->ports.lo)
 		fprintf(f, ", ports %u-%u", o->ports.lo, o->ports.hi);
-	if (report_tls_used(o))
+	if (tls_options_used(o))
 		fprintf(f, ", TLS%s%s", o->tls.verify ? "" : " NOT VERIFIED (--insecure)",
 			o->tls.resume ? "" : ", no resumption");
 	fputc('\n', f);

@@ -159,7 +159,7 @@ fail:
 	return NULL;
 }
 
-static bool any_tls(const struct options *o)
+bool tls_options_used(const struct options *o)
 {
 	for (size_t i = 0; i < o->ntargets; i++)
 		if (o->targets[i].tls)
@@ -167,9 +167,14 @@ static bool any_tls(const struct options *o)
 	return false;
 }
 
+size_t tls_conn_bytes(const struct options *o)
+{
+	return o->tls.max_version == TLS1_2_VERSION ? 22u * 1024 : 34u * 1024;
+}
+
 int tls_options_check(const struct options *o, char *err, size_t errlen)
 {
-	if (!any_tls(o))
+	if (!tls_options_used(o))
 		return 0;
 	SSL_CTX *ctx = ctx_new(&o->tls, err, errlen);
 	if (!ctx)
@@ -184,7 +189,7 @@ int tls_client_new(struct worker *w, struct tls_client **out, char *err, size_t 
 	struct tls_client *t;
 
 	*out = NULL;
-	if (!any_tls(o))
+	if (!tls_options_used(o))
 		return 0;
 	if (ex_conn < 0 && (ex_conn = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0) {
 		snprintf(err, errlen, "TLS: out of memory");

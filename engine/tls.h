@@ -64,8 +64,11 @@ struct ssl_st;
 ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more);
 ssize_t tls_ssl_write(struct ssl_st *ssl, const void *buf, size_t n);
 
-/* Bytes of heap one idle client connection's session holds, measured by
- * probes (README "TLS"): doctor counts it into its plan. */
-#define TLS_CONN_BYTES (36u * 1024u)
+/* Whether any target of the run speaks TLS. */
+bool tls_options_used(const struct options *o);
+/* Bytes of heap one idle client connection's TLS state holds with the run's
+ * highest version, as tests/bench/bench_tls.py measured it with OpenSSL 3.0
+ * (README "TLS"): what doctor counts into its plan. */
+size_t tls_conn_bytes(const struct options *o);
 
 #endif
