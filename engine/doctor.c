@@ -189,8 +189,8 @@ static void check_tls_memory(struct doctor *d, const struct options *o)
 
 	say(d, l,
 	    l == OK || l == INFO ? NULL
-		: "fewer connections, more memory, or tls = { max_version = \"1.2\" } (~22 KiB "
-		  "a connection instead of ~34 KiB)",
+		: "fewer connections, more memory, or tls = { max_version = \"1.2\" } (~14 KiB "
+		  "a connection instead of ~22 KiB)",
 	    "TLS memory: %u connections x ~%zu KiB (%s, OpenSSL) = %.0f MiB; %ld MiB available",
 	    o->max_connections, per / 1024, o->tls.max_version == 0x0303 ? "TLS 1.2" : "TLS 1.3",
 	    need, avail < 0 ? 0 : avail / 1024);
