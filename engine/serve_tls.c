@@ -1,8 +1,11 @@
 /* serve_tls: the built-in servers' side of TLS (OpenSSL 3). */
 #include "serve_tls.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -10,7 +13,16 @@
 struct ssl_ctx_st *serve_tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen)
 {
 	char why[256] = "";
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX *ctx = NULL;
+
+	for (int i = 0; i < 2; i++) {
+		const char *path = i ? key : cert;
+		if (access(path, R_OK) < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			return NULL;
+		}
+	}
+	ctx = SSL_CTX_new(TLS_server_method());
 
 	if (!ctx)
 		goto fail;
