@@ -78,6 +78,8 @@ struct serve_config {
 	const char *ready_file, *report_file;
 	int backlog;
 	const char *tls_cert, *tls_key;
+	bool tls_self;          /* --tls: a self-signed certificate made at start */
+	char tls_ca[4096];      /* where --tls wrote it */
 	struct ssl_ctx_st *tls; /* made before the fork: one ticket key for all workers */
 };
 
@@ -807,8 +809,11 @@ static void usage(FILE *f, const struct serve_proto *proto)
 		"                       (default 1)\n"
 		"  --exit-after DURATION  stop by itself (tests use it as a safety net)\n"
 		"  --ready-file PATH    write the port here once listening\n"
-		"  --tls-cert FILE --tls-key FILE  speak TLS (PEM certificate chain and key);\n"
-		"                       tickets resume on every worker\n"
+		"  --tls                speak TLS with a self-signed certificate made at start\n"
+		"                       (localhost, 127.0.0.1, ::1), written to READY-FILE.ca.pem\n"
+		"                       (or $TMPDIR/surge-serve-PID.ca.pem) for clients' --tls-ca\n"
+		"  --tls-cert FILE --tls-key FILE  speak TLS with this certificate chain and key;\n"
+		"                       either way tickets resume on every worker\n"
 		"  --report PATH        on exit, write the counts as JSON (accepted, bytes, replies,\n"
 		"                       and what each fault did: garbled, resets, half_closed,\n"
 		"                       fault_closes, unanswered)\n"
@@ -842,7 +847,8 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 		key[klen] = 0;
 		if (eq)
 			value = eq + 1;
-		else if (!serve_fault_is_flag(key) && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+		else if (!serve_fault_is_flag(key) && strcmp(key, "tls") != 0 && i + 1 < argc &&
+			 strncmp(argv[i + 1], "--", 2) != 0)
 			value = argv[++i];
 		static const char *const core_keys[] = { "listen", "workers", "seed", "exit-after",
 							  "ready-file", "report", "tls-cert", "tls-key" };
@@ -880,6 +886,13 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 			cfg->ready_file = value;
 		} else if (strcmp(key, "report") == 0) {
 			cfg->report_file = value;
+		} else if (strcmp(key, "tls") == 0) {
+			if (value) {
+				snprintf(err, errlen, "--tls takes no value (--tls-cert F --tls-key F "
+						      "name a certificate)");
+				return -EINVAL;
+			}
+			cfg->tls_self = true;
 		} else if (strcmp(key, "tls-cert") == 0) {
 			cfg->tls_cert = value;
 		} else if (strcmp(key, "tls-key") == 0) {
@@ -899,8 +912,24 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 		snprintf(err, errlen, "--tls-cert and --tls-key go together (a PEM certificate and its key)");
 		return -EINVAL;
 	}
+	if (cfg->tls_self && cfg->tls_cert) {
+		snprintf(err, errlen, "--tls makes a certificate; --tls-cert and --tls-key bring one: "
+				      "one or the other");
+		return -EINVAL;
+	}
 	if (cfg->tls_cert && !(cfg->tls = serve_tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, errlen)))
 		return -EINVAL;
+	if (cfg->tls_self) {
+		/* Beside the ready file, written before it: whoever waits for
+		 * the port finds the CA too. */
+		if (cfg->ready_file)
+			snprintf(cfg->tls_ca, sizeof(cfg->tls_ca), "%s.ca.pem", cfg->ready_file);
+		else
+			snprintf(cfg->tls_ca, sizeof(cfg->tls_ca), "%s/surge-serve-%d.ca.pem",
+				 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+		if (!(cfg->tls = serve_tls_ctx_self_signed(cfg->tls_ca, err, errlen)))
+			return -EINVAL;
+	}
 	if (serve_fault_check(&cfg->fault, proto, err, errlen))
 		return -EINVAL;
 	if (proto->config_check)
@@ -997,8 +1026,9 @@ int serve_main(int argc, char **argv)
 	}
 
 	uint16_t port = listen_port(&cfg);
-	fprintf(stderr, "surge serve %s: listening on %s (port %u), %u workers\n", cfg.proto->name,
-		cfg.listen_text, port, started);
+	fprintf(stderr, "surge serve %s: listening on %s (port %u), %u workers%s%s%s\n",
+		cfg.proto->name, cfg.listen_text, port, started, cfg.tls ? ", TLS" : "",
+		cfg.tls_ca[0] ? "; its certificate (--tls-ca): " : "", cfg.tls_ca);
 	if (cfg.ready_file) {
 		/* Written whole, then renamed: a watcher never reads half a port. */
 		char tmp[4096];

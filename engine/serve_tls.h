@@ -16,6 +16,10 @@ struct ssl_st;
 /* A server context from a PEM certificate chain and key. Returns it, or
  * NULL with err filled. serve_tls_ctx_free is NULL-safe. */
 struct ssl_ctx_st *serve_tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen);
+/* `--tls` without files: a fresh self-signed P-256 certificate for
+ * localhost, 127.0.0.1 and ::1 (valid 30 days), its PEM written to ca_path,
+ * which clients take as their CA (tls.ca, --tls-ca). NULL with err filled. */
+struct ssl_ctx_st *serve_tls_ctx_self_signed(const char *ca_path, char *err, size_t errlen);
 void serve_tls_ctx_free(struct ssl_ctx_st *ctx);
 
 /* A session on an accepted socket, or NULL (out of memory). */

@@ -265,8 +265,10 @@ srv.stop()
 ok(rc == 1 and classes(rep).get("tls_handshake", 0) > 0,
    "a stalled handshake: tls_handshake errors, no hang (%.1f s)" % took, err)
 
-# 9. RTSP readers over rtsps:// against surge serve rtsp: zero loss.
-srv = Serve("rtsp", "--tls-cert", CERT, "--tls-key", KEY, "--bitrate", "200k")
+# 9. RTSP readers over rtsps:// against surge serve rtsp --tls (a certificate
+# it makes, written beside the ready file): zero loss.
+srv = Serve("rtsp", "--tls", "--bitrate", "200k")
+SELF_CA = srv.ready + ".ca.pem"
 RTSP = """
 local rtsp = require "surge.proto.rtsp"
 return {
@@ -274,7 +276,7 @@ return {
   protocol = rtsp.reader { watch = "2s" },
   connections = 10, duration = "3s", workers = 1,
 }
-""" % (srv.port, CERT)
+""" % (srv.port, SELF_CA)
 rc, out, err, rep, _ = run(RTSP)
 seen = srv.stop()
 c = rep.get("counters", {})
@@ -284,4 +286,12 @@ ok(c.get("rtsp.lost", 0) == 0 and c.get("rtsp.reordered", 0) == 0 and c.get("rts
    0 <= seen.get("packets", 0) - c.get("rtsp.packets", 0) <= 2 * 10,
    "zero loss: packets read = packets sent (%d of %d)" % (c.get("rtsp.packets", 0),
                                                           seen.get("packets", 0)), c)
+# 10. DNS over TLS against surge serve dns --tls, by name (localhost).
+srv = Serve("dns", "--tls")
+rc, out, err, rep, _ = run(DOT.replace("tls = { ca", "tls = { sni = \"localhost\", ca") % dict(
+    target="tls://127.0.0.1:%d" % srv.port, ca=srv.ready + ".ca.pem", duration="1s"))
+seen = srv.stop()
+c = rep.get("counters", {})
+ok(rc == 0 and rep["totals"]["errors"]["total"] == 0 and c.get("dns.rcode.NOERROR", 0) > 0
+   and c.get("tls.full", 0) == 4, "DoT against surge serve dns --tls, verified by name", err)
 done()
