@@ -15,8 +15,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import (Serve, Server, counters, diag, done, free_port, ok, skip_all, surge,  # noqa: E402
-                 wait_port, write_scenario)
+import reports  # noqa: E402
+from tap import Serve, Server, diag, done, free_port, ok, skip_all, surge, write_scenario  # noqa: E402
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 if not os.path.exists(UNBOUND) or not shutil.which("openssl"):
@@ -151,6 +151,8 @@ try:
        any(k.startswith("tls.cipher.TLS_") for k in c), "negotiated version and cipher counted", c)
     ok(rep.get("run", {}).get("tls", {}).get("verify") is True and "NOT VERIFIED" not in err + out,
        "the report says the certificate was verified", rep.get("run"))
+    why = reports.validate(rep)
+    ok(why is None, "the JSON report of a TLS run validates against the v1 schema", why)
 
     # The same queries over plain TCP: the same rcode mix.
     rc2, out2, err2, rep2, _ = run(DOT % dict(target="tcp://127.0.0.1:%d" % TCP_PORT, ca=CERT,
