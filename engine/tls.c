@@ -461,6 +461,19 @@ int tls_conn_timed_out(struct worker *w, struct conn *c)
 	return ERR_TLS_HANDSHAKE;
 }
 
+/* SSL_free_buffers is safe from OpenSSL 3.0.14 on (CVE-2024-4741: before,
+ * it could free a buffer a half-processed record still used); older ones
+ * keep the buffer, and the memory. */
+static void free_buffers(SSL *ssl)
+{
+	static int safe = -1;
+
+	if (safe < 0)
+		safe = OpenSSL_version_num() >= 0x300000e0L;
+	if (safe)
+		SSL_free_buffers(ssl);
+}
+
 ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more)
 {
 	size_t got = 0;
@@ -484,7 +497,7 @@ ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more)
 		switch (e) {
 		case SSL_ERROR_WANT_READ:
 		case SSL_ERROR_WANT_WRITE:
-			SSL_free_buffers(ssl); /* refused while a record is half read */
+			free_buffers(ssl); /* refused while a record is half read */
 			errno = EAGAIN;
 			return -1;
 		case SSL_ERROR_ZERO_RETURN:
@@ -509,7 +522,7 @@ ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more)
 	 * post-handshake messages (session tickets): an idle connection kept
 	 * it, ~12 KiB of its ~32 (bench_tls). Nothing half-read: give it back. */
 	if (!*more)
-		SSL_free_buffers(ssl);
+		free_buffers(ssl);
 	return (ssize_t)got;
 }
 
