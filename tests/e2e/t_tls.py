@@ -267,6 +267,15 @@ srv.stop()
 ok(rc == 1 and classes(rep).get("tls_handshake", 0) > 0,
    "a stalled handshake: tls_handshake errors, no hang (%.1f s)" % took, err)
 
+# A plaintext echo server answers the ClientHello with itself: tls_handshake,
+# the library's reason printed.
+srv = Serve("echo")
+rc, out, err, rep, _ = run(echo(srv))
+srv.stop()
+ok(rc == 1 and classes(rep).get("tls_handshake", 0) > 0 and "TLS handshake failed with" in err,
+   "a plaintext echo server on a tls:// target: tls_handshake errors (%d)"
+   % classes(rep).get("tls_handshake", 0), err)
+
 # 9. RTSP readers over rtsps:// against surge serve rtsp --tls (a certificate
 # it makes, written beside the ready file): zero loss.
 srv = Serve("rtsp", "--tls", "--bitrate", "200k")
@@ -284,10 +293,14 @@ seen = srv.stop()
 c = rep.get("counters", {})
 ok(rc == 0 and c.get("rtsp.watched", 0) == 10 and rep["totals"]["errors"]["total"] == 0,
    "10 RTSP readers over TLS watched to the end (%d)" % c.get("rtsp.watched", 0), err)
-ok(c.get("rtsp.lost", 0) == 0 and c.get("rtsp.reordered", 0) == 0 and c.get("rtsp.packets", 0) > 0 and
-   0 <= seen.get("packets", 0) - c.get("rtsp.packets", 0) <= 2 * 10,
-   "zero loss: packets read = packets sent (%d of %d)" % (c.get("rtsp.packets", 0),
-                                                          seen.get("packets", 0)), c)
+# Zero loss is the sequence numbers' verdict; what the server sent and the
+# readers had not read when the run stopped (more on a busy machine) is
+# never more than it sent.
+ok(c.get("rtsp.lost", 0) == 0 and c.get("rtsp.reordered", 0) == 0 and
+   0 < c.get("rtsp.packets", 0) <= seen.get("packets", 0) and
+   c.get("rtsp.bytes", 0) == 1200 * c.get("rtsp.packets", 0),
+   "zero loss, no reordering: %d packets read of the %d sent (the rest in flight at the stop)"
+   % (c.get("rtsp.packets", 0), seen.get("packets", 0)), c)
 # 10. DNS over TLS against surge serve dns --tls, by name (localhost).
 srv = Serve("dns", "--tls")
 rc, out, err, rep, _ = run(DOT.replace("tls = { ca", "tls = { sni = \"localhost\", ca") % dict(
