@@ -23,6 +23,7 @@
 #include "dispatch.h"
 #include "lua_engine.h"
 #include "pool.h"
+#include "tls.h"
 #include "worker.h"
 
 #define SESSION_RBUF_MAX (1u << 20)
@@ -51,6 +52,18 @@ static int errno_class(int e, bool connecting)
 	default:
 		return ERR_OTHER;
 	}
+}
+
+/* The one seam between plain TCP and TLS (tls.h): both keep read(2) and
+ * write(2)'s contract, so nothing below knows which one it uses. */
+static ssize_t sock_read(struct worker *w, struct conn *c, void *p, size_t n)
+{
+	return c->tls ? tls_conn_read(w, c, p, n) : read(c->io.fd, p, n);
+}
+
+static ssize_t sock_write(struct conn *c, const void *p, size_t n)
+{
+	return c->tls ? tls_conn_write(c, p, n) : write(c->io.fd, p, n);
 }
 
 static void io_set(struct worker *w, struct conn *c, int events)
@@ -240,6 +253,7 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 
 	ev_io_stop(w->loop, &c->io);
 	ev_timer_stop(w->loop, &c->timer);
+	tls_conn_free(c, cls < 0);
 	close(c->io.fd);
 	if (was_open) {
 		w->open--;
@@ -296,7 +310,7 @@ static void conn_end(struct worker *w, struct conn *c)
 static int conn_flush(struct worker *w, struct conn *c)
 {
 	while (c->wbuf.len) {
-		ssize_t n = write(c->io.fd, buf_start(&c->wbuf), c->wbuf.len);
+		ssize_t n = sock_write(c, buf_start(&c->wbuf), c->wbuf.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -339,7 +353,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 		return dgram_write(w, c, p, n); /* whole datagrams, never a byte stream */
 	if (c->wbuf.len == 0 && !c->writing && !c->corked) {
 		/* Common case: nothing queued, the kernel takes it all. */
-		ssize_t k = write(c->io.fd, p, n);
+		ssize_t k = sock_write(c, p, n);
 		if (k < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				conn_write_failed(w, c, errno);
@@ -622,14 +636,14 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 
 	if (c->rbuf.len == 0) {
 		data = w->scratch;
-		n = read(c->io.fd, data, WORKER_SCRATCH);
+		n = sock_read(w, c, data, WORKER_SCRATCH);
 	} else {
 		if (buf_reserve(&c->rbuf, 16384) < 0) {
 			conn_close(w, c, ERR_OTHER);
 			return false;
 		}
 		data = buf_start(&c->rbuf);
-		n = read(c->io.fd, data + c->rbuf.len, c->rbuf.cap - c->rbuf.head - c->rbuf.len);
+		n = sock_read(w, c, data + c->rbuf.len, c->rbuf.cap - c->rbuf.head - c->rbuf.len);
 	}
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -740,14 +754,14 @@ static void conn_read_session(struct worker *w, struct conn *c)
 	bool in_place = c->rbuf.len != 0;
 	if (!in_place) {
 		buf_free(&c->rbuf);
-		n = read(c->io.fd, w->scratch, WORKER_SCRATCH);
+		n = sock_read(w, c, w->scratch, WORKER_SCRATCH);
 	} else {
 		if (buf_reserve(&c->rbuf, 16384) < 0) {
 			conn_close(w, c, ERR_OTHER);
 			return;
 		}
-		n = read(c->io.fd, buf_start(&c->rbuf) + c->rbuf.len,
-			 c->rbuf.cap - c->rbuf.head - c->rbuf.len);
+		n = sock_read(w, c, buf_start(&c->rbuf) + c->rbuf.len,
+			      c->rbuf.cap - c->rbuf.head - c->rbuf.len);
 	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -775,8 +789,25 @@ void conn_consume(struct worker *w, struct conn *c, uint32_t n)
 {
 	buf_consume(&c->rbuf, n < c->rbuf.len ? n : c->rbuf.len);
 	if (c->state == CONN_OPEN && !c->eof && c->rbuf.len < SESSION_RBUF_MAX &&
-	    !(c->io.events & EV_READ))
+	    !(c->io.events & EV_READ)) {
 		io_set(w, c, EV_READ | (c->writing ? EV_WRITE : 0));
+		tls_conn_kick(w, c);
+	}
+}
+
+static void conn_established(struct worker *w, struct conn *c);
+
+/* One step of the TLS handshake; the connect timeout still runs. */
+static void conn_handshake(struct worker *w, struct conn *c)
+{
+	int cls = ERR_OTHER, rc = tls_conn_handshake(w, c, &cls);
+
+	if (rc < 0)
+		conn_close(w, c, cls);
+	else if (rc > 0)
+		io_set(w, c, rc);
+	else
+		conn_established(w, c);
 }
 
 static void conn_on_connected(struct worker *w, struct conn *c)
@@ -790,8 +821,22 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 		conn_close(w, c, errno_class(err, true));
 		return;
 	}
-	uint64_t now = clock_ns();
-	hist_record(w->stats.hist[HI_CONNECT], (int64_t)(now - c->t_connect));
+	hist_record(w->stats.hist[HI_CONNECT], (int64_t)(clock_ns() - c->t_connect));
+	if (w->tls && tls_conn_wanted(w, c)) {
+		if (tls_conn_start(w, c) < 0) {
+			conn_close(w, c, ERR_OTHER);
+			return;
+		}
+		conn_handshake(w, c);
+		return;
+	}
+	conn_established(w, c);
+}
+
+/* The connection carries traffic from now: TCP connected, and with TLS
+ * the handshake completed. */
+static void conn_established(struct worker *w, struct conn *c)
+{
 	w->stats.counter[ST_CONN_OPENED]++;
 	if (c->src < w->stats.nsrc)
 		w->stats.src_conns[c->src]++;
@@ -833,7 +878,10 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 	struct conn *c = container_of(io, struct conn, io);
 
 	if (c->state == CONN_CONNECTING) {
-		conn_on_connected(w, c);
+		if (c->tls)
+			conn_handshake(w, c);
+		else
+			conn_on_connected(w, c);
 		return;
 	}
 	if ((revents & EV_WRITE) && c->writing) {

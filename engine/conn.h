@@ -17,9 +17,12 @@
 
 enum conn_state {
 	CONN_CLOSED,     /* slot free; maybe waiting for its reconnect time */
-	CONN_CONNECTING, /* connect() in progress, waiting for writable */
+	CONN_CONNECTING, /* connect() in progress, waiting for writable; with tls
+			  * set, TCP is up and the TLS handshake is in progress */
 	CONN_OPEN,
 };
+
+struct ssl_st;
 
 struct conn {
 	ev_io io;
@@ -57,6 +60,8 @@ struct conn {
 	struct buf rbuf;  /* a partial message (sessions: what the coroutine has not consumed) */
 	struct buf wbuf;  /* output the kernel has not taken yet */
 	uint32_t written; /* bytes the kernel took, wrapping (inflight.end) */
+	struct ssl_st *tls;   /* TLS session (tls.h) from TCP connect to close; NULL: plain */
+	uint64_t t_handshake; /* TLS handshake started (ns) */
 };
 
 struct worker;

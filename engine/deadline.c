@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "container.h"
 #include "dgram.h"
+#include "tls.h"
 #include "worker.h"
 
 /* libev counts from the loop's cached time; the lists from clock_ns(). A
@@ -33,7 +34,8 @@ static void connect_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			set_for(w, t, c->t_connect + limit, now);
 			return;
 		}
-		conn_close(w, c, ERR_CONNECT_TIMEOUT); /* takes it off the list */
+		/* takes it off the list */
+		conn_close(w, c, c->tls ? tls_conn_timed_out(w, c) : ERR_CONNECT_TIMEOUT);
 	}
 }
 

@@ -19,6 +19,7 @@
 #include "plan.h"
 #include "refresh.h"
 #include "run.h"
+#include "tls.h"
 #include "units.h"
 
 #define WIDE_PORTS (65535 - 1024 + 1)
@@ -163,6 +164,38 @@ static void check_conntrack(struct doctor *d, uint64_t conns)
 		    "nf_conntrack_max = %ld (%ld in use)", max, count);
 }
 
+/* MemAvailable in KiB, or -1. */
+static long mem_available_kib(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* TLS state is most of an idle TLS connection's memory (README "TLS"). */
+static void check_tls_memory(struct doctor *d, const struct options *o)
+{
+	size_t per = tls_conn_bytes(o);
+	double need = (double)o->max_connections * (double)per / 1048576.0;
+	long avail = mem_available_kib();
+	enum level l = avail < 0 ? INFO : need > avail / 1024.0 ? FAIL : need > avail / 2048.0 ? WARN : OK;
+
+	say(d, l,
+	    l == OK || l == INFO ? NULL
+		: "fewer connections, more memory, or tls = { max_version = \"1.2\" } (~14 KiB "
+		  "a connection instead of ~22 KiB)",
+	    "TLS memory: %u connections x ~%zu KiB (%s, OpenSSL) = %.0f MiB; %ld MiB available",
+	    o->max_connections, per / 1024, o->tls.max_version == 0x0303 ? "TLS 1.2" : "TLS 1.3",
+	    need, avail < 0 ? 0 : avail / 1024);
+}
+
 static void sources_table(const struct plan_system *sys)
 {
 	static const uint64_t counts[] = {50000, 100000, 500000, 1000000};
@@ -281,6 +314,8 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 	say(d, OK, NULL, "targets: %zu destination address%s (%s%s)", opt.ndests,
 	    opt.ndests == 1 ? "" : "es", opt.ndests ? opt.dests[0].label : "",
 	    opt.ndests > 1 ? ", ..." : "");
+	if (tls_options_used(&opt))
+		check_tls_memory(d, &opt);
 	if (opt.bind) {
 		long missing = plan_check_addresses(opt.bind, err, sizeof(err));
 		if (missing > 0)

@@ -286,6 +286,7 @@ static int read_targets(lua_State *L, int t, struct options *o)
 		lua_rawgeti(L, -1, (int)i + 1);
 		o->targets[i].host = field_str(L, lua_gettop(L), "host");
 		o->targets[i].port = (uint16_t)field_num(L, lua_gettop(L), "port", 0);
+		o->targets[i].tls = field_bool(L, lua_gettop(L), "tls");
 		lua_pop(L, 1);
 		if (!o->targets[i].host) {
 			lua_pop(L, 1);
@@ -322,6 +323,36 @@ static void read_resolver(lua_State *L, int t, struct options *o)
 	else
 		rc->never = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "never") == 0;
 	lua_pop(L, 1);
+}
+
+/* tls = { verify, resume, ca, sni, cert, key, alpn = "a,b", min_version,
+ * max_version } as scenario.lua normalized it (always present). */
+static int read_tls(lua_State *L, int t, struct options *o)
+{
+	struct tls_options *x = &o->tls;
+
+	x->verify = x->resume = true;
+	lua_getfield(L, t, "tls");
+	if (lua_istable(L, -1)) {
+		int k = lua_gettop(L);
+		x->verify = field_bool(L, k, "verify");
+		x->resume = field_bool(L, k, "resume");
+		x->min_version = (uint16_t)field_num(L, k, "min_version", 0);
+		x->max_version = (uint16_t)field_num(L, k, "max_version", 0);
+		const char *names[] = {"ca", "sni", "cert", "key", "alpn"};
+		char **slots[] = {&x->ca, &x->sni, &x->cert, &x->key, &x->alpn};
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			lua_getfield(L, k, names[i]);
+			bool set = lua_isstring(L, -1);
+			lua_pop(L, 1);
+			if (set && !(*slots[i] = field_str(L, k, names[i]))) {
+				lua_pop(L, 1);
+				return -ENOMEM;
+			}
+		}
+	}
+	lua_pop(L, 1);
+	return 0;
 }
 
 /* { {metric=, condition=, where=}, ... } as scenario.lua lists them. */
@@ -391,6 +422,8 @@ static int read_options(lua_State *L, int t, struct options *o)
 	if ((rc = read_targets(L, t, o)) < 0)
 		return rc;
 	read_resolver(L, t, o);
+	if ((rc = read_tls(L, t, o)) < 0)
+		return rc;
 	if ((rc = read_thresholds(L, t, o)) < 0)
 		return rc;
 	return read_protocol(L, t, o);

@@ -16,6 +16,11 @@ void options_free(struct options *o)
 	free(o->bind);
 	free(o->bind_spec);
 	free(o->resolver.servers);
+	free(o->tls.ca);
+	free(o->tls.sni);
+	free(o->tls.cert);
+	free(o->tls.key);
+	free(o->tls.alpn);
 	free(o->conn_segs);
 	free(o->rate_segs);
 	free(o->const_request);

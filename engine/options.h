@@ -35,6 +35,18 @@ struct destination {
 struct target_spec {
 	char *host; /* a name or a literal address (no brackets) */
 	uint16_t port;
+	bool tls;   /* TCP + TLS (tls://, rtsps://, https://, or the tls option) */
+};
+
+/* TLS settings shared by every target that uses it (tls.h). */
+struct tls_options {
+	bool verify;  /* check the certificate chain and the name (--insecure: off) */
+	bool resume;  /* resume sessions on reconnect (tickets) */
+	char *ca;     /* CA bundle (PEM); NULL: the system's */
+	char *sni;    /* server name sent and checked; NULL: the target's host name */
+	char *cert, *key; /* client certificate and key (mutual TLS), or NULL */
+	char *alpn;   /* "dot,h2": protocols offered, or NULL */
+	uint16_t min_version, max_version; /* 0x0303 TLS 1.2, 0x0304 TLS 1.3; 0: default */
 };
 
 /* A threshold as written; threshold.c parses it before the run. */
@@ -54,6 +66,7 @@ struct options {
 	struct destination *dests; /* every address of every target, after resolution */
 	size_t ndests;
 	struct resolve_config resolver; /* resolver, family, resolve_every */
+	struct tls_options tls;         /* used by the targets with tls set */
 
 	/* Connections follow a ramp; a constant is one segment. */
 	struct rate_segment *conn_segs;

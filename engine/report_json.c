@@ -13,6 +13,7 @@
 #include "report_held.h"
 #include "series.h"
 #include "threshold.h"
+#include "tls.h"
 #include "version.h"
 
 #define JSON_VERSION 1
@@ -96,6 +97,11 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 		jstr(f, o->dests[i].label);
 	}
 	fputc(']', f);
+	if (tls_options_used(o)) {
+		jkey(f, &first, "tls");
+		fprintf(f, "{\"verify\":%s,\"resume\":%s}", o->tls.verify ? "true" : "false",
+			o->tls.resume ? "true" : "false");
+	}
 	jkey(f, &first, "protocol");
 	jstr(f, o->proto_name);
 	jkey(f, &first, "shape");

@@ -1,5 +1,6 @@
 /* report_text: the summary a user reads on stdout, and the progress line. */
 #include "report.h"
+#include "tls.h"
 
 #include <math.h>
 #include <string.h>
@@ -45,6 +46,9 @@ void report_header(FILE *f, const struct options *o)
 			addrset_total(o->bind) == 1 ? "" : "es", addrset_pick_name(o->pick));
 	if (o->ports.lo)
 		fprintf(f, ", ports %u-%u", o->ports.lo, o->ports.hi);
+	if (tls_options_used(o))
+		fprintf(f, ", TLS%s%s", o->tls.verify ? "" : " NOT VERIFIED (--insecure)",
+			o->tls.resume ? "" : ", no resumption");
 	fputc('\n', f);
 	fflush(f);
 }
@@ -301,6 +305,11 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 			fprintf(f, " (connect timed out: is the address reachable?)");
 		else if (s->error[ERR_ADDR_NOT_AVAILABLE])
 			fprintf(f, " (source address not available: see surge doctor)");
+		else if (s->error[ERR_TLS_VERIFY])
+			fprintf(f, " (the server's certificate was refused: check tls.ca and the "
+				   "name, --sni; --insecure skips the check)");
+		else if (s->error[ERR_TLS_HANDSHAKE])
+			fprintf(f, " (TLS handshakes failed: does the server speak TLS on that port?)");
 	} else if (o->shape == SHAPE_SESSION) {
 		fprintf(f, "connections opened but every session failed (see the errors above)");
 	} else {

@@ -30,6 +30,7 @@
 #include "report_held.h"
 #include "series.h"
 #include "threshold.h"
+#include "tls.h"
 #include "worker.h"
 
 static const char run_usage[] =
@@ -56,6 +57,10 @@ static const char run_usage[] =
 	"                          10.0.0.0/24, 2001:db8::/120, or a comma list\n"
 	"      --ports LO-HI       local ports, sliced between workers (e.g. 40000-49999)\n"
 	"      --pick MODE         round-robin (default), random or permutation\n"
+	"      --tls               TLS on every target (tls://, rtsps://, https:// always)\n"
+	"      --tls-ca FILE       CA certificates (PEM) the server's must chain to\n"
+	"      --sni NAME          server name to send and to check the certificate for\n"
+	"      --insecure          no certificate check (the report says so)\n"
 	"  -o, --option KEY=VALUE  set any scenario option (repeatable)\n"
 	"  -e, --env KEY=VALUE     surge.env.KEY in the scenario and its modules (repeatable)\n"
 	"  -H, --header 'N: V'     a request header, for a URL run (repeatable, as wrk's -H)\n"
@@ -489,6 +494,8 @@ static const struct option run_longopts[] = {
 	{"resolver", required_argument, 0, 'R'},     {"bind", required_argument, 0, 'B'},
 	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
 	{"env", required_argument, 0, 'e'},	     {"header", required_argument, 0, 'H'},
+	{"tls", no_argument, 0, 'Y'},		     {"tls-ca", required_argument, 0, 'C'},
+	{"sni", required_argument, 0, 'n'},	     {"insecure", no_argument, 0, 'I'},
 	{0, 0, 0, 0},
 };
 
@@ -501,6 +508,8 @@ static const struct cli_key run_keys[] = {
 	{'N', "progress", "off"},   {'q', "quiet", "true"},	 {'B', "bind", NULL},
 	{'O', "ports", NULL},	    {'K', "pick", NULL},	 {'e', "env", NULL},
 	{'H', "header", NULL},
+	{'Y', "tls", "true"},	    {'C', "tls.ca", NULL},	 {'n', "tls.sni", NULL},
+	{'I', "tls.verify", "false"},
 };
 
 static int outcome(const struct options *o, const struct run_result *r)
@@ -552,7 +561,8 @@ int run_main(int argc, char **argv)
 		free(ov);
 		return EXIT_USAGE;
 	}
-	if (lua_engine_load(scenario, ov, nov, &opt, err, sizeof(err), &le) < 0) {
+	if (lua_engine_load(scenario, ov, nov, &opt, err, sizeof(err), &le) < 0 ||
+	    tls_options_check(&opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}

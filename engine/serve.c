@@ -4,6 +4,7 @@
 #include "serve.h"
 #include "serve_fault.h"
 #include "serve_udp.h"
+#include "serve_tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "clock.h"
 #include "run.h"
 #include "splitmix.h"
+#include "tls.h"
 #include "units.h"
 
 #define SCRATCH (64 * 1024)
@@ -50,6 +52,7 @@ enum serve_counter {
 	SC_UNANSWERED,   /* --half-close: requests read after the shutdown */
 	SC_UDP_REQUESTS, /* datagrams read (serve_udp.c); their replies count in SC_REPLIES */
 	SC_UDP_SEND_ERRORS,
+	SC_TLS_FAILURES, /* --tls-cert: handshakes that failed */
 	SC_COUNT
 };
 
@@ -58,6 +61,7 @@ static const char *const counter_names[SC_COUNT] = {
 	"dropped", "protocol_errors", "accept_errors", "peak_open",
 	"garbled", "resets", "half_closed", "fault_closes", "unanswered",
 	"udp_requests", "udp_send_errors",
+	"tls_failures",
 };
 
 struct serve_totals {
@@ -77,6 +81,10 @@ struct serve_config {
 	uint64_t seed;
 	const char *ready_file, *report_file;
 	int backlog;
+	const char *tls_cert, *tls_key;
+	bool tls_self;          /* --tls: a self-signed certificate made at start */
+	char tls_ca[4096];      /* where --tls wrote it */
+	struct ssl_ctx_st *tls; /* made before the fork: one ticket key for all workers */
 };
 
 /* A reply held back by --delay or --stall: released in due order, which is
@@ -119,6 +127,8 @@ struct serve_conn {
 	bool closed, close_after_write, reading_paused, ticking;
 	bool half_close_due;   /* --half-close: shut writing once out and held are empty */
 	bool half_closed;
+	bool handshaking;      /* TLS: the handshake has not completed */
+	struct ssl_st *ssl;    /* TLS session, or NULL */
 	uint64_t bytes_in, replies;
 	struct serve_fault_turn drip; /* queued: writes wait for drip.due */
 	struct serve_conn *tick_prev, *tick_next, *dead_next;
@@ -180,6 +190,8 @@ static void conn_close(struct serve_conn *c)
 	serve_fault_line_remove(&w->drip_line, &c->drip);
 	ev_io_stop(w->loop, &c->rio);
 	ev_io_stop(w->loop, &c->wio);
+	serve_tls_free(c->ssl, c->close_after_write);
+	c->ssl = NULL;
 	close(c->fd);
 	w->open--;
 	if (c->held_entries == 0)
@@ -202,7 +214,8 @@ static void conn_flush(struct serve_conn *c)
 	size_t budget = w->cfg->fault.drip_bytes ? (size_t)w->cfg->fault.drip_bytes : SIZE_MAX;
 	while (c->out.len && budget && !c->drip.queued) {
 		size_t want = c->out.len < budget ? c->out.len : budget;
-		ssize_t n = send(c->fd, c->out.data + c->out.head, want, MSG_NOSIGNAL);
+		ssize_t n = c->ssl ? tls_ssl_write(c->ssl, c->out.data + c->out.head, want)
+				   : send(c->fd, c->out.data + c->out.head, want, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -230,6 +243,8 @@ static void conn_flush(struct serve_conn *c)
 			return;
 		}
 		if (c->half_close_due && !c->half_closed && c->held.len == 0) {
+			if (c->ssl)
+				serve_tls_shutdown(c->ssl); /* close_notify, then the TCP FIN */
 			shutdown(c->fd, SHUT_WR);
 			c->half_closed = true;
 			w->totals.core[SC_HALF_CLOSED]++;
@@ -286,14 +301,50 @@ static void conn_feed(struct serve_conn *c, const uint8_t *p, size_t n)
 	conn_flush(c);
 }
 
+/* TLS: one step of the handshake; true once it completed. */
+static bool conn_handshake(struct serve_conn *c)
+{
+	struct serve_worker *w = c->w;
+	int r = serve_tls_handshake(c->ssl);
+
+	if (r < 0) {
+		w->totals.core[SC_TLS_FAILURES]++;
+		conn_close(c);
+		return false;
+	}
+	if (r == EV_WRITE)
+		ev_io_start(w->loop, &c->wio);
+	else
+		ev_io_stop(w->loop, &c->wio);
+	if (r)
+		return false;
+	c->handshaking = false;
+	return true;
+}
+
+static ssize_t conn_recv(struct serve_conn *c, uint8_t *buf, size_t n)
+{
+	bool more;
+	ssize_t r;
+
+	if (!c->ssl)
+		return recv(c->fd, buf, n, 0);
+	r = tls_ssl_read(c->ssl, buf, n, &more);
+	if (more)
+		ev_feed_event(c->w->loop, &c->rio, EV_READ);
+	return r;
+}
+
 static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct serve_conn *c = io->data;
 	struct serve_worker *w = c->w;
 	w->now = clock_ns();
+	if (c->handshaking && !conn_handshake(c))
+		return;
 	uint64_t reset_after = w->cfg->fault.reset_after;
 	for (int rounds = 0; rounds < 4 && !c->closed && !c->reading_paused; rounds++) {
-		ssize_t n = recv(c->fd, w->scratch, SCRATCH, 0);
+		ssize_t n = conn_recv(c, w->scratch, SCRATCH);
 		if (n > 0) {
 			w->totals.core[SC_BYTES_IN] += (uint64_t)n;
 			/* --reset-after: what came before the limit is answered, then RST. */
@@ -323,6 +374,13 @@ static void on_writable(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct serve_conn *c = io->data;
 	c->w->now = clock_ns(); /* a --drip turn is timed from now */
+	if (c->handshaking) {
+		/* Done: records that came with the client's Finished wait in
+		 * the library, not the socket. */
+		if (conn_handshake(c))
+			ev_feed_event(loop, &c->rio, EV_READ);
+		return;
+	}
 	conn_flush(c);
 }
 
@@ -548,6 +606,15 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		ev_io_init(&c->rio, on_readable, fd, EV_READ);
 		ev_io_init(&c->wio, on_writable, fd, EV_WRITE);
 		c->rio.data = c->wio.data = c;
+		if (w->cfg->tls) {
+			if (!(c->ssl = serve_tls_accept(w->cfg->tls, fd))) {
+				close(fd);
+				free(c);
+				w->totals.core[SC_ACCEPT_ERRORS]++;
+				continue;
+			}
+			c->handshaking = true;
+		}
 		/* --never-read: the client's bytes stay in the kernel's buffers. */
 		if (!w->cfg->fault.never_read)
 			ev_io_start(loop, &c->rio);
@@ -604,6 +671,7 @@ static int worker_main(const struct serve_config *cfg, unsigned index, int liste
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	signal(SIGPIPE, SIG_IGN); /* TLS writes with write(2), not send(MSG_NOSIGNAL) */
 	w.loop = ev_loop_new(EVFLAG_AUTO);
 	w.scratch = malloc(SCRATCH);
 	if (!w.loop || !w.scratch)
@@ -773,6 +841,11 @@ static void usage(FILE *f, const struct serve_proto *proto)
 		"                       (default 1)\n"
 		"  --exit-after DURATION  stop by itself (tests use it as a safety net)\n"
 		"  --ready-file PATH    write the port here once listening\n"
+		"  --tls                speak TLS with a self-signed certificate made at start\n"
+		"                       (localhost, 127.0.0.1, ::1), written to READY-FILE.ca.pem\n"
+		"                       (or $TMPDIR/surge-serve-PID.ca.pem) for clients' --tls-ca\n"
+		"  --tls-cert FILE --tls-key FILE  speak TLS with this certificate chain and key;\n"
+		"                       either way tickets resume on every worker\n"
 		"  --report PATH        on exit, write the counts as JSON (accepted, bytes, replies,\n"
 		"                       and what each fault did: garbled, resets, half_closed,\n"
 		"                       fault_closes, unanswered)\n"
@@ -806,10 +879,11 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 		key[klen] = 0;
 		if (eq)
 			value = eq + 1;
-		else if (!serve_fault_is_flag(key) && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+		else if (!serve_fault_is_flag(key) && strcmp(key, "tls") != 0 && i + 1 < argc &&
+			 strncmp(argv[i + 1], "--", 2) != 0)
 			value = argv[++i];
 		static const char *const core_keys[] = { "listen", "workers", "seed", "exit-after",
-							  "ready-file", "report" };
+							  "ready-file", "report", "tls-cert", "tls-key" };
 		uint64_t n;
 		for (size_t k = 0; k < sizeof(core_keys) / sizeof(core_keys[0]); k++)
 			if (strcmp(key, core_keys[k]) == 0 && !value) {
@@ -844,6 +918,17 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 			cfg->ready_file = value;
 		} else if (strcmp(key, "report") == 0) {
 			cfg->report_file = value;
+		} else if (strcmp(key, "tls") == 0) {
+			if (value) {
+				snprintf(err, errlen, "--tls takes no value (--tls-cert F --tls-key F "
+						      "name a certificate)");
+				return -EINVAL;
+			}
+			cfg->tls_self = true;
+		} else if (strcmp(key, "tls-cert") == 0) {
+			cfg->tls_cert = value;
+		} else if (strcmp(key, "tls-key") == 0) {
+			cfg->tls_key = value;
 		} else {
 			r = proto->option ? proto->option(cfg->proto_config, key, value, err, errlen) : -ENOENT;
 			if (r == -ENOENT) {
@@ -854,6 +939,28 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 			if (r)
 				return r;
 		}
+	}
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		snprintf(err, errlen, "--tls-cert and --tls-key go together (a PEM certificate and its key)");
+		return -EINVAL;
+	}
+	if (cfg->tls_self && cfg->tls_cert) {
+		snprintf(err, errlen, "--tls makes a certificate; --tls-cert and --tls-key bring one: "
+				      "one or the other");
+		return -EINVAL;
+	}
+	if (cfg->tls_cert && !(cfg->tls = serve_tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, errlen)))
+		return -EINVAL;
+	if (cfg->tls_self) {
+		/* Beside the ready file, written before it: whoever waits for
+		 * the port finds the CA too. */
+		if (cfg->ready_file)
+			snprintf(cfg->tls_ca, sizeof(cfg->tls_ca), "%s.ca.pem", cfg->ready_file);
+		else
+			snprintf(cfg->tls_ca, sizeof(cfg->tls_ca), "%s/surge-serve-%d.ca.pem",
+				 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+		if (!(cfg->tls = serve_tls_ctx_self_signed(cfg->tls_ca, err, errlen)))
+			return -EINVAL;
 	}
 	if (serve_fault_check(&cfg->fault, proto, err, errlen))
 		return -EINVAL;
@@ -981,8 +1088,10 @@ int serve_main(int argc, char **argv)
 	}
 
 	uint16_t port = listen_port(&cfg);
-	fprintf(stderr, "surge serve %s: listening on %s (port %u%s), %u workers\n", cfg.proto->name,
-		cfg.listen_text, port, cfg.proto->on_datagram ? ", TCP and UDP" : "", started);
+	fprintf(stderr, "surge serve %s: listening on %s (port %u%s), %u workers%s%s%s\n",
+		cfg.proto->name, cfg.listen_text, port, cfg.proto->on_datagram ? ", TCP and UDP" : "",
+		started, cfg.tls ? ", TLS" : "", cfg.tls_ca[0] ? "; its certificate (--tls-ca): " : "",
+		cfg.tls_ca);
 	if (cfg.ready_file) {
 		/* Written whole, then renamed: a watcher never reads half a port. */
 		char tmp[4096];
@@ -1034,6 +1143,7 @@ int serve_main(int argc, char **argv)
 	}
 	code = worker_failures ? EXIT_FAILED : EXIT_OK;
 out:
+	serve_tls_ctx_free(cfg.tls);
 	if (cfg.proto->config_free)
 		cfg.proto->config_free(cfg.proto_config);
 	return code;

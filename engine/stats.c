@@ -19,6 +19,8 @@ static const char *const error_names[ERR__COUNT] = {
 	[ERR_SCRIPT] = "script error",
 	[ERR_OTHER] = "other",
 	[ERR_UDP_REFUSED] = "udp refused",
+	[ERR_TLS_HANDSHAKE] = "tls handshake",
+	[ERR_TLS_VERIFY] = "tls verify",
 };
 
 static const char *const error_keys[ERR__COUNT] = {
@@ -32,6 +34,8 @@ static const char *const error_keys[ERR__COUNT] = {
 	[ERR_SCRIPT] = "script",
 	[ERR_OTHER] = "other",
 	[ERR_UDP_REFUSED] = "udp_refused",
+	[ERR_TLS_HANDSHAKE] = "tls_handshake",
+	[ERR_TLS_VERIFY] = "tls_verify",
 };
 
 static const char *const hist_keys[HI__COUNT] = {

@@ -21,6 +21,7 @@
 #include "lua_engine.h"
 #include "pool.h"
 #include "refresh.h"
+#include "tls.h"
 
 #define TICK_S 0.01
 
@@ -282,6 +283,10 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 			goto out;
 		}
 	}
+	if (tls_client_new(&w, &w.tls, err, sizeof(err)) < 0) {
+		worker_log(&w, "worker %u: %s", index, err);
+		goto out;
+	}
 	if (lua_engine_bind_worker(lua, &w, err, sizeof(err)) < 0) {
 		worker_log(&w, "%s", err);
 		goto out;
@@ -313,6 +318,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 out:
 	ipc_send(report_fd, IPC_DONE, index, w.second, NULL, 0);
 	dispatch_free(&w);
+	tls_client_free(&w, w.tls);
 	pool_free(&w);
 	inflight_pool_free(&w.fl);
 	addrset_picker_free(&w.picker);

@@ -24,6 +24,7 @@
 #include "surge/ffi.h"
 
 struct lua_engine;
+struct tls_client;
 
 #define WORKER_SCRATCH SURGE_REQBUF_SIZE
 
@@ -49,6 +50,7 @@ struct worker {
 	ev_io control;             /* the coordinator's updates (refresh.c) */
 	struct ipc_reader control_in;
 	struct addrset_picker picker; /* source addresses and ports (bind, ports) */
+	struct tls_client *tls;       /* TLS context (tls.h); NULL when no target uses TLS */
 
 	struct conn_list ready;      /* open, with room in their pipeline; longest waiting first */
 	struct conn_list connects;   /* connect() in progress, oldest first */

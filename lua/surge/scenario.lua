@@ -323,6 +323,79 @@ local function bind(v)
   return out
 end
 
+-- tls = true | false | { ca =, sni =, verify =, resume =, alpn = {...},
+-- min_version =, max_version =, cert =, key = } -> { on = bool, ... } with
+-- every field checked; versions as 0x0303 (TLS 1.2) / 0x0304 (TLS 1.3), alpn
+-- joined by commas for the engine (engine/tls.c). Files must be readable
+-- here, where the error can name the line.
+local TLS_FIELDS = {
+  ca = "a CA bundle file (PEM)", sni = "the server name to send and check",
+  verify = "true or false (false: no certificate check, like --insecure)",
+  resume = "true or false (resume sessions on reconnect)",
+  alpn = 'a list of protocol names like { "dot" }',
+  min_version = '"1.2" or "1.3"', max_version = '"1.2" or "1.3"',
+  cert = "a client certificate file (PEM)", key = "the client key file (PEM)",
+}
+local TLS_VERSIONS = { ["1.2"] = 0x0303, ["1.3"] = 0x0304 }
+
+local function tls_fields_list()
+  local keys = {}
+  for k in pairs(TLS_FIELDS) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return table.concat(keys, ", ")
+end
+
+local function tls_opt(v)
+  local b = boolean(v)
+  if b ~= nil then return { on = b, verify = true, resume = true } end
+  if type(v) ~= "table" then
+    return nil, "true, false or a table like { ca = \"ca.pem\", sni = \"dns.example\" } (fields: "
+      .. tls_fields_list() .. ")"
+  end
+  local out = { on = true, verify = true, resume = true }
+  for k, x in pairs(v) do
+    local what = TLS_FIELDS[k]
+    if not what then
+      return nil, fmt("tls has no field '%s' (known: %s)", tostring(k), tls_fields_list()), true
+    end
+    local bad = fmt("tls.%s must be %s, got %s", k, what, describe(x))
+    if k == "verify" or k == "resume" then
+      local bv = boolean(x)
+      if bv == nil then return nil, bad, true end
+      out[k] = bv
+    elseif k == "min_version" or k == "max_version" then
+      local ver = TLS_VERSIONS[tostring(x)] or TLS_VERSIONS[fmt("%.1f", tonumber(x) or 0)]
+      if not ver then return nil, bad, true end
+      out[k] = ver
+    elseif k == "alpn" then
+      local list = type(x) == "string" and { x } or x
+      if type(list) ~= "table" or #list == 0 then return nil, bad, true end
+      for i, name in ipairs(list) do
+        if type(name) ~= "string" or #name < 1 or #name > 255 or name:find(",", 1, true) then
+          return nil, fmt("tls.alpn entry %d must be a protocol name of 1 to 255 bytes "
+            .. "without commas, got %s", i, describe(name)), true
+        end
+      end
+      out.alpn = table.concat(list, ",")
+    else
+      if type(x) ~= "string" or x == "" then return nil, bad, true end
+      if k ~= "sni" then
+        local f = io.open(x, "rb")
+        if not f then return nil, fmt("tls.%s: cannot read '%s' (%s)", k, x, what), true end
+        f:close()
+      end
+      out[k] = x
+    end
+  end
+  if out.key and not out.cert then
+    return nil, "tls.key needs tls.cert (the client certificate it goes with)", true
+  end
+  if out.min_version and out.max_version and out.min_version > out.max_version then
+    return nil, "tls.min_version is above tls.max_version", true
+  end
+  return out
+end
+
 -- The options a scenario may set. Issues to come add theirs here.
 local schema = {
   target = { targets, "where to connect" },
@@ -352,6 +425,8 @@ local schema = {
   family = { one_of("any", "ipv4", "ipv6"), "which addresses of a target name to use" },
   resolve_every = { resolve_every, "re-resolve target names this often (default: at the TTL)" },
   bind = { bind, "source addresses to connect from" },
+  tls = { tls_opt, "TLS for every target: true, or { ca =, sni =, verify =, resume =, alpn =, "
+          .. "min_version =, max_version =, cert =, key = }" },
   ports = { ports, "local port range each connection's port comes from" },
   pick = { pick, "how sources are chosen: round-robin, random, permutation" },
   name = { str, "a name for reports" },
@@ -367,6 +442,7 @@ local CLI_FLAGS = {
   connections = "-c", duration = "-d", rate = "-r", workers = "-w", pipeline = "-p",
   timeout = "-t", target = "--target", resolver = "--resolver", bind = "--bind",
   ports = "--ports", pick = "--pick", json = "--json", hlog = "--hlog", html = "--html",
+  tls = "--tls / --tls-ca / --sni / --insecure",
 }
 
 -- " (-c / -o connections=)": the flags that set an option from the command line.
@@ -560,15 +636,15 @@ local function url_scenario(url, headers)
   local t, err = target.parse(url)
   if not t then return nil, err end
   local proto
-  if t.scheme == "http" then
+  if t.scheme == "http" or t.scheme == "https" then
     local ok, p = pcall(require("surge.proto.http").client, { path = t.path, headers = headers })
     if not ok then return nil, "command line: " .. tostring(p):gsub("^.-http%.client: ", "") end
     proto = p
-  elseif t.scheme == "tcp" and not headers then
+  elseif (t.scheme == "tcp" or t.scheme == "tls") and not headers then
     proto = require("surge.proto.echo").new {}
   else
-    if headers then return nil, "command line: -H sets HTTP headers; " .. url .. " is not http://" end
-    return nil, fmt("surge run %s: a URL runs http:// (HTTP/1.1 GET) or tcp:// (echo); "
+    if headers then return nil, "command line: -H sets HTTP headers; " .. url .. " is not http(s)://" end
+    return nil, fmt("surge run %s: a URL runs http:// or https:// (HTTP/1.1 GET), tcp:// or tls:// (echo); "
       .. "write a scenario file for %s://", url, t.scheme)
   end
   return { target = url, protocol = proto, connections = 10, duration = "10s" }
@@ -636,10 +712,20 @@ function M.load(path, overrides)
   local cli_thresholds = {}
   for _, kv in ipairs(overrides or {}) do
     local k, v = kv[1], kv[2]
+    local tls_field = type(k) == "string" and k:match("^tls%.(.+)$")
     if k == "header" and not is_url then
       return nil, "command line: -H sets a request header of a URL run (surge run http://...); "
         .. "a scenario file sets headers in its protocol"
     elseif k == "env" or k == "header" then -- read above
+    elseif tls_field then
+      -- --tls-ca, --sni, --insecure (and -o tls.FIELD=VALUE) set one field
+      -- of the scenario's tls table, which they turn on.
+      local merged = {}
+      if type(values.tls) == "table" then
+        for fk, fv in pairs(values.tls) do merged[fk] = fv end
+      end
+      merged[tls_field] = v
+      values.tls, origin.tls = merged, "cli"
     elseif k == "threshold" or k == "threshold_abort" then -- repeatable: adds to the scenario's
       cli_thresholds[#cli_thresholds + 1] = { condition = v, abort = k == "threshold_abort",
         abort_after = 0, where = k == "threshold" and "--threshold" or "--threshold-abort" }
@@ -648,6 +734,10 @@ function M.load(path, overrides)
     else
       -- --resolver ADDR replaces the servers only: the file's timeout and
       -- tries still hold.
+      -- --tls keeps the tls table --tls-ca or the file made (it is on).
+      if k == "tls" and boolean(v) == true and type(values.tls) == "table" then
+        v = values.tls
+      end
       if k == "resolver" and type(v) == "string" and type(values.resolver) == "table" then
         local merged = {}
         for fk, fv in pairs(values.resolver) do merged[fk] = fv end
@@ -745,6 +835,20 @@ function M.load(path, overrides)
       compiled[k] = segs
     end
   end
+  -- TLS: a tls:// (rtsps://, https://) target always; every target when the
+  -- tls option is on; never plaintext for a scheme that needs TLS.
+  local tls = cfg.tls or { on = false, verify = true, resume = true }
+  for i, tg in ipairs(cfg.target) do
+    if tg.tls and cfg.tls and not cfg.tls.on then
+      local line = origin.tls == "file" and line_of(source, "tls")
+      return nil, fmt("%s option 'tls': false, but target %d (%s) needs TLS; its scheme is "
+        .. "never run as plaintext", origin.tls == "cli" and "command line:"
+        or (path .. ":" .. (line and (line .. ":") or "")), i, tg.url)
+    end
+    tg.tls = tg.tls or tls.on
+  end
+  tls.on = nil
+
   local conn = compiled.connections or segments(1, dur)
   local out = {
     target = cfg.target[1].url,
@@ -773,6 +877,7 @@ function M.load(path, overrides)
     pick = cfg.pick or (cfg.bind and cfg.bind.pick) or "round-robin",
     ports = cfg.ports or (cfg.bind and cfg.bind.ports) or nil,
     resolver = cfg.resolver or {},
+    tls = tls,
     family = cfg.family or "any",
     resolve_every = cfg.resolve_every or "ttl",
     thresholds = {},

@@ -6,6 +6,7 @@ http.closed_by_server, reconnected, 0 errors), chunked gzip and HEAD framed,
 body bytes match what nginx logged, a pipeline loses only the requests it
 had in flight at a close. Then hostile answers from a small Python server:
 each counted as a protocol error with its reason, and surge carries on."""
+import json
 import os
 import socket
 import socketserver
@@ -222,8 +223,25 @@ ok(cnt.get("http.body_bytes") == req["completed"] * len(b"body to the end"), "bo
 srv.shutdown()
 srv.server_close()
 
-rc, out, err = surge("run", "https://127.0.0.1:1/")
-ok(rc != 0 and "TLS" in err, "https:// refused until TLS lands", err)
+# https:// is the same module over TLS: nginx's own count again, verified
+# against its certificate, and never plaintext.
+with Nginx(tls=True) as n:
+    jf = os.path.join(n.tmp, "https.json")
+    rc, out, err = surge("run", "https://127.0.0.1:%d/1k.bin" % n.tls_port, "-c", "4", "-d", "1s",
+                         "--tls-ca", n.tls_ca, "--json", jf, "--no-progress", "-q")
+    r = json.load(open(jf)) if os.path.exists(jf) else {}
+    req = r.get("totals", {}).get("requests", {})
+    cnt = r.get("counters", {})
+    lines = n.access_lines()
+    ok(rc == 0 and req.get("completed", 0) > 10 and cnt.get("http.status.200") == req["completed"]
+       and cnt.get("tls.full", 0) >= 4 and
+       len(lines) == req["completed"] + req.get("unfinished", 0),
+       "https://: %s answers over TLS (%s full handshakes), nginx logged %d"
+       % (req.get("completed"), cnt.get("tls.full"), len(lines)), err)
+    rc, out, err = surge("run", "https://127.0.0.1:%d/" % n.tls_port, "-c", "2", "-d", "500ms",
+                         "--no-progress", "-q")
+    ok(rc != 0 and "TLS verify failed" in err, "https:// with an unknown CA: tls verify, never "
+       "plaintext (exit %d)" % rc, err)
 rc, out, err = surge("run", "http://127.0.0.1:1/", "-d", "300ms", "-o", "pipelines=2")
 ok(rc != 0 and "did you mean 'pipeline'" in err, "a URL run checks options like a file", err)
 done()

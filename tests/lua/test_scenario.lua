@@ -174,20 +174,62 @@ p = write('return {\n  target = "udp://127.0.0.1:5353",\n  protocol = { transpor
 o, err = scenario.load(p)
 t.ok(o and o.protocol.transport == "udp", "a user module declares transport = \"udp\": " .. tostring(err))
 
--- schemes: plaintext TCP ones run; one that needs TLS never does
+-- schemes: plaintext TCP ones run plain; TLS ones always over TLS; one that
+-- needs UDP never runs
 for _, u in ipairs { "tcp://127.0.0.1:7", "127.0.0.1:7", "rtsp://127.0.0.1/live", "dns://127.0.0.1",
                      "http://127.0.0.1:8080/" } do
   o, err = scenario.load(scn(""), { { "target", u } })
-  t.ok(o ~= nil, "target " .. u .. " accepted: " .. tostring(err))
+  t.ok(o ~= nil and o.targets[1].tls == false, "target " .. u .. " accepted as plain TCP: " .. tostring(err))
 end
-for _, c in ipairs { { "https://127.0.0.1:8089", "'https://' needs TLS" },
-                     { "tls://127.0.0.1:853", "'tls://' needs TLS" },
-                     { "rtsps://127.0.0.1/live", "'rtsps://' needs TLS" },
+for _, c in ipairs { { "tls://127.0.0.1:853", 853 }, { "rtsps://127.0.0.1/live", 322 },
+                     { "https://127.0.0.1", 443 }, { "TLS://[::1]:8853", 8853 } } do
+  o, err = scenario.load(scn(""), { { "target", c[1] } })
+  t.ok(o ~= nil and o.targets[1].tls == true and o.targets[1].port == c[2],
+       c[1] .. " runs over TLS, port " .. c[2] .. ": " .. tostring(err))
+end
+for _, c in ipairs { { "tls://127.0.0.1", "tls://127.0.0.1:853 for DNS over TLS" },
+                     { "dot://127.0.0.1", "DNS over TLS is tls://host:853" },
                      { "foo://127.0.0.1:1", "unknown scheme 'foo://'" } } do
   o, err = scenario.load(scn(""), { { "target", c[1] } })
   t.ok(o == nil and err:find("option 'target'", 1, true) and err:find(c[2], 1, true),
        c[1] .. " refused, never run as plaintext: " .. tostring(err))
 end
+
+-- tls: defaults, fields, the command line's flags, and every mistake named
+o, err = scenario.load(scn(""), { { "target", "tls://dns.example:853" } })
+t.ok(o and o.tls.verify == true and o.tls.resume == true and o.tls.ca == nil,
+     "TLS verifies and resumes by default: " .. tostring(err))
+local ca = write("not really a certificate, only readable")
+o, err = scenario.load(scn('  tls = { ca = "' .. ca .. '", sni = "dns.example", alpn = { "dot", "h2" },\n'
+  .. '          min_version = "1.2", max_version = 1.3, resume = false },\n'))
+t.ok(o and o.targets[1].tls == true and o.tls.ca == ca and o.tls.sni == "dns.example" and
+     o.tls.alpn == "dot,h2" and o.tls.min_version == 0x0303 and o.tls.max_version == 0x0304 and
+     o.tls.resume == false, "a tls table turns TLS on for tcp:// targets, every field normalized: "
+     .. tostring(err))
+o, err = scenario.load(scn(""), { { "tls", "true" }, { "tls.ca", ca }, { "tls.sni", "x.example" },
+                                  { "tls.verify", "false" } })
+t.ok(o and o.targets[1].tls and o.tls.ca == ca and o.tls.sni == "x.example" and o.tls.verify == false,
+     "--tls --tls-ca --sni --insecure: " .. tostring(err))
+o, err = scenario.load(scn('  tls = { sni = "f.example" },\n'), { { "tls.ca", ca }, { "tls", "true" } })
+t.ok(o and o.tls.ca == ca and o.tls.sni == "f.example",
+     "--tls after --tls-ca keeps the file's and the flag's fields: " .. tostring(err))
+for _, c in ipairs {
+  { '  tls = { cafile = "x" },\n', ":5: option 'tls': tls has no field 'cafile' (known: alpn, ca, cert, " },
+  { '  tls = { verify = "maybe" },\n', ":5: option 'tls': tls.verify must be true or false" },
+  { '  tls = { min_version = "1.1" },\n', ":5: option 'tls': tls.min_version must be \"1.2\" or \"1.3\"" },
+  { '  tls = { min_version = "1.3", max_version = "1.2" },\n', "tls.min_version is above tls.max_version" },
+  { '  tls = { ca = "/nonexistent/ca.pem" },\n', ":5: option 'tls': tls.ca: cannot read '/nonexistent/ca.pem'" },
+  { '  tls = { key = "' .. ca .. '" },\n', "tls.key needs tls.cert" },
+  { '  tls = { alpn = { "a,b" } },\n', "tls.alpn entry 1 must be a protocol name" },
+  { '  tls = 5,\n', ":5: option 'tls': expected true, false or a table" },
+} do
+  o, err = scenario.load(scn(c[1]))
+  t.ok(o == nil and err and err:find(c[2], 1, true), "refused: " .. c[1]:gsub("\n", "") .. " -> "
+       .. tostring(err))
+end
+o, err = scenario.load(scn('  tls = false,\n'), { { "target", "tls://127.0.0.1:853" } })
+t.ok(o == nil and err:find("option 'tls': false, but target 1 (tls://127.0.0.1:853) needs TLS", 1, true),
+     "tls = false never runs a TLS scheme as plaintext: " .. tostring(err))
 
 os.execute("rm -f " .. dir .. "/surge-test-scenario-*.lua")
 t.done()

@@ -433,7 +433,7 @@ static pid_t mock_child(uint16_t *port)
 
 static void test_first_resolution(void)
 {
-	struct target_spec tg[2] = {{(char *)"a.test", 7000}, {(char *)"127.0.0.5", 7001}};
+	struct target_spec tg[2] = {{(char *)"a.test", 7000, false}, {(char *)"127.0.0.5", 7001, false}};
 	struct options o = {0};
 	struct refresh *rf = NULL;
 	char err[512], servers[64];
@@ -473,7 +473,7 @@ static void test_first_resolution(void)
 	   "a bad resolver setting: -EINVAL (%s)", err);
 
 	/* Literals alone need no resolver at all, even a broken one. */
-	struct target_spec lit[1] = {{(char *)"::1", 53}};
+	struct target_spec lit[1] = {{(char *)"::1", 53, false}};
 	o.targets = lit;
 	o.ntargets = 1;
 	o.resolver.family = RESOLVE_ANY;

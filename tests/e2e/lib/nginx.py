@@ -29,6 +29,7 @@ http {
   default_type application/octet-stream;
   server {
     listen 127.0.0.1:%(port)d backlog=4096;
+    %(tls_listen)s
     root %(root)s;
     location /gz/ {
       alias %(root)s/;
@@ -51,7 +52,9 @@ class Nginx:
     def available():
         return os.access(NGINX, os.X_OK)
 
-    def __init__(self, keepalive_requests=1000, workers=1, access_log=True):
+    def __init__(self, keepalive_requests=1000, workers=1, access_log=True, tls=False):
+        """tls: also HTTPS on .tls_port, with a self-signed certificate for
+        127.0.0.1 and localhost in .tls_ca (made with Debian's openssl)."""
         self.tmp = tempfile.mkdtemp(prefix="surge-nginx-")
         # nginx's workers run as another user (www-data) when started as root
         os.chmod(self.tmp, 0o755)
@@ -63,11 +66,24 @@ class Nginx:
             with open(os.path.join(self.root, name), "wb") as f:
                 f.write(b"surge " * (n // 6) + b"x" * (n % 6))
         self.port = _free_port()
+        self.tls_port, self.tls_ca, tls_listen = None, None, ""
+        if tls:
+            self.tls_port = _free_port()
+            self.tls_ca = os.path.join(self.tmp, "cert.pem")
+            key = os.path.join(self.tmp, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                            "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                            "-keyout", key, "-out", self.tls_ca],
+                           check=True, capture_output=True)
+            os.chmod(key, 0o644)  # nginx's workers run as www-data
+            tls_listen = ("listen 127.0.0.1:%d ssl; ssl_certificate %s; ssl_certificate_key %s;"
+                          % (self.tls_port, self.tls_ca, key))
         self.access = os.path.join(self.tmp, "access.log")
         conf = os.path.join(self.tmp, "nginx.conf")
         with open(conf, "w") as f:
             f.write(CONF % dict(tmp=self.tmp, port=self.port, root=self.root, workers=workers,
-                                keepalive_requests=keepalive_requests,
+                                keepalive_requests=keepalive_requests, tls_listen=tls_listen,
                                 access=self.access if access_log else "off"))
         self.log = open(os.path.join(self.tmp, "stdout.log"), "w+")
         self.proc = subprocess.Popen([NGINX, "-c", conf, "-g", "daemon off;"],

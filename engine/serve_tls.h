@@ -1,0 +1,34 @@
+/*
+ * serve_tls: TLS for the built-in servers (`surge serve PROTO --tls-cert F
+ * --tls-key F`). One server context made before the workers fork, so every
+ * worker process shares its session-ticket key and a client resumes on any
+ * of them; one SSL per accepted connection, its handshake stepped from the
+ * connection's watchers. Reads and writes go through tls.h's tls_ssl_*.
+ */
+#ifndef SURGE_SERVE_TLS_H
+#define SURGE_SERVE_TLS_H
+
+#include <stddef.h>
+
+struct ssl_ctx_st;
+struct ssl_st;
+
+/* A server context from a PEM certificate chain and key. Returns it, or
+ * NULL with err filled. serve_tls_ctx_free is NULL-safe. */
+struct ssl_ctx_st *serve_tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen);
+/* `--tls` without files: a fresh self-signed P-256 certificate for
+ * localhost, 127.0.0.1 and ::1 (valid 30 days), its PEM written to ca_path,
+ * which clients take as their CA (tls.ca, --tls-ca). NULL with err filled. */
+struct ssl_ctx_st *serve_tls_ctx_self_signed(const char *ca_path, char *err, size_t errlen);
+void serve_tls_ctx_free(struct ssl_ctx_st *ctx);
+
+/* A session on an accepted socket, or NULL (out of memory). */
+struct ssl_st *serve_tls_accept(struct ssl_ctx_st *ctx, int fd);
+/* Steps the handshake: 0 done, EV_READ or EV_WRITE to wait for, -1 failed. */
+int serve_tls_handshake(struct ssl_st *ssl);
+/* Sends close_notify (best effort, never waits). */
+void serve_tls_shutdown(struct ssl_st *ssl);
+/* close_notify when clean and established (best effort), then frees. NULL-safe. */
+void serve_tls_free(struct ssl_st *ssl, int clean);
+
+#endif
