@@ -276,6 +276,18 @@ ok(rc == 1 and classes(rep).get("tls_handshake", 0) > 0 and "TLS handshake faile
    "a plaintext echo server on a tls:// target: tls_handshake errors (%d)"
    % classes(rep).get("tls_handshake", 0), err)
 
+# Mutual TLS: a server that requires a client certificate (test.pem signs
+# itself, so it is its own CA) takes one, and refuses a client without.
+srv = Serve("echo", "--tls-cert", CERT, "--tls-key", KEY, "--tls-client-ca", CERT)
+MTLS = echo(srv).replace('sni = "dot.test" }', 'sni = "dot.test", cert = "%s", key = "%s" }' % (CERT, KEY))
+rc, out, err, rep, _ = run(MTLS)
+ok(rc == 0 and rep["totals"]["errors"]["total"] == 0, "mutual TLS: the client certificate is taken", err)
+rc, out, err, rep, _ = run(echo(srv))
+srv.stop()
+ok(rc == 1 and classes(rep).get("tls_handshake", 0) > 0 and "alert certificate required" in err,
+   "without a client certificate: tls_handshake, the server's alert named (TLS 1.3 says it "
+   "after the client's handshake)", err)
+
 # 9. RTSP readers over rtsps:// against surge serve rtsp --tls (a certificate
 # it makes, written beside the ready file): zero loss.
 srv = Serve("rtsp", "--tls", "--bitrate", "200k")
