@@ -205,6 +205,8 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	fprintf(f, "  connections opened %lld  closed %lld  attempts %lld  peak open %lld\n",
 		(long long)s->counter[ST_CONN_OPENED], (long long)s->counter[ST_CONN_CLOSED],
 		(long long)s->counter[ST_CONN_ATTEMPTS], (long long)r->peak_open);
+	if (tls_options_used(o) && !o->tls.verify)
+		fprintf(f, "  tls         certificates NOT verified (--insecure / tls.verify = false)\n");
 
 	/* The label column fits the longest metric name (rtsp.first_keyframe). */
 	int w = 10;
