@@ -49,6 +49,8 @@ static int errno_class(int e, bool connecting)
 	case EPIPE:
 	case ECONNABORTED:
 		return ERR_RESET;
+	case EPROTO: /* only the TLS layer says it (tls.h) */
+		return ERR_TLS_HANDSHAKE;
 	default:
 		return ERR_OTHER;
 	}
@@ -61,9 +63,9 @@ static ssize_t sock_read(struct worker *w, struct conn *c, void *p, size_t n)
 	return c->tls ? tls_conn_read(w, c, p, n) : read(c->io.fd, p, n);
 }
 
-static ssize_t sock_write(struct conn *c, const void *p, size_t n)
+static ssize_t sock_write(struct worker *w, struct conn *c, const void *p, size_t n)
 {
-	return c->tls ? tls_conn_write(c, p, n) : write(c->io.fd, p, n);
+	return c->tls ? tls_conn_write(w, c, p, n) : write(c->io.fd, p, n);
 }
 
 static void io_set(struct worker *w, struct conn *c, int events)
@@ -310,7 +312,7 @@ static void conn_end(struct worker *w, struct conn *c)
 static int conn_flush(struct worker *w, struct conn *c)
 {
 	while (c->wbuf.len) {
-		ssize_t n = sock_write(c, buf_start(&c->wbuf), c->wbuf.len);
+		ssize_t n = sock_write(w, c, buf_start(&c->wbuf), c->wbuf.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -353,7 +355,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 		return dgram_write(w, c, p, n); /* whole datagrams, never a byte stream */
 	if (c->wbuf.len == 0 && !c->writing && !c->corked) {
 		/* Common case: nothing queued, the kernel takes it all. */
-		ssize_t k = sock_write(c, p, n);
+		ssize_t k = sock_write(w, c, p, n);
 		if (k < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				conn_write_failed(w, c, errno);

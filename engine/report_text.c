@@ -210,6 +210,8 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	if (report_held_note(r, o, note, sizeof(note)))
 		fprintf(f, "  held        at most %lld of the %lld connections asked: %s\n",
 			(long long)r->peak_open, (long long)r->peak_asked, note);
+	if (tls_options_used(o) && !o->tls.verify)
+		fprintf(f, "  tls         certificates NOT verified (--insecure / tls.verify = false)\n");
 
 	/* The label column fits the longest metric name (rtsp.first_keyframe). */
 	int w = 10;

@@ -81,7 +81,7 @@ struct serve_config {
 	uint64_t seed;
 	const char *ready_file, *report_file;
 	int backlog;
-	const char *tls_cert, *tls_key;
+	const char *tls_cert, *tls_key, *tls_client_ca;
 	bool tls_self;          /* --tls: a self-signed certificate made at start */
 	char tls_ca[4096];      /* where --tls wrote it */
 	struct ssl_ctx_st *tls; /* made before the fork: one ticket key for all workers */
@@ -846,6 +846,7 @@ static void usage(FILE *f, const struct serve_proto *proto)
 		"                       (or $TMPDIR/surge-serve-PID.ca.pem) for clients' --tls-ca\n"
 		"  --tls-cert FILE --tls-key FILE  speak TLS with this certificate chain and key;\n"
 		"                       either way tickets resume on every worker\n"
+		"  --tls-client-ca FILE require client certificates that chain to FILE (mutual TLS)\n"
 		"  --report PATH        on exit, write the counts as JSON (accepted, bytes, replies,\n"
 		"                       and what each fault did: garbled, resets, half_closed,\n"
 		"                       fault_closes, unanswered)\n"
@@ -883,7 +884,8 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 			 strncmp(argv[i + 1], "--", 2) != 0)
 			value = argv[++i];
 		static const char *const core_keys[] = { "listen", "workers", "seed", "exit-after",
-							  "ready-file", "report", "tls-cert", "tls-key" };
+							  "ready-file", "report", "tls-cert", "tls-key",
+							  "tls-client-ca" };
 		uint64_t n;
 		for (size_t k = 0; k < sizeof(core_keys) / sizeof(core_keys[0]); k++)
 			if (strcmp(key, core_keys[k]) == 0 && !value) {
@@ -929,6 +931,8 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 			cfg->tls_cert = value;
 		} else if (strcmp(key, "tls-key") == 0) {
 			cfg->tls_key = value;
+		} else if (strcmp(key, "tls-client-ca") == 0) {
+			cfg->tls_client_ca = value;
 		} else {
 			r = proto->option ? proto->option(cfg->proto_config, key, value, err, errlen) : -ENOENT;
 			if (r == -ENOENT) {
@@ -962,6 +966,12 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 		if (!(cfg->tls = serve_tls_ctx_self_signed(cfg->tls_ca, err, errlen)))
 			return -EINVAL;
 	}
+	if (cfg->tls_client_ca && !cfg->tls) {
+		snprintf(err, errlen, "--tls-client-ca needs --tls or --tls-cert/--tls-key");
+		return -EINVAL;
+	}
+	if (cfg->tls_client_ca && serve_tls_require_client(cfg->tls, cfg->tls_client_ca, err, errlen))
+		return -EINVAL;
 	if (serve_fault_check(&cfg->fault, proto, err, errlen))
 		return -EINVAL;
 	if (proto->config_check)

@@ -99,6 +99,20 @@ fail:
 	return NULL;
 }
 
+int serve_tls_require_client(struct ssl_ctx_st *ctx, const char *ca, char *err, size_t errlen)
+{
+	char why[256] = "";
+
+	if (!SSL_CTX_load_verify_locations(ctx, ca, NULL)) {
+		ERR_error_string_n(ERR_peek_last_error(), why, sizeof(why));
+		ERR_clear_error();
+		snprintf(err, errlen, "--tls-client-ca %s: %s", ca, why);
+		return -1;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	return 0;
+}
+
 void serve_tls_ctx_free(struct ssl_ctx_st *ctx)
 {
 	SSL_CTX_free(ctx);

@@ -20,6 +20,9 @@ struct ssl_ctx_st *serve_tls_ctx_new(const char *cert, const char *key, char *er
  * localhost, 127.0.0.1 and ::1 (valid 30 days), its PEM written to ca_path,
  * which clients take as their CA (tls.ca, --tls-ca). NULL with err filled. */
 struct ssl_ctx_st *serve_tls_ctx_self_signed(const char *ca_path, char *err, size_t errlen);
+/* Mutual TLS (--tls-client-ca): clients must present a certificate that
+ * chains to ca. Returns 0, or -1 with err filled. */
+int serve_tls_require_client(struct ssl_ctx_st *ctx, const char *ca, char *err, size_t errlen);
 void serve_tls_ctx_free(struct ssl_ctx_st *ctx);
 
 /* A session on an accepted socket, or NULL (out of memory). */

@@ -510,8 +510,7 @@ ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more)
 			}
 			/* fall through */
 		default:
-			ERR_clear_error();
-			errno = EPROTO;
+			errno = EPROTO; /* the reason stays queued for the caller */
 			return -1;
 		}
 	}
@@ -526,11 +525,25 @@ ssize_t tls_ssl_read(struct ssl_st *ssl, void *buf, size_t n, bool *more)
 	return (ssize_t)got;
 }
 
+/* A TLS failure after the handshake: a fatal alert (TLS 1.3 servers refuse
+ * a client certificate only after the client's handshake completed) or a
+ * bad record. Logged once per reason; conn.c counts EPROTO as tls_handshake. */
+static void conn_failed(struct worker *w, struct conn *c)
+{
+	char why[256];
+
+	log_once(w, "connection", c, lib_reason(why, sizeof(why)));
+}
+
 ssize_t tls_conn_read(struct worker *w, struct conn *c, void *buf, size_t n)
 {
 	bool more;
 	ssize_t r = tls_ssl_read(c->tls, buf, n, &more);
 
+	if (r < 0 && errno == EPROTO) {
+		conn_failed(w, c);
+		errno = EPROTO;
+	}
 	if (more)
 		ev_feed_event(w->loop, &c->io, EV_READ);
 	return r;
@@ -558,15 +571,20 @@ ssize_t tls_ssl_write(struct ssl_st *ssl, const void *buf, size_t n)
 		}
 		/* fall through */
 	default:
-		ERR_clear_error();
-		errno = EPROTO;
+		errno = EPROTO; /* the reason stays queued for the caller */
 		return -1;
 	}
 }
 
-ssize_t tls_conn_write(struct conn *c, const void *buf, size_t n)
+ssize_t tls_conn_write(struct worker *w, struct conn *c, const void *buf, size_t n)
 {
-	return tls_ssl_write(c->tls, buf, n);
+	ssize_t r = tls_ssl_write(c->tls, buf, n);
+
+	if (r < 0 && errno == EPROTO) {
+		conn_failed(w, c);
+		errno = EPROTO;
+	}
+	return r;
 }
 
 void tls_conn_kick(struct worker *w, struct conn *c)

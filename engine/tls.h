@@ -45,12 +45,13 @@ int tls_conn_handshake(struct worker *w, struct conn *c, int *cls);
  * class to count (ERR_TLS_HANDSHAKE). */
 int tls_conn_timed_out(struct worker *w, struct conn *c);
 /* read(2) and write(2) through the session: bytes, 0 at end of stream (read),
- * or -1 with errno (EAGAIN: wait for readiness; EPROTO: a TLS failure).
+ * or -1 with errno (EAGAIN: wait for readiness; EPROTO: a TLS failure, its
+ * reason logged once).
  * A read fills buf as far as decrypted records allow; when it stopped because
  * buf was full and the library still holds data, it feeds the connection's
  * watcher a read event, since the socket will not signal it again. */
 ssize_t tls_conn_read(struct worker *w, struct conn *c, void *buf, size_t n);
-ssize_t tls_conn_write(struct conn *c, const void *buf, size_t n);
+ssize_t tls_conn_write(struct worker *w, struct conn *c, const void *buf, size_t n);
 /* A reader re-enabled reads (session backpressure released): records the
  * library already holds are delivered through a fed read event. */
 void tls_conn_kick(struct worker *w, struct conn *c);
