@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "container.h"
 #include "run.h"
 #include "splitmix.h"
 #include "tls.h"
@@ -157,7 +158,7 @@ static void conn_bury(struct serve_conn *c)
 
 static void on_reap(struct ev_loop *loop, ev_prepare *p, int revents)
 {
-	struct serve_worker *w = p->data;
+	struct serve_worker *w = container_of(p, struct serve_worker, reap);
 	while (w->dead) {
 		struct serve_conn *c = w->dead;
 		w->dead = c->dead_next;
@@ -337,7 +338,7 @@ static ssize_t conn_recv(struct serve_conn *c, uint8_t *buf, size_t n)
 
 static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct serve_conn *c = io->data;
+	struct serve_conn *c = container_of(io, struct serve_conn, rio);
 	struct serve_worker *w = c->w;
 	w->now = clock_ns();
 	if (c->handshaking && !conn_handshake(c))
@@ -372,7 +373,7 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 
 static void on_writable(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct serve_conn *c = io->data;
+	struct serve_conn *c = container_of(io, struct serve_conn, wio);
 	c->w->now = clock_ns(); /* a --drip turn is timed from now */
 	if (c->handshaking) {
 		/* Done: records that came with the client's Finished wait in
@@ -471,7 +472,7 @@ int serve_conn_reply(struct serve_conn *c, const void *p, size_t n)
 
 static void on_release(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct serve_worker *w = t->data;
+	struct serve_worker *w = container_of(t, struct serve_worker, release);
 	w->now = clock_ns();
 	while (w->held_len && w->held[w->held_head].due <= w->now) {
 		struct held h = w->held[w->held_head];
@@ -558,7 +559,7 @@ void serve_conn_count(struct serve_conn *c, unsigned idx, uint64_t n)
 
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct serve_worker *w = t->data;
+	struct serve_worker *w = container_of(t, struct serve_worker, tick);
 	w->now = clock_ns();
 	struct serve_conn *c = w->tick_list, *next;
 	for (; c; c = next) {
@@ -573,7 +574,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct serve_worker *w = io->data;
+	struct serve_worker *w = container_of(io, struct serve_worker, accept_io);
 	const struct serve_proto *proto = w->cfg->proto;
 	w->now = clock_ns();
 	for (int i = 0; i < 256; i++) {
@@ -605,7 +606,6 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		c->fd = fd;
 		ev_io_init(&c->rio, on_readable, fd, EV_READ);
 		ev_io_init(&c->wio, on_writable, fd, EV_WRITE);
-		c->rio.data = c->wio.data = c;
 		if (w->cfg->tls) {
 			if (!(c->ssl = serve_tls_accept(w->cfg->tls, fd))) {
 				close(fd);
@@ -626,7 +626,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 
 static void on_accept_pause(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct serve_worker *w = t->data;
+	struct serve_worker *w = container_of(t, struct serve_worker, accept_pause);
 	ev_io_start(loop, &w->accept_io);
 }
 
@@ -642,12 +642,12 @@ static void on_exit_after(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void on_drip(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct serve_worker *w = t->data;
+	struct serve_worker *w = container_of(t, struct serve_worker, drip);
 	w->now = clock_ns();
 	struct serve_fault_turn *turn;
 	/* A connection with more to write joins the line again, at its end. */
 	while ((turn = serve_fault_line_pop(&w->drip_line, w->now)))
-		conn_flush((struct serve_conn *)((char *)turn - offsetof(struct serve_conn, drip)));
+		conn_flush(container_of(turn, struct serve_conn, drip));
 	drip_arm(w);
 }
 
@@ -656,7 +656,7 @@ static void on_drip(struct ev_loop *loop, ev_timer *t, int revents)
  * (RST where input was unread) and the listener. */
 static void on_die_after(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct serve_worker *w = t->data;
+	struct serve_worker *w = container_of(t, struct serve_worker, die_after);
 	ssize_t n = write(w->report_fd, &w->totals, sizeof(w->totals));
 	_exit(n == (ssize_t)sizeof(w->totals) ? EXIT_OK : EXIT_FAILED);
 }
@@ -680,19 +680,13 @@ static int worker_main(const struct serve_config *cfg, unsigned index, int liste
 	w.start = w.now = clock_ns();
 
 	ev_io_init(&w.accept_io, on_accept, listen_fd, EV_READ);
-	w.accept_io.data = &w;
 	ev_io_start(w.loop, &w.accept_io);
 	ev_timer_init(&w.accept_pause, on_accept_pause, 0.1, 0);
-	w.accept_pause.data = &w;
 	ev_timer_init(&w.release, on_release, 0, 0);
-	w.release.data = &w;
 	ev_prepare_init(&w.reap, on_reap);
-	w.reap.data = &w;
 	ev_prepare_start(w.loop, &w.reap);
 	ev_timer_init(&w.tick, on_tick, 0, 0.001);
-	w.tick.data = &w;
 	ev_timer_init(&w.drip, on_drip, 0, 0);
-	w.drip.data = &w;
 	ev_signal_init(&w.sigterm, on_stop, SIGTERM);
 	ev_signal_init(&w.sigint, on_stop, SIGINT);
 	ev_signal_start(w.loop, &w.sigterm);
@@ -703,7 +697,6 @@ static int worker_main(const struct serve_config *cfg, unsigned index, int liste
 	}
 	if (cfg->fault.die_after_ns) {
 		ev_timer_init(&w.die_after, on_die_after, (double)cfg->fault.die_after_ns / 1e9, 0);
-		w.die_after.data = &w;
 		ev_timer_start(w.loop, &w.die_after);
 	}
 	struct serve_udp *udp = NULL;

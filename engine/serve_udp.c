@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "container.h"
 
 #define BATCH 32
 #define SERVE_UDP_RCVBUF (8 << 20)
@@ -110,7 +111,7 @@ static void arm(struct serve_udp *u, uint64_t now)
 
 static void on_release(struct ev_loop *loop, ev_timer *tm, int revents)
 {
-	struct serve_udp *u = tm->data;
+	struct serve_udp *u = container_of(tm, struct serve_udp, release);
 	uint64_t now = clock_ns();
 
 	while (u->held_len && u->held[u->held_head].due <= now) {
@@ -158,7 +159,7 @@ static int hold(struct serve_udp *u, const uint8_t *p, size_t n, const union pee
 
 static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct serve_udp *u = io->data;
+	struct serve_udp *u = container_of(io, struct serve_udp, io);
 	const struct serve_fault *f = u->fault;
 
 	for (int round = 0; round < 4; round++) {
@@ -241,10 +242,8 @@ struct serve_udp *serve_udp_new(struct ev_loop *loop, int fd, const struct serve
 	u->rng = seed;
 	u->start = clock_ns();
 	ev_io_init(&u->io, on_readable, fd, EV_READ);
-	u->io.data = u;
 	ev_io_start(loop, &u->io);
 	ev_timer_init(&u->release, on_release, 0., 0.);
-	u->release.data = u;
 	return u;
 }
 
