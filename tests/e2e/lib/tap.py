@@ -242,6 +242,7 @@ return {
   think = "%s",          -- mostly idle: holding them is the point
   duration = "%s",
   connect_timeout = "10s",
+  timeout = "30s",       -- an ASan server on a loaded machine answers in seconds
   bind = { "%s-%s" },
 }
 """ % (port, conns, connect_rate, think, duration, sources[0], sources[1]))
