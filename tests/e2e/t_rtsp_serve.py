@@ -96,8 +96,11 @@ jit = rep["histograms"].get("rtsp.jitter", {})
 srv_jit = seen.get("jitter_us_sum", 0) / max(seen.get("jitter_tracks", 1), 1) * 1e3
 ok(jit.get("count", 0) >= 40 and abs(jit.get("mean", 0) - srv_jit) <= 0.15 * srv_jit + 300e3,
    "mean jitter %.0f us matches the server's %.0f us (15%% + 0.3 ms)" % (jit.get("mean", 0) / 1e3, srv_jit / 1e3))
-# Uniform 0..5 ms delays: |D| of two uniforms averages 5/3 ms (plus the 1 ms tick).
-ok(1.2e6 <= jit.get("mean", 0) <= 3.5e6, "jitter near the 5/3 ms a uniform 0-5 ms delay gives", jit)
+# Uniform 0..5 ms delays: |D| of two uniforms averages 5/3 ms (plus the 1 ms
+# tick). A loaded machine only adds to it (the server's own sends come late:
+# the check above compares with what the server measured), so no upper bound.
+ok(jit.get("mean", 0) >= 1.2e6, "jitter at least the 5/3 ms a uniform 0-5 ms delay gives (%.2f ms)"
+   % (jit.get("mean", 0) / 1e6), jit)
 
 # 3. Keepalive: the server drops sessions silent for 2 s; readers watch 5 s.
 srv = Serve("rtsp", "--session-timeout", "2s")
