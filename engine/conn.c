@@ -357,6 +357,7 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	c->seq++;
 	w->inflight++;
 	w->stats.counter[ST_SENT]++;
+	quota_sent(&w->quota, now);
 	if (intended)
 		hist_record(w->stats.hist[HI_SEND_LAG], (int64_t)(now - intended));
 	deadline_request_sent(w);

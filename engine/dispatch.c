@@ -39,7 +39,7 @@ static void send_closed(struct worker *w, struct conn *c)
 	/* A pipeline's worth leaves in one write (a new connection's first
 	 * requests, or refills outside a read, which corks them itself). */
 	c->corked = 1;
-	while (c->state == CONN_OPEN && c->inflight < room) {
+	while (c->state == CONN_OPEN && c->inflight < room && quota_may_send(&w->quota)) {
 		if (conn_send_request(w, c, 0) < 0) {
 			retry_later(w, c);
 			break;
@@ -102,6 +102,13 @@ static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		send_closed(w, c);
 }
 
+/* The next intended time of this worker's schedule: UINT64_MAX once it has
+ * ended or the worker's share of requests = N is taken. */
+static uint64_t next_due(struct worker *w)
+{
+	return quota_take(&w->quota) ? pacer_next(w->pacer) : UINT64_MAX;
+}
+
 /* Sends one due request on the oldest connection with room, corked, and
  * returns that connection; NULL when it had to wait in the backlog. */
 static struct conn *send_due(struct worker *w, uint64_t due)
@@ -149,7 +156,7 @@ static void send_all_due(struct worker *w, uint64_t now)
 				conn_uncork(w, batch);
 			batch = send_due(w, due);
 		}
-		w->next_due = pacer_next(w->pacer);
+		w->next_due = next_due(w);
 	}
 	if (batch)
 		conn_uncork(w, batch);
@@ -245,7 +252,7 @@ int dispatch_init(struct worker *w)
 	w->pacer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->pacer_fd < 0)
 		return -errno;
-	w->next_due = pacer_next(w->pacer);
+	w->next_due = next_due(w);
 	ev_io_init(&w->pacer_io, pacer_cb, w->pacer_fd, EV_READ);
 	ev_set_priority(&w->pacer_io, EV_MAXPRI);
 	ev_io_start(w->loop, &w->pacer_io);
@@ -274,4 +281,18 @@ void dispatch_free(struct worker *w)
 	w->pacer = NULL;
 	free(w->backlog);
 	w->backlog = NULL;
+}
+
+bool dispatch_quota_done(struct worker *w, uint64_t now)
+{
+	struct quota *q = &w->quota;
+
+	if (q->share == UINT64_MAX)
+		return false;
+	if (w->opt->rate_segs ? q->taken < q->share || w->backlog_len > 0 : quota_may_send(q))
+		return false;
+	/* The last request sent, or (open model) the last one dropped. */
+	if (!q->done_ns)
+		q->done_ns = now;
+	return true;
 }

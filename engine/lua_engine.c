@@ -345,6 +345,8 @@ static int read_options(lua_State *L, int t, struct options *o)
 	lua_pop(L, 1);
 	o->backlog_max = (uint32_t)field_num(L, t, "backlog", 100000);
 	o->duration_ns = s_to_ns(field_num(L, t, "duration", 10));
+	o->requests = (uint64_t)field_num(L, t, "requests", 0);
+	o->duration_unbounded = field_bool(L, t, "duration_unbounded");
 	o->connect_timeout_ns = s_to_ns(field_num(L, t, "connect_timeout", 5));
 	o->request_timeout_ns = s_to_ns(field_num(L, t, "timeout", 5));
 	o->think_ns = s_to_ns(field_num(L, t, "think", 0));

@@ -66,6 +66,8 @@ struct options {
 	uint32_t backlog_max; /* per worker; beyond it a request is dropped */
 
 	uint64_t duration_ns;
+	uint64_t requests;        /* requests = N: exactly N, then drain (0: by duration) */
+	bool duration_unbounded;  /* requests without duration: the count alone ends it */
 	uint64_t connect_timeout_ns;
 	uint64_t request_timeout_ns;
 	uint64_t think_ns;

@@ -24,6 +24,7 @@
 #include "lua_engine.h"
 #include "msglog.h"
 #include "plan.h"
+#include "quota.h"
 #include "pool.h"
 #include "refresh.h"
 #include "report.h"
@@ -38,7 +39,9 @@ static const char run_usage[] =
 	"overridden here; the command line wins.\n"
 	"\n"
 	"  -c, --connections N     connections to keep open (e.g. 200, 25k)\n"
-	"  -d, --duration DUR      how long to run (e.g. 30s, 2m)\n"
+	"  -d, --duration DUR      how long to run (e.g. 30s, 2m); with -n, at most this long\n"
+	"  -n, --requests N        exactly N requests (open model: the schedule's first N),\n"
+	"                          then drain; without -d the count alone ends the run\n"
 	"  -r, --rate R            open model: requests per second in total (e.g. 50k);\n"
 	"                          without it each connection sends as fast as answers come\n"
 	"  -w, --workers N         worker processes (default: CPUs, more if the\n"
@@ -248,7 +251,12 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 				stats_free(&s);
 			}
 		} else if (h.type == IPC_DONE) {
+			struct quota_done_msg m;
 			col->wk[k].done = true;
+			if (quota_done_decode(payload, h.len, &m) == 0) {
+				col->wk[k].ended_by_requests = m.ended_run != 0;
+				col->wk[k].end_ns = m.end_ns;
+			}
 		} else if (h.type == IPC_LOG &&
 			   msglog_first(&col->msgs, (const char *)payload, h.len)) {
 			collector_clear_line(col);
@@ -420,6 +428,7 @@ static const struct option run_longopts[] = {
 	{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
 	{"resolver", required_argument, 0, 'R'},     {"bind", required_argument, 0, 'B'},
 	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
+	{"requests", required_argument, 0, 'n'},
 	{0, 0, 0, 0},
 };
 
@@ -430,7 +439,7 @@ static const struct cli_key run_keys[] = {
 	{'H', "hlog", NULL},	    {'M', "html", NULL},	 {'X', "threshold", NULL},
 	{'A', "threshold_abort", NULL}, {'L', "latency", "true"}, {'P', "progress", "on"},
 	{'N', "progress", "off"},   {'q', "quiet", "true"},	 {'B', "bind", NULL},
-	{'O', "ports", NULL},	    {'K', "pick", NULL},
+	{'O', "ports", NULL},	    {'K', "pick", NULL},	 {'n', "requests", NULL},
 };
 
 static int outcome(const struct options *o, const struct run_result *r)
@@ -467,7 +476,7 @@ int run_main(int argc, char **argv)
 	char err[2048];
 	int rc = EXIT_USAGE, child_rc = 0;
 
-	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:qh", run_longopts, run_keys,
+	if (cli_parse(argc, argv, "surge run", ":c:d:n:r:w:p:t:o:qh", run_longopts, run_keys,
 		      sizeof(run_keys) / sizeof(run_keys[0]), &args) < 0)
 		return EXIT_USAGE;
 	const char *scenario = args.scenario, **ov = args.ov;
@@ -484,6 +493,12 @@ int run_main(int argc, char **argv)
 	}
 	if (lua_engine_load(scenario, ov, nov, &opt, err, sizeof(err), &le) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
+		goto out;
+	}
+	if (opt.requests && opt.shape == SHAPE_SESSION) {
+		fprintf(stderr, "surge: %s: option 'requests' counts requests of a message protocol; "
+				"protocol %s runs sessions: set a duration instead\n",
+			scenario, opt.proto_name);
 		goto out;
 	}
 	if (threshold_parse_specs(opt.threshold_specs, opt.nthreshold_specs, &res.thresholds, err,
@@ -617,6 +632,7 @@ int run_main(int argc, char **argv)
 	live_hlog_close(&col);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
+	stopping_ended_by_requests(&col);
 	rc = outcome(&opt, &res);
 	bool measured_nothing = rc == EXIT_FAILED && !res.worker_failed;
 	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,

@@ -88,6 +88,10 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	if (!w->stopping && now >= w->start_ns + w->opt->duration_ns)
 		begin_stop(w);
+	if (!w->stopping && dispatch_quota_done(w, now)) {
+		w->quota.ended_run = true;
+		begin_stop(w);
+	}
 	if (w->stopping) {
 		if (w->inflight == 0 || now >= w->end_ns + w->opt->drain_ns) {
 			finish(w);
@@ -278,6 +282,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "%s", err);
 		goto out;
 	}
+	quota_init(&w.quota, opt->requests, index, count);
 	w.tokens_at = clock_ns();
 	if (opt->start == START_CONNECTED)
 		connect_phase(&w);
@@ -303,7 +308,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	ev_run(w.loop, 0);
 	rc = 0;
 out:
-	ipc_send(report_fd, IPC_DONE, index, w.second, NULL, 0);
+	quota_report_done(&w.quota, report_fd, index, w.second, start_ns);
 	dispatch_free(&w);
 	pool_free(&w);
 	inflight_pool_free(&w.fl);

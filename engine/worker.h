@@ -19,6 +19,7 @@
 #include "ipc.h"
 #include "options.h"
 #include "pacer.h"
+#include "quota.h"
 #include "stats.h"
 #include "surge/ffi.h"
 
@@ -63,6 +64,7 @@ struct worker {
 	uint64_t armed_at; /* absolute time the timerfd fires; 0 when not armed */
 	uint64_t *backlog; /* intended times waiting for a connection with room */
 	uint32_t backlog_head, backlog_len, backlog_cap;
+	struct quota quota; /* requests = N: this worker's share (quota.h) */
 
 	ev_timer tick;     /* pool upkeep, end of the run and of its drain */
 	ev_timer interval; /* ships stats every second */

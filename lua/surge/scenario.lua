@@ -331,7 +331,8 @@ local schema = {
   arrival = { one_of("uniform", "poisson"), "how requests are spaced in the open model" },
   start = { one_of("connected", "now"),
             "traffic after the connections are open (default when their number is constant), or at once" },
-  duration = { duration, "how long to run" },
+  duration = { duration, "how long to run (with requests: at most this long)" },
+  requests = { positive_int(2 ^ 53), "exactly this many requests, then drain (open model: the schedule's first N)" },
   workers = { workers, "worker processes" },
   pipeline = { positive_int(65535), "requests in flight per connection" },
   timeout = { duration, "request timeout" },
@@ -363,7 +364,7 @@ M.schema = schema
 -- The flags of `surge run` that set an option, for the messages that blame
 -- the command line (engine/run.c run_keys; -o KEY=VALUE sets any).
 local CLI_FLAGS = {
-  connections = "-c", duration = "-d", rate = "-r", workers = "-w", pipeline = "-p",
+  connections = "-c", duration = "-d", requests = "-n", rate = "-r", workers = "-w", pipeline = "-p",
   timeout = "-t", target = "--target", resolver = "--resolver", bind = "--bind",
   ports = "--ports", pick = "--pick", json = "--json", hlog = "--hlog", html = "--html",
 }
@@ -598,12 +599,15 @@ function M.load(path, overrides)
       field, expected)
   end
 
-  local dur = cfg.duration
+  local dur, unbounded = cfg.duration, false
   if not dur then
     dur = 0
     for _, k in ipairs { "rate", "connections" } do
       if ramp.is_ramp(cfg[k]) then dur = math.max(dur, ramp.duration(cfg[k]) or 0) end
     end
+    -- A count with no duration runs until the count is sent: "unbounded"
+    -- is the longest duration there is, and the report says so.
+    if dur == 0 and cfg.requests then dur, unbounded = MAX_DURATION, true end
     if dur == 0 then dur = 10 end
   end
   if dur <= 0 then return nil, fmt("%s: option 'duration': expected a duration > 0", path) end
@@ -641,6 +645,8 @@ function M.load(path, overrides)
     arrival = cfg.arrival or "uniform",
     start = cfg.start or (constant(conn) and "connected" or "now"),
     duration = dur,
+    requests = cfg.requests,
+    duration_unbounded = unbounded,
     workers = cfg.workers,
     timeout = cfg.timeout or 5,
     connect_timeout = cfg.connect_timeout or 5,
