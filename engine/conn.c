@@ -21,6 +21,7 @@
 #include "dispatch.h"
 #include "lua_engine.h"
 #include "pool.h"
+#include "samples.h"
 #include "worker.h"
 
 #define SESSION_RBUF_MAX (1u << 20)
@@ -233,6 +234,7 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 		w->stats.counter[ST_UNFINISHED] += c->inflight;
 	}
 	w->stats.counter[ST_CONN_CLOSED] += was_open;
+	samples_closed(w->samples, &w->fl, c, cls, clock_ns());
 	conn_forget_inflight(w, c);
 	pool_ready_remove(w, c);
 	c->state = CONN_CLOSED;
@@ -349,6 +351,7 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	}
 	uint64_t now = clock_ns();
 	struct inflight *f = &w->fl.e[i];
+	samples_sent(w->samples, i, (uint32_t)n);
 	f->key = key;
 	f->intended = intended ? intended : now;
 	f->sent = now;
@@ -458,11 +461,11 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 			protocol_error(w, why[0] ? why : "unmatched");
 		return;
 	}
+	uint64_t now = clock_ns();
 	if (why[0]) {
 		/* Answered, but wrongly: a protocol error, not a latency sample. */
 		protocol_error(w, why);
 	} else {
-		uint64_t now = clock_ns();
 		const struct inflight *f = &w->fl.e[i];
 		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(now - f->intended));
 		dest_record_latency(&w->dests, c->dest, &w->stats, (int64_t)(now - f->intended));
@@ -471,6 +474,7 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 		if (c->src < w->stats.nsrc)
 			w->stats.src_reqs[c->src]++;
 	}
+	samples_done(w->samples, c, i, &w->fl.e[i], now, (uint32_t)n, why[0] ? ERR_PROTOCOL : -1);
 	inflight_remove(&w->fl, &c->fl, i);
 	c->inflight--;
 	w->inflight--;
@@ -693,6 +697,7 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	deadline_connect_done(w, c);
 	w->open++;
 	c->state = CONN_OPEN;
+	samples_conn_opened(w->samples, c);
 	c->backoff = 0;
 	c->seq = 0;
 	c->written = 0;

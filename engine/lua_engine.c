@@ -365,6 +365,8 @@ static int read_options(lua_State *L, int t, struct options *o)
 	o->json_path = field_str(L, t, "json");
 	o->hlog_path = field_str(L, t, "hlog");
 	o->html_path = field_str(L, t, "html");
+	o->samples_path = field_str(L, t, "samples_file");
+	o->samples_every = (uint32_t)field_num(L, t, "samples_every", 1);
 	if ((rc = read_targets(L, t, o)) < 0)
 		return rc;
 	read_resolver(L, t, o);

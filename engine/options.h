@@ -103,6 +103,8 @@ struct options {
 	bool latency_table;
 	enum progress_mode progress;
 	char *json_path, *hlog_path, *html_path;
+	char *samples_path;     /* --samples: the per-request log (samples_file.h) */
+	uint32_t samples_every; /* 1 in how many requests it records */
 	bool quiet;
 	struct threshold_spec *threshold_specs;
 	size_t nthreshold_specs;

@@ -25,6 +25,7 @@
 #include "msglog.h"
 #include "plan.h"
 #include "quota.h"
+#include "samples_file.h"
 #include "pool.h"
 #include "refresh.h"
 #include "report.h"
@@ -60,6 +61,8 @@ static const char run_usage[] =
 	"      --latency           print the full latency distribution (HdrHistogram format)\n"
 	"      --json FILE         write the report as JSON\n"
 	"      --hlog FILE         write per-second histograms (HdrHistogram interval log)\n"
+	"      --samples FILE      one record per request (binary; surge samples FILE --csv)\n"
+	"      --samples-every N   with --samples: record 1 request in N\n"
 	"      --html FILE         write a self-contained HTML report\n"
 	"                          (FILE '-': that report alone on stdout)\n"
 	"      --threshold EXPR    exit 3 unless EXPR holds at the end, e.g.\n"
@@ -428,7 +431,8 @@ static const struct option run_longopts[] = {
 	{"quiet", no_argument, 0, 'q'},		     {"help", no_argument, 0, 'h'},
 	{"resolver", required_argument, 0, 'R'},     {"bind", required_argument, 0, 'B'},
 	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
-	{"requests", required_argument, 0, 'n'},
+	{"requests", required_argument, 0, 'n'},     {"samples", required_argument, 0, 'S'},
+	{"samples-every", required_argument, 0, 'E'},
 	{0, 0, 0, 0},
 };
 
@@ -440,7 +444,45 @@ static const struct cli_key run_keys[] = {
 	{'A', "threshold_abort", NULL}, {'L', "latency", "true"}, {'P', "progress", "on"},
 	{'N', "progress", "off"},   {'q', "quiet", "true"},	 {'B', "bind", NULL},
 	{'O', "ports", NULL},	    {'K', "pick", NULL},	 {'n', "requests", NULL},
+	{'S', "samples", NULL},	    {'E', "samples_every", NULL},
 };
+
+/* --samples FILE: it can be created (the workers write FILE.w<k> beside it). */
+static int samples_check(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f) {
+		snprintf(err, errlen, "--samples %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The workers' parts, merged into FILE; a failure leaves them and says so. */
+static void samples_gather(const struct options *o)
+{
+	char **parts = calloc(o->workers, sizeof(*parts));
+	char err[4200] = "";
+	size_t n = 0;
+
+	for (uint32_t k = 0; parts && k < o->workers; k++) {
+		if (asprintf(&parts[n], "%s.w%u", o->samples_path, k) < 0)
+			break;
+		if (access(parts[n], F_OK) == 0)
+			n++;
+		else
+			free(parts[n]);
+	}
+	if (!parts || samples_merge(o->samples_path, parts, n, err, sizeof(err)) < 0)
+		fprintf(stderr, "surge: warning: cannot merge the samples into %s (%s): the workers' "
+				"parts %s.w* are left as they are, each a samples file of its own\n",
+			o->samples_path, err[0] ? err : "out of memory", o->samples_path);
+	for (size_t i = 0; i < n; i++)
+		free(parts[i]);
+	free(parts);
+}
 
 static int outcome(const struct options *o, const struct run_result *r)
 {
@@ -516,6 +558,10 @@ int run_main(int argc, char **argv)
 				(double)res.thresholds[i].abort_after_ns / 1e9,
 				(double)opt.duration_ns / 1e9);
 	if (report_files_check(&opt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "surge: %s\n", err);
+		goto out;
+	}
+	if (opt.samples_path && samples_check(opt.samples_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
@@ -633,6 +679,8 @@ int run_main(int argc, char **argv)
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
 	stopping_ended_by_requests(&col);
+	if (opt.samples_path)
+		samples_gather(&opt);
 	rc = outcome(&opt, &res);
 	bool measured_nothing = rc == EXIT_FAILED && !res.worker_failed;
 	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,

@@ -20,6 +20,7 @@
 #include "options.h"
 #include "pacer.h"
 #include "quota.h"
+#include "samples.h"
 #include "stats.h"
 #include "surge/ffi.h"
 
@@ -65,6 +66,7 @@ struct worker {
 	uint64_t *backlog; /* intended times waiting for a connection with room */
 	uint32_t backlog_head, backlog_len, backlog_cap;
 	struct quota quota; /* requests = N: this worker's share (quota.h) */
+	struct samples *samples; /* --samples: this worker's part, or NULL */
 
 	ev_timer tick;     /* pool upkeep, end of the run and of its drain */
 	ev_timer interval; /* ships stats every second */

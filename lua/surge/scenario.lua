@@ -322,6 +322,24 @@ local function bind(v)
   return out
 end
 
+-- samples = "FILE" or { file = "FILE", every = N }: the per-request log.
+local SAMPLES = 'a file name, or { file = "samples.bin", every = 100 }'
+local function samples(v)
+  if type(v) == "string" and v ~= "" then return { file = v, every = 1 } end
+  if type(v) ~= "table" then return nil, SAMPLES end
+  for k in pairs(v) do
+    if k ~= "file" and k ~= "every" then
+      return nil, fmt("samples has no field '%s' (known: file, every)", tostring(k)), true
+    end
+  end
+  if type(v.file) ~= "string" or v.file == "" then return nil, SAMPLES end
+  local every = v.every == nil and 1 or number(v.every)
+  if not every or every < 1 or every ~= math.floor(every) or every > U32 then
+    return nil, fmt("samples.every must be a whole number from 1 to %d, got %s", U32, describe(v.every)), true
+  end
+  return { file = v.file, every = every }
+end
+
 -- The options a scenario may set. Issues to come add theirs here.
 local schema = {
   target = { targets, "where to connect" },
@@ -348,6 +366,8 @@ local schema = {
   json = { str, "write the report as JSON to this file" },
   hlog = { str, "write an HdrHistogram interval log to this file" },
   html = { str, "write an HTML report to this file" },
+  samples = { samples, "write one record per request to this file (surge samples FILE --csv reads it)" },
+  samples_every = { positive_int(U32), "with samples: record 1 request in this many" },
   resolver = { resolver, "DNS servers for target names (default: the system's)" },
   family = { one_of("any", "ipv4", "ipv6"), "which addresses of a target name to use" },
   resolve_every = { resolve_every, "re-resolve target names this often (default: at the TTL)" },
@@ -367,6 +387,7 @@ local CLI_FLAGS = {
   connections = "-c", duration = "-d", requests = "-n", rate = "-r", workers = "-w", pipeline = "-p",
   timeout = "-t", target = "--target", resolver = "--resolver", bind = "--bind",
   ports = "--ports", pick = "--pick", json = "--json", hlog = "--hlog", html = "--html",
+  samples = "--samples", samples_every = "--samples-every",
 }
 
 -- " (-c / -o connections=)": the flags that set an option from the command line.
@@ -659,6 +680,8 @@ function M.load(path, overrides)
     progress = cfg.progress or "auto",
     quiet = cfg.quiet or false,
     json = cfg.json, hlog = cfg.hlog, html = cfg.html,
+    samples_file = cfg.samples and cfg.samples.file or nil,
+    samples_every = cfg.samples_every or (cfg.samples and cfg.samples.every) or 1,
     name = cfg.name or path,
     bind = cfg.bind and cfg.bind.spec or nil,
     pick = cfg.pick or (cfg.bind and cfg.bind.pick) or "round-robin",
