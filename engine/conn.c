@@ -358,6 +358,7 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	f->end = c->written + c->wbuf.len + (uint32_t)n;
 	c->inflight++;
 	c->seq++;
+	churn_sent(w, c, now);
 	w->inflight++;
 	w->stats.counter[ST_SENT]++;
 	quota_sent(&w->quota, now);
@@ -698,6 +699,7 @@ static void conn_on_connected(struct worker *w, struct conn *c)
 	w->open++;
 	c->state = CONN_OPEN;
 	samples_conn_opened(w->samples, c);
+	churn_opened(w, c, now);
 	c->backoff = 0;
 	c->seq = 0;
 	c->written = 0;

@@ -39,7 +39,8 @@ static void send_closed(struct worker *w, struct conn *c)
 	/* A pipeline's worth leaves in one write (a new connection's first
 	 * requests, or refills outside a read, which corks them itself). */
 	c->corked = 1;
-	while (c->state == CONN_OPEN && c->inflight < room && quota_may_send(&w->quota)) {
+	while (c->state == CONN_OPEN && !c->draining && c->inflight < room &&
+	       quota_may_send(&w->quota)) {
 		if (conn_send_request(w, c, 0) < 0) {
 			retry_later(w, c);
 			break;
@@ -74,7 +75,8 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 	if (w->backlog_len > 0) {
 		bool corked = c->corked;
 		c->corked = 1;
-		while (w->backlog_len > 0 && c->state == CONN_OPEN && c->inflight < o->pipeline) {
+		while (w->backlog_len > 0 && c->state == CONN_OPEN && !c->draining &&
+		       c->inflight < o->pipeline) {
 			uint64_t due = w->backlog[w->backlog_head];
 			w->backlog_head = (w->backlog_head + 1) % w->backlog_cap;
 			w->backlog_len--;
@@ -83,7 +85,7 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 		if (!corked)
 			conn_uncork(w, c);
 	}
-	if (c->state == CONN_OPEN && c->inflight < o->pipeline)
+	if (c->state == CONN_OPEN && !c->draining && c->inflight < o->pipeline)
 		pool_ready_push(w, c);
 }
 
@@ -124,7 +126,7 @@ static struct conn *send_due(struct worker *w, uint64_t due)
 		c->corked = 1;
 		conn_send_request(w, c, due);
 		/* Round-robin: a connection with room left goes to the back. */
-		if (c->state == CONN_OPEN && c->inflight < o->pipeline)
+		if (c->state == CONN_OPEN && !c->draining && c->inflight < o->pipeline)
 			pool_ready_push(w, c);
 		return c;
 	}

@@ -69,6 +69,8 @@ void report_progress_line(FILE *f, const struct options *o, const struct stats *
 		fprintf(f, "  sent %s/s of %s intended  backlog %lld  dropped %lld", rate, intended,
 			(long long)s->gauge[GA_BACKLOG], (long long)s->counter[ST_DROPPED]);
 	}
+	if (o->requests_per_connection || o->connection_lifetime_ns)
+		fprintf(f, "  opened %lld/s", (long long)s->counter[ST_CONN_OPENED]);
 	fprintf(f, "  conns %lld/%lld  p99 %s  errors %lld", (long long)s->gauge[GA_CONNS_OPEN],
 		(long long)s->gauge[GA_CONNS_TARGET], hist_total(s->hist[HI_LATENCY]) ? p99 : "-",
 		(long long)stats_errors_total(s));

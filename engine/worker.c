@@ -98,6 +98,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			return;
 		}
 	}
+	churn_tick(w, now);
 	pool_upkeep(w, now);
 }
 
@@ -286,6 +287,10 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "worker %u: out of memory", index);
 		goto out;
 	}
+	if (churn_init(&w) < 0) {
+		worker_log(&w, "worker %u: out of memory", index);
+		goto out;
+	}
 	if (opt->samples_path && worker_samples_open(&w) < 0)
 		goto out;
 	if (opt->bind || opt->ports.lo) {
@@ -330,6 +335,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	rc = 0;
 out:
 	samples_close(w.samples);
+	churn_free(&w);
 	quota_report_done(&w.quota, report_fd, index, w.second, start_ns);
 	dispatch_free(&w);
 	pool_free(&w);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "addrset.h"
+#include "churn.h"
 #include "conn.h"
 #include "conn_list.h"
 #include "inflight.h"
@@ -67,6 +68,7 @@ struct worker {
 	uint32_t backlog_head, backlog_len, backlog_cap;
 	struct quota quota; /* requests = N: this worker's share (quota.h) */
 	struct samples *samples; /* --samples: this worker's part, or NULL */
+	struct churn churn;      /* requests_per_connection, connection_lifetime */
 
 	ev_timer tick;     /* pool upkeep, end of the run and of its drain */
 	ev_timer interval; /* ships stats every second */

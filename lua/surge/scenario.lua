@@ -340,6 +340,29 @@ local function samples(v)
   return { file = v.file, every = every }
 end
 
+-- connection_lifetime = "30s" or { "30s", jitter = "5s" }: each connection
+-- is recycled at that age, give or take up to the jitter (uniformly).
+local LIFETIME = 'a duration like "30s", or { "30s", jitter = "5s" }'
+local function lifetime(v)
+  if type(v) ~= "table" then
+    local s = duration(v)
+    if not s or s <= 0 then return nil, LIFETIME end
+    return { age = s, jitter = 0 }
+  end
+  for k in pairs(v) do
+    if k ~= 1 and k ~= "jitter" then
+      return nil, fmt("connection_lifetime has no field '%s' (known: the age first, jitter)", tostring(k)), true
+    end
+  end
+  local age, jitter = duration(v[1]), duration(v.jitter or 0)
+  if not age or age <= 0 then return nil, LIFETIME end
+  if not jitter or jitter >= age then
+    return nil, fmt("connection_lifetime's jitter must be a duration shorter than the age (%gs), got %s",
+      age, describe(v.jitter)), true
+  end
+  return { age = age, jitter = jitter }
+end
+
 -- The options a scenario may set. Issues to come add theirs here.
 local schema = {
   target = { targets, "where to connect" },
@@ -356,6 +379,8 @@ local schema = {
   timeout = { duration, "request timeout" },
   connect_timeout = { duration, "connect timeout" },
   connect_rate = { positive_number(MAX_RATE), "new connections per second" },
+  requests_per_connection = { positive_int(U32), "close each connection after this many requests (the pool opens a new one)" },
+  connection_lifetime = { lifetime, "close each connection at this age, e.g. \"30s\" or { \"30s\", jitter = \"5s\" }" },
   think = { duration, "closed model: pause after each answer" },
   drain = { duration, "after the end, how long answers may still arrive" },
   backlog = { positive_int(U32), "open model: requests that may wait for a free connection" },
@@ -672,6 +697,9 @@ function M.load(path, overrides)
     timeout = cfg.timeout or 5,
     connect_timeout = cfg.connect_timeout or 5,
     connect_rate = cfg.connect_rate or 10000,
+    requests_per_connection = cfg.requests_per_connection,
+    connection_lifetime = cfg.connection_lifetime and cfg.connection_lifetime.age or nil,
+    connection_jitter = cfg.connection_lifetime and cfg.connection_lifetime.jitter or nil,
     think = cfg.think or 0,
     drain = cfg.drain or math.min(cfg.timeout or 5, 2),
     backlog = cfg.backlog or 100000,

@@ -1,0 +1,35 @@
+/*
+ * churn: connections that end by design — after requests_per_connection
+ * requests, or at connection_lifetime (with jitter) of age — and are
+ * replaced by the pool like any other closed slot (at connect_rate). A
+ * recycled connection stops taking requests, closes cleanly once its last
+ * answer is in, and is counted in conn.recycled, never as an error.
+ */
+#ifndef SURGE_CHURN_H
+#define SURGE_CHURN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct conn;
+struct worker;
+
+struct churn {
+	uint64_t *expires; /* per slot: when its connection is too old (absolute ns) */
+	uint64_t rng;
+	uint32_t cursor;   /* the sweep's next slot */
+	int id_recycled;   /* conn.recycled */
+};
+
+/* Allocates what the options need (nothing without churn). 0 or -ENOMEM. */
+int churn_init(struct worker *w);
+void churn_free(struct worker *w);
+/* c opened at now: its age limit starts. */
+void churn_opened(struct worker *w, struct conn *c, uint64_t now);
+/* c sent a request at now: at its count or past its age it is recycled. */
+void churn_sent(struct worker *w, struct conn *c, uint64_t now);
+/* From the worker's tick: idle connections past their age close (each slot
+ * is looked at about every 100 ms, a slice per tick). */
+void churn_tick(struct worker *w, uint64_t now);
+
+#endif

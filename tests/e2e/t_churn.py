@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Connection churn: requests_per_connection closes a connection after N
+requests and the pool opens a new one; connection_lifetime does it by age
+(with jitter). Recycled connections are counted, never errors; the server's
+accept count agrees with the connections the report opened."""
+import csv
+import io
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import Serve, done, ok, surge, write_scenario  # noqa: E402
+
+ECHO = """
+local echo = require "surge.proto.echo"
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = echo.new { size = 32, pipeline = 1 },
+  connections = %d,
+  %s
+}
+"""
+
+
+def run(srv, conns, extra, *args):
+    scn = write_scenario(ECHO % (srv.port, conns, extra))
+    jpath = scn + ".json"
+    if os.path.exists(jpath):
+        os.unlink(jpath)
+    rc, out, err = surge("run", scn, "--json", jpath, "-q", *args)
+    try:
+        with open(jpath) as f:
+            return rc, json.load(f), err, scn
+    except (OSError, ValueError):
+        return rc, {}, err, scn
+
+
+# requests_per_connection = 10: connections opened = requests / 10, give or
+# take one per connection slot (the last ones the count cuts short).
+for label, args in (("open model -w 1", ["-r", "1000", "-w", "1"]),
+                    ("open model -w 2", ["-r", "1000", "-w", "2"]),
+                    ("closed model -w 2", ["-w", "2"])):
+    srv = Serve("echo")
+    rc, j, err, _ = run(srv, 5, "requests_per_connection = 10,", "-n", "1000", *args)
+    seen = srv.stop()
+    t = j.get("totals", {})
+    opened = t.get("connections", {}).get("opened")
+    recycled = j.get("counters", {}).get("conn.recycled", 0)
+    ok(rc == 0 and t.get("requests", {}).get("completed") == 1000
+       and t.get("errors", {}).get("total") == 0,
+       "%s: 1000 requests, no errors" % label, err)
+    ok(opened is not None and 100 <= opened <= 105 and seen.get("accepted") == opened,
+       "%s: opened %s = the server's accepted %s, within 100..105"
+       % (label, opened, seen.get("accepted")), seen)
+    ok(95 <= recycled <= 100, "%s: %d connections recycled, not errors" % (label, recycled))
+
+# connection_lifetime with jitter: each connection is recycled at 150 ms
+# +- 50 ms of age. Its age is checked as it sends, so of the requests sent
+# later than 200 ms after its first (it opened before that one), at most
+# one, the one that found it too old, goes out on it: a stalled machine
+# moves the times, not that count.
+srv = Serve("echo")
+smp = os.path.join(os.path.dirname(write_scenario("")), "churn.bin")
+rc, j, err, scn = run(srv, 4, 'connection_lifetime = { "150ms", jitter = "50ms" }, think = "5ms",'
+                      ' duration = "1500ms",', "-w", "1", "--samples", smp, "--progress")
+seen = srv.stop()
+t = j.get("totals", {})
+opened = t.get("connections", {}).get("opened", 0)
+ok(rc == 0 and t.get("errors", {}).get("total") == 0 and 16 <= opened <= 80
+   and seen.get("accepted") == opened,
+   "lifetime 150ms +- 50ms, 4 connections for 1.5 s: %d opened (16..80: 4 slots, ages 100..200 ms), the server's %s"
+   % (opened, seen.get("accepted")), err)
+rc2, out2, err2 = surge("samples", smp, "--csv")
+sends = {}
+for r in csv.DictReader(io.StringIO(out2)):
+    sends.setdefault((r["worker"], r["conn"]), []).append(int(r["sent_ns"]))
+late = {k: sum(1 for x in v if x > min(v) + 200e6) for k, v in sends.items()}
+ok(len(sends) >= 16 and max(late.values()) <= 1,
+   "no connection took a request after the one that found it past its age (%d connections, "
+   "most late sends on one: %d)" % (len(sends), max(late.values(), default=0)))
+ok("opened " in err and "/s" in err, "the progress line shows connections opened per second", err)
+
+# Mistakes are scenario errors that say what was expected.
+rc, out, err = surge("run", scn, "-o", "requests_per_connection=0")
+ok(rc == 2 and "requests_per_connection" in err, "requests_per_connection = 0 is refused", err)
+scn = write_scenario(ECHO % (1, 1, 'connection_lifetime = { "1s", jitter = "2s" },'))
+rc, out, err = surge("run", scn)
+ok(rc == 2 and "jitter must be a duration shorter than the age" in err,
+   "a jitter longer than the age is refused", err)
+done()
