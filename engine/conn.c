@@ -32,8 +32,13 @@ static void conn_write_failed(struct worker *w, struct conn *c, int err);
 static void session_wake(struct worker *w, struct conn *c, int reason);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
-static int errno_class(int e, bool connecting)
+/* Every call site has its worker as w: the errno itself is counted too
+ * (errno.ECONNREFUSED ..., stats_count_errno), beside its class. */
+#define errno_class(e, connecting) errno_class_counted(w, e, connecting)
+
+static int errno_class_counted(struct worker *w, int e, bool connecting)
 {
+	stats_count_errno(&w->stats, e);
 	switch (e) {
 	case ECONNREFUSED:
 		return ERR_CONNECT_REFUSED;

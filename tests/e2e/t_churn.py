@@ -81,6 +81,20 @@ ok(len(sends) >= 16 and max(late.values()) <= 1,
    "most late sends on one: %d)" % (len(sends), max(late.values(), default=0)))
 ok("opened " in err and "/s" in err, "the progress line shows connections opened per second", err)
 
+# Errors carry the system's word beside their class: errno.<NAME> counters.
+import socket  # noqa: E402
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]  # bound, never listening: connects are refused
+    scn = write_scenario(ECHO % (closed, 2, 'duration = "500ms",'))
+    jpath = scn + ".json"
+    rc, out, err = surge("run", scn, "-w", "1", "--json", jpath, "-q")
+    j = json.load(open(jpath)) if os.path.exists(jpath) else {}
+refused = j.get("totals", {}).get("errors", {}).get("by_class", {}).get("connect_refused", 0)
+ok(refused > 0 and j.get("counters", {}).get("errno.ECONNREFUSED") == refused,
+   "refused connects: errno.ECONNREFUSED %s = the class's %d"
+   % (j.get("counters", {}).get("errno.ECONNREFUSED"), refused), out + err)
+
 # Mistakes are scenario errors that say what was expected.
 rc, out, err = surge("run", scn, "-o", "requests_per_connection=0")
 ok(rc == 2 and "requests_per_connection" in err, "requests_per_connection = 0 is refused", err)
