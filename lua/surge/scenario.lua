@@ -379,6 +379,7 @@ local schema = {
   timeout = { duration, "request timeout" },
   connect_timeout = { duration, "connect timeout" },
   connect_rate = { positive_number(MAX_RATE), "new connections per second" },
+  connection_rate = { positive_number(MAX_RATE), "new connections per second as the workload (with requests_per_connection or connection_lifetime; connections caps how many are open)" },
   requests_per_connection = { positive_int(U32), "close each connection after this many requests (the pool opens a new one)" },
   connection_lifetime = { lifetime, "close each connection at this age, e.g. \"30s\" or { \"30s\", jitter = \"5s\" }" },
   think = { duration, "closed model: pause after each answer" },
@@ -680,6 +681,22 @@ function M.load(path, overrides)
       compiled[k] = segs
     end
   end
+  -- connection_rate: connections are the workload, opened at that rate from
+  -- the start (connections caps how many are open at once), each closing
+  -- after its requests or at its age, so the pool replaces it.
+  if cfg.connection_rate then
+    local line = line_of(source, "connection_rate")
+    local where = origin.connection_rate == "cli" and "command line:" or
+      (path .. ":" .. (line and (line .. ":") or ""))
+    if not cfg.requests_per_connection and not cfg.connection_lifetime then
+      return nil, fmt("%s option 'connection_rate': connections would never close: set "
+        .. "requests_per_connection or connection_lifetime too", where)
+    end
+    if cfg.connect_rate then
+      return nil, fmt("%s option 'connection_rate': it sets the connect rate itself: leave "
+        .. "connect_rate out", where)
+    end
+  end
   local conn = compiled.connections or segments(1, dur)
   local out = {
     target = cfg.target[1].url,
@@ -689,14 +706,14 @@ function M.load(path, overrides)
     max_connections = math.max(peak(conn), 1),
     rate = compiled.rate,
     arrival = cfg.arrival or "uniform",
-    start = cfg.start or (constant(conn) and "connected" or "now"),
+    start = cfg.start or ((constant(conn) and not cfg.connection_rate) and "connected" or "now"),
     duration = dur,
     requests = cfg.requests,
     duration_unbounded = unbounded,
     workers = cfg.workers,
     timeout = cfg.timeout or 5,
     connect_timeout = cfg.connect_timeout or 5,
-    connect_rate = cfg.connect_rate or 10000,
+    connect_rate = cfg.connection_rate or cfg.connect_rate or 10000,
     requests_per_connection = cfg.requests_per_connection,
     connection_lifetime = cfg.connection_lifetime and cfg.connection_lifetime.age or nil,
     connection_jitter = cfg.connection_lifetime and cfg.connection_lifetime.jitter or nil,

@@ -81,6 +81,24 @@ ok(len(sends) >= 16 and max(late.values()) <= 1,
    "most late sends on one: %d)" % (len(sends), max(late.values(), default=0)))
 ok("opened " in err and "/s" in err, "the progress line shows connections opened per second", err)
 
+# connection_rate: new connections are the workload, 100 a second for 1.5 s
+# (give or take the tenth of a second of tokens a worker may start with),
+# each closing after its 5 requests; connections only caps how many at once.
+srv = Serve("echo")
+rc, j, err, _ = run(srv, 50, 'connection_rate = 100, requests_per_connection = 5, think = "10ms",'
+                    ' duration = "1500ms",', "-w", "2")
+seen = srv.stop()
+t = j.get("totals", {})
+opened = t.get("connections", {}).get("opened", 0)
+ok(rc == 0 and t.get("errors", {}).get("total") == 0 and 130 <= opened <= 175
+   and seen.get("accepted") == opened,
+   "connection_rate 100 for 1.5 s: %d opened (130..175), the server accepted %s"
+   % (opened, seen.get("accepted")), err)
+scn = write_scenario(ECHO % (1, 5, "connection_rate = 100,"))
+rc, out, err = surge("run", scn)
+ok(rc == 2 and "connections would never close" in err,
+   "connection_rate without requests_per_connection or connection_lifetime is refused", err)
+
 # Errors carry the system's word beside their class: errno.<NAME> counters.
 import socket  # noqa: E402
 with socket.socket() as s:
