@@ -40,6 +40,7 @@ struct samples {
 	struct samples_slot *slots;
 	uint32_t nslots;
 	uint32_t serial;
+	int32_t status;   /* surge.status for the answer being parsed, -1 none */
 	uint64_t written;
 	char path[4096];
 };
@@ -57,6 +58,7 @@ int samples_open(const char *path, uint32_t worker, uint32_t conns, uint32_t eve
 	s->log_fd = log_fd;
 	s->worker = (uint16_t)worker;
 	s->every = every ? every : 1;
+	s->status = -1;
 	s->start_ns = start_ns;
 	s->nslots = conns;
 	snprintf(s->path, sizeof(s->path), "%s", path);
@@ -218,7 +220,7 @@ static void record(struct samples *s, const struct conn *c, uint32_t i, const st
 	r.worker = s->worker;
 	r.outcome = outcome;
 	r.dest = c->dest;
-	r.status = -1;
+	r.status = s->status;
 	r.bytes_in = bytes_in;
 	if (c->id < s->nslots) {
 		const struct samples_slot *sl = &s->slots[c->id];
@@ -233,15 +235,22 @@ static void record(struct samples *s, const struct conn *c, uint32_t i, const st
 		flush(s);
 }
 
+void samples_status_(struct samples *s, int32_t status)
+{
+	s->status = status;
+}
+
 void samples_done_(struct samples *s, const struct conn *c, uint32_t i, const struct inflight *f,
 		   uint64_t now, uint32_t bytes_in, int cls)
 {
 	record(s, c, i, f, since(s, now), bytes_in, (uint8_t)(cls < 0 ? 0 : cls + 1));
+	s->status = -1; /* it was this answer's */
 }
 
 void samples_closed_(struct samples *s, const struct inflight_pool *fl, const struct conn *c,
 		     int cls, uint64_t now)
 {
+	s->status = -1; /* a failure has no answer's status */
 	for (uint32_t i = c->fl.first; i != INFLIGHT_NONE; i = fl->e[i].cnext)
 		record(s, c, i, &fl->e[i], cls < 0 ? -1 : since(s, now), 0,
 		       (uint8_t)(cls < 0 ? SAMPLES_UNFINISHED : cls + 1));

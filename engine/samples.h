@@ -33,6 +33,15 @@ void samples_done_(struct samples *s, const struct conn *c, uint32_t i, const st
 void samples_closed_(struct samples *s, const struct inflight_pool *fl, const struct conn *c,
 		     int cls, uint64_t now);
 
+void samples_status_(struct samples *s, int32_t status);
+
+/* The protocol's status of the answer being parsed (surge.status): the next
+ * samples_done records it. */
+static inline void samples_status(struct samples *s, int32_t status)
+{
+	if (s)
+		samples_status_(s, status);
+}
 /* c is open: its serial and source address. */
 static inline void samples_conn_opened(struct samples *s, const struct conn *c)
 {

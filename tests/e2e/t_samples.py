@@ -138,6 +138,28 @@ rc2, recs, err2 = rows(smp + ".full" if os.path.getsize(smp + ".full") else smp 
 ok(rc2 == 0 and 0 < len(recs) < 20000, "what was written before reads back (%d records)"
    % len(recs), err2)
 
+# The protocol's status: DNS rcodes through surge.status, one per answer,
+# agreeing with the report's dns.rcode counters.
+from tap import ROOT  # noqa: E402
+srv = Serve("dns")
+scn = write_scenario("""
+local dns = require "surge.proto.dns"
+return { target = "tcp://127.0.0.1:%d", connections = 4, duration = "1s", rate = 500,
+  protocol = dns.tcp { queries = "%s", pipeline = 2 } }
+""" % (srv.port, os.path.join(ROOT, "scenarios", "data", "queries.txt")))
+rc, out, err = surge("run", scn, "-w", "1", "--samples", smp, "--json", jpath, "-q")
+srv.stop()
+j = json.load(open(jpath))
+rc2, recs, err2 = rows(smp)
+st = {}
+for r in recs:
+    st[r["status"]] = st.get(r["status"], 0) + 1
+cn = j.get("counters", {})
+ok(rc == 0 and st.get("0") == cn.get("dns.rcode.NOERROR") and st.get("3") == cn.get("dns.rcode.NXDOMAIN")
+   and st.get("3", 0) > 0 and sum(st.values()) == len(recs) == j["totals"]["requests"]["sent"],
+   "DNS: status 0 / 3 in the records = the report's NOERROR %s / NXDOMAIN %s (%s)"
+   % (cn.get("dns.rcode.NOERROR"), cn.get("dns.rcode.NXDOMAIN"), st), err + err2)
+
 rc, out, err = surge("samples", scn)
 ok(rc == 1 and "not a surge samples file" in err, "a file of another kind is refused", err)
 done()
