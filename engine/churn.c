@@ -2,9 +2,12 @@
 #include "churn.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "conn.h"
+#include "plan.h"
 #include "pool.h"
 #include "splitmix.h"
 #include "worker.h"
@@ -83,4 +86,81 @@ void churn_tick(struct worker *w, uint64_t now)
 		if (c->inflight == 0)
 			conn_close(w, c, -1);
 	}
+}
+
+/* Linux keeps a closed connection's port in TIME_WAIT this long
+ * (TCP_TIMEWAIT_LEN, not tunable). */
+#define TIME_WAIT_S 60.0
+
+double churn_rate(const struct options *o)
+{
+	double r = 0;
+
+	if (o->connection_rate > 0) {
+		r = o->connection_rate;
+	} else {
+		if (o->requests_per_connection && o->rate_segs) {
+			double peak = 0;
+			for (size_t i = 0; i < o->nrate_segs; i++) {
+				peak = o->rate_segs[i].r0 > peak ? o->rate_segs[i].r0 : peak;
+				peak = o->rate_segs[i].r1 > peak ? o->rate_segs[i].r1 : peak;
+			}
+			r = peak / o->requests_per_connection;
+		}
+		if (o->connection_lifetime_ns > o->connection_jitter_ns) {
+			double l = (double)(o->connection_lifetime_ns - o->connection_jitter_ns) / 1e9;
+			double byage = o->max_connections / l;
+			r = byage > r ? byage : r;
+		}
+	}
+	return r < o->connect_rate ? r : o->connect_rate;
+}
+
+int churn_tw_reuse(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_tw_reuse", "r");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+bool churn_plan_warning(const struct options *o, const struct plan *p, int tw_reuse, char *buf,
+			size_t len)
+{
+	double r = churn_rate(o);
+	uint64_t nsrc = p->sources[0] ? p->sources[0] : 1;
+	uint64_t ndests = o->ndests ? o->ndests : 1;
+
+	if (r <= 0 || !p->pair_capacity)
+		return false;
+	if (p->sources[1] && p->sources[1] < nsrc)
+		nsrc = p->sources[1];
+	double pairs = (double)nsrc * (double)ndests;
+	double tw = ceil(r * TIME_WAIT_S / pairs);
+	double need = tw + (double)p->pair_need;
+	if (need <= (double)p->pair_capacity)
+		return false;
+	double sources = ceil(r * TIME_WAIT_S / (double)ndests /
+			      ((double)p->pair_capacity - (double)p->pair_need > 1
+				       ? (double)p->pair_capacity - (double)p->pair_need
+				       : 1));
+	const char *reuse = tw_reuse == 1 ? "1: the kernel reuses TIME_WAIT ports for new "
+					    "connections (TCP timestamps on), so this may hold"
+			    : tw_reuse == 2 ? "2: the kernel reuses them for loopback destinations only"
+			    : tw_reuse == 0 ? "0: the kernel never reuses them"
+					    : "unknown";
+	snprintf(buf, len, "connection churn of %.0f new connections/s leaves every closed one in "
+		 "TIME_WAIT for %.0f s: ~%.0f ports per (source, destination) pair (%.0f/s x %.0f s "
+		 "/ %.0f pair%s, plus %llu open), but a pair has %llu; net.ipv4.tcp_tw_reuse is %s. "
+		 "Where ports run out connects fail with EADDRNOTAVAIL (address not available); "
+		 "fixes: sysctl -w net.ipv4.tcp_tw_reuse=1, ≥ %.0f source addresses (--bind), "
+		 "wider --ports, or less churn", r, TIME_WAIT_S, need, r, TIME_WAIT_S, pairs,
+		 pairs == 1 ? "" : "s", (unsigned long long)p->pair_need,
+		 (unsigned long long)p->pair_capacity, reuse, sources);
+	return true;
 }

@@ -9,6 +9,7 @@
 #define SURGE_CHURN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct conn;
@@ -20,6 +21,24 @@ struct churn {
 	uint32_t cursor;   /* the sweep's next slot */
 	int id_recycled;   /* conn.recycled */
 };
+
+struct options;
+struct plan;
+
+/* New connections per second that churn makes by design (0: none, or not
+ * known before the run: a closed model's rate is what the server gives):
+ * connection_rate; the open model's peak rate / requests_per_connection;
+ * connections / the shortest lifetime — at most connect_rate. */
+double churn_rate(const struct options *o);
+/* Before traffic: every connection surge closes waits 60 s in TIME_WAIT
+ * holding its port, so churn needs rate x 60 ports per (source,
+ * destination) pair besides the open ones. Writes a warning with the
+ * arithmetic and the fixes into buf and returns true when a pair has fewer;
+ * tw_reuse is net.ipv4.tcp_tw_reuse (-1 unknown). */
+bool churn_plan_warning(const struct options *o, const struct plan *p, int tw_reuse, char *buf,
+			size_t len);
+/* net.ipv4.tcp_tw_reuse, or -1. */
+int churn_tw_reuse(void);
 
 /* Allocates what the options need (nothing without churn). 0 or -ENOMEM. */
 int churn_init(struct worker *w);

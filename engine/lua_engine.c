@@ -333,6 +333,7 @@ static int read_options(lua_State *L, int t, struct options *o)
 		return rc;
 	o->max_connections = (uint32_t)field_num(L, t, "max_connections", 1);
 	o->connect_rate = field_num(L, t, "connect_rate", 10000);
+	o->connection_rate = field_num(L, t, "connection_rate", 0);
 	o->requests_per_connection = (uint32_t)field_num(L, t, "requests_per_connection", 0);
 	o->connection_lifetime_ns = s_to_ns(field_num(L, t, "connection_lifetime", 0));
 	o->connection_jitter_ns = s_to_ns(field_num(L, t, "connection_jitter", 0));

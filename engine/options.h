@@ -57,6 +57,7 @@ struct options {
 	size_t nconn_segs;
 	uint32_t max_connections; /* the ramp's peak: sizes the pool */
 	double connect_rate;      /* new connections per second, whole run */
+	double connection_rate;   /* churn.c: new connections/s as the workload, or 0 */
 	uint32_t requests_per_connection; /* churn.c: 0, or recycle after this many */
 	uint64_t connection_lifetime_ns;  /* churn.c: 0, or recycle at this age ... */
 	uint64_t connection_jitter_ns;    /* ... give or take up to this */

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <ev.h>
 
+#include "churn.h"
 #include "cli.h"
 #include "clock.h"
 #include "collector.h"
@@ -97,6 +98,9 @@ static int plan_run(struct options *o, char *err, size_t errlen)
 	}
 	if (p.notice[0])
 		fprintf(stderr, "surge: note: %s\n", p.notice);
+	char churn[1024];
+	if (churn_plan_warning(o, &p, churn_tw_reuse(), churn, sizeof(churn)))
+		fprintf(stderr, "surge: warning: %s\n", churn);
 	o->workers = p.workers;
 	o->explicit_ports = p.explicit_ports;
 	if (o->pick == ADDRSET_PERMUTATION)

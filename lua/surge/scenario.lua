@@ -715,6 +715,7 @@ function M.load(path, overrides)
     connect_timeout = cfg.connect_timeout or 5,
     connect_rate = cfg.connection_rate or cfg.connect_rate or 10000,
     requests_per_connection = cfg.requests_per_connection,
+    connection_rate = cfg.connection_rate,
     connection_lifetime = cfg.connection_lifetime and cfg.connection_lifetime.age or nil,
     connection_jitter = cfg.connection_lifetime and cfg.connection_lifetime.jitter or nil,
     think = cfg.think or 0,

@@ -113,6 +113,21 @@ ok(refused > 0 and j.get("counters", {}).get("errno.ECONNREFUSED") == refused,
    "refused connects: errno.ECONNREFUSED %s = the class's %d"
    % (j.get("counters", {}).get("errno.ECONNREFUSED"), refused), out + err)
 
+# Ports: churn leaves every closed connection's port in TIME_WAIT for 60 s.
+# 1000 new connections a second need ~60000 ports per (source, destination)
+# pair; with --ports giving 1000, the plan says so before any traffic.
+scn = write_scenario(ECHO % (closed, 5, 'connection_rate = 1000, requests_per_connection = 2,'
+                             ' duration = "200ms",'))
+rc, out, err = surge("run", scn, "-w", "1", "--ports", "40000-40999", "-q")
+ok("connection churn of 1000 new connections/s" in err and "~60005 ports per (source, "
+   "destination) pair (1000/s x 60 s / 1 pair, plus 5 open), but a pair has 1000" in err
+   and "tcp_tw_reuse=1" in err and "≥ 61 source addresses" in err,
+   "churn that cannot fit the ports' TIME_WAIT is warned of, with the arithmetic and fixes", err)
+scn = write_scenario(ECHO % (closed, 5, 'connection_rate = 10, requests_per_connection = 2,'
+                             ' duration = "200ms",'))
+rc, out, err = surge("run", scn, "-w", "1", "--ports", "40000-40999", "-q")
+ok("TIME_WAIT" not in err, "10 a second (600 ports) fits: no warning", err)
+
 # Mistakes are scenario errors that say what was expected.
 rc, out, err = surge("run", scn, "-o", "requests_per_connection=0")
 ok(rc == 2 and "requests_per_connection" in err, "requests_per_connection = 0 is refused", err)
