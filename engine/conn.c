@@ -590,7 +590,8 @@ static void conn_write_failed(struct worker *w, struct conn *c, int err)
 		for (int i = 0; i < SALVAGE_READS && conn_read_messages(w, c); i++)
 			;
 	}
-	conn_close(w, c, errno_class(err, false));
+	if (c->state != CONN_CLOSED) /* a salvaging read may have closed it, counted */
+		conn_close(w, c, errno_class(err, false));
 }
 
 /* A session coroutine returned (rc 1, or 2 when it counted an error itself)
