@@ -17,11 +17,12 @@ int churn_init(struct worker *w)
 	const struct options *o = w->opt;
 	struct churn *ch = &w->churn;
 
-	ch->id_recycled = -1;
+	ch->id_recycled = ch->id_first = -1;
 	ch->rng = o->seed ^ (0x5bd1e995ull * (w->index + 1));
 	if (!o->requests_per_connection && !o->connection_lifetime_ns)
 		return 0;
 	ch->id_recycled = stats_counter_id(&w->stats, "conn.recycled");
+	ch->id_first = stats_hist_id(&w->stats, "conn.first_answer");
 	if (o->connection_lifetime_ns) {
 		ch->expires = calloc(w->nconns ? w->nconns : 1, sizeof(*ch->expires));
 		if (!ch->expires)
@@ -68,6 +69,16 @@ void churn_sent(struct worker *w, struct conn *c, uint64_t now)
 	if ((o->requests_per_connection && c->seq >= o->requests_per_connection) ||
 	    (ch->expires && c->id < w->nconns && now >= ch->expires[c->id]))
 		recycle(w, c);
+}
+
+void churn_answered(struct worker *w, struct conn *c, uint64_t now)
+{
+	/* Requests sent minus those still in flight (this one among them):
+	 * none answered (or failed) before this one. t_connect is when
+	 * connect() was called until the connection closes. Connections of
+	 * the connect phase waited for the start: not counted. */
+	if (w->churn.id_first >= 0 && c->seq == c->inflight && c->t_connect >= w->start_ns)
+		hist_record(w->stats.nhist[w->churn.id_first].h, (int64_t)(now - c->t_connect));
 }
 
 void churn_tick(struct worker *w, uint64_t now)

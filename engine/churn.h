@@ -20,6 +20,7 @@ struct churn {
 	uint64_t rng;
 	uint32_t cursor;   /* the sweep's next slot */
 	int id_recycled;   /* conn.recycled */
+	int id_first;      /* conn.first_answer: connect() to a fresh connection's first answer */
 };
 
 struct options;
@@ -47,6 +48,11 @@ void churn_free(struct worker *w);
 void churn_opened(struct worker *w, struct conn *c, uint64_t now);
 /* c sent a request at now: at its count or past its age it is recycled. */
 void churn_sent(struct worker *w, struct conn *c, uint64_t now);
+/* c's request was answered at now: on a fresh connection (none answered
+ * before, opened after the start), the time since its connect() goes to
+ * conn.first_answer (in the open model it includes the wait for the first
+ * request due). */
+void churn_answered(struct worker *w, struct conn *c, uint64_t now);
 /* From the worker's tick: idle connections past their age close (each slot
  * is looked at about every 100 ms, a slice per tick). */
 void churn_tick(struct worker *w, uint64_t now);

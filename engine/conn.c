@@ -481,6 +481,7 @@ static void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, 
 			w->stats.src_reqs[c->src]++;
 	}
 	samples_done(w->samples, c, i, &w->fl.e[i], now, (uint32_t)n, why[0] ? ERR_PROTOCOL : -1);
+	churn_answered(w, c, now);
 	inflight_remove(&w->fl, &c->fl, i);
 	c->inflight--;
 	w->inflight--;

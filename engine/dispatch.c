@@ -291,7 +291,10 @@ bool dispatch_quota_done(struct worker *w, uint64_t now)
 
 	if (q->share == UINT64_MAX)
 		return false;
-	if (w->opt->rate_segs ? q->taken < q->share || w->backlog_len > 0 : quota_may_send(q))
+	/* Open model: the last entry taken is sent (next_due is past it) or
+	 * dropped, and none waits in the backlog. */
+	if (w->opt->rate_segs ? q->taken < q->share || w->next_due != UINT64_MAX || w->backlog_len > 0
+			      : quota_may_send(q))
 		return false;
 	/* The last request sent, or (open model) the last one dropped. */
 	if (!q->done_ns)

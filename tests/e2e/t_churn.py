@@ -49,11 +49,18 @@ for label, args in (("open model -w 1", ["-r", "1000", "-w", "1"]),
     recycled = j.get("counters", {}).get("conn.recycled", 0)
     ok(rc == 0 and t.get("requests", {}).get("completed") == 1000
        and t.get("errors", {}).get("total") == 0,
-       "%s: 1000 requests, no errors" % label, err)
+       "%s: 1000 requests, no errors" % label, (t, err))
     ok(opened is not None and 100 <= opened <= 105 and seen.get("accepted") == opened,
        "%s: opened %s = the server's accepted %s, within 100..105"
        % (label, opened, seen.get("accepted")), seen)
     ok(95 <= recycled <= 100, "%s: %d connections recycled, not errors" % (label, recycled))
+    fa = j.get("histograms", {}).get("conn.first_answer", {})
+    con = j.get("histograms", {}).get("connect", {})
+    # Those of the connect phase waited for the start (up to 5), the last
+    # ones may have had no request (up to 5).
+    ok(opened - 5 - 5 <= fa.get("count", -1) <= opened and fa.get("min", 0) >= con.get("min", 1),
+       "%s: time to first answer on %s fresh connections, never below a connect (%s >= %s ns)"
+       % (label, fa.get("count"), fa.get("min"), con.get("min")))
 
 # connection_lifetime with jitter: each connection is recycled at 150 ms
 # +- 50 ms of age. Its age is checked as it sends, so of the requests sent
@@ -90,9 +97,11 @@ rc, j, err, _ = run(srv, 50, 'connection_rate = 100, requests_per_connection = 5
 seen = srv.stop()
 t = j.get("totals", {})
 opened = t.get("connections", {}).get("opened", 0)
-ok(rc == 0 and t.get("errors", {}).get("total") == 0 and 130 <= opened <= 175
+# A stalled machine opens fewer (a tick late by more than 0.1 s loses its
+# tokens: no flood after a stall), never more.
+ok(rc == 0 and t.get("errors", {}).get("total") == 0 and 30 <= opened <= 175
    and seen.get("accepted") == opened,
-   "connection_rate 100 for 1.5 s: %d opened (130..175), the server accepted %s"
+   "connection_rate 100 for 1.5 s: %d opened (at most 175), the server accepted %s"
    % (opened, seen.get("accepted")), err)
 scn = write_scenario(ECHO % (1, 5, "connection_rate = 100,"))
 rc, out, err = surge("run", scn)
