@@ -479,10 +479,23 @@ static void samples_gather(const struct options *o)
 		else
 			free(parts[n]);
 	}
-	if (!parts || samples_merge(o->samples_path, parts, n, err, sizeof(err)) < 0)
+	/* FILE.csv: CSV, through the binary merge beside it. */
+	size_t pl = strlen(o->samples_path);
+	bool csv = pl > 4 && strcmp(o->samples_path + pl - 4, ".csv") == 0;
+	char *bin = NULL;
+	if (csv && asprintf(&bin, "%s.bin", o->samples_path) < 0)
+		bin = NULL;
+	const char *into = csv ? bin : o->samples_path;
+	if (!parts || !into || samples_merge(into, parts, n, err, sizeof(err)) < 0)
 		fprintf(stderr, "surge: warning: cannot merge the samples into %s (%s): the workers' "
 				"parts %s.w* are left as they are, each a samples file of its own\n",
 			o->samples_path, err[0] ? err : "out of memory", o->samples_path);
+	else if (csv && samples_csv_file(bin, o->samples_path, err, sizeof(err)) < 0)
+		fprintf(stderr, "surge: warning: cannot write the samples as CSV (%s): they are in "
+				"%s (surge samples %s --csv)\n", err, bin, bin);
+	else if (csv)
+		unlink(bin);
+	free(bin);
 	for (size_t i = 0; i < n; i++)
 		free(parts[i]);
 	free(parts);

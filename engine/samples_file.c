@@ -155,6 +155,14 @@ void samples_csv_header(FILE *f)
 	      "bytes_in,bytes_out\n", f);
 }
 
+/* done - intended, the latency the report recorded; false for a record that
+ * has none (unanswered) or whose times cannot be told apart (a hostile file). */
+static bool record_latency(const struct samples_record *r, int64_t *out)
+{
+	return r->outcome == 0 && r->done_ns >= 0 &&
+	       !__builtin_sub_overflow(r->done_ns, r->intended_ns, out);
+}
+
 static const char *outcome_name(uint8_t o)
 {
 	if (o == 0)
@@ -169,6 +177,7 @@ static const char *outcome_name(uint8_t o)
 void samples_record_csv(FILE *f, const struct samples_header *h, const struct samples_record *r)
 {
 	char src[INET6_ADDRSTRLEN] = "", dest[80];
+	int64_t lat;
 
 	if (r->family == 4)
 		inet_ntop(AF_INET, r->src, src, sizeof(src));
@@ -180,8 +189,8 @@ void samples_record_csv(FILE *f, const struct samples_header *h, const struct sa
 		fprintf(f, "%lld,", (long long)r->done_ns);
 	else
 		fputc(',', f);
-	if (r->outcome == 0 && r->done_ns >= 0)
-		fprintf(f, "%lld,", (long long)(r->done_ns - r->intended_ns));
+	if (record_latency(r, &lat))
+		fprintf(f, "%lld,", (long long)lat);
 	else
 		fputc(',', f);
 	fprintf(f, "%u,%u,%s,%s,", r->worker, r->conn, outcome_name(r->outcome), src);
@@ -307,6 +316,45 @@ int samples_merge(const char *path, char *const *parts, size_t n, char *err, siz
 	return 0;
 }
 
+int samples_csv_file(const char *bin, const char *csv, char *err, size_t errlen)
+{
+	uint8_t *buf;
+	size_t len;
+	struct samples_header h;
+	char why[256];
+	int rc = read_all(bin, &buf, &len);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", bin, strerror(-rc));
+		return rc;
+	}
+	if ((rc = samples_header_parse(buf, len, &h, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "%s: %s", bin, why);
+		free(buf);
+		return rc;
+	}
+	FILE *f = fopen(csv, "w");
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", csv, strerror(errno));
+		free(buf);
+		return rc;
+	}
+	samples_csv_header(f);
+	size_t n = (len - h.data_off) / h.record_size;
+	for (size_t i = 0; i < n; i++) {
+		struct samples_record r;
+		samples_record_decode(buf + h.data_off + i * h.record_size, &r);
+		samples_record_csv(f, &h, &r);
+	}
+	free(buf);
+	if (ferror(f) | (fclose(f) != 0)) {
+		snprintf(err, errlen, "%s: %s", csv, strerror(errno ? errno : EIO));
+		return -(errno ? errno : EIO);
+	}
+	return 0;
+}
+
 static const char samples_usage[] =
 	"usage: surge samples FILE [--csv | --latency]\n"
 	"\n"
@@ -374,8 +422,9 @@ int samples_main(int argc, char **argv)
 		struct samples_record r;
 		samples_record_decode(buf + h.data_off + i * h.record_size, &r);
 		by[r.outcome]++;
-		if (hist && r.outcome == 0 && r.done_ns >= 0)
-			hist_record(hist, r.done_ns - r.intended_ns);
+		int64_t lat;
+		if (hist && record_latency(&r, &lat))
+			hist_record(hist, lat);
 		if (csv)
 			samples_record_csv(stdout, &h, &r);
 	}

@@ -96,6 +96,10 @@ void samples_csv_header(FILE *f);
  * parts. 0 or -errno, err naming the file; the parts stay on failure. */
 int samples_merge(const char *path, char *const *parts, size_t n, char *err, size_t errlen);
 
+/* Writes the samples file bin as CSV (samples_csv_header, then a line a
+ * record) to csv. 0 or -errno with err naming the file. */
+int samples_csv_file(const char *bin, const char *csv, char *err, size_t errlen);
+
 /* `surge samples FILE [--csv]`: a summary, or every record as CSV. */
 int samples_main(int argc, char **argv);
 

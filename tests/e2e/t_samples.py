@@ -78,6 +78,18 @@ ok(all(r["dest"] == "127.0.0.1:%d" % srv.port and r["bytes_out"] == "40"
    and all(int(r["intended_ns"]) <= int(r["sent_ns"]) <= int(r["done_ns"]) for r in okrecs),
    "destination, bytes and intended <= sent <= answered in every record")
 
+# --samples FILE.csv writes CSV itself, the same lines surge samples --csv
+# prints.
+csvpath = smp + ".csv"
+srv = Serve("echo")
+scn = write_scenario(ECHO % (srv.port, ""))
+rc, out, err = surge("run", scn, "-n", "300", "-w", "2", "--samples", csvpath, "-q")
+srv.stop()
+lines = open(csvpath).read().splitlines() if os.path.exists(csvpath) else []
+ok(rc == 0 and len(lines) == 301 and lines[0].startswith("intended_ns,sent_ns,done_ns,latency_ns")
+   and not os.path.exists(csvpath + ".bin"),
+   "--samples FILE.csv: a header and 300 CSV lines (%d lines)" % len(lines), err)
+
 # Open model, every = 10 in the scenario's table form: 1 in 10 of each
 # worker's requests, from its first.
 srv = Serve("echo")
