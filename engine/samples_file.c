@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "stats.h"
@@ -272,46 +273,75 @@ static int append_part(FILE *out, const char *part, char *err, size_t errlen)
 	return rc;
 }
 
+/* Part 0's header and record count: the header read whole (its text is
+ * bounded), the size from the file. 0 or -errno with err filled. */
+static int part_head(FILE *f, const char *name, size_t *whole, char *err, size_t errlen)
+{
+	uint8_t fixed[SAMPLES_FIXED_HEADER];
+	struct samples_header h;
+	struct stat st;
+	char why[256];
+
+	if (fstat(fileno(f), &st) < 0 || fread(fixed, 1, sizeof(fixed), f) != sizeof(fixed)) {
+		snprintf(err, errlen, "%s: not a surge samples file (no header)", name);
+		return -EINVAL;
+	}
+	uint32_t tl = get32(fixed + 16);
+	size_t hl = SAMPLES_FIXED_HEADER + (tl <= SAMPLES_TEXT_MAX ? tl : 0);
+	uint8_t *buf = malloc(hl);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, fixed, sizeof(fixed));
+	size_t got = sizeof(fixed) + fread(buf + sizeof(fixed), 1, hl - sizeof(fixed), f);
+	int rc = samples_header_parse(buf, got, &h, why, sizeof(why));
+	free(buf);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", name, why);
+		return rc;
+	}
+	size_t size = (size_t)st.st_size;
+	*whole = h.data_off + (size - h.data_off) / h.record_size * h.record_size;
+	return 0;
+}
+
 int samples_merge(const char *path, char *const *parts, size_t n, char *err, size_t errlen)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	struct samples_header h;
-	char why[256];
+	size_t whole = 0;
 	int rc;
 
 	if (n == 0)
 		return 0;
-	if ((rc = read_all(parts[0], &buf, &len)) < 0) {
-		snprintf(err, errlen, "%s: %s", parts[0], strerror(-rc));
-		return rc;
-	}
-	if ((rc = samples_header_parse(buf, len, &h, why, sizeof(why))) < 0) {
-		snprintf(err, errlen, "%s: %s", parts[0], why);
-		free(buf);
-		return rc;
-	}
-	FILE *out = fopen(path, "wb");
+	/* Part 0 becomes FILE: its header and records stay where they are, cut
+	 * to whole records, and the other parts' records follow — one copy of
+	 * the data at most, none for one worker. */
+	FILE *out = fopen(parts[0], "r+b");
 	if (!out) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		free(buf);
+		snprintf(err, errlen, "%s: %s", parts[0], strerror(errno));
 		return rc;
 	}
-	if (fwrite(buf, 1, h.data_off, out) != h.data_off)
-		rc = -(errno ? errno : EIO);
-	free(buf);
-	for (size_t i = 0; i < n && rc == 0; i++)
+	if ((rc = part_head(out, parts[0], &whole, err, errlen)) < 0) {
+		fclose(out);
+		return rc;
+	}
+	if (ftruncate(fileno(out), (off_t)whole) < 0 || fseek(out, 0, SEEK_END) < 0)
+		rc = -errno;
+	for (size_t i = 1; i < n && rc == 0; i++)
 		rc = append_part(out, parts[i], err, errlen);
+	if (fflush(out) != 0 && rc == 0)
+		rc = -(errno ? errno : EIO);
+	if (rc < 0) /* part 0 as it was, so every part still stands alone */
+		(void)!ftruncate(fileno(out), (off_t)whole);
 	if (fclose(out) != 0 && rc == 0)
 		rc = -(errno ? errno : EIO);
+	if (rc == 0 && rename(parts[0], path) < 0)
+		rc = -errno;
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-		unlink(path);
 		return rc;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 1; i < n; i++)
 		unlink(parts[i]);
 	return 0;
 }
