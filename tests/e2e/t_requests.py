@@ -80,11 +80,14 @@ ok(rc == 0 and req.get("sent") == 1 and seen.get("bytes_in") == SIZE
 # The text report says so too.
 srv = Serve("echo")
 scn = write_scenario(ECHO % (srv.port, SIZE))
-rc, out, err = surge("run", scn, "-n", "500", "-w", "1")
+rc, out, err = surge("run", scn, "-n", "500", "-w", "1", "--html", scn + ".html")
 srv.stop()
 ok(rc == 0 and "ended       by the count: all 500 requests sent" in out
    and "500 requests (no duration: unbounded until they are sent)" in out,
    "the text report and its header say the count ends the run", out)
+html = open(scn + ".html").read() if os.path.exists(scn + ".html") else ""
+ok("unbounded (500 requests)" in html and "by the count: all 500 requests sent" in html,
+   "so does the HTML report")
 
 # A bad count is a scenario error naming the option.
 rc, out, err = surge("run", scn, "-n", "0")
