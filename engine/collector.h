@@ -25,6 +25,8 @@ struct collector_worker {
 	int64_t inflight;  /* requests in flight at the end of its last reported second */
 	bool done;         /* IPC_DONE came: it finished, whatever its exit code */
 	bool lost;         /* its pipe closed without IPC_DONE: it died mid-run */
+	bool ended_by_requests; /* requests = N: its share ended its run ... */
+	uint64_t end_ns;        /* ... this long after the start */
 };
 
 struct collector {
@@ -84,5 +86,9 @@ uint32_t stopping_reporters(const struct collector *col, uint32_t second);
  * were to send in it is added to its intended count, so the run keeps the
  * schedule's total and shows the shortfall. */
 void stopping_add_lost_share(struct collector *col, uint32_t second, struct stats *s);
+/* After the workers are reaped: requests = N ended the run when every
+ * worker said its share did (IPC_DONE); the run's elapsed time is then until
+ * the last share was sent. */
+void stopping_ended_by_requests(struct collector *col);
 
 #endif

@@ -24,6 +24,7 @@
 #include "lua_engine.h"
 #include "pool.h"
 #include "tls.h"
+#include "samples.h"
 #include "worker.h"
 
 #define SESSION_RBUF_MAX (1u << 20)
@@ -35,8 +36,13 @@ static void session_wake(struct worker *w, struct conn *c, int reason);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void protocol_why(struct worker *w, const char *why);
 
-static int errno_class(int e, bool connecting)
+/* Every call site has its worker as w: the errno itself is counted too
+ * (errno.ECONNREFUSED ..., stats_count_errno), beside its class. */
+#define errno_class(e, connecting) errno_class_counted(w, e, connecting)
+
+static int errno_class_counted(struct worker *w, int e, bool connecting)
 {
+	stats_count_errno(&w->stats, e);
 	switch (e) {
 	case ECONNREFUSED:
 		return ERR_CONNECT_REFUSED;
@@ -270,6 +276,7 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 		w->stats.counter[ST_UNFINISHED] += c->inflight;
 	}
 	w->stats.counter[ST_CONN_CLOSED] += was_open;
+	samples_closed(w->samples, &w->fl, c, cls, clock_ns());
 	conn_forget_inflight(w, c);
 	pool_ready_remove(w, c);
 	c->state = CONN_CLOSED;
@@ -413,14 +420,17 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	}
 	uint64_t now = clock_ns();
 	struct inflight *f = &w->fl.e[i];
+	samples_sent(w->samples, i, (uint32_t)n);
 	f->key = key;
 	f->intended = intended ? intended : now;
 	f->sent = now;
 	f->end = c->written + c->wbuf.len + (uint32_t)n;
 	c->inflight++;
 	c->seq++;
+	churn_sent(w, c, now);
 	w->inflight++;
 	w->stats.counter[ST_SENT]++;
+	quota_sent(&w->quota, now);
 	if (intended)
 		hist_record(w->stats.hist[HI_SEND_LAG], (int64_t)(now - intended));
 	deadline_request_sent(w);
@@ -540,11 +550,11 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 			conn_end(w, c);
 		return;
 	}
+	uint64_t now = clock_ns();
 	if (why[0]) {
 		/* Answered, but wrongly: a protocol error, not a latency sample. */
 		protocol_error(w, why);
 	} else {
-		uint64_t now = clock_ns();
 		const struct inflight *f = &w->fl.e[i];
 		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(now - f->intended));
 		dest_record_latency(&w->dests, c->dest, &w->stats, (int64_t)(now - f->intended));
@@ -553,6 +563,8 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		if (c->src < w->stats.nsrc)
 			w->stats.src_reqs[c->src]++;
 	}
+	samples_done(w->samples, c, i, &w->fl.e[i], now, (uint32_t)n, why[0] ? ERR_PROTOCOL : -1);
+	churn_answered(w, c, now);
 	inflight_remove(&w->fl, &c->fl, i);
 	c->inflight--;
 	w->inflight--;
@@ -703,7 +715,8 @@ static void conn_write_failed(struct worker *w, struct conn *c, int err)
 		for (int i = 0; i < SALVAGE_READS && conn_read_messages(w, c); i++)
 			;
 	}
-	conn_close(w, c, errno_class(err, false));
+	if (c->state != CONN_CLOSED) /* a salvaging read may have closed it, counted */
+		conn_close(w, c, errno_class(err, false));
 }
 
 /* A session coroutine returned (rc 1, or 2 when it counted an error itself)
@@ -848,6 +861,8 @@ static void conn_established(struct worker *w, struct conn *c)
 	if (++w->open > w->open_peak)
 		w->open_peak = w->open;
 	c->state = CONN_OPEN;
+	samples_conn_opened(w->samples, c);
+	churn_opened(w, c, clock_ns());
 	c->backoff = 0;
 	c->seq = 0;
 	c->written = 0;

@@ -40,7 +40,8 @@ static void send_closed(struct worker *w, struct conn *c)
 	/* A pipeline's worth leaves in one write (a new connection's first
 	 * requests, or refills outside a read, which corks them itself). */
 	c->corked = 1;
-	while (c->state == CONN_OPEN && c->inflight < room) {
+	while (c->state == CONN_OPEN && !c->draining && c->inflight < room &&
+	       quota_may_send(&w->quota)) {
 		if (conn_send_request(w, c, 0) < 0) {
 			retry_later(w, c);
 			break;
@@ -75,7 +76,8 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 	if (w->backlog_len > 0) {
 		bool corked = c->corked;
 		c->corked = 1;
-		while (w->backlog_len > 0 && c->state == CONN_OPEN && c->inflight < o->pipeline) {
+		while (w->backlog_len > 0 && c->state == CONN_OPEN && !c->draining &&
+		       c->inflight < o->pipeline) {
 			uint64_t due = w->backlog[w->backlog_head];
 			w->backlog_head = (w->backlog_head + 1) % w->backlog_cap;
 			w->backlog_len--;
@@ -84,7 +86,7 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 		if (!corked)
 			conn_uncork(w, c);
 	}
-	if (c->state == CONN_OPEN && c->inflight < o->pipeline)
+	if (c->state == CONN_OPEN && !c->draining && c->inflight < o->pipeline)
 		pool_ready_push(w, c);
 }
 
@@ -103,6 +105,13 @@ static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		send_closed(w, c);
 }
 
+/* The next intended time of this worker's schedule: UINT64_MAX once it has
+ * ended or the worker's share of requests = N is taken. */
+static uint64_t next_due(struct worker *w)
+{
+	return quota_take(&w->quota) ? pacer_next(w->pacer) : UINT64_MAX;
+}
+
 /* Sends one due request on the oldest connection with room, corked, and
  * returns that connection; NULL when it had to wait in the backlog. */
 static struct conn *send_due(struct worker *w, uint64_t due)
@@ -118,7 +127,7 @@ static struct conn *send_due(struct worker *w, uint64_t due)
 		c->corked = 1;
 		conn_send_request(w, c, due);
 		/* Round-robin: a connection with room left goes to the back. */
-		if (c->state == CONN_OPEN && c->inflight < o->pipeline)
+		if (c->state == CONN_OPEN && !c->draining && c->inflight < o->pipeline)
 			pool_ready_push(w, c);
 		return c;
 	}
@@ -150,7 +159,7 @@ static void send_all_due(struct worker *w, uint64_t now)
 				conn_uncork(w, batch);
 			batch = send_due(w, due);
 		}
-		w->next_due = pacer_next(w->pacer);
+		w->next_due = next_due(w);
 	}
 	if (batch)
 		conn_uncork(w, batch);
@@ -257,7 +266,7 @@ int dispatch_init(struct worker *w)
 	w->pacer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->pacer_fd < 0)
 		return -errno;
-	w->next_due = pacer_next(w->pacer);
+	w->next_due = next_due(w);
 	ev_io_init(&w->pacer_io, pacer_cb, w->pacer_fd, EV_READ);
 	ev_set_priority(&w->pacer_io, EV_MAXPRI);
 	ev_io_start(w->loop, &w->pacer_io);
@@ -286,4 +295,21 @@ void dispatch_free(struct worker *w)
 	w->pacer = NULL;
 	free(w->backlog);
 	w->backlog = NULL;
+}
+
+bool dispatch_quota_done(struct worker *w, uint64_t now)
+{
+	struct quota *q = &w->quota;
+
+	if (q->share == UINT64_MAX)
+		return false;
+	/* Open model: the last entry taken is sent (next_due is past it) or
+	 * dropped, and none waits in the backlog. */
+	if (w->opt->rate_segs ? q->taken < q->share || w->next_due != UINT64_MAX || w->backlog_len > 0
+			      : quota_may_send(q))
+		return false;
+	/* The last request sent, or (open model) the last one dropped. */
+	if (!q->done_ns)
+		q->done_ns = now;
+	return true;
 }

@@ -8,6 +8,7 @@
 #ifndef SURGE_DISPATCH_H
 #define SURGE_DISPATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct conn;
@@ -28,5 +29,9 @@ void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns);
 void dispatch_due_until(struct worker *w, uint64_t t);
 /* Stops scheduling (end of run); the backlog is counted as dropped. */
 void dispatch_stop(struct worker *w);
+/* requests = N: this worker's share has been sent (closed model) or taken
+ * from the schedule and sent or dropped (open model). Always false without
+ * a count. */
+bool dispatch_quota_done(struct worker *w, uint64_t now);
 
 #endif

@@ -42,6 +42,11 @@ void surge_error(struct worker *w, int error_class, int64_t n)
 		w->stats.error[error_class] += n;
 }
 
+void surge_status(struct worker *w, int32_t status)
+{
+	samples_status(w->samples, status);
+}
+
 void surge_log(struct worker *w, const char *msg)
 {
 	worker_log(w, "%s", msg);

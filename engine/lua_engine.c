@@ -389,6 +389,10 @@ static int read_options(lua_State *L, int t, struct options *o)
 		return rc;
 	o->max_connections = (uint32_t)field_num(L, t, "max_connections", 1);
 	o->connect_rate = field_num(L, t, "connect_rate", 10000);
+	o->connection_rate = field_num(L, t, "connection_rate", 0);
+	o->requests_per_connection = (uint32_t)field_num(L, t, "requests_per_connection", 0);
+	o->connection_lifetime_ns = s_to_ns(field_num(L, t, "connection_lifetime", 0));
+	o->connection_jitter_ns = s_to_ns(field_num(L, t, "connection_jitter", 0));
 	if ((rc = read_segments(L, t, "rate", &o->rate_segs, &o->nrate_segs)) < 0)
 		return rc;
 	lua_getfield(L, t, "arrival");
@@ -401,6 +405,8 @@ static int read_options(lua_State *L, int t, struct options *o)
 	lua_pop(L, 1);
 	o->backlog_max = (uint32_t)field_num(L, t, "backlog", 100000);
 	o->duration_ns = s_to_ns(field_num(L, t, "duration", 10));
+	o->requests = (uint64_t)field_num(L, t, "requests", 0);
+	o->duration_unbounded = field_bool(L, t, "duration_unbounded");
 	o->connect_timeout_ns = s_to_ns(field_num(L, t, "connect_timeout", 5));
 	o->request_timeout_ns = s_to_ns(field_num(L, t, "timeout", 5));
 	o->think_ns = s_to_ns(field_num(L, t, "think", 0));
@@ -419,6 +425,8 @@ static int read_options(lua_State *L, int t, struct options *o)
 	o->json_path = field_str(L, t, "json");
 	o->hlog_path = field_str(L, t, "hlog");
 	o->html_path = field_str(L, t, "html");
+	o->samples_path = field_str(L, t, "samples_file");
+	o->samples_every = (uint32_t)field_num(L, t, "samples_every", 1);
 	if ((rc = read_targets(L, t, o)) < 0)
 		return rc;
 	read_resolver(L, t, o);

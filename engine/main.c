@@ -6,6 +6,7 @@
 #include "doctor.h"
 #include "report.h"
 #include "run.h"
+#include "samples_file.h"
 #include "serve.h"
 #include "version.h"
 
@@ -20,6 +21,7 @@ static const char usage[] =
 	"  serve PROTOCOL       a built-in server to test against: echo, dns, rtsp (surge serve --help)\n"
 	"  doctor [SCENARIO]    can this machine hold the connections? what to fix\n"
 	"  report LOG.hlog...   re-render and merge saved runs (surge report --help)\n"
+	"  samples FILE [--csv] read a per-request sample log (surge run --samples FILE)\n"
 	"  version              print the version\n"
 	"  help                 this text\n"
 	"\n"
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "report") == 0)
 		return report_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "samples") == 0)
+		return samples_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("surge %s\n", SURGE_VERSION);
 		return 0;

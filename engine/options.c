@@ -27,6 +27,7 @@ void options_free(struct options *o)
 	free(o->json_path);
 	free(o->hlog_path);
 	free(o->html_path);
+	free(o->samples_path);
 	for (size_t i = 0; i < o->nthreshold_specs; i++) {
 		free(o->threshold_specs[i].metric);
 		free(o->threshold_specs[i].condition);

@@ -73,6 +73,10 @@ struct options {
 	size_t nconn_segs;
 	uint32_t max_connections; /* the ramp's peak: sizes the pool */
 	double connect_rate;      /* new connections per second, whole run */
+	double connection_rate;   /* churn.c: new connections/s as the workload, or 0 */
+	uint32_t requests_per_connection; /* churn.c: 0, or recycle after this many */
+	uint64_t connection_lifetime_ns;  /* churn.c: 0, or recycle at this age ... */
+	uint64_t connection_jitter_ns;    /* ... give or take up to this */
 
 	/* Open model when rate_segs is set; closed model otherwise. */
 	struct rate_segment *rate_segs;
@@ -82,6 +86,8 @@ struct options {
 	uint32_t backlog_max; /* per worker; beyond it a request is dropped */
 
 	uint64_t duration_ns;
+	uint64_t requests;        /* requests = N: exactly N, then drain (0: by duration) */
+	bool duration_unbounded;  /* requests without duration: the count alone ends it */
 	uint64_t connect_timeout_ns;
 	uint64_t request_timeout_ns;
 	uint64_t think_ns;
@@ -120,6 +126,8 @@ struct options {
 	bool latency_table;
 	enum progress_mode progress;
 	char *json_path, *hlog_path, *html_path;
+	char *samples_path;     /* --samples: the per-request log (samples_file.h) */
+	uint32_t samples_every; /* 1 in how many requests it records */
 	bool quiet;
 	struct threshold_spec *threshold_specs;
 	size_t nthreshold_specs;

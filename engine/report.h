@@ -56,6 +56,11 @@ bool report_path_replaced(const char *path);
 int report_files_check(const struct options *o, char *err, size_t errlen);
 int report_files(const struct options *o, const struct run_result *r, char *err, size_t errlen);
 
+/* What ended the run: "requests" (requests = N sent), "duration",
+ * "interrupted" or "threshold" (JSON run.ended_by), and the text report's
+ * sentence for it (a static buffer). */
+const char *report_ended_by_key(const struct options *o, const struct run_result *r);
+const char *report_ended_by(const struct options *o, const struct run_result *r);
 /* "1.23ms", "850us", "2.10s": three significant figures, unit by size. */
 void report_fmt_ns(char *buf, size_t len, double ns);
 

@@ -228,7 +228,15 @@ static void params(FILE *f, const struct options *o, const struct run_result *r,
 	row(f, "connections", b);
 	snprintf(b, sizeof(b), "%.2f s planned, %.2f s measured%s", (double)o->duration_ns / 1e9,
 		 (double)r->elapsed_ns / 1e9, r->interrupted ? " (interrupted)" : "");
+	if (o->duration_unbounded)
+		snprintf(b, sizeof(b), "unbounded (%llu requests), %.2f s measured%s",
+			 (unsigned long long)o->requests, (double)r->elapsed_ns / 1e9,
+			 r->interrupted ? " (interrupted)" : "");
 	row(f, "duration", b);
+	if (o->requests) {
+		snprintf(b, sizeof(b), "%s", report_ended_by(o, r));
+		row(f, "ended", b);
+	}
 	snprintf(b, sizeof(b), "%u", r->workers);
 	row(f, "workers", b);
 	snprintf(b, sizeof(b), "%u", o->pipeline);

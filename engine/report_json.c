@@ -138,6 +138,15 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	}
 	jnum_field(f, &first, "duration_s", (double)o->duration_ns / 1e9);
 	jnum_field(f, &first, "elapsed_s", (double)r->elapsed_ns / 1e9);
+	jkey(f, &first, "duration_unbounded");
+	fputs(o->duration_unbounded ? "true" : "false", f);
+	jkey(f, &first, "requests");
+	if (o->requests)
+		fprintf(f, "%llu", (unsigned long long)o->requests);
+	else
+		fputs("null", f);
+	jkey(f, &first, "ended_by");
+	jstr(f, report_ended_by_key(o, r));
 	jint_field(f, &first, "workers", r->workers);
 	jint_field(f, &first, "workers_lost", r->workers_lost);
 	jint_field(f, &first, "pipeline", o->pipeline);

@@ -49,6 +49,12 @@ void report_header(FILE *f, const struct options *o)
 	if (tls_options_used(o))
 		fprintf(f, ", TLS%s%s", o->tls.verify ? "" : " NOT VERIFIED (--insecure)",
 			o->tls.resume ? "" : ", no resumption");
+	if (o->requests && o->duration_unbounded)
+		fprintf(f, ", %llu requests (no duration: unbounded until they are sent)",
+			(unsigned long long)o->requests);
+	else if (o->requests)
+		fprintf(f, ", %llu requests or %.9g s, whichever comes first",
+			(unsigned long long)o->requests, (double)o->duration_ns / 1e9);
 	fputc('\n', f);
 	fflush(f);
 }
@@ -68,6 +74,8 @@ void report_progress_line(FILE *f, const struct options *o, const struct stats *
 		fprintf(f, "  sent %s/s of %s intended  backlog %lld  dropped %lld", rate, intended,
 			(long long)s->gauge[GA_BACKLOG], (long long)s->counter[ST_DROPPED]);
 	}
+	if (o->requests_per_connection || o->connection_lifetime_ns)
+		fprintf(f, "  opened %lld/s", (long long)s->counter[ST_CONN_OPENED]);
 	fprintf(f, "  conns %lld/%lld  p99 %s  errors %lld", (long long)s->gauge[GA_CONNS_OPEN],
 		(long long)s->gauge[GA_CONNS_TARGET], hist_total(s->hist[HI_LATENCY]) ? p99 : "-",
 		(long long)stats_errors_total(s));
@@ -180,6 +188,8 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n", how, secs, o->max_connections,
 		o->max_connections == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
 		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");
+	if (o->requests)
+		fprintf(f, "  ended       %s\n", report_ended_by(o, r));
 	if (o->shape == SHAPE_MESSAGE) {
 		fprintf(f, "  requests    sent %lld  completed %lld  unfinished %lld\n",
 			(long long)s->counter[ST_SENT], (long long)s->counter[ST_COMPLETED],
@@ -318,4 +328,32 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 		fprintf(f, "connections opened but no response completed (see the errors above)");
 	}
 	fputc('\n', f);
+}
+
+const char *report_ended_by_key(const struct options *o, const struct run_result *r)
+{
+	if (r->interrupted)
+		return "interrupted";
+	if (r->aborted_by)
+		return "threshold";
+	return r->ended_by_requests ? "requests" : "duration";
+}
+
+const char *report_ended_by(const struct options *o, const struct run_result *r)
+{
+	static char line[128];
+	const char *key = report_ended_by_key(o, r);
+
+	if (strcmp(key, "requests") == 0)
+		snprintf(line, sizeof(line), "by the count: all %llu requests %s",
+			 (unsigned long long)o->requests,
+			 o->rate_segs ? "of the schedule taken (sent or dropped)" : "sent");
+	else if (strcmp(key, "duration") == 0)
+		snprintf(line, sizeof(line), "by the duration (%.9g s) before the count of %llu requests",
+			 (double)o->duration_ns / 1e9, (unsigned long long)o->requests);
+	else
+		snprintf(line, sizeof(line), "%s, before the count of %llu requests",
+			 strcmp(key, "threshold") == 0 ? "by a threshold" : "interrupted",
+			 (unsigned long long)o->requests);
+	return line;
 }

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <ev.h>
 
+#include "churn.h"
 #include "cli.h"
 #include "clock.h"
 #include "collector.h"
@@ -24,6 +25,8 @@
 #include "lua_engine.h"
 #include "msglog.h"
 #include "plan.h"
+#include "quota.h"
+#include "samples_file.h"
 #include "pool.h"
 #include "refresh.h"
 #include "report.h"
@@ -42,7 +45,9 @@ static const char run_usage[] =
 	"overridden here; the command line wins.\n"
 	"\n"
 	"  -c, --connections N     connections to keep open (e.g. 200, 25k)\n"
-	"  -d, --duration DUR      how long to run (e.g. 30s, 2m)\n"
+	"  -d, --duration DUR      how long to run (e.g. 30s, 2m); with -n, at most this long\n"
+	"  -n, --requests N        exactly N requests (open model: the schedule's first N),\n"
+	"                          then drain; without -d the count alone ends the run\n"
 	"  -r, --rate R            open model: requests per second in total (e.g. 50k);\n"
 	"                          without it each connection sends as fast as answers come\n"
 	"  -w, --workers N         worker processes (default: CPUs, more if the\n"
@@ -67,6 +72,8 @@ static const char run_usage[] =
 	"      --latency           print the full latency distribution (HdrHistogram format)\n"
 	"      --json FILE         write the report as JSON\n"
 	"      --hlog FILE         write per-second histograms (HdrHistogram interval log)\n"
+	"      --samples FILE      one record per request (binary; surge samples FILE --csv)\n"
+	"      --samples-every N   with --samples: record 1 request in N\n"
 	"      --html FILE         write a self-contained HTML report\n"
 	"                          (FILE '-': that report alone on stdout)\n"
 	"      --threshold EXPR    exit 3 unless EXPR holds at the end, e.g.\n"
@@ -101,6 +108,9 @@ static int plan_run(struct options *o, char *err, size_t errlen)
 	}
 	if (p.notice[0])
 		fprintf(stderr, "surge: note: %s\n", p.notice);
+	char churn[1024];
+	if (churn_plan_warning(o, &p, churn_tw_reuse(), churn, sizeof(churn)))
+		fprintf(stderr, "surge: warning: %s\n", churn);
 	o->workers = p.workers;
 	o->explicit_ports = p.explicit_ports;
 	if (o->pick == ADDRSET_PERMUTATION)
@@ -257,7 +267,12 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 				stats_free(&s);
 			}
 		} else if (h.type == IPC_DONE) {
+			struct quota_done_msg m;
 			col->wk[k].done = true;
+			if (quota_done_decode(payload, h.len, &m) == 0) {
+				col->wk[k].ended_by_requests = m.ended_run != 0;
+				col->wk[k].end_ns = m.end_ns;
+			}
 		} else if (h.type == IPC_LOG &&
 			   msglog_first(&col->msgs, (const char *)payload, h.len)) {
 			collector_clear_line(col);
@@ -495,7 +510,9 @@ static const struct option run_longopts[] = {
 	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
 	{"env", required_argument, 0, 'e'},	     {"header", required_argument, 0, 'H'},
 	{"tls", no_argument, 0, 'Y'},		     {"tls-ca", required_argument, 0, 'C'},
-	{"sni", required_argument, 0, 'n'},	     {"insecure", no_argument, 0, 'I'},
+	{"sni", required_argument, 0, 'Z'},	     {"insecure", no_argument, 0, 'I'},
+	{"requests", required_argument, 0, 'n'},     {"samples", required_argument, 0, 'S'},
+	{"samples-every", required_argument, 0, 'E'},
 	{0, 0, 0, 0},
 };
 
@@ -508,9 +525,60 @@ static const struct cli_key run_keys[] = {
 	{'N', "progress", "off"},   {'q', "quiet", "true"},	 {'B', "bind", NULL},
 	{'O', "ports", NULL},	    {'K', "pick", NULL},	 {'e', "env", NULL},
 	{'H', "header", NULL},
-	{'Y', "tls", "true"},	    {'C', "tls.ca", NULL},	 {'n', "tls.sni", NULL},
+	{'Y', "tls", "true"},	    {'C', "tls.ca", NULL},	 {'Z', "tls.sni", NULL},
 	{'I', "tls.verify", "false"},
+	{'n', "requests", NULL},	    {'S', "samples", NULL},	 {'E', "samples_every", NULL},
 };
+
+/* --samples FILE: it can be created (the workers write FILE.w<k> beside it). */
+static int samples_check(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f) {
+		snprintf(err, errlen, "--samples %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The workers' parts, merged into FILE; a failure leaves them and says so. */
+static void samples_gather(const struct options *o)
+{
+	char **parts = calloc(o->workers, sizeof(*parts));
+	char err[4200] = "";
+	size_t n = 0;
+
+	for (uint32_t k = 0; parts && k < o->workers; k++) {
+		if (asprintf(&parts[n], "%s.w%u", o->samples_path, k) < 0)
+			break;
+		if (access(parts[n], F_OK) == 0)
+			n++;
+		else
+			free(parts[n]);
+	}
+	/* FILE.csv: CSV, through the binary merge beside it. */
+	size_t pl = strlen(o->samples_path);
+	bool csv = pl > 4 && strcmp(o->samples_path + pl - 4, ".csv") == 0;
+	char *bin = NULL;
+	if (csv && asprintf(&bin, "%s.bin", o->samples_path) < 0)
+		bin = NULL;
+	const char *into = csv ? bin : o->samples_path;
+	if (!parts || !into || samples_merge(into, parts, n, err, sizeof(err)) < 0)
+		fprintf(stderr, "surge: warning: cannot merge the samples into %s (%s): the workers' "
+				"parts %s.w* are left as they are, each a samples file of its own\n",
+			o->samples_path, err[0] ? err : "out of memory", o->samples_path);
+	else if (csv && samples_csv_file(bin, o->samples_path, err, sizeof(err)) < 0)
+		fprintf(stderr, "surge: warning: cannot write the samples as CSV (%s): they are in "
+				"%s (surge samples %s --csv)\n", err, bin, bin);
+	else if (csv)
+		unlink(bin);
+	free(bin);
+	for (size_t i = 0; i < n; i++)
+		free(parts[i]);
+	free(parts);
+}
 
 static int outcome(const struct options *o, const struct run_result *r)
 {
@@ -546,7 +614,7 @@ int run_main(int argc, char **argv)
 	char err[2048];
 	int rc = EXIT_USAGE, child_rc = 0;
 
-	if (cli_parse(argc, argv, "surge run", ":c:d:r:w:p:t:o:e:H:qh", run_longopts, run_keys,
+	if (cli_parse(argc, argv, "surge run", ":c:d:n:r:w:p:t:o:e:H:qh", run_longopts, run_keys,
 		      sizeof(run_keys) / sizeof(run_keys[0]), &args) < 0)
 		return EXIT_USAGE;
 	const char *scenario = args.scenario, **ov = args.ov;
@@ -566,6 +634,12 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
+	if (opt.requests && opt.shape == SHAPE_SESSION) {
+		fprintf(stderr, "surge: %s: option 'requests' counts requests of a message protocol; "
+				"protocol %s runs sessions: set a duration instead\n",
+			scenario, opt.proto_name);
+		goto out;
+	}
 	if (threshold_parse_specs(opt.threshold_specs, opt.nthreshold_specs, &res.thresholds, err,
 				  sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
@@ -581,6 +655,10 @@ int run_main(int argc, char **argv)
 				(double)res.thresholds[i].abort_after_ns / 1e9,
 				(double)opt.duration_ns / 1e9);
 	if (report_files_check(&opt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "surge: %s\n", err);
+		goto out;
+	}
+	if (opt.samples_path && samples_check(opt.samples_path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
@@ -692,6 +770,9 @@ int run_main(int argc, char **argv)
 	live_hlog_close(&col);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
+	stopping_ended_by_requests(&col);
+	if (opt.samples_path)
+		samples_gather(&opt);
 	rc = outcome(&opt, &res);
 	bool measured_nothing = rc == EXIT_FAILED && !res.worker_failed;
 	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,

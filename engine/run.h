@@ -50,6 +50,10 @@ struct run_result {
 	const struct threshold *aborted_by;
 	double aborted_at_s, aborted_actual;
 	int exit_code; /* what surge exits with, for the report files */
+	/* requests = N: every worker sent its share before the duration (which
+	 * was then an upper bound); elapsed_ns is then until the last share was
+	 * sent. False when the duration, a signal or a threshold ended it. */
+	bool ended_by_requests;
 };
 
 int run_main(int argc, char **argv);

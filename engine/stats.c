@@ -430,3 +430,17 @@ int64_t stats_errors_total(const struct stats *s)
 		n += s->error[i];
 	return n;
 }
+
+void stats_count_errno(struct stats *s, int e)
+{
+	char name[STATS_NAME_MAX];
+	const char *n = e > 0 ? strerrorname_np(e) : NULL;
+
+	if (n)
+		snprintf(name, sizeof(name), "errno.%s", n);
+	else
+		snprintf(name, sizeof(name), "errno.%d", e);
+	int id = stats_counter_id(s, name);
+	if (id >= 0)
+		s->ncounter[id].value++;
+}

@@ -123,6 +123,10 @@ int stats_add(struct stats *dst, const struct stats *src);
 int stats_encode(const struct stats *s, uint8_t **buf, size_t *len);
 int stats_decode(const uint8_t *buf, size_t len, struct stats *out);
 
+/* Counts errno e (> 0) in the named counter errno.<NAME> (errno.EADDRNOTAVAIL):
+ * the cause under an error class, for a user who needs the system's word. */
+void stats_count_errno(struct stats *s, int e);
+
 /* Errors of every class in s. */
 int64_t stats_errors_total(const struct stats *s);
 const char *stats_error_name(enum stat_error e);  /* "connect refused" ... */

@@ -268,3 +268,20 @@ void stopping_start(struct collector *col)
 	ev_signal_init(&col->sigterm, signal_cb, SIGTERM);
 	ev_signal_start(col->loop, &col->sigterm);
 }
+
+void stopping_ended_by_requests(struct collector *col)
+{
+	struct run_result *r = col->res;
+	uint64_t last = 0;
+
+	if (!col->opt->requests || r->interrupted || r->aborted_by)
+		return;
+	for (uint32_t k = 0; k < col->nworkers; k++) {
+		if (!col->wk[k].done || !col->wk[k].ended_by_requests)
+			return;
+		if (col->wk[k].end_ns > last)
+			last = col->wk[k].end_ns;
+	}
+	r->ended_by_requests = true;
+	r->elapsed_ns = last;
+}

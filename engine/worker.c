@@ -94,12 +94,17 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		dispatch_due_until(w, w->start_ns + w->opt->duration_ns);
 		begin_stop(w);
 	}
+	if (!w->stopping && dispatch_quota_done(w, now)) {
+		w->quota.ended_run = true;
+		begin_stop(w);
+	}
 	if (w->stopping) {
 		if (w->inflight == 0 || now >= w->end_ns + w->opt->drain_ns) {
 			finish(w);
 			return;
 		}
 	}
+	churn_tick(w, now);
 	pool_upkeep(w, now);
 }
 
@@ -228,6 +233,25 @@ static void connect_phase(struct worker *w)
 			   w->connecting);
 }
 
+/* --samples: this worker's part, FILE.w<index>, merged by the coordinator. */
+static int worker_samples_open(struct worker *w)
+{
+	char path[4096];
+	struct timespec rt;
+	uint64_t now = clock_ns();
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	double epoch = (double)rt.tv_sec + rt.tv_nsec / 1e9 - ((double)now - (double)w->start_ns) / 1e9;
+	snprintf(path, sizeof(path), "%s.w%u", w->opt->samples_path, w->index);
+	rc = samples_open(path, w->index, w->nconns, w->opt->samples_every, w->start_ns, epoch,
+			  &w->dests, w->report_fd, &w->samples);
+	if (rc < 0)
+		worker_log(w, "worker %u: cannot write samples to %s: %s", w->index, path,
+			   strerror(-rc));
+	return rc;
+}
+
 static void wait_until(uint64_t t)
 {
 	uint64_t now = clock_ns();
@@ -272,6 +296,12 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "worker %u: out of memory", index);
 		goto out;
 	}
+	if (churn_init(&w) < 0) {
+		worker_log(&w, "worker %u: out of memory", index);
+		goto out;
+	}
+	if (opt->samples_path && worker_samples_open(&w) < 0)
+		goto out;
 	if (opt->bind || opt->ports.lo) {
 		static const struct addrset none;
 		uint64_t nsrc = opt->bind ? addrset_total(opt->bind) : 0;
@@ -291,6 +321,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "%s", err);
 		goto out;
 	}
+	quota_init(&w.quota, opt->requests, index, count);
 	w.tokens_at = clock_ns();
 	if (opt->start == START_CONNECTED)
 		connect_phase(&w);
@@ -316,7 +347,9 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	ev_run(w.loop, 0);
 	rc = 0;
 out:
-	ipc_send(report_fd, IPC_DONE, index, w.second, NULL, 0);
+	samples_close(w.samples);
+	churn_free(&w);
+	quota_report_done(&w.quota, report_fd, index, w.second, start_ns);
 	dispatch_free(&w);
 	tls_client_free(&w, w.tls);
 	pool_free(&w);

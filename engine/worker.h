@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "addrset.h"
+#include "churn.h"
 #include "conn.h"
 #include "conn_list.h"
 #include "inflight.h"
@@ -20,6 +21,8 @@
 #include "ipc.h"
 #include "options.h"
 #include "pacer.h"
+#include "quota.h"
+#include "samples.h"
 #include "stats.h"
 #include "surge/ffi.h"
 
@@ -68,6 +71,9 @@ struct worker {
 	uint64_t armed_at; /* absolute time the timerfd fires; 0 when not armed */
 	uint64_t *backlog; /* intended times waiting for a connection with room */
 	uint32_t backlog_head, backlog_len, backlog_cap;
+	struct quota quota; /* requests = N: this worker's share (quota.h) */
+	struct samples *samples; /* --samples: this worker's part, or NULL */
+	struct churn churn;      /* requests_per_connection, connection_lifetime */
 
 	ev_timer tick;     /* pool upkeep, end of the run and of its drain */
 	ev_timer interval; /* ships stats every second */

@@ -76,5 +76,8 @@ void surge_metric(struct worker *w, int id, int64_t ns);
 void surge_error(struct worker *w, int error_class, int64_t n);
 uint64_t surge_now_ns(void);
 void surge_log(struct worker *w, const char *msg);
+/* The protocol's status for the answer being parsed (DNS rcode, HTTP
+ * status): the sample log (--samples) records it with that request. */
+void surge_status(struct worker *w, int32_t status);
 
 #endif

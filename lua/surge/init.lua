@@ -24,6 +24,13 @@ function M.count(name, n)
   C.surge_count(W, id, n or 1)
 end
 
+-- surge.status(n): the protocol's status of the answer being parsed (DNS
+-- rcode, HTTP status), recorded with its request in the sample log
+-- (--samples). Call it from the response function.
+function M.status(n)
+  if W then C.surge_status(W, n) end
+end
+
 function M.metric(name, ns)
   if not W then return end
   local id = metric_ids[name]

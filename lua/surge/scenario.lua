@@ -396,6 +396,47 @@ local function tls_opt(v)
   return out
 end
 
+-- samples = "FILE" or { file = "FILE", every = N }: the per-request log.
+local SAMPLES = 'a file name, or { file = "samples.bin", every = 100 }'
+local function samples(v)
+  if type(v) == "string" and v ~= "" then return { file = v, every = 1 } end
+  if type(v) ~= "table" then return nil, SAMPLES end
+  for k in pairs(v) do
+    if k ~= "file" and k ~= "every" then
+      return nil, fmt("samples has no field '%s' (known: file, every)", tostring(k)), true
+    end
+  end
+  if type(v.file) ~= "string" or v.file == "" then return nil, SAMPLES end
+  local every = v.every == nil and 1 or number(v.every)
+  if not every or every < 1 or every ~= math.floor(every) or every > U32 then
+    return nil, fmt("samples.every must be a whole number from 1 to %d, got %s", U32, describe(v.every)), true
+  end
+  return { file = v.file, every = every }
+end
+
+-- connection_lifetime = "30s" or { "30s", jitter = "5s" }: each connection
+-- is recycled at that age, give or take up to the jitter (uniformly).
+local LIFETIME = 'a duration like "30s", or { "30s", jitter = "5s" }'
+local function lifetime(v)
+  if type(v) ~= "table" then
+    local s = duration(v)
+    if not s or s <= 0 then return nil, LIFETIME end
+    return { age = s, jitter = 0 }
+  end
+  for k in pairs(v) do
+    if k ~= 1 and k ~= "jitter" then
+      return nil, fmt("connection_lifetime has no field '%s' (known: the age first, jitter)", tostring(k)), true
+    end
+  end
+  local age, jitter = duration(v[1]), duration(v.jitter or 0)
+  if not age or age <= 0 then return nil, LIFETIME end
+  if not jitter or jitter >= age then
+    return nil, fmt("connection_lifetime's jitter must be a duration shorter than the age (%gs), got %s",
+      age, describe(v.jitter)), true
+  end
+  return { age = age, jitter = jitter }
+end
+
 -- The options a scenario may set. Issues to come add theirs here.
 local schema = {
   target = { targets, "where to connect" },
@@ -405,12 +446,16 @@ local schema = {
   arrival = { one_of("uniform", "poisson"), "how requests are spaced in the open model" },
   start = { one_of("connected", "now"),
             "traffic after the connections are open (default when their number is constant), or at once" },
-  duration = { duration, "how long to run" },
+  duration = { duration, "how long to run (with requests: at most this long)" },
+  requests = { positive_int(2 ^ 53), "exactly this many requests, then drain (open model: the schedule's first N)" },
   workers = { workers, "worker processes" },
   pipeline = { positive_int(65535), "requests in flight per connection" },
   timeout = { duration, "request timeout" },
   connect_timeout = { duration, "connect timeout" },
   connect_rate = { positive_number(MAX_RATE), "new connections per second" },
+  connection_rate = { positive_number(MAX_RATE), "new connections per second as the workload (with requests_per_connection or connection_lifetime; connections caps how many are open)" },
+  requests_per_connection = { positive_int(U32), "close each connection after this many requests (the pool opens a new one)" },
+  connection_lifetime = { lifetime, "close each connection at this age, e.g. \"30s\" or { \"30s\", jitter = \"5s\" }" },
   think = { duration, "closed model: pause after each answer" },
   drain = { duration, "after the end, how long answers may still arrive" },
   backlog = { positive_int(U32), "open model: requests that may wait for a free connection" },
@@ -421,6 +466,8 @@ local schema = {
   json = { str, "write the report as JSON to this file" },
   hlog = { str, "write an HdrHistogram interval log to this file" },
   html = { str, "write an HTML report to this file" },
+  samples = { samples, "write one record per request to this file (surge samples FILE --csv reads it)" },
+  samples_every = { positive_int(U32), "with samples: record 1 request in this many" },
   resolver = { resolver, "DNS servers for target names (default: the system's)" },
   family = { one_of("any", "ipv4", "ipv6"), "which addresses of a target name to use" },
   resolve_every = { resolve_every, "re-resolve target names this often (default: at the TTL)" },
@@ -439,10 +486,11 @@ M.schema = schema
 -- The flags of `surge run` that set an option, for the messages that blame
 -- the command line (engine/run.c run_keys; -o KEY=VALUE sets any).
 local CLI_FLAGS = {
-  connections = "-c", duration = "-d", rate = "-r", workers = "-w", pipeline = "-p",
+  connections = "-c", duration = "-d", requests = "-n", rate = "-r", workers = "-w", pipeline = "-p",
   timeout = "-t", target = "--target", resolver = "--resolver", bind = "--bind",
   ports = "--ports", pick = "--pick", json = "--json", hlog = "--hlog", html = "--html",
   tls = "--tls / --tls-ca / --sni / --insecure",
+  samples = "--samples", samples_every = "--samples-every",
 }
 
 -- " (-c / -o connections=)": the flags that set an option from the command line.
@@ -803,12 +851,15 @@ function M.load(path, overrides)
     end
   end
 
-  local dur = cfg.duration
+  local dur, unbounded = cfg.duration, false
   if not dur then
     dur = 0
     for _, k in ipairs { "rate", "connections" } do
       if ramp.is_ramp(cfg[k]) then dur = math.max(dur, ramp.duration(cfg[k]) or 0) end
     end
+    -- A count with no duration runs until the count is sent: "unbounded"
+    -- is the longest duration there is, and the report says so.
+    if dur == 0 and cfg.requests then dur, unbounded = MAX_DURATION, true end
     if dur == 0 then dur = 10 end
   end
   if dur <= 0 then return nil, fmt("%s: option 'duration': expected a duration > 0", path) end
@@ -849,6 +900,22 @@ function M.load(path, overrides)
   end
   tls.on = nil
 
+  -- connection_rate: connections are the workload, opened at that rate from
+  -- the start (connections caps how many are open at once), each closing
+  -- after its requests or at its age, so the pool replaces it.
+  if cfg.connection_rate then
+    local line = line_of(source, "connection_rate")
+    local where = origin.connection_rate == "cli" and "command line:" or
+      (path .. ":" .. (line and (line .. ":") or ""))
+    if not cfg.requests_per_connection and not cfg.connection_lifetime then
+      return nil, fmt("%s option 'connection_rate': connections would never close: set "
+        .. "requests_per_connection or connection_lifetime too", where)
+    end
+    if cfg.connect_rate then
+      return nil, fmt("%s option 'connection_rate': it sets the connect rate itself: leave "
+        .. "connect_rate out", where)
+    end
+  end
   local conn = compiled.connections or segments(1, dur)
   local out = {
     target = cfg.target[1].url,
@@ -858,12 +925,18 @@ function M.load(path, overrides)
     max_connections = math.max(peak(conn), 1),
     rate = compiled.rate,
     arrival = cfg.arrival or "uniform",
-    start = cfg.start or (constant(conn) and "connected" or "now"),
+    start = cfg.start or ((constant(conn) and not cfg.connection_rate) and "connected" or "now"),
     duration = dur,
+    requests = cfg.requests,
+    duration_unbounded = unbounded,
     workers = cfg.workers,
     timeout = cfg.timeout or 5,
     connect_timeout = cfg.connect_timeout or 5,
-    connect_rate = cfg.connect_rate or 10000,
+    connect_rate = cfg.connection_rate or cfg.connect_rate or 10000,
+    requests_per_connection = cfg.requests_per_connection,
+    connection_rate = cfg.connection_rate,
+    connection_lifetime = cfg.connection_lifetime and cfg.connection_lifetime.age or nil,
+    connection_jitter = cfg.connection_lifetime and cfg.connection_lifetime.jitter or nil,
     think = cfg.think or 0,
     drain = cfg.drain or math.min(cfg.timeout or 5, 2),
     backlog = cfg.backlog or 100000,
@@ -872,6 +945,8 @@ function M.load(path, overrides)
     progress = cfg.progress or "auto",
     quiet = cfg.quiet or false,
     json = cfg.json, hlog = cfg.hlog, html = cfg.html,
+    samples_file = cfg.samples and cfg.samples.file or nil,
+    samples_every = cfg.samples_every or (cfg.samples and cfg.samples.every) or 1,
     name = cfg.name or path,
     bind = cfg.bind and cfg.bind.spec or nil,
     pick = cfg.pick or (cfg.bind and cfg.bind.pick) or "round-robin",

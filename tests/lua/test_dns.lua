@@ -10,6 +10,7 @@ package.loaded.surge = {
   count = function(name, n) counts[name] = (counts[name] or 0) + (n or 1) end,
   metric = function(name, ns) metrics[name] = (metrics[name] or 0) + 1 end,
   now_ns = function() return 1000 end,
+  status = function(n) counts["status." .. n] = (counts["status." .. n] or 0) + 1 end,
 }
 local dns = require "surge.proto.dns"
 
@@ -299,6 +300,7 @@ t.ok(err == nil, "names compare case-insensitively (RFC 4343)")
 reset()
 got, err = exchange { additional = { "\0\0\41\4\208\1\0\0\0\0\0" } } -- ext-rcode 1, rcode 0 -> 16
 t.ok(err == nil and counts["dns.rcode.BADVERS"] == 1, "extended RCODE from OPT (BADVERS)")
+t.ok(counts["status.16"] == 1, "the sample log's status is the extended RCODE (surge.status 16)")
 reset()
 got, err = exchange { tc = true, answers = { A_RR, A_RR }, len = nil, trailer = "" }
 t.ok(err == nil and counts["dns.truncated"] == 1, "TC counted as truncated")

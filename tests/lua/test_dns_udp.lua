@@ -11,6 +11,7 @@ package.loaded.surge = {
   count = function(name, n) counts[name] = (counts[name] or 0) + (n or 1) end,
   metric = function() end,
   now_ns = function() return 1000 end,
+  status = function(n) counts["status." .. n] = (counts["status." .. n] or 0) + 1 end,
 }
 local dns = require "surge.proto.dns"
 pcall(ffi.cdef, [[

@@ -661,7 +661,7 @@ local function build(kind, opts)
     end
   end
 
-  local count, metric, now_ns = surge.count, surge.metric, surge.now_ns
+  local count, metric, now_ns, status = surge.count, surge.metric, surge.now_ns, surge.status
   local qt_counter = {} -- qtype -> rcode -> counter name, filled as seen
   local qt_metric = {}
 
@@ -702,6 +702,7 @@ local function build(kind, opts)
       return id, err
     end
     count(RCODE_COUNTER[rcode])
+    status(rcode) -- the sample log's status (RFC 1035 4.1.1, extended by RFC 6891 6.1.3)
     if tc then count(tc_counter) end
     if an > 0 then count("dns.answers.with_records") else count("dns.answers.empty") end
     if per_qtype then

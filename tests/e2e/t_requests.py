@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""-n N / requests = N: exactly N requests, split across workers, in the
+closed and the open model; duration an upper bound; the report says which
+ended the run. Counts checked against what surge serve echo received."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import Serve, done, ok, surge, write_scenario  # noqa: E402
+
+SIZE = 48
+ECHO = """
+local echo = require "surge.proto.echo"
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = echo.new { size = %d, pipeline = 4 },
+  connections = 7,
+}
+"""
+
+
+def run(port, *args):
+    scn = write_scenario(ECHO % (port, SIZE))
+    jpath = scn + ".json"
+    rc, out, err = surge("run", scn, "--json", jpath, "-q", *args)
+    try:
+        with open(jpath) as f:
+            return rc, json.load(f), err
+    except (OSError, ValueError):
+        return rc, {}, err
+
+
+srv = Serve("echo")
+expect_bytes = 0
+for workers in ("1", "2"):
+    for model, extra in (("closed", []), ("open", ["-r", "20k"])):
+        n = 3001 if workers == "1" else 4999  # odd: the split is uneven
+        rc, j, err = run(srv.port, "-n", str(n), "-w", workers, *extra)
+        req = j.get("totals", {}).get("requests", {})
+        what = "%s model, -w %s, -n %d" % (model, workers, n)
+        ok(rc == 0, what + ": exits 0", err)
+        ok(req.get("sent") == n and req.get("completed") == n,
+           what + ": sent = completed = N (%s)" % req, err)
+        if model == "open":
+            ok(req.get("intended") == n and req.get("dropped") == 0,
+               what + ": the schedule's first N intended (%s)" % req)
+        run_ = j.get("run", {})
+        ok(run_.get("ended_by") == "requests" and run_.get("requests") == n
+           and run_.get("duration_unbounded") is True,
+           what + ": the count ended the run, no duration given (%s)"
+           % {k: run_.get(k) for k in ("ended_by", "requests", "duration_unbounded")})
+        expect_bytes += n * SIZE
+seen = srv.stop()
+ok(seen.get("bytes_in") == expect_bytes,
+   "the server received exactly the N requests of every run (%s bytes, want %d)"
+   % (seen.get("bytes_in"), expect_bytes), seen)
+
+# Both given: the duration is an upper bound and says it ended the run.
+srv = Serve("echo")
+rc, j, err = run(srv.port, "-n", "1000000", "-r", "1000", "-d", "1s", "-w", "2")
+seen = srv.stop()
+req = j.get("totals", {}).get("requests", {})
+ok(rc == 0 and j.get("run", {}).get("ended_by") == "duration"
+   and j["run"].get("duration_unbounded") is False,
+   "a duration shorter than the count ends the run: ended_by duration", err)
+ok(req.get("sent") == 1000 and seen.get("bytes_in") == 1000 * SIZE,
+   "... after the duration's 1000 requests (%s, server %s bytes)" % (req, seen.get("bytes_in")))
+
+# Fewer requests than workers: a worker with a share of 0 ends at once.
+srv = Serve("echo")
+rc, j, err = run(srv.port, "-n", "1", "-w", "2", "-d", "30s")
+seen = srv.stop()
+req = j.get("totals", {}).get("requests", {})
+ok(rc == 0 and req.get("sent") == 1 and seen.get("bytes_in") == SIZE
+   and j.get("run", {}).get("ended_by") == "requests" and j["run"].get("elapsed_s", 99) < 5,
+   "-n 1 -w 2: one request, ended by the count long before the 30 s (%s, %s)"
+   % (req, j.get("run", {}).get("elapsed_s")), err)
+
+# The text report says so too.
+srv = Serve("echo")
+scn = write_scenario(ECHO % (srv.port, SIZE))
+rc, out, err = surge("run", scn, "-n", "500", "-w", "1", "--html", scn + ".html")
+srv.stop()
+ok(rc == 0 and "ended       by the count: all 500 requests sent" in out
+   and "500 requests (no duration: unbounded until they are sent)" in out,
+   "the text report and its header say the count ends the run", out)
+html = open(scn + ".html").read() if os.path.exists(scn + ".html") else ""
+ok("unbounded (500 requests)" in html and "by the count: all 500 requests sent" in html,
+   "so does the HTML report")
+
+# A bad count is a scenario error naming the option.
+rc, out, err = surge("run", scn, "-n", "0")
+ok(rc == 2 and "option 'requests'" in err and "-n" in err, "-n 0 is refused, naming -n", err)
+done()
