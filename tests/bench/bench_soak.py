@@ -73,10 +73,12 @@ def slope_mb_per_hour(samples):
     slopes between every pair of samples. Least squares turned a one-time
     step into a rate: the first RTSP keepalive, ~30 s in, registers a
     histogram (one 268 KiB array, in the worker and in the coordinator),
-    and over a 4-minute window that step read as 3-6 MB/hour though nothing
-    grew after it. The median ignores a step (most pairs lie on one side of
-    it) and still measures memory that grows steadily, which moves every
-    pair alike. Resident memory moves in 4 KiB pages, so a single page over
+    and over a 4-minute window that step read as MB/hour though nothing
+    grew after it. One sample that catches a transient allocation swings it
+    too: echo's coordinator read 6720 KiB once among 5432s, DNS's 7916
+    once among 5524s, and least squares called them -2.6 and -3.3 MB/hour. The median ignores a step (most pairs lie on one side of it)
+    and an outlier, and still measures memory that grows steadily, which
+    moves every pair alike. Resident memory moves in 4 KiB pages, so a single page over
     the run is ~0.07 MB/hour at 4 minutes: below the goal's resolution."""
     slopes = sorted((v2 - v1) / (t2 - t1) for i, (t1, v1) in enumerate(samples)
                     for t2, v2 in samples[i + 1:] if t2 > t1)

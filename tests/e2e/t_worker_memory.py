@@ -92,8 +92,12 @@ if at6 is not None and at18 is not None:
     grown = at18 - at6
     # The ring still touches as many slots as requests ever waited at once
     # (8 bytes each): a burst of 8000 behind a stalled loop is 64 KiB.
-    ok(grown <= 64, "worker RssAnon from 6 s to 18 s: %d -> %d KiB (+%d; a ring that never "
-       "started over grew ~380 KiB here)" % (at6, at18, grown))
+    # ASan's allocator hands out fresh chunks for a while even without a
+    # quarantine (+52..+88 KiB seen over these 12 s): a looser bound there,
+    # still well under the old ring's growth.
+    bound = 192 if os.environ.get("SURGE_ASAN") else 64
+    ok(grown <= bound, "worker RssAnon from 6 s to 18 s: %d -> %d KiB (+%d; a ring that never "
+       "started over grew ~380 KiB here; bound %d)" % (at6, at18, grown, bound))
 else:
     ok(False, "worker RssAnon from 6 s to 18 s")
 done()
