@@ -49,6 +49,7 @@ static void ship_interval(struct worker *w, uint32_t second)
 		ipc_send(w->report_fd, IPC_INTERVAL, w->index, second, buf_start(&w->ship),
 			 w->ship.len);
 	stats_reset(&w->stats);
+	lua_engine_gc_tick(w->lua);
 }
 
 static void finish(struct worker *w)
