@@ -79,8 +79,11 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 		while (w->backlog_len > 0 && c->state == CONN_OPEN && !c->draining &&
 		       c->inflight < o->pipeline) {
 			uint64_t due = w->backlog[w->backlog_head];
-			w->backlog_head = (w->backlog_head + 1) % w->backlog_cap;
-			w->backlog_len--;
+			/* Emptied, the ring starts over at its first slot: a head
+			 * that only moved on would touch a new page of the
+			 * (100000-slot, 800 KB) array every 512 requests that
+			 * waited — resident memory that grew for hours. */
+			w->backlog_head = --w->backlog_len ? (w->backlog_head + 1) % w->backlog_cap : 0;
 			conn_send_request(w, c, due);
 		}
 		if (!corked)
@@ -283,7 +286,7 @@ void dispatch_stop(struct worker *w)
 		ev_prepare_stop(w->loop, &w->pacer_prepare);
 	}
 	w->stats.counter[ST_DROPPED] += w->backlog_len;
-	w->backlog_len = 0;
+	w->backlog_len = w->backlog_head = 0;
 }
 
 void dispatch_free(struct worker *w)

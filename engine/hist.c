@@ -446,12 +446,19 @@ static int get_zigzag(const uint8_t *p, size_t len, size_t *pos, int64_t *out)
 	return 0;
 }
 
-int hist_encode(const struct hist *h, uint8_t **buf, size_t *len)
+static int32_t encode_limit(const struct hist *h)
 {
-	int32_t limit = h->max_value > 0 || h->counts[0] ? counts_index_for(h, h->max_value) + 1 : 0;
-	uint8_t *p = malloc(V2_HEADER + (size_t)limit * 9 + 9);
-	if (!p)
-		return -ENOMEM;
+	return h->max_value > 0 || h->counts[0] ? counts_index_for(h, h->max_value) + 1 : 0;
+}
+
+size_t hist_encode_bound(const struct hist *h)
+{
+	return V2_HEADER + (size_t)encode_limit(h) * 9 + 9;
+}
+
+size_t hist_encode_into(const struct hist *h, uint8_t *p)
+{
+	int32_t limit = encode_limit(h);
 	size_t n = V2_HEADER;
 	for (int32_t i = 0; i < limit;) {
 		int64_t c = h->counts[i++];
@@ -473,8 +480,16 @@ int hist_encode(const struct hist *h, uint8_t **buf, size_t *len)
 	put_be64(p + 16, (uint64_t)h->lowest);
 	put_be64(p + 24, (uint64_t)h->highest);
 	put_be64(p + 32, ratio_bits);
+	return n;
+}
+
+int hist_encode(const struct hist *h, uint8_t **buf, size_t *len)
+{
+	uint8_t *p = malloc(hist_encode_bound(h));
+	if (!p)
+		return -ENOMEM;
+	*len = hist_encode_into(h, p);
 	*buf = p;
-	*len = n;
 	return 0;
 }
 

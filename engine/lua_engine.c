@@ -745,3 +745,8 @@ size_t lua_engine_heap_bytes(struct lua_engine *le, bool stop_gc)
 		lua_gc(le->L, LUA_GCSTOP, 0);
 	return (size_t)lua_gc(le->L, LUA_GCCOUNT, 0) * 1024 + (size_t)lua_gc(le->L, LUA_GCCOUNTB, 0);
 }
+
+void lua_engine_gc_tick(struct lua_engine *le)
+{
+	lua_gc(le->L, LUA_GCSTEP, LUA_ENGINE_GC_TICK_KB);
+}

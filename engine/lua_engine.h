@@ -64,6 +64,20 @@ int lua_engine_session_resume(struct lua_engine *le, uint32_t conn_id, int reaso
  * what a stretch of calls allocates shows as growth (allocation probes). */
 size_t lua_engine_heap_bytes(struct lua_engine *le, bool stop_gc);
 
+/* Once a second, between calls: a bounded step of the collector, as much
+ * work as LUA_ENGINE_GC_TICK_KB of allocation would pay for. LuaJIT paces
+ * its collector by allocation alone and lets the heap reach twice what a
+ * cycle left alive before starting the next: a session protocol that
+ * allocates a few KB a second (RTSP readers) took minutes per cycle, and
+ * each cycle's new peak touched more of the arena (the worker grew 2-7
+ * MB/hour over a 4-minute soak). Stepped by time as well, a cycle ends
+ * within seconds and the heap stays near what is alive; at high rates the
+ * allocation-paced steps dwarf it. */
+#ifndef LUA_ENGINE_GC_TICK_KB
+#define LUA_ENGINE_GC_TICK_KB 64
+#endif
+void lua_engine_gc_tick(struct lua_engine *le);
+
 /* Last error message (file:line and traceback) for logging. */
 const char *lua_engine_last_error(struct lua_engine *le);
 

@@ -241,36 +241,35 @@ int stats_add(struct stats *dst, const struct stats *src)
 /* Wire form: a growable byte buffer of little-endian fields. Only the two
  * processes of one run read it, so it is versionless. */
 struct wbuf {
-	struct buf out;
+	struct buf *out;
 	int err; /* the first failure: later puts are skipped */
 };
 
 static void wb_put(struct wbuf *b, const void *src, size_t n)
 {
 	if (!b->err)
-		b->err = buf_append(&b->out, src, n);
+		b->err = buf_append(b->out, src, n);
 }
 
 static void wb_u32(struct wbuf *b, uint32_t v) { wb_put(b, &v, sizeof(v)); }
 static void wb_i64(struct wbuf *b, int64_t v) { wb_put(b, &v, sizeof(v)); }
 
+/* Straight into the wire buffer: a histogram's worst case is reserved (it
+ * costs address space, not memory: only the bytes written are touched). */
 static void wb_hist(struct wbuf *b, const struct hist *h)
 {
-	uint8_t *enc = NULL;
-	size_t n = 0;
-
 	if (hist_total(h) == 0) {
 		wb_u32(b, 0);
 		return;
 	}
-	int rc = hist_encode(h, &enc, &n);
-	if (rc < 0) {
-		b->err = rc;
+	if (!b->err)
+		b->err = buf_reserve(b->out, sizeof(uint32_t) + hist_encode_bound(h));
+	if (b->err)
 		return;
-	}
-	wb_u32(b, (uint32_t)n);
-	wb_put(b, enc, n);
-	free(enc);
+	uint8_t *at = buf_start(b->out) + b->out->len;
+	uint32_t n = (uint32_t)hist_encode_into(h, at + sizeof(n));
+	memcpy(at, &n, sizeof(n));
+	b->out->len += (uint32_t)sizeof(n) + n;
 }
 
 static void wb_name(struct wbuf *b, const char *name)
@@ -280,9 +279,11 @@ static void wb_name(struct wbuf *b, const char *name)
 	wb_put(b, name, n);
 }
 
-int stats_encode(const struct stats *s, uint8_t **buf, size_t *len)
+int stats_encode(const struct stats *s, struct buf *out)
 {
-	struct wbuf b = {0};
+	struct wbuf b = {out, 0};
+
+	out->head = out->len = 0;
 
 	wb_put(&b, s->counter, sizeof(s->counter));
 	wb_put(&b, s->error, sizeof(s->error));
@@ -304,13 +305,9 @@ int stats_encode(const struct stats *s, uint8_t **buf, size_t *len)
 		wb_put(&b, s->src_conns, s->nsrc * sizeof(*s->src_conns));
 		wb_put(&b, s->src_reqs, s->nsrc * sizeof(*s->src_reqs));
 	}
-	if (b.err) {
-		buf_free(&b.out);
-		return b.err;
-	}
-	*buf = b.out.data; /* head is 0: nothing is consumed */
-	*len = b.out.len;
-	return 0;
+	if (b.err)
+		out->len = 0;
+	return b.err;
 }
 
 struct rbuf {

@@ -14,6 +14,8 @@
 
 #include "surge/hist.h"
 
+struct buf;
+
 enum stat_counter {
 	ST_SENT,          /* requests written to a socket */
 	ST_COMPLETED,     /* responses matched to a request (latency recorded) */
@@ -117,10 +119,12 @@ int64_t stats_counter_by_name(const struct stats *s, const char *name);
 /* dst += src, names matched by string; gauges add too (summing workers). */
 int stats_add(struct stats *dst, const struct stats *src);
 
-/* Serialization for worker -> coordinator pipes. stats_encode returns 0 and a
- * malloc'd buffer; stats_decode fills a fresh stats (stats_init'ed by it) and
- * rejects malformed input with -EINVAL. */
-int stats_encode(const struct stats *s, uint8_t **buf, size_t *len);
+/* Serialization for worker -> coordinator pipes. stats_encode replaces out's
+ * contents with s's wire form and returns 0, or -errno (out is then empty);
+ * the worker reuses one buffer every second, so shipping allocates nothing
+ * once it has grown. stats_decode fills a fresh stats (stats_init'ed by it)
+ * and rejects malformed input with -EINVAL. */
+int stats_encode(const struct stats *s, struct buf *out);
 int stats_decode(const uint8_t *buf, size_t len, struct stats *out);
 
 /* Counts errno e (> 0) in the named counter errno.<NAME> (errno.EADDRNOTAVAIL):

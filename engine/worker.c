@@ -42,20 +42,17 @@ void worker_log(struct worker *w, const char *fmt, ...)
 
 static void ship_interval(struct worker *w, uint32_t second)
 {
-	uint8_t *buf;
-	size_t len;
-
 	w->stats.gauge[GA_CONNS_OPEN] = w->open;
 	w->stats.gauge[GA_CONNS_TARGET] = w->target;
 	w->stats.gauge[GA_INFLIGHT] = w->inflight;
 	w->stats.gauge[GA_BACKLOG] = w->backlog_len;
 	w->stats.gauge[GA_CONNS_PEAK] = w->open_peak;
-	if (stats_encode(&w->stats, &buf, &len) == 0) {
-		ipc_send(w->report_fd, IPC_INTERVAL, w->index, second, buf, len);
-		free(buf);
-	}
+	if (stats_encode(&w->stats, &w->ship) == 0)
+		ipc_send(w->report_fd, IPC_INTERVAL, w->index, second, buf_start(&w->ship),
+			 w->ship.len);
 	stats_reset(&w->stats);
 	w->open_peak = w->open;
+	lua_engine_gc_tick(w->lua);
 }
 
 static void finish(struct worker *w)
@@ -359,6 +356,7 @@ out:
 	stats_free(&w.stats);
 	free(w.scratch);
 	free(w.reqbuf);
+	buf_free(&w.ship);
 	ev_loop_destroy(w.loop);
 	return rc;
 }

@@ -86,6 +86,7 @@ struct worker {
 
 	uint8_t *scratch;  /* reads land here first; only partials are copied */
 	uint8_t *reqbuf;   /* protocols build requests here */
+	struct buf ship;   /* each interval's wire form: one buffer, reused */
 };
 
 /* Runs a worker to completion in the current (forked) process; control_fd

@@ -71,6 +71,11 @@ int hist_percentile_rows(const struct hist *h, int32_t ticks_per_half_distance,
  * Each returns 0 and a malloc'd buffer the caller frees, or -errno.
  */
 int hist_encode(const struct hist *h, uint8_t **buf, size_t *len);
+/* The same V2 encoding into memory the caller keeps (a buffer reused every
+ * second allocates nothing): room for hist_encode_bound(h) bytes at p;
+ * returns the length written. */
+size_t hist_encode_bound(const struct hist *h);
+size_t hist_encode_into(const struct hist *h, uint8_t *p);
 int hist_encode_compressed(const struct hist *h, uint8_t **buf, size_t *len);
 /* Accepts both cookies; returns 0 and a new histogram, or -EINVAL on any
  * malformed input (never reads out of bounds). */

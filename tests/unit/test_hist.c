@@ -187,6 +187,12 @@ static void test_encoding(void)
 	is_int(hist_decode(buf, len, &d), 0, "V2 decode");
 	ok(d && same_counts(h, d), "V2 round trip keeps every count");
 	hist_free(d);
+	uint8_t *into = malloc(hist_encode_bound(h));
+	size_t into_len = hist_encode_into(h, into);
+	ok(into_len == len && into_len <= hist_encode_bound(h) && memcmp(into, buf, len) == 0,
+	   "encoding into the caller's memory writes the same bytes, within the bound (%zu of %zu)",
+	   into_len, hist_encode_bound(h));
+	free(into);
 	free(buf);
 
 	is_int(hist_encode_compressed(h, &buf, &len), 0, "compressed encode");
