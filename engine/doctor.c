@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "churn.h"
 #include "cli.h"
 #include "lua_engine.h"
 #include "plan.h"
@@ -331,6 +332,9 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 		fputs(desc, stdout);
 		if (p.notice[0])
 			say(d, INFO, NULL, "%s", p.notice);
+		char churn[1024];
+		if (churn_plan_warning(&opt, &p, churn_tw_reuse(), churn, sizeof(churn)))
+			say(d, WARN, NULL, "%s", churn);
 		say(d, OK, NULL, "the plan fits: %u workers", p.workers);
 	}
 verdict:

@@ -132,6 +132,9 @@ ok("connection churn of 1000 new connections/s" in err and "~60005 ports per (so
    "destination) pair (1000/s x 60 s / 1 pair, plus 5 open), but a pair has 1000" in err
    and "tcp_tw_reuse=1" in err and "≥ 61 source addresses" in err,
    "churn that cannot fit the ports' TIME_WAIT is warned of, with the arithmetic and fixes", err)
+rc, out, err = surge("doctor", scn, "--ports", "40000-40999")
+ok("connection churn of 1000 new connections/s" in out + err and "tcp_tw_reuse=1" in out + err,
+   "surge doctor warns of the same churn before any run", out + err)
 scn = write_scenario(ECHO % (closed, 5, 'connection_rate = 10, requests_per_connection = 2,'
                              ' duration = "200ms",'))
 rc, out, err = surge("run", scn, "-w", "1", "--ports", "40000-40999", "-q")
