@@ -414,12 +414,12 @@ static int series_charts(FILE *f, const struct options *o, const struct run_resu
 
 	if (measured > 0 && measured < n)
 		n = measured;
-	double *buf = calloc(n * 7 + 1, sizeof(double));
+	double *buf = calloc(n * 8 + 1, sizeof(double));
 
 	if (!buf)
 		return -ENOMEM;
 	double *x = buf, *done = x + n, *intended = done + n, *open = intended + n,
-	       *errs = open + n, *p50 = errs + n, *p99 = p50 + n;
+	       *errs = open + n, *p50 = errs + n, *p99 = p50 + n, *opened = p99 + n;
 	for (size_t i = 0; i < n; i++) {
 		struct series_point p;
 		int rc = series_get(r->series, i, &p);
@@ -435,6 +435,7 @@ static int series_charts(FILE *f, const struct options *o, const struct run_resu
 		done[i] = (double)(p.counter[ST_COMPLETED] + p.counter[ST_SESSIONS_DONE]);
 		intended[i] = (double)p.counter[ST_INTENDED];
 		open[i] = (double)p.gauge[GA_CONNS_OPEN];
+		opened[i] = (double)p.counter[ST_CONN_OPENED];
 		errs[i] = (double)e;
 		p50[i] = h->count ? (double)h->p50 : NAN;
 		p99[i] = h->count ? (double)h->p99 : NAN;
@@ -444,8 +445,11 @@ static int series_charts(FILE *f, const struct options *o, const struct run_resu
 	      o->rate_segs ? 2 : 1);
 	struct line lat[2] = { { "p50", x, p50, n, false }, { "p99", x, p99, n, false } };
 	chart(f, "series-latency", "Latency per second", "seconds", false, Y_NS, lat, 2);
-	struct line cn = { "open", x, open, n, false };
-	chart(f, "series-connections", "Connections open", "seconds", false, Y_COUNT, &cn, 1);
+	/* Opened per second beside open: churn (new connections as the
+	 * workload, or a server closing them) shows as a steady opened line. */
+	struct line cn[2] = { { "open", x, open, n, false }, { "opened/s", x, opened, n, false } };
+	chart(f, "series-connections", "Connections: open, and opened per second", "seconds", false,
+	      Y_COUNT, cn, 2);
 	struct line er = { "errors/s", x, errs, n, false };
 	chart(f, "series-errors", "Errors per second", "seconds", false, Y_COUNT, &er, 1);
 	free(buf);

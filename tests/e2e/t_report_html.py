@@ -69,6 +69,10 @@ tput = re.search(r'id="series-throughput".*?<polyline class="series"[^>]*points=
 ok(tput and len(tput.group(1).split()) == 3,
    "the throughput chart has the 3 measured seconds, not the drain after them (%s)"
    % (tput.group(1) if tput else None))
+conn = re.search(r'id="series-connections".*?</figure>', dom, re.S)
+lines = re.findall(r'<polyline class="series"[^>]*points="([^"]*)"', conn.group(0)) if conn else []
+ok(len(lines) == 2 and "opened/s" in conn.group(0),
+   "the connections chart has open and opened per second (%d lines)" % len(lines))
 ok('data-metric="dest:' not in dom, "per-destination latency is in the addresses table only")
 row = re.search(r'<tr data-metric="latency">(.*?)</tr>', dom, re.S)
 ok(row and str(doc["histograms"]["latency"]["count"]) in row.group(1),
