@@ -578,6 +578,7 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 static bool http_answer(struct worker *w, const struct http_response *hr)
 {
 	http_stats_answer(&w->http, &w->stats, hr);
+	samples_status(w->samples, (int32_t)hr->status); /* the sample log's status */
 	if (hr->close)
 		http_stats_closed(&w->http, &w->stats);
 	return hr->close;

@@ -6,6 +6,7 @@ http.closed_by_server, reconnected, 0 errors), chunked gzip and HEAD framed,
 body bytes match what nginx logged, a pipeline loses only the requests it
 had in flight at a close. Then hostile answers from a small Python server:
 each counted as a protocol error with its reason, and surge carries on."""
+import csv
 import json
 import os
 import socket
@@ -61,7 +62,8 @@ return {
   thresholds = { ["counter.http.status.404"] = "> 0" },
 }
 """ % base)
-    rc, r, log = run(scn)
+    samples = os.path.join(ngx.tmp, "paths.samples.csv")
+    rc, r, log = run(scn, "--samples", samples)
     req, errs, cnt = totals(r)
     lines = ngx.access_lines()
     by = {}
@@ -75,6 +77,14 @@ return {
     ok(abs(cnt.get("http.status.200", 0) - by.get(200, 0)) <= lost,
        "http.status.200 = nginx's 200 lines: %s vs %s" % (cnt.get("http.status.200"), by.get(200)))
     ok(cnt.get("http.status.4xx") == cnt.get("http.status.404"), "4xx class = the 404s")
+    with open(samples) as f:
+        rows = list(csv.DictReader(f))
+    in_log = {}
+    for row in rows:
+        if row["outcome"] == "ok":
+            in_log[row["status"]] = in_log.get(row["status"], 0) + 1
+    ok(in_log.get("404") == cnt.get("http.status.404") and in_log.get("200") == cnt.get("http.status.200"),
+       "the sample log carries each answer's HTTP status: %s" % in_log, rows[:3])
     ok(cnt.get("http.status.2xx", 0) + cnt.get("http.status.4xx", 0) == req["completed"],
        "classes add up to completed")
 
