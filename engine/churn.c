@@ -2,6 +2,7 @@
 #include "churn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -174,4 +175,25 @@ bool churn_plan_warning(const struct options *o, const struct plan *p, int tw_re
 		 pairs == 1 ? "" : "s", (unsigned long long)p->pair_need,
 		 (unsigned long long)p->pair_capacity, reuse, sources);
 	return true;
+}
+
+static bool loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+	if (a->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+	return false;
+}
+
+bool churn_plan_refuses(const struct options *o, int tw_reuse)
+{
+	if (tw_reuse == 0)
+		return true;
+	if (tw_reuse != 2)
+		return false; /* 1 reuses them; unknown is only warned of */
+	for (size_t i = 0; i < o->ndests; i++)
+		if (!loopback(&o->dests[i].addr))
+			return true;
+	return false;
 }

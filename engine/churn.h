@@ -40,6 +40,10 @@ bool churn_plan_warning(const struct options *o, const struct plan *p, int tw_re
 			size_t len);
 /* net.ipv4.tcp_tw_reuse, or -1. */
 int churn_tw_reuse(void);
+/* After a churn_plan_warning: true when the kernel will not reuse TIME_WAIT
+ * ports for these destinations (tcp_tw_reuse 0, or 2 and one of them is
+ * not loopback), so the run cannot hold its churn and is refused. */
+bool churn_plan_refuses(const struct options *o, int tw_reuse);
 
 /* Allocates what the options need (nothing without churn). 0 or -ENOMEM. */
 int churn_init(struct worker *w);

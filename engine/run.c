@@ -109,8 +109,15 @@ static int plan_run(struct options *o, char *err, size_t errlen)
 	if (p.notice[0])
 		fprintf(stderr, "surge: note: %s\n", p.notice);
 	char churn[1024];
-	if (churn_plan_warning(o, &p, churn_tw_reuse(), churn, sizeof(churn)))
+	int tw_reuse = churn_tw_reuse();
+	if (churn_plan_warning(o, &p, tw_reuse, churn, sizeof(churn))) {
+		if (churn_plan_refuses(o, tw_reuse)) {
+			snprintf(err, errlen, "%s; this kernel will not reuse them here, so the run is "
+				 "refused before traffic", churn);
+			return -EADDRNOTAVAIL;
+		}
 		fprintf(stderr, "surge: warning: %s\n", churn);
+	}
 	o->workers = p.workers;
 	o->explicit_ports = p.explicit_ports;
 	if (o->pick == ADDRSET_PERMUTATION)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "churn.h"
 #include "clock.h"
 #include "plan.h"
 
@@ -358,9 +359,29 @@ static void test_udp(void)
 	   "doctor's description has a udp line");
 }
 
+/* Churn that TIME_WAIT cannot fit: refused where the kernel will not reuse
+ * the ports (tcp_tw_reuse 0, or 2 with a destination off loopback), only
+ * warned of where it will. */
+static void test_churn_refusal(void)
+{
+	struct options o = base(10);
+	static const char *const lo[] = {"127.0.0.1", "::1"};
+	static const char *const far[] = {"127.0.0.1", "198.18.0.10"};
+
+	set_dests(&o, lo, 2);
+	ok(!churn_plan_refuses(&o, 2), "tw_reuse 2, loopback only: warned, not refused");
+	ok(!churn_plan_refuses(&o, 1), "tw_reuse 1: warned, not refused");
+	ok(!churn_plan_refuses(&o, -1), "tw_reuse unknown: warned, not refused");
+	ok(churn_plan_refuses(&o, 0), "tw_reuse 0: refused");
+	set_dests(&o, far, 2);
+	ok(churn_plan_refuses(&o, 2), "tw_reuse 2 with 198.18.0.10 among the destinations: refused");
+	ok(!churn_plan_refuses(&o, 1), "tw_reuse 1 off loopback: warned, not refused");
+}
+
 int main(void)
 {
 	test_udp();
+	test_churn_refusal();
 	test_table();
 	test_fds();
 	test_ports();
