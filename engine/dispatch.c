@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,6 +325,9 @@ int dispatch_init(struct worker *w)
 	ev_prepare_init(&w->pacer_prepare, pacer_prepare_cb);
 	ev_prepare_start(w->loop, &w->pacer_prepare);
 	ev_idle_init(&w->tick_idle, tick_idle_cb);
+	/* A tick's clock_nanosleep may end late by the timer slack (50 us by
+	 * default): every send of the tick would carry it as lag. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	w->tick_ok = !w->tls;
 	arm(w, clock_ns(), false);
 	return 0;
