@@ -68,7 +68,7 @@ static int errno_class_counted(struct worker *w, int e, bool connecting)
 static ssize_t sock_read(struct worker *w, struct conn *c, void *p, size_t n)
 {
 	if (c->tls) {
-		w->rx_ns = 0; /* records arrive decrypted, without the kernel's time */
+		w->rx_ns = 0; /* tls_bio.c stamps it when the records are read */
 		return tls_conn_read(w, c, p, n);
 	}
 	return rxtime_read(c->io.fd, p, n, &w->rx_ns);
@@ -191,8 +191,7 @@ int conn_open(struct worker *w, struct conn *c)
 		}
 		if (!udp)
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (!(w->tls && tls_conn_wanted(w, c)))
-			rxtime_enable(fd); /* without it latency ends when the loop reads */
+		rxtime_enable(fd); /* without it latency ends when the loop reads */
 		int named = conn_bind_source(w, c, fd, d->addr.ss_family);
 		if (named < 0) {
 			cls = errno_class(-named, true);

@@ -214,12 +214,12 @@ static uint64_t wake_at(struct worker *w)
 #define TICK_HORIZON_NS (200 * NS_PER_US)
 #endif
 
-/* Whether the wake-up at `at` is a tick's: reads may wait for it only when
- * they carry the kernel's arrival time (no TLS) and no connect is in
- * progress (a connect's time is taken when the loop sees it). */
+/* Whether the wake-up at `at` is a tick's: reads may wait for it (they keep
+ * the kernel's arrival time), but not while a connect or a TLS handshake is
+ * in progress (their times are taken when the loop sees them). */
 static bool ticking(const struct worker *w, uint64_t now, uint64_t at)
 {
-	return w->tick_ok && w->connecting == 0 && !w->stopping && at <= now + TICK_HORIZON_NS;
+	return w->connecting == 0 && !w->stopping && at <= now + TICK_HORIZON_NS;
 }
 
 static void arm(struct worker *w, uint64_t now, bool fired)
@@ -328,7 +328,6 @@ int dispatch_init(struct worker *w)
 	/* A tick's clock_nanosleep may end late by the timer slack (50 us by
 	 * default): every send of the tick would carry it as lag. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-	w->tick_ok = !w->tls;
 	arm(w, clock_ns(), false);
 	return 0;
 }

@@ -68,7 +68,6 @@ struct worker {
 	ev_io pacer_io;
 	ev_prepare pacer_prepare; /* sends what fell due while the loop was busy */
 	ev_idle tick_idle;        /* tick mode: the poll after a tick's sleep does not block */
-	bool tick_ok;             /* reads carry the kernel's arrival time: they may wait */
 	uint64_t rx_ns;           /* kernel's arrival time of the read being parsed; 0: unknown */
 	uint64_t next_due; /* intended time of the next scheduled request */
 	uint64_t armed_at; /* absolute time the timerfd fires; 0 when not armed */
