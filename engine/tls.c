@@ -52,6 +52,13 @@ struct tls_client {
 	/* named stats ids (-1: none): counters, then tls_handshake and its
 	 * split into full and resumed handshakes (their costs differ) */
 	int id_resumed, id_full, id_hist, id_hist_full, id_hist_resumed;
+	/* tls.version.* and tls.cipher.* ids by the library's static name
+	 * strings: a handshake finds its counters without a name search */
+	struct {
+		const char *what;
+		int id;
+	} named[8];
+	unsigned nnamed;
 	char detail[256];  /* what the verify callback saw (names presented) */
 	uint64_t logged[TLS_LOGGED_MAX];
 	unsigned nlogged;
@@ -403,12 +410,28 @@ fail:
 	return -ENOMEM;
 }
 
+/* what: a string of the library's that stays (SSL_get_version's, a
+ * cipher's name), so its address is its identity. */
 static void count_named(struct worker *w, const char *prefix, const char *what)
 {
+	struct tls_client *t = w->tls;
 	char name[STATS_NAME_MAX];
+	int id = -1;
+	unsigned i;
 
-	snprintf(name, sizeof(name), "%s%s", prefix, what ? what : "unknown");
-	int id = stats_counter_id(&w->stats, name);
+	for (i = 0; i < t->nnamed; i++)
+		if (t->named[i].what == what)
+			break;
+	if (i < t->nnamed) {
+		id = t->named[i].id;
+	} else {
+		snprintf(name, sizeof(name), "%s%s", prefix, what ? what : "unknown");
+		id = stats_counter_id(&w->stats, name);
+		if (id >= 0 && what && t->nnamed < sizeof(t->named) / sizeof(t->named[0])) {
+			t->named[t->nnamed].what = what;
+			t->named[t->nnamed++].id = id;
+		}
+	}
 	if (id >= 0)
 		w->stats.ncounter[id].value++;
 }
