@@ -142,6 +142,10 @@ rc, out, err = surge("serve", "echo", "--listen", "127.0.0.1:0", "--tls-cert", c
                      "--tls-key", cert, "--tls-fault", "expired")
 ok(rc == 2 and "--tls-fault expired needs --tls (the server makes the certificate it breaks" in err,
    "a certificate fault with --tls-cert: exit 2", err)
+rc, out, err = surge("serve", "echo", "--listen", "127.0.0.1:0", "--tls", "--tls-fault", "expired",
+                     "--ready-file", "/nonexistent/surge/ready")
+ok(rc == 2 and "cannot write the certificate to /nonexistent/surge/ready.ca.pem: No such file" in err,
+   "a CA that cannot be written: exit 2, the path and why", err)
 rc, out, err = surge("serve", "echo", "--help")
 ok(rc == 0 and all(m in out for m in ("--tls-fault MODE", "untrusted", "wrong-name", "expired",
                                        "stall", "plaintext")),
