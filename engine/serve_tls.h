@@ -4,6 +4,8 @@
  * worker process shares its session-ticket key and a client resumes on any
  * of them; one SSL per accepted connection, its handshake stepped from the
  * connection's watchers. Reads and writes go through tls.h's tls_ssl_*.
+ * `--tls-fault` certificates that fail a client's check on purpose are made
+ * here too; serve.c applies the modes that are not about the certificate.
  */
 #ifndef SURGE_SERVE_TLS_H
 #define SURGE_SERVE_TLS_H

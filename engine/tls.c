@@ -1,6 +1,6 @@
 /*
  * tls: the client side of TLS with OpenSSL 3 on a libev loop. One SSL_CTX
- * per worker, one SSL per connection, a resumable session per destination.
+ * per worker, one SSL per connection, a few resumable tickets per destination.
  * Everything is non-blocking: the handshake is stepped from the connection's
  * io watcher (WANT_READ / WANT_WRITE pick the events), reads and writes keep
  * read(2) and write(2)'s contract so conn.c stays the one place that frames,
