@@ -17,8 +17,10 @@ void report_held_second(struct run_result *r, const struct stats *s)
 		r->peak_asked = s->gauge[GA_CONNS_TARGET];
 }
 
+/* A connection refused at its TLS handshake was never held either. */
 static const enum stat_error connect_errors[] = {
-	ERR_CONNECT_REFUSED, ERR_CONNECT_TIMEOUT, ERR_ADDR_NOT_AVAILABLE,
+	ERR_CONNECT_REFUSED, ERR_CONNECT_TIMEOUT, ERR_ADDR_NOT_AVAILABLE, ERR_TLS_HANDSHAKE,
+	ERR_TLS_VERIFY,
 };
 
 int report_held_note(const struct run_result *r, const struct options *o, char *buf, size_t len)

@@ -54,6 +54,7 @@ enum serve_counter {
 	SC_UDP_REQUESTS, /* datagrams read (serve_udp.c); their replies count in SC_REPLIES */
 	SC_UDP_SEND_ERRORS,
 	SC_TLS_FAILURES, /* --tls-cert: handshakes that failed */
+	SC_TLS_STALLED,  /* --tls-fault stall: connections whose handshake was never answered */
 	SC_COUNT
 };
 
@@ -62,7 +63,7 @@ static const char *const counter_names[SC_COUNT] = {
 	"dropped", "protocol_errors", "accept_errors", "peak_open",
 	"garbled", "resets", "half_closed", "fault_closes", "unanswered",
 	"udp_requests", "udp_send_errors",
-	"tls_failures",
+	"tls_failures", "tls_stalled",
 };
 
 struct serve_totals {
@@ -84,6 +85,7 @@ struct serve_config {
 	int backlog;
 	const char *tls_cert, *tls_key, *tls_client_ca;
 	bool tls_self;          /* --tls: a self-signed certificate made at start */
+	enum serve_tls_fault tls_fault;
 	char tls_ca[4096];      /* where --tls wrote it */
 	struct ssl_ctx_st *tls; /* made before the fork: one ticket key for all workers */
 };
@@ -129,6 +131,7 @@ struct serve_conn {
 	bool half_close_due;   /* --half-close: shut writing once out and held are empty */
 	bool half_closed;
 	bool handshaking;      /* TLS: the handshake has not completed */
+	bool tls_stalled;      /* --tls-fault stall: input read and ignored */
 	struct ssl_st *ssl;    /* TLS session, or NULL */
 	uint64_t bytes_in, replies;
 	struct serve_fault_turn drip; /* queued: writes wait for drip.due */
@@ -323,6 +326,27 @@ static bool conn_handshake(struct serve_conn *c)
 	return true;
 }
 
+/* --tls-fault stall: the ClientHello is read, so the kernel's buffers do
+ * not stop the client, and never answered; the connection ends when the
+ * client gives up. */
+static void conn_ignore(struct serve_conn *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, c->w->scratch, SCRATCH, 0);
+		if (n > 0) {
+			c->w->totals.core[SC_BYTES_IN] += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		c->w->totals.core[SC_CLOSED_BY_PEER]++;
+		conn_close(c);
+		return;
+	}
+}
+
 static ssize_t conn_recv(struct serve_conn *c, uint8_t *buf, size_t n)
 {
 	bool more;
@@ -341,6 +365,10 @@ static void on_readable(struct ev_loop *loop, ev_io *io, int revents)
 	struct serve_conn *c = container_of(io, struct serve_conn, rio);
 	struct serve_worker *w = c->w;
 	w->now = clock_ns();
+	if (c->tls_stalled) {
+		conn_ignore(c);
+		return;
+	}
 	if (c->handshaking && !conn_handshake(c))
 		return;
 	uint64_t reset_after = w->cfg->fault.reset_after;
@@ -606,7 +634,10 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		c->fd = fd;
 		ev_io_init(&c->rio, on_readable, fd, EV_READ);
 		ev_io_init(&c->wio, on_writable, fd, EV_WRITE);
-		if (w->cfg->tls) {
+		if (w->cfg->tls_fault == SERVE_TLS_STALL) {
+			c->handshaking = c->tls_stalled = true;
+			w->totals.core[SC_TLS_STALLED]++;
+		} else if (w->cfg->tls && w->cfg->tls_fault != SERVE_TLS_PLAINTEXT) {
 			if (!(c->ssl = serve_tls_accept(w->cfg->tls, fd))) {
 				close(fd);
 				free(c);
@@ -842,11 +873,12 @@ static void usage(FILE *f, const struct serve_proto *proto)
 		"  --tls-client-ca FILE require client certificates that chain to FILE (mutual TLS)\n"
 		"  --report PATH        on exit, write the counts as JSON (accepted, bytes, replies,\n"
 		"                       and what each fault did: garbled, resets, half_closed,\n"
-		"                       fault_closes, unanswered)\n"
+		"                       fault_closes, unanswered, tls_failures, tls_stalled)\n"
 		"  -h, --help           this text\n"
 		"\n"
 		"SIGINT/SIGTERM stop every worker; the counts are printed to stderr.\n\n");
 	fputs(serve_fault_usage, f);
+	fputs(serve_tls_fault_usage, f);
 	if (proto && proto->usage)
 		fprintf(f, "\n%s options:\n%s", proto->name, proto->usage);
 }
@@ -878,7 +910,7 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 			value = argv[++i];
 		static const char *const core_keys[] = { "listen", "workers", "seed", "exit-after",
 							  "ready-file", "report", "tls-cert", "tls-key",
-							  "tls-client-ca" };
+							  "tls-client-ca", "tls-fault" };
 		uint64_t n;
 		for (size_t k = 0; k < sizeof(core_keys) / sizeof(core_keys[0]); k++)
 			if (strcmp(key, core_keys[k]) == 0 && !value) {
@@ -926,6 +958,12 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 			cfg->tls_key = value;
 		} else if (strcmp(key, "tls-client-ca") == 0) {
 			cfg->tls_client_ca = value;
+		} else if (strcmp(key, "tls-fault") == 0) {
+			if (serve_tls_fault_parse(value, &cfg->tls_fault)) {
+				snprintf(err, errlen, "--tls-fault '%s': expected untrusted, wrong-name, "
+						      "expired, stall or plaintext (see --help)", value);
+				return -EINVAL;
+			}
 		} else {
 			r = proto->option ? proto->option(cfg->proto_config, key, value, err, errlen) : -ENOENT;
 			if (r == -ENOENT) {
@@ -946,6 +984,13 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 				      "one or the other");
 		return -EINVAL;
 	}
+	if (cfg->tls_fault && !cfg->tls_self && (serve_tls_fault_is_cert(cfg->tls_fault) || !cfg->tls_cert)) {
+		snprintf(err, errlen, "--tls-fault %s needs --tls%s", serve_tls_fault_name(cfg->tls_fault),
+			 serve_tls_fault_is_cert(cfg->tls_fault)
+				 ? " (the server makes the certificate it breaks; not with --tls-cert)"
+				 : " or --tls-cert/--tls-key");
+		return -EINVAL;
+	}
 	if (cfg->tls_cert && !(cfg->tls = serve_tls_ctx_new(cfg->tls_cert, cfg->tls_key, err, errlen)))
 		return -EINVAL;
 	if (cfg->tls_self) {
@@ -956,7 +1001,7 @@ static int parse_args(struct serve_config *cfg, int argc, char **argv, char *err
 		else
 			snprintf(cfg->tls_ca, sizeof(cfg->tls_ca), "%s/surge-serve-%d.ca.pem",
 				 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-		if (!(cfg->tls = serve_tls_ctx_self_signed(cfg->tls_ca, err, errlen)))
+		if (!(cfg->tls = serve_tls_ctx_self_signed(cfg->tls_ca, cfg->tls_fault, err, errlen)))
 			return -EINVAL;
 	}
 	if (cfg->tls_client_ca && !cfg->tls) {
@@ -1091,10 +1136,11 @@ int serve_main(int argc, char **argv)
 	}
 
 	uint16_t port = listen_port(&cfg);
-	fprintf(stderr, "surge serve %s: listening on %s (port %u%s), %u workers%s%s%s\n",
+	fprintf(stderr, "surge serve %s: listening on %s (port %u%s), %u workers%s%s%s%s%s\n",
 		cfg.proto->name, cfg.listen_text, port, cfg.proto->on_datagram ? ", TCP and UDP" : "",
-		started, cfg.tls ? ", TLS" : "", cfg.tls_ca[0] ? "; its certificate (--tls-ca): " : "",
-		cfg.tls_ca);
+		started, cfg.tls ? ", TLS" : "", cfg.tls_fault ? " broken on purpose: --tls-fault " : "",
+		cfg.tls_fault ? serve_tls_fault_name(cfg.tls_fault) : "",
+		cfg.tls_ca[0] ? "; its certificate (--tls-ca): " : "", cfg.tls_ca);
 	if (cfg.ready_file) {
 		/* Written whole, then renamed: a watcher never reads half a port. */
 		char tmp[4096];

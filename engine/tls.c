@@ -1,6 +1,6 @@
 /*
  * tls: the client side of TLS with OpenSSL 3 on a libev loop. One SSL_CTX
- * per worker, one SSL per connection, a resumable session per destination.
+ * per worker, one SSL per connection, a few resumable tickets per destination.
  * Everything is non-blocking: the handshake is stepped from the connection's
  * io watcher (WANT_READ / WANT_WRITE pick the events), reads and writes keep
  * read(2) and write(2)'s contract so conn.c stays the one place that frames,
@@ -24,6 +24,10 @@
 #include "tls_bio.h"
 #include "worker.h"
 
+/* TLS 1.3 tickets kept per destination: a server sends one or two per
+ * handshake, each is used once (RFC 8446 C.4) while others remain. */
+#define TLS_TICKETS 8
+
 /* Reasons already logged by this worker: the coordinator's msglog prints
  * each kind once anyway, this only spares the pipe a line per failure. */
 #define TLS_LOGGED_MAX 32
@@ -33,17 +37,30 @@ struct tls_target {
 	bool is_ip;   /* name is an address literal: checked, never sent as SNI */
 };
 
+/* A destination's resumable sessions, newest last. */
+struct tls_tickets {
+	SSL_SESSION *s[TLS_TICKETS];
+	unsigned n;
+};
+
 struct tls_client {
 	struct worker *w;
 	SSL_CTX *ctx;
 	BIO_METHOD *bio; /* tls_bio.h: sockets whose reads keep the arrival time */
 	struct tls_target *targets; /* per options.targets */
 	size_t ntargets;
-	SSL_SESSION **sessions; /* per destination index: the newest resumable one */
-	uint32_t nsessions;
+	struct tls_tickets *tickets; /* per destination index */
+	uint32_t ntickets;
 	/* named stats ids (-1: none): counters, then tls_handshake and its
 	 * split into full and resumed handshakes (their costs differ) */
 	int id_resumed, id_full, id_hist, id_hist_full, id_hist_resumed;
+	/* tls.version.* and tls.cipher.* ids by the library's static name
+	 * strings: a handshake finds its counters without a name search */
+	struct {
+		const char *what;
+		int id;
+	} named[8];
+	unsigned nnamed;
 	char detail[256];  /* what the verify callback saw (names presented) */
 	uint64_t logged[TLS_LOGGED_MAX];
 	unsigned nlogged;
@@ -240,9 +257,10 @@ void tls_client_free(struct worker *w, struct tls_client *t)
 	for (size_t i = 0; t->targets && i < t->ntargets; i++)
 		free(t->targets[i].name);
 	free(t->targets);
-	for (uint32_t i = 0; i < t->nsessions; i++)
-		SSL_SESSION_free(t->sessions[i]);
-	free(t->sessions);
+	for (uint32_t i = 0; i < t->ntickets; i++)
+		for (unsigned k = 0; k < t->tickets[i].n; k++)
+			SSL_SESSION_free(t->tickets[i].s[k]);
+	free(t->tickets);
 	SSL_CTX_free(t->ctx);
 	tls_bio_method_free(t->bio);
 	free(t);
@@ -251,7 +269,8 @@ void tls_client_free(struct worker *w, struct tls_client *t)
 /* ---- sessions ---- */
 
 /* A ticket arrived (TLS 1.3: after the handshake, read with the first
- * records): it replaces the destination's older one. Returns 1: kept. */
+ * records; TLS 1.2: at its end): it joins the destination's, the oldest
+ * dropped when they are full. Returns 1: kept. */
 static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
 	struct tls_client *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
@@ -259,18 +278,55 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 
 	if (!t || !c)
 		return 0;
-	if (c->dest >= t->nsessions) {
+	if (c->dest >= t->ntickets) {
 		uint32_t n = c->dest + 16;
-		SSL_SESSION **s = realloc(t->sessions, n * sizeof(*s));
-		if (!s)
+		struct tls_tickets *k = realloc(t->tickets, n * sizeof(*k));
+		if (!k)
 			return 0;
-		memset(s + t->nsessions, 0, (n - t->nsessions) * sizeof(*s));
-		t->sessions = s;
-		t->nsessions = n;
+		memset(k + t->ntickets, 0, (n - t->ntickets) * sizeof(*k));
+		t->tickets = k;
+		t->ntickets = n;
 	}
-	SSL_SESSION_free(t->sessions[c->dest]);
-	t->sessions[c->dest] = sess;
+	struct tls_tickets *k = &t->tickets[c->dest];
+	if (k->n == TLS_TICKETS) {
+		SSL_SESSION_free(k->s[0]);
+		memmove(k->s, k->s + 1, (TLS_TICKETS - 1) * sizeof(k->s[0]));
+		k->n--;
+	}
+	k->s[k->n++] = sess;
 	return 1;
+}
+
+/* The session to resume c's destination with, referenced for the caller,
+ * or NULL. A TLS 1.3 ticket is taken (used once) while others remain; the
+ * last one is lent as a copy, because a handshake that resumes with a
+ * session marks it not resumable (OpenSSL's tls_finish_handshake), and when
+ * more connections reconnect at once than tickets arrived (a storm of 5000
+ * against a server that sends 2 per handshake) every one of them would
+ * otherwise pay a full handshake; servers with stateless tickets (OpenSSL's,
+ * unbound's) take a ticket twice. A TLS 1.2 session stays for every later
+ * connection, as TLS 1.2 resumes it. */
+static SSL_SESSION *ticket_take(struct tls_client *t, uint32_t dest)
+{
+	struct tls_tickets *k = dest < t->ntickets ? &t->tickets[dest] : NULL;
+
+	while (k && k->n) {
+		SSL_SESSION *s = k->s[k->n - 1];
+		if (!SSL_SESSION_is_resumable(s)) {
+			SSL_SESSION_free(s);
+			k->n--;
+			continue;
+		}
+		if (SSL_SESSION_get_protocol_version(s) < TLS1_3_VERSION) {
+			SSL_SESSION_up_ref(s);
+			return s;
+		}
+		if (k->n == 1)
+			return SSL_SESSION_dup(s);
+		k->n--;
+		return s;
+	}
+	return NULL;
 }
 
 /* ---- verification ---- */
@@ -347,9 +403,13 @@ int tls_conn_start(struct worker *w, struct conn *c)
 			      : !SSL_set1_host(ssl, tg->name))
 			goto fail;
 	}
-	if (w->opt->tls.resume && c->dest < t->nsessions && t->sessions[c->dest] &&
-	    SSL_SESSION_is_resumable(t->sessions[c->dest]))
-		SSL_set_session(ssl, t->sessions[c->dest]);
+	if (w->opt->tls.resume) {
+		SSL_SESSION *sess = ticket_take(t, c->dest);
+		int set = !sess || SSL_set_session(ssl, sess);
+		SSL_SESSION_free(sess); /* the SSL holds its own reference */
+		if (!set)
+			goto fail;
+	}
 	SSL_set_connect_state(ssl);
 	c->tls = ssl;
 	c->t_handshake = clock_ns();
@@ -360,12 +420,28 @@ fail:
 	return -ENOMEM;
 }
 
+/* what: a string of the library's that stays (SSL_get_version's, a
+ * cipher's name), so its address is its identity. */
 static void count_named(struct worker *w, const char *prefix, const char *what)
 {
+	struct tls_client *t = w->tls;
 	char name[STATS_NAME_MAX];
+	int id = -1;
+	unsigned i;
 
-	snprintf(name, sizeof(name), "%s%s", prefix, what ? what : "unknown");
-	int id = stats_counter_id(&w->stats, name);
+	for (i = 0; i < t->nnamed; i++)
+		if (t->named[i].what == what)
+			break;
+	if (i < t->nnamed) {
+		id = t->named[i].id;
+	} else {
+		snprintf(name, sizeof(name), "%s%s", prefix, what ? what : "unknown");
+		id = stats_counter_id(&w->stats, name);
+		if (id >= 0 && what && t->nnamed < sizeof(t->named) / sizeof(t->named[0])) {
+			t->named[t->nnamed].what = what;
+			t->named[t->nnamed++].id = id;
+		}
+	}
 	if (id >= 0)
 		w->stats.ncounter[id].value++;
 }
@@ -608,8 +684,8 @@ void tls_conn_free(struct conn *c, bool clean)
 	if (!c->tls)
 		return;
 	/* Freed without a shutdown, OpenSSL takes the connection's session for
-	 * a bad one and marks it not resumable, and in TLS 1.3 that is the
-	 * destination's newest ticket: a server that just closes (close-after,
+	 * a bad one and marks it not resumable, and in TLS 1.3 that is one of
+	 * the destination's tickets, the newest: a server that just closes (close-after,
 	 * idle timeout) would cost every reconnect a full handshake. */
 	if (SSL_is_init_finished(c->tls)) {
 		if (clean)

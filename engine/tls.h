@@ -1,7 +1,7 @@
 /*
  * tls: TLS as a property of a connection, below every protocol module. A
  * worker has one client context (an OpenSSL SSL_CTX made from the run's tls
- * options, plus a resumable session per destination); a connection whose
+ * options, plus a few resumable tickets per destination); a connection whose
  * target asks for TLS gets an SSL once its TCP connect completes, shakes
  * hands on the worker's loop, then reads and writes through it with read()
  * and write()'s contract, so conn.c's framing, batching and accounting do
