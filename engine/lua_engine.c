@@ -578,6 +578,33 @@ fail:
 	return -EINVAL;
 }
 
+int lua_engine_declared(struct lua_engine *le, const char *kind, const char *name, char *hint,
+			size_t hintlen)
+{
+	lua_State *L = le->L;
+	int rc = -EINVAL;
+
+	hint[0] = '\0';
+	lua_settop(L, TRACEBACK_IDX);
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "surge");
+	if (lua_pcall(L, 1, 1, TRACEBACK_IDX) != 0)
+		goto out;
+	lua_getfield(L, -1, "_is_declared");
+	lua_pushstring(L, kind);
+	lua_pushstring(L, name);
+	if (lua_pcall(L, 2, 2, TRACEBACK_IDX) != 0)
+		goto out;
+	rc = lua_toboolean(L, -2);
+	if (!rc && lua_isstring(L, -1))
+		snprintf(hint, hintlen, "%s", lua_tostring(L, -1));
+out:
+	if (rc < 0)
+		snprintf(hint, hintlen, "%s", lua_tostring(L, -1));
+	lua_settop(L, TRACEBACK_IDX);
+	return rc;
+}
+
 static int call(struct lua_engine *le, int nargs, int nres)
 {
 	lua_State *L = le->L;

@@ -25,6 +25,12 @@ int lua_engine_load(const char *scenario_path, const char *const *overrides, siz
 		    struct options *opt, char *err, size_t errlen, struct lua_engine **out);
 void lua_engine_free(struct lua_engine *le); /* NULL-safe */
 
+/* Whether a module (or the engine) declared name as kind ("counter" or
+ * "histogram", surge.counter/surge.declare): 1, or 0 with a did-you-mean or
+ * the declared names in hint; -EINVAL (hint says why) when Lua failed. */
+int lua_engine_declared(struct lua_engine *le, const char *kind, const char *name, char *hint,
+			size_t hintlen);
+
 /* In a worker, after fork: hands Lua the worker pointer and prepares the
  * protocol's per-connection state. */
 int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen);

@@ -21,6 +21,13 @@ local type, tonumber, tostring, pairs, ipairs = type, tonumber, tostring, pairs,
 
 local M = {}
 
+-- What this module counts and records (a threshold may name any of them).
+for _, n in ipairs { "dns.rcode.*", "dns.tc", "dns.truncated", "dns.malformed", "dns.answers.*",
+  "dns.qtype.*", "dns.retries", "dns.tc_retried_tcp", "dns.tc_tcp.*", "dns.late_answers" } do
+  surge.declare("counter", n)
+end
+surge.declare("histogram", "dns.qtype.*")
+
 -- RR TYPEs by name: RFC 1035 §3.2.2-3.2.3 and the IANA "Resource Record (RR)
 -- TYPEs" registry. Any other type is written TYPEnnn (RFC 3597 §5).
 local TYPES = {
