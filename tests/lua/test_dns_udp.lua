@@ -8,6 +8,7 @@ local t = require "tap"
 
 local counts = {}
 package.loaded.surge = {
+  declare = function() end,
   count = function(name, n) counts[name] = (counts[name] or 0) + (n or 1) end,
   metric = function() end,
   now_ns = function() return 1000 end,
