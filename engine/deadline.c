@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "container.h"
 #include "dgram.h"
+#include "retry.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -39,10 +40,18 @@ static void connect_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+/* How long a request waits: over UDP, each try waits retry_after (the
+ * timeout itself without retries), so the list stays in deadline order. */
+static uint64_t request_limit(const struct worker *w)
+{
+	return w->opt->transport == TRANSPORT_UDP ? w->opt->retry_after_ns
+						  : w->opt->request_timeout_ns;
+}
+
 static void request_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker *w = container_of(t, struct worker, request_deadline);
-	uint64_t limit = w->opt->request_timeout_ns, now = clock_ns();
+	uint64_t limit = request_limit(w), now = clock_ns();
 	uint32_t i;
 
 	while ((i = inflight_oldest(&w->fl)) != INFLIGHT_NONE) {
@@ -52,8 +61,10 @@ static void request_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			return;
 		}
 		if (w->opt->transport == TRANSPORT_UDP) {
-			/* A lost datagram loses only its own request. */
-			dgram_expire(w, &w->conns[f->conn], i);
+			/* A lost datagram loses only its own request, once its
+			 * tries are spent (each waits retry_after). */
+			if (!retry_again(w, &w->conns[f->conn], i))
+				dgram_expire(w, &w->conns[f->conn], i);
 			continue;
 		}
 		/* The stream's position is unknown after a lost answer: the
@@ -90,8 +101,8 @@ void deadline_connect_done(struct worker *w, struct conn *c)
 
 void deadline_request_sent(struct worker *w)
 {
-	if (ev_is_active(&w->request_deadline) || !w->opt->request_timeout_ns)
+	if (ev_is_active(&w->request_deadline) || !request_limit(w))
 		return;
 	const struct inflight *f = &w->fl.e[inflight_oldest(&w->fl)];
-	set_for(w, &w->request_deadline, f->sent + w->opt->request_timeout_ns, f->sent);
+	set_for(w, &w->request_deadline, f->sent + request_limit(w), f->sent);
 }

@@ -37,6 +37,7 @@ struct lua_engine {
 	int fn_ref[FN__COUNT];
 	int keep_ref; /* the last request string, alive until the next call */
 	char last_error[4096];
+	bool then_tcp; /* the last response returned "tcp" third */
 };
 
 /* Stack slot 1 holds the traceback handler for every pcall. */
@@ -213,6 +214,13 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 	s = lua_tostring(L, -1);
 	o->transport = s && strcmp(s, "udp") == 0 ? TRANSPORT_UDP : TRANSPORT_TCP;
 	lua_pop(L, 1);
+	if (o->transport == TRANSPORT_UDP) {
+		o->retries = (uint32_t)field_num(L, p, "retries", 0);
+		o->retry_after_ns = s_to_ns(field_num(L, p, "retry_after", 0));
+		if (!o->retry_after_ns)
+			o->retry_after_ns = o->request_timeout_ns / (o->retries + 1);
+		o->tcp_fallback = field_bool(L, p, "tcp_fallback");
+	}
 
 	lua_getfield(L, p, "framing");
 	if (lua_istable(L, -1)) {
@@ -673,8 +681,14 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 	if (lua_isstring(L, -2))
 		snprintf(why, whylen, "%s", lua_tostring(L, -2));
 	*ends = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "close") == 0;
+	le->then_tcp = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "tcp") == 0;
 	lua_settop(L, TRACEBACK_IDX);
 	return 0;
+}
+
+bool lua_engine_then_tcp(const struct lua_engine *le)
+{
+	return le->then_tcp;
 }
 
 int lua_engine_expired(struct lua_engine *le, uint32_t conn_id, double key)

@@ -44,6 +44,9 @@ int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, si
  * connection ends gracefully after this answer. */
 int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
 			double *key, bool *has_key, bool *ends, char *why, size_t whylen);
+/* Whether the last lua_engine_response returned "tcp" third: the answer was
+ * truncated and its request is to be asked again over TCP (fallback.h). */
+bool lua_engine_then_tcp(const struct lua_engine *le);
 /* UDP: the request carrying key timed out and is forgotten; the protocol's
  * optional expired(ctx, key) frees what it kept for it. 0, or -EINVAL when
  * it raised (lua_engine_last_error). */

@@ -21,17 +21,37 @@ struct surge_ctx { uint32_t conn_id; uint32_t worker; uint64_t seq; uint64_t now
 
 local char, byte, fmt = string.char, string.byte, string.format
 local function u16(n) return char(bit.rshift(n, 8), bit.band(n, 255)) end
+-- Calls fn as a scenario line would (not a tail call), so an error is
+-- positioned at this file's line.
 local function errs(fn, ...)
-  local ok, e = pcall(fn, ...)
+  local ok, e = pcall(function(...)
+    local p = fn(...)
+    return p
+  end, ...)
   return not ok and tostring(e) or ""
 end
 
 -- ---- options ----
-t.ok(errs(dns.udp, { queries = { "x A" }, tc = "tcp" }):find("tc = \"tcp\"", 1, true),
-  "tc = \"tcp\" is refused with a clear error (not supported yet)")
-t.ok(errs(dns.udp, { queries = { "x A" }, tc = "drop" }):find("tc must be", 1, true), "tc other")
-t.ok(errs(dns.udp, { queries = { "x A" }, retries = 2 }):find("retries must be 0", 1, true),
-  "retries > 0 refused")
+-- A bad option names the scenario's file:line (this file), dns.udp and the option.
+local here = "test_dns_udp.lua:%d+: dns.udp: "
+t.ok(errs(dns.udp, { queries = { "x A" }, tc = "drop" }):find(here .. "tc must be \"count\"[^\n]* or \"tcp\"[^\n]*not drop"),
+  "tc other than count/tcp: file:line, option and what it may be")
+for _, bad in ipairs { -1, 1.5, 256, "2" } do
+  t.ok(errs(dns.udp, { queries = { "x A" }, retries = bad }):find(here .. "retries must be a whole number of resends from 0 to 255, not " .. tostring(bad):gsub("%p", "%%%0")),
+    "retries = " .. tostring(bad) .. " refused")
+end
+for _, bad in ipairs { 0, -1, "soon", "0s" } do
+  t.ok(errs(dns.udp, { queries = { "x A" }, retries = 1, retry_after = bad }):find(here .. "retry_after must be a duration above 0"),
+    "retry_after = " .. tostring(bad) .. " refused")
+end
+t.ok(errs(dns.udp, { queries = { "x A" }, retry_after = "1s" }):find(here .. "retry_after needs retries"),
+  "retry_after without retries refused")
+local pr = dns.udp { queries = { "x A" }, retries = 2, retry_after = "300ms", tc = "tcp" }
+t.ok(pr.retries == 2 and math.abs(pr.retry_after - 0.3) < 1e-12 and pr.tcp_fallback == true,
+  "retries, retry_after (seconds) and tcp_fallback reach the protocol table")
+local pc = dns.udp { queries = { "x A" } }
+t.ok(pc.retries == nil and pc.retry_after == nil and pc.tcp_fallback == nil,
+  "defaults: no retries, no TCP fallback")
 t.ok(errs(dns.udp, { queries = { "x A" }, keepalive = true }):find("dns.udp: unknown option 'keepalive'", 1, true),
   "keepalive is TCP's (RFC 7828)")
 t.ok(errs(dns.udp, { queries = { "x A" }, edns = 100 }):find("dns.udp: edns", 1, true),
