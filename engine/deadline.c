@@ -13,6 +13,10 @@
  * timer set for a deadline already past fires on the next loop turn. */
 static void set_for(struct worker *w, ev_timer *t, uint64_t deadline, uint64_t now)
 {
+	/* Re-armed from its own callback after something it called (a UDP
+	 * expiry's refill) armed it already: a set on an active timer would
+	 * be lost. */
+	ev_timer_stop(w->loop, t);
 	ev_timer_set(t, deadline > now ? (double)(deadline - now) / 1e9 : 0., 0.);
 	ev_timer_start(w->loop, t);
 }
@@ -54,6 +58,7 @@ static void request_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	uint64_t limit = request_limit(w), now = clock_ns();
 	uint32_t i;
 
+
 	while ((i = inflight_oldest(&w->fl)) != INFLIGHT_NONE) {
 		const struct inflight *f = &w->fl.e[i];
 		if (!expired(f->sent, limit, now)) {
@@ -89,7 +94,8 @@ void deadline_stop(struct worker *w)
 void deadline_connect_started(struct worker *w, struct conn *c)
 {
 	conn_list_push(&w->connects, w->conns, c);
-	if (!ev_is_active(&w->connect_deadline) && w->opt->connect_timeout_ns)
+	if (!ev_is_active(&w->connect_deadline) && !ev_is_pending(&w->connect_deadline) &&
+	    w->opt->connect_timeout_ns)
 		set_for(w, &w->connect_deadline, c->t_connect + w->opt->connect_timeout_ns, clock_ns());
 }
 
@@ -101,8 +107,12 @@ void deadline_connect_done(struct worker *w, struct conn *c)
 
 void deadline_request_sent(struct worker *w)
 {
-	if (ev_is_active(&w->request_deadline) || !request_limit(w))
+	/* Expired and waiting to run (pending) counts as set: it re-arms itself
+	 * for the head. Arming it here would cancel that run, and the head —
+	 * sent before this request — would wait a whole limit more. */
+	if (ev_is_active(&w->request_deadline) || ev_is_pending(&w->request_deadline) ||
+	    !request_limit(w))
 		return;
 	const struct inflight *f = &w->fl.e[inflight_oldest(&w->fl)];
-	set_for(w, &w->request_deadline, f->sent + request_limit(w), f->sent);
+	set_for(w, &w->request_deadline, f->sent + request_limit(w), clock_ns());
 }

@@ -45,14 +45,28 @@ struct fallback {
 	uint32_t n;
 };
 
-static void count(struct worker *w, const char *what)
+static void count_n(struct worker *w, const char *what, uint64_t n)
 {
 	char name[STATS_NAME_MAX];
 
 	snprintf(name, sizeof(name), "%s.%s", w->opt->proto_name, what);
 	int id = stats_counter_id(&w->stats, name);
 	if (id >= 0)
-		w->stats.ncounter[id].value++;
+		w->stats.ncounter[id].value += n;
+}
+
+static void count(struct worker *w, const char *what)
+{
+	count_n(w, what, 1);
+}
+
+/* <proto>.tc_tcp.<class>: requests the fallback lost, by its fault's class. */
+static void count_lost(struct worker *w, int cls, uint64_t n)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "tc_tcp.%s", stats_error_key(cls));
+	count_n(w, what, n);
 }
 
 static int errno_class(int e, bool connecting)
@@ -114,15 +128,14 @@ static void fb_close(struct worker *w, struct fb_conn *f, int cls)
 	struct pending *p = f->pend;
 	f->pend = NULL;
 	f->npend = f->cap = 0;
-	if (n && cls >= 0) {
-		char what[64];
-		snprintf(what, sizeof(what), "tc_tcp.%s", stats_error_key(cls));
-		count(w, what);
-	}
+	if (cls < 0)
+		cls = ERR_UNEXPECTED_CLOSE; /* only reached with nothing pending */
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t i = entry_of(w, &p[k]);
-		if (i != INFLIGHT_NONE)
-			dgram_fail(w, &w->conns[p[k].conn], i, cls >= 0 ? cls : ERR_UNEXPECTED_CLOSE);
+		if (i == INFLIGHT_NONE)
+			continue; /* timed out already: counted then */
+		count_lost(w, cls, 1);
+		dgram_fail(w, &w->conns[p[k].conn], i, cls);
 	}
 	free(p);
 }
@@ -315,9 +328,7 @@ int fallback_send(struct worker *w, struct conn *c, uint32_t i)
 	if (f->state == FB_CLOSED) {
 		int cls = fb_open(w, f);
 		if (cls) {
-			char what[64];
-			snprintf(what, sizeof(what), "tc_tcp.%s", stats_error_key(cls - 1));
-			count(w, what);
+			count_lost(w, cls - 1, 1);
 			dgram_fail(w, c, i, cls - 1);
 			return 0;
 		}

@@ -694,6 +694,7 @@ local function build(kind, opts)
 
   local tc_counter = udp and "dns.tc" or "dns.truncated"
   local tcp_retry = udp and tc_mode == "tcp"
+  local resends = udp and retries > 0
 
   local function response(ctx, p, len)
     if len < pre + 2 then
@@ -712,6 +713,12 @@ local function build(kind, opts)
       err, rcode, an, tc = parse(p, len, blob + qoff[qi] + hdr, qqlen[qi], pre)
     else
       err, rcode, an, tc = parse(p, len, s.qd, s.qlen, pre)
+    end
+    if err == "question mismatch" and resends then
+      -- RFC 5452 9.1: an answer is the one whose ID *and* question match.
+      -- With resends, a late answer to an earlier query that used this ID
+      -- can come: it is not this query's answer, which still waits.
+      return nil, "unmatched"
     end
     if err then
       release(st, slot)
