@@ -49,7 +49,7 @@ static void count_n(struct worker *w, const char *what, uint64_t n)
 {
 	char name[STATS_NAME_MAX];
 
-	snprintf(name, sizeof(name), "%s.%s", w->opt->proto_name, what);
+	snprintf(name, sizeof(name), "%.31s.%.31s", w->opt->proto_name, what);
 	int id = stats_counter_id(&w->stats, name);
 	if (id >= 0)
 		w->stats.ncounter[id].value += n;
