@@ -183,6 +183,33 @@ ok(req.get("sent") == 50 and c.get("dns.tc") == 50 and errs.get("connect_refused
    c.get("dns.tc_tcp.connect_refused"), log)
 ok(rc == 1 and errs.get("udp_refused") == 0, "nothing measured: exit 1 (got %d)" % rc, log)
 
+# 3b. Bad options stop the run before traffic (exit 2), naming file:line and option.
+BAD = """local dns = require "surge.proto.dns"
+return {
+  target = "udp://127.0.0.1:%d",
+  protocol = dns.udp { queries = { "a.test A" }, %s },
+  connections = 1, rate = 10, duration = "1s", timeout = "1s",
+}
+"""
+for opts, want in [
+        ('retries = -1', ":4: dns.udp: retries must be a whole number of resends from 0 to 255, not -1"),
+        ('retries = 1, retry_after = "soon"', ":4: dns.udp: retry_after must be a duration above 0"),
+        ('tc = "retry"', ':4: dns.udp: tc must be "count"'),
+        ('retries = 3,\n    retry_after = "400ms"',
+         ":5: option 'protocol.retry_after': 4 tries of 0.4s do not fit the request timeout of 1s: "
+         'set timeout = "1.6s" or a shorter retry_after')]:
+    scn = write_scenario(BAD % (port, opts))
+    rc, out, err = surge("run", scn, "--no-progress")
+    ok(rc == 2 and (scn + want) in err, "%s: exit 2, %s" % (opts.replace("\n", " "), want.strip(":")),
+       err)
+scn = write_scenario("""return { target = "tcp://127.0.0.1:%d",
+  protocol = { name = "p", request = "x", framing = { kind = "fixed", size = 1 }, retries = 2 },
+  connections = 1, duration = "1s" }
+""" % port)
+rc, out, err = surge("run", scn, "--no-progress")
+ok(rc == 2 and "option 'protocol.retries': expected nothing with transport = \"tcp\"" in err,
+   "retries on a TCP protocol: refused (a stream neither loses nor truncates)", err)
+
 # 4. unbound over UDP (and its TCP on the same port for truncated answers).
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 if os.path.exists(UNBOUND):

@@ -116,6 +116,45 @@ do
     "sockets keep their own IDs: ID 0 on two sockets, each answered once")
 end
 
+-- ---- tc = "tcp": a TC answer asks for TCP and settles nothing ----
+do
+  local pt = dns.udp { queries = { "example.com A" }, tc = "tcp" }
+  counts = {}
+  local q, k = send(pt, 3, 0)
+  local g, e, th = recv(pt, answer(q, { tc = true }), 3)
+  t.ok(g == k and e == nil and th == "tcp" and counts["dns.tc"] == 1 and
+    counts["dns.rcode.NOERROR"] == nil, "a TC answer returns key, nil, \"tcp\": dns.tc, no rcode")
+  g, e, th = recv(pt, answer(q, { answers = { A_RR } }), 3)
+  t.ok(g == k and e == nil and th == nil and counts["dns.rcode.NOERROR"] == 1 and
+    counts["dns.answers.with_records"] == 1, "the TCP answer (same ID) settles it: rcode once")
+  local _, e2 = recv(pt, answer(q, { answers = { A_RR } }), 3)
+  t.is(e2, "unmatched", "and only once")
+  q, k = send(pt, 3, 1)
+  pt.expired(ctx, k)
+  local _, e3 = recv(pt, answer(q, { answers = { A_RR } }), 3)
+  t.is(e3, "unmatched", "a query that timed out while over TCP frees its ID")
+end
+
+-- ---- retries: a question mismatch is not this query's answer (RFC 5452 9.1) ----
+do
+  local pr2 = dns.udp { queries = { "example.com A", "www.example.com AAAA" }, retries = 1,
+    ids = "sequential", pipeline = 1 }
+  local qa = send(pr2, 4, 0)
+  local qb, kb = select(1, send(pr2, 4, 1))
+  -- an answer carrying qb's ID but qa's question: a late answer to an earlier query
+  local wrong = qb:sub(1, 2) .. answer(qa, {}):sub(3)
+  local g, e = recv(pr2, wrong, 4)
+  t.ok(g == nil and e == "unmatched", "with retries a mismatched question is unmatched ...")
+  g, e = recv(pr2, answer(qb, {}), 4)
+  t.ok(g == kb and e == nil, "... and the query still waits for its own answer")
+  local pn = dns.udp { queries = { "example.com A", "www.example.com AAAA" }, ids = "sequential",
+    pipeline = 1 }
+  qa = send(pn, 4, 0)
+  qb, kb = send(pn, 4, 1)
+  g, e = recv(pn, qb:sub(1, 2) .. answer(qa, {}):sub(3), 4)
+  t.ok(g == kb and e == "question mismatch", "without retries it is a protocol error, as over TCP")
+end
+
 -- ---- expired: the ID is free again; a late answer is unmatched ----
 do
   local pp = dns.udp { queries = { "example.com A" }, pipeline = 1, ids = "sequential" }
