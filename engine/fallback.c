@@ -35,6 +35,7 @@ struct fb_conn {
 	uint32_t dest;
 	uint8_t state; /* enum fb_state */
 	uint16_t next_id;
+	uint64_t t_open; /* connect() called (ns) */
 	struct buf rbuf, wbuf;
 	struct pending *pend; /* oldest first */
 	uint32_t npend, cap;
@@ -265,6 +266,7 @@ static int fb_open(struct worker *w, struct fb_conn *f)
 		return cls + 1;
 	}
 	f->state = FB_CONNECTING;
+	f->t_open = clock_ns();
 	ev_io_init(&f->io, fb_io_cb, fd, EV_WRITE);
 	ev_io_start(w->loop, &f->io);
 	return 0;
@@ -325,6 +327,16 @@ int fallback_send(struct worker *w, struct conn *c, uint32_t i)
 		return -EINVAL;
 	r->via_tcp = 1;
 	count(w, "tc_retried_tcp");
+	uint64_t now = clock_ns();
+	/* A connect that never completes (SYNs dropped) is given up after the
+	 * connect timeout, when the next request needs it: the requests queued
+	 * on it have timed out on their sockets meanwhile, or fail now. */
+	if (f->state == FB_CONNECTING && w->opt->connect_timeout_ns &&
+	    now - f->t_open > w->opt->connect_timeout_ns) {
+		fb_close(w, f, ERR_CONNECT_TIMEOUT);
+		if (c->state != CONN_OPEN)
+			return 0; /* a refill failing closed c: its requests are counted */
+	}
 	if (f->state == FB_CLOSED) {
 		int cls = fb_open(w, f);
 		if (cls) {
@@ -333,7 +345,6 @@ int fallback_send(struct worker *w, struct conn *c, uint32_t i)
 			return 0;
 		}
 	}
-	uint64_t now = clock_ns();
 	prune(w, f, now);
 	if (f->npend == f->cap) {
 		uint32_t cap = f->cap ? f->cap * 2 : 16;
