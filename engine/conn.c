@@ -25,6 +25,7 @@
 #include "fallback.h"
 #include "pool.h"
 #include "retry.h"
+#include "rxtime.h"
 #include "tls.h"
 #include "samples.h"
 #include "worker.h"
@@ -68,7 +69,11 @@ static int errno_class_counted(struct worker *w, int e, bool connecting)
  * write(2)'s contract, so nothing below knows which one it uses. */
 static ssize_t sock_read(struct worker *w, struct conn *c, void *p, size_t n)
 {
-	return c->tls ? tls_conn_read(w, c, p, n) : read(c->io.fd, p, n);
+	if (c->tls) {
+		w->rx_ns = 0; /* tls_bio.c stamps it when the records are read */
+		return tls_conn_read(w, c, p, n);
+	}
+	return rxtime_read(c->io.fd, p, n, &w->rx_ns);
 }
 
 static ssize_t sock_write(struct worker *w, struct conn *c, const void *p, size_t n)
@@ -188,6 +193,7 @@ int conn_open(struct worker *w, struct conn *c)
 		}
 		if (!udp)
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		rxtime_enable(fd); /* without it latency ends when the loop reads */
 		int named = conn_bind_source(w, c, fd, d->addr.ss_family);
 		if (named < 0) {
 			cls = errno_class(-named, true);
@@ -572,19 +578,22 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		return;
 	}
 	uint64_t now = clock_ns();
+	const struct inflight *f = &w->fl.e[i];
+	/* The answer's end arrived when the kernel says, if it says so and it
+	 * was after the request left (a clock step can say otherwise). */
+	uint64_t at = w->rx_ns >= f->sent && w->rx_ns <= now ? w->rx_ns : now;
 	if (why[0]) {
 		/* Answered, but wrongly: a protocol error, not a latency sample. */
 		protocol_error(w, why);
 	} else {
-		const struct inflight *f = &w->fl.e[i];
-		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(now - f->intended));
-		dest_record_latency(&w->dests, c->dest, &w->stats, (int64_t)(now - f->intended));
-		hist_record(w->stats.hist[HI_SERVICE], (int64_t)(now - f->sent));
+		hist_record(w->stats.hist[HI_LATENCY], (int64_t)(at - f->intended));
+		dest_record_latency(&w->dests, c->dest, &w->stats, (int64_t)(at - f->intended));
+		hist_record(w->stats.hist[HI_SERVICE], (int64_t)(at - f->sent));
 		w->stats.counter[ST_COMPLETED]++;
 		if (c->src < w->stats.nsrc)
 			w->stats.src_reqs[c->src]++;
 	}
-	samples_done(w->samples, c, i, &w->fl.e[i], now, (uint32_t)n, why[0] ? ERR_PROTOCOL : -1);
+	samples_done(w->samples, c, i, f, at, (uint32_t)n, why[0] ? ERR_PROTOCOL : -1);
 	if (o->transport == TRANSPORT_UDP)
 		retry_settled(w, i, true);
 	churn_answered(w, c, now);

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "lua_engine.h"
 #include "retry.h"
+#include "rxtime.h"
 #include "worker.h"
 
 /* Datagrams read per readiness: enough to empty a socket's queue of
@@ -49,7 +50,7 @@ static void read_one_by_one(struct worker *w, struct conn *c)
 {
 	for (int i = 0; i < DGRAM_READS && c->state == CONN_OPEN; i++) {
 		/* The scratch buffer (64 KiB) holds any UDP payload whole. */
-		ssize_t n = recv(c->io.fd, w->scratch, WORKER_SCRATCH, 0);
+		ssize_t n = rxtime_read(c->io.fd, w->scratch, WORKER_SCRATCH, &w->rx_ns);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -80,10 +81,16 @@ void dgram_read(struct worker *w, struct conn *c)
 	}
 	struct mmsghdr m[DGRAM_BATCH];
 	struct iovec iov[DGRAM_BATCH];
+	union {
+		char buf[RXTIME_CMSG_SPACE];
+		struct cmsghdr align;
+	} ctl[DGRAM_BATCH];
 	for (int round = 0; round * DGRAM_BATCH < DGRAM_READS && c->state == CONN_OPEN; round++) {
 		for (unsigned i = 0; i < vlen; i++) {
 			iov[i] = (struct iovec){ w->scratch + i * (slot + 1), slot + 1 };
-			m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1 };
+			m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1,
+							.msg_control = ctl[i].buf,
+							.msg_controllen = sizeof(ctl[i].buf) };
 		}
 		int got = recvmmsg(c->io.fd, m, vlen, MSG_DONTWAIT, NULL);
 		if (got < 0) {
@@ -92,6 +99,7 @@ void dgram_read(struct worker *w, struct conn *c)
 			conn_close(w, c, dgram_errno_class(errno));
 			return;
 		}
+		int64_t mono_minus_real = rxtime_offset();
 		/* The requests these answers make room for (closed model) leave
 		 * together: one sendmmsg after the batch. */
 		c->corked = 1;
@@ -103,6 +111,7 @@ void dgram_read(struct worker *w, struct conn *c)
 				count(w, "protocol.oversized");
 				continue;
 			}
+			w->rx_ns = rxtime_of(&m[i].msg_hdr, mono_minus_real);
 			conn_on_message(w, c, iov[i].iov_base, n, c->written, false);
 		}
 		conn_uncork(w, c);

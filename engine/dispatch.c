@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -202,6 +204,24 @@ static uint64_t wake_at(struct worker *w)
  * read() the expiration count. Under load the loop wakes for I/O anyway and
  * the prepare watcher sends when the wake-up time has passed; a timer already
  * set at or before it is left alone, so most loop turns cost no timer call. */
+/* Ticks: while the next wake-up is this close, the worker sleeps to it
+ * instead of letting each answer wake it, then sends what is due and reads
+ * everything that arrived, in one turn. On this machine a wake-up costs
+ * ~14 us of CPU however little it does; an answer's own wake-up was half of
+ * them. Answers that wait keep the kernel's arrival time (rxtime.h), so the
+ * wait shows in no latency. Past the horizon the loop blocks as usual. */
+#ifndef TICK_HORIZON_NS
+#define TICK_HORIZON_NS (200 * NS_PER_US)
+#endif
+
+/* Whether the wake-up at `at` is a tick's: reads may wait for it (they keep
+ * the kernel's arrival time), but not while a connect or a TLS handshake is
+ * in progress (their times are taken when the loop sees them). */
+static bool ticking(const struct worker *w, uint64_t now, uint64_t at)
+{
+	return w->connecting == 0 && !w->stopping && at <= now + TICK_HORIZON_NS;
+}
+
 static void arm(struct worker *w, uint64_t now, bool fired)
 {
 	struct itimerspec its = {0};
@@ -209,6 +229,14 @@ static void arm(struct worker *w, uint64_t now, bool fired)
 
 	if (w->next_due != UINT64_MAX) {
 		at = wake_at(w);
+		if (ticking(w, now, at)) {
+			/* The tick sleeps to it: a timer that fired is only
+			 * cleared (a read costs less than a settime). */
+			uint64_t expirations;
+			if (fired && read(w->pacer_fd, &expirations, sizeof(expirations)) < 0)
+				expirations = 0;
+			return;
+		}
 		if (w->armed_at && w->armed_at <= at && w->armed_at > now)
 			return;
 		its.it_value.tv_sec = (time_t)(at / NS_PER_SEC);
@@ -247,7 +275,28 @@ static void pacer_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 static void pacer_prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
-	pace(ev_userdata(loop), false);
+	struct worker *w = ev_userdata(loop);
+	uint64_t now, at;
+
+	pace(w, false);
+	now = clock_ns();
+	if (w->next_due == UINT64_MAX || !ticking(w, now, at = wake_at(w))) {
+		ev_idle_stop(loop, &w->tick_idle);
+		return;
+	}
+	if (at > now) {
+		struct timespec ts = { (time_t)(at / NS_PER_SEC), (long)(at % NS_PER_SEC) };
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		pace(w, false);
+	}
+	/* The poll that follows does not block: it reads what arrived. */
+	ev_idle_start(loop, &w->tick_idle);
+}
+
+/* Its being active is what matters (libev then polls without blocking). */
+static void tick_idle_cb(struct ev_loop *loop, ev_idle *i, int revents)
+{
 }
 
 int dispatch_init(struct worker *w)
@@ -275,6 +324,10 @@ int dispatch_init(struct worker *w)
 	ev_io_start(w->loop, &w->pacer_io);
 	ev_prepare_init(&w->pacer_prepare, pacer_prepare_cb);
 	ev_prepare_start(w->loop, &w->pacer_prepare);
+	ev_idle_init(&w->tick_idle, tick_idle_cb);
+	/* A tick's clock_nanosleep may end late by the timer slack (50 us by
+	 * default): every send of the tick would carry it as lag. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	arm(w, clock_ns(), false);
 	return 0;
 }
@@ -284,6 +337,7 @@ void dispatch_stop(struct worker *w)
 	if (w->pacer_fd >= 0) {
 		ev_io_stop(w->loop, &w->pacer_io);
 		ev_prepare_stop(w->loop, &w->pacer_prepare);
+		ev_idle_stop(w->loop, &w->tick_idle);
 	}
 	w->stats.counter[ST_DROPPED] += w->backlog_len;
 	w->backlog_len = w->backlog_head = 0;

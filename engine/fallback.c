@@ -17,6 +17,7 @@
 #include "dest.h"
 #include "dgram.h"
 #include "retry.h"
+#include "rxtime.h"
 #include "worker.h"
 
 /* A request handed over, until its TCP answer or the connection's end. */
@@ -177,8 +178,10 @@ static void fb_read(struct worker *w, struct fb_conn *f)
 		fb_close(w, f, ERR_OTHER);
 		return;
 	}
-	ssize_t n = read(f->io.fd, buf_start(&f->rbuf) + f->rbuf.len,
-			 f->rbuf.cap - f->rbuf.head - f->rbuf.len);
+	/* Stamped like any read (rxtime.h): a TCP answer's latency ends when
+	 * it arrived, not at the stale stamp of the datagram read before. */
+	ssize_t n = rxtime_read(f->io.fd, buf_start(&f->rbuf) + f->rbuf.len,
+				f->rbuf.cap - f->rbuf.head - f->rbuf.len, &w->rx_ns);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
 			fb_close(w, f, errno_class(errno, false));
@@ -260,6 +263,7 @@ static int fb_open(struct worker *w, struct fb_conn *f)
 	if (fd < 0)
 		return errno_class(errno, true) + 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	rxtime_enable(fd); /* without it answers are stamped when read */
 	if (connect(fd, (const struct sockaddr *)&d->addr, d->addrlen) < 0 && errno != EINPROGRESS) {
 		int cls = errno_class(errno, true);
 		close(fd);

@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "tls_bio.h"
 #include "worker.h"
 
 /* Reasons already logged by this worker: the coordinator's msglog prints
@@ -35,6 +36,7 @@ struct tls_target {
 struct tls_client {
 	struct worker *w;
 	SSL_CTX *ctx;
+	BIO_METHOD *bio; /* tls_bio.h: sockets whose reads keep the arrival time */
 	struct tls_target *targets; /* per options.targets */
 	size_t ntargets;
 	SSL_SESSION **sessions; /* per destination index: the newest resumable one */
@@ -215,6 +217,8 @@ int tls_client_new(struct worker *w, struct tls_client **out, char *err, size_t 
 		return -EINVAL;
 	}
 	SSL_CTX_set_app_data(t->ctx, t);
+	if (!(t->bio = tls_bio_method_new()))
+		goto nomem;
 	t->id_resumed = stats_counter_id(&w->stats, "tls.resumed");
 	t->id_full = stats_counter_id(&w->stats, "tls.full");
 	t->id_hist = stats_hist_id(&w->stats, "tls_handshake");
@@ -240,6 +244,7 @@ void tls_client_free(struct worker *w, struct tls_client *t)
 		SSL_SESSION_free(t->sessions[i]);
 	free(t->sessions);
 	SSL_CTX_free(t->ctx);
+	tls_bio_method_free(t->bio);
 	free(t);
 }
 
@@ -328,7 +333,12 @@ int tls_conn_start(struct worker *w, struct conn *c)
 	const struct tls_target *tg = &t->targets[w->dests.d[c->dest].target];
 	SSL *ssl = SSL_new(t->ctx);
 
-	if (!ssl || !SSL_set_fd(ssl, c->io.fd) || !SSL_set_ex_data(ssl, ex_conn, c))
+	BIO *bio = ssl ? tls_bio_new(t->bio, w, c->io.fd) : NULL;
+
+	if (!bio)
+		goto fail;
+	SSL_set_bio(ssl, bio, bio); /* the SSL owns it from here */
+	if (!SSL_set_ex_data(ssl, ex_conn, c))
 		goto fail;
 	if (!tg->is_ip && !SSL_set_tlsext_host_name(ssl, tg->name))
 		goto fail;

@@ -128,4 +128,20 @@ ok(j.get("totals", {}).get("requests", {}).get("intended") == 4000,
    "a stalling loop: the run's intended is the whole schedule (%s)"
    % j.get("totals", {}).get("requests", {}).get("intended"), err)
 
+# Ticks: at 8000/s on one worker the worker sleeps from one send to the next
+# and reads answers only then (dispatch.c), up to 125 us after they came.
+# Their latency ends at the kernel's arrival time, converted from real time
+# to the monotonic clock (test_rxtime checks the stamp to the microsecond):
+# never less than the 2 ms delay, and not absurd (a wrong conversion is off
+# by decades). A busy machine (ASan, shared cores) delays the server itself.
+srv = Serve("echo", "--delay", "2ms")
+rc, out, err = surge("run", "-w", "1", write_scenario(SCN % (srv.port, "100", "8000", "uniform", "3s")))
+srv.stop()
+r = parse_report(out)
+lat, svc = r["rows"].get("latency", {}), r["rows"].get("service", {})
+ok(rc == 0 and lat.get("count", 0) == 24000, "ticking run answers all 24000 (%s)" % lat.get("count"), out)
+ok(svc.get("p50") and lat.get("p50") and 2.0e6 <= svc["p50"] <= lat["p50"] < 1e9,
+   "latency p50 %.3f ms, service p50 %.3f ms: the 2 ms delay"
+   % ((lat.get("p50") or 0) / 1e6, (svc.get("p50") or 0) / 1e6), out)
+
 done()

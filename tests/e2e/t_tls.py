@@ -305,7 +305,8 @@ rc, out, err, rep, _ = run(RTSP)
 seen = srv.stop()
 c = rep.get("counters", {})
 ok(rc == 0 and c.get("rtsp.watched", 0) == 10 and rep["totals"]["errors"]["total"] == 0,
-   "10 RTSP readers over TLS watched to the end (%d)" % c.get("rtsp.watched", 0), err)
+   "10 RTSP readers over TLS watched to the end (%d; exit %d, errors %s)"
+   % (c.get("rtsp.watched", 0), rc, classes(rep)), err)
 # Zero loss is the sequence numbers' verdict; what the server sent and the
 # readers had not read when the run stopped (more on a busy machine) is
 # never more than it sent.

@@ -1,0 +1,84 @@
+/* rxtime: a read that comes late still reports when the bytes arrived, over
+ * loopback TCP and UDP; without the option, no time is made up. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "rxtime.h"
+#include "tap.h"
+
+#define WAIT_NS (30 * NS_PER_MS)
+
+static void pause_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC) };
+	nanosleep(&ts, NULL);
+}
+
+/* A connected pair of sockets of type over loopback: fds[0] sends to fds[1]. */
+static int pair(int type, int fds[2])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, type, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &len) < 0)
+		return -1;
+	fds[0] = socket(AF_INET, type, 0);
+	if (type == SOCK_STREAM) {
+		if (listen(l, 1) < 0 || connect(fds[0], (struct sockaddr *)&a, len) < 0)
+			return -1;
+		fds[1] = accept(l, NULL, NULL);
+		close(l);
+	} else {
+		if (connect(fds[0], (struct sockaddr *)&a, len) < 0)
+			return -1;
+		fds[1] = l;
+	}
+	return fds[1] < 0 ? -1 : 0;
+}
+
+static void late_read(int type, const char *what)
+{
+	int fds[2];
+	char buf[64];
+	uint64_t at = 1;
+
+	if (!ok(pair(type, fds) == 0, "%s: loopback pair", what))
+		return;
+	ok(rxtime_enable(fds[1]) == 0, "%s: the kernel stamps what arrives", what);
+	uint64_t before = clock_ns();
+	ok(write(fds[0], "answer", 6) == 6, "%s: sent", what);
+	pause_ns(WAIT_NS);
+	ssize_t n = rxtime_read(fds[1], buf, sizeof(buf), &at);
+	uint64_t after = clock_ns();
+	ok(n == 6 && memcmp(buf, "answer", 6) == 0, "%s: read back", what);
+	ok(at >= before && at < before + WAIT_NS / 2, "%s: read 30 ms late, stamped on arrival", what);
+	if (at < before || at >= before + WAIT_NS / 2)
+		diag("stamp %lld ns after the send, read %llu ns after it", (long long)(at - before),
+		     (unsigned long long)(after - before));
+	close(fds[0]);
+	close(fds[1]);
+}
+
+int main(void)
+{
+	late_read(SOCK_STREAM, "TCP");
+	late_read(SOCK_DGRAM, "UDP");
+
+	int fds[2];
+	char buf[8];
+	uint64_t at = 1;
+	if (ok(pair(SOCK_STREAM, fds) == 0, "without the option: pair")) {
+		ok(write(fds[0], "x", 1) == 1, "without the option: sent");
+		ok(rxtime_read(fds[1], buf, sizeof(buf), &at) == 1 && at == 0,
+		   "without the option: no time is made up (0)");
+		close(fds[0]);
+		close(fds[1]);
+	}
+	ok(rxtime_enable(-1) < 0, "a bad descriptor is an error, not a crash");
+	return tap_done();
+}
