@@ -22,7 +22,9 @@
 #include "dgram.h"
 #include "dispatch.h"
 #include "lua_engine.h"
+#include "fallback.h"
 #include "pool.h"
+#include "retry.h"
 #include "rxtime.h"
 #include "tls.h"
 #include "samples.h"
@@ -424,6 +426,11 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 		conn_close(w, c, ERR_OTHER);
 		return -ENOMEM;
 	}
+	if ((o->retries || o->tcp_fallback) && retry_keep(&w->retry, i, p, n) < 0) {
+		inflight_remove(&w->fl, &c->fl, i);
+		conn_close(w, c, ERR_OTHER);
+		return -ENOMEM;
+	}
 	uint64_t now = clock_ns();
 	struct inflight *f = &w->fl.e[i];
 	samples_sent(w->samples, i, (uint32_t)n);
@@ -544,8 +551,11 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		if (c->state != CONN_OPEN)
 			return;
 	}
+	bool to_tcp = o->has_response_fn && o->tcp_fallback && lua_engine_then_tcp(w->lua);
 	uint32_t i = conn_match(w, c, o->match == MATCH_KEY, has_key, key, answerable);
 	if (i == INFLIGHT_NONE) {
+		if (o->transport == TRANSPORT_UDP && retry_late_answer(w))
+			return; /* a resent request's other answer: counted once already */
 		if (c->fl.first == INFLIGHT_NONE || !was_written(w->fl.e[c->fl.first].end, answerable))
 			/* UDP: a late answer to a request that timed out. */
 			protocol_error(w, w->opt->transport == TRANSPORT_UDP ? "unmatched"
@@ -554,6 +564,17 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 			protocol_error(w, why[0] ? why : "unmatched");
 		if (ends)
 			conn_end(w, c);
+		return;
+	}
+	if (to_tcp && !why[0]) {
+		/* Truncated (RFC 1035 4.2.1): the request goes again over TCP
+		 * and stays in flight here, where the TCP answer lands. */
+		if (fallback_send(w, c, i) == 0)
+			return;
+		snprintf(why, sizeof(why), "truncated");
+		/* The protocol kept the request for the TCP answer: it lets go. */
+		dgram_fail(w, c, i, ERR_PROTOCOL);
+		protocol_why(w, why);
 		return;
 	}
 	uint64_t now = clock_ns();
@@ -573,6 +594,8 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 			w->stats.src_reqs[c->src]++;
 	}
 	samples_done(w->samples, c, i, f, at, (uint32_t)n, why[0] ? ERR_PROTOCOL : -1);
+	if (o->transport == TRANSPORT_UDP)
+		retry_settled(w, i, true);
 	churn_answered(w, c, now);
 	inflight_remove(&w->fl, &c->fl, i);
 	c->inflight--;

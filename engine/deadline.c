@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "container.h"
 #include "dgram.h"
+#include "retry.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -12,6 +13,10 @@
  * timer set for a deadline already past fires on the next loop turn. */
 static void set_for(struct worker *w, ev_timer *t, uint64_t deadline, uint64_t now)
 {
+	/* Re-armed from its own callback after something it called (a UDP
+	 * expiry's refill) armed it already: a set on an active timer would
+	 * be lost. */
+	ev_timer_stop(w->loop, t);
 	ev_timer_set(t, deadline > now ? (double)(deadline - now) / 1e9 : 0., 0.);
 	ev_timer_start(w->loop, t);
 }
@@ -39,11 +44,20 @@ static void connect_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 }
 
+/* How long a request waits: over UDP, each try waits retry_after (the
+ * timeout itself without retries), so the list stays in deadline order. */
+static uint64_t request_limit(const struct worker *w)
+{
+	return w->opt->transport == TRANSPORT_UDP ? w->opt->retry_after_ns
+						  : w->opt->request_timeout_ns;
+}
+
 static void request_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker *w = container_of(t, struct worker, request_deadline);
-	uint64_t limit = w->opt->request_timeout_ns, now = clock_ns();
+	uint64_t limit = request_limit(w), now = clock_ns();
 	uint32_t i;
+
 
 	while ((i = inflight_oldest(&w->fl)) != INFLIGHT_NONE) {
 		const struct inflight *f = &w->fl.e[i];
@@ -52,8 +66,10 @@ static void request_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			return;
 		}
 		if (w->opt->transport == TRANSPORT_UDP) {
-			/* A lost datagram loses only its own request. */
-			dgram_expire(w, &w->conns[f->conn], i);
+			/* A lost datagram loses only its own request, once its
+			 * tries are spent (each waits retry_after). */
+			if (!retry_again(w, &w->conns[f->conn], i))
+				dgram_expire(w, &w->conns[f->conn], i);
 			continue;
 		}
 		/* The stream's position is unknown after a lost answer: the
@@ -78,7 +94,8 @@ void deadline_stop(struct worker *w)
 void deadline_connect_started(struct worker *w, struct conn *c)
 {
 	conn_list_push(&w->connects, w->conns, c);
-	if (!ev_is_active(&w->connect_deadline) && w->opt->connect_timeout_ns)
+	if (!ev_is_active(&w->connect_deadline) && !ev_is_pending(&w->connect_deadline) &&
+	    w->opt->connect_timeout_ns)
 		set_for(w, &w->connect_deadline, c->t_connect + w->opt->connect_timeout_ns, clock_ns());
 }
 
@@ -90,8 +107,12 @@ void deadline_connect_done(struct worker *w, struct conn *c)
 
 void deadline_request_sent(struct worker *w)
 {
-	if (ev_is_active(&w->request_deadline) || !w->opt->request_timeout_ns)
+	/* Expired and waiting to run (pending) counts as set: it re-arms itself
+	 * for the head. Arming it here would cancel that run, and the head —
+	 * sent before this request — would wait a whole limit more. */
+	if (ev_is_active(&w->request_deadline) || ev_is_pending(&w->request_deadline) ||
+	    !request_limit(w))
 		return;
 	const struct inflight *f = &w->fl.e[inflight_oldest(&w->fl)];
-	set_for(w, &w->request_deadline, f->sent + w->opt->request_timeout_ns, f->sent);
+	set_for(w, &w->request_deadline, f->sent + request_limit(w), clock_ns());
 }

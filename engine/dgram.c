@@ -14,6 +14,7 @@
 #include "dest.h"
 #include "dispatch.h"
 #include "lua_engine.h"
+#include "retry.h"
 #include "rxtime.h"
 #include "worker.h"
 
@@ -207,10 +208,16 @@ void dgram_flush(struct worker *w, struct conn *c)
 
 void dgram_expire(struct worker *w, struct conn *c, uint32_t i)
 {
+	dgram_fail(w, c, i, ERR_REQUEST_TIMEOUT);
+}
+
+void dgram_fail(struct worker *w, struct conn *c, uint32_t i, int cls)
+{
 	double key = w->fl.e[i].key;
 
-	w->stats.error[ERR_REQUEST_TIMEOUT]++;
+	w->stats.error[cls]++;
 	dest_record_failed(&w->dests, c->dest, &w->stats);
+	retry_settled(w, i, false);
 	forget(w, c, i);
 	if (w->opt->match == MATCH_KEY) {
 		/* The protocol frees what it kept for the request (an ID), so

@@ -34,6 +34,10 @@ void dgram_flush(struct worker *w, struct conn *c);
  * socket and its other requests go on, and c has room for another. */
 void dgram_expire(struct worker *w, struct conn *c, uint32_t i);
 
+/* Request i of c failed with error class cls (dgram_expire's, or the TCP
+ * fallback's fault): counted and forgotten as there. */
+void dgram_fail(struct worker *w, struct conn *c, uint32_t i, int cls);
+
 /* The error class of errno e met on a connected UDP socket. */
 int dgram_errno_class(int e);
 

@@ -69,7 +69,8 @@ uint32_t inflight_push(struct inflight_pool *p, struct inflight_list *l, uint32_
 	return i;
 }
 
-void inflight_remove(struct inflight_pool *p, struct inflight_list *l, uint32_t i)
+/* Takes entry i out of both lists, leaving it allocated. */
+static void unlink_entry(struct inflight_pool *p, struct inflight_list *l, uint32_t i)
 {
 	struct inflight *f = &p->e[i];
 
@@ -89,6 +90,32 @@ void inflight_remove(struct inflight_pool *p, struct inflight_list *l, uint32_t 
 		p->e[f->wnext].wprev = f->wprev;
 	else
 		p->all.last = f->wprev;
-	f->cnext = p->free;
+}
+
+void inflight_remove(struct inflight_pool *p, struct inflight_list *l, uint32_t i)
+{
+	unlink_entry(p, l, i);
+	p->e[i].cnext = p->free;
 	p->free = i;
+}
+
+void inflight_requeue(struct inflight_pool *p, struct inflight_list *l, uint32_t i)
+{
+	struct inflight *f = &p->e[i];
+
+	unlink_entry(p, l, i);
+	f->cprev = l->last;
+	f->cnext = INFLIGHT_NONE;
+	if (l->last != INFLIGHT_NONE)
+		p->e[l->last].cnext = i;
+	else
+		l->first = i;
+	l->last = i;
+	f->wprev = p->all.last;
+	f->wnext = INFLIGHT_NONE;
+	if (p->all.last != INFLIGHT_NONE)
+		p->e[p->all.last].wnext = i;
+	else
+		p->all.first = i;
+	p->all.last = i;
 }

@@ -50,6 +50,11 @@ uint32_t inflight_push(struct inflight_pool *p, struct inflight_list *l, uint32_
 /* Unlinks entry i from l and from the worker's list and frees it. */
 void inflight_remove(struct inflight_pool *p, struct inflight_list *l, uint32_t i);
 
+/* Moves entry i (of l) to the end of l and of the worker's list, as if sent
+ * now: a datagram resent (retry.h) waits its turn behind the others again.
+ * Its index stays the same. */
+void inflight_requeue(struct inflight_pool *p, struct inflight_list *l, uint32_t i);
+
 /* The worker's oldest entry (INFLIGHT_NONE when nothing is in flight). */
 static inline uint32_t inflight_oldest(const struct inflight_pool *p)
 {

@@ -37,6 +37,7 @@ struct lua_engine {
 	int fn_ref[FN__COUNT];
 	int keep_ref; /* the last request string, alive until the next call */
 	char last_error[4096];
+	bool then_tcp; /* the last response returned "tcp" third */
 };
 
 /* Stack slot 1 holds the traceback handler for every pcall. */
@@ -213,6 +214,13 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 	s = lua_tostring(L, -1);
 	o->transport = s && strcmp(s, "udp") == 0 ? TRANSPORT_UDP : TRANSPORT_TCP;
 	lua_pop(L, 1);
+	if (o->transport == TRANSPORT_UDP) {
+		o->retries = (uint32_t)field_num(L, p, "retries", 0);
+		o->retry_after_ns = s_to_ns(field_num(L, p, "retry_after", 0));
+		if (!o->retry_after_ns)
+			o->retry_after_ns = o->request_timeout_ns / (o->retries + 1);
+		o->tcp_fallback = field_bool(L, p, "tcp_fallback");
+	}
 
 	lua_getfield(L, p, "framing");
 	if (lua_istable(L, -1)) {
@@ -578,6 +586,33 @@ fail:
 	return -EINVAL;
 }
 
+int lua_engine_declared(struct lua_engine *le, const char *kind, const char *name, char *hint,
+			size_t hintlen)
+{
+	lua_State *L = le->L;
+	int rc = -EINVAL;
+
+	hint[0] = '\0';
+	lua_settop(L, TRACEBACK_IDX);
+	lua_getglobal(L, "require");
+	lua_pushstring(L, "surge");
+	if (lua_pcall(L, 1, 1, TRACEBACK_IDX) != 0)
+		goto out;
+	lua_getfield(L, -1, "_is_declared");
+	lua_pushstring(L, kind);
+	lua_pushstring(L, name);
+	if (lua_pcall(L, 2, 2, TRACEBACK_IDX) != 0)
+		goto out;
+	rc = lua_toboolean(L, -2);
+	if (!rc && lua_isstring(L, -1))
+		snprintf(hint, hintlen, "%s", lua_tostring(L, -1));
+out:
+	if (rc < 0)
+		snprintf(hint, hintlen, "%s", lua_tostring(L, -1));
+	lua_settop(L, TRACEBACK_IDX);
+	return rc;
+}
+
 static int call(struct lua_engine *le, int nargs, int nres)
 {
 	lua_State *L = le->L;
@@ -646,8 +681,14 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 	if (lua_isstring(L, -2))
 		snprintf(why, whylen, "%s", lua_tostring(L, -2));
 	*ends = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "close") == 0;
+	le->then_tcp = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "tcp") == 0;
 	lua_settop(L, TRACEBACK_IDX);
 	return 0;
+}
+
+bool lua_engine_then_tcp(const struct lua_engine *le)
+{
+	return le->then_tcp;
 }
 
 int lua_engine_expired(struct lua_engine *le, uint32_t conn_id, double key)

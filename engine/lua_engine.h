@@ -25,6 +25,12 @@ int lua_engine_load(const char *scenario_path, const char *const *overrides, siz
 		    struct options *opt, char *err, size_t errlen, struct lua_engine **out);
 void lua_engine_free(struct lua_engine *le); /* NULL-safe */
 
+/* Whether a module (or the engine) declared name as kind ("counter" or
+ * "histogram", surge.counter/surge.declare): 1, or 0 with a did-you-mean or
+ * the declared names in hint; -EINVAL (hint says why) when Lua failed. */
+int lua_engine_declared(struct lua_engine *le, const char *kind, const char *name, char *hint,
+			size_t hintlen);
+
 /* In a worker, after fork: hands Lua the worker pointer and prepares the
  * protocol's per-connection state. */
 int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen);
@@ -38,6 +44,9 @@ int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, si
  * connection ends gracefully after this answer. */
 int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *p, size_t n,
 			double *key, bool *has_key, bool *ends, char *why, size_t whylen);
+/* Whether the last lua_engine_response returned "tcp" third: the answer was
+ * truncated and its request is to be asked again over TCP (fallback.h). */
+bool lua_engine_then_tcp(const struct lua_engine *le);
 /* UDP: the request carrying key timed out and is forgotten; the protocol's
  * optional expired(ctx, key) frees what it kept for it. 0, or -EINVAL when
  * it raised (lua_engine_last_error). */

@@ -121,6 +121,11 @@ struct options {
 	bool has_request_fn, has_response_fn;
 	bool has_conn_events; /* Lua hears of each connection's open and close */
 	uint32_t max_message; /* largest message accepted before protocol error */
+	/* transport udp (retry.h, fallback.h) */
+	uint32_t retries;        /* resends of a datagram left unanswered */
+	uint64_t retry_after_ns; /* how long each try waits (the request timeout
+				    split over the tries unless the protocol says) */
+	bool tcp_fallback;       /* a response may ask for its request over TCP */
 
 	/* Reports */
 	bool latency_table;

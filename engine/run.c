@@ -611,6 +611,12 @@ void run_result_free(struct run_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* threshold_check_declared's question, answered by the scenario's Lua. */
+static int declared(void *le, const char *kind, const char *name, char *hint, size_t hintlen)
+{
+	return lua_engine_declared(le, kind, name, hint, hintlen);
+}
+
 int run_main(int argc, char **argv)
 {
 	struct options opt = {0};
@@ -653,6 +659,11 @@ int run_main(int argc, char **argv)
 		goto out;
 	}
 	res.nthresholds = opt.nthreshold_specs;
+	if (threshold_check_declared(res.thresholds, res.nthresholds, declared, le, err,
+				     sizeof(err)) < 0) {
+		fprintf(stderr, "surge: %s\n", err);
+		goto out;
+	}
 	for (size_t i = 0; i < res.nthresholds; i++)
 		if (res.thresholds[i].abort && res.thresholds[i].abort_after_ns >= opt.duration_ns)
 			fprintf(stderr, "surge: warning: %s: threshold %s %s has abort_after %.9gs, not "

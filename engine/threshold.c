@@ -212,6 +212,32 @@ int threshold_parse_specs(const struct threshold_spec *specs, size_t n, struct t
 	return 0;
 }
 
+int threshold_check_declared(const struct threshold *t, size_t n, threshold_declared_fn *declared,
+			     void *arg, char *err, size_t errlen)
+{
+	char hint[512];
+
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].kind != TH_COUNTER && t[i].kind != TH_HIST)
+			continue;
+		const char *kind = t[i].kind == TH_COUNTER ? "counter" : "histogram";
+		int rc = declared(arg, kind, t[i].name, hint, sizeof(hint));
+		if (rc < 0) {
+			snprintf(err, errlen, "%s: threshold on '%s': %s", t[i].where, t[i].metric, hint);
+			return rc;
+		}
+		if (rc == 0) {
+			snprintf(err, errlen, "%s: threshold on '%s': no %s '%s' is declared by the "
+					      "protocol or the engine (%s); a module declares its own "
+					      "at load with surge.%s(\"%s\") or surge.declare(\"%s\", "
+					      "\"family.*\")",
+				 t[i].where, t[i].metric, kind, t[i].name, hint, kind, t[i].name, kind);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static bool compare(double a, enum threshold_op op, double b)
 {
 	switch (op) {

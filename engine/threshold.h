@@ -57,6 +57,18 @@ int threshold_parse(const char *metric, const char *condition, const char *where
 /* Parses every spec into a new array (*out, NULL when n is 0; free() it).
  * Returns 0, or -EINVAL with err naming where the bad one was written, or
  * -ENOMEM. */
+/* Tells whether a histogram or counter named name was declared ("counter"
+ * or "histogram" in kind): 1, 0 with a hint for people, or -errno. */
+typedef int threshold_declared_fn(void *arg, const char *kind, const char *name, char *hint,
+				  size_t hintlen);
+
+/* surge run, before traffic: every counter.NAME and NAME.STAT threshold
+ * names something declared, so a typo cannot pass as "never counted".
+ * Returns 0, or -EINVAL with err naming where it was written, the metric and
+ * a did-you-mean. */
+int threshold_check_declared(const struct threshold *t, size_t n, threshold_declared_fn *declared,
+			     void *arg, char *err, size_t errlen);
+
 int threshold_parse_specs(const struct threshold_spec *specs, size_t n, struct threshold **out,
 			  char *err, size_t errlen);
 

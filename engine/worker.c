@@ -4,6 +4,7 @@
  * and ship statistics to the coordinator every second and once at the end.
  */
 #include "worker.h"
+#include "fallback.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -276,6 +277,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	w.report_fd = report_fd;
 	w.pacer_fd = -1;
 	inflight_pool_init(&w.fl);
+	retry_table_init(&w.retry);
 	signal(SIGPIPE, SIG_IGN);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -351,6 +353,8 @@ out:
 	tls_client_free(&w, w.tls);
 	pool_free(&w);
 	inflight_pool_free(&w.fl);
+	fallback_free(&w);
+	retry_table_free(&w.retry);
 	addrset_picker_free(&w.picker);
 	control_stop(&w);
 	stats_free(&w.stats);

@@ -22,12 +22,14 @@
 #include "options.h"
 #include "pacer.h"
 #include "quota.h"
+#include "retry.h"
 #include "samples.h"
 #include "stats.h"
 #include "surge/ffi.h"
 
 struct lua_engine;
 struct tls_client;
+struct fallback;
 
 #define WORKER_SCRATCH SURGE_REQBUF_SIZE
 
@@ -59,6 +61,8 @@ struct worker {
 	struct conn_list connects;   /* connect() in progress, oldest first */
 	struct conn_list free;       /* closed slots inside the target, oldest first */
 	struct inflight_pool fl;     /* every request in flight, oldest first */
+	struct retry_table retry;    /* udp: their bytes, to resend (retries, tcp_fallback) */
+	struct fallback *fallback;   /* udp: TCP for truncated answers, opened on first use */
 	ev_timer connect_deadline;   /* the oldest connect's timeout (deadline.c) */
 	ev_timer request_deadline;   /* the oldest request's timeout (deadline.c) */
 

@@ -112,6 +112,53 @@ end
 handle_kind("counter", "surge_counter_id", "surge_count", "add", 1)
 handle_kind("histogram", "surge_metric_id", "surge_metric", "record", 0)
 
+-- Families of names counted at run time (dns.rcode.NXDOMAIN, http.status.404):
+-- surge.declare("counter", "dns.rcode.*") at load says a module counts into
+-- one, so a threshold on any of its names is accepted before traffic. "*"
+-- stands for one or more name characters. The engine's own come first.
+M.families = { counter = {}, histogram = {} }
+
+local function glob(pattern)
+  return "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-%?]", "%%%0"):gsub("%*", "[%%w._:-]+") .. "$"
+end
+
+function M.declare(kind, pattern)
+  if kind ~= "counter" and kind ~= "histogram" then
+    error("surge.declare: kind must be \"counter\" or \"histogram\" (got " .. tostring(kind)
+      .. ")", 2)
+  end
+  if type(pattern) ~= "string" or pattern == "" or #pattern >= 64 or pattern:find("[^%w._:*-]") then
+    error("surge.declare: a name or family like \"dns.rcode.*\" (letters, digits, ._:- and *; got "
+      .. tostring(pattern) .. ")", 2)
+  end
+  if not pattern:find("*", 1, true) then
+    M.declared[pattern] = M.declared[pattern] or kind
+    return
+  end
+  local f = M.families[kind]
+  f[#f + 1] = { pattern, glob(pattern) }
+end
+
+-- What C counts or records itself, whatever the protocol (conn.c, dgram.c,
+-- stats.c, tls.c, churn.c, dest.c, http_stats.c).
+for _, n in ipairs { "protocol.*", "errno.*", "udp.*", "source.*", "conn.*", "tls.*", "pool.*",
+  "http.*", "dest:*" } do M.declare("counter", n) end
+for _, n in ipairs { "latency", "service", "connect", "send_lag", "tls_handshake",
+  "tls_handshake.*", "conn.first_answer", "dest:*" } do M.declare("histogram", n) end
+
+-- Whether a threshold may name `name` of `kind` ("counter" or "histogram"):
+-- true, or false and a hint (a did-you-mean, else the declared names).
+function M._is_declared(kind, name)
+  if M.declared[name] == kind then return true end
+  for _, f in ipairs(M.families[kind]) do
+    if name:find(f[2]) then return true end
+  end
+  local set = {}
+  for n, k in pairs(M.declared) do if k == kind then set[n] = true end end
+  for _, f in ipairs(M.families[kind]) do set[f[1]] = true end
+  return false, require("surge.keys").suggest(name, set)
+end
+
 M.wire = require "surge.wire"
 
 function M.worker_index()

@@ -532,7 +532,8 @@ end
 -- Normalizes the protocol table; errors name "protocol.<field>".
 local PROTOCOL_KEYS = { name = true, shape = true, session = true, framing = true, request = true,
   response = true, match = true, pipeline = true, max_message = true, prepare = true,
-  connect = true, close = true, transport = true, expired = true }
+  connect = true, close = true, transport = true, expired = true, retries = true,
+  retry_after = true, tcp_fallback = true }
 local FRAMING_KEYS = {
   fixed = { kind = true, size = true }, u16 = { kind = true },
   delimiter = { kind = true, delim = true }, lua = { kind = true, fn = true },
@@ -553,6 +554,22 @@ local function check_protocol(p, pipeline)
     return nil, "protocol.transport", "\"tcp\" or \"udp\""
   end
   out.transport = transport
+  for _, k in ipairs { "retries", "retry_after", "tcp_fallback" } do
+    if p[k] ~= nil and transport ~= "udp" then
+      return nil, "protocol." .. k, "nothing with transport = \"" .. transport .. "\" (a stream "
+        .. "neither loses nor truncates a message): only transport = \"udp\" retries"
+    end
+  end
+  if p.retries ~= nil and not whole(p.retries, 0, 255) then
+    return nil, "protocol.retries", "a whole number of resends from 0 to 255"
+  end
+  if p.retry_after ~= nil and not (type(p.retry_after) == "number" and p.retry_after > 0) then
+    return nil, "protocol.retry_after", "seconds each try waits, above 0"
+  end
+  if p.tcp_fallback ~= nil and type(p.tcp_fallback) ~= "boolean" then
+    return nil, "protocol.tcp_fallback", "true or false (a response may return key, nil, \"tcp\")"
+  end
+  out.retries, out.retry_after, out.tcp_fallback = p.retries, p.retry_after, p.tcp_fallback
   if transport == "udp" then
     -- One message per datagram: no framing, no byte stream for a session.
     if shape ~= "message" then
@@ -836,6 +853,17 @@ function M.load(path, overrides)
     local line = line_of(source, "protocol")
     return nil, fmt("%s:%s option '%s': %s%s", path, line and (line .. ":") or "",
       field, whole_msg and "" or "expected ", expected)
+  end
+  -- Each try waits retry_after; all of them must fit the request timeout,
+  -- which bounds every request (without retry_after the timeout is split).
+  if proto.retry_after then
+    local timeout, tries = cfg.timeout and units.duration(cfg.timeout) or 5, (proto.retries or 0) + 1
+    if proto.retry_after * tries > timeout * (1 + 1e-9) then
+      local line = line_of(source, "retry_after") or line_of(source, "protocol")
+      return nil, fmt("%s:%s option 'protocol.retry_after': %d tries of %gs do not fit the request "
+        .. "timeout of %gs: set timeout = \"%gs\" or a shorter retry_after", path,
+        line and (line .. ":") or "", tries, proto.retry_after, timeout, proto.retry_after * tries)
+    end
   end
 
   -- The protocol's transport and the targets' schemes must agree: a udp://

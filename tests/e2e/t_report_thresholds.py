@@ -37,8 +37,37 @@ ok(rc == 3, "a 2 ms server fails latency.p50<1ms: exit 3", out + err)
 ok("thresholds  3 of 4 passed" in out and "FAIL  latency.p50 < 1ms" in out,
    "the failing one is marked, with where it came from", out)
 
+# --- names: a threshold on a counter or histogram nobody declares stops the
+# run before traffic (exit 2), naming where it was written and the nearest
+# declared name; a declared one never counted fails at the end (exit 3);
+# dynamic families (http.status.NNN) are accepted.
+DECL = """local surge = require "surge"
+local lost = surge.counter("app.lost")
+surge.histogram("app.first_byte")
+""" + SCN
+declared = write_scenario(DECL % (srv.port, '["counter.app.lost"] = "> 0",'))
+rc, out, err = surge("run", declared, "-w", "1", "-d", "1s", "--no-progress")
+ok(rc == 3 and "FAIL  counter.app.lost > 0" in out, "a declared counter never counted fails: exit 3",
+   out + err)
+rc, out, err = surge("run", good, "-w", "1", "-d", "1s", "--threshold", "counter.http.status.503<1",
+                     "--no-progress")
+ok(rc == 0, "a name of a dynamic family (http.status.NNN) is accepted", out + err)
+
+js = os.path.join(tempfile.mkdtemp(), "run.json")
+typo = write_scenario(DECL % (srv.port, '["counter.app.lsot"] = "> 0",'))
+rc, out, err = surge("run", typo, "-w", "1", "--json", js, "--no-progress")
+ok(rc == 2 and "%s:12: threshold on 'counter.app.lsot': no counter 'app.lsot' is declared" % typo
+   in err and "did you mean 'app.lost'?" in err, "an undeclared counter: exit 2, file:line and "
+   "a did-you-mean", err)
+ok(not os.path.exists(js) and "completed" not in out, "... before any traffic (no report)", out)
+rc, out, err = surge("run", declared, "-w", "1", "--threshold", "app.frist_byte.p99<1ms",
+                     "--no-progress")
+ok(rc == 2 and "--threshold: threshold on 'app.frist_byte.p99': no histogram 'app.frist_byte'" in err
+   and "did you mean 'app.first_byte'?" in err, "an undeclared histogram from --threshold: exit 2",
+   err)
 rc, out, err = surge("run", good, "-w", "1", "--threshold", "counter.nope>0", "--no-progress")
-ok(rc == 3 and "FAIL  counter.nope > 0" in out, "a counter never counted fails", out)
+ok(rc == 2 and "no counter 'nope' is declared" in err and "surge.counter(\"nope\")" in err,
+   "the message says how to declare one", err)
 
 # --- abort: a 2 ms server fails p50 < 1ms from the first second; abort_after
 # holds the check until 2 s, so a 20 s run stops after exactly 2 s.

@@ -7,6 +7,7 @@ local t = require "tap"
 
 local counts, metrics = {}, {}
 package.loaded.surge = {
+  declare = function() end,
   count = function(name, n) counts[name] = (counts[name] or 0) + (n or 1) end,
   metric = function(name, ns) metrics[name] = (metrics[name] or 0) + 1 end,
   now_ns = function() return 1000 end,

@@ -8,6 +8,7 @@ local t = require "tap"
 
 local counts = {}
 package.loaded.surge = {
+  declare = function() end,
   count = function(name, n) counts[name] = (counts[name] or 0) + (n or 1) end,
   metric = function() end,
   now_ns = function() return 1000 end,
@@ -20,17 +21,37 @@ struct surge_ctx { uint32_t conn_id; uint32_t worker; uint64_t seq; uint64_t now
 
 local char, byte, fmt = string.char, string.byte, string.format
 local function u16(n) return char(bit.rshift(n, 8), bit.band(n, 255)) end
+-- Calls fn as a scenario line would (not a tail call), so an error is
+-- positioned at this file's line.
 local function errs(fn, ...)
-  local ok, e = pcall(fn, ...)
+  local ok, e = pcall(function(...)
+    local p = fn(...)
+    return p
+  end, ...)
   return not ok and tostring(e) or ""
 end
 
 -- ---- options ----
-t.ok(errs(dns.udp, { queries = { "x A" }, tc = "tcp" }):find("tc = \"tcp\"", 1, true),
-  "tc = \"tcp\" is refused with a clear error (not supported yet)")
-t.ok(errs(dns.udp, { queries = { "x A" }, tc = "drop" }):find("tc must be", 1, true), "tc other")
-t.ok(errs(dns.udp, { queries = { "x A" }, retries = 2 }):find("retries must be 0", 1, true),
-  "retries > 0 refused")
+-- A bad option names the scenario's file:line (this file), dns.udp and the option.
+local here = "test_dns_udp.lua:%d+: dns.udp: "
+t.ok(errs(dns.udp, { queries = { "x A" }, tc = "drop" }):find(here .. "tc must be \"count\"[^\n]* or \"tcp\"[^\n]*not drop"),
+  "tc other than count/tcp: file:line, option and what it may be")
+for _, bad in ipairs { -1, 1.5, 256, "2" } do
+  t.ok(errs(dns.udp, { queries = { "x A" }, retries = bad }):find(here .. "retries must be a whole number of resends from 0 to 255, not " .. tostring(bad):gsub("%p", "%%%0")),
+    "retries = " .. tostring(bad) .. " refused")
+end
+for _, bad in ipairs { 0, -1, "soon", "0s" } do
+  t.ok(errs(dns.udp, { queries = { "x A" }, retries = 1, retry_after = bad }):find(here .. "retry_after must be a duration above 0"),
+    "retry_after = " .. tostring(bad) .. " refused")
+end
+t.ok(errs(dns.udp, { queries = { "x A" }, retry_after = "1s" }):find(here .. "retry_after needs retries"),
+  "retry_after without retries refused")
+local pr = dns.udp { queries = { "x A" }, retries = 2, retry_after = "300ms", tc = "tcp" }
+t.ok(pr.retries == 2 and math.abs(pr.retry_after - 0.3) < 1e-12 and pr.tcp_fallback == true,
+  "retries, retry_after (seconds) and tcp_fallback reach the protocol table")
+local pc = dns.udp { queries = { "x A" } }
+t.ok(pc.retries == nil and pc.retry_after == nil and pc.tcp_fallback == nil,
+  "defaults: no retries, no TCP fallback")
 t.ok(errs(dns.udp, { queries = { "x A" }, keepalive = true }):find("dns.udp: unknown option 'keepalive'", 1, true),
   "keepalive is TCP's (RFC 7828)")
 t.ok(errs(dns.udp, { queries = { "x A" }, edns = 100 }):find("dns.udp: edns", 1, true),
@@ -93,6 +114,45 @@ do
   local gc = recv(pp, answer(qa, {}), 1)
   t.ok(ka == 0 and kb == 0 and ga == 0 and eb == "unmatched" and gc == 0,
     "sockets keep their own IDs: ID 0 on two sockets, each answered once")
+end
+
+-- ---- tc = "tcp": a TC answer asks for TCP and settles nothing ----
+do
+  local pt = dns.udp { queries = { "example.com A" }, tc = "tcp" }
+  counts = {}
+  local q, k = send(pt, 3, 0)
+  local g, e, th = recv(pt, answer(q, { tc = true }), 3)
+  t.ok(g == k and e == nil and th == "tcp" and counts["dns.tc"] == 1 and
+    counts["dns.rcode.NOERROR"] == nil, "a TC answer returns key, nil, \"tcp\": dns.tc, no rcode")
+  g, e, th = recv(pt, answer(q, { answers = { A_RR } }), 3)
+  t.ok(g == k and e == nil and th == nil and counts["dns.rcode.NOERROR"] == 1 and
+    counts["dns.answers.with_records"] == 1, "the TCP answer (same ID) settles it: rcode once")
+  local _, e2 = recv(pt, answer(q, { answers = { A_RR } }), 3)
+  t.is(e2, "unmatched", "and only once")
+  q, k = send(pt, 3, 1)
+  pt.expired(ctx, k)
+  local _, e3 = recv(pt, answer(q, { answers = { A_RR } }), 3)
+  t.is(e3, "unmatched", "a query that timed out while over TCP frees its ID")
+end
+
+-- ---- retries: a question mismatch is not this query's answer (RFC 5452 9.1) ----
+do
+  local pr2 = dns.udp { queries = { "example.com A", "www.example.com AAAA" }, retries = 1,
+    ids = "sequential", pipeline = 1 }
+  local qa = send(pr2, 4, 0)
+  local qb, kb = select(1, send(pr2, 4, 1))
+  -- an answer carrying qb's ID but qa's question: a late answer to an earlier query
+  local wrong = qb:sub(1, 2) .. answer(qa, {}):sub(3)
+  local g, e = recv(pr2, wrong, 4)
+  t.ok(g == nil and e == "unmatched", "with retries a mismatched question is unmatched ...")
+  g, e = recv(pr2, answer(qb, {}), 4)
+  t.ok(g == kb and e == nil, "... and the query still waits for its own answer")
+  local pn = dns.udp { queries = { "example.com A", "www.example.com AAAA" }, ids = "sequential",
+    pipeline = 1 }
+  qa = send(pn, 4, 0)
+  qb, kb = send(pn, 4, 1)
+  g, e = recv(pn, qb:sub(1, 2) .. answer(qa, {}):sub(3), 4)
+  t.ok(g == kb and e == "question mismatch", "without retries it is a protocol error, as over TCP")
 end
 
 -- ---- expired: the ID is free again; a late answer is unmatched ----

@@ -69,6 +69,25 @@ int main(void)
 		inflight_push(&p, &b, 2);
 	is_int(p.cap, cap, "1000 new entries fit in the freed ones: no growth");
 	ok(p.e[p.all.last].conn == 2 && p.e[b.last].cnext == INFLIGHT_NONE, "the newest is b's last");
+
+	/* A resent request (retry.c) moves to the end of both lists, index kept. */
+	uint32_t first = a.first, second = p.e[a.first].cnext, oldest = inflight_oldest(&p);
+	int na = list_len(&p, &a), nall = all_len(&p);
+	inflight_requeue(&p, &a, first);
+	ok(a.last == first && a.first == second && p.e[first].cnext == INFLIGHT_NONE &&
+		   p.e[second].cprev == INFLIGHT_NONE,
+	   "requeue: a's oldest is now its last, the next one its first");
+	ok(p.all.last == first && p.e[first].wnext == INFLIGHT_NONE &&
+		   (oldest != first || inflight_oldest(&p) != first),
+	   "and the worker's newest");
+	is_int(list_len(&p, &a), na, "requeue keeps a's count");
+	is_int(all_len(&p), nall, "and the worker's");
+	inflight_requeue(&p, &a, first);
+	ok(a.last == first && p.all.last == first, "requeueing the last entry is a no-op");
+	inflight_list_init(&b);
+	uint32_t only = inflight_push(&p, &b, 3);
+	inflight_requeue(&p, &b, only);
+	ok(b.first == only && b.last == only && p.all.last == only, "a list of one stays one");
 	inflight_pool_free(&p);
 	ok(p.e == NULL && p.cap == 0, "free empties the pool");
 	return tap_done();

@@ -12,6 +12,7 @@
 local ffi = require "ffi"
 local bit = require "bit"
 local surge = require "surge"
+local units = require "surge.units"
 
 local band, bor, bxor, lshift, rshift = bit.band, bit.bor, bit.bxor, bit.lshift, bit.rshift
 local copy = ffi.copy
@@ -20,6 +21,13 @@ local concat, unpack, find = table.concat, unpack, string.find
 local type, tonumber, tostring, pairs, ipairs = type, tonumber, tostring, pairs, ipairs
 
 local M = {}
+
+-- What this module counts and records (a threshold may name any of them).
+for _, n in ipairs { "dns.rcode.*", "dns.tc", "dns.truncated", "dns.malformed", "dns.answers.*",
+  "dns.qtype.*", "dns.retries", "dns.tc_retried_tcp", "dns.tc_tcp.*", "dns.late_answers" } do
+  surge.declare("counter", n)
+end
+surge.declare("histogram", "dns.qtype.*")
 
 -- RR TYPEs by name: RFC 1035 §3.2.2-3.2.3 and the IANA "Resource Record (RR)
 -- TYPEs" registry. Any other type is written TYPEnnn (RFC 3597 §5).
@@ -435,7 +443,7 @@ local FREE = ffi.typeof("uint16_t[?]")
 local OPTIONS = { queries = true, pipeline = true, edns = true, do_bit = true, rd = true,
   ids = true, per_qtype = true, keepalive = true, seed = true }
 local UDP_OPTIONS = { queries = true, pipeline = true, edns = true, do_bit = true, rd = true,
-  ids = true, per_qtype = true, seed = true, retries = true, tc = true }
+  ids = true, per_qtype = true, seed = true, retries = true, retry_after = true, tc = true }
 
 -- Cached counter names so counting allocates nothing.
 local RCODE_COUNTER = setmetatable({}, { __index = function(t, r)
@@ -472,17 +480,25 @@ local function build(kind, opts)
   local pre = udp and 0 or 2
   local hdr = pre + 12
   local tc_mode = opts.tc or "count"
+  local retries, retry_after = opts.retries or 0, opts.retry_after
   if udp then
-    if tc_mode == "tcp" then
-      fail("tc = \"tcp\" (retrying truncated answers over TCP) is not supported yet; "
-        .. "tc = \"count\" counts them under dns.tc")
-    elseif tc_mode ~= "count" then
-      fail("tc must be \"count\"")
+    -- RFC 1035 4.2.1 / RFC 7766 5: a truncated answer is asked again over TCP.
+    if tc_mode ~= "count" and tc_mode ~= "tcp" then
+      fail(fmt("tc must be \"count\" (count truncated answers under dns.tc) or \"tcp\" (also "
+        .. "ask them again over TCP), not %s", tostring(tc_mode)))
     end
-    local retries = opts.retries or 0
-    if retries ~= 0 then
-      fail("retries must be 0: a lost answer is a request timeout (retransmission is not "
-        .. "supported yet)")
+    if type(retries) ~= "number" or retries % 1 ~= 0 or retries < 0 or retries > 255 then
+      fail(fmt("retries must be a whole number of resends from 0 to 255, not %s",
+        tostring(retries)))
+    end
+    if retry_after ~= nil then
+      local s = units.duration(retry_after)
+      if not s or s <= 0 then
+        fail(fmt("retry_after must be a duration above 0 like \"500ms\" (how long each try "
+          .. "waits), not %s", tostring(retry_after)))
+      end
+      if retries == 0 then fail("retry_after needs retries (how many times to resend)") end
+      retry_after = s
     end
   end
   local pipeline = opts.pipeline or 8
@@ -677,6 +693,8 @@ local function build(kind, opts)
   end
 
   local tc_counter = udp and "dns.tc" or "dns.truncated"
+  local tcp_retry = udp and tc_mode == "tcp"
+  local resends = udp and retries > 0
 
   local function response(ctx, p, len)
     if len < pre + 2 then
@@ -696,11 +714,24 @@ local function build(kind, opts)
     else
       err, rcode, an, tc = parse(p, len, s.qd, s.qlen, pre)
     end
-    release(st, slot)
+    if err == "question mismatch" and resends then
+      -- RFC 5452 9.1: an answer is the one whose ID *and* question match.
+      -- With resends, a late answer to an earlier query that used this ID
+      -- can come: it is not this query's answer, which still waits.
+      return nil, "unmatched"
+    end
     if err then
+      release(st, slot)
       if err == "malformed" then count("dns.malformed") end
       return id, err
     end
+    if tc and tcp_retry then
+      -- The TCP answer settles it (and is the one whose rcode counts): the
+      -- slot stays busy, the core resends the query over TCP.
+      count(tc_counter)
+      return id, nil, "tcp"
+    end
+    release(st, slot)
     count(RCODE_COUNTER[rcode])
     status(rcode) -- the sample log's status (RFC 1035 4.1.1, extended by RFC 6891 6.1.3)
     if tc then count(tc_counter) end
@@ -746,6 +777,11 @@ local function build(kind, opts)
       request = request,
       response = response,
       expired = expired,
+      -- Resent on the same socket, same ID, when unanswered (the core keeps
+      -- the bytes); truncated answers asked again over TCP (RFC 7766 5).
+      retries = retries > 0 and retries or nil,
+      retry_after = retry_after,
+      tcp_fallback = tcp_retry or nil,
     }
   end
   return {
@@ -766,8 +802,10 @@ function M.tcp(opts)
   return p
 end
 -- DNS over UDP on connected sockets: tc = "count" (answers with TC set are
--- counted under dns.tc, not retried), retries = 0 (a lost answer is a
--- request timeout).
+-- counted under dns.tc) or "tcp" (counted, and the query asked again over TCP
+-- to the same server); retries = N resends an unanswered query on its socket
+-- with the same ID, each try waiting retry_after (default: the request
+-- timeout split over the tries); a request whose tries are spent times out.
 function M.udp(opts)
   local p = build("udp", opts)
   return p

@@ -34,6 +34,10 @@ local tonumber, ipairs, type = tonumber, ipairs, type
 
 local M = {}
 
+-- What this module counts and records (a threshold may name any of them).
+surge.declare("counter", "rtsp.*")
+surge.declare("histogram", "rtsp.*")
+
 local DOLLAR = 36 -- RFC 2326 10.12: '$', channel, 16-bit length, data
 
 -- Where a failure lands in the report's error classes. The engine already
