@@ -1,5 +1,6 @@
 /* report_text: the summary a user reads on stdout, and the progress line. */
 #include "report.h"
+#include "shard.h"
 #include "tls.h"
 
 #include <math.h>
@@ -185,9 +186,14 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 
 	if (secs <= 0)
 		secs = 1e-9;
-	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n", how, secs, o->max_connections,
-		o->max_connections == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
+	uint32_t conns = shard_connections(o);
+	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n", how, secs, conns,
+		conns == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
 		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");
+	if (o->shards > 1)
+		fprintf(f, "  shard       %u of %u (of the run's %u connections, every %u-th request "
+			   "of its schedule); merge: surge report on every shard's --hlog\n",
+			o->shard + 1, o->shards, o->max_connections, o->shards);
 	if (o->requests)
 		fprintf(f, "  ended       %s\n", report_ended_by(o, r));
 	if (o->shape == SHAPE_MESSAGE) {
