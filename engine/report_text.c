@@ -191,7 +191,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		conns == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
 		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");
 	if (o->shards > 1)
-		fprintf(f, "  shard       %u of %u (of the run's %u connections, every %u-th request "
+		fprintf(f, "  shard       %u of %u (of the run's %u connections, 1 in %u requests "
 			   "of its schedule); merge: surge report on every shard's --hlog\n",
 			o->shard + 1, o->shards, o->max_connections, o->shards);
 	if (o->requests)
