@@ -350,13 +350,9 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 	shard_flags_apply(&sf, &opt);
 	if (shard_apply(&opt, err, sizeof(err)) < 0)
 		say(d, FAIL, NULL, "%s", err);
-	if (shard_view(&opt, &view) < 0) {
-		rc = EXIT_FAILED;
-		goto out;
-	}
-	check_conntrack(d, view.max_connections);
+	check_conntrack(d, shard_connections(&opt));
 	sources_table(sys);
-	printf("\n%s: %u connections to %zu target%s\n", scenario, view.max_connections,
+	printf("\n%s: %u connections to %zu target%s\n", scenario, shard_connections(&opt),
 	       opt.ntargets, opt.ntargets == 1 ? "" : "s");
 	/* As surge run resolves: c-ares, the scenario's resolver and family. */
 	int r = refresh_resolve(&opt, &rf, err, sizeof(err));
@@ -375,6 +371,12 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 	    opt.ndests > 1 ? ", ..." : "");
 	if (tls_options_used(&opt))
 		check_tls_memory(d, &opt);
+	/* The shard's share, once the names are resolved (the plan counts
+	 * destinations). */
+	if (shard_view(&opt, &view) < 0) {
+		rc = EXIT_FAILED;
+		goto out;
+	}
 	if (opt.shards > 1) {
 		shard_share_facts(d, &opt, &view);
 	} else if (opt.bind) {
