@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,7 @@ static int whole(const char *s, unsigned long lo, unsigned long hi, uint32_t *ou
 {
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s || *s < '0' || *s > '9') /* strtoul would take a sign or blanks */
 		return -EINVAL;
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);

@@ -50,7 +50,8 @@ def shards(scn, n, tag, extra=()):
 
 for arrival in ("uniform", "poisson"):
     scn = write_scenario(SCN % (srv.port, arrival))
-    rc, out, err = surge("run", scn, "-w", "2", "-q", "--json", os.path.join(d, "whole.json"))
+    rc, out, err = surge("run", scn, "-w", "2", "-q", "--json", os.path.join(d, "whole.json"),
+                         "--hlog", os.path.join(d, "whole.hlog"))
     whole = reports.load(os.path.join(d, "whole.json"))
     runs = shards(scn, 3, arrival)
     docs = [r[1] for r in runs]
@@ -68,6 +69,8 @@ for arrival in ("uniform", "poisson"):
        sum(x["totals"]["connections"]["peak_open"] for x in docs) == 7,
        "%s: 7 connections split 3+2+2 and all held" % arrival,
        [(x["run"]["connections"], x["totals"]["connections"]["peak_open"]) for x in docs])
+    ok(all(reports.validate(x) is None for x in docs), "%s: the shards' JSON validates" % arrival,
+       [reports.validate(x) for x in docs])
     ok([x["run"]["shard"]["index"] for x in docs] == [1, 2, 3] and
        all(x["run"]["shard"]["count"] == 3 for x in docs), "%s: each JSON records its shard" % arrival)
     starts = set(x["run"]["start_time"] for x in docs)
@@ -115,6 +118,17 @@ for arrival in ("uniform", "poisson"):
                              "latency.p99<5s")
         # throughput < 600 still fails on 2 of 3 shards? 2/3 of 900/s peak: ~405/s, passes.
         ok(rc == 0, "--partial: missing shards are not an error", err)
+        rc, out, err = surge("report", logs[0], os.path.join(d, "whole.hlog"), "-q")
+        ok(rc == 1 and "was not run with --shard" in err,
+           "a shard merged with a log of an unsharded run is refused", err)
+        with open(logs[1]) as f:
+            text = f.read()
+        broken = os.path.join(d, "broken.hlog")
+        with open(broken, "w") as f:
+            f.write(text.replace("#surge-param shard 2/3", "#surge-param shard 2/x"))
+        rc, out, err = surge("report", logs[0], broken, logs[2], "-q")
+        ok(rc == 1 and "expected K/N, got '2/x'" in err, "a shard parameter that does not read "
+           "is named", err)
         other = shards(scn, 3, "other")
         rc, out, err = surge("report", logs[0], other[1][2], logs[2], "-q")
         ok(rc == 1 and "shards of different runs" in err,
@@ -127,6 +141,22 @@ for arrival in ("uniform", "poisson"):
         ok([x[0] for x in r] == [0, 0, 0] and "judged on the merge" in r[0][3],
            "without it a shard's failing threshold is a note, exit 0", r[0][3])
 
+# Runs started together without --shard add up what they asked too.
+closed = write_scenario('''local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
+         connections = 3, rate = 100, duration = "2s" }
+''' % srv.port)
+ps = [subprocess.Popen([SURGE, "run", closed, "-w", "1", "-q", "--hlog",
+                        os.path.join(d, "together-%d.hlog" % i)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE) for i in (1, 2)]
+for p in ps:
+    p.communicate(timeout=60)
+rc, out, err = surge("report", os.path.join(d, "together-1.hlog"), os.path.join(d, "together-2.hlog"))
+ok(rc == 0 and "run together" in out and "up to 6 connections" in out,
+   "two runs started together add their connections (3 + 3)", out + err)
+rc, out, err = surge("report", os.path.join(d, "together-1.hlog"), os.path.join(d, "whole.hlog"))
+ok(rc == 0 and "run together" not in out and "up to 3 connections" in out,
+   "runs one after another keep the first log's settings", out + err)
 srv.stop()
 
 # Ports: one shared source, 12 ports, 3 shards -> disjoint slices of 4.
