@@ -56,6 +56,11 @@ void report_header(FILE *f, const struct options *o)
 	else if (o->requests)
 		fprintf(f, ", %llu requests or %.9g s, whichever comes first",
 			(unsigned long long)o->requests, (double)o->duration_ns / 1e9);
+	if (o->shards > 1)
+		fprintf(f, ", shard %u of %u: %u of %u connections", o->shard + 1, o->shards,
+			shard_connections(o), o->max_connections);
+	if (o->start_at > 0)
+		fprintf(f, ", starting at %.3f (--start-at)", o->start_at);
 	fputc('\n', f);
 	fflush(f);
 }
