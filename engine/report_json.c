@@ -173,6 +173,17 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jstr(f, when);
 	jkey(f, &first, "interrupted");
 	fputs(r->interrupted ? "true" : "false", f);
+	if (r->shards_of) {
+		/* surge report of a sharded run: which of its shards it read. */
+		jkey(f, &first, "shards");
+		fprintf(f, "{\"count\":%u,\"missing\":[", r->shards_of);
+		for (uint32_t i = 0; i < r->nshards_missing; i++)
+			fprintf(f, "%s%u", i ? "," : "", r->shards_missing[i]);
+		fputs("],\"doubled\":[", f);
+		for (uint32_t i = 0; i < r->nshards_doubled; i++)
+			fprintf(f, "%s%u", i ? "," : "", r->shards_doubled[i]);
+		fputs("]}", f);
+	}
 	jkey(f, &first, "sources");
 	fputc('[', f);
 	for (size_t i = 0; i < nsources; i++) {

@@ -187,19 +187,30 @@ int report_shards_merge(const struct hlog *l, struct options *o, struct run_resu
 		goto out;
 	}
 	out->count = count;
+	r->shards_of = count;
 	for (size_t i = 0; i < n; i++) {
 		if (seen[k[i] - 1]++ == 0)
 			take[i] = true; /* a shard read twice asked once */
 	}
 	for (uint32_t s = 0; s < count; s++) {
+		out->missing += !seen[s];
+		out->doubled += seen[s] > 1;
+	}
+	r->shards_missing = calloc(out->missing + 1, sizeof(uint32_t));
+	r->shards_doubled = calloc(out->doubled + 1, sizeof(uint32_t));
+	if (!r->shards_missing || !r->shards_doubled) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t s = 0; s < count; s++) {
 		if (!seen[s]) {
-			out->missing++;
+			r->shards_missing[r->nshards_missing++] = s + 1;
 			continue;
 		}
 		out->present++;
 		if (seen[s] < 2)
 			continue;
-		out->doubled++;
+		r->shards_doubled[r->nshards_doubled++] = s + 1;
 		if (!note)
 			continue;
 		fprintf(note, "surge report: shard %u/%u is in %u logs (", s + 1, count, seen[s]);

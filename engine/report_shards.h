@@ -28,7 +28,7 @@ struct report_shards {
 
 /* Reads the per-log parameters of l and turns o (filled from the first log)
  * and r into what the logs asked together: o->max_connections and
- * o->rate_segs summed, r->workers summed. Notes about missing or doubled
+ * o->rate_segs summed, r->workers summed, r->shards_* filled. Notes about missing or doubled
  * shards go to note (one line each, naming shard and log). Returns 0 with
  * *out filled, or -EINVAL (logs of different sharded runs, shards mixed with
  * logs that are not, a "shard" parameter that does not read) with err naming

@@ -656,6 +656,8 @@ void run_result_free(struct run_result *r)
 	series_free(r->series);
 	stats_free(&r->total);
 	free(r->thresholds);
+	free(r->shards_missing);
+	free(r->shards_doubled);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -60,11 +60,16 @@ for arrival in ("uniform", "poisson"):
        "\n".join(r[3] for r in runs))
     if not all(docs):
         continue
-    for key in ("intended", "sent", "completed"):
-        got = [x["totals"]["requests"][key] for x in docs]
-        ok(sum(got) == whole["totals"]["requests"][key],
-           "%s: shards' %s %s sum to one run's %d" % (arrival, key, got,
-                                                       whole["totals"]["requests"][key]))
+    # intended is the schedule itself: exact. Each shard takes all of its
+    # share (sent or, on a machine too busy, dropped from the backlog).
+    got = [x["totals"]["requests"]["intended"] for x in docs]
+    ok(sum(got) == whole["totals"]["requests"]["intended"],
+       "%s: shards' intended %s sum to one run's %d" % (arrival, got,
+                                                       whole["totals"]["requests"]["intended"]))
+    taken = [x["totals"]["requests"]["sent"] + x["totals"]["requests"]["dropped"] for x in docs]
+    ok(taken == got, "%s: each shard sent (or dropped) its whole share %s" % (arrival, taken))
+    ok(sum(taken) == whole["totals"]["requests"]["sent"] + whole["totals"]["requests"]["dropped"],
+       "%s: sent + dropped sum to one run's" % arrival)
     ok(sorted(x["run"]["connections"] for x in docs) == [2, 2, 3] and
        sum(x["totals"]["connections"]["peak_open"] for x in docs) == 7,
        "%s: 7 connections split 3+2+2 and all held" % arrival,
@@ -90,12 +95,17 @@ for arrival in ("uniform", "poisson"):
     ok(rc == 3, "%s: the merge fails the scenario's throughput < 600 (exit 3)" % arrival, out + err)
     ok("shards: 3 of 3" in out and "up to 7 connections" in out,
        "%s: the merge asks what the shards asked together" % arrival, out)
+    ok(reports.validate(m) is None and m["run"]["shards"] == {"count": 3, "missing": [],
+                                                             "doubled": []},
+       "%s: the merged JSON validates and read all 3 shards" % arrival)
     ok(m["run"]["connections"] == 7 and
        abs(m["run"]["rate"]["peak"] - 900) < 1e-6, "%s: merged JSON: 7 connections, peak 900/s"
        % arrival, m["run"]["connections"])
-    for key in ("intended", "sent", "completed"):
-        ok(m["totals"]["requests"][key] == whole["totals"]["requests"][key],
-           "%s: merged %s equals one run's" % (arrival, key))
+    ok(m["totals"]["requests"]["intended"] == whole["totals"]["requests"]["intended"],
+       "%s: merged intended equals one run's" % arrival)
+    for key in ("sent", "completed", "dropped"):
+        ok(m["totals"]["requests"][key] == sum(x["totals"]["requests"][key] for x in docs),
+           "%s: merged %s is the shards' sum" % (arrival, key))
     if reports.node_modules() and reports.have("node"):
         dec = reports.hdr_decode(*logs)
         for tag in ("latency", "service"):
@@ -107,12 +117,16 @@ for arrival in ("uniform", "poisson"):
         ok(False, "hdr-histogram-js available (make node-deps)")
 
     if arrival == "uniform":
-        rc, out, err = surge("report", logs[0], logs[2], "-q")
+        pj = os.path.join(d, "partial.json")
+        rc, out, err = surge("report", logs[0], logs[2], "-q", "--json", pj)
         ok(rc == 1 and "1 of 3 shards missing: 2/3" in err,
            "a missing shard is named (exit 1)", err)
-        rc, out, err = surge("report", logs[0], logs[1], logs[1], logs[2], "-q",
-                             "--threshold", "latency.p99<5s", "--threshold", "throughput<1e9")
-        ok("shard 2/3 is in 2 logs" in err,
+        ok(reports.load(pj)["run"]["shards"] == {"count": 3, "missing": [2], "doubled": []} and
+           reports.validate(reports.load(pj)) is None, "... and in the JSON (run.shards)",
+           reports.load(pj)["run"].get("shards"))
+        rc, out, err = surge("report", logs[0], logs[1], logs[1], logs[2], "-q", "--json", pj)
+        ok("shard 2/3 is in 2 logs" in err and
+           reports.load(pj)["run"]["shards"]["doubled"] == [2],
            "a doubled shard is named with its logs", err)
         rc, out, err = surge("report", logs[0], logs[2], "--partial", "-q", "--threshold",
                              "latency.p99<5s")
