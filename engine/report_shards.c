@@ -75,9 +75,10 @@ static int add_up(const struct hlog *l, const bool *take, struct options *o, str
 		workers += num(&l->logs[i], "workers", 0);
 		if (o->nrate_segs && !add_rates(&l->logs[i], o, sum)) {
 			if (rates_add && note)
-				fprintf(note, "surge report: note: %s has another rate schedule than "
-					"%s: the rate shown is the first log's\n", l->logs[i].name,
-					l->logs[0].name);
+				fprintf(note,
+					"surge report: note: %s has another rate schedule than "
+					"%s: the rate shown is the first log's\n",
+					l->logs[i].name, l->logs[0].name);
 			rates_add = false;
 		}
 	}
@@ -136,7 +137,8 @@ int report_shards_merge(const struct hlog *l, struct options *o, struct run_resu
 			goto out;
 		}
 		if (with && nn != count) {
-			snprintf(err, errlen, "%s is shard %s, but an earlier log is of %u shards: these "
+			snprintf(err, errlen,
+				 "%s is shard %s, but an earlier log is of %u shards: these "
 				 "are not the shards of one run (give the logs of one run)",
 				 l->logs[i].name, v, count);
 			rc = -EINVAL;
@@ -148,9 +150,10 @@ int report_shards_merge(const struct hlog *l, struct options *o, struct run_resu
 	if (with && with < n) {
 		for (size_t i = 0; i < n; i++)
 			if (!k[i]) {
-				snprintf(err, errlen, "%s was not run with --shard, but %zu of the other "
-					 "logs were: give the logs of one sharded run", l->logs[i].name,
-					 with);
+				snprintf(err, errlen,
+					 "%s was not run with --shard, but %zu of the other "
+					 "logs were: give the logs of one sharded run",
+					 l->logs[i].name, with);
 				break;
 			}
 		rc = -EINVAL;
@@ -173,8 +176,10 @@ int report_shards_merge(const struct hlog *l, struct options *o, struct run_resu
 		const char *sa = hlog_log_param(&l->logs[0], "start_at");
 		const char *sb = hlog_log_param(&l->logs[i], "start_at");
 		if ((a && b && strcmp(a, b) != 0) || (sa && sb && strcmp(sa, sb) != 0)) {
-			snprintf(err, errlen, "%s and %s are shards of different runs (%s %s and %s): "
-				 "give the logs of one run", l->logs[0].name, l->logs[i].name,
+			snprintf(err, errlen,
+				 "%s and %s are shards of different runs (%s %s and %s): "
+				 "give the logs of one run",
+				 l->logs[0].name, l->logs[i].name,
 				 a && b && strcmp(a, b) ? "connections" : "start",
 				 a && b && strcmp(a, b) ? a : sa, a && b && strcmp(a, b) ? b : sb);
 			rc = -EINVAL;
@@ -230,8 +235,10 @@ int report_shards_merge(const struct hlog *l, struct options *o, struct run_resu
 				fprintf(note, " %u/%u", s + 1, count);
 				said++;
 			}
-		fprintf(note, "%s (their share of the connections and the schedule is not in this "
-			"report)\n", out->missing > said ? " ..." : "");
+		fprintf(note,
+			"%s (their share of the connections and the schedule is not in this "
+			"report)\n",
+			out->missing > said ? " ..." : "");
 	}
 	rc = add_up(l, take, o, r, note);
 out:

@@ -19,11 +19,11 @@
 #include "run.h"
 
 struct report_shards {
-	uint32_t count;     /* N of the shards' "shard K/N" (0: the logs are not shards) */
-	uint32_t present;   /* distinct shards read */
-	uint32_t missing;   /* of the N, not read */
-	uint32_t doubled;   /* read from more than one log */
-	bool concurrent;    /* logs without --shard that ran at the same time */
+	uint32_t count;	  /* N of the shards' "shard K/N" (0: the logs are not shards) */
+	uint32_t present; /* distinct shards read */
+	uint32_t missing; /* of the N, not read */
+	uint32_t doubled; /* read from more than one log */
+	bool concurrent;  /* logs without --shard that ran at the same time */
 };
 
 /* Reads the per-log parameters of l and turns o (filled from the first log)

@@ -4,11 +4,9 @@
 #include "shard.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,14 +33,18 @@ static int count_from_env(const char *index_var, uint32_t *count, char *err, siz
 	const char *c = getenv("SURGE_SHARD_COUNT");
 
 	if (!c) {
-		snprintf(err, errlen, "--shard auto: %s is set but says nothing of how many shards "
+		snprintf(err, errlen,
+			 "--shard auto: %s is set but says nothing of how many shards "
 			 "there are: set SURGE_SHARD_COUNT to their number (the Job's completions, "
-			 "the jobs given to parallel), or give --shard K/N", index_var);
+			 "the jobs given to parallel), or give --shard K/N",
+			 index_var);
 		return -EINVAL;
 	}
 	if (whole(c, 1, SHARD_MAX, count) < 0) {
-		snprintf(err, errlen, "--shard auto: SURGE_SHARD_COUNT='%s': expected a whole number "
-			 "from 1 to %d", c, SHARD_MAX);
+		snprintf(err, errlen,
+			 "--shard auto: SURGE_SHARD_COUNT='%s': expected a whole number "
+			 "from 1 to %d",
+			 c, SHARD_MAX);
 		return -EINVAL;
 	}
 	return 0;
@@ -55,22 +57,30 @@ static int shard_auto(uint32_t *index, uint32_t *count, char *from, size_t froml
 	uint32_t i, min = 0, step = 1;
 
 	if (id && n) {
-		const char *m = getenv("SLURM_ARRAY_TASK_MIN"), *st = getenv("SLURM_ARRAY_TASK_STEP");
+		const char *m = getenv("SLURM_ARRAY_TASK_MIN"),
+			   *st = getenv("SLURM_ARRAY_TASK_STEP");
 		if (whole(id, 0, UINT32_MAX, &i) < 0 || whole(n, 1, SHARD_MAX, count) < 0 ||
-		    (m && whole(m, 0, UINT32_MAX, &min) < 0) || (st && whole(st, 1, UINT32_MAX, &step) < 0)) {
-			snprintf(err, errlen, "--shard auto: SLURM_ARRAY_TASK_ID='%s' of "
-				 "SLURM_ARRAY_TASK_COUNT='%s' are not whole numbers (count 1 to %d)",
-				 id, n, SHARD_MAX);
+		    (m && whole(m, 0, UINT32_MAX, &min) < 0) ||
+		    (st && whole(st, 1, UINT32_MAX, &step) < 0)) {
+			snprintf(
+			    err, errlen,
+			    "--shard auto: SLURM_ARRAY_TASK_ID='%s' of "
+			    "SLURM_ARRAY_TASK_COUNT='%s' are not whole numbers (count 1 to %d)",
+			    id, n, SHARD_MAX);
 			return -EINVAL;
 		}
 		if (step != 1 || i < min || i - min >= *count) {
-			snprintf(err, errlen, "--shard auto: array task %u is not one of %u consecutive "
-				 "ids from %u: submit a contiguous array (sbatch --array=0-%u, no step "
-				 "or list), or give --shard K/N", i, *count, min, *count - 1);
+			snprintf(
+			    err, errlen,
+			    "--shard auto: array task %u is not one of %u consecutive "
+			    "ids from %u: submit a contiguous array (sbatch --array=0-%u, no step "
+			    "or list), or give --shard K/N",
+			    i, *count, min, *count - 1);
 			return -EINVAL;
 		}
 		*index = i - min;
-		snprintf(from, fromlen, "SLURM_ARRAY_TASK_ID=%s of SLURM_ARRAY_TASK_COUNT=%s", id, n);
+		snprintf(from, fromlen, "SLURM_ARRAY_TASK_ID=%s of SLURM_ARRAY_TASK_COUNT=%s", id,
+			 n);
 		return 0;
 	}
 	id = getenv("SLURM_PROCID");
@@ -78,8 +88,10 @@ static int shard_auto(uint32_t *index, uint32_t *count, char *from, size_t froml
 	if (id && n) {
 		if (whole(id, 0, SHARD_MAX - 1, &i) < 0 || whole(n, 1, SHARD_MAX, count) < 0 ||
 		    i >= *count) {
-			snprintf(err, errlen, "--shard auto: SLURM_PROCID='%s' of SLURM_NTASKS='%s' is "
-				 "not a task of that many", id, n);
+			snprintf(err, errlen,
+				 "--shard auto: SLURM_PROCID='%s' of SLURM_NTASKS='%s' is "
+				 "not a task of that many",
+				 id, n);
 			return -EINVAL;
 		}
 		*index = i;
@@ -95,17 +107,21 @@ static int shard_auto(uint32_t *index, uint32_t *count, char *from, size_t froml
 		id = getenv(var);
 	}
 	if (!id) {
-		snprintf(err, errlen, "--shard auto: no scheduler said which shard this is (none of "
-			 "SLURM_ARRAY_TASK_ID + SLURM_ARRAY_TASK_COUNT, SLURM_PROCID + SLURM_NTASKS, "
-			 "JOB_COMPLETION_INDEX or PARALLEL_SEQ with SURGE_SHARD_COUNT is set): give "
-			 "--shard K/N");
+		snprintf(
+		    err, errlen,
+		    "--shard auto: no scheduler said which shard this is (none of "
+		    "SLURM_ARRAY_TASK_ID + SLURM_ARRAY_TASK_COUNT, SLURM_PROCID + SLURM_NTASKS, "
+		    "JOB_COMPLETION_INDEX or PARALLEL_SEQ with SURGE_SHARD_COUNT is set): give "
+		    "--shard K/N");
 		return -EINVAL;
 	}
 	if (count_from_env(var, count, err, errlen) < 0)
 		return -EINVAL;
 	if (whole(id, one_based, UINT32_MAX, &i) < 0 || i - one_based >= *count) {
-		snprintf(err, errlen, "--shard auto: %s='%s' is not a shard of SURGE_SHARD_COUNT=%u "
-			 "(%s)", var, id, *count, one_based ? "1 to the count" : "0 to the count - 1");
+		snprintf(err, errlen,
+			 "--shard auto: %s='%s' is not a shard of SURGE_SHARD_COUNT=%u "
+			 "(%s)",
+			 var, id, *count, one_based ? "1 to the count" : "0 to the count - 1");
 		return -EINVAL;
 	}
 	*index = i - one_based;
@@ -129,15 +145,17 @@ int shard_parse(const char *arg, uint32_t *index, uint32_t *count, char *from, s
 	if (whole(slash + 1, 1, SHARD_MAX, count) < 0)
 		goto bad;
 	if (whole(k, 1, UINT32_MAX, &kk) < 0 || kk > *count) {
-		snprintf(err, errlen, "--shard %s: shard %s is not one of 1 to %u (K counts from 1)",
-			 arg, k, *count);
+		snprintf(err, errlen,
+			 "--shard %s: shard %s is not one of 1 to %u (K counts from 1)", arg, k,
+			 *count);
 		return -EINVAL;
 	}
 	*index = kk - 1;
 	snprintf(from, fromlen, "--shard %s", arg);
 	return 0;
 bad:
-	snprintf(err, errlen, "--shard '%s': expected K/N, shard K (from 1) of N (at most %d), e.g. "
+	snprintf(err, errlen,
+		 "--shard '%s': expected K/N, shard K (from 1) of N (at most %d), e.g. "
 		 "--shard 2/4, or auto (from Slurm, a Kubernetes Indexed Job or GNU parallel)",
 		 arg ? arg : "", SHARD_MAX);
 	return -EINVAL;
@@ -157,8 +175,10 @@ static int start_file(const char *path, double want, double now, double *epoch, 
 	}
 	FILE *f = fopen(tmp, "wx");
 	if (!f) {
-		snprintf(err, errlen, "--start-at: cannot create %s: %s (the start file's folder must be "
-			 "writable by every shard)", tmp, strerror(errno));
+		snprintf(err, errlen,
+			 "--start-at: cannot create %s: %s (the start file's folder must be "
+			 "writable by every shard)",
+			 tmp, strerror(errno));
 		return -EINVAL;
 	}
 	fprintf(f, "%.3f\n", want);
@@ -176,7 +196,8 @@ static int start_file(const char *path, double want, double now, double *epoch, 
 		return 0;
 	}
 	if (link_errno != EEXIST) {
-		snprintf(err, errlen, "--start-at: cannot create %s: %s", path, strerror(link_errno));
+		snprintf(err, errlen, "--start-at: cannot create %s: %s", path,
+			 strerror(link_errno));
 		return -EINVAL;
 	}
 	f = fopen(path, "r");
@@ -191,14 +212,18 @@ static int start_file(const char *path, double want, double now, double *epoch, 
 	fclose(f);
 	double t = strtod(line, &end);
 	if (end == line || (*end && *end != '\n') || !(t > 0 && t < 1e10)) {
-		snprintf(err, errlen, "--start-at: %s holds '%.20s', not seconds since the epoch: "
-			 "delete it", path, line);
+		snprintf(err, errlen,
+			 "--start-at: %s holds '%.20s', not seconds since the epoch: "
+			 "delete it",
+			 path, line);
 		return -EINVAL;
 	}
 	if (t < now) {
-		snprintf(err, errlen, "--start-at: %s says the run started %.1f s ago (a leftover of an "
+		snprintf(err, errlen,
+			 "--start-at: %s says the run started %.1f s ago (a leftover of an "
 			 "earlier run, or this shard came too late): delete it for a new run, or "
-			 "give the shards a longer +TIME", path, now - t);
+			 "give the shards a longer +TIME",
+			 path, now - t);
 		return -EINVAL;
 	}
 	*epoch = t;
@@ -235,16 +260,18 @@ int shard_start_at(const char *arg, double now, double *epoch, char *err, size_t
 	if (errno || *end || end == arg || !(t > 0 && t < 1e10))
 		goto bad;
 	if (t < now) {
-		snprintf(err, errlen, "--start-at %s: that was %.1f s ago: give a time to come", arg,
-			 now - t);
+		snprintf(err, errlen, "--start-at %s: that was %.1f s ago: give a time to come",
+			 arg, now - t);
 		return -EINVAL;
 	}
 	*epoch = t;
 	return 0;
 bad:
-	snprintf(err, errlen, "--start-at '%s': expected epoch seconds (e.g. $(( $(date +%%s) + 30 "
+	snprintf(err, errlen,
+		 "--start-at '%s': expected epoch seconds (e.g. $(( $(date +%%s) + 30 "
 		 "))), +TIME from now (+10s), or +TIME@FILE: the first shard writes now + TIME to "
-		 "FILE on shared storage and the others start then too", arg ? arg : "");
+		 "FILE on shared storage and the others start then too",
+		 arg ? arg : "");
 	return -EINVAL;
 }
 
@@ -274,7 +301,8 @@ int shard_view(const struct options *o, struct options *view)
 			view->rate_segs = malloc(o->nrate_segs * sizeof(*o->rate_segs));
 			if (!view->rate_segs)
 				return -ENOMEM;
-			memcpy(view->rate_segs, o->rate_segs, o->nrate_segs * sizeof(*o->rate_segs));
+			memcpy(view->rate_segs, o->rate_segs,
+			       o->nrate_segs * sizeof(*o->rate_segs));
 		}
 		return 0;
 	}
@@ -303,10 +331,11 @@ int shard_apply(struct options *o, char *err, size_t errlen)
 	    !shard_shares_sources(o))
 		return 0;
 	if (addrset_ports_slice(&all, o->shard, o->shards, &o->ports) < 0) {
-		snprintf(err, errlen, "ports %u-%u: %u ports cannot be split into %u disjoint slices "
+		snprintf(err, errlen,
+			 "ports %u-%u: %u ports cannot be split into %u disjoint slices "
 			 "for the shards that share a source address: give a wider range, or "
-			 "each shard addresses of its own (bind)", all.lo, all.hi,
-			 addrset_ports_count(&all), o->shards);
+			 "each shard addresses of its own (bind)",
+			 all.lo, all.hi, addrset_ports_count(&all), o->shards);
 		return -E2BIG;
 	}
 	return 0;
@@ -330,8 +359,8 @@ int shard_take_flags(const char **ov, size_t *nov, struct shard_flags *out, char
 	for (size_t i = 0; i < *nov; i++) {
 		const char *k = ov[2 * i], *v = ov[2 * i + 1];
 		if (strcmp(k, "shard") == 0) {
-			if (shard_parse(v, &out->index, &out->count, out->from, sizeof(out->from), err,
-					errlen) < 0)
+			if (shard_parse(v, &out->index, &out->count, out->from, sizeof(out->from),
+					err, errlen) < 0)
 				return -EINVAL;
 		} else if (strcmp(k, "start_at") == 0) {
 			out->start_arg = v;
@@ -368,7 +397,4 @@ uint32_t shard_connections(const struct options *o)
 			     : o->max_connections;
 }
 
-double shard_rate_scale(const struct options *o)
-{
-	return o->shards > 1 ? 1.0 / o->shards : 1.0;
-}
+double shard_rate_scale(const struct options *o) { return o->shards > 1 ? 1.0 / o->shards : 1.0; }

@@ -69,11 +69,11 @@ double shard_rate_scale(const struct options *o);
 /* The flags as the command line gave them (cli.h pairs "shard",
  * "start_at", "shard_thresholds"). */
 struct shard_flags {
-	uint32_t index, count;  /* count 0: no --shard */
-	char from[160];         /* where they came from, for the header */
-	bool judge;             /* --shard-thresholds */
-	const char *start_arg;  /* --start-at as written, or NULL */
-	double start_at;        /* its epoch seconds, or 0 */
+	uint32_t index, count; /* count 0: no --shard */
+	char from[160];	       /* where they came from, for the header */
+	bool judge;	       /* --shard-thresholds */
+	const char *start_arg; /* --start-at as written, or NULL */
+	double start_at;       /* its epoch seconds, or 0 */
 };
 
 /* Takes those pairs out of ov (the rest keep their order, *nov shrinks) and
