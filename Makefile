@@ -11,7 +11,7 @@ DEPS_PKGS = build-essential pkg-config libluajit-5.1-dev luajit libev-dev libc-a
             python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly nodejs npm \
             chromium python3-jsonschema clang nginx wrk redis-server \
-            libssl-dev openssl unbound
+            libssl-dev openssl unbound slurmctld slurmd slurm-client munge parallel
 
 PKGS     := luajit libcares zlib openssl
 XCFLAGS  := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $(WERROR) \

@@ -340,6 +340,40 @@ int addrset_at_global(const struct addrset *s, uint64_t g, struct sockaddr_stora
 	return addrset_at(s, ADDRSET_V6, g - s->size[ADDRSET_V4], out, outlen);
 }
 
+/* The shard's part of one family: [*lo, *hi) of its indexes. */
+static void shard_part(uint64_t size, uint32_t k, uint32_t n, uint64_t *lo, uint64_t *hi)
+{
+	if (n <= 1 || size < n) {
+		*lo = 0;
+		*hi = size;
+		return;
+	}
+	*lo = (uint64_t)((u128)size * k / n);
+	*hi = (uint64_t)((u128)size * (k + 1) / n);
+}
+
+int addrset_slice(const struct addrset *s, uint32_t k, uint32_t n, struct addrset *out)
+{
+	char err[128];
+
+	memset(out, 0, sizeof(*out));
+	for (int f = 0; f < ADDRSET__FAMILIES; f++) {
+		uint64_t lo, hi;
+		shard_part(s->size[f], k, n, &lo, &hi);
+		for (size_t i = 0; i < s->nr[f]; i++) {
+			const struct addrset_range *r = &s->r[f][i];
+			uint64_t a = r->off > lo ? r->off : lo;
+			uint64_t b = r->off + r->count < hi ? r->off + r->count : hi;
+			if (a < b && append(out, f, range_first(r) + (a - r->off), b - a, err,
+					    sizeof(err)) < 0) {
+				addrset_free(out);
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
 /* ---- ports ---- */
 
 static int parse_port(const char *s, const char *end, long *out)
@@ -473,6 +507,8 @@ int addrset_picker_init(struct addrset_picker *p, const struct addrset *set,
 	p->worker = worker;
 	p->nworkers = nworkers ? nworkers : 1;
 	p->explicit_ports = explicit_ports;
+	for (int f = 0; f < ADDRSET__FAMILIES; f++)
+		p->span[f] = set->size[f];
 	uint64_t st = seed ^ ((uint64_t)worker << 32 | 0x77);
 	p->rng = splitmix64(&st);
 	if (mode == ADDRSET_PERMUTATION) {
@@ -502,6 +538,23 @@ int addrset_picker_init(struct addrset_picker *p, const struct addrset *set,
 	return 0;
 }
 
+int addrset_picker_shard(struct addrset_picker *p, uint32_t k, uint32_t n, uint32_t worker,
+			 uint32_t nworkers, const struct addrset_ports *ports)
+{
+	if (n <= 1 || p->mode == ADDRSET_PERMUTATION)
+		return 0;
+	for (int f = 0; f < ADDRSET__FAMILIES; f++) {
+		uint64_t lo, hi;
+		shard_part(p->set->size[f], k, n, &lo, &hi);
+		p->base[f] = lo;
+		p->span[f] = hi - lo;
+	}
+	memset(&p->ports, 0, sizeof(p->ports));
+	if (addrset_ports_count(ports))
+		return addrset_ports_slice(ports, worker, nworkers ? nworkers : 1, &p->ports);
+	return 0;
+}
+
 void addrset_picker_free(struct addrset_picker *p)
 {
 	if (!p)
@@ -518,7 +571,7 @@ int addrset_pick(struct addrset_picker *p, int fam, uint32_t dest, uint64_t *ind
 
 	if (fam < 0 || fam >= ADDRSET__FAMILIES || s->size[fam] == 0)
 		return -EAFNOSUPPORT;
-	uint64_t n = s->size[fam];
+	uint64_t n = p->span[fam], base = p->base[fam];
 	*port = 0;
 	switch (p->mode) {
 	case ADDRSET_PERMUTATION: {
@@ -534,7 +587,7 @@ int addrset_pick(struct addrset_picker *p, int fam, uint32_t dest, uint64_t *ind
 	case ADDRSET_RANDOM:
 		/* Multiply-high maps 64 random bits onto [0, n) without modulo's bias
 		 * towards small indexes. */
-		*index = (uint64_t)(((u128)splitmix64(&p->rng) * n) >> 64);
+		*index = base + (uint64_t)(((u128)splitmix64(&p->rng) * n) >> 64);
 		break;
 	default:
 		/* Counted per destination, so every (source, destination) pair gets
@@ -550,7 +603,8 @@ int addrset_pick(struct addrset_picker *p, int fam, uint32_t dest, uint64_t *ind
 			p->per_dest = c;
 			p->nper_dest = m;
 		}
-		*index = (uint64_t)(((u128)p->per_dest[dest]++ + (u128)p->worker * n / p->nworkers) % n);
+		*index = base + (uint64_t)(((u128)p->per_dest[dest]++ + (u128)p->worker * n /
+					      p->nworkers) % n);
 		break;
 	}
 	if (p->explicit_ports && p->ports.lo) {

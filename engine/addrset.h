@@ -117,6 +117,8 @@ struct addrset_picker {
 	bool explicit_ports;        /* the kernel has no IP_LOCAL_PORT_RANGE: name ports */
 	uint64_t rng;
 	uint64_t cursor[ADDRSET__FAMILIES]; /* permutation position / explicit-port cursor */
+	uint64_t base[ADDRSET__FAMILIES], span[ADDRSET__FAMILIES]; /* indexes drawn from:
+				       [base, base + span) (a shard's slice, else all) */
 	struct addrset_perm perm[ADDRSET__FAMILIES];
 };
 
@@ -127,6 +129,17 @@ int addrset_picker_init(struct addrset_picker *p, const struct addrset *set,
 			enum addrset_pick mode, uint64_t seed, uint32_t worker, uint32_t nworkers,
 			const struct addrset_ports *ports, bool explicit_ports);
 void addrset_picker_free(struct addrset_picker *p);
+/* Shard k of n (shard.h): round-robin and random draw from the k-th of n even
+ * contiguous slices of each family that has at least n addresses (smaller
+ * families are shared; indexes stay the whole set's), and the ports, the
+ * shard's range already, are re-sliced by worker of nworkers within the
+ * shard. Permutation is left as it is: its walk is split by slot. 0 or
+ * -ERANGE (fewer ports than workers). */
+int addrset_picker_shard(struct addrset_picker *p, uint32_t k, uint32_t n, uint32_t worker,
+			 uint32_t nworkers, const struct addrset_ports *ports);
+/* Shard k of n's addresses (as addrset_picker_shard draws them) as a set of
+ * their own in *out (free with addrset_free). 0 or -ENOMEM. */
+int addrset_slice(const struct addrset *s, uint32_t k, uint32_t n, struct addrset *out);
 /* The source for a new connection to destination index dest (any number;
  * destinations may be added during a run) of family slot fam: *index within
  * the family, *port (0: the kernel picks, within p->ports when set). Returns

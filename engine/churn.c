@@ -19,7 +19,7 @@ int churn_init(struct worker *w)
 	struct churn *ch = &w->churn;
 
 	ch->id_recycled = ch->id_first = -1;
-	ch->rng = o->seed ^ (0x5bd1e995ull * (w->index + 1));
+	ch->rng = o->seed ^ (0x5bd1e995ull * (w->slot + 1));
 	if (!o->requests_per_connection && !o->connection_lifetime_ns)
 		return 0;
 	ch->id_recycled = stats_counter_id(&w->stats, "conn.recycled");

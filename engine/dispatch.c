@@ -194,7 +194,7 @@ static uint64_t wake_at(struct worker *w)
 {
 	const struct options *o = w->opt;
 	uint64_t due = w->start_ns + w->next_due;
-	double rate = pacer_rate_at(o->rate_segs, o->nrate_segs, w->next_due) / w->count;
+	double rate = pacer_rate_at(o->rate_segs, o->nrate_segs, w->next_due) / w->slots;
 
 	return rate * (double)PACE_WINDOW_NS > 1e9 ? due + PACE_WINDOW_NS : due;
 }
@@ -307,7 +307,7 @@ int dispatch_init(struct worker *w)
 	w->pacer_fd = -1;
 	if (!o->rate_segs)
 		return 0;
-	rc = pacer_new(o->rate_segs, o->nrate_segs, o->arrival, o->seed, w->index, w->count,
+	rc = pacer_new(o->rate_segs, o->nrate_segs, o->arrival, o->seed, w->slot, w->slots,
 		       &w->pacer);
 	if (rc < 0)
 		return rc;

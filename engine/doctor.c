@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "lua_engine.h"
 #include "plan.h"
+#include "shard.h"
 #include "refresh.h"
 #include "run.h"
 #include "tls.h"
@@ -47,6 +48,9 @@ static const char doctor_usage[] =
 	"      --target URL        destination (with a scenario: overrides it)\n"
 	"      --resolver ADDR     DNS server for target names (as surge run --resolver)\n"
 	"  -o, --option KEY=VALUE  set any scenario option\n"
+	"      --shard K/N|auto    with a scenario: plan this machine's share of a sharded\n"
+	"                          run (as surge run --shard): its connections, rate,\n"
+	"                          source addresses and ports\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"Exit status: 0 the scenario can run (without one: nothing blocks), 4 it\n"
@@ -215,13 +219,14 @@ static const struct option doctor_longopts[] = {
 	{"target", required_argument, 0, 'T'},	     {"bind", required_argument, 0, 'B'},
 	{"ports", required_argument, 0, 'O'},	     {"pick", required_argument, 0, 'K'},
 	{"resolver", required_argument, 0, 'R'},     {"option", required_argument, 0, 'o'},
-	{"help", no_argument, 0, 'h'},		     {0, 0, 0, 0},
+	{"help", no_argument, 0, 'h'},		     {"shard", required_argument, 0, 0x100},
+	{0, 0, 0, 0},
 };
 
 static const struct cli_key doctor_keys[] = {
 	{'c', "connections", NULL}, {'w', "workers", NULL}, {'T', "target", NULL},
 	{'B', "bind", NULL},	    {'O', "ports", NULL},   {'K', "pick", NULL},
-	{'R', "resolver", NULL},
+	{'R', "resolver", NULL},    {0x100, "shard", NULL},
 };
 
 static const char *override(const char **ov, size_t nov, const char *key)
@@ -281,24 +286,73 @@ static int no_scenario(struct doctor *d, const struct plan_system *sys, const ch
 	return d->fails ? EXIT_PLAN : EXIT_OK;
 }
 
+/* --shard: the share this machine takes, and its sources and ports. */
+static void shard_share_facts(struct doctor *d, const struct options *o, const struct options *v)
+{
+	char err[512];
+
+	say(d, INFO, NULL, "shard %u of %u: %u of the run's %u connections, 1 in %u requests "
+	    "of its schedule", o->shard + 1, o->shards, v->max_connections, o->max_connections,
+	    o->shards);
+	if (o->bind) {
+		struct addrset mine;
+		struct sockaddr_storage a, b;
+		socklen_t al, bl;
+		char x[64] = "", y[64] = "";
+		if (addrset_slice(o->bind, o->shard, o->shards, &mine) < 0)
+			return;
+		uint64_t n = addrset_total(&mine);
+		if (n && addrset_at_global(&mine, 0, &a, &al) == 0 &&
+		    addrset_at_global(&mine, n - 1, &b, &bl) == 0) {
+			addrset_ntop(&a, x, sizeof(x));
+			addrset_ntop(&b, y, sizeof(y));
+		}
+		say(d, INFO, NULL, "shard sources: %llu of the %llu bind addresses (%s%s%s)%s",
+		    (unsigned long long)n, (unsigned long long)addrset_total(o->bind), x,
+		    n > 1 ? " ... " : "", n > 1 ? y : "",
+		    shard_shares_sources(o) ? "; a family with fewer addresses than shards is "
+					      "shared, and its ports sliced" : "");
+		long missing = plan_check_addresses(&mine, err, sizeof(err));
+		if (missing > 0)
+			say(d, FAIL, NULL, "%s", err);
+		else if (missing == 0)
+			say(d, OK, NULL, "this shard's bind addresses can be bound here");
+		addrset_free(&mine);
+	} else {
+		say(d, INFO, NULL, "shard sources: this machine's own address (no bind); shards that "
+		    "share one egress address need ports = LO-HI to get disjoint port slices");
+	}
+	if (o->ports.lo)
+		say(d, INFO, NULL, "shard ports: %u-%u", o->ports.lo, o->ports.hi);
+}
+
 static int with_scenario(struct doctor *d, const struct plan_system *sys, const char *scenario,
 			 const char **ov, size_t nov)
 {
-	struct options opt = {0};
+	struct options opt = {0}, view = {0};
+	struct shard_flags sf;
 	struct lua_engine *le = NULL;
 	struct refresh *rf = NULL;
 	struct plan p;
 	char err[2048], desc[1024];
 	int rc = EXIT_USAGE;
 
+	if (shard_take_flags(ov, &nov, &sf, err, sizeof(err)) < 0) {
+		fflush(stdout);
+		fprintf(stderr, "surge doctor: %s\n", err);
+		goto out;
+	}
 	if (lua_engine_load(scenario, ov, nov, &opt, err, sizeof(err), &le) < 0) {
 		fflush(stdout);
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
-	check_conntrack(d, opt.max_connections);
+	shard_flags_apply(&sf, &opt);
+	if (shard_apply(&opt, err, sizeof(err)) < 0)
+		say(d, FAIL, NULL, "%s", err);
+	check_conntrack(d, shard_connections(&opt));
 	sources_table(sys);
-	printf("\n%s: %u connections to %zu target%s\n", scenario, opt.max_connections,
+	printf("\n%s: %u connections to %zu target%s\n", scenario, shard_connections(&opt),
 	       opt.ntargets, opt.ntargets == 1 ? "" : "s");
 	/* As surge run resolves: c-ares, the scenario's resolver and family. */
 	int r = refresh_resolve(&opt, &rf, err, sizeof(err));
@@ -317,7 +371,15 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 	    opt.ndests > 1 ? ", ..." : "");
 	if (tls_options_used(&opt))
 		check_tls_memory(d, &opt);
-	if (opt.bind) {
+	/* The shard's share, once the names are resolved (the plan counts
+	 * destinations). */
+	if (shard_view(&opt, &view) < 0) {
+		rc = EXIT_FAILED;
+		goto out;
+	}
+	if (opt.shards > 1) {
+		shard_share_facts(d, &opt, &view);
+	} else if (opt.bind) {
 		long missing = plan_check_addresses(opt.bind, err, sizeof(err));
 		if (missing > 0)
 			say(d, FAIL, NULL, "%s", err);
@@ -325,15 +387,15 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 			say(d, OK, NULL, "bind addresses: all %llu can be bound here",
 			    (unsigned long long)addrset_total(opt.bind));
 	}
-	if (plan_make(&opt, sys, &p, err, sizeof(err)) < 0) {
+	if (plan_make(&view, sys, &p, err, sizeof(err)) < 0) {
 		say(d, FAIL, NULL, "%s", err);
 	} else {
-		plan_describe(&opt, sys, &p, desc, sizeof(desc));
+		plan_describe(&view, sys, &p, desc, sizeof(desc));
 		fputs(desc, stdout);
 		if (p.notice[0])
 			say(d, INFO, NULL, "%s", p.notice);
 		char churn[1024];
-		if (churn_plan_warning(&opt, &p, churn_tw_reuse(), churn, sizeof(churn)))
+		if (churn_plan_warning(&view, &p, churn_tw_reuse(), churn, sizeof(churn)))
 			say(d, WARN, NULL, "%s", churn);
 		say(d, OK, NULL, "the plan fits: %u workers", p.workers);
 	}
@@ -345,6 +407,7 @@ verdict:
 out:
 	refresh_free(rf);
 	lua_engine_free(le);
+	shard_view_free(&view);
 	options_free(&opt);
 	return rc;
 }
@@ -366,6 +429,12 @@ int doctor_main(int argc, char **argv)
 	}
 	const char *scenario = a.scenario, **ov = a.ov;
 	size_t nov = a.nov;
+	if (!scenario && override(ov, nov, "shard")) {
+		fprintf(stderr, "surge doctor: --shard plans a scenario's share: give the scenario, "
+				"e.g. surge doctor scn.lua --shard 2/4\n");
+		free(ov);
+		return EXIT_USAGE;
+	}
 	plan_system_probe(&sys);
 	printf("surge doctor: this machine\n");
 	check_fds(&d, &sys);

@@ -46,6 +46,15 @@ struct hlog {
 	/* Every line read, added: a report's totals (has_total once made). */
 	struct stats total;
 	bool has_total;
+	/* Every log's own "#surge-param" lines, in the order the logs were
+	 * given: what a merge of a run's shards adds up (report_shards.c). */
+	struct hlog_log {
+		const char *name;
+		double start;         /* its base time, epoch seconds (0: not said) */
+		struct hlog_param *p;
+		size_t np;
+	} *logs;
+	size_t nlog_info;
 	bool settled;          /* hlog_read_stream has handed an interval on: */
 	long long settled_key; /* the last one's start, in ms */
 };
@@ -90,6 +99,8 @@ int hlog_read_stream(FILE *const *files, const char *const *names, size_t n, str
 /* The value of a "#surge-param", or NULL; the parameter itself, or NULL. */
 const char *hlog_param(const struct hlog *l, const char *key);
 const struct hlog_param *hlog_param_line(const struct hlog *l, const char *key);
+/* The value of a "#surge-param" of one log (l->logs[i]), or NULL. */
+const char *hlog_log_param(const struct hlog_log *g, const char *key);
 /* "NAME:LINE" of a parameter of l, for messages. */
 void hlog_param_where(const struct hlog *l, const struct hlog_param *p, char *buf, size_t len);
 

@@ -66,8 +66,24 @@ void hlog_free(struct hlog *l)
 	}
 	free(l->params);
 	free(l->param_lines);
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		for (size_t j = 0; j < l->logs[i].np; j++) {
+			free(l->logs[i].p[j].key);
+			free(l->logs[i].p[j].value);
+		}
+		free(l->logs[i].p);
+	}
+	free(l->logs);
 	stats_free(&l->total);
 	memset(l, 0, sizeof(*l));
+}
+
+const char *hlog_log_param(const struct hlog_log *g, const char *key)
+{
+	for (size_t i = 0; i < g->np; i++)
+		if (strcmp(g->p[i].key, key) == 0)
+			return g->p[i].value;
+	return NULL;
 }
 
 const char *hlog_param(const struct hlog *l, const char *key)
@@ -155,6 +171,7 @@ struct reader {
 	char *fields;      /* LINE_INTERVAL: strtok_r's place before the KEY=COUNT fields */
 	double start_time, base_time;
 	bool has_start, has_base, implied_base, take_params, first_log;
+	size_t log; /* its entry in l->logs */
 	size_t found; /* histogram and counter lines in this log */
 	char *err;
 	size_t errlen;
@@ -440,6 +457,18 @@ static int read_param_line(struct reader *r, const char *line)
 		if (r->take_params ? !r->first_log : !first || strcmp(first, sp ? sp + 1 : "") != 0)
 			l->mixed_sources = true;
 	}
+	struct hlog_log *g = &l->logs[r->log];
+	void *more = realloc(g->p, (g->np + 1) * sizeof(*g->p));
+	if (!more)
+		return -ENOMEM;
+	g->p = more;
+	char *gk = strndup(line, klen), *gv = strdup(sp ? sp + 1 : "");
+	if (!gk || !gv) {
+		free(gk);
+		free(gv);
+		return -ENOMEM;
+	}
+	g->p[g->np++] = (struct hlog_param){ gk, gv };
 	if (!r->take_params)
 		return 0;
 	void *bigger = realloc(l->params, (l->nparams + 1) * sizeof(*l->params));
@@ -539,16 +568,26 @@ static int finish(struct reader *r)
 	double base = r->has_base && r->base_time > 0 ? r->base_time : r->start_time;
 	if (base > 0 && (l->start_time == 0 || base < l->start_time))
 		l->start_time = base;
+	l->logs[r->log].start = base;
 	l->nlogs++;
 	return 0;
 }
 
-static void reader_init(struct reader *r, struct hlog *l, FILE *f, const char *name, bool first,
-			char *err, size_t errlen)
+static int reader_init(struct reader *r, struct hlog *l, FILE *f, const char *name, bool first,
+		       char *err, size_t errlen)
 {
 	*r = (struct reader){
 		.l = l, .f = f, .name = name, .first_log = first, .err = err, .errlen = errlen,
+		.log = l->nlog_info,
 	};
+	struct hlog_log *g = realloc(l->logs, (l->nlog_info + 1) * sizeof(*g));
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->logs = g;
+	l->logs[l->nlog_info++] = (struct hlog_log){ .name = name };
+	return 0;
 }
 
 static void reader_done(struct reader *r)
@@ -572,7 +611,8 @@ int hlog_read(FILE *f, const char *name, struct hlog *l, char *err, size_t errle
 	struct reader r;
 	int rc;
 
-	reader_init(&r, l, f, name, l->nlogs == 0, err, errlen);
+	if (reader_init(&r, l, f, name, l->nlogs == 0, err, errlen) < 0)
+		return -ENOMEM;
 	r.take_params = l->nparams == 0;
 	while ((rc = advance(&r)) == 0 && r.ahead && (rc = apply(&r)) == 0)
 		;
@@ -617,7 +657,12 @@ int hlog_read_stream(FILE *const *files, const char *const *names, size_t n, str
 	}
 	/* Each log's header first (its parameters, its times), in order. */
 	for (size_t i = 0; i < n; i++) {
-		reader_init(&r[i], l, files[i], names[i], l->nlogs + i == 0, err, errlen);
+		if (reader_init(&r[i], l, files[i], names[i], l->nlogs + i == 0, err, errlen) < 0) {
+			for (size_t j = 0; j < i; j++)
+				reader_done(&r[j]);
+			free(r);
+			return -ENOMEM;
+		}
 		r[i].take_params = l->nparams == 0;
 		if (rc == 0 && (rc = advance(&r[i])) < 0)
 			failed = i;

@@ -92,8 +92,14 @@ struct options {
 	uint64_t request_timeout_ns;
 	uint64_t think_ns;
 	uint64_t drain_ns; /* after the end: how long in-flight requests may finish */
-	uint64_t seed;
+	uint64_t seed;  /* the run's: the global schedule (Poisson) is the same in every shard */
 	uint32_t workers;
+	/* --shard K/N (shard.h): this run is shard `shard` (0-based) of `shards`;
+	 * shards 0 when not sharded. Workers take their place in the global split
+	 * (worker.h slot). */
+	uint32_t shard, shards;
+	bool shard_judge; /* --shard-thresholds: judge this shard's thresholds alone */
+	double start_at;  /* --start-at: epoch seconds traffic starts at, or 0 */
 	bool workers_given;
 
 	/* Source addresses and ports (addrset.h). bind NULL: the kernel picks the

@@ -22,7 +22,7 @@ uint32_t pool_share(uint32_t total, uint32_t index, uint32_t count)
 
 int pool_init(struct worker *w)
 {
-	w->nconns = pool_share(w->opt->max_connections, w->index, w->count);
+	w->nconns = pool_share(w->opt->max_connections, w->slot, w->slots);
 	w->conns = calloc(w->nconns ? w->nconns : 1, sizeof(*w->conns));
 	w->ctxs = calloc(w->nconns ? w->nconns : 1, sizeof(*w->ctxs));
 	if (!w->conns || !w->ctxs)
@@ -87,7 +87,7 @@ void pool_conn_closed(struct worker *w, struct conn *c, bool failed)
 /* A free slot connects, spending a token. False when no destination is up. */
 static bool reconnect(struct worker *w, struct conn *c)
 {
-	c->dest = dest_table_pick(&w->dests, w->count, w->index);
+	c->dest = dest_table_pick(&w->dests, w->slots, w->slot);
 	if (c->dest == DEST_NONE)
 		return false;
 	conn_list_remove(&w->free, w->conns, c);
@@ -111,7 +111,7 @@ static uint32_t target_at(struct worker *w, uint64_t now)
 
 	if (total < 0)
 		total = 0;
-	uint32_t share = pool_share((uint32_t)floor(total + 1e-9), w->index, w->count);
+	uint32_t share = pool_share((uint32_t)floor(total + 1e-9), w->slot, w->slots);
 	return share < w->nconns ? share : w->nconns;
 }
 
@@ -163,7 +163,7 @@ uint64_t pool_connect_phase_ns(const struct options *o)
 void pool_upkeep(struct worker *w, uint64_t now)
 {
 	const struct options *o = w->opt;
-	double rate = o->connect_rate / w->count;
+	double rate = o->connect_rate / w->slots;
 	uint32_t target = target_at(w, now);
 
 	if (!w->stopping && target != w->target) {

@@ -3,6 +3,7 @@
  * re-evaluates thresholds and renders the same reports a run does. */
 #include "report.h"
 #include "report_held.h"
+#include "report_shards.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +20,10 @@ static const char report_usage[] =
 	"Re-renders saved runs from their HdrHistogram interval logs (surge run --hlog),\n"
 	"and merges several (workers, the shards of a multi-machine run, repeated runs)\n"
 	"by adding their histograms: exact, as if one run had recorded every sample.\n"
-	"Logs are aligned on their own start times; run parameters come from the first.\n"
+	"Logs are aligned on their own start times. The shards of one run (surge run\n"
+	"--shard K/N) add up to the run: connections and rate are the sum of the shards\n"
+	"read, and missing or doubled shards are named; logs of runs started together\n"
+	"without --shard add up the same way; otherwise settings come from the first.\n"
 	"\n"
 	"      --json FILE         write the merged report as JSON\n"
 	"      --html FILE         write a self-contained HTML report\n"
@@ -27,18 +31,21 @@ static const char report_usage[] =
 	"                          (FILE '-': that report alone on stdout)\n"
 	"      --latency           print the full latency distribution\n"
 	"      --threshold EXPR    check EXPR too, e.g. 'latency.p99<5ms' (repeatable);\n"
-	"                          thresholds recorded in the logs are always checked\n"
+	"                          thresholds recorded in the logs are always checked,\n"
+	"                          on the merge (a shard's own are judged here, not alone)\n"
+	"      --partial           missing or doubled shards are not an error (exit 0)\n"
 	"  -q, --quiet             no report on stdout\n"
 	"  -h, --help              this help\n"
 	"\n"
-	"Exit status: 0 done, 1 a log cannot be read, 2 bad command line,\n"
-	"3 a threshold failed.\n";
+	"Exit status: 0 done, 1 a log cannot be read or shards of the run are missing\n"
+	"or doubled (without --partial; the report is still written), 2 bad command\n"
+	"line, 3 a threshold failed.\n";
 
 struct report_args {
 	const char *json, *html, *hlog;
 	const char **thresholds;
 	size_t nthresholds;
-	bool latency, quiet, help;
+	bool latency, quiet, help, partial;
 	char **files;
 	size_t nfiles;
 };
@@ -49,7 +56,8 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		{ "json", required_argument, 0, 'J' },	    { "html", required_argument, 0, 'M' },
 		{ "hlog", required_argument, 0, 'H' },	    { "latency", no_argument, 0, 'L' },
 		{ "threshold", required_argument, 0, 'X' }, { "quiet", no_argument, 0, 'q' },
-		{ "help", no_argument, 0, 'h' },	    { 0, 0, 0, 0 },
+		{ "help", no_argument, 0, 'h' },	    { "partial", no_argument, 0, 'P' },
+		{ 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -66,6 +74,7 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		case 'L': a->latency = true; break;
 		case 'X': a->thresholds[a->nthresholds++] = optarg; break;
 		case 'q': a->quiet = true; break;
+		case 'P': a->partial = true; break;
 		case 'h': a->help = true; break;
 		default:
 			fprintf(stderr, "surge report: unknown option '%s' (see surge report --help)\n",
@@ -323,6 +332,7 @@ int report_main(int argc, char **argv)
 	struct options o = { 0 };
 	struct run_result r = { 0 };
 	struct hlog l;
+	struct report_shards sh;
 	FILE **files = NULL;
 	char err[1024];
 	int rc = EXIT_USAGE;
@@ -376,7 +386,8 @@ int report_main(int argc, char **argv)
 	if (hlog_read_stream(files, (const char *const *)a.files, a.nfiles, &l, take_interval, &g,
 			     err, sizeof(err)) < 0 ||
 	    options_from_log(&l, &o, err, sizeof(err)) < 0 ||
-	    result_from_log(&l, &g, &r, err, sizeof(err)) < 0) {
+	    result_from_log(&l, &g, &r, err, sizeof(err)) < 0 ||
+	    report_shards_merge(&l, &o, &r, &sh, stderr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge report: %s\n", err);
 		goto out;
 	}
@@ -388,12 +399,21 @@ int report_main(int argc, char **argv)
 	}
 	r.thresholds_failed = threshold_eval(r.thresholds, r.nthresholds, &r.total,
 					     (double)r.elapsed_ns / 1e9);
-	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : EXIT_OK;
+	bool incomplete = (sh.missing || sh.doubled) && !a.partial;
+	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : incomplete ? EXIT_FAILED : EXIT_OK;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
 	if (!a.quiet && !to_stdout) {
-		printf("surge report: %zu log%s, %zu interval%s, %s -> %s\n", a.nfiles,
-		       a.nfiles == 1 ? "" : "s", report_nseconds(&r), report_nseconds(&r) == 1 ? "" : "s",
-		       o.scenario_path ? o.scenario_path : "?", o.target ? o.target : "?");
+		char shards[96] = "";
+		if (sh.count)
+			snprintf(shards, sizeof(shards), " (shards: %u of %u%s)", sh.present, sh.count,
+				 sh.doubled ? ", some twice" : "");
+		else if (sh.concurrent)
+			snprintf(shards, sizeof(shards), " (run together: asked connections and rate "
+				 "added)");
+		printf("surge report: %zu log%s%s, %zu interval%s, %s -> %s\n", a.nfiles,
+		       a.nfiles == 1 ? "" : "s", shards, report_nseconds(&r),
+		       report_nseconds(&r) == 1 ? "" : "s", o.scenario_path ? o.scenario_path : "?",
+		       o.target ? o.target : "?");
 		report_text(stdout, &o, &r);
 	}
 	const char *const *src = (const char *const *)a.files;

@@ -1,6 +1,7 @@
 /* report_files: the files a run writes (--json, --hlog, --html), each
  * complete or not at all. */
 #include "report.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -461,10 +462,19 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 		add(&ps, "destination", "%s", o->dests[i].label);
 	add(&ps, "protocol", "%s", o->proto_name);
 	add(&ps, "shape", "%s", o->shape == SHAPE_SESSION ? "session" : "message");
-	add(&ps, "connections", "%u", o->max_connections);
+	/* What this log's run asked: a shard's share, so logs add up to the run. */
+	double scale = shard_rate_scale(o);
+	add(&ps, "connections", "%u", shard_connections(o));
 	for (size_t i = 0; i < o->nrate_segs; i++)
 		add(&ps, "rate_segment", "%.9g %.9g %.17g %.17g", (double)o->rate_segs[i].t0 / 1e9,
-		    (double)o->rate_segs[i].t1 / 1e9, o->rate_segs[i].r0, o->rate_segs[i].r1);
+		    (double)o->rate_segs[i].t1 / 1e9, o->rate_segs[i].r0 * scale,
+		    o->rate_segs[i].r1 * scale);
+	if (o->shards > 1) {
+		add(&ps, "shard", "%u/%u", o->shard + 1, o->shards);
+		add(&ps, "run_connections", "%u", o->max_connections);
+	}
+	if (o->start_at > 0)
+		add(&ps, "start_at", "%.3f", o->start_at);
 	add(&ps, "arrival", "%s", o->arrival == PACER_POISSON ? "poisson" : "uniform");
 	add(&ps, "duration_s", "%.9g", (double)o->duration_ns / 1e9);
 	add(&ps, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);

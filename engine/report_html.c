@@ -4,6 +4,7 @@
  * run's parameters. Element ids and classes are part of the contract the e2e
  * test asserts on (tests/e2e/t_report_html.py). */
 #include "report.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -219,13 +220,18 @@ static void params(FILE *f, const struct options *o, const struct run_result *r,
 	if (o->rate_segs) {
 		double peak = 0;
 		for (size_t i = 0; i < o->nrate_segs; i++)
-			peak = fmax(peak, fmax(o->rate_segs[i].r0, o->rate_segs[i].r1));
+			peak = fmax(peak, fmax(o->rate_segs[i].r0, o->rate_segs[i].r1) *
+					       shard_rate_scale(o));
 		snprintf(b, sizeof(b), "%.0f req/s peak, %s arrivals", peak,
 			 o->arrival == PACER_POISSON ? "Poisson" : "uniform");
 		row(f, "rate", b);
 	}
-	snprintf(b, sizeof(b), "%u", o->max_connections);
+	snprintf(b, sizeof(b), "%u", shard_connections(o));
 	row(f, "connections", b);
+	if (o->shards > 1) {
+		snprintf(b, sizeof(b), "%u of %u", o->shard + 1, o->shards);
+		row(f, "shard", b);
+	}
 	snprintf(b, sizeof(b), "%.2f s planned, %.2f s measured%s", (double)o->duration_ns / 1e9,
 		 (double)r->elapsed_ns / 1e9, r->interrupted ? " (interrupted)" : "");
 	if (o->duration_unbounded)

@@ -2,6 +2,7 @@
  * (tests/e2e/schema/report-v1.json, README "Reports"). Add fields freely;
  * renaming or removing one bumps the version. */
 #include "report.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -110,10 +111,21 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jstr(f, o->transport == TRANSPORT_UDP ? "udp" : "tcp");
 	jkey(f, &first, "model");
 	jstr(f, o->rate_segs ? "open" : "closed");
-	jint_field(f, &first, "connections", o->max_connections);
+	jint_field(f, &first, "connections", shard_connections(o));
+	jkey(f, &first, "shard");
+	if (o->shards > 1)
+		fprintf(f, "{\"index\":%u,\"count\":%u,\"run_connections\":%u,\"thresholds_judged\":%s}",
+			o->shard + 1, o->shards, o->max_connections, o->shard_judge ? "true" : "false");
+	else
+		fputs("null", f);
+	jkey(f, &first, "start_at");
+	if (o->start_at > 0)
+		fprintf(f, "%.3f", o->start_at);
+	else
+		fputs("null", f);
 	jkey(f, &first, "rate");
 	if (o->rate_segs) {
-		double peak = 0;
+		double peak = 0, scale = shard_rate_scale(o);
 		fputs("{\"arrival\":", f);
 		jstr(f, o->arrival == PACER_POISSON ? "poisson" : "uniform");
 		fputs(",\"segments\":[", f);
@@ -124,11 +136,11 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 			fputs(",\"to_s\":", f);
 			jnum(f, (double)s->t1 / 1e9);
 			fputs(",\"from\":", f);
-			jnum(f, s->r0);
+			jnum(f, s->r0 * scale);
 			fputs(",\"to\":", f);
-			jnum(f, s->r1);
+			jnum(f, s->r1 * scale);
 			fputc('}', f);
-			peak = fmax(peak, fmax(s->r0, s->r1));
+			peak = fmax(peak, fmax(s->r0, s->r1) * scale);
 		}
 		fputs("],\"peak\":", f);
 		jnum(f, peak);
@@ -161,6 +173,17 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jstr(f, when);
 	jkey(f, &first, "interrupted");
 	fputs(r->interrupted ? "true" : "false", f);
+	if (r->shards_of) {
+		/* surge report of a sharded run: which of its shards it read. */
+		jkey(f, &first, "shards");
+		fprintf(f, "{\"count\":%u,\"missing\":[", r->shards_of);
+		for (uint32_t i = 0; i < r->nshards_missing; i++)
+			fprintf(f, "%s%u", i ? "," : "", r->shards_missing[i]);
+		fputs("],\"doubled\":[", f);
+		for (uint32_t i = 0; i < r->nshards_doubled; i++)
+			fprintf(f, "%s%u", i ? "," : "", r->shards_doubled[i]);
+		fputs("]}", f);
+	}
 	jkey(f, &first, "sources");
 	fputc('[', f);
 	for (size_t i = 0; i < nsources; i++) {

@@ -1,5 +1,6 @@
 /* report_text: the summary a user reads on stdout, and the progress line. */
 #include "report.h"
+#include "shard.h"
 #include "tls.h"
 
 #include <math.h>
@@ -55,6 +56,11 @@ void report_header(FILE *f, const struct options *o)
 	else if (o->requests)
 		fprintf(f, ", %llu requests or %.9g s, whichever comes first",
 			(unsigned long long)o->requests, (double)o->duration_ns / 1e9);
+	if (o->shards > 1)
+		fprintf(f, ", shard %u of %u: %u of %u connections", o->shard + 1, o->shards,
+			shard_connections(o), o->max_connections);
+	if (o->start_at > 0)
+		fprintf(f, ", starting at %.3f (--start-at)", o->start_at);
 	fputc('\n', f);
 	fflush(f);
 }
@@ -185,9 +191,14 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 
 	if (secs <= 0)
 		secs = 1e-9;
-	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n", how, secs, o->max_connections,
-		o->max_connections == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
+	uint32_t conns = shard_connections(o);
+	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n", how, secs, conns,
+		conns == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
 		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");
+	if (o->shards > 1)
+		fprintf(f, "  shard       %u of %u (of the run's %u connections, 1 in %u requests "
+			   "of its schedule); merge: surge report on every shard's --hlog\n",
+			o->shard + 1, o->shards, o->max_connections, o->shards);
 	if (o->requests)
 		fprintf(f, "  ended       %s\n", report_ended_by(o, r));
 	if (o->shape == SHAPE_MESSAGE) {

@@ -32,6 +32,7 @@
 #include "report.h"
 #include "report_held.h"
 #include "series.h"
+#include "shard.h"
 #include "threshold.h"
 #include "tls.h"
 #include "worker.h"
@@ -83,6 +84,19 @@ static const char run_usage[] =
 	"      --progress          print a progress line every second (default: on a TTY)\n"
 	"      --no-progress       never print progress\n"
 	"  -q, --quiet             no report on stdout (files are still written)\n"
+	"      --shard K/N         run the K-th (from 1) of N disjoint slices of the scenario:\n"
+	"                          every N-th request of its schedule, its share of the\n"
+	"                          connections, its own slice of the bind addresses (or of\n"
+	"                          the ports when shards share an address); merge the\n"
+	"                          shards' --hlog files with surge report\n"
+	"      --shard auto        K and N from SLURM_ARRAY_TASK_ID/_COUNT, SLURM_PROCID/\n"
+	"                          SLURM_NTASKS, JOB_COMPLETION_INDEX or PARALLEL_SEQ (the\n"
+	"                          last two with SURGE_SHARD_COUNT=N)\n"
+	"      --shard-thresholds  judge the thresholds on this shard alone too (default:\n"
+	"                          recorded, judged by surge report on the merge)\n"
+	"      --start-at TIME     start traffic at TIME: epoch seconds, +10s from now, or\n"
+	"                          +10s@FILE: the first shard writes now+10s to FILE (shared\n"
+	"                          storage), every shard starts then\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"Exit status: 0 completed, 1 nothing could be measured, 2 bad command line or\n"
@@ -96,33 +110,51 @@ static int plan_run(struct options *o, char *err, size_t errlen)
 {
 	struct plan_system sys;
 	struct plan p;
+	struct options v; /* this shard's share (the whole run when not sharded) */
 	int rc;
 
-	plan_system_probe(&sys);
-	if ((rc = plan_make(o, &sys, &p, err, errlen)) < 0)
+	if ((rc = shard_apply(o, err, errlen)) < 0)
 		return rc;
+	if (shard_view(o, &v) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	plan_system_probe(&sys);
+	if ((rc = plan_make(&v, &sys, &p, err, errlen)) < 0)
+		goto out;
 	if (o->bind) {
-		long missing = plan_check_addresses(o->bind, err, errlen);
-		if (missing > 0)
-			return -EADDRNOTAVAIL;
+		/* A shard's machine needs only the addresses it binds. */
+		struct addrset mine;
+		if ((rc = addrset_slice(o->bind, o->shard, o->shards, &mine)) < 0)
+			goto out;
+		long missing = plan_check_addresses(&mine, err, errlen);
+		addrset_free(&mine);
+		if (missing > 0) {
+			rc = -EADDRNOTAVAIL;
+			goto out;
+		}
 	}
 	if (p.notice[0])
 		fprintf(stderr, "surge: note: %s\n", p.notice);
 	char churn[1024];
 	int tw_reuse = churn_tw_reuse();
-	if (churn_plan_warning(o, &p, tw_reuse, churn, sizeof(churn))) {
-		if (churn_plan_refuses(o, tw_reuse)) {
+	if (churn_plan_warning(&v, &p, tw_reuse, churn, sizeof(churn))) {
+		if (churn_plan_refuses(&v, tw_reuse)) {
 			snprintf(err, errlen, "%s; this kernel will not reuse them here, so the run is "
 				 "refused before traffic", churn);
-			return -EADDRNOTAVAIL;
+			rc = -EADDRNOTAVAIL;
+			goto out;
 		}
 		fprintf(stderr, "surge: warning: %s\n", churn);
 	}
+	rc = 0;
 	o->workers = p.workers;
 	o->explicit_ports = p.explicit_ports;
 	if (o->pick == ADDRSET_PERMUTATION)
 		o->ports = p.ports; /* the walk names ports: the system range if none given */
-	return 0;
+out:
+	shard_view_free(&v);
+	return rc;
 }
 
 /* How far behind the newest second the oldest not yet whole may fall: a
@@ -484,8 +516,21 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 	struct timeval tv;
 	uint64_t now = clock_ns(), start_ns = now + 150 * NS_PER_MS + pool_connect_phase_ns(o);
 	gettimeofday(&tv, NULL);
+	double now_epoch = (double)tv.tv_sec + tv.tv_usec / 1e6;
+	col->res->start_epoch = now_epoch + (double)(start_ns - now) / 1e9;
+	/* --start-at: the agreed instant, so every shard's seconds line up; a
+	 * shard too late for it starts as soon as it can and says so. */
+	if (o->start_at > 0) {
+		if (o->start_at >= col->res->start_epoch) {
+			start_ns = now + (uint64_t)((o->start_at - now_epoch) * 1e9);
+			col->res->start_epoch = o->start_at;
+		} else {
+			fprintf(stderr, "surge: warning: --start-at is %.3f s too soon for this shard's "
+					"set-up: it starts late, and its seconds do not line up with the "
+					"others'\n", col->res->start_epoch - o->start_at);
+		}
+	}
 	col->res->start_ns = start_ns;
-	col->res->start_epoch = (double)tv.tv_sec + tv.tv_usec / 1e6 + (double)(start_ns - now) / 1e9;
 	int rc = start_gate_open(gate[1], start_ns, o->workers);
 	close(gate[0]);
 	close(gate[1]);
@@ -520,6 +565,8 @@ static const struct option run_longopts[] = {
 	{"sni", required_argument, 0, 'Z'},	     {"insecure", no_argument, 0, 'I'},
 	{"requests", required_argument, 0, 'n'},     {"samples", required_argument, 0, 'S'},
 	{"samples-every", required_argument, 0, 'E'},
+	{"shard", required_argument, 0, 0x100},	     {"start-at", required_argument, 0, 0x101},
+	{"shard-thresholds", no_argument, 0, 0x102},
 	{0, 0, 0, 0},
 };
 
@@ -535,6 +582,7 @@ static const struct cli_key run_keys[] = {
 	{'Y', "tls", "true"},	    {'C', "tls.ca", NULL},	 {'Z', "tls.sni", NULL},
 	{'I', "tls.verify", "false"},
 	{'n', "requests", NULL},	    {'S', "samples", NULL},	 {'E', "samples_every", NULL},
+	{0x100, "shard", NULL},	    {0x101, "start_at", NULL},	 {0x102, "shard_thresholds", "true"},
 };
 
 /* --samples FILE: it can be created (the workers write FILE.w<k> beside it). */
@@ -608,6 +656,8 @@ void run_result_free(struct run_result *r)
 	series_free(r->series);
 	stats_free(&r->total);
 	free(r->thresholds);
+	free(r->shards_missing);
+	free(r->shards_doubled);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -632,6 +682,7 @@ int run_main(int argc, char **argv)
 		return EXIT_USAGE;
 	const char *scenario = args.scenario, **ov = args.ov;
 	size_t nov = args.nov;
+	struct shard_flags sf;
 	if (args.help) {
 		fputs(run_usage, stdout);
 		free(ov);
@@ -642,9 +693,22 @@ int run_main(int argc, char **argv)
 		free(ov);
 		return EXIT_USAGE;
 	}
+	if (shard_take_flags(ov, &nov, &sf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "surge run: %s\n", err);
+		free(ov);
+		return EXIT_USAGE;
+	}
 	if (lua_engine_load(scenario, ov, nov, &opt, err, sizeof(err), &le) < 0 ||
 	    tls_options_check(&opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
+		goto out;
+	}
+	shard_flags_apply(&sf, &opt);
+	if (opt.shards > 1 && !opt.rate_segs && opt.shape == SHAPE_MESSAGE && !opt.requests &&
+	    shard_share(opt.max_connections, opt.shard, opt.shards) == 0) {
+		fprintf(stderr, "surge: %s: %u connections over %u shards leave shard %u none: "
+				"give at least %u connections, or fewer shards\n",
+			sf.from, opt.max_connections, opt.shards, opt.shard + 1, opt.shards);
 		goto out;
 	}
 	if (opt.requests && opt.shape == SHAPE_SESSION) {
@@ -664,6 +728,10 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
+	/* A shard's thresholds are the scenario's, meant for the whole run:
+	 * recorded for surge report, not judged (nor aborting) on a slice. */
+	for (size_t i = 0; opt.shards > 1 && !opt.shard_judge && i < res.nthresholds; i++)
+		res.thresholds[i].abort = false;
 	for (size_t i = 0; i < res.nthresholds; i++)
 		if (res.thresholds[i].abort && res.thresholds[i].abort_after_ns >= opt.duration_ns)
 			fprintf(stderr, "surge: warning: %s: threshold %s %s has abort_after %.9gs, not "
@@ -797,7 +865,13 @@ int run_main(int argc, char **argv)
 					       (double)res.elapsed_ns / 1e9);
 	/* An aborted run failed its threshold even if the drain after the stop
 	 * brought the final figure back inside, or nothing completed before it. */
-	if ((rc == EXIT_OK && res.thresholds_failed) ||
+	bool judged = opt.shards <= 1 || opt.shard_judge;
+	if (!judged && res.thresholds_failed)
+		fprintf(stderr, "surge: note: %zu of this shard's %zu thresholds fail on its share "
+				"alone; they are judged on the merge (surge report on every shard's "
+				"--hlog), or here with --shard-thresholds\n",
+			res.thresholds_failed, res.nthresholds);
+	if ((rc == EXIT_OK && res.thresholds_failed && judged) ||
 	    (res.aborted_by && (rc == EXIT_OK || measured_nothing)))
 		rc = EXIT_THRESHOLDS;
 	res.exit_code = rc;

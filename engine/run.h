@@ -54,6 +54,11 @@ struct run_result {
 	 * was then an upper bound); elapsed_ns is then until the last share was
 	 * sent. False when the duration, a signal or a threshold ended it. */
 	bool ended_by_requests;
+	/* surge report of a sharded run's logs (report_shards.h): of shards_of,
+	 * the shards not read and those read more than once (1-based, malloc'd). */
+	uint32_t shards_of;
+	uint32_t *shards_missing, *shards_doubled;
+	uint32_t nshards_missing, nshards_doubled;
 };
 
 int run_main(int argc, char **argv);

@@ -273,6 +273,8 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	w.lua = lua;
 	w.index = index;
 	w.count = count;
+	w.slots = opt->shards > 1 ? opt->shards * count : count;
+	w.slot = opt->shards > 1 ? opt->shard + opt->shards * index : index;
 	w.start_ns = start_ns;
 	w.report_fd = report_fd;
 	w.pacer_fd = -1;
@@ -305,7 +307,9 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		static const struct addrset none;
 		uint64_t nsrc = opt->bind ? addrset_total(opt->bind) : 0;
 		if (addrset_picker_init(&w.picker, opt->bind ? opt->bind : &none, opt->pick, opt->seed,
-					index, count, &opt->ports, opt->explicit_ports) < 0 ||
+					w.slot, w.slots, &opt->ports, opt->explicit_ports) < 0 ||
+		    addrset_picker_shard(&w.picker, opt->shard, opt->shards, index, count,
+					 &opt->ports) < 0 ||
 		    (nsrc && nsrc <= STATS_SOURCES_MAX &&
 		     stats_sources_init(&w.stats, (uint32_t)nsrc) < 0)) {
 			worker_log(&w, "worker %u: cannot set up source addresses", index);
@@ -320,7 +324,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "%s", err);
 		goto out;
 	}
-	quota_init(&w.quota, opt->requests, index, count);
+	quota_init(&w.quota, opt->requests, w.slot, w.slots);
 	w.tokens_at = clock_ns();
 	if (opt->start == START_CONNECTED)
 		connect_phase(&w);

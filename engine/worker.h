@@ -36,6 +36,11 @@ struct fallback;
 struct worker {
 	struct ev_loop *loop;
 	uint32_t index, count;
+	/* Place in the global split of a sharded run: shard s of S, worker k of
+	 * W is slot s + S*k of S*W, so it takes the global requests (and
+	 * connections) i with i % S == s and (i / S) % W == k. Unsharded: the
+	 * worker's index and count. Every split by "every n-th" uses these. */
+	uint32_t slot, slots;
 	const struct options *opt;
 	struct lua_engine *lua;
 	struct stats stats;

@@ -1,0 +1,251 @@
+/* report_shards: several logs of one run add up (report_shards.h). */
+#include "report_shards.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "K/N" as the run wrote it: 0 with *k (1-based) and *n, or -EINVAL. */
+static int read_shard(const char *v, uint32_t *k, uint32_t *n)
+{
+	unsigned long a, b;
+	char *end;
+
+	errno = 0;
+	a = strtoul(v, &end, 10);
+	if (end == v || *end != '/' || errno)
+		return -EINVAL;
+	const char *q = end + 1;
+	b = strtoul(q, &end, 10);
+	if (end == q || *end || errno || b == 0 || b > 1000000 || a == 0 || a > b)
+		return -EINVAL;
+	*k = (uint32_t)a;
+	*n = (uint32_t)b;
+	return 0;
+}
+
+static double num(const struct hlog_log *g, const char *key, double dflt)
+{
+	const char *v = hlog_log_param(g, key);
+	char *end;
+
+	if (!v)
+		return dflt;
+	double d = strtod(v, &end);
+	return end != v && !*end && isfinite(d) && d >= 0 && d < 1e15 ? d : dflt;
+}
+
+/* The rate segments of one log, in o's shape: their rates added to sum when
+ * the times match o's. false when they do not. */
+static bool add_rates(const struct hlog_log *g, const struct options *o, double *sum)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->np; i++) {
+		if (strcmp(g->p[i].key, "rate_segment") != 0)
+			continue;
+		double t0, t1, r0, r1;
+		if (n >= o->nrate_segs ||
+		    sscanf(g->p[i].value, "%lf %lf %lf %lf", &t0, &t1, &r0, &r1) != 4 ||
+		    fabs(t0 * 1e9 - (double)o->rate_segs[n].t0) > 1e3 ||
+		    fabs(t1 * 1e9 - (double)o->rate_segs[n].t1) > 1e3 || !(r0 >= 0 && r1 >= 0))
+			return false;
+		sum[2 * n] += r0;
+		sum[2 * n + 1] += r1;
+		n++;
+	}
+	return n == o->nrate_segs;
+}
+
+/* Adds what the chosen logs asked into o and r. */
+static int add_up(const struct hlog *l, const bool *take, struct options *o, struct run_result *r,
+		  FILE *note)
+{
+	double conns = 0, workers = 0;
+	double *sum = calloc(2 * o->nrate_segs + 1, sizeof(double));
+	bool rates_add = true;
+
+	if (!sum)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		if (!take[i])
+			continue;
+		conns += num(&l->logs[i], "connections", 0);
+		workers += num(&l->logs[i], "workers", 0);
+		if (o->nrate_segs && !add_rates(&l->logs[i], o, sum)) {
+			if (rates_add && note)
+				fprintf(note,
+					"surge report: note: %s has another rate schedule than "
+					"%s: the rate shown is the first log's\n",
+					l->logs[i].name, l->logs[0].name);
+			rates_add = false;
+		}
+	}
+	o->max_connections = conns < UINT32_MAX ? (uint32_t)conns : UINT32_MAX;
+	r->workers = workers < UINT32_MAX ? (uint32_t)workers : UINT32_MAX;
+	for (size_t s = 0; rates_add && s < o->nrate_segs; s++) {
+		o->rate_segs[s].r0 = sum[2 * s];
+		o->rate_segs[s].r1 = sum[2 * s + 1];
+	}
+	free(sum);
+	return 0;
+}
+
+/* Logs without --shard ran together when each started before the earliest
+ * one's planned end: a merge of machines started by hand, not of repeats. */
+static bool ran_together(const struct hlog *l)
+{
+	double first = INFINITY, dur = INFINITY;
+
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		double d = num(&l->logs[i], "duration_s", 0);
+		if (l->logs[i].start <= 0 || d <= 0)
+			return false;
+		first = fmin(first, l->logs[i].start);
+		dur = fmin(dur, d);
+	}
+	for (size_t i = 0; i < l->nlog_info; i++)
+		if (l->logs[i].start >= first + dur)
+			return false;
+	return true;
+}
+
+int report_shards_merge(const struct hlog *l, struct options *o, struct run_result *r,
+			struct report_shards *out, FILE *note, char *err, size_t errlen)
+{
+	size_t n = l->nlog_info, with = 0;
+	uint32_t *k = calloc(n ? n : 1, sizeof(*k)), count = 0;
+	bool *take = calloc(n ? n : 1, sizeof(*take));
+	uint32_t *seen = NULL;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!k || !take) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *v = hlog_log_param(&l->logs[i], "shard");
+		uint32_t nn;
+		if (!v)
+			continue;
+		if (read_shard(v, &k[i], &nn) < 0) {
+			snprintf(err, errlen, "%s: #surge-param shard: expected K/N, got '%s'",
+				 l->logs[i].name, v);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (with && nn != count) {
+			snprintf(err, errlen,
+				 "%s is shard %s, but an earlier log is of %u shards: these "
+				 "are not the shards of one run (give the logs of one run)",
+				 l->logs[i].name, v, count);
+			rc = -EINVAL;
+			goto out;
+		}
+		count = nn;
+		with++;
+	}
+	if (with && with < n) {
+		for (size_t i = 0; i < n; i++)
+			if (!k[i]) {
+				snprintf(err, errlen,
+					 "%s was not run with --shard, but %zu of the other "
+					 "logs were: give the logs of one sharded run",
+					 l->logs[i].name, with);
+				break;
+			}
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!with) {
+		/* Not shards: machines started by hand add up; repeats do not. */
+		if (n > 1 && ran_together(l)) {
+			out->concurrent = true;
+			for (size_t i = 0; i < n; i++)
+				take[i] = true;
+			rc = add_up(l, take, o, r, note);
+		}
+		goto out;
+	}
+	/* The scenario's total and agreed start must be the same in every shard. */
+	for (size_t i = 1; i < n; i++) {
+		const char *a = hlog_log_param(&l->logs[0], "run_connections");
+		const char *b = hlog_log_param(&l->logs[i], "run_connections");
+		const char *sa = hlog_log_param(&l->logs[0], "start_at");
+		const char *sb = hlog_log_param(&l->logs[i], "start_at");
+		if ((a && b && strcmp(a, b) != 0) || (sa && sb && strcmp(sa, sb) != 0)) {
+			snprintf(err, errlen,
+				 "%s and %s are shards of different runs (%s %s and %s): "
+				 "give the logs of one run",
+				 l->logs[0].name, l->logs[i].name,
+				 a && b && strcmp(a, b) ? "connections" : "start",
+				 a && b && strcmp(a, b) ? a : sa, a && b && strcmp(a, b) ? b : sb);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	seen = calloc(count, sizeof(*seen));
+	if (!seen) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	out->count = count;
+	r->shards_of = count;
+	for (size_t i = 0; i < n; i++) {
+		if (seen[k[i] - 1]++ == 0)
+			take[i] = true; /* a shard read twice asked once */
+	}
+	for (uint32_t s = 0; s < count; s++) {
+		out->missing += !seen[s];
+		out->doubled += seen[s] > 1;
+	}
+	r->shards_missing = calloc(out->missing + 1, sizeof(uint32_t));
+	r->shards_doubled = calloc(out->doubled + 1, sizeof(uint32_t));
+	if (!r->shards_missing || !r->shards_doubled) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t s = 0; s < count; s++) {
+		if (!seen[s]) {
+			r->shards_missing[r->nshards_missing++] = s + 1;
+			continue;
+		}
+		out->present++;
+		if (seen[s] < 2)
+			continue;
+		r->shards_doubled[r->nshards_doubled++] = s + 1;
+		if (!note)
+			continue;
+		fprintf(note, "surge report: shard %u/%u is in %u logs (", s + 1, count, seen[s]);
+		const char *sep = "";
+		for (size_t i = 0; i < n; i++)
+			if (k[i] == s + 1) {
+				fprintf(note, "%s%s", sep, l->logs[i].name);
+				sep = ", ";
+			}
+		fprintf(note, "): its requests are counted %u times\n", seen[s]);
+	}
+	if (out->missing && note) {
+		fprintf(note, "surge report: %u of %u shards missing:", out->missing, count);
+		uint32_t said = 0;
+		for (uint32_t s = 0; s < count && said < 20; s++)
+			if (!seen[s]) {
+				fprintf(note, " %u/%u", s + 1, count);
+				said++;
+			}
+		fprintf(note,
+			"%s (their share of the connections and the schedule is not in this "
+			"report)\n",
+			out->missing > said ? " ..." : "");
+	}
+	rc = add_up(l, take, o, r, note);
+out:
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	free(k);
+	free(take);
+	free(seen);
+	return rc;
+}
