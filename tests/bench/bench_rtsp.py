@@ -27,6 +27,7 @@ from tap import SURGE, Serve, write_scenario  # noqa: E402
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--readers", type=int, help="N readers at 2 packets/s from 8 sources (e.g. 100000)")
+ap.add_argument("--connect-rate", type=int, default=5000, help="with --readers: connects a second")
 ARGS = ap.parse_args()
 READERS = int(os.environ.get("READERS", "2000"))
 SECS = int(os.environ.get("SECS", "20"))
@@ -60,7 +61,7 @@ def many(n):
     from tap import established_by_source  # noqa: E402
     per = 12500  # readers per process on either side: under the 20000-fd limit
     workers = max(1, -(-n // per))
-    rate, hold = 5000, 30
+    rate, hold = ARGS.connect_rate, 30
     ramp = -(-n // rate)
     srv = Serve("rtsp", "--bitrate", "3200", "--packet-size", "200", workers=workers)
 
