@@ -47,6 +47,19 @@ int buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int buf_append_exact(struct buf *b, const void *p, size_t n)
+{
+	if (b->cap || n == 0 || n > UINT32_MAX)
+		return n > UINT32_MAX ? -EMSGSIZE : buf_append(b, p, n);
+	b->data = malloc(n);
+	if (!b->data)
+		return -ENOMEM;
+	memcpy(b->data, p, n);
+	b->head = 0;
+	b->len = b->cap = (uint32_t)n;
+	return 0;
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	b->head += (uint32_t)n;

@@ -28,6 +28,10 @@ static inline uint8_t *buf_start(const struct buf *b)
 int buf_reserve(struct buf *b, size_t more);
 /* Appends n bytes. Returns 0, or what buf_reserve returned. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Appends n bytes to an empty, released buffer in an allocation of exactly
+ * n bytes (a short-lived copy: later growth doubles from there). Returns 0
+ * or -ENOMEM; an empty n leaves the buffer released. */
+int buf_append_exact(struct buf *b, const void *p, size_t n);
 /* Drops n bytes from the front (n <= len); an emptied buffer starts again
  * at the front. */
 void buf_consume(struct buf *b, size_t n);

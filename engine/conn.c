@@ -795,22 +795,15 @@ static void conn_read_session(struct worker *w, struct conn *c)
 		io_set(w, c, c->writing ? EV_WRITE : 0); /* backpressure until consumed */
 		return;
 	}
-	/* An emptied buffer is given back and the read lands in the worker's
-	 * scratch first: a reader between packets holds no memory of its own.
-	 * (Pointers from an earlier conn:fill are stale after a yield anyway.) */
-	ssize_t n;
-	bool in_place = c->rbuf.len != 0;
-	if (!in_place) {
-		buf_free(&c->rbuf);
-		n = sock_read(w, c, w->scratch, WORKER_SCRATCH);
-	} else {
-		if (buf_reserve(&c->rbuf, 16384) < 0) {
-			conn_close(w, c, ERR_OTHER);
-			return;
-		}
-		n = sock_read(w, c, buf_start(&c->rbuf) + c->rbuf.len,
-			      c->rbuf.cap - c->rbuf.head - c->rbuf.len);
-	}
+	/* Every read lands in the worker's scratch and only what it brought is
+	 * kept: with nothing buffered, in a buffer of exactly that size (a
+	 * 200-byte packet costs 200 bytes, not a 4 KiB first buffer); after a
+	 * partial message, appended (growth at most doubles what is held, where
+	 * reading in place reserved 16 KiB more for every reader caught
+	 * mid-packet). conn_consume gives it back once emptied, so a reader
+	 * between packets holds no memory of its own. (Pointers from an earlier
+	 * conn:fill are stale after a yield anyway.) */
+	ssize_t n = sock_read(w, c, w->scratch, WORKER_SCRATCH);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -822,9 +815,11 @@ static void conn_read_session(struct worker *w, struct conn *c)
 		io_set(w, c, c->writing ? EV_WRITE : 0);
 	} else {
 		w->stats.counter[ST_BYTES_IN] += n;
-		if (in_place) {
-			c->rbuf.len += (uint32_t)n;
-		} else if (buf_append(&c->rbuf, w->scratch, (size_t)n) < 0) {
+		if (c->rbuf.len == 0)
+			buf_free(&c->rbuf);
+		int rc = c->rbuf.len ? buf_append(&c->rbuf, w->scratch, (size_t)n)
+				     : buf_append_exact(&c->rbuf, w->scratch, (size_t)n);
+		if (rc < 0) {
 			conn_close(w, c, ERR_OTHER);
 			return;
 		}
@@ -836,6 +831,8 @@ static void conn_read_session(struct worker *w, struct conn *c)
 void conn_consume(struct worker *w, struct conn *c, uint32_t n)
 {
 	buf_consume(&c->rbuf, n < c->rbuf.len ? n : c->rbuf.len);
+	if (c->rbuf.len == 0)
+		buf_free(&c->rbuf); /* a session between messages holds no buffer */
 	if (c->state == CONN_OPEN && !c->eof && c->rbuf.len < SESSION_RBUF_MAX &&
 	    !(c->io.events & EV_READ)) {
 		io_set(w, c, EV_READ | (c->writing ? EV_WRITE : 0));

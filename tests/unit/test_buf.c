@@ -1,4 +1,5 @@
-/* buf: append, consume from the front, compaction before growth, release. */
+/* buf: append, consume from the front, compaction before growth, release,
+ * exact-size appends. */
 #include <errno.h>
 #include <string.h>
 
@@ -32,6 +33,17 @@ int main(void)
 	ok(b.data == NULL && b.len == 0 && b.cap == 0, "free gives the memory back");
 	is_int(buf_append(&b, "x", 1), 0, "usable again after free");
 	buf_free(&b);
+
+	/* a session's read: exactly the bytes read, growth doubles from there */
+	is_int(buf_append_exact(&b, "hello", 5), 0, "exact append to a released buffer");
+	ok(b.cap == 5 && b.len == 5 && memcmp(buf_start(&b), "hello", 5) == 0, "allocates exactly 5 bytes");
+	is_int(buf_append(&b, "!", 1), 0, "append after an exact one");
+	ok(b.cap == 10 && b.len == 6 && memcmp(buf_start(&b), "hello!", 6) == 0, "grows by doubling from it");
+	is_int(buf_append_exact(&b, "x", 1), 0, "exact append to a buffer that holds bytes");
+	ok(b.len == 7 && buf_start(&b)[6] == 'x', "appends like buf_append");
+	buf_free(&b);
+	is_int(buf_append_exact(&b, "", 0), 0, "exact append of nothing");
+	ok(b.data == NULL && b.cap == 0, "leaves the buffer released");
 	buf_free(NULL);
 	ok(1, "free is NULL-safe");
 	return tap_done();

@@ -2,8 +2,10 @@
 -- sequence tracking with loss counted once and wraparound-safe (A.1, A.3),
 -- reordering, interarrival jitter (6.4.1, A.8), and keyframe detection in
 -- H.264 (RFC 6184) and H.265 (RFC 7798) payloads. Works on FFI pointers:
--- nothing allocates per packet.
+-- nothing allocates per packet. A track's state is one FFI struct (~250
+-- bytes, a table of the same fields took ~1 KB): 100k readers hold 100k.
 local bit = require "bit"
+local ffi = require "ffi"
 
 local band, bor, rshift, lshift, tobit = bit.band, bit.bor, bit.rshift, bit.lshift, bit.tobit
 local abs = math.abs
@@ -101,15 +103,41 @@ function M.keyframe(codec, p, len)
   return false
 end
 
--- track(codec, clock_rate, pt) -> the receive state of one RTP stream.
+-- Counts are doubles (exact to 2^53, and read back as plain Lua numbers);
+-- lost_before is loss carried over restarts; `reported` is what the caller
+-- has already counted out (it reports deltas); channel/rtcp_channel are the
+-- interleaved channels (RFC 2326 10.12) a caller carries the stream on.
+ffi.cdef [[
+struct surge_rtp_counts {
+  double received, bytes, lost, reordered, duplicates, keyframes, bad;
+};
+struct surge_rtp_track {
+  double clock_rate, units_per_ns, pt;
+  double base_seq, max_seq, cycles, bad_seq;
+  double received, lost_before, reordered, duplicates, restarts, bad, bytes;
+  double keyframes, last_key_ts, jitter, last_arrival, last_ts;
+  struct surge_rtp_counts reported;
+  int16_t channel, rtcp_channel;
+  uint8_t codec_id;
+  bool started;
+};
+]]
+local CODEC_ID = { h264 = 1, h265 = 2 }
+local CODEC_NAME = { "h264", "h265" }
+local track_t = ffi.metatype("struct surge_rtp_track", {
+  __index = function(tr, k)
+    if k == "codec" then return CODEC_NAME[tr.codec_id] end
+  end,
+})
+
+-- track(codec, clock_rate, pt) -> the receive state of one RTP stream
+-- (codec "h264", "h265" or other/nil: no keyframe detection).
 function M.track(codec, clock_rate, pt)
-  return {
-    codec = codec, clock_rate = clock_rate or 90000, pt = pt,
-    started = false, base_seq = 0, max_seq = 0, cycles = 0, bad_seq = -1,
-    received = 0, lost_before = 0, -- lost_before: loss carried over restarts
-    reordered = 0, duplicates = 0, restarts = 0, bad = 0, bytes = 0,
-    keyframes = 0, last_key_ts = -1,
-    jitter = 0, last_arrival = 0, last_ts = 0,
+  clock_rate = clock_rate or 90000
+  return track_t {
+    clock_rate = clock_rate, units_per_ns = clock_rate / 1e9, pt = pt or -1,
+    bad_seq = -1, last_key_ts = -1, channel = -1, rtcp_channel = -1,
+    codec_id = CODEC_ID[codec] or 0,
   }
 end
 
@@ -181,7 +209,9 @@ function M.packet(tr, p, len, arrival)
   end
   local plen = len - off
   if band(b0, 0x20) ~= 0 then plen = plen - p[len - 1] end
-  if plen > 0 and tr.codec and ts ~= tr.last_key_ts and M.keyframe(tr.codec, p + off, plen) then
+  local codec = tr.codec_id
+  if plen > 0 and codec ~= 0 and ts ~= tr.last_key_ts and
+     (codec == 1 and h264_key(p + off, plen) or codec == 2 and h265_key(p + off, plen)) then
     tr.last_key_ts = ts
     tr.keyframes = tr.keyframes + 1
     return 1
