@@ -200,6 +200,17 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 				 (unsigned long long)usable, (unsigned long long)wneed);
 			return -E2BIG;
 		}
+		/* A worker without a connection cannot send its share of a
+		 * schedule or of requests = N: that run would drop its share or
+		 * never end. */
+		if (conns > 0 && o->workers > conns && (o->requests || o->rate_segs)) {
+			snprintf(err, errlen, "-w %u with %llu connection%s: a worker without a "
+				 "connection cannot send its share of the %s; use -w %llu or more "
+				 "connections", o->workers, (unsigned long long)conns,
+				 conns == 1 ? "" : "s", o->requests ? "requests" : "rate",
+				 (unsigned long long)conns);
+			return -EINVAL;
+		}
 		out->workers = o->workers;
 	} else {
 		uint64_t w = sys->cpus ? sys->cpus : 1;

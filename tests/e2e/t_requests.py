@@ -92,4 +92,12 @@ ok("unbounded (500 requests)" in html and "by the count: all 500 requests sent" 
 # A bad count is a scenario error naming the option.
 rc, out, err = surge("run", scn, "-n", "0")
 ok(rc == 2 and "option 'requests'" in err and "-n" in err, "-n 0 is refused, naming -n", err)
+
+# More workers than connections: one would hold none and never send its share
+# (the run hung until Ctrl-C). Refused before any traffic, saying what fits.
+srv = Serve("echo")
+rc, j, err = run(srv.port, "-n", "100", "-w", "8")
+seen = srv.stop()
+ok(rc == 4 and "-w 8 with 7 connections" in err and "use -w 7" in err and seen.get("accepted") == 0,
+   "-n with -w 8 over 7 connections is refused before traffic, naming -w 7 (exit %d)" % rc, err)
 done()
