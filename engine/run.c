@@ -280,6 +280,8 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 				col->wk[k].ended_by_requests = m.ended_run != 0;
 				col->wk[k].end_ns = m.end_ns;
 			}
+		} else if (h.type == IPC_PROGRESS) {
+			stopping_progress(col, k, payload, h.len);
 		} else if (h.type == IPC_LOG &&
 			   msglog_first(&col->msgs, (const char *)payload, h.len)) {
 			collector_clear_line(col);
@@ -684,6 +686,7 @@ int run_main(int argc, char **argv)
 		rc = EXIT_PLAN;
 		goto out;
 	}
+	opt.stuck_grace_ns = stopping_grace_ns();
 	if (stats_init(&res.total) < 0 || series_new(opt.hlog_path != NULL, &res.series) < 0)
 		goto out;
 	res.workers = opt.workers;
