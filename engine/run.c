@@ -276,6 +276,9 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 		} else if (h.type == IPC_DONE) {
 			struct quota_done_msg m;
 			col->wk[k].done = true;
+			/* Its exit (freeing, a sanitizer's leak check) gets a grace of its own. */
+			col->wk[k].progress_at = clock_ns();
+			col->wk[k].left = 0;
 			if (quota_done_decode(payload, h.len, &m) == 0) {
 				col->wk[k].ended_by_requests = m.ended_run != 0;
 				col->wk[k].end_ns = m.end_ns;
