@@ -146,7 +146,6 @@ return {
             ss_held = int(subprocess.run(
                 "ss -Htan state established '( dport = :%d )' | wc -l" % srv.port, shell=True,
                 capture_output=True, text=True).stdout or 0)
-    t_end = t0 + dur + 0.1  # the run's end: its duration from the start (start = "now")
     out, err = p.communicate(timeout=600)
     t_exit = time.time()
     srv.proc.terminate()
@@ -157,6 +156,8 @@ return {
             j = json.load(f)
     except (OSError, ValueError):
         j = {}
+    # The run's end: its start (after the workers' fork) plus its duration.
+    t_end = j.get("run", {}).get("start_time", t0) + dur
     tot = j.get("totals", {})
     req, conns = tot.get("requests", {}), tot.get("connections", {})
     errs = tot.get("errors", {}).get("total")
