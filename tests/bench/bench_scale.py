@@ -134,10 +134,13 @@ return {
     p = subprocess.Popen(["nice", "-n", "10", SURGE, "run", scn, "--no-progress", "--json", out_json,
                           "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak, t_all, pss, kmem, tcp_pages, ss_held = 0, None, 0, 0, 0, None
+    pss0, held0 = None, 0
     while p.poll() is None and time.time() - t0 < dur + 5:
         time.sleep(1)
         inuse, mem = sockstat()
         held = (inuse - inuse0) // 2  # a client and a server socket each
+        if pss0 is None:  # the slots are allocated at the start: what is the rest?
+            pss0, held0 = tree_pss_kib(p.pid), held
         if held > peak:
             peak = held
             pss = tree_pss_kib(p.pid)
@@ -182,7 +185,11 @@ return {
                           "accounted" if acc else "NOT accounted", seen.get("replies")))
     if peak:
         print("  surge's memory (PSS, coordinator + workers) at the peak: %d KiB -> %.0f bytes per "
-              "connection (goal <= 300)" % (pss, pss * 1024.0 / peak))
+              "connection (goal <= 300); 1 s in, with %d open: %d KiB (the slots, the Lua "
+              "states): an open connection adds %.0f bytes" % (pss, pss * 1024.0 / peak, held0,
+                                                                pss0 or 0,
+                                                                (pss - (pss0 or 0)) * 1024.0 /
+                                                                max(peak - held0, 1)))
         print("  kernel: slab +%d MiB (%.0f bytes per connection, both sockets), TCP buffers %d "
               "pages" % (kmem // 1024, kmem * 1024.0 / peak, tcp_pages))
     for line in err.strip().splitlines()[-5:]:
