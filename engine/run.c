@@ -268,8 +268,12 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 			col->last_heard[k] = clock_ns();
 			if (stats_decode(payload, h.len, &s) == 0) {
 				merge_interval(col, h.second, &s);
-				if (h.second + 1 > col->wk[k].covered)
+				if (h.second + 1 > col->wk[k].covered) {
 					col->wk[k].covered = h.second + 1;
+					/* A worker behind the clock (a starved CPU)
+					 * that still ships its seconds is not stuck. */
+					col->wk[k].progress_at = col->last_heard[k];
+				}
 				col->wk[k].inflight = s.gauge[GA_INFLIGHT];
 				stats_free(&s);
 			}

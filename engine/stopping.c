@@ -226,14 +226,17 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			col->stuck[k] = STUCK_KILLED;
 			col->res->worker_failed = true;
 			collector_clear_line(col);
+			char left[64] = "";
+			if (col->wk[k].left)
+				snprintf(left, sizeof(left), " with %llu connections and requests left",
+					 (unsigned long long)col->wk[k].left);
 			if (col->wk[k].progress_at)
-				fprintf(stderr, "surge: worker %u made no progress for %.1f s after the end "
-						"(%llu connections and requests left; a Lua callback that "
-						"never returns?): killed; what it had not sent is missing\n",
-					k, (double)(now - col->wk[k].progress_at) / 1e9,
-					(unsigned long long)col->wk[k].left);
+				fprintf(stderr, "surge: worker %u made no progress for %.1f s after the end%s "
+						"(a Lua callback that never returns?): killed; what it had "
+						"not sent is missing\n",
+					k, (double)(now - col->wk[k].progress_at) / 1e9, left);
 			else
-				fprintf(stderr, "surge: worker %u did not stop %.1f s after the end (a Lua "
+				fprintf(stderr, "surge: worker %u did not stop %.0f s after the end (a Lua "
 						"callback that never returns?): killed; what it had not "
 						"sent is missing\n", k, (double)grace / 1e9);
 			continue;
