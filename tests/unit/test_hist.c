@@ -172,6 +172,19 @@ static void test_merge_span(void)
 		same &= hist_value_at_percentile(a, p) == hist_value_at_percentile(ref, p);
 	ok(same, "the sum equals one histogram of every value (total %lld, p0 %lld)",
 	   (long long)hist_total(a), (long long)hist_value_at_percentile(a, 0));
+	/* hist_reset clears the same span: nothing of the old counts is left. */
+	hist_reset(a);
+	hist_add(a, zeros);
+	hist_add(a, dec);
+	struct hist *fresh = hist_new_default();
+	hist_add(fresh, zeros);
+	hist_add(fresh, dec);
+	same = hist_total(a) == hist_total(fresh);
+	for (double p = 0; p <= 100; p += 0.1)
+		same &= hist_value_at_percentile(a, p) == hist_value_at_percentile(fresh, p);
+	ok(same, "after hist_reset only what is added again counts (total %lld)",
+	   (long long)hist_total(a));
+	hist_free(fresh);
 	free(buf);
 	hist_free(a), hist_free(ref), hist_free(zeros), hist_free(narrow), hist_free(empty);
 	hist_free(dec);
