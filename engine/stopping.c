@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,6 +217,12 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		if (now > col->deadline && col->wk[k].progress_at &&
 		    now < add_sat(col->wk[k].progress_at, grace))
 			continue; /* slow, not stuck: it closed or was answered lately */
+		/* What it sent waits unread in its pipe: the coordinator is behind
+		 * (a starved CPU, 50 workers' seconds to merge), and the worker is
+		 * likely blocked writing more, not stuck. Its news comes next. */
+		int unread = 0;
+		if (now > col->deadline && ioctl(col->pipes[k].fd, FIONREAD, &unread) == 0 && unread > 0)
+			continue;
 		if (now > col->deadline) {
 			/* Its pipe's EOF may simply not be read yet. */
 			if (waitpid(col->pids[k], &status, WNOHANG) == col->pids[k]) {
