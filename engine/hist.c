@@ -160,17 +160,11 @@ void hist_free(struct hist *h)
 
 void hist_reset(struct hist *h)
 {
-	/* Only the span between the extremes holds counts: a worker resets its
-	 * histograms every second, and clearing all ~28k slots would also make
-	 * every page of them resident in every worker. */
-	int32_t hi = h->total ? counts_index_for(h, h->max_value) + 1 : 0;
-	int32_t lo = h->min_value == INT64_MAX ? hi : counts_index_for(h, h->min_value);
-	if (hi > h->counts_len)
-		hi = h->counts_len;
-	if (lo > 0 && h->counts_len > 0)
-		h->counts[0] = 0;
-	if (lo < hi)
-		memset(h->counts + lo, 0, (size_t)(hi - lo) * sizeof(*h->counts));
+	/* The whole array, not just the recorded span: every page of it then
+	 * stays resident from the first second, so a worker's memory is flat
+	 * rather than creeping up as new latency ranges are first recorded
+	 * (t_worker_memory bounds that creep). */
+	memset(h->counts, 0, (size_t)h->counts_len * sizeof(*h->counts));
 	h->total = h->clamped = 0;
 	h->min_value = INT64_MAX;
 	h->max_value = 0;
