@@ -217,12 +217,6 @@ void pool_begin_traffic(struct worker *w)
 	}
 }
 
-void pool_close_all(struct worker *w)
-{
-	for (uint32_t i = 0; i < w->nconns; i++)
-		conn_close(w, &w->conns[i], -1);
-}
-
 /* Closing a loopback socket is also the kernel's work on the peer's side
  * (FIN, ACK, the orphan): ~10 us or more, so tens of thousands at once would
  * hold the loop for seconds, deaf to answers and to its coordinator. */
