@@ -197,6 +197,8 @@ return {
               "pages" % (kmem // 1024, kmem * 1024.0 / peak, tcp_pages))
     for line in err.strip().splitlines()[-5:]:
         print("  stderr: " + line)
+    print("  note: the TIME_WAIT table stays full for 60 s: loopback connects of other runs may "
+          "fail until it drains")
     good = (peak >= n and acc and p.returncode == 0 and "killed" not in err and
             j.get("run", {}).get("workers_lost") == 0)
     return 0 if good else 1
