@@ -25,6 +25,8 @@ struct collector_worker {
 	int64_t inflight;  /* requests in flight at the end of its last reported second */
 	bool done;         /* IPC_DONE came: it finished, whatever its exit code */
 	bool lost;         /* its pipe closed without IPC_DONE: it died mid-run */
+	uint64_t left;         /* past the end: connections + requests it has left */
+	uint64_t progress_at;  /* when `left` last fell (0: no report yet) */
 	bool ended_by_requests; /* requests = N: its share ended its run ... */
 	uint64_t end_ns;        /* ... this long after the start */
 };
@@ -75,6 +77,11 @@ void live_hlog_close(struct collector *col);
 /* How a run stops (stopping.c): Ctrl-C and SIGTERM in stages, thresholds
  * marked abort, and the watchdog for workers that stop answering. */
 void stopping_start(struct collector *col);
+/* How long a worker past its drain may go without progress before it is
+ * killed: 5 s, or SURGE_STUCK_GRACE_MS (for tests). */
+uint64_t stopping_grace_ns(void);
+/* Worker k said what it has left to close and drain (IPC_PROGRESS). */
+void stopping_progress(struct collector *col, uint32_t k, const void *payload, size_t len);
 void stopping_check_abort(struct collector *col, uint32_t second);
 /* Worker k's pipe closed without IPC_DONE: it is reaped and named with what
  * ended it; what it had in flight counts as unfinished. */

@@ -146,6 +146,23 @@ static void check_sysctls(struct doctor *d, const struct plan_system *sys)
 				   : "missing; --ports is applied by naming each port at bind()");
 }
 
+/* TCP sockets on this machine, TIME_WAIT included (/proc/net/sockstat), or -1. */
+static long tcp_sockets_in_use(void)
+{
+	FILE *f = fopen("/proc/net/sockstat", "r");
+	char line[256];
+	long n = -1, orphan, tw;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %ld orphan %ld tw %ld", &n, &orphan, &tw) == 3) {
+			n += tw;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return n;
+}
+
 static void check_conntrack(struct doctor *d, uint64_t conns)
 {
 	long max, count = 0;
@@ -156,6 +173,14 @@ static void check_conntrack(struct doctor *d, uint64_t conns)
 		return;
 	}
 	read_long("/proc/sys/net/netfilter/nf_conntrack_count", &count);
+	/* Loaded, but no rule asks for tracking: the table stays empty and
+	 * limits nothing (TCP sockets exist, entries do not). */
+	long tcp = tcp_sockets_in_use();
+	if (count == 0 && tcp > 100) {
+		say(d, OK, NULL, "conntrack: loaded but tracking nothing (0 entries for %ld TCP "
+		    "sockets): nf_conntrack_max = %ld does not apply", tcp, max);
+		return;
+	}
 	uint64_t want = conns ? conns * 2 : 0; /* room for TIME_WAIT entries and the rest */
 	snprintf(fix, sizeof(fix), "sysctl -w net.netfilter.nf_conntrack_max=%llu",
 		 (unsigned long long)(want > 262144 ? want : 262144));
@@ -199,6 +224,87 @@ static void check_tls_memory(struct doctor *d, const struct options *o)
 	    "TLS memory: %u connections x ~%zu KiB (%s, OpenSSL) = %.0f MiB; %ld MiB available",
 	    o->max_connections, per / 1024, o->tls.max_version == 0x0303 ? "TLS 1.2" : "TLS 1.3",
 	    need, avail < 0 ? 0 : avail / 1024);
+}
+
+/* Kernel memory of one idle TCP socket (socket, inode, dentry, file, epoll
+ * item, hash entries), measured by tests/bench/bench_scale.py --million:
+ * ~10 KiB of slab per loopback connection, both ends. */
+#define KERNEL_BYTES_PER_SOCKET 5120
+
+static void read_longs(const char *path, long *v, int n)
+{
+	FILE *f = fopen(path, "r");
+
+	for (int i = 0; i < n; i++)
+		v[i] = -1;
+	for (int i = 0; f && i < n && fscanf(f, "%ld", &v[i]) == 1; i++)
+		;
+	if (f)
+		fclose(f);
+}
+
+/* What N connections held at once ask of this machine beyond ports: fds
+ * and processes on both sides, the kernel's memory, its TCP buffer pool
+ * and the orphans of the stop. ends: sockets per connection on this
+ * machine (2 when the server runs here too, as surge serve does). */
+static void check_scale(struct doctor *d, const struct plan_system *sys, uint64_t conns,
+			unsigned ends, uint32_t workers)
+{
+	uint64_t per = sys->fd_limit > sys->fd_reserve ? sys->fd_limit - sys->fd_reserve : 1;
+	uint64_t serve = (conns + sys->fd_limit - 65) / (sys->fd_limit > 64 ? sys->fd_limit - 64 : 1);
+	uint64_t sockets = conns * ends;
+	long file_max = -1, orphans = -1, mem[3];
+	char fix[256];
+
+	if (!conns)
+		return;
+	if (!workers)
+		workers = (uint32_t)((conns + per - 1) / per);
+	say(d, INFO, NULL, "%llu connections: surge runs %u workers (%llu fds each)",
+	    (unsigned long long)conns, workers, (unsigned long long)per);
+	if (ends == 2)
+		say(d, INFO, NULL, "a server on this machine holds the other ends: >= %llu processes "
+		    "at %llu fds each (e.g. surge serve echo -w %llu); both sides share %u CPUs",
+		    (unsigned long long)serve, (unsigned long long)sys->fd_limit,
+		    (unsigned long long)serve, sys->cpus);
+	read_long("/proc/sys/fs/file-max", &file_max);
+	snprintf(fix, sizeof(fix), "sysctl -w fs.file-max=%llu",
+		 (unsigned long long)(sockets + sockets / 4 + 65536));
+	if (file_max >= 0)
+		say(d, (uint64_t)file_max < sockets ? FAIL : (uint64_t)file_max < sockets + 65536 ? WARN : OK,
+		    (uint64_t)file_max < sockets + 65536 ? fix : NULL,
+		    "fs.file-max = %ld: %llu sockets on this machine (%u per connection)%s", file_max,
+		    (unsigned long long)sockets, ends, ends == 2 ? ", both ends" : "");
+
+	double need = (double)sockets * KERNEL_BYTES_PER_SOCKET / 1048576.0;
+	long avail = mem_available_kib();
+	enum level l = avail < 0 ? INFO : need > avail / 1024.0 ? FAIL : need > avail / 2048.0 ? WARN : OK;
+	say(d, l, l == FAIL || l == WARN ? "fewer connections per machine (--shard), or more memory" : NULL,
+	    "kernel memory: %llu sockets x ~%d KiB (an idle TCP socket's slab) = %.0f MiB; %ld MiB "
+	    "available", (unsigned long long)sockets, KERNEL_BYTES_PER_SOCKET / 1024, need,
+	    avail < 0 ? 0 : avail / 1024);
+
+	read_longs("/proc/sys/net/ipv4/tcp_mem", mem, 3);
+	if (mem[2] > 0) {
+		long page = 4096;
+		snprintf(fix, sizeof(fix), "sysctl -w net.ipv4.tcp_mem=\"%llu %llu %llu\"",
+			 (unsigned long long)sockets / 2, (unsigned long long)sockets,
+			 (unsigned long long)sockets * 2);
+		say(d, (uint64_t)mem[2] < sockets ? WARN : OK, (uint64_t)mem[2] < sockets ? fix : NULL,
+		    "net.ipv4.tcp_mem = %ld %ld %ld pages (pressure at %ld MiB, limit %ld MiB): idle "
+		    "connections charge nothing; each with data queued charges a page or more, so "
+		    "past %ld such sockets the kernel trims buffers, and past %ld it drops data",
+		    mem[0], mem[1], mem[2], mem[1] * page / 1048576, mem[2] * page / 1048576, mem[1],
+		    mem[2]);
+	}
+	read_long("/proc/sys/net/ipv4/tcp_max_orphans", &orphans);
+	if (orphans >= 0) {
+		snprintf(fix, sizeof(fix), "sysctl -w net.ipv4.tcp_max_orphans=%llu",
+			 (unsigned long long)conns + 65536);
+		say(d, (uint64_t)orphans < conns ? WARN : OK, (uint64_t)orphans < conns ? fix : NULL,
+		    "net.ipv4.tcp_max_orphans = %ld: at the end every connection surge closes is an "
+		    "orphan until its peer's FIN; past this the kernel resets them instead", orphans);
+	}
 }
 
 static void sources_table(const struct plan_system *sys)
@@ -257,6 +363,7 @@ static int no_scenario(struct doctor *d, const struct plan_system *sys, const ch
 		return EXIT_USAGE;
 	}
 	check_conntrack(d, conns);
+	check_scale(d, sys, conns, 2, 0);
 	sources_table(sys);
 	if (conns) {
 		uint64_t need = plan_sources_needed(conns, 1, addrset_ports_count(&ports));
@@ -324,6 +431,21 @@ static void shard_share_facts(struct doctor *d, const struct options *o, const s
 	}
 	if (o->ports.lo)
 		say(d, INFO, NULL, "shard ports: %u-%u", o->ports.lo, o->ports.hi);
+}
+
+/* Every destination on this machine (loopback): both ends' sockets are here. */
+static bool dests_local(const struct options *o)
+{
+	for (size_t i = 0; i < o->ndests; i++) {
+		const struct sockaddr_storage *a = &o->dests[i].addr;
+		bool lo = a->ss_family == AF_INET
+				  ? (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127
+				  : a->ss_family == AF_INET6 &&
+					    IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+		if (!lo)
+			return false;
+	}
+	return o->ndests > 0;
 }
 
 static int with_scenario(struct doctor *d, const struct plan_system *sys, const char *scenario,
@@ -398,6 +520,7 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 		if (churn_plan_warning(&view, &p, churn_tw_reuse(), churn, sizeof(churn)))
 			say(d, WARN, NULL, "%s", churn);
 		say(d, OK, NULL, "the plan fits: %u workers", p.workers);
+		check_scale(d, sys, view.max_connections, dests_local(&view) ? 2 : 1, p.workers);
 	}
 verdict:
 	rc = d->fails ? EXIT_PLAN : EXIT_OK;

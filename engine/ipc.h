@@ -17,6 +17,14 @@ enum ipc_type {
 	IPC_LOG = 2,      /* payload: a line of text for the coordinator's stderr */
 	IPC_DONE = 3,     /* the worker finished; payload: uint64 ns it ran */
 	IPC_DESTS = 4,    /* coordinator -> worker: dest_table_encode() of the new table */
+	IPC_PROGRESS = 5, /* a stopping worker's work left; payload: struct ipc_progress */
+};
+
+/* Past the end a worker ships no seconds until it is done; instead it says
+ * how much is left, so the coordinator can tell slow from stuck. */
+struct ipc_progress {
+	uint64_t conns;    /* connections not yet closed (open or connecting) */
+	uint64_t inflight; /* requests still waiting for their answer */
 };
 
 struct ipc_header {

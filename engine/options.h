@@ -92,6 +92,10 @@ struct options {
 	uint64_t request_timeout_ns;
 	uint64_t think_ns;
 	uint64_t drain_ns; /* after the end: how long in-flight requests may finish */
+	/* A worker past the end and its drain that makes no progress for this
+	 * long is taken for stuck (stopping.c); set by run.c, 5 s (tests:
+	 * SURGE_STUCK_GRACE_MS). */
+	uint64_t stuck_grace_ns;
 	uint64_t seed;  /* the run's: the global schedule (Poisson) is the same in every shard */
 	uint32_t workers;
 	/* --shard K/N (shard.h): this run is shard `shard` (0-based) of `shards`;

@@ -217,10 +217,26 @@ void pool_begin_traffic(struct worker *w)
 	}
 }
 
-void pool_close_all(struct worker *w)
+/* Closing a loopback socket is also the kernel's work on the peer's side
+ * (FIN, ACK, the orphan): ~10 us or more, so tens of thousands at once would
+ * hold the loop for seconds, deaf to answers and to its coordinator. */
+bool pool_close_some(struct worker *w, bool all, uint32_t *cursor, uint32_t max,
+		     uint64_t budget_ns)
 {
-	for (uint32_t i = 0; i < w->nconns; i++)
-		conn_close(w, &w->conns[i], -1);
+	uint64_t t0 = clock_ns();
+	uint32_t closed = 0;
+
+	while (*cursor < w->nconns) {
+		struct conn *c = &w->conns[(*cursor)++];
+		if (c->state == CONN_CLOSED ||
+		    (!all && c->state == CONN_OPEN && c->inflight > 0))
+			continue;
+		conn_close(w, c, -1);
+		/* The clock after each: a close costs far more than reading it. */
+		if (++closed >= max || clock_ns() - t0 >= budget_ns)
+			break;
+	}
+	return *cursor >= w->nconns;
 }
 
 /* ---- destination updates (the coordinator re-resolved a name) ---- */

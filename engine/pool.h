@@ -43,7 +43,12 @@ void pool_begin_traffic(struct worker *w);
  * registers statistics for new entries, drains the connections to entries
  * no longer active and moves a fair share onto new ones. Returns 0 or -errno. */
 int pool_apply_dests(struct worker *w, const uint8_t *buf, size_t len);
-/* Closes every connection (end of run); in-flight requests count as unfinished. */
-void pool_close_all(struct worker *w);
+/* The end of a run, spread over loop turns: from slot *cursor on, closes
+ * the connections still connecting and the open ones with nothing in flight
+ * (all: every connection, in-flight requests counting as unfinished), until
+ * `max` are closed or `budget_ns` has passed. Returns true once the walk has
+ * reached the last slot (then *cursor is w->nconns). */
+bool pool_close_some(struct worker *w, bool all, uint32_t *cursor, uint32_t max,
+		     uint64_t budget_ns);
 
 #endif

@@ -300,18 +300,27 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 			col->last_heard[k] = clock_ns();
 			if (stats_decode(payload, h.len, &s) == 0) {
 				merge_interval(col, h.second, &s);
-				if (h.second + 1 > col->wk[k].covered)
+				if (h.second + 1 > col->wk[k].covered) {
 					col->wk[k].covered = h.second + 1;
+					/* A worker behind the clock (a starved CPU)
+					 * that still ships its seconds is not stuck. */
+					col->wk[k].progress_at = col->last_heard[k];
+				}
 				col->wk[k].inflight = s.gauge[GA_INFLIGHT];
 				stats_free(&s);
 			}
 		} else if (h.type == IPC_DONE) {
 			struct quota_done_msg m;
 			col->wk[k].done = true;
+			/* Its exit (freeing, a sanitizer's leak check) gets a grace of its own. */
+			col->wk[k].progress_at = clock_ns();
+			col->wk[k].left = 0;
 			if (quota_done_decode(payload, h.len, &m) == 0) {
 				col->wk[k].ended_by_requests = m.ended_run != 0;
 				col->wk[k].end_ns = m.end_ns;
 			}
+		} else if (h.type == IPC_PROGRESS) {
+			stopping_progress(col, k, payload, h.len);
 		} else if (h.type == IPC_LOG &&
 			   msglog_first(&col->msgs, (const char *)payload, h.len)) {
 			collector_clear_line(col);
@@ -763,6 +772,7 @@ int run_main(int argc, char **argv)
 		rc = EXIT_PLAN;
 		goto out;
 	}
+	opt.stuck_grace_ns = stopping_grace_ns();
 	if (stats_init(&res.total) < 0 || series_new(opt.hlog_path != NULL, &res.series) < 0)
 		goto out;
 	res.workers = opt.workers;

@@ -324,7 +324,7 @@ static int rb_get(struct rbuf *b, void *dst, size_t n)
 	return 0;
 }
 
-static int rb_hist_into(struct rbuf *b, struct hist *dst)
+static int rb_hist_into(struct rbuf *b, struct hist **dst)
 {
 	uint32_t n;
 	struct hist *h = NULL;
@@ -339,7 +339,16 @@ static int rb_hist_into(struct rbuf *b, struct hist *dst)
 	if (rc < 0)
 		return rc;
 	b->off += n;
-	hist_add(dst, h);
+	/* Into an empty one (a fresh decode, the coordinator's case for every
+	 * worker's every second) the decoded histogram is taken as it is: no
+	 * second pass, no second set of pages faulted in and unmapped. hist_add
+	 * handles a layout that differs wherever it is added next. */
+	if (hist_total(*dst) == 0) {
+		hist_free(*dst);
+		*dst = h;
+		return 0;
+	}
+	hist_add(*dst, h);
 	hist_free(h);
 	return 0;
 }
@@ -371,7 +380,7 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
 	    rb_get(&b, out->gauge, sizeof(out->gauge)) < 0)
 		goto fail;
 	for (int i = 0; i < HI__COUNT; i++)
-		if ((rc = rb_hist_into(&b, out->hist[i])) < 0)
+		if ((rc = rb_hist_into(&b, &out->hist[i])) < 0)
 			goto fail;
 	rc = -EINVAL;
 	if (rb_get(&b, &n, sizeof(n)) < 0)
@@ -397,7 +406,7 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
 			rc = id;
 			goto fail;
 		}
-		if ((rc = rb_hist_into(&b, out->nhist[id].h)) < 0)
+		if ((rc = rb_hist_into(&b, &out->nhist[id].h)) < 0)
 			goto fail;
 	}
 	rc = -EINVAL;

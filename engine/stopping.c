@@ -4,20 +4,55 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "ipc.h"
 #include "pacer.h"
 #include "threshold.h"
 
-/* How long a worker may take past the end (its drain) before it is taken
- * for stuck: a Lua callback that never returns holds its loop, so no signal
- * reaches it but SIGKILL. */
+/* How long a worker may take past the end (its drain) without progress
+ * before it is taken for stuck: a Lua callback that never returns holds its
+ * loop, so no signal reaches it but SIGKILL. Progress, not a fixed time: a
+ * worker closing tens of thousands of sockets on a busy machine may need
+ * many seconds, and says how many it has left as it goes (IPC_PROGRESS). */
 #define STUCK_GRACE_NS (5 * NS_PER_SEC)
+
+uint64_t stopping_grace_ns(void)
+{
+	const char *env = getenv("SURGE_STUCK_GRACE_MS");
+	char *end;
+
+	if (env && *env) {
+		unsigned long long ms = strtoull(env, &end, 10);
+		if (*end == '\0' && ms > 0 && ms < 3600000)
+			return ms * NS_PER_MS;
+	}
+	return STUCK_GRACE_NS;
+}
+
+void stopping_progress(struct collector *col, uint32_t k, const void *payload, size_t len)
+{
+	struct collector_worker *w = &col->wk[k];
+	struct ipc_progress p;
+	uint64_t now = clock_ns();
+
+	if (len != sizeof(p))
+		return;
+	memcpy(&p, payload, sizeof(p));
+	col->last_heard[k] = now;
+	/* Only less left is progress: a worker that reports but never gets
+	 * anywhere (a callback looping through its timers) is still stuck. */
+	if (w->progress_at == 0 || p.conns + p.inflight < w->left)
+		w->progress_at = now;
+	w->left = p.conns + p.inflight;
+}
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {
@@ -28,7 +63,7 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
  * past the drain and the grace is killed. */
 static void stop_by(struct collector *col, uint64_t now)
 {
-	uint64_t t = add_sat(add_sat(now, col->opt->drain_ns), STUCK_GRACE_NS);
+	uint64_t t = add_sat(add_sat(now, col->opt->drain_ns), col->opt->stuck_grace_ns);
 
 	if (t < col->deadline)
 		col->deadline = t;
@@ -173,12 +208,21 @@ void stopping_check_abort(struct collector *col, uint32_t second)
 static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct collector *col = ev_userdata(loop);
-	uint64_t now = clock_ns();
+	uint64_t now = clock_ns(), grace = col->opt->stuck_grace_ns;
 
 	for (uint32_t k = 0; k < col->nworkers; k++) {
 		int status;
 		if (!ev_is_active(&col->pipes[k]) || col->stuck[k] == STUCK_KILLED)
 			continue; /* finished, or its end is on the way */
+		if (now > col->deadline && col->wk[k].progress_at &&
+		    now < add_sat(col->wk[k].progress_at, grace))
+			continue; /* slow, not stuck: it closed or was answered lately */
+		/* What it sent waits unread in its pipe: the coordinator is behind
+		 * (a starved CPU, 50 workers' seconds to merge), and the worker is
+		 * likely blocked writing more, not stuck. Its news comes next. */
+		int unread = 0;
+		if (now > col->deadline && ioctl(col->pipes[k].fd, FIONREAD, &unread) == 0 && unread > 0)
+			continue;
 		if (now > col->deadline) {
 			/* Its pipe's EOF may simply not be read yet. */
 			if (waitpid(col->pids[k], &status, WNOHANG) == col->pids[k]) {
@@ -188,9 +232,20 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			kill(col->pids[k], SIGKILL);
 			col->stuck[k] = STUCK_KILLED;
 			col->res->worker_failed = true;
-			fprintf(stderr, "surge: worker %u did not stop %.0f s after the end (a Lua callback "
-					"that never returns?): killed; what it had not sent is missing\n",
-				k, (double)STUCK_GRACE_NS / 1e9);
+			collector_clear_line(col);
+			char left[64] = "";
+			if (col->wk[k].left)
+				snprintf(left, sizeof(left), " with %llu connections and requests left",
+					 (unsigned long long)col->wk[k].left);
+			if (col->wk[k].progress_at)
+				fprintf(stderr, "surge: worker %u made no progress for %.1f s after the end%s "
+						"(a Lua callback that never returns?): killed; what it had "
+						"not sent is missing\n",
+					k, (double)(now - col->wk[k].progress_at) / 1e9, left);
+			else
+				fprintf(stderr, "surge: worker %u did not stop %.0f s after the end (a Lua "
+						"callback that never returns?): killed; what it had not "
+						"sent is missing\n", k, (double)grace / 1e9);
 			continue;
 		}
 		/* While the run lasts a worker reports every second; draining, it
@@ -261,7 +316,10 @@ void stopping_start(struct collector *col)
 		col->last_heard[k] = col->res->start_ns;
 	col->deadline = UINT64_MAX;
 	stop_by(col, add_sat(col->res->start_ns, col->opt->duration_ns)); /* the natural end */
-	ev_timer_init(&col->watch, watch_cb, 1., 1.);
+	/* Checked a few times per grace period, at most once a second. */
+	double every = (double)col->opt->stuck_grace_ns / 4e9;
+	every = every < 1. ? every : 1.;
+	ev_timer_init(&col->watch, watch_cb, every, every);
 	ev_timer_start(col->loop, &col->watch);
 	ev_signal_init(&col->sigint, signal_cb, SIGINT);
 	ev_signal_start(col->loop, &col->sigint);

@@ -56,14 +56,71 @@ static void ship_interval(struct worker *w, uint32_t second)
 	lua_engine_gc_tick(w->lua);
 }
 
+/* Closes per loop turn: few enough that answers, signals and the
+ * coordinator's pipe are served between batches (pool_close_some). */
+#define CLOSE_BATCH 512
+#define CLOSE_BUDGET_NS (2 * NS_PER_MS)
+
+/* Past the end the coordinator hears no seconds until the worker is done:
+ * it hears what is left instead, and judges progress, not time. */
+static void send_progress(struct worker *w, uint64_t now, bool force)
+{
+	struct ipc_progress p = {w->open + w->connecting, w->inflight};
+
+	if (!force && now - w->progress_at < w->progress_ns)
+		return;
+	w->progress_at = now;
+	ipc_send(w->report_fd, IPC_PROGRESS, w->index, w->second, &p, sizeof(p));
+}
+
+/* Every connection is closed: the last interval goes, the loop ends. */
+static void finished(struct worker *w)
+{
+	ev_check_stop(w->loop, &w->closer);
+	ev_idle_stop(w->loop, &w->closer_busy);
+	ship_interval(w, w->second);
+	ev_break(w->loop, EVBREAK_ALL);
+}
+
+static void closer_cb(struct ev_loop *loop, ev_check *ck, int revents)
+{
+	struct worker *w = ev_userdata(loop);
+	bool all = w->closing == CLOSING_ALL;
+
+	if (pool_close_some(w, all, &w->close_cursor, CLOSE_BATCH, CLOSE_BUDGET_NS)) {
+		if (all) {
+			finished(w);
+			return;
+		}
+		ev_check_stop(loop, ck);
+		ev_idle_stop(loop, &w->closer_busy);
+	}
+	send_progress(w, clock_ns(), false);
+}
+
+/* Its presence alone keeps the loop from blocking in its poll. */
+static void closer_busy_cb(struct ev_loop *loop, ev_idle *idle, int revents)
+{
+}
+
+static void closer_start(struct worker *w, enum worker_closing mode)
+{
+	if (w->closing == CLOSING_ALL || w->closing == mode)
+		return;
+	w->closing = mode;
+	w->close_cursor = 0;
+	ev_check_start(w->loop, &w->closer);
+	ev_idle_start(w->loop, &w->closer_busy);
+	send_progress(w, clock_ns(), true);
+}
+
+/* The drain is over (or given up): everything left closes, in batches. */
 static void finish(struct worker *w)
 {
 	ev_timer_stop(w->loop, &w->tick);
 	ev_timer_stop(w->loop, &w->interval);
 	deadline_stop(w);
-	pool_close_all(w);
-	ship_interval(w, w->second);
-	ev_break(w->loop, EVBREAK_ALL);
+	closer_start(w, CLOSING_ALL);
 }
 
 static void begin_stop(struct worker *w)
@@ -72,14 +129,11 @@ static void begin_stop(struct worker *w)
 		return;
 	w->stopping = true;
 	dispatch_stop(w);
-	/* Closed model keeps nothing back: idle connections close now, the rest
-	 * once their answers are in (or the drain time is over). */
-	for (uint32_t i = 0; i < w->nconns; i++) {
-		struct conn *c = &w->conns[i];
-		if (c->state == CONN_CONNECTING || (c->state == CONN_OPEN && c->inflight == 0))
-			conn_close(w, c, -1);
-	}
 	w->end_ns = clock_ns();
+	/* Closed model keeps nothing back: idle connections close now (in
+	 * batches), the rest once their answers are in (or the drain time is
+	 * over). */
+	closer_start(w, CLOSING_IDLE);
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -101,6 +155,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			finish(w);
 			return;
 		}
+		send_progress(w, now, false);
 	}
 	churn_tick(w, now);
 	pool_upkeep(w, now);
@@ -290,6 +345,12 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		return 1;
 	ev_set_userdata(w.loop, &w);
 	deadline_init(&w);
+	ev_check_init(&w.closer, closer_cb);
+	ev_idle_init(&w.closer_busy, closer_busy_cb);
+	/* A few reports per grace period of the coordinator's watchdog. */
+	w.progress_ns = opt->stuck_grace_ns && opt->stuck_grace_ns / 4 < 250 * NS_PER_MS
+				? opt->stuck_grace_ns / 4
+				: 250 * NS_PER_MS;
 	w.scratch = malloc(WORKER_SCRATCH);
 	w.reqbuf = malloc(WORKER_SCRATCH);
 	if (!w.scratch || !w.reqbuf || stats_init(&w.stats) < 0 || pool_init(&w) < 0 ||

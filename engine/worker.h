@@ -94,6 +94,14 @@ struct worker {
 	bool stopping;     /* duration over or signalled: no new requests */
 	bool in_lua;       /* a Lua call is on the stack: do not re-enter */
 	bool holding;      /* connect phase: connections open, traffic waits */
+	/* The end, spread over loop turns (pool_close_some): the idle
+	 * connections close at the stop, all of them once the drain is over. */
+	enum worker_closing { CLOSING_NONE, CLOSING_IDLE, CLOSING_ALL } closing;
+	uint32_t close_cursor;
+	ev_check closer;       /* closes a batch after each poll */
+	ev_idle closer_busy;   /* keeps the poll from blocking while some are left */
+	uint64_t progress_at;  /* last IPC_PROGRESS sent */
+	uint64_t progress_ns;  /* how often a stopping worker says what is left */
 
 	uint8_t *scratch;  /* reads land here first; only partials are copied */
 	uint8_t *reqbuf;   /* protocols build requests here */

@@ -135,6 +135,61 @@ static void test_merge(void)
 	hist_free(a), hist_free(b), hist_free(all), hist_free(coarse);
 }
 
+/* hist_add walks only the span between src's extremes: sparse, narrow,
+ * all-zero, empty and decoded sources must add exactly as recording their
+ * values one by one would. */
+static void test_merge_span(void)
+{
+	struct hist *a = hist_new_default(), *ref = hist_new_default();
+	struct hist *zeros = hist_new_default(), *narrow = hist_new_default();
+	struct hist *empty = hist_new_default(), *dec = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		int64_t x = sample();
+		hist_record(a, x);
+		hist_record(ref, x);
+	}
+	hist_record_n(zeros, 0, 5);
+	hist_record_n(ref, 0, 5);
+	for (int64_t v = 1000000000; v < 1000000000 + 5000; v += 7) {
+		hist_record(narrow, v);
+		hist_record(ref, v);
+	}
+	hist_record(narrow, 3);
+	hist_record(ref, 3);
+	is_int(hist_encode(narrow, &buf, &len), 0, "encode a narrow histogram");
+	is_int(hist_decode(buf, len, &dec), 0, "and decode it");
+	hist_record_n(ref, 3, 1);
+	for (int64_t v = 1000000000; v < 1000000000 + 5000; v += 7)
+		hist_record(ref, v);
+	int rc = hist_add(a, zeros) | hist_add(a, narrow) | hist_add(a, empty) | hist_add(a, dec);
+	is_int(rc, 0, "sparse, narrow, empty and decoded sources add");
+	int same = hist_total(a) == hist_total(ref) && hist_max(a) == hist_max(ref) &&
+		   hist_min(a) == hist_min(ref);
+	for (double p = 0; p <= 100; p += 0.1)
+		same &= hist_value_at_percentile(a, p) == hist_value_at_percentile(ref, p);
+	ok(same, "the sum equals one histogram of every value (total %lld, p0 %lld)",
+	   (long long)hist_total(a), (long long)hist_value_at_percentile(a, 0));
+	/* hist_reset clears the same span: nothing of the old counts is left. */
+	hist_reset(a);
+	hist_add(a, zeros);
+	hist_add(a, dec);
+	struct hist *fresh = hist_new_default();
+	hist_add(fresh, zeros);
+	hist_add(fresh, dec);
+	same = hist_total(a) == hist_total(fresh);
+	for (double p = 0; p <= 100; p += 0.1)
+		same &= hist_value_at_percentile(a, p) == hist_value_at_percentile(fresh, p);
+	ok(same, "after hist_reset only what is added again counts (total %lld)",
+	   (long long)hist_total(a));
+	hist_free(fresh);
+	free(buf);
+	hist_free(a), hist_free(ref), hist_free(zeros), hist_free(narrow), hist_free(empty);
+	hist_free(dec);
+}
+
 static void test_bounds(void)
 {
 	struct hist *h = hist_new_default();
@@ -332,6 +387,7 @@ int main(void)
 	test_exact_small_values();
 	test_random_against_brute();
 	test_merge();
+	test_merge_span();
 	test_bounds();
 	test_encoding();
 	test_print();
