@@ -91,6 +91,21 @@ static int64_t median_equivalent(const struct hist *h, int64_t v)
 	return hist_lowest_equivalent(h, v) + (equivalent_range(h, v) >> 1);
 }
 
+/* The indexes that can hold a count: [*lo, *hi), empty when nothing was
+ * recorded. Every count lies between the extremes' indexes (0 holds the
+ * value 0 and, for a lowest above 1, the values below one unit), so the
+ * queries, adds and resets walk only these instead of all counts_len slots:
+ * a default histogram has 33792 of them, a hostile one millions. */
+static void touched(const struct hist *h, int32_t *lo, int32_t *hi)
+{
+	if (h->total == 0) {
+		*lo = *hi = 0;
+		return;
+	}
+	*lo = h->counts[0] || h->min_value == INT64_MAX ? 0 : counts_index_for(h, h->min_value);
+	*hi = counts_index_for(h, h->max_value) + 1;
+}
+
 static int buckets_to_cover(int64_t highest, int32_t sub_bucket_count, int unit_magnitude)
 {
 	int64_t smallest_untrackable = (int64_t)sub_bucket_count << unit_magnitude;
@@ -160,7 +175,10 @@ void hist_free(struct hist *h)
 
 void hist_reset(struct hist *h)
 {
-	memset(h->counts, 0, (size_t)h->counts_len * sizeof(*h->counts));
+	int32_t lo, hi;
+	/* Only what was touched: a worker resets every histogram each second. */
+	touched(h, &lo, &hi);
+	memset(h->counts + lo, 0, (size_t)(hi - lo) * sizeof(*h->counts));
 	h->total = h->clamped = 0;
 	h->min_value = INT64_MAX;
 	h->max_value = 0;
@@ -201,9 +219,11 @@ int hist_add(struct hist *dst, const struct hist *src)
 	/* Every count is at most the total: if the totals add, so does each. */
 	if (__builtin_add_overflow(dst->total, src->total, &sum))
 		return -EOVERFLOW;
+	int32_t lo, hi;
+	touched(src, &lo, &hi);
 	if (same_layout(dst, src) && src->max_value <= dst->highest) {
-		int32_t n = src->counts_len < dst->counts_len ? src->counts_len : dst->counts_len;
-		for (int32_t i = 0; i < n; i++)
+		/* src's max fits dst's range, so does each of src's indexes. */
+		for (int32_t i = lo; i < hi; i++)
 			dst->counts[i] += src->counts[i];
 		dst->total += src->total;
 		dst->clamped += src->clamped;
@@ -213,7 +233,7 @@ int hist_add(struct hist *dst, const struct hist *src)
 			dst->max_value = src->max_value;
 		return 0;
 	}
-	for (int32_t i = 0; i < src->counts_len; i++)
+	for (int32_t i = lo; i < hi; i++)
 		if (src->counts[i])
 			hist_record_n(dst, value_at_index(src, i), src->counts[i]);
 	return dst->clamped > before ? -ERANGE : 0;
@@ -239,7 +259,9 @@ double hist_mean(const struct hist *h)
 	if (h->total == 0)
 		return 0;
 	double sum = 0;
-	for (int32_t i = 0; i < h->counts_len; i++)
+	int32_t lo, hi;
+	touched(h, &lo, &hi);
+	for (int32_t i = lo; i < hi; i++)
 		if (h->counts[i])
 			sum += (double)median_equivalent(h, value_at_index(h, i)) * (double)h->counts[i];
 	return sum / (double)h->total;
@@ -250,7 +272,9 @@ double hist_stddev(const struct hist *h)
 	if (h->total == 0)
 		return 0;
 	double mean = hist_mean(h), sq = 0;
-	for (int32_t i = 0; i < h->counts_len; i++)
+	int32_t lo, hi;
+	touched(h, &lo, &hi);
+	for (int32_t i = lo; i < hi; i++)
 		if (h->counts[i]) {
 			double d = (double)median_equivalent(h, value_at_index(h, i)) - mean;
 			sq += d * d * (double)h->counts[i];
@@ -274,7 +298,9 @@ int64_t hist_value_at_percentile(const struct hist *h, double p)
 	if (want < 1)
 		want = 1;
 	int64_t seen = 0;
-	for (int32_t i = 0; i < h->counts_len; i++) {
+	int32_t lo, hi;
+	touched(h, &lo, &hi);
+	for (int32_t i = lo; i < hi; i++) {
 		seen += h->counts[i];
 		if (seen >= want) {
 			int64_t v = value_at_index(h, i);
@@ -290,18 +316,26 @@ int64_t hist_value_at_percentile(const struct hist *h, double p)
 struct pct_iter {
 	const struct hist *h;
 	int32_t ticks;
-	int32_t index;
+	int32_t index, end; /* index starts one before the touched range, ends at its end */
 	int64_t cumulative;
 	double next, percentile;
-	bool seen_last;
+	bool started, seen_last;
 };
 
 static bool pct_step(struct pct_iter *it)
 {
-	if (++it->index >= it->h->counts_len)
+	if (++it->index >= it->end)
 		return false;
 	it->cumulative += it->h->counts[it->index];
 	return true;
+}
+
+static void pct_init(struct pct_iter *it, const struct hist *h, int32_t ticks)
+{
+	int32_t lo;
+	*it = (struct pct_iter){ .h = h, .ticks = ticks < 1 ? 1 : ticks };
+	touched(h, &lo, &it->end);
+	it->index = lo - 1;
 }
 
 static bool pct_next(struct pct_iter *it)
@@ -314,7 +348,7 @@ static bool pct_next(struct pct_iter *it)
 		it->percentile = 100.0;
 		return true;
 	}
-	if (it->index == -1 && !pct_step(it))
+	if (!it->started && !(it->started = pct_step(it)))
 		return false;
 	do {
 		double current = 100.0 * (double)it->cumulative / (double)h->total;
@@ -338,8 +372,9 @@ static bool pct_next(struct pct_iter *it)
 int hist_print_percentiles(FILE *f, const struct hist *h, int32_t ticks, double scale)
 {
 	int sig = h->sigfigs;
-	struct pct_iter it = { .h = h, .ticks = ticks < 1 ? 1 : ticks, .index = -1 };
+	struct pct_iter it;
 
+	pct_init(&it, h, ticks);
 	fprintf(f, "%12s %12s %12s %12s\n\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)");
 	while (pct_next(&it)) {
 		double value = (double)hist_highest_equivalent(h, value_at_index(h, it.index)) / scale;
@@ -358,10 +393,11 @@ int hist_print_percentiles(FILE *f, const struct hist *h, int32_t ticks, double 
 int hist_percentile_rows(const struct hist *h, int32_t ticks, struct hist_pct_row **rows,
 			 size_t *n)
 {
-	struct pct_iter it = { .h = h, .ticks = ticks < 1 ? 1 : ticks, .index = -1 };
+	struct pct_iter it;
 	size_t cap = 0, len = 0;
 	struct hist_pct_row *r = NULL;
 
+	pct_init(&it, h, ticks);
 	*rows = NULL;
 	*n = 0;
 	while (pct_next(&it)) {
