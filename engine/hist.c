@@ -28,8 +28,20 @@ struct hist {
 	int32_t counts_len;
 	int64_t total, clamped;
 	int64_t min_value, max_value; /* raw extremes; INT64_MAX / 0 when empty */
-	int64_t *counts;
+	int64_t *counts; /* NULL until the first count: see counts_alloc */
 };
+
+/* A histogram's counts are allocated when the first one is written, not in
+ * hist_new: the stats of a report hold four histograms per interval, most
+ * never written, and each is 270 KB that calloc must clear (glibc serves
+ * it from the heap once a free has raised its mmap threshold). Nothing
+ * reads counts while total is 0. */
+static int counts_alloc(struct hist *h)
+{
+	if (!h->counts && !(h->counts = calloc((size_t)h->counts_len, sizeof(*h->counts))))
+		return -ENOMEM;
+	return 0;
+}
 
 static int bucket_index(const struct hist *h, int64_t v)
 {
@@ -149,11 +161,6 @@ int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out)
 	h->sub_bucket_mask = ((int64_t)h->sub_bucket_count - 1) << h->unit_magnitude;
 	h->bucket_count = buckets_to_cover(highest, h->sub_bucket_count, h->unit_magnitude);
 	h->counts_len = (h->bucket_count + 1) * (h->sub_bucket_count / 2);
-	h->counts = calloc((size_t)h->counts_len, sizeof(*h->counts));
-	if (!h->counts) {
-		free(h);
-		return -ENOMEM;
-	}
 	h->min_value = INT64_MAX;
 	*out = h;
 	return 0;
@@ -178,7 +185,8 @@ void hist_reset(struct hist *h)
 	int32_t lo, hi;
 	/* Only what was touched: a worker resets every histogram each second. */
 	touched(h, &lo, &hi);
-	memset(h->counts + lo, 0, (size_t)(hi - lo) * sizeof(*h->counts));
+	if (hi > lo)
+		memset(h->counts + lo, 0, (size_t)(hi - lo) * sizeof(*h->counts));
 	h->total = h->clamped = 0;
 	h->min_value = INT64_MAX;
 	h->max_value = 0;
@@ -186,7 +194,7 @@ void hist_reset(struct hist *h)
 
 void hist_record_n(struct hist *h, int64_t v, int64_t n)
 {
-	if (n <= 0)
+	if (n <= 0 || counts_alloc(h) < 0)
 		return;
 	if (v < 0)
 		v = 0;
@@ -221,6 +229,8 @@ int hist_add(struct hist *dst, const struct hist *src)
 		return -EOVERFLOW;
 	int32_t lo, hi;
 	touched(src, &lo, &hi);
+	if (hi > lo && counts_alloc(dst) < 0)
+		return -ENOMEM;
 	if (same_layout(dst, src) && src->max_value <= dst->highest) {
 		/* src's max fits dst's range, so does each of src's indexes. */
 		for (int32_t i = lo; i < hi; i++)
@@ -484,7 +494,9 @@ static int get_zigzag(const uint8_t *p, size_t len, size_t *pos, int64_t *out)
 
 static int32_t encode_limit(const struct hist *h)
 {
-	return h->max_value > 0 || h->counts[0] ? counts_index_for(h, h->max_value) + 1 : 0;
+	int32_t lo, hi;
+	touched(h, &lo, &hi);
+	return hi;
 }
 
 size_t hist_encode_bound(const struct hist *h)
@@ -583,6 +595,10 @@ static int decode_v2(const uint8_t *p, size_t len, struct hist **out)
 		if (i >= h->counts_len || h->total > INT64_MAX - v)
 			goto bad;
 		if (v > 0) {
+			if (counts_alloc(h) < 0) {
+				hist_free(h);
+				return -ENOMEM;
+			}
 			int64_t value = value_at_index(h, i);
 			h->counts[i] = v;
 			h->total += v;

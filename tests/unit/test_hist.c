@@ -401,8 +401,37 @@ static void test_touched_range(void)
 	hist_free(fresh);
 }
 
+/* Counts are allocated at the first write: a histogram never written answers
+ * every query, encodes, decodes, adds and resets like an empty one. */
+static void test_never_written(void)
+{
+	struct hist *a = hist_new_default(), *b = hist_new_default(), *d = NULL;
+	struct hist_pct_row *rows = (void *)1;
+	size_t n = 1, len;
+	uint8_t *enc;
+
+	hist_reset(a);
+	ok(hist_total(a) == 0 && hist_min(a) == 0 && hist_max(a) == 0 && hist_mean(a) == 0 &&
+	   hist_stddev(a) == 0 && hist_value_at_percentile(a, 99) == 0,
+	   "never written: total, extremes, mean, stddev and p99 are 0");
+	ok(hist_percentile_rows(a, 5, &rows, &n) == 0 && rows == NULL && n == 0, "...no rows");
+	is_int(hist_add(b, a), 0, "...adds as nothing");
+	is_int(hist_total(b), 0, "...into another never written");
+	ok(hist_encode_compressed(a, &enc, &len) == 0 && hist_decode(enc, len, &d) == 0 &&
+	   hist_total(d) == 0, "...encodes to a histogram that decodes empty");
+	free(enc);
+	hist_record(d, 42);
+	is_int(hist_value_at_percentile(d, 100), 42, "a decoded empty one records");
+	is_int(hist_add(a, d), 0, "...and adds into a never-written one");
+	is_int(hist_value_at_percentile(a, 50), 42, "...which then holds its value");
+	hist_free(a);
+	hist_free(b);
+	hist_free(d);
+}
+
 int main(void)
 {
+	test_never_written();
 	test_touched_range();
 	test_hostile_bounds();
 	test_exact_small_values();
