@@ -232,9 +232,12 @@ int hist_add(struct hist *dst, const struct hist *src)
 	if (hi > lo && counts_alloc(dst) < 0)
 		return -ENOMEM;
 	if (same_layout(dst, src) && src->max_value <= dst->highest) {
-		/* src's max fits dst's range, so does each of src's indexes. */
+		/* src's max fits dst's range, so does each of src's indexes.
+		 * Only src's counts are written: dst's untouched pages stay
+		 * unmapped (a report sums thousands of sparse intervals). */
 		for (int32_t i = lo; i < hi; i++)
-			dst->counts[i] += src->counts[i];
+			if (src->counts[i])
+				dst->counts[i] += src->counts[i];
 		dst->total += src->total;
 		dst->clamped += src->clamped;
 		if (src->min_value < dst->min_value)
