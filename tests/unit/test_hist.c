@@ -338,14 +338,14 @@ static void same_as(const struct hist *got, const struct hist *want, const char 
 		   hist_stddev(got) == hist_stddev(want);
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
 		same = same && hist_value_at_percentile(got, ps[i]) == hist_value_at_percentile(want, ps[i]);
-	struct hist_pct_row *ra, *rb;
+	struct hist_pct_row *ra = NULL, *rb = NULL;
 	size_t na, nb;
 	ok(hist_percentile_rows(got, 5, &ra, &na) == 0 && hist_percentile_rows(want, 5, &rb, &nb) == 0,
 	   "%s: percentile rows", what);
 	same = same && na == nb && (na == 0 || memcmp(ra, rb, na * sizeof(*ra)) == 0);
 	free(ra);
 	free(rb);
-	uint8_t *ea, *eb;
+	uint8_t *ea = NULL, *eb = NULL;
 	size_t la, lb;
 	ok(hist_encode(got, &ea, &la) == 0 && hist_encode(want, &eb, &lb) == 0, "%s: encoded", what);
 	same = same && la == lb && memcmp(ea, eb, la) == 0;
