@@ -28,8 +28,20 @@ struct hist {
 	int32_t counts_len;
 	int64_t total, clamped;
 	int64_t min_value, max_value; /* raw extremes; INT64_MAX / 0 when empty */
-	int64_t *counts;
+	int64_t *counts; /* NULL until the first count: see counts_alloc */
 };
+
+/* A histogram's counts are allocated when the first one is written, not in
+ * hist_new: the stats of a report hold four histograms per interval, most
+ * never written, and each is 270 KB that calloc must clear (glibc serves
+ * it from the heap once a free has raised its mmap threshold). Nothing
+ * reads counts while total is 0. */
+static int counts_alloc(struct hist *h)
+{
+	if (!h->counts && !(h->counts = calloc((size_t)h->counts_len, sizeof(*h->counts))))
+		return -ENOMEM;
+	return 0;
+}
 
 static int bucket_index(const struct hist *h, int64_t v)
 {
@@ -91,6 +103,21 @@ static int64_t median_equivalent(const struct hist *h, int64_t v)
 	return hist_lowest_equivalent(h, v) + (equivalent_range(h, v) >> 1);
 }
 
+/* The indexes that can hold a count: [*lo, *hi), empty when nothing was
+ * recorded. Every count lies between the extremes' indexes (0 holds the
+ * value 0 and, for a lowest above 1, the values below one unit), so the
+ * queries, adds and resets walk only these instead of all counts_len slots:
+ * a default histogram has 33792 of them, a hostile one millions. */
+static void touched(const struct hist *h, int32_t *lo, int32_t *hi)
+{
+	if (h->total == 0) {
+		*lo = *hi = 0;
+		return;
+	}
+	*lo = h->counts[0] || h->min_value == INT64_MAX ? 0 : counts_index_for(h, h->min_value);
+	*hi = counts_index_for(h, h->max_value) + 1;
+}
+
 static int buckets_to_cover(int64_t highest, int32_t sub_bucket_count, int unit_magnitude)
 {
 	int64_t smallest_untrackable = (int64_t)sub_bucket_count << unit_magnitude;
@@ -134,11 +161,6 @@ int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out)
 	h->sub_bucket_mask = ((int64_t)h->sub_bucket_count - 1) << h->unit_magnitude;
 	h->bucket_count = buckets_to_cover(highest, h->sub_bucket_count, h->unit_magnitude);
 	h->counts_len = (h->bucket_count + 1) * (h->sub_bucket_count / 2);
-	h->counts = calloc((size_t)h->counts_len, sizeof(*h->counts));
-	if (!h->counts) {
-		free(h);
-		return -ENOMEM;
-	}
 	h->min_value = INT64_MAX;
 	*out = h;
 	return 0;
@@ -163,8 +185,9 @@ void hist_reset(struct hist *h)
 	/* The whole array, not just the recorded span: every page of it then
 	 * stays resident from the first second, so a worker's memory is flat
 	 * rather than creeping up as new latency ranges are first recorded
-	 * (t_worker_memory bounds that creep). */
-	memset(h->counts, 0, (size_t)h->counts_len * sizeof(*h->counts));
+	 * (t_worker_memory bounds that creep). Not allocated: nothing to clear. */
+	if (h->counts)
+		memset(h->counts, 0, (size_t)h->counts_len * sizeof(*h->counts));
 	h->total = h->clamped = 0;
 	h->min_value = INT64_MAX;
 	h->max_value = 0;
@@ -172,7 +195,7 @@ void hist_reset(struct hist *h)
 
 void hist_record_n(struct hist *h, int64_t v, int64_t n)
 {
-	if (n <= 0)
+	if (n <= 0 || counts_alloc(h) < 0)
 		return;
 	if (v < 0)
 		v = 0;
@@ -205,18 +228,17 @@ int hist_add(struct hist *dst, const struct hist *src)
 	/* Every count is at most the total: if the totals add, so does each. */
 	if (__builtin_add_overflow(dst->total, src->total, &sum))
 		return -EOVERFLOW;
+	int32_t lo, hi;
+	touched(src, &lo, &hi);
+	if (hi > lo && counts_alloc(dst) < 0)
+		return -ENOMEM;
 	if (same_layout(dst, src) && src->max_value <= dst->highest) {
-		/* Only the span between src's extremes holds counts (encode_limit
-		 * relies on it too): the coordinator adds every worker's every
-		 * second, and walking all ~28k slots of each made it the run's
-		 * bottleneck at a million connections (workers blocked on its pipe). */
-		int32_t n = src->counts_len < dst->counts_len ? src->counts_len : dst->counts_len;
-		int32_t hi = src->total ? counts_index_for(src, src->max_value) + 1 : 0;
-		int32_t lo = src->min_value == INT64_MAX ? hi : counts_index_for(src, src->min_value);
-		if (lo > 0 && n > 0)
-			dst->counts[0] += src->counts[0]; /* zeros: below min_value's slot */
-		for (int32_t i = lo; i < hi && i < n; i++)
-			dst->counts[i] += src->counts[i];
+		/* src's max fits dst's range, so does each of src's indexes.
+		 * Only src's counts are written: dst's untouched pages stay
+		 * unmapped (a report sums thousands of sparse intervals). */
+		for (int32_t i = lo; i < hi; i++)
+			if (src->counts[i])
+				dst->counts[i] += src->counts[i];
 		dst->total += src->total;
 		dst->clamped += src->clamped;
 		if (src->min_value < dst->min_value)
@@ -225,7 +247,7 @@ int hist_add(struct hist *dst, const struct hist *src)
 			dst->max_value = src->max_value;
 		return 0;
 	}
-	for (int32_t i = 0; i < src->counts_len; i++)
+	for (int32_t i = lo; i < hi; i++)
 		if (src->counts[i])
 			hist_record_n(dst, value_at_index(src, i), src->counts[i]);
 	return dst->clamped > before ? -ERANGE : 0;
@@ -251,7 +273,9 @@ double hist_mean(const struct hist *h)
 	if (h->total == 0)
 		return 0;
 	double sum = 0;
-	for (int32_t i = 0; i < h->counts_len; i++)
+	int32_t lo, hi;
+	touched(h, &lo, &hi);
+	for (int32_t i = lo; i < hi; i++)
 		if (h->counts[i])
 			sum += (double)median_equivalent(h, value_at_index(h, i)) * (double)h->counts[i];
 	return sum / (double)h->total;
@@ -262,7 +286,9 @@ double hist_stddev(const struct hist *h)
 	if (h->total == 0)
 		return 0;
 	double mean = hist_mean(h), sq = 0;
-	for (int32_t i = 0; i < h->counts_len; i++)
+	int32_t lo, hi;
+	touched(h, &lo, &hi);
+	for (int32_t i = lo; i < hi; i++)
 		if (h->counts[i]) {
 			double d = (double)median_equivalent(h, value_at_index(h, i)) - mean;
 			sq += d * d * (double)h->counts[i];
@@ -286,7 +312,9 @@ int64_t hist_value_at_percentile(const struct hist *h, double p)
 	if (want < 1)
 		want = 1;
 	int64_t seen = 0;
-	for (int32_t i = 0; i < h->counts_len; i++) {
+	int32_t lo, hi;
+	touched(h, &lo, &hi);
+	for (int32_t i = lo; i < hi; i++) {
 		seen += h->counts[i];
 		if (seen >= want) {
 			int64_t v = value_at_index(h, i);
@@ -302,18 +330,26 @@ int64_t hist_value_at_percentile(const struct hist *h, double p)
 struct pct_iter {
 	const struct hist *h;
 	int32_t ticks;
-	int32_t index;
+	int32_t index, end; /* index starts one before the touched range, ends at its end */
 	int64_t cumulative;
 	double next, percentile;
-	bool seen_last;
+	bool started, seen_last;
 };
 
 static bool pct_step(struct pct_iter *it)
 {
-	if (++it->index >= it->h->counts_len)
+	if (++it->index >= it->end)
 		return false;
 	it->cumulative += it->h->counts[it->index];
 	return true;
+}
+
+static void pct_init(struct pct_iter *it, const struct hist *h, int32_t ticks)
+{
+	int32_t lo;
+	*it = (struct pct_iter){ .h = h, .ticks = ticks < 1 ? 1 : ticks };
+	touched(h, &lo, &it->end);
+	it->index = lo - 1;
 }
 
 static bool pct_next(struct pct_iter *it)
@@ -326,7 +362,7 @@ static bool pct_next(struct pct_iter *it)
 		it->percentile = 100.0;
 		return true;
 	}
-	if (it->index == -1 && !pct_step(it))
+	if (!it->started && !(it->started = pct_step(it)))
 		return false;
 	do {
 		double current = 100.0 * (double)it->cumulative / (double)h->total;
@@ -350,8 +386,9 @@ static bool pct_next(struct pct_iter *it)
 int hist_print_percentiles(FILE *f, const struct hist *h, int32_t ticks, double scale)
 {
 	int sig = h->sigfigs;
-	struct pct_iter it = { .h = h, .ticks = ticks < 1 ? 1 : ticks, .index = -1 };
+	struct pct_iter it;
 
+	pct_init(&it, h, ticks);
 	fprintf(f, "%12s %12s %12s %12s\n\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)");
 	while (pct_next(&it)) {
 		double value = (double)hist_highest_equivalent(h, value_at_index(h, it.index)) / scale;
@@ -370,10 +407,11 @@ int hist_print_percentiles(FILE *f, const struct hist *h, int32_t ticks, double 
 int hist_percentile_rows(const struct hist *h, int32_t ticks, struct hist_pct_row **rows,
 			 size_t *n)
 {
-	struct pct_iter it = { .h = h, .ticks = ticks < 1 ? 1 : ticks, .index = -1 };
+	struct pct_iter it;
 	size_t cap = 0, len = 0;
 	struct hist_pct_row *r = NULL;
 
+	pct_init(&it, h, ticks);
 	*rows = NULL;
 	*n = 0;
 	while (pct_next(&it)) {
@@ -460,7 +498,9 @@ static int get_zigzag(const uint8_t *p, size_t len, size_t *pos, int64_t *out)
 
 static int32_t encode_limit(const struct hist *h)
 {
-	return h->max_value > 0 || h->counts[0] ? counts_index_for(h, h->max_value) + 1 : 0;
+	int32_t lo, hi;
+	touched(h, &lo, &hi);
+	return hi;
 }
 
 size_t hist_encode_bound(const struct hist *h)
@@ -559,6 +599,10 @@ static int decode_v2(const uint8_t *p, size_t len, struct hist **out)
 		if (i >= h->counts_len || h->total > INT64_MAX - v)
 			goto bad;
 		if (v > 0) {
+			if (counts_alloc(h) < 0) {
+				hist_free(h);
+				return -ENOMEM;
+			}
 			int64_t value = value_at_index(h, i);
 			h->counts[i] = v;
 			h->total += v;

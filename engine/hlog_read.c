@@ -228,20 +228,20 @@ static int parse_time(const char *s, double *out)
 }
 
 /* dst += h for the histogram named tag. -EOVERFLOW when a count would pass
- * INT64_MAX (dst unchanged); values beyond dst's range are clamped, as a
- * run clamps them. */
+ * INT64_MAX (dst unchanged), -ENOMEM; values beyond dst's range are
+ * clamped, as a run clamps them. */
 static int add_hist(struct stats *s, const char *tag, const struct hist *h)
 {
 	for (int i = 0; i < HI__COUNT; i++)
 		if (strcmp(tag, stats_hist_key(i)) == 0) {
 			int rc = hist_add(s->hist[i], h);
-			return rc == -EOVERFLOW ? rc : 0;
+			return rc == -EOVERFLOW || rc == -ENOMEM ? rc : 0;
 		}
 	int id = stats_hist_id(s, tag);
 	if (id < 0)
 		return id;
 	int rc = hist_add(s->nhist[id].h, h);
-	return rc == -EOVERFLOW ? rc : 0;
+	return rc == -EOVERFLOW || rc == -ENOMEM ? rc : 0;
 }
 
 /* The totals of everything read, made on first use. */

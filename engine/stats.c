@@ -212,8 +212,10 @@ int stats_add(struct stats *dst, const struct stats *src)
 		dst->error[i] += src->error[i];
 	for (int i = 0; i < GA__COUNT; i++)
 		dst->gauge[i] += src->gauge[i];
+	/* A histogram's counts are allocated at its first add: -ENOMEM. */
 	for (int i = 0; i < HI__COUNT; i++)
-		hist_add(dst->hist[i], src->hist[i]);
+		if (hist_add(dst->hist[i], src->hist[i]) == -ENOMEM)
+			return -ENOMEM;
 	for (size_t i = 0; i < src->nncounter; i++) {
 		int id = stats_counter_id(dst, src->ncounter[i].name);
 		if (id < 0)
@@ -224,7 +226,8 @@ int stats_add(struct stats *dst, const struct stats *src)
 		int id = stats_hist_id(dst, src->nhist[i].name);
 		if (id < 0)
 			return id;
-		hist_add(dst->nhist[id].h, src->nhist[i].h);
+		if (hist_add(dst->nhist[id].h, src->nhist[i].h) == -ENOMEM)
+			return -ENOMEM;
 	}
 	if (src->nsrc) {
 		int rc = stats_sources_init(dst, src->nsrc);
@@ -348,9 +351,9 @@ static int rb_hist_into(struct rbuf *b, struct hist **dst)
 		*dst = h;
 		return 0;
 	}
-	hist_add(*dst, h);
+	rc = hist_add(*dst, h);
 	hist_free(h);
-	return 0;
+	return rc == -ENOMEM ? rc : 0;
 }
 
 static int rb_name(struct rbuf *b, char name[STATS_NAME_MAX])

@@ -18,7 +18,10 @@ struct hist;
 #define HIST_HIGHEST 3600000000000LL
 #define HIST_SIGFIGS 3
 
-/* Returns 0 and *out, or -EINVAL (bad bounds) / -ENOMEM. Free with hist_free. */
+/* Returns 0 and *out, or -EINVAL (bad bounds) / -ENOMEM. Free with hist_free.
+ * The counts (270 KB in the default layout) are allocated at the first value
+ * recorded, added or decoded, not here: a histogram never written costs ~100
+ * bytes. hist_reset keeps them. */
 int hist_new(int64_t lowest, int64_t highest, int sigfigs, struct hist **out);
 /* hist_new with the defaults above; NULL only on ENOMEM. */
 struct hist *hist_new_default(void);
@@ -26,13 +29,15 @@ void hist_free(struct hist *h); /* NULL-safe */
 void hist_reset(struct hist *h);
 
 /* O(1). A value above the highest trackable is recorded as the highest and
- * counted in hist_clamped(); a negative value is recorded as 0. */
+ * counted in hist_clamped(); a negative value is recorded as 0. The first
+ * record allocates the counts: if that fails, the value is not recorded. */
 void hist_record(struct hist *h, int64_t value);
 void hist_record_n(struct hist *h, int64_t value, int64_t count);
 
 /* Adds every count of src to dst (exact when both share a layout; otherwise
- * values are re-recorded). Returns 0, -ERANGE if some values were clamped, or
- * -EOVERFLOW (dst unchanged) when the total would pass INT64_MAX. */
+ * values are re-recorded). Returns 0, -ERANGE if some values were clamped,
+ * -EOVERFLOW (dst unchanged) when the total would pass INT64_MAX, or -ENOMEM
+ * (dst unchanged) when dst's counts could not be allocated. */
 int hist_add(struct hist *dst, const struct hist *src);
 
 int64_t hist_total(const struct hist *h);

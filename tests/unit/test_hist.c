@@ -381,8 +381,113 @@ static void test_hostile_bounds(void)
 	hist_free(b);
 }
 
+/* Queries, adds and resets walk only the indexes between the extremes
+ * recorded. A reset that left a count outside them would hide it until a
+ * later value widened the range: each check compares with a histogram that
+ * was never reset, after values on both sides of the old ones. */
+static void same_as(const struct hist *got, const struct hist *want, const char *what)
+{
+	static const double ps[] = { 0, 10, 50, 90, 99, 100 };
+	int same = hist_total(got) == hist_total(want) && hist_min(got) == hist_min(want) &&
+		   hist_max(got) == hist_max(want) && hist_mean(got) == hist_mean(want) &&
+		   hist_stddev(got) == hist_stddev(want);
+	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+		same = same && hist_value_at_percentile(got, ps[i]) == hist_value_at_percentile(want, ps[i]);
+	struct hist_pct_row *ra = NULL, *rb = NULL;
+	size_t na, nb;
+	ok(hist_percentile_rows(got, 5, &ra, &na) == 0 && hist_percentile_rows(want, 5, &rb, &nb) == 0,
+	   "%s: percentile rows", what);
+	same = same && na == nb && (na == 0 || memcmp(ra, rb, na * sizeof(*ra)) == 0);
+	free(ra);
+	free(rb);
+	uint8_t *ea = NULL, *eb = NULL;
+	size_t la, lb;
+	ok(hist_encode(got, &ea, &la) == 0 && hist_encode(want, &eb, &lb) == 0, "%s: encoded", what);
+	same = same && la == lb && memcmp(ea, eb, la) == 0;
+	free(ea);
+	free(eb);
+	ok(same, "%s: the same total, extremes, mean, stddev, percentiles, rows and encoding", what);
+}
+
+static void test_touched_range(void)
+{
+	struct hist *h = hist_new_default(), *fresh = hist_new_default();
+
+	for (int64_t v = 1000000; v < 10000000000LL; v = v * 3 / 2)
+		hist_record_n(h, v, 7);
+	hist_record(h, 0);
+	hist_reset(h);
+	hist_record(h, 5000);
+	hist_record(fresh, 5000);
+	same_as(h, fresh, "reset, then one value below the old ones");
+	hist_record(h, 20000000000LL);
+	hist_record(fresh, 20000000000LL);
+	same_as(h, fresh, "...then one above them");
+
+	hist_reset(h);
+	hist_reset(fresh);
+	same_as(h, fresh, "reset twice: empty");
+	hist_record_n(h, 0, 3);
+	hist_record_n(fresh, 0, 3);
+	same_as(h, fresh, "only zeros");
+	is_int(hist_value_at_percentile(h, 100), 0, "...p100 0");
+
+	/* lowest 1000: the values below one unit share index 0 with 0. */
+	struct hist *coarse, *sum = hist_new_default(), *want = hist_new_default();
+	ok(hist_new(1000, 3600000000000LL, 3, &coarse) == 0, "a 1000 .. 1 h layout");
+	hist_record(coarse, 5);
+	hist_record(coarse, 7000000);
+	hist_record(coarse, 300);
+	is_int(hist_value_at_percentile(coarse, 50), 511, "p50: the first unit's bucket");
+	is_int(hist_add(sum, coarse), 0, "added into the default layout");
+	hist_record(want, 0);
+	hist_record(want, 0);
+	hist_record(want, hist_lowest_equivalent(coarse, 7000000));
+	same_as(sum, want, "an add across layouts re-records each count");
+	hist_reset(coarse);
+	hist_record(coarse, 9000000000LL);
+	is_int(hist_total(coarse), 1, "reset: index 0 cleared too");
+	is_int(hist_value_at_percentile(coarse, 0), hist_lowest_equivalent(coarse, 9000000000LL),
+	       "...p0 is the new value's bucket");
+	hist_free(coarse);
+	hist_free(sum);
+	hist_free(want);
+	hist_free(h);
+	hist_free(fresh);
+}
+
+/* Counts are allocated at the first write: a histogram never written answers
+ * every query, encodes, decodes, adds and resets like an empty one. */
+static void test_never_written(void)
+{
+	struct hist *a = hist_new_default(), *b = hist_new_default(), *d = NULL;
+	struct hist_pct_row *rows = (void *)1;
+	size_t n = 1, len;
+	uint8_t *enc;
+
+	hist_reset(a);
+	ok(hist_total(a) == 0 && hist_min(a) == 0 && hist_max(a) == 0 && hist_mean(a) == 0 &&
+	   hist_stddev(a) == 0 && hist_value_at_percentile(a, 99) == 0,
+	   "never written: total, extremes, mean, stddev and p99 are 0");
+	ok(hist_percentile_rows(a, 5, &rows, &n) == 0 && rows == NULL && n == 0, "...no rows");
+	is_int(hist_add(b, a), 0, "...adds as nothing");
+	is_int(hist_total(b), 0, "...into another never written");
+	ok(hist_encode_compressed(a, &enc, &len) == 0 && hist_decode(enc, len, &d) == 0 &&
+	   hist_total(d) == 0, "...encodes to a histogram that decodes empty");
+	free(enc);
+	hist_record(d, 42);
+	is_int(hist_value_at_percentile(d, 100), 42, "a decoded empty one records");
+	is_int(hist_add(a, d), 0, "...and adds into a never-written one");
+	is_int(hist_value_at_percentile(a, 50), 42, "...which then holds its value");
+	hist_free(a);
+	hist_free(b);
+	hist_free(d);
+}
+
 int main(void)
 {
+	test_never_written();
+	test_touched_range();
 	test_hostile_bounds();
 	test_exact_small_values();
 	test_random_against_brute();
