@@ -13,7 +13,10 @@
 /* Room for the timestamp's control message beside each read. */
 #define RXTIME_CMSG_SPACE CMSG_SPACE(sizeof(struct timespec))
 
-/* Asks the kernel to stamp what fd receives. Returns 0 or -errno. */
+/* Asks the kernel to stamp what fd receives. Returns 0 or -errno. The kernel
+ * switches stamping on for the machine a moment after the first socket asks
+ * (deferred work); what arrives before that is stamped when it is read, no
+ * worse than a read without stamps. */
 int rxtime_enable(int fd);
 
 /* read(2) that also gives the monotonic time the kernel received the last
