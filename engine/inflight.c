@@ -43,15 +43,12 @@ static int grow(struct inflight_pool *p)
 	return 0;
 }
 
-uint32_t inflight_push(struct inflight_pool *p, struct inflight_list *l, uint32_t conn)
+/* Puts entry i last in its connection's list and in the worker's: both
+ * stay in send order. */
+static void link_last(struct inflight_pool *p, struct inflight_list *l, uint32_t i)
 {
-	if (p->free == INFLIGHT_NONE && grow(p) < 0)
-		return INFLIGHT_NONE;
-	uint32_t i = p->free;
 	struct inflight *f = &p->e[i];
 
-	p->free = f->cnext;
-	f->conn = conn;
 	f->cprev = l->last;
 	f->cnext = INFLIGHT_NONE;
 	if (l->last != INFLIGHT_NONE)
@@ -66,6 +63,18 @@ uint32_t inflight_push(struct inflight_pool *p, struct inflight_list *l, uint32_
 	else
 		p->all.first = i;
 	p->all.last = i;
+}
+
+uint32_t inflight_push(struct inflight_pool *p, struct inflight_list *l, uint32_t conn)
+{
+	if (p->free == INFLIGHT_NONE && grow(p) < 0)
+		return INFLIGHT_NONE;
+	uint32_t i = p->free;
+	struct inflight *f = &p->e[i];
+
+	p->free = f->cnext;
+	f->conn = conn;
+	link_last(p, l, i);
 	return i;
 }
 
@@ -101,21 +110,6 @@ void inflight_remove(struct inflight_pool *p, struct inflight_list *l, uint32_t 
 
 void inflight_requeue(struct inflight_pool *p, struct inflight_list *l, uint32_t i)
 {
-	struct inflight *f = &p->e[i];
-
 	unlink_entry(p, l, i);
-	f->cprev = l->last;
-	f->cnext = INFLIGHT_NONE;
-	if (l->last != INFLIGHT_NONE)
-		p->e[l->last].cnext = i;
-	else
-		l->first = i;
-	l->last = i;
-	f->wprev = p->all.last;
-	f->wnext = INFLIGHT_NONE;
-	if (p->all.last != INFLIGHT_NONE)
-		p->e[p->all.last].wnext = i;
-	else
-		p->all.first = i;
-	p->all.last = i;
+	link_last(p, l, i);
 }
