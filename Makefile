@@ -101,7 +101,7 @@ test: deps node-deps
 
 # The suite against the current build (no package installs); test-unit,
 # test-lua and test-e2e run one part of it each, the same way.
-PROVE := SURGE=$(CURDIR)/$(BUILD)/surge BUILD=$(BUILD) prove --exec '' $(PROVE_FLAGS)
+PROVE := SURGE=$(CURDIR)/$(BUILD)/surge BUILD=$(BUILD) tests/run $(TEST_FLAGS)
 
 check: surge unit
 	$(PROVE) $(UNIT_BINS) tests/lua/run $(wildcard tests/fuzz/run) $(wildcard tests/e2e/t_*)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): 70000 connections on both cores
 """Beyond one address's port space: 70000 concurrent established connections
 to one destination port, from 4 loopback source addresses, via several surge
 workers (20000 fds per process here), against `surge serve echo` with 5

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): 20000 sockets and an exact open-model rate
 """DNS over UDP on connected sockets: surge's dns.udp against `surge serve dns`
 (answered == the server's replies, the open model's rate exact, --delay in the
 percentiles, --drop as request timeouts, TC above 512 bytes or the EDNS size,

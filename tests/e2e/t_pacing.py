@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): judges send lag and exact rates
 """Open-model pacing end to end: exact rates, ramps, Poisson arrivals, and
 coordinated omission (a stalling server must show in latency, not in
 service time)."""

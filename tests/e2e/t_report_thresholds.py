@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): judges the achieved rate
 """Thresholds: a passing set exits 0, a failing one exits 3 and says which;
 one marked abort stops the run at the first whole second it fails (past its
 abort_after) and the report says when and why; bad thresholds stop the run

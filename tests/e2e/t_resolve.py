@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): loads both cores (knotd and many runs)
 """Target names resolved with c-ares against a real DNS server (knotd) started
 here: every A and AAAA address is used, failures are early and clear (exit 5),
 and a zone change during a run brings the new address into the rotation.

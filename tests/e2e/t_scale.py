@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): 25000 connections on both cores
 """More connections than one process may hold (20000 fds here): 25000 held via
 workers on both sides, all established, all counted."""
 import json

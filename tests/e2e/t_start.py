@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): judges the run's elapsed time to 50 ms
 """start = "connected" (the default for a constant number of connections):
 the connections open in a connect phase before the run's start, so traffic
 begins on all of them at once and connects do not compete with it; the run's

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): judges memory growth over seconds of a steady run
 """A worker's memory does not grow with the run (issue 12, soak): in the
 open model, requests that find every connection busy wait in the backlog, a
 ring of `backlog` slots (100000: 800 KB). Its head used to move on forever,

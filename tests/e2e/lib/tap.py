@@ -24,9 +24,11 @@ def ok(cond, name, detail=None, todo=None):
           + (" # TODO %s" % todo if todo else ""), flush=True)
     if not cond and detail is not None:
         # On stderr: prove shows it without -v, so a CI log says why.
-        print("# failed: %d - %s" % (_n, name), file=sys.stderr, flush=True)
+        # Named: tests run side by side (tests/run), their stderr interleaved.
+        me = os.path.basename(sys.argv[0])
+        print("# %s failed: %d - %s" % (me, _n, name), file=sys.stderr, flush=True)
         for line in str(detail).splitlines()[-40:]:
-            print("#   " + line, file=sys.stderr, flush=True)
+            print("# %s:   %s" % (me, line), file=sys.stderr, flush=True)
     return cond
 
 
