@@ -168,12 +168,15 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 	if (nsrc == 0)
 		nsrc = 1;
 
-	/* Descriptors: one per connection plus what surge holds itself. */
-	uint64_t usable = sys->fd_limit > sys->fd_reserve ? sys->fd_limit - sys->fd_reserve : 0;
+	/* Descriptors: one per connection plus what surge holds itself, and,
+	 * when truncated answers are asked again over TCP, the one fallback
+	 * connection a worker may open per destination (fallback.h). */
+	uint64_t reserve = sys->fd_reserve + (o->tcp_fallback ? o->ndests : 0);
+	uint64_t usable = sys->fd_limit > reserve ? sys->fd_limit - reserve : 0;
 	if (usable == 0) {
 		snprintf(err, errlen, "each process may open only %llu files and surge itself holds "
 			 "%llu: raise the limit (ulimit -Hn, LimitNOFILE=)",
-			 (unsigned long long)sys->fd_limit, (unsigned long long)sys->fd_reserve);
+			 (unsigned long long)sys->fd_limit, (unsigned long long)reserve);
 		return -E2BIG;
 	}
 	uint64_t wneed = ceil_div(conns, usable);
@@ -184,9 +187,9 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 			 "open %llu files, %llu of them held by surge itself), more than the %d "
 			 "surge runs: raise the open-files limit (ulimit -Hn, LimitNOFILE=) to at "
 			 "least %llu", (unsigned long long)conns, (unsigned long long)wneed,
-			 (unsigned long long)sys->fd_limit, (unsigned long long)sys->fd_reserve,
+			 (unsigned long long)sys->fd_limit, (unsigned long long)reserve,
 			 PLAN_MAX_WORKERS,
-			 (unsigned long long)(ceil_div(conns, PLAN_MAX_WORKERS) + sys->fd_reserve));
+			 (unsigned long long)(ceil_div(conns, PLAN_MAX_WORKERS) + reserve));
 		return -E2BIG;
 	}
 	if (o->workers_given) {
@@ -384,15 +387,21 @@ void plan_describe(const struct options *o, const struct plan_system *sys, const
 		return;
 	buf += n;
 	len -= (size_t)n;
-	snprintf(buf, len,
-		 "  udp         %llu connected sockets per worker, one file each; each holds its own "
-		 "(source, port) for every destination (UDP autobind never shares one)%s;\n"
-		 "              answers wait in each socket's SO_RCVBUF (%llu bytes, net.core."
-		 "rmem_default: ~%llu small datagrams) for pipeline %u\n",
-		 (unsigned long long)p->conns_per_worker,
-		 o->pick == ADDRSET_PERMUTATION ? ", except the ports surge names (permutation)" : "",
-		 (unsigned long long)plan_udp_rcvbuf(), (unsigned long long)(plan_udp_rcvbuf() / 832),
-		 o->pipeline);
+	n = snprintf(buf, len,
+		     "  udp         %llu connected sockets per worker, one file each; each holds its "
+		     "own (source, port) for every destination (UDP autobind never shares one)%s;\n"
+		     "              answers wait in each socket's SO_RCVBUF (%llu bytes, net.core."
+		     "rmem_default: ~%llu small datagrams) for pipeline %u\n",
+		     (unsigned long long)p->conns_per_worker,
+		     o->pick == ADDRSET_PERMUTATION ? ", except the ports surge names (permutation)" : "",
+		     (unsigned long long)plan_udp_rcvbuf(), (unsigned long long)(plan_udp_rcvbuf() / 832),
+		     o->pipeline);
+	if (n < 0 || (size_t)n >= len || !o->tcp_fallback)
+		return;
+	snprintf(buf + n, len - (size_t)n,
+		 "  fallback    truncated answers are asked again over TCP: up to %llu more "
+		 "file%s per worker (one connection per destination)\n",
+		 (unsigned long long)o->ndests, o->ndests == 1 ? "" : "s");
 }
 
 uint64_t plan_udp_rcvbuf(void)

@@ -357,6 +357,21 @@ static void test_udp(void)
 	plan_describe(&o, &sys, &p, desc, sizeof(desc));
 	ok(strstr(desc, "connected sockets per worker") && strstr(desc, "SO_RCVBUF"),
 	   "doctor's description has a udp line");
+	/* tc = "tcp": a worker may hold a fallback TCP connection per
+	 * destination besides its sockets (fallback.h). */
+	o.pipeline = 4;
+	o.max_connections = 1000;
+	o.workers = 1;
+	sys.fd_limit = sys.fd_reserve + 1000;
+	is_int(plan(&o, &sys, &p), 0, "UDP: 1000 sockets fit one worker's 1000 free files");
+	o.tcp_fallback = true;
+	ok(plan(&o, &sys, &p) == -E2BIG, "with tc = \"tcp\" they do not: 2 fallback connections");
+	has("use -w 2", "the refusal says how many workers");
+	o.workers = 2;
+	is_int(plan(&o, &sys, &p), 0, "2 workers hold them");
+	plan_describe(&o, &sys, &p, desc, sizeof(desc));
+	ok(strstr(desc, "fallback    truncated answers") && strstr(desc, "up to 2 more files"),
+	   "doctor's description counts the fallback connections");
 }
 
 /* Churn that TIME_WAIT cannot fit: refused where the kernel will not reuse
