@@ -33,5 +33,9 @@ void dispatch_stop(struct worker *w);
  * from the schedule and sent or dropped (open model). Always false without
  * a count. */
 bool dispatch_quota_done(struct worker *w, uint64_t now);
+/* Open model: how late (ns) a request may leave to share its wake-up with
+ * those due after it, at `rate` requests/s of one worker; 0 below the rate
+ * where nothing would share it. */
+uint64_t dispatch_window(double rate);
 
 #endif
