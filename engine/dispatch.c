@@ -180,15 +180,15 @@ void dispatch_due_until(struct worker *w, uint64_t t)
  * write) with those due just after it. Each wake-up of the pacer costs a
  * sleep, a context switch and a poll (~14 us of CPU on this VM however
  * little it does); at 50k/s per worker a wake-up per request would be most of
- * the client's CPU. The window is 30 us, or longer where that holds fewer
- * than PACE_WINDOW_SENDS more requests, up to 60 us: 30 us from 100k/s up,
- * 60 us from 50k/s down to ~17k/s. The wait shows, honestly, as send lag
- * (each request still counts from its own intended time). When not even one
- * other request falls due within the longest window, there is nothing to
+ * the client's CPU. The window is the time for PACE_WINDOW_SENDS more
+ * requests to fall due, within 30-60 us: 60 us from ~83k/s down to ~17k/s,
+ * 50 us at 100k/s, 30 us from ~167k/s up. The wait shows, honestly, as send
+ * lag (each request still counts from its own intended time). When not even
+ * one other request falls due within the longest window, there is nothing to
  * share and every send leaves on time. */
 #define PACE_WINDOW_MIN_NS (30 * NS_PER_US)
 #define PACE_WINDOW_MAX_NS (60 * NS_PER_US)
-#define PACE_WINDOW_SENDS 3.0
+#define PACE_WINDOW_SENDS 5.0
 
 uint64_t dispatch_window(double rate)
 {

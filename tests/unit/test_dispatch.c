@@ -1,6 +1,6 @@
-/* The open model's batching window: 30 us, or the time for three more
- * requests to fall due when that is longer, at most 60 us; none where not one
- * other request would share the wake-up. */
+/* The open model's batching window: the time for five more requests to fall
+ * due, within 30-60 us; none where not one other request would share the
+ * wake-up. */
 #include "dispatch.h"
 #include "tap.h"
 
@@ -10,9 +10,9 @@ int main(void)
 	is_int((long long)dispatch_window(5000), 0, "5000/s: nothing shares a wake-up, every send on time");
 	is_int((long long)dispatch_window(16000), 0, "16000/s: 62.5 us apart, none within 60 us");
 	is_int((long long)dispatch_window(20000), 60000, "20000/s: the longest window, 60 us");
-	is_int((long long)dispatch_window(50000), 60000, "50000/s: 60 us holds three more");
-	is_int((long long)dispatch_window(100000), 30000, "100000/s: 30 us holds three more");
-	is_int((long long)dispatch_window(75000), 40000, "75000/s: 40 us holds three more");
+	is_int((long long)dispatch_window(50000), 60000, "50000/s: 60 us, three more");
+	is_int((long long)dispatch_window(100000), 50000, "100000/s: 50 us holds five more");
+	is_int((long long)dispatch_window(125000), 40000, "125000/s: 40 us holds five more");
 	is_int((long long)dispatch_window(1e6), 30000, "1M/s: never under 30 us (30 share it)");
 	is_int((long long)dispatch_window(0.0 / 0.0), 0, "NaN: no window");
 	return tap_done();
