@@ -133,7 +133,7 @@ RUNS ?= -1
 FUZZ_SAN ?= address,undefined
 fuzz:
 	$(MAKE) BUILD=build-fuzz$(if $(filter address%,$(FUZZ_SAN)),,-$(FUZZ_SAN)) CC=clang \
-	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fsanitize-coverage-ignorelist=tests/fuzz/coverage_ignore.txt -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=$(FUZZ_SAN)" fuzz-run
 
 fuzz-run: $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzzer/%)
