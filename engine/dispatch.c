@@ -185,7 +185,8 @@ void dispatch_due_until(struct worker *w, uint64_t t)
  * 50 us at 100k/s, 30 us from ~167k/s up. The wait shows, honestly, as send
  * lag (each request still counts from its own intended time). When not even
  * one other request falls due within the longest window, there is nothing to
- * share and every send leaves on time. */
+ * share and every send leaves on time. A scenario's pace_window replaces it
+ * (0: every send on time, at a wake-up each). */
 #define PACE_WINDOW_MIN_NS (30 * NS_PER_US)
 #define PACE_WINDOW_MAX_NS (60 * NS_PER_US)
 #define PACE_WINDOW_SENDS 5.0
@@ -208,9 +209,11 @@ static uint64_t wake_at(struct worker *w)
 {
 	const struct options *o = w->opt;
 	uint64_t due = w->start_ns + w->next_due;
-	double rate = pacer_rate_at(o->rate_segs, o->nrate_segs, w->next_due) / w->slots;
 
-	return due + dispatch_window(rate);
+	if (o->pace_window_given)
+		return due + o->pace_window_ns;
+	return due + dispatch_window(pacer_rate_at(o->rate_segs, o->nrate_segs, w->next_due) /
+				     w->slots);
 }
 
 /* Sets the timerfd for the next wake-up, or disarms it when the schedule has

@@ -91,6 +91,10 @@ struct options {
 	uint64_t connect_timeout_ns;
 	uint64_t request_timeout_ns;
 	uint64_t think_ns;
+	/* Open model: how late a request may leave to share its wake-up, when
+	 * the scenario says (pace_window); else the rate's (dispatch_window). */
+	uint64_t pace_window_ns;
+	bool pace_window_given;
 	uint64_t drain_ns; /* after the end: how long in-flight requests may finish */
 	/* A worker past the end and its drain that makes no progress for this
 	 * long is taken for stuck (stopping.c); set by run.c, 5 s (tests:

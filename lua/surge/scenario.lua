@@ -63,6 +63,15 @@ local function duration(v)
   return s
 end
 
+-- pace_window: how late an open-model request may leave to share a wake-up.
+local function pace_window(v)
+  local s = units.duration(v)
+  if not s or s > 0.01 then
+    return nil, "a duration from 0 to 10ms, e.g. \"0s\" (each request on its own wake-up) or \"200us\""
+  end
+  return s
+end
+
 local function positive_int(max)
   return function(v)
     local n = number(v)
@@ -459,6 +468,7 @@ local schema = {
   think = { duration, "closed model: pause after each answer" },
   drain = { duration, "after the end, how long answers may still arrive" },
   backlog = { positive_int(U32), "open model: requests that may wait for a free connection" },
+  pace_window = { pace_window, "open model: how late a request may leave to share a wake-up with those due after it (default: the time for five more to fall due, 30us-60us, above ~17k/s per worker; \"0s\" sends each at its time)" },
   seed = { positive_int(2 ^ 53), "seed for random choices (Poisson arrivals, random IDs)" },
   latency = { boolean, "print the full latency distribution" },
   progress = { one_of("auto", "on", "off"), "progress line" },
@@ -968,6 +978,7 @@ function M.load(path, overrides)
     think = cfg.think or 0,
     drain = cfg.drain or math.min(cfg.timeout or 5, 2),
     backlog = cfg.backlog or 100000,
+    pace_window = cfg.pace_window,
     seed = cfg.seed or 1,
     latency = cfg.latency or false,
     progress = cfg.progress or "auto",

@@ -145,4 +145,21 @@ ok(svc.get("p50") and lat.get("p50") and 2.0e6 <= svc["p50"] <= lat["p50"] < 1e9
    "latency p50 %.3f ms, service p50 %.3f ms: the 2 ms delay"
    % ((lat.get("p50") or 0) / 1e6, (svc.get("p50") or 0) / 1e6), out)
 
+# pace_window: a request may leave up to this late to share a wake-up. At
+# 8000/s a 2 ms window gathers 16, the first leaving 2 ms late and the last
+# on time: send lag spread evenly over 0-2 ms, p50 near 1 ms.
+srv = Serve("echo")
+windowed = SCN.replace("seed = 7,", 'seed = 7, pace_window = "2ms",')
+rc, out, err = surge("run", "-w", "1", write_scenario(windowed % (srv.port, "100", "8000", "uniform", "3s")))
+srv.stop()
+r = parse_report(out)
+lag = r["rows"].get("send lag", {})
+ok(rc == 0 and r["rows"].get("latency", {}).get("count", 0) == 24000 and
+   lag.get("p50") and 0.6e6 <= lag["p50"] <= 1.6e6,
+   "pace_window = \"2ms\" at 8000/s: send lag p50 %.3f ms, near 1 ms" % ((lag.get("p50") or 0) / 1e6), out)
+bad = SCN.replace("seed = 7,", 'seed = 7, pace_window = "1s",')
+rc, out, err = surge("run", write_scenario(bad % (1, "1", "100", "uniform", "1s")))
+ok(rc == 2 and "pace_window" in err and "0 to 10ms" in err,
+   "pace_window beyond 10 ms: exit 2 naming the option (%d)" % rc, err)
+
 done()
