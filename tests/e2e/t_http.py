@@ -249,7 +249,8 @@ with Nginx(tls=True) as n:
        and len(lines) == req["completed"] + req.get("unfinished", 0),
        "https://: %s answers over TLS (%s full handshakes, %s resumed), nginx logged %d"
        % (req.get("completed"), cnt.get("tls.full"), cnt.get("tls.resumed"), len(lines)), err)
-    rc, out, err = surge("run", "https://127.0.0.1:%d/" % n.tls_port, "-c", "2", "-d", "500ms",
+    # Long enough for a handshake to fail on a loaded machine (ASan, side by side).
+    rc, out, err = surge("run", "https://127.0.0.1:%d/" % n.tls_port, "-c", "2", "-d", "2s",
                          "--no-progress", "-q")
     ok(rc != 0 and "TLS verify failed" in err, "https:// with an unknown CA: tls verify, never "
        "plaintext (exit %d)" % rc, err)
