@@ -228,8 +228,12 @@ function M.bind(wptr, cfg, msgptr)
   if proto.session then
     local session = proto.session
     local cos, conns = {}, {}
-    local tgt = cfg.targets[1]
-    local timeout = cfg.timeout
+    -- What every connection of the worker shares lives in Conn, which a
+    -- conn table falls back to: a table per connection is then only its id
+    -- and its own timeout once set (100k RTSP readers hold 100k of them).
+    -- One pointer cell serves every peek: each is read before the next yield.
+    Conn._w, Conn._pp = W, ffi.new("const uint8_t *[1]")
+    Conn.target, Conn.timeout = cfg.targets[1], cfg.timeout
 
     local function finish(id, co, ok, err)
       if not ok then
@@ -248,10 +252,10 @@ function M.bind(wptr, cfg, msgptr)
     fns.session_start = function(id)
       local conn = conns[id]
       if not conn then
-        conn = setmetatable({ id = id, _w = W, _pp = ffi.new("const uint8_t *[1]") }, Conn)
+        conn = setmetatable({ id = id }, Conn)
         conns[id] = conn
       end
-      conn.target, conn.timeout = tgt, timeout
+      conn.timeout = nil -- the scenario's, until set_timeout
       local co = co_create(session)
       cos[id] = co
       return finish(id, co, co_resume(co, conn))
