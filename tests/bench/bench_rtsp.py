@@ -29,7 +29,7 @@ from tap import SURGE, Serve, write_scenario  # noqa: E402
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--readers", type=int, help="N readers at 2 packets/s from 8 sources (e.g. 100000)")
 ap.add_argument("--connect-rate", type=int, default=5000, help="with --readers: connects a second")
-ap.add_argument("--hold", type=int, default=60,
+ap.add_argument("--hold", type=int, default=120,
                 help="with --readers: seconds the run lasts after its connect schedule")
 ARGS = ap.parse_args()
 READERS = int(os.environ.get("READERS", "2000"))
