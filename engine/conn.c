@@ -229,13 +229,23 @@ fail:
 	return -1;
 }
 
+struct surge_ctx *conn_ctx(struct worker *w, struct conn *c)
+{
+	struct surge_ctx *ctx = &w->ctxs[c->id];
+
+	ctx->conn_id = c->id;
+	ctx->worker = w->index;
+	ctx->seq = c->seq;
+	ctx->now_ns = clock_ns();
+	return ctx;
+}
+
 /* Tells a message protocol's Lua of a connection's open or close (its
  * connect/close callbacks, ctx.state). Returns 0 or -EINVAL when the callback
  * raised (logged here; the caller counts it). */
 static int conn_event(struct worker *w, struct conn *c, int what, const char *why)
 {
-	w->ctxs[c->id].now_ns = clock_ns();
-	w->ctxs[c->id].seq = c->seq;
+	conn_ctx(w, c);
 	w->in_lua = true;
 	int rc = lua_engine_conn_event(w->lua, c->id, what, why);
 	w->in_lua = false;
@@ -403,9 +413,7 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	char why[32];
 
 	if (!p) {
-		struct surge_ctx *ctx = &w->ctxs[c->id];
-		ctx->seq = c->seq;
-		ctx->now_ns = clock_ns();
+		conn_ctx(w, c);
 		w->in_lua = true;
 		int rc = lua_engine_request(w->lua, c->id, w->reqbuf, WORKER_SCRATCH, &p, &n, &key,
 					    why, sizeof(why));
@@ -536,6 +544,7 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 	char why[32] = "";
 
 	if (o->has_response_fn) {
+		conn_ctx(w, c);
 		w->in_lua = true;
 		bool lua_ends = false;
 		int rc = lua_engine_response(w->lua, c->id, p, n, &key, &has_key, &lua_ends, why,

@@ -54,17 +54,22 @@ struct conn {
 	 * first, for its timeout) while CONNECTING, the pool's free list while
 	 * CLOSED (and in_free: a slot inside the target, free to connect). */
 	uint32_t prev, next;
+	uint32_t written; /* bytes the kernel took, wrapping (inflight.end) */
 	uint64_t seq;      /* requests sent on this connection */
 	uint64_t t_connect; /* connect() called (ns), then: reconnect-not-before */
 	struct inflight_list fl; /* requests in flight, oldest first */
 	struct buf rbuf;  /* a partial message (sessions: what the coroutine has not consumed) */
 	struct buf wbuf;  /* output the kernel has not taken yet */
-	uint32_t written; /* bytes the kernel took, wrapping (inflight.end) */
-	struct ssl_st *tls;   /* TLS session (tls.h) from TCP connect to close; NULL: plain */
-	uint64_t t_handshake; /* TLS handshake started (ns) */
+	struct ssl_st *tls; /* TLS session (tls.h) from TCP connect to close; NULL: plain */
 };
 
 struct worker;
+struct surge_ctx;
+
+/* The context a Lua callback about c gets, filled for this call: written
+ * only where Lua is called, so a protocol without callbacks (echo) never
+ * touches the array's pages (32 bytes a connection of a million). */
+struct surge_ctx *conn_ctx(struct worker *w, struct conn *c);
 
 /* Starts a non-blocking connect to the worker's destination c->dest. Returns
  * 0, or -errno when the socket could not even be started (already counted). */

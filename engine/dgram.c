@@ -222,6 +222,7 @@ void dgram_fail(struct worker *w, struct conn *c, uint32_t i, int cls)
 	if (w->opt->match == MATCH_KEY) {
 		/* The protocol frees what it kept for the request (an ID), so
 		 * a late answer is unmatched and the ID can serve again. */
+		conn_ctx(w, c);
 		w->in_lua = true;
 		int rc = lua_engine_expired(w->lua, c->id, key);
 		w->in_lua = false;

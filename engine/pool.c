@@ -32,8 +32,6 @@ int pool_init(struct worker *w)
 		c->id = i;
 		c->prev = c->next = CONN_LIST_NONE;
 		inflight_list_init(&c->fl);
-		w->ctxs[i].conn_id = i;
-		w->ctxs[i].worker = w->index;
 	}
 	conn_list_init(&w->ready);
 	conn_list_init(&w->connects);

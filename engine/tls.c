@@ -67,6 +67,10 @@ struct tls_client {
 };
 
 static int ex_conn = -1; /* SSL ex_data index of the struct conn */
+/* SSL ex_data index of the handshake's start (ns, as a uintptr_t): kept
+ * with the SSL rather than in every struct conn, TLS or not. */
+static int ex_started = -1;
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t), "a clock_ns() fits an ex_data slot");
 
 /* ---- context ---- */
 
@@ -211,7 +215,9 @@ int tls_client_new(struct worker *w, struct tls_client **out, char *err, size_t 
 	*out = NULL;
 	if (!tls_options_used(o))
 		return 0;
-	if (ex_conn < 0 && (ex_conn = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0) {
+	if ((ex_conn < 0 && (ex_conn = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0) ||
+	    (ex_started < 0 &&
+	     (ex_started = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)) < 0)) {
 		snprintf(err, errlen, "TLS: out of memory");
 		return -ENOMEM;
 	}
@@ -411,8 +417,9 @@ int tls_conn_start(struct worker *w, struct conn *c)
 			goto fail;
 	}
 	SSL_set_connect_state(ssl);
+	if (!SSL_set_ex_data(ssl, ex_started, (void *)(uintptr_t)clock_ns()))
+		goto fail;
 	c->tls = ssl;
-	c->t_handshake = clock_ns();
 	return 0;
 fail:
 	SSL_free(ssl);
@@ -520,7 +527,7 @@ int tls_conn_handshake(struct worker *w, struct conn *c, int *cls)
 			return handshake_failed(w, c, ret, cls);
 		}
 	}
-	int64_t ns = (int64_t)(clock_ns() - c->t_handshake);
+	int64_t ns = (int64_t)(clock_ns() - (uintptr_t)SSL_get_ex_data(ssl, ex_started));
 	bool resumed = SSL_session_reused(ssl);
 	int *slot = resumed ? &t->id_hist_resumed : &t->id_hist_full;
 	if (*slot == -2)
