@@ -29,6 +29,7 @@ struct collector_worker {
 	uint64_t progress_at;  /* when `left` last fell (0: no report yet) */
 	bool ended_by_requests; /* requests = N: its share ended its run ... */
 	uint64_t end_ns;        /* ... this long after the start */
+	uint64_t cpu_ns, cpu_at; /* its CPU time (user + sys) when first silent, and when read */
 };
 
 struct collector {
@@ -56,7 +57,9 @@ struct collector {
 	ev_signal sigint, sigterm;
 	ev_timer watch;      /* workers that stop reporting, or do not stop */
 	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */
-	enum stuck { STUCK_NO, STUCK_WARNED, STUCK_KILLED } *stuck;
+	/* SAMPLED: silent past the grace, its CPU time noted to tell a loop
+	 * from a starved CPU at the next check. */
+	enum stuck { STUCK_NO, STUCK_SAMPLED, STUCK_WARNED, STUCK_KILLED } *stuck;
 	int *reaped; /* wait status + 1 of a worker already reaped; 0: not yet */
 	struct collector_worker *wk;
 	uint64_t deadline;   /* workers still running after this are killed */

@@ -205,6 +205,30 @@ void stopping_check_abort(struct collector *col, uint32_t second)
 		r->aborted_at_s, t->metric, t->condition, act, t->where);
 }
 
+/* A process's CPU time (user + system, ns) and state letter from /proc;
+ * 0 and '?' if unreadable. */
+static uint64_t cpu_time_ns(pid_t pid, char *state)
+{
+	char path[64], line[1024];
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	*state = '?';
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	size_t n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	/* After the command's closing parenthesis: state is field 3, utime 14. */
+	const char *p = strrchr(line, ')');
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state,
+			 &ut, &st) != 3)
+		return 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	return hz > 0 ? (ut + st) * (NS_PER_SEC / (uint64_t)hz) : 0;
+}
+
 static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct collector *col = ev_userdata(loop);
@@ -249,14 +273,45 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			continue;
 		}
 		/* While the run lasts a worker reports every second; draining, it
-		 * sends nothing until it is done. */
-		if (col->stuck[k] == STUCK_NO && !run_over(col, now) &&
-		    now > col->last_heard[k] + STUCK_GRACE_NS) {
-			col->stuck[k] = STUCK_WARNED;
-			collector_clear_line(col);
-			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s: is a Lua callback "
-					"stuck in a loop?\n", k, (double)STUCK_GRACE_NS / 1e9);
+		 * sends nothing until it is done. Silent past the grace, its CPU
+		 * time says why at the next check: a loop in a callback spends a
+		 * CPU, a worker starved of one (hundreds of processes on two
+		 * cores) gets little. Reports waiting unread in its pipe are the
+		 * coordinator's lag, not the worker's silence. */
+		if (run_over(col, now) || col->stuck[k] == STUCK_WARNED)
+			continue;
+		if (now <= col->last_heard[k] + STUCK_GRACE_NS) {
+			col->stuck[k] = STUCK_NO; /* heard again since it was sampled */
+			continue;
 		}
+		if (ioctl(col->pipes[k].fd, FIONREAD, &unread) == 0 && unread > 0)
+			continue;
+		struct collector_worker *wk = &col->wk[k];
+		char state;
+		uint64_t cpu = cpu_time_ns(col->pids[k], &state);
+		if (col->stuck[k] == STUCK_NO) {
+			col->stuck[k] = STUCK_SAMPLED;
+			wk->cpu_ns = cpu, wk->cpu_at = now;
+			continue;
+		}
+		if (now - wk->cpu_at < NS_PER_SEC / 2)
+			continue;
+		col->stuck[k] = STUCK_WARNED;
+		double share = cpu >= wk->cpu_ns ? (double)(cpu - wk->cpu_ns) / (double)(now - wk->cpu_at)
+						 : 0;
+		collector_clear_line(col);
+		if (state == 'T' || state == 't')
+			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s: it is stopped "
+					"(SIGSTOP, Ctrl-Z or a debugger)\n",
+				k, (double)(now - col->last_heard[k]) / 1e9);
+		else if (share >= 0.5)
+			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s while using %.0f%% "
+					"of a CPU: is a Lua callback stuck in a loop?\n",
+				k, (double)(now - col->last_heard[k]) / 1e9, share * 100);
+		else
+			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s and got %.0f%% of a "
+					"CPU: the machine is overloaded, its seconds will come late\n",
+				k, (double)(now - col->last_heard[k]) / 1e9, share * 100);
 	}
 }
 

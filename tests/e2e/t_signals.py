@@ -230,4 +230,37 @@ series = j.get("series", [])
 ok(len(series) >= 4 and all(abs(sec.get("intended", 0) - 1000) <= 2 for sec in series[:4]),
    "each second keeps its 1000 intended: %s" % [sec.get("intended") for sec in series])
 
+# A worker silent for 5 s mid-run is named with why, from its CPU time: a
+# stopped one (SIGSTOP) says so, and continued it catches up; the run ends
+# normally with every answer accounted.
+srv = Serve("echo")
+out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
+p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "10s",
+                      "-c", "4", "-w", "2", "-r", "200", "--progress", "--json", out, "-q"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+seen = []
+line = p.stderr.readline()
+while line and not line.startswith("[  1s]"):
+    seen.append(line)
+    line = p.stderr.readline()
+seen.append(line)
+with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+    victim = int(f.read().split()[0])
+os.kill(victim, signal.SIGSTOP)
+time.sleep(7.5)
+os.kill(victim, signal.SIGCONT)
+_, rest = p.communicate(timeout=60)
+err = "".join(seen) + rest
+srv.stop()
+tot = report(out).get("totals", {})
+req, errs = tot.get("requests", {}), tot.get("errors", {}).get("total", 0)
+ok(p.returncode == 0 and "worker 0 has sent nothing for" in err and
+   "it is stopped (SIGSTOP" in err and "stuck in a loop" not in err,
+   "a worker stopped for 7.5 s: named as stopped, not as a loop; exit 0 (%d)" % p.returncode, err)
+# Its requests in flight while it was stopped may have timed out (errors).
+ok(req.get("sent", 0) >= 1900 and
+   req.get("sent") == req.get("completed", 0) + req.get("unfinished", 0) + errs,
+   "continued, it catches up: sent = completed + unfinished + errors (%s, %s errors)"
+   % (json.dumps(req), errs))
+
 done()
