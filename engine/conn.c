@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "clock.h"
 #include "container.h"
 #include "deadline.h"
@@ -36,7 +37,6 @@
 static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_write_failed(struct worker *w, struct conn *c, int err);
 static void session_wake(struct worker *w, struct conn *c, int reason);
-static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void protocol_why(struct worker *w, const char *why);
 
 /* Every call site has its worker as w: the errno itself is counted too
@@ -278,7 +278,7 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	bool session = w->opt->shape == SHAPE_SESSION;
 
 	ev_io_stop(w->loop, &c->io);
-	ev_timer_stop(w->loop, &c->timer);
+	alarm_clear(w, c);
 	tls_conn_free(c, cls < 0);
 	close(c->io.fd);
 	if (was_open) {
@@ -790,7 +790,7 @@ static void session_finish(struct worker *w, struct conn *c, int rc)
 static void session_wake(struct worker *w, struct conn *c, int reason)
 {
 	c->wait = SURGE_WAIT_NONE;
-	ev_timer_stop(w->loop, &c->timer);
+	alarm_clear(w, c);
 	w->in_lua = true;
 	int rc = lua_engine_session_resume(w->lua, c->id, reason);
 	w->in_lua = false;
@@ -958,11 +958,8 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
-static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+void conn_alarm(struct worker *w, struct conn *c)
 {
-	struct worker *w = ev_userdata(loop);
-	struct conn *c = container_of(t, struct conn, timer);
-
 	if (c->wait != SURGE_WAIT_NONE)
 		session_wake(w, c, SURGE_WAKE_TIMER);
 }
@@ -1007,11 +1004,10 @@ void surge_conn_wait(struct worker *w, uint32_t id, int what, double timeout_s)
 	if (!c)
 		return;
 	c->wait = (uint8_t)what;
-	ev_timer_stop(w->loop, &c->timer);
-	if (timeout_s > 0) {
-		ev_timer_init(&c->timer, conn_timer_cb, timeout_s, 0.);
-		ev_timer_start(w->loop, &c->timer);
-	}
+	if (timeout_s > 0)
+		alarm_set(w, c, (uint64_t)(timeout_s * 1e9), ALARM_WAKE);
+	else
+		alarm_clear(w, c);
 }
 
 int surge_conn_state(struct worker *w, uint32_t id)

@@ -26,13 +26,6 @@ struct ssl_st;
 
 struct conn {
 	ev_io io;
-	/* One timer, one role at a time, by shape and state: a session's
-	 * conn:sleep() or its read/write timeout (surge_conn_wait); in the
-	 * closed model, the think time before the next request, the spread
-	 * first request after the connect phase, or the retry after a request
-	 * callback failed (dispatch.c). Connect and request timeouts are the
-	 * worker's (deadline.c), never this. */
-	ev_timer timer;
 	uint32_t id;
 	uint8_t state;     /* enum conn_state */
 	uint8_t wait;      /* sessions: enum surge_wait */
@@ -46,6 +39,7 @@ struct conn {
 		in_free : 1,      /* on the pool's free list */
 		salvaging : 1;    /* a write failed: reading what was answered, then closing */
 	uint8_t close_reason; /* sessions: why it closed (surge_conn_state) */
+	uint8_t alarm_kind;   /* enum alarm_kind of the alarm set */
 	uint16_t inflight; /* entries in fl */
 	uint32_t dest;
 	uint32_t src; /* source's index in the per-source stats, or UINT32_MAX */
@@ -61,6 +55,14 @@ struct conn {
 	struct buf rbuf;  /* a partial message (sessions: what the coroutine has not consumed) */
 	struct buf wbuf;  /* output the kernel has not taken yet */
 	struct ssl_st *tls; /* TLS session (tls.h) from TCP connect to close; NULL: plain */
+	/* One timer, one role at a time, by shape and state (alarm.h): a
+	 * session's conn:sleep() or its read/write timeout (surge_conn_wait);
+	 * in the closed model, the think time before the next request, the
+	 * spread first request after the connect phase, or the retry after a
+	 * request callback failed (dispatch.c). Connect and request timeouts
+	 * are the worker's (deadline.c), never this. */
+	uint64_t alarm_at;  /* when it goes off (ns, CLOCK_MONOTONIC) */
+	uint32_t alarm_pos; /* its place in the worker's heap + 1; 0: none set */
 };
 
 struct worker;
@@ -70,6 +72,8 @@ struct surge_ctx;
  * only where Lua is called, so a protocol without callbacks (echo) never
  * touches the array's pages (32 bytes a connection of a million). */
 struct surge_ctx *conn_ctx(struct worker *w, struct conn *c);
+/* c's alarm went off (ALARM_WAKE): a waiting session is woken. */
+void conn_alarm(struct worker *w, struct conn *c);
 
 /* Starts a non-blocking connect to the worker's destination c->dest. Returns
  * 0, or -errno when the socket could not even be started (already counted). */

@@ -9,12 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "clock.h"
 #include "container.h"
 #include "pool.h"
 #include "worker.h"
 
-static void think_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* A request callback that raised (counted by conn_send_request) leaves an
  * idle connection with nothing to wake it: it tries again after the think
@@ -26,10 +26,9 @@ static void retry_later(struct worker *w, struct conn *c)
 {
 	uint64_t ns = w->opt->think_ns > REQUEST_RETRY_NS ? w->opt->think_ns : REQUEST_RETRY_NS;
 
-	if (c->state != CONN_OPEN || c->inflight > 0 || ev_is_active(&c->timer))
+	if (c->state != CONN_OPEN || c->inflight > 0 || alarm_active(c))
 		return;
-	ev_timer_init(&c->timer, think_cb, (double)ns / 1e9, 0.);
-	ev_timer_start(w->loop, &c->timer);
+	alarm_set(w, c, ns, ALARM_THINK);
 }
 
 /* The closed model's next requests on c: its pipeline full without think
@@ -66,10 +65,8 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 	}
 	if (!o->rate_segs) {
 		if (o->think_ns && c->inflight == 0 && c->seq > 0) {
-			if (!ev_is_active(&c->timer)) {
-				ev_timer_init(&c->timer, think_cb, (double)o->think_ns / 1e9, 0.);
-				ev_timer_start(w->loop, &c->timer);
-			}
+			if (!alarm_active(c))
+				alarm_set(w, c, o->think_ns, ALARM_THINK);
 			return;
 		}
 		send_closed(w, c);
@@ -97,15 +94,11 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 
 void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns)
 {
-	ev_timer_init(&c->timer, think_cb, (double)delay_ns / 1e9, 0.);
-	ev_timer_start(w->loop, &c->timer);
+	alarm_set(w, c, delay_ns, ALARM_THINK);
 }
 
-static void think_cb(struct ev_loop *loop, ev_timer *t, int revents)
+void dispatch_alarm(struct worker *w, struct conn *c)
 {
-	struct worker *w = ev_userdata(loop);
-	struct conn *c = container_of(t, struct conn, timer);
-
 	if (c->state == CONN_OPEN && !w->stopping && !c->draining && c->inflight == 0)
 		send_closed(w, c);
 }

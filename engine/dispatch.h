@@ -23,6 +23,9 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c);
 /* Closed model with think time: c's first request after delay_ns (the
  * connect phase spreads them over one think time, see pool.c). */
 void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns);
+/* c's alarm went off (ALARM_THINK): its closed-model requests go, if it is
+ * still open, idle and not draining. */
+void dispatch_alarm(struct worker *w, struct conn *c);
 /* Open model: sends (or backlogs) every request due at or before t now, so
  * a second's intended count is the schedule's even when the loop ran late
  * across its end. */

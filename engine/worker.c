@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "clock.h"
 #include "deadline.h"
 #include "dispatch.h"
@@ -354,7 +355,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	w.scratch = malloc(WORKER_SCRATCH);
 	w.reqbuf = malloc(WORKER_SCRATCH);
 	if (!w.scratch || !w.reqbuf || stats_init(&w.stats) < 0 || pool_init(&w) < 0 ||
-	    control_start(&w, control_fd) < 0) {
+	    alarm_init(&w, w.nconns) < 0 || control_start(&w, control_fd) < 0) {
 		worker_log(&w, "worker %u: out of memory", index);
 		goto out;
 	}
@@ -416,6 +417,7 @@ out:
 	quota_report_done(&w.quota, report_fd, index, w.second, start_ns);
 	dispatch_free(&w);
 	tls_client_free(&w, w.tls);
+	alarm_free(&w);
 	pool_free(&w);
 	inflight_pool_free(&w.fl);
 	fallback_free(&w);

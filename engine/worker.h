@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "addrset.h"
+#include "alarm.h"
 #include "churn.h"
 #include "conn.h"
 #include "conn_list.h"
@@ -68,6 +69,7 @@ struct worker {
 	struct inflight_pool fl;     /* every request in flight, oldest first */
 	struct retry_table retry;    /* udp: their bytes, to resend (retries, tcp_fallback) */
 	struct fallback *fallback;   /* udp: TCP for truncated answers, opened on first use */
+	struct alarm_heap alarms;    /* each connection's one timer (alarm.c) */
 	ev_timer connect_deadline;   /* the oldest connect's timeout (deadline.c) */
 	ev_timer request_deadline;   /* the oldest request's timeout (deadline.c) */
 

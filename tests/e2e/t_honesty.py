@@ -102,11 +102,15 @@ ok(1 <= peak <= 4 and opened > 8, "connections of one answer each: peak open %d 
    % (peak, opened), err)
 srv.stop()
 
-# Nothing listening: every connect is refused, and the note counts them.
-srv = Serve("echo")
-port = srv.port
-srv.stop()
+# Nothing listening: every connect is refused, and the note counts them. The
+# port is held bound but not listening, so no server of a test running beside
+# this one can take it (a stopped server's port could be).
+import socket  # noqa: E402
+closed = socket.socket()
+closed.bind(("127.0.0.1", 0))
+port = closed.getsockname()[1]
 rc, rep, err = run(write_scenario(HELD % (port, 4, "1s", "")))
+closed.close()
 held = rep.get("outcome", {}).get("connections_held", {})
 refused = rep.get("totals", {}).get("errors", {}).get("by_class", {}).get("connect_refused", 0)
 ok(held.get("short") is True and held.get("peak_open") == 0 and refused > 0 and

@@ -1,0 +1,44 @@
+/*
+ * alarm: each connection's one timer (a session's sleep or read timeout, the
+ * closed model's think time, a first request spread over the connect phase,
+ * the retry after a failed request callback), kept in one binary heap of
+ * connection ids per worker under a single ev_timer for the earliest.
+ *
+ * Why not an ev_timer per connection: it is 48 bytes in every slot plus 16
+ * in libev's heap, and a million idle connections (issue 18) pay it whether
+ * they wait or not. Here a slot holds its time, its heap position and its
+ * kind (13 bytes), and the heap 4 bytes per waiting connection.
+ */
+#ifndef SURGE_ALARM_H
+#define SURGE_ALARM_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct conn;
+struct worker;
+
+enum alarm_kind {
+	ALARM_THINK = 1, /* the closed model sends (dispatch_alarm) */
+	ALARM_WAKE,      /* a waiting session is woken (conn_alarm) */
+};
+
+struct alarm_heap {
+	uint32_t *ids; /* connection ids, earliest first (a binary heap) */
+	uint32_t len, cap;
+	ev_timer timer;    /* set for ids[0] */
+	uint64_t armed_at; /* when timer fires (ns), 0: stopped */
+	uint64_t firing_until; /* in alarm_cb: what is due now; 0 outside it */
+};
+
+/* cap: the worker's connection slots (every one may wait at once). */
+int alarm_init(struct worker *w, uint32_t cap);
+void alarm_free(struct worker *w);
+/* c's alarm goes off after_ns from now (replacing any it had). */
+void alarm_set(struct worker *w, struct conn *c, uint64_t after_ns, enum alarm_kind kind);
+/* c's alarm, if set, is cancelled. */
+void alarm_clear(struct worker *w, struct conn *c);
+bool alarm_active(const struct conn *c);
+
+#endif
