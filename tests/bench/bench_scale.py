@@ -12,7 +12,9 @@ the closed model against a flooded server: all open before traffic begins
 loopback sources (pick = "permutation") at the connect schedule (20000/s)
 against `surge serve echo -w 56`, held, then a clean stop. Printed: held at
 once (/proc/net/sockstat, then `ss`), open time against the schedule, stop
-time, answers accounted, surge's memory per connection (PSS), the kernel's.
+time, answers accounted, surge's memory per connection (PSS), the kernel's;
+then the lower bound for opening as many (tests/bench/connect_bound.c) and
+surge's share of it.
 Raises the sysctls it needs (fs.file-max, tcp_max_orphans, the SYN backlog)
 for the run only and restores them. About 2 minutes; heavy: run it alone."""
 import json
@@ -116,6 +118,22 @@ def million():
             sysctl_set(k, v)
 
 
+def connect_bound(n, procs):
+    """Seconds the kernel alone takes to open n loopback connections from 64
+    sources (tests/bench/connect_bound.c), or None."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    exe = os.path.join(os.environ.get("BUILD", os.path.join(root, "build")), "bench_connect_bound")
+    try:
+        subprocess.run(["cc", "-O2", "-o", exe, os.path.join(root, "tests/bench/connect_bound.c")],
+                       check=True)
+        out = subprocess.run([exe, str(n), str(procs), "64"], capture_output=True, text=True,
+                             timeout=600).stdout
+        return float(out.split(" in ")[1].split(" s")[0])
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError) as e:
+        print("  lower bound: connect_bound failed (%s)" % e)
+        return None
+
+
 def million_run(n, sw, dur):
     inuse0, mem0 = sockstat()
     slab0 = slab_kib()
@@ -200,6 +218,12 @@ return {
         print("  stderr: " + line)
     print("  note: the TIME_WAIT table stays full for 60 s: loopback connects of other runs may "
           "fail until it drains")
+    bound_s = connect_bound(n, j.get("run", {}).get("workers") or 51)
+    if bound_s and t_all:
+        print("  lower bound: the kernel alone (tests/bench/connect_bound.c: blocking connect from "
+              "named ports, blocking accept, nothing else) opened %d in %.1f s (%.0f/s); surge with "
+              "its server took %.1f s: %.2f of the bound" % (n, bound_s, n / bound_s, t_all,
+                                                            bound_s / t_all))
     good = (peak >= n and acc and p.returncode == 0 and "killed" not in err and
             j.get("run", {}).get("workers_lost") == 0)
     return 0 if good else 1
