@@ -30,6 +30,7 @@ struct collector_worker {
 	bool ended_by_requests; /* requests = N: its share ended its run ... */
 	uint64_t end_ns;        /* ... this long after the start */
 	uint64_t cpu_ns, cpu_at; /* its CPU time (user + sys) when first silent, and when read */
+	uint64_t lua_calls;      /* its Lua call count then (lua_engine_count_calls) */
 };
 
 struct collector {
@@ -61,6 +62,7 @@ struct collector {
 	 * from a starved CPU at the next check. */
 	enum stuck { STUCK_NO, STUCK_SAMPLED, STUCK_WARNED, STUCK_KILLED } *stuck;
 	int *reaped; /* wait status + 1 of a worker already reaped; 0: not yet */
+	uint64_t *lua_calls; /* per worker, a shared mapping: odd while a Lua call runs */
 	struct collector_worker *wk;
 	uint64_t deadline;   /* workers still running after this are killed */
 	int live_hlog; /* --hlog as the run goes (-1: none); replaced whole at the end */

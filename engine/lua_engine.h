@@ -34,6 +34,11 @@ int lua_engine_declared(struct lua_engine *le, const char *kind, const char *nam
 /* In a worker, after fork: hands Lua the worker pointer and prepares the
  * protocol's per-connection state. */
 int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen);
+/* From now each call into the worker's Lua adds one to *calls going in and
+ * one coming out, so it is odd while a callback runs: the coordinator reads
+ * it (a page both share) to tell a callback that never returns from a
+ * worker that is only slow. */
+void lua_engine_count_calls(struct lua_engine *le, uint64_t *calls);
 
 /* Message protocols. request: builds one request into buf (cap bytes), or
  * points *out at a Lua string kept alive until the next call. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -503,6 +504,7 @@ static int spawn(struct collector *col, struct options *o, struct lua_engine *le
 				return 1;
 			}
 			close(gate[0]);
+			lua_engine_count_calls(le, &col->lua_calls[k]);
 			*child_rc = worker_run(o, le, k, o->workers, start_ns, fds[1], ctl[0]);
 			return 1;
 		}
@@ -788,8 +790,12 @@ int run_main(int argc, char **argv)
 	col.stuck = calloc(opt.workers, sizeof(*col.stuck));
 	col.reaped = calloc(opt.workers, sizeof(*col.reaped));
 	col.wk = calloc(opt.workers, sizeof(*col.wk));
+	col.lua_calls = mmap(NULL, opt.workers * sizeof(*col.lua_calls), PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (col.lua_calls == MAP_FAILED)
+		col.lua_calls = NULL;
 	if (!col.pids || !col.pipes || !col.readers || !col.ctl || !col.last_heard || !col.stuck ||
-	    !col.reaped || !col.wk)
+	    !col.reaped || !col.wk || !col.lua_calls)
 		goto out;
 	for (uint32_t k = 0; k < opt.workers; k++)
 		col.ctl[k] = -1;
@@ -910,6 +916,8 @@ out:
 	free(col.stuck);
 	free(col.reaped);
 	free(col.wk);
+	if (col.lua_calls)
+		munmap(col.lua_calls, opt.workers * sizeof(*col.lua_calls));
 	free(col.pids);
 	free(col.pipes);
 	free(col.readers);

@@ -289,29 +289,39 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		struct collector_worker *wk = &col->wk[k];
 		char state;
 		uint64_t cpu = cpu_time_ns(col->pids[k], &state);
+		uint64_t calls = __atomic_load_n(&col->lua_calls[k], __ATOMIC_RELAXED);
 		if (col->stuck[k] == STUCK_NO) {
 			col->stuck[k] = STUCK_SAMPLED;
-			wk->cpu_ns = cpu, wk->cpu_at = now;
+			wk->cpu_ns = cpu, wk->cpu_at = now, wk->lua_calls = calls;
 			continue;
 		}
-		if (now - wk->cpu_at < NS_PER_SEC / 2)
+		if (now - wk->cpu_at < NS_PER_SEC)
 			continue;
 		col->stuck[k] = STUCK_WARNED;
 		double share = cpu >= wk->cpu_ns ? (double)(cpu - wk->cpu_ns) / (double)(now - wk->cpu_at)
 						 : 0;
 		collector_clear_line(col);
+		double silent_s = (double)(now - col->last_heard[k]) / 1e9;
+		/* The same Lua call in progress at both samples, a second or
+		 * more apart, and CPU spent on it: a callback that does not
+		 * return. A starved worker gets too little CPU to be judged so,
+		 * and one busy in C has no call open. */
+		bool in_one_call = (calls & 1) && calls == wk->lua_calls;
 		if (state == 'T' || state == 't')
 			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s: it is stopped "
-					"(SIGSTOP, Ctrl-Z or a debugger)\n",
-				k, (double)(now - col->last_heard[k]) / 1e9);
+					"(SIGSTOP, Ctrl-Z or a debugger)\n", k, silent_s);
+		else if (in_one_call && share >= 0.2)
+			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s: one Lua callback "
+					"has run for over %.0f s, using %.0f%% of a CPU: is it stuck in a "
+					"loop?\n", k, silent_s, (double)(now - wk->cpu_at) / 1e9, share * 100);
 		else if (share >= 0.5)
 			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s while using %.0f%% "
-					"of a CPU: is a Lua callback stuck in a loop?\n",
-				k, (double)(now - col->last_heard[k]) / 1e9, share * 100);
+					"of a CPU: it is busy, its seconds will come late\n", k, silent_s,
+				share * 100);
 		else
 			fprintf(stderr, "surge: worker %u has sent nothing for %.0f s and got %.0f%% of a "
 					"CPU: the machine is overloaded, its seconds will come late\n",
-				k, (double)(now - col->last_heard[k]) / 1e9, share * 100);
+				k, silent_s, share * 100);
 	}
 }
 
