@@ -295,15 +295,16 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			wk->cpu_ns = cpu, wk->cpu_at = now, wk->lua_calls = calls;
 			continue;
 		}
-		if (now - wk->cpu_at < NS_PER_SEC)
+		/* The watch runs once a second: half of one apart is the next. */
+		if (now - wk->cpu_at < NS_PER_SEC / 2)
 			continue;
 		col->stuck[k] = STUCK_WARNED;
 		double share = cpu >= wk->cpu_ns ? (double)(cpu - wk->cpu_ns) / (double)(now - wk->cpu_at)
 						 : 0;
 		collector_clear_line(col);
 		double silent_s = (double)(now - col->last_heard[k]) / 1e9;
-		/* The same Lua call in progress at both samples, a second or
-		 * more apart, and CPU spent on it: a callback that does not
+		/* The same Lua call in progress at both samples, a watch period
+		 * apart, and CPU spent on it: a callback that does not
 		 * return. A starved worker gets too little CPU to be judged so,
 		 * and one busy in C has no call open. */
 		bool in_one_call = (calls & 1) && calls == wk->lua_calls;

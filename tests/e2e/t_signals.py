@@ -235,7 +235,7 @@ ok(len(series) >= 4 and all(abs(sec.get("intended", 0) - 1000) <= 2 for sec in s
 # normally with every answer accounted.
 srv = Serve("echo")
 out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
-p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "10s",
+p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "14s",
                       "-c", "4", "-w", "2", "-r", "200", "--progress", "--json", out, "-q"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 seen = []
@@ -247,7 +247,8 @@ seen.append(line)
 with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
     victim = int(f.read().split()[0])
 os.kill(victim, signal.SIGSTOP)
-time.sleep(7.5)
+# Warned 5 s into the silence plus up to two watch periods (1 s each).
+time.sleep(9.5)
 os.kill(victim, signal.SIGCONT)
 _, rest = p.communicate(timeout=60)
 err = "".join(seen) + rest
@@ -256,9 +257,9 @@ tot = report(out).get("totals", {})
 req, errs = tot.get("requests", {}), tot.get("errors", {}).get("total", 0)
 ok(p.returncode == 0 and "worker 0 has sent nothing for" in err and
    "it is stopped (SIGSTOP" in err and "stuck in a loop" not in err,
-   "a worker stopped for 7.5 s: named as stopped, not as a loop; exit 0 (%d)" % p.returncode, err)
+   "a worker stopped for 9.5 s: named as stopped, not as a loop; exit 0 (%d)" % p.returncode, err)
 # Its requests in flight while it was stopped may have timed out (errors).
-ok(req.get("sent", 0) >= 1900 and
+ok(req.get("sent", 0) >= 2700 and
    req.get("sent") == req.get("completed", 0) + req.get("unfinished", 0) + errs,
    "continued, it catches up: sent = completed + unfinished + errors (%s, %s errors)"
    % (json.dumps(req), errs))
