@@ -238,9 +238,17 @@ struct surge_ctx *conn_ctx(struct worker *w, struct conn *c)
 
 	ctx->conn_id = c->id;
 	ctx->worker = w->index;
+	return ctx;
+}
+
+/* Before a call that makes or announces a request: what it is numbered and
+ * when. An answer's callback sees them as its request left them. */
+static void ctx_stamp(struct worker *w, struct conn *c)
+{
+	struct surge_ctx *ctx = conn_ctx(w, c);
+
 	ctx->seq = c->seq;
 	ctx->now_ns = clock_ns();
-	return ctx;
 }
 
 /* Tells a message protocol's Lua of a connection's open or close (its
@@ -248,7 +256,7 @@ struct surge_ctx *conn_ctx(struct worker *w, struct conn *c)
  * raised (logged here; the caller counts it). */
 static int conn_event(struct worker *w, struct conn *c, int what, const char *why)
 {
-	conn_ctx(w, c);
+	ctx_stamp(w, c);
 	w->in_lua = true;
 	int rc = lua_engine_conn_event(w->lua, c->id, what, why);
 	w->in_lua = false;
@@ -416,7 +424,7 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	char why[32];
 
 	if (!p) {
-		conn_ctx(w, c);
+		ctx_stamp(w, c);
 		w->in_lua = true;
 		int rc = lua_engine_request(w->lua, c->id, w->reqbuf, WORKER_SCRATCH, &p, &n, &key,
 					    why, sizeof(why));

@@ -68,9 +68,9 @@ struct conn {
 struct worker;
 struct surge_ctx;
 
-/* The context a Lua callback about c gets, filled for this call: written
- * only where Lua is called, so a protocol without callbacks (echo) never
- * touches the array's pages (32 bytes a connection of a million). */
+/* The context a Lua callback about c gets, its ids filled for this call:
+ * written only where Lua is called, so a protocol without callbacks (echo)
+ * never touches the array's pages (32 bytes a connection of a million). */
 struct surge_ctx *conn_ctx(struct worker *w, struct conn *c);
 /* c's alarm went off (ALARM_WAKE): a waiting session is woken. */
 void conn_alarm(struct worker *w, struct conn *c);

@@ -11,10 +11,8 @@
 
 #include "alarm.h"
 #include "clock.h"
-#include "container.h"
 #include "pool.h"
 #include "worker.h"
-
 
 /* A request callback that raised (counted by conn_send_request) leaves an
  * idle connection with nothing to wake it: it tries again after the think

@@ -273,11 +273,11 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			continue;
 		}
 		/* While the run lasts a worker reports every second; draining, it
-		 * sends nothing until it is done. Silent past the grace, its CPU
-		 * time says why at the next check: a loop in a callback spends a
-		 * CPU, a worker starved of one (hundreds of processes on two
-		 * cores) gets little. Reports waiting unread in its pipe are the
-		 * coordinator's lag, not the worker's silence. */
+		 * sends nothing until it is done. Silent past the grace, it is
+		 * sampled (CPU time, Lua call count) and named at the next check:
+		 * stopped, in one Lua call that spends CPU, busy, or starved of a
+		 * CPU (hundreds of processes on two cores). Reports waiting unread
+		 * in its pipe are the coordinator's lag, not the worker's silence. */
 		if (run_over(col, now) || col->stuck[k] == STUCK_WARNED)
 			continue;
 		if (now <= col->last_heard[k] + STUCK_GRACE_NS) {
@@ -292,7 +292,9 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		uint64_t calls = __atomic_load_n(&col->lua_calls[k], __ATOMIC_RELAXED);
 		if (col->stuck[k] == STUCK_NO) {
 			col->stuck[k] = STUCK_SAMPLED;
-			wk->cpu_ns = cpu, wk->cpu_at = now, wk->lua_calls = calls;
+			wk->cpu_ns = cpu;
+			wk->cpu_at = now;
+			wk->lua_calls = calls;
 			continue;
 		}
 		/* The watch runs once a second: half of one apart is the next. */

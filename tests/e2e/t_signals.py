@@ -191,23 +191,30 @@ return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 }, conne
 ok(hit > 0, "some open-files limits made the spawn fail midway (%d)" % hit)
 
 
+def past_first_second(*args):
+    """Starts a 2-worker run against srv writing its JSON to out; returns once
+    its first progress line is out: (the process, stderr so far, worker pids)."""
+    p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-w", "2",
+                          "--progress", "--json", out, "-q"] + list(args),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    line = p.stderr.readline()
+    while line and not line.startswith("[  1s]"):
+        seen.append(line)
+        line = p.stderr.readline()
+    seen.append(line)
+    with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+        return p, seen, [int(x) for x in f.read().split()]
+
+
 # A worker SIGKILLed mid-run: named with its signal; the other goes on and
 # progress does not stall on the dead one's seconds; the schedule's intended
 # total is kept (1000/s for 4 s), the dead one's share counted as not sent
 # and its in-flight requests as unfinished.
 srv = Serve("echo", "--delay", "2ms")
 out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
-p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "4s",
-                      "-c", "10", "-w", "2", "-r", "1000", "--progress", "--json", out, "-q"],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-seen = []
-line = p.stderr.readline()
-while line and not line.startswith("[  1s]"):
-    seen.append(line)
-    line = p.stderr.readline()
-seen.append(line)
-with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
-    victim = int(f.read().split()[1])
+p, seen, workers = past_first_second("-d", "4s", "-c", "10", "-r", "1000")
+victim = workers[1]
 os.kill(victim, signal.SIGKILL)
 _, rest = p.communicate(timeout=60)
 err = "".join(seen) + rest
@@ -230,22 +237,13 @@ series = j.get("series", [])
 ok(len(series) >= 4 and all(abs(sec.get("intended", 0) - 1000) <= 2 for sec in series[:4]),
    "each second keeps its 1000 intended: %s" % [sec.get("intended") for sec in series])
 
-# A worker silent for 5 s mid-run is named with why, from its CPU time: a
-# stopped one (SIGSTOP) says so, and continued it catches up; the run ends
+# A worker silent for 5 s mid-run is named with why: a stopped one
+# (SIGSTOP) says so, and continued it catches up; the run ends
 # normally with every answer accounted.
 srv = Serve("echo")
 out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
-p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-d", "14s",
-                      "-c", "4", "-w", "2", "-r", "200", "--progress", "--json", out, "-q"],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-seen = []
-line = p.stderr.readline()
-while line and not line.startswith("[  1s]"):
-    seen.append(line)
-    line = p.stderr.readline()
-seen.append(line)
-with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
-    victim = int(f.read().split()[0])
+p, seen, workers = past_first_second("-d", "14s", "-c", "4", "-r", "200")
+victim = workers[0]
 os.kill(victim, signal.SIGSTOP)
 # Warned 5 s into the silence plus up to two watch periods (1 s each).
 time.sleep(9.5)
