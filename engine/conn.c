@@ -776,15 +776,20 @@ static void conn_write_failed(struct worker *w, struct conn *c, int err)
  * or raised (rc < 0): the slot is free once the socket is closed. Only a
  * session that met no fault completed: one whose connection a fault closed
  * (counted then) or that counted its own (rc 2) failed, whatever it
- * returned, so errors.rate and thresholds see it. */
+ * returned, so errors.rate and thresholds see it. One whose connection
+ * surge ended (the run is over, the pool shrank) returns because it was
+ * cut short, whatever it was doing: unfinished, as requests in flight are. */
 static void session_finish(struct worker *w, struct conn *c, int rc)
 {
-	bool faulted = c->state == CONN_CLOSED && c->close_reason > 0 &&
-		       c->close_reason < SURGE_CLOSED_EOF;
+	bool closed = c->state == CONN_CLOSED;
+	bool faulted = closed && c->close_reason > 0 && c->close_reason < SURGE_CLOSED_EOF;
+	bool cut = closed && c->close_reason == SURGE_CLOSED_LOCAL;
 
 	if (rc < 0) {
 		w->stats.error[ERR_SCRIPT]++;
 		worker_log(w, "%s", lua_engine_last_error(w->lua));
+	} else if (rc == 1 && cut) {
+		w->stats.counter[ST_SESSIONS_UNFINISHED]++;
 	} else if (rc == 1 && !faulted) {
 		w->stats.counter[ST_SESSIONS_DONE]++;
 	}
@@ -1035,6 +1040,9 @@ int surge_conn_state(struct worker *w, uint32_t id)
 void surge_conn_close(struct worker *w, uint32_t id)
 {
 	struct conn *c = conn_by_id(w, id);
-	if (c)
-		conn_close(w, c, -1);
+	if (!c || c->state == CONN_CLOSED)
+		return;
+	conn_close(w, c, -1);
+	/* The session ended it itself: it may still complete (session_finish). */
+	c->close_reason = SURGE_CLOSED_SELF;
 }

@@ -507,7 +507,7 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 		card(f, ids[i], labels[i], b, "");
 	}
 	snprintf(b, sizeof(b), "%lld (%.3g%%)", (long long)errors,
-		 done + errors ? 100.0 * (double)errors / (double)(done + errors) : 0.0);
+		 errors ? 100.0 * stats_error_rate(s) : 0.0);
 	card(f, "errors", "errors", b, errors ? "bad" : "");
 	char note[256];
 	int short_of = report_held_note(r, o, note, sizeof(note));

@@ -209,6 +209,7 @@ static void totals(FILE *f, const struct run_result *r)
 	jint_field(f, &first, "dropped", s->counter[ST_DROPPED]);
 	fputc('}', f);
 	jint_field(f, &first, "sessions_completed", s->counter[ST_SESSIONS_DONE]);
+	jint_field(f, &first, "sessions_unfinished", s->counter[ST_SESSIONS_UNFINISHED]);
 	jnum_field(f, &first, "throughput_per_s", secs > 0 ? (double)done / secs : NAN);
 	jnum_field(f, &first, "rate_achieved",
 		   s->counter[ST_INTENDED] ? (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED]
@@ -222,7 +223,7 @@ static void totals(FILE *f, const struct run_result *r)
 		(long long)s->counter[ST_CONN_CLOSED], (long long)r->peak_open);
 	jkey(f, &first, "errors");
 	fprintf(f, "{\"total\":%lld,\"rate\":", (long long)errors);
-	jnum(f, done + errors ? (double)errors / (double)(done + errors) : NAN);
+	jnum(f, stats_error_rate(s));
 	fputs(",\"by_class\":{", f);
 	bool cfirst = true;
 	for (int i = 0; i < ERR__COUNT; i++)

@@ -207,7 +207,9 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 			(long long)s->counter[ST_UNFINISHED]);
 		fprintf(f, "  throughput  %.1f req/s", (double)s->counter[ST_COMPLETED] / secs);
 	} else {
-		fprintf(f, "  sessions    completed %lld\n", (long long)s->counter[ST_SESSIONS_DONE]);
+		fprintf(f, "  sessions    completed %lld  unfinished %lld\n",
+			(long long)s->counter[ST_SESSIONS_DONE],
+			(long long)s->counter[ST_SESSIONS_UNFINISHED]);
 		fprintf(f, "  throughput ");
 	}
 	fmt_count(a, sizeof(a), (double)s->counter[ST_BYTES_IN] / secs);

@@ -3,6 +3,7 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,7 @@ static const char *const counter_keys[ST__COUNT] = {
 	[ST_DROPPED] = "dropped",
 	[ST_SESSIONS_DONE] = "sessions_done",
 	[ST_UNFINISHED] = "unfinished",
+	[ST_SESSIONS_UNFINISHED] = "sessions_unfinished",
 };
 
 static const char *const gauge_keys[GA__COUNT] = {
@@ -438,6 +440,15 @@ int64_t stats_errors_total(const struct stats *s)
 	for (int i = 0; i < ERR__COUNT; i++)
 		n += s->error[i];
 	return n;
+}
+
+double stats_error_rate(const struct stats *s)
+{
+	int64_t errors = stats_errors_total(s);
+	int64_t base = errors + s->counter[ST_COMPLETED] + s->counter[ST_SESSIONS_DONE] +
+		       s->counter[ST_SESSIONS_UNFINISHED];
+
+	return base ? (double)errors / (double)base : NAN;
 }
 
 void stats_count_errno(struct stats *s, int e)

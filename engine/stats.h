@@ -26,8 +26,9 @@ enum stat_counter {
 	ST_BYTES_IN,
 	ST_INTENDED,      /* open model: requests the schedule asked for */
 	ST_DROPPED,       /* open model: backlog full, request never sent */
-	ST_SESSIONS_DONE, /* session protocols: sessions that returned */
+	ST_SESSIONS_DONE, /* session protocols: sessions that returned, unfaulted */
 	ST_UNFINISHED,    /* requests still in flight when the run ended */
+	ST_SESSIONS_UNFINISHED, /* sessions surge ended unfaulted: run over, pool shrank */
 	ST__COUNT
 };
 
@@ -133,6 +134,9 @@ void stats_count_errno(struct stats *s, int e);
 
 /* Errors of every class in s. */
 int64_t stats_errors_total(const struct stats *s);
+/* errors / (errors + what ended without one: requests and sessions
+ * completed, sessions the run's end cut short); NAN when nothing ended. */
+double stats_error_rate(const struct stats *s);
 const char *stats_error_name(enum stat_error e);  /* "connect refused" ... */
 const char *stats_error_key(enum stat_error e);   /* "connect_refused" ... (JSON) */
 const char *stats_hist_key(enum stat_hist h);     /* "latency", "service" ... */

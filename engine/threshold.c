@@ -279,10 +279,8 @@ static bool eval_one(struct threshold *t, const struct stats *s, double elapsed_
 	case TH_HIST:
 		return eval_hist(t, s);
 	case TH_ERRORS_RATE:
-		if (done + errors == 0)
-			return false;
-		t->actual = (double)errors / (double)(done + errors);
-		return true;
+		t->actual = stats_error_rate(s);
+		return !isnan(t->actual);
 	case TH_ERRORS_COUNT:
 		t->actual = (double)errors;
 		return true;

@@ -46,9 +46,10 @@ enum surge_error_class {
 	SURGE_ERR__COUNT
 };
 /* surge_conn_state: 0 open; otherwise why it is closed (an error class + 1, or
- * SURGE_CLOSED_EOF when the peer closed cleanly, or SURGE_CLOSED_LOCAL when surge
- * closed it without a fault: the run ended, the pool shrank, or conn:close()). */
-enum surge_closed { SURGE_CLOSED_EOF = 100, SURGE_CLOSED_LOCAL = 101 };
+ * SURGE_CLOSED_EOF when the peer closed cleanly, SURGE_CLOSED_LOCAL when surge
+ * ended it without a fault (the run ended, the pool shrank), or
+ * SURGE_CLOSED_SELF after the session's own conn:close()). */
+enum surge_closed { SURGE_CLOSED_EOF = 100, SURGE_CLOSED_LOCAL = 101, SURGE_CLOSED_SELF = 102 };
 /* Bytes a message protocol's request may take in surge_reqbuf(). */
 enum surge_limits { SURGE_REQBUF_SIZE = 65536 };
 

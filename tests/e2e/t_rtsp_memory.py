@@ -106,6 +106,11 @@ ok(c.get("rtsp.packets", 0) > READERS and not c.get("rtsp.lost") and seen.get("s
    "packets flowed (%s), none lost (%s)" % (c.get("rtsp.packets"), c.get("rtsp.lost", 0)), c)
 ok(rep.get("totals", {}).get("errors", {}).get("total", 1) == 0, "no errors",
    rep.get("totals", {}).get("errors"))
+t = rep.get("totals", {})
+ok(t.get("sessions_unfinished") == READERS and t.get("sessions_completed") == 0 and
+   rep.get("outcome", {}).get("exit_code") == 0,
+   "readers cut short by the run's end are unfinished, not completed, exit 0 "
+   "(unfinished %s, completed %s)" % (t.get("sessions_unfinished"), t.get("sessions_completed")), t)
 bc = burst_rep.get("counters", {})
 ok(burst_peak == READERS and bc.get("rtsp.sessions") == READERS and not bc.get("rtsp.lost") and
    burst_rep.get("totals", {}).get("errors", {}).get("total", 1) == 0,

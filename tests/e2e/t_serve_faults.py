@@ -237,8 +237,13 @@ for fault, classes, step in ((["--reset-after", 300], {"reset"}, "setup"),
     ok(failed > 0 and failed == r.errors,
        "%s: every session fails at %s (%d of %d errors)" % (r.name, step.upper(), failed, r.errors),
        r.detail())
-    ok(r.sessions == 0 and r.rc == 1,
-       "%s: no session completed, exit 1 (sessions_completed %s, exit %s)"
-       % (r.name, r.sessions, r.rc), r.detail())
+    # A session still setting up when the run ends is cut short, not
+    # completed (the CI failure of 2026-12-04 counted one as completed);
+    # the exit code is 1 unless such a session was left to say the run
+    # measured something.
+    unfinished = (r.doc or {}).get("totals", {}).get("sessions_unfinished", -1)
+    ok(r.sessions == 0 and 0 <= unfinished <= 4 and r.rc == (1 if unfinished == 0 else 0),
+       "%s: no session completed, exit 1 (sessions_completed %s, unfinished %s, exit %s)"
+       % (r.name, r.sessions, unfinished, r.rc), r.detail())
 
 done()
