@@ -22,7 +22,7 @@ struct surge_ctx {
 	uint32_t conn_id;
 	uint32_t worker;
 	uint64_t seq;    /* requests this connection issued before this one */
-	uint64_t now_ns; /* CLOCK_MONOTONIC */
+	uint64_t now_ns; /* CLOCK_MONOTONIC at the request (or open, close); not per answer */
 	void *user;
 };
 
