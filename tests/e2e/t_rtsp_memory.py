@@ -108,8 +108,8 @@ ok(rep.get("totals", {}).get("errors", {}).get("total", 1) == 0, "no errors",
    rep.get("totals", {}).get("errors"))
 t = rep.get("totals", {})
 ok(t.get("sessions_unfinished") == READERS and t.get("sessions_completed") == 0 and
-   rep.get("outcome", {}).get("exit_code") == 0,
-   "readers cut short by the run's end are unfinished, not completed, exit 0 "
+   rep.get("outcome", {}).get("exit_code") == 130,
+   "readers cut short by Ctrl-C are unfinished, not completed, exit 130 "
    "(unfinished %s, completed %s)" % (t.get("sessions_unfinished"), t.get("sessions_completed")), t)
 bc = burst_rep.get("counters", {})
 ok(burst_peak == READERS and bc.get("rtsp.sessions") == READERS and not bc.get("rtsp.lost") and

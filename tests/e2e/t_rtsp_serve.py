@@ -50,6 +50,10 @@ ok(ctr(rep, "rtsp.watched") == 20 and ctr(rep, "rtsp.status.teardown.200") == 20
    "20 readers watched to the end and tore down (%d, %d)"
    % (ctr(rep, "rtsp.watched"), ctr(rep, "rtsp.status.teardown.200")), rep.get("counters"))
 ok(seen.get("teardowns") == 20, "the server saw 20 TEARDOWNs", seen)
+t = rep.get("totals", {})
+ok(t.get("sessions_completed") == 20 and t.get("sessions_unfinished", -1) >= 0,
+   "the 20 watched sessions completed (%s; %s cut short by the end)"
+   % (t.get("sessions_completed"), t.get("sessions_unfinished")), t)
 ok(rep["totals"]["errors"]["total"] == 0, "no errors", rep["totals"]["errors"])
 ok(ctr(rep, "rtsp.lost") == 0 and ctr(rep, "rtsp.reordered") == 0 and seen.get("lost") == 0,
    "zero loss, zero reordering", rep.get("counters"))
@@ -115,6 +119,16 @@ srv = Serve("rtsp", "--session-timeout", "1s")
 rc, out, rep, seen = run(srv, 3, "4s", "5s", extra=', keepalive = "30s"', workers=1)
 ok(seen.get("timeouts") == 0 and ctr(rep, "rtsp.status.keepalive.200") >= 3 * 3,
    "a configured 30 s keepalive is capped at 0.8 x the server's 1 s timeout", (seen, rep.get("counters")))
+
+# 3b. Readers watching longer than the run: each is cut short by the run's
+# end, so unfinished, none completed, and the run still measured: exit 0.
+srv = Serve("rtsp")
+rc, out, rep, seen = run(srv, 4, "30s", "2s", workers=1)
+t = rep.get("totals", {})
+ok(rc == 0 and t.get("sessions_completed") == 0 and t.get("sessions_unfinished") == 4 and
+   ctr(rep, "rtsp.sessions") == 4 and t.get("errors", {}).get("total") == 0,
+   "4 readers cut short by the end: 4 unfinished, 0 completed, exit 0 (%s, %s, exit %d)"
+   % (t.get("sessions_unfinished"), t.get("sessions_completed"), rc), out)
 
 # 4. A track that is not in the SDP: tracks = { 3 } on a 1-track stream
 srv = Serve("rtsp")
