@@ -3,18 +3,19 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "worker.h"
 
-/* Alarms due this close to now go off in the same wake-up: libev rounds
- * its sleep to the millisecond and measures it from the loop's cached
- * time, so its timer may come a little before the heap's earliest. */
+/* Alarms due this close to now go off in the same wake-up: one wake-up
+ * serves the think times of connections answered within it. */
 #define ALARM_SLACK_NS (50 * NS_PER_US)
 
-static void alarm_cb(struct ev_loop *loop, ev_timer *t, int revents);
+static void alarm_cb(struct ev_loop *loop, ev_io *io, int revents);
 
 int alarm_init(struct worker *w, uint32_t cap)
 {
@@ -25,16 +26,43 @@ int alarm_init(struct worker *w, uint32_t cap)
 	h->armed_at = h->firing_until = 0;
 	/* Untouched pages cost nothing: only connections that wait write it. */
 	h->ids = calloc(h->cap, sizeof(*h->ids));
-	ev_init(&h->timer, alarm_cb);
-	return h->ids ? 0 : -ENOMEM;
+	if (!h->ids)
+		return -ENOMEM;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+		free(h->ids);
+		h->ids = NULL;
+		return err;
+	}
+	ev_io_init(&h->io, alarm_cb, fd, EV_READ);
+	ev_io_start(w->loop, &h->io);
+	return 0;
 }
 
 void alarm_free(struct worker *w)
 {
-	ev_timer_stop(w->loop, &w->alarms.timer);
-	free(w->alarms.ids);
-	w->alarms.ids = NULL;
-	w->alarms.len = 0;
+	struct alarm_heap *h = &w->alarms;
+
+	if (!h->ids)
+		return;
+	ev_io_stop(w->loop, &h->io);
+	close(h->io.fd);
+	free(h->ids);
+	h->ids = NULL;
+	h->len = 0;
+}
+
+/* Arms the timerfd for `at` (0: disarms). Setting it also clears a
+ * readiness already there. */
+static void arm(struct alarm_heap *h, uint64_t at)
+{
+	struct itimerspec its = {0};
+
+	its.it_value.tv_sec = (time_t)(at / NS_PER_SEC);
+	its.it_value.tv_nsec = (long)(at % NS_PER_SEC);
+	timerfd_settime(h->io.fd, TFD_TIMER_ABSTIME, &its, NULL);
+	h->armed_at = at;
 }
 
 bool alarm_active(const struct conn *c)
@@ -88,27 +116,21 @@ static void sift_down(struct worker *w, uint32_t i)
 	place(w, i, id);
 }
 
-/* The ev_timer follows the heap's earliest; untouched when that is where
- * it is set already, which is most of the time (a think time is as long
- * for every connection, so each new alarm joins the back). */
-static void rearm(struct worker *w, uint64_t now)
+/* The timerfd must fire no later than the heap's earliest. It is set
+ * (a system call) only when the earliest comes sooner than it is armed
+ * for; an alarm cleared or moved later leaves it, and the early wake-up
+ * then finds nothing due and sets it for what is. A session reader
+ * re-setting its read timeout at every packet costs no call, and a think
+ * time, as long for every connection, joins the heap's back. */
+static void rearm(struct worker *w)
 {
 	struct alarm_heap *h = &w->alarms;
 
-	if (h->len == 0) {
-		if (h->armed_at) {
-			ev_timer_stop(w->loop, &h->timer);
-			h->armed_at = 0;
-		}
+	if (h->len == 0)
 		return;
-	}
 	uint64_t at = at_of(w, 0);
-	if (h->armed_at == at && ev_is_active(&h->timer))
-		return;
-	ev_timer_stop(w->loop, &h->timer);
-	ev_timer_set(&h->timer, at > now ? (double)(at - now) / 1e9 : 0., 0.);
-	ev_timer_start(w->loop, &h->timer);
-	h->armed_at = at;
+	if (h->armed_at == 0 || at < h->armed_at)
+		arm(h, at);
 }
 
 static void remove_at(struct worker *w, uint32_t i)
@@ -143,7 +165,8 @@ void alarm_set(struct worker *w, struct conn *c, uint64_t after_ns, enum alarm_k
 	h->len++;
 	place(w, h->len - 1, c->id);
 	sift_up(w, h->len - 1);
-	rearm(w, now);
+	if (h->firing_until == 0)
+		rearm(w);
 }
 
 void alarm_clear(struct worker *w, struct conn *c)
@@ -151,16 +174,17 @@ void alarm_clear(struct worker *w, struct conn *c)
 	if (!c->alarm_pos)
 		return;
 	remove_at(w, c->alarm_pos - 1);
-	rearm(w, clock_ns());
 }
 
-static void alarm_cb(struct ev_loop *loop, ev_timer *t, int revents)
+static void alarm_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct worker *w = ev_userdata(loop);
 	struct alarm_heap *h = &w->alarms;
 	uint64_t now = clock_ns();
 
-	(void)t, (void)revents;
+	(void)io, (void)revents;
+	if (h->armed_at > now)
+		return; /* readiness left from before it was set again */
 	h->armed_at = 0;
 	h->firing_until = now + ALARM_SLACK_NS;
 	while (h->len > 0 && at_of(w, 0) <= h->firing_until) {
@@ -172,5 +196,8 @@ static void alarm_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			conn_alarm(w, c);
 	}
 	h->firing_until = 0;
-	rearm(w, clock_ns());
+	if (h->len == 0)
+		arm(h, 0); /* disarmed: its readiness must not call again */
+	else
+		rearm(w);
 }

@@ -162,4 +162,25 @@ rc, out, err = surge("run", write_scenario(bad % (1, "1", "100", "uniform", "1s"
 ok(rc == 2 and "pace_window" in err and "0 to 10ms" in err,
    "pace_window beyond 10 ms: exit 2 naming the option (%d)" % rc, err)
 
+# Think time (closed model) as set: one connection, 300 us after each answer.
+# libev's own timers wait in whole milliseconds rounded up, so through one
+# each cycle took over 1 ms; the worker's alarms use a timerfd. Each cycle is
+# the think time, the answer's latency and the loop's turn: well under 1 ms.
+srv = Serve("echo", workers=1)
+js = os.path.join(tempfile.mkdtemp(prefix="surge-think-"), "think.json")
+rc, out, err = surge("run", "tcp://127.0.0.1:%d" % srv.port, "-c", "1", "-d", "2s", "-w", "1",
+                     "-o", "think=300us", "--no-progress", "-q", "--json", js)
+srv.stop()
+try:
+    with open(js) as f:
+        doc = json.load(f)
+except (OSError, ValueError):
+    doc = {}
+done_n = doc.get("totals", {}).get("requests", {}).get("completed", 0)
+mean_us = (doc.get("histograms", {}).get("latency") or {}).get("mean", 0) / 1e3
+secs = doc.get("run", {}).get("elapsed_s") or 2.0
+cycle_us = 1e6 * secs / done_n if done_n else float("inf")
+ok(rc == 0 and cycle_us < 1000,
+   "think 300us on one connection: a cycle of %.0f us (latency mean %.0f us), under 1 ms"
+   % (cycle_us, mean_us), out + err)
 done()
