@@ -16,14 +16,14 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e", "lib"))
+sys.path.insert(0, os.path.dirname(__file__))
 from tap import ROOT, SURGE, Serve, write_scenario  # noqa: E402
+from benchlib import measure, per_answer  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--secs", type=int, default=6)
@@ -40,38 +40,6 @@ QUERIES = os.path.join(ROOT, "scenarios", "data", "queries.txt")
 BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
 
 
-def perf_ok():
-    if not shutil.which("perf"):
-        return False
-    p = subprocess.run(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "true"],
-                       capture_output=True, text=True)
-    return p.returncode == 0 and "raw_syscalls" in p.stderr
-
-
-PERF = perf_ok()
-
-
-def measure(argv, timeout):
-    """Runs argv (under perf stat when it can count); returns (stdout, CPU
-    seconds of the process tree, system calls or None)."""
-    out_file = tempfile.mktemp(prefix="surge-bench-perf-")
-    if PERF:
-        argv = ["perf", "stat", "-x,", "-o", out_file, "-e", "raw_syscalls:sys_enter", "--"] + argv
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if p.returncode != 0:
-        sys.exit("%s failed (%d): %s" % (argv[0], p.returncode, p.stderr[-2000:]))
-    calls = None
-    if PERF:
-        with open(out_file) as f:
-            for line in f:
-                if "raw_syscalls:sys_enter" in line:
-                    calls = int(line.split(",")[0])
-        os.unlink(out_file)
-    return p.stdout, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), calls
-
-
 def serve_answers(srv):
     # The server's live count is only in its final report, so each tool gets a server of its own.
     rep = srv.stop()
@@ -80,7 +48,7 @@ def serve_answers(srv):
 
 def row(name, answers, cpu, calls):
     per = answers / cpu if cpu else 0
-    sc = ("%5.2f syscalls/answer" % (calls / answers)) if calls and answers else "syscalls: n/a"
+    sc = per_answer(calls, answers)
     print("  %-22s %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second, %s"
           % (name, answers, cpu, per, sc))
     return per

@@ -19,13 +19,13 @@ import argparse
 import math
 import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e", "lib"))
+sys.path.insert(0, os.path.dirname(__file__))
 from tap import ROOT, SURGE, Serve, write_scenario  # noqa: E402
+from benchlib import measure  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--cases", default="10:100000,10:50000,5000:20000", help="SOCKETS:RATE,...")
@@ -38,29 +38,6 @@ if not shutil.which("dnsperf"):
 QUERIES = os.path.join(ROOT, "scenarios", "data", "queries.txt")
 
 
-PERF = shutil.which("perf")
-
-
-def measure(argv):
-    """Runs argv; returns (stdout, CPU seconds of its tree, its syscalls or None).
-    Syscalls are counted by `perf stat -e raw_syscalls:sys_enter` (children
-    included) when perf is installed: both clients pay the same tracepoint
-    cost. /proc/PID/io's syscr/syscw would miss sendto/recvfrom/sendmmsg."""
-    if PERF:
-        argv = [PERF, "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "--"] + argv
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=a.secs + 30)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if p.returncode != 0:
-        sys.exit("%s failed (%d): %s" % (argv[0], p.returncode, p.stderr[-2000:]))
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    sc = None
-    m = re.search(r"^(\d+),[^\n]*raw_syscalls:sys_enter", p.stderr, re.M)
-    if m:
-        sc = int(m.group(1))
-    return p.stdout, cpu, sc
-
-
 def one(client, socks, rate):
     srv = Serve("dns", workers=1)
     try:
@@ -69,7 +46,7 @@ def one(client, socks, rate):
             out, cpu, sc = measure(["dnsperf", "-m", "udp", "-s", "127.0.0.1", "-p", str(srv.port),
                                     "-d", QUERIES, "-c", str(socks), "-T", str(threads),
                                     "-Q", str(rate), "-q", str(max(100, min(socks * 16, 10000))),
-                                    "-l", str(a.secs)])
+                                    "-l", str(a.secs)], a.secs + 30)
             m = re.search(r"Queries completed:\s+(\d+)", out)
             done = int(m.group(1)) if m else 0
         else:
@@ -80,7 +57,7 @@ return { target = "udp://127.0.0.1:%d",
          protocol = dns.udp { queries = "%s", pipeline = %d, edns = false },
          connections = %d, rate = %d, duration = "%ds", timeout = "2s" }
 """ % (srv.port, QUERIES, pipeline, socks, rate, a.secs))
-            out, cpu, sc = measure([SURGE, "run", scn, "-w", "1", "--no-progress"])
+            out, cpu, sc = measure([SURGE, "run", scn, "-w", "1", "--no-progress"], a.secs + 30)
             m = re.search(r"completed (\d+)", out)
             done = int(m.group(1)) if m else 0
     finally:
