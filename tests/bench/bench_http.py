@@ -11,14 +11,14 @@ next to the closed model's. About 15 s by default.
 import argparse
 import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e", "lib"))
 from nginx import Nginx  # noqa: E402
 from tap import SURGE, parse_report  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+from benchlib import measure, per_answer  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--conns", type=int, default=50)
@@ -33,19 +33,10 @@ if not Nginx.available():
     sys.exit("nginx is not installed (make deps)")
 
 
-def cpu_of(argv):
-    """Runs argv; returns (stdout, CPU seconds of it and its children)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=a.secs + 30)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if p.returncode != 0:
-        sys.exit("%s failed (%d): %s" % (argv[0], p.returncode, (p.stdout + p.stderr)[-2000:]))
-    return p.stdout, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 with Nginx(access_log=False) as ngx:
     url = "http://127.0.0.1:%d%s" % (ngx.port, a.path)
-    out, wrk_cpu = cpu_of(["wrk", "-t", "1", "-c", str(a.conns), "-d", "%ds" % a.secs, url])
+    out, wrk_cpu, wrk_calls = measure(["wrk", "-t", "1", "-c", str(a.conns), "-d", "%ds" % a.secs, url],
+                                      a.secs + 30)
     m = re.search(r"(\d+) requests in", out)
     wrk_done = int(m.group(1)) if m else 0
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -53,16 +44,17 @@ with Nginx(access_log=False) as ngx:
     m = re.search(r"Socket errors: (.*)", out)
     wrk_errs = m.group(1) if m else "none"
 
-    out, surge_cpu = cpu_of([SURGE, "run", url, "-c", str(a.conns), "-d", "%ds" % a.secs,
-                             "-w", "1", "--no-progress"])
+    out, surge_cpu, surge_calls = measure([SURGE, "run", url, "-c", str(a.conns), "-d",
+                                           "%ds" % a.secs, "-w", "1", "--no-progress"], a.secs + 30)
     r = parse_report(out)
     surge_done, errors = r.get("completed", 0), r.get("errors")
 
     # Open model at 70% of the closed model's throughput: the same work
     # paced, which should cost no more CPU per answer.
     rate = int(surge_done / a.secs * 0.7)
-    out, open_cpu = cpu_of([SURGE, "run", url, "-c", str(a.conns), "-d", "%ds" % a.secs,
-                            "-w", "1", "-r", str(rate), "--no-progress"])
+    out, open_cpu, open_calls = measure([SURGE, "run", url, "-c", str(a.conns), "-d",
+                                         "%ds" % a.secs, "-w", "1", "-r", str(rate), "--no-progress"],
+                                        a.secs + 30)
     ro = parse_report(out)
     open_done, open_errors = ro.get("completed", 0), ro.get("errors")
 
@@ -70,12 +62,14 @@ wrk_rate, surge_rate = wrk_done / wrk_cpu, surge_done / surge_cpu
 open_rate = open_done / open_cpu if open_cpu else 0
 print("HTTP/1.1 GET %s against nginx (1 worker): %d connections, %d s each, 1 client thread/worker:"
       % (a.path, a.conns, a.secs))
-print("  wrk 4.1:      %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second (non-2xx/3xx %d, socket errors %s)"
-      % (wrk_done, wrk_cpu, wrk_rate, wrk_bad, wrk_errs))
-print("  surge closed: %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second (errors %s)"
-      % (surge_done, surge_cpu, surge_rate, errors))
-print("  surge open:   %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second at %d/s (errors %s)"
-      % (open_done, open_cpu, open_rate, rate, open_errors))
+print("  wrk 4.1:      %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second, %s "
+      "(non-2xx/3xx %d, socket errors %s)"
+      % (wrk_done, wrk_cpu, wrk_rate, per_answer(wrk_calls, wrk_done), wrk_bad, wrk_errs))
+print("  surge closed: %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second, %s (errors %s)"
+      % (surge_done, surge_cpu, surge_rate, per_answer(surge_calls, surge_done), errors))
+print("  surge open:   %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second, %s at %d/s "
+      "(errors %s)" % (open_done, open_cpu, open_rate, per_answer(open_calls, open_done), rate,
+                       open_errors))
 ratio = surge_rate / wrk_rate if wrk_rate else 0
 print("  ratio surge/wrk (closed): %.2f (goal >= 1.2)" % ratio)
 print("  open/closed CPU per answer: %.2f (goal <= 1.0)" % (surge_rate / open_rate if open_rate else 0))
