@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "conn.h"
@@ -23,21 +21,17 @@ int alarm_init(struct worker *w, uint32_t cap)
 
 	h->len = 0;
 	h->cap = cap ? cap : 1;
-	h->armed_at = h->firing_until = 0;
+	h->firing_until = 0;
 	/* Untouched pages cost nothing: only connections that wait write it. */
 	h->ids = calloc(h->cap, sizeof(*h->ids));
 	if (!h->ids)
 		return -ENOMEM;
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (fd < 0) {
-		int err = -errno;
+	int rc = nstimer_init(&h->timer, w->loop, alarm_cb);
+	if (rc < 0) {
 		free(h->ids);
 		h->ids = NULL;
-		return err;
 	}
-	ev_io_init(&h->io, alarm_cb, fd, EV_READ);
-	ev_io_start(w->loop, &h->io);
-	return 0;
+	return rc;
 }
 
 void alarm_free(struct worker *w)
@@ -46,23 +40,10 @@ void alarm_free(struct worker *w)
 
 	if (!h->ids)
 		return;
-	ev_io_stop(w->loop, &h->io);
-	close(h->io.fd);
+	nstimer_free(&h->timer, w->loop);
 	free(h->ids);
 	h->ids = NULL;
 	h->len = 0;
-}
-
-/* Arms the timerfd for `at` (0: disarms). Setting it also clears a
- * readiness already there. */
-static void arm(struct alarm_heap *h, uint64_t at)
-{
-	struct itimerspec its = {0};
-
-	its.it_value.tv_sec = (time_t)(at / NS_PER_SEC);
-	its.it_value.tv_nsec = (long)(at % NS_PER_SEC);
-	timerfd_settime(h->io.fd, TFD_TIMER_ABSTIME, &its, NULL);
-	h->armed_at = at;
 }
 
 bool alarm_active(const struct conn *c)
@@ -129,8 +110,8 @@ static void rearm(struct worker *w)
 	if (h->len == 0)
 		return;
 	uint64_t at = at_of(w, 0);
-	if (h->armed_at == 0 || at < h->armed_at)
-		arm(h, at);
+	if (h->timer.armed_at == 0 || at < h->timer.armed_at)
+		nstimer_set(&h->timer, at);
 }
 
 static void remove_at(struct worker *w, uint32_t i)
@@ -183,9 +164,8 @@ static void alarm_cb(struct ev_loop *loop, ev_io *io, int revents)
 	uint64_t now = clock_ns();
 
 	(void)io, (void)revents;
-	if (h->armed_at > now)
-		return; /* readiness left from before it was set again */
-	h->armed_at = 0;
+	if (!nstimer_due(&h->timer, now))
+		return;
 	h->firing_until = now + ALARM_SLACK_NS;
 	while (h->len > 0 && at_of(w, 0) <= h->firing_until) {
 		struct conn *c = &w->conns[h->ids[0]];
@@ -196,8 +176,6 @@ static void alarm_cb(struct ev_loop *loop, ev_io *io, int revents)
 			conn_alarm(w, c);
 	}
 	h->firing_until = 0;
-	if (h->len == 0)
-		arm(h, 0); /* disarmed: its readiness must not call again */
-	else
-		rearm(w);
+	rearm(w);
+	nstimer_settle(&h->timer);
 }

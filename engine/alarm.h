@@ -9,16 +9,16 @@
  * they wait or not. Here a slot holds its time, its heap position and its
  * kind (13 bytes), and the heap 4 bytes per waiting connection.
  *
- * Why a timerfd, not an ev_timer: libev waits in epoll_wait, whose timeout
- * is whole milliseconds rounded up, so a 1 ms think time took 1.5 ms on
- * average and a closed model with think times ran ~25% under its rate.
+ * The timer is an nstimer (a timerfd): libev's own wait in whole
+ * milliseconds made a 1 ms think time take 1.5 ms on average.
  */
 #ifndef SURGE_ALARM_H
 #define SURGE_ALARM_H
 
-#include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "nstimer.h"
 
 struct conn;
 struct worker;
@@ -31,8 +31,7 @@ enum alarm_kind {
 struct alarm_heap {
 	uint32_t *ids; /* connection ids, earliest first (a binary heap) */
 	uint32_t len, cap;
-	ev_io io;          /* the timerfd, readable once armed_at has passed */
-	uint64_t armed_at; /* when the timerfd fires (ns), 0: disarmed */
+	struct nstimer timer; /* set no later than ids[0]'s time */
 	uint64_t firing_until; /* in alarm_cb: what is due now; 0 outside it */
 };
 

@@ -9,17 +9,6 @@
 #include "tls.h"
 #include "worker.h"
 
-/* libev counts from the loop's cached time; the lists from clock_ns(). A
- * timer set for a deadline already past fires on the next loop turn. */
-static void set_for(struct worker *w, ev_timer *t, uint64_t deadline, uint64_t now)
-{
-	/* Re-armed from its own callback after something it called (a UDP
-	 * expiry's refill) armed it already: a set on an active timer would
-	 * be lost. */
-	ev_timer_stop(w->loop, t);
-	ev_timer_set(t, deadline > now ? (double)(deadline - now) / 1e9 : 0., 0.);
-	ev_timer_start(w->loop, t);
-}
 
 /* A stamp taken after `now` (earlier in the same loop turn) has not expired:
  * the unsigned difference would wrap. */
@@ -28,20 +17,32 @@ static bool expired(uint64_t since, uint64_t limit, uint64_t now)
 	return now > since && now - since >= limit;
 }
 
-static void connect_cb(struct ev_loop *loop, ev_timer *t, int revents)
+/* A deadline already past fires at once. Set from its own callback after
+ * something it called (a UDP expiry's refill) set it already: the head's
+ * is the one that counts. */
+static void set_for(struct nstimer *t, uint64_t deadline)
 {
-	struct worker *w = container_of(t, struct worker, connect_deadline);
+	nstimer_set(t, deadline ? deadline : 1);
+}
+
+static void connect_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct worker *w = container_of(io, struct worker, connect_deadline.io);
+	struct nstimer *t = &w->connect_deadline;
 	uint64_t limit = w->opt->connect_timeout_ns, now = clock_ns();
 
+	if (!nstimer_due(t, now))
+		return;
 	while (w->connects.head != CONN_LIST_NONE) {
 		struct conn *c = &w->conns[w->connects.head];
 		if (!expired(c->t_connect, limit, now)) {
-			set_for(w, t, c->t_connect + limit, now);
+			set_for(t, c->t_connect + limit);
 			return;
 		}
 		/* takes it off the list */
 		conn_close(w, c, c->tls ? tls_conn_timed_out(w, c) : ERR_CONNECT_TIMEOUT);
 	}
+	nstimer_settle(t);
 }
 
 /* How long a request waits: over UDP, each try waits retry_after (the
@@ -52,17 +53,19 @@ static uint64_t request_limit(const struct worker *w)
 						  : w->opt->request_timeout_ns;
 }
 
-static void request_cb(struct ev_loop *loop, ev_timer *t, int revents)
+static void request_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct worker *w = container_of(t, struct worker, request_deadline);
+	struct worker *w = container_of(io, struct worker, request_deadline.io);
+	struct nstimer *t = &w->request_deadline;
 	uint64_t limit = request_limit(w), now = clock_ns();
 	uint32_t i;
 
-
+	if (!nstimer_due(t, now))
+		return;
 	while ((i = inflight_oldest(&w->fl)) != INFLIGHT_NONE) {
 		const struct inflight *f = &w->fl.e[i];
 		if (!expired(f->sent, limit, now)) {
-			set_for(w, t, f->sent + limit, now);
+			set_for(t, f->sent + limit);
 			return;
 		}
 		if (w->opt->transport == TRANSPORT_UDP) {
@@ -77,26 +80,30 @@ static void request_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		 * leave the list). */
 		conn_close(w, &w->conns[f->conn], ERR_REQUEST_TIMEOUT);
 	}
+	nstimer_settle(t);
 }
 
-void deadline_init(struct worker *w)
+int deadline_init(struct worker *w)
 {
-	ev_init(&w->connect_deadline, connect_cb);
-	ev_init(&w->request_deadline, request_cb);
+	int rc = nstimer_init(&w->connect_deadline, w->loop, connect_cb);
+	int rc2 = nstimer_init(&w->request_deadline, w->loop, request_cb);
+
+	return rc < 0 ? rc : rc2;
 }
 
 void deadline_stop(struct worker *w)
 {
-	ev_timer_stop(w->loop, &w->connect_deadline);
-	ev_timer_stop(w->loop, &w->request_deadline);
+	nstimer_free(&w->connect_deadline, w->loop);
+	nstimer_free(&w->request_deadline, w->loop);
 }
 
 void deadline_connect_started(struct worker *w, struct conn *c)
 {
 	conn_list_push(&w->connects, w->conns, c);
-	if (!ev_is_active(&w->connect_deadline) && !ev_is_pending(&w->connect_deadline) &&
-	    w->opt->connect_timeout_ns)
-		set_for(w, &w->connect_deadline, c->t_connect + w->opt->connect_timeout_ns, clock_ns());
+	/* Set (or fired and not yet handled) counts as set: it re-arms itself
+	 * for the head, which started before this connect. */
+	if (!w->connect_deadline.armed_at && w->opt->connect_timeout_ns)
+		set_for(&w->connect_deadline, c->t_connect + w->opt->connect_timeout_ns);
 }
 
 void deadline_connect_done(struct worker *w, struct conn *c)
@@ -107,12 +114,11 @@ void deadline_connect_done(struct worker *w, struct conn *c)
 
 void deadline_request_sent(struct worker *w)
 {
-	/* Expired and waiting to run (pending) counts as set: it re-arms itself
-	 * for the head. Arming it here would cancel that run, and the head —
+	/* Set, or fired and waiting to run, counts as set: it re-arms itself
+	 * for the head. Setting it here would move it later, and the head —
 	 * sent before this request — would wait a whole limit more. */
-	if (ev_is_active(&w->request_deadline) || ev_is_pending(&w->request_deadline) ||
-	    !request_limit(w))
+	if (w->request_deadline.armed_at || !request_limit(w))
 		return;
 	const struct inflight *f = &w->fl.e[inflight_oldest(&w->fl)];
-	set_for(w, &w->request_deadline, f->sent + request_limit(w), clock_ns());
+	set_for(&w->request_deadline, f->sent + request_limit(w));
 }

@@ -345,7 +345,11 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	if (!w.loop)
 		return 1;
 	ev_set_userdata(w.loop, &w);
-	deadline_init(&w);
+	/* First: the exit path releases its timerfds whatever failed after. */
+	if (deadline_init(&w) < 0) {
+		worker_log(&w, "worker %u: no timerfd: %s", index, strerror(errno));
+		goto out;
+	}
 	ev_check_init(&w.closer, closer_cb);
 	ev_idle_init(&w.closer_busy, closer_busy_cb);
 	/* A few reports per grace period of the coordinator's watchdog. */
@@ -417,6 +421,7 @@ out:
 	quota_report_done(&w.quota, report_fd, index, w.second, start_ns);
 	dispatch_free(&w);
 	tls_client_free(&w, w.tls);
+	deadline_stop(&w);
 	alarm_free(&w);
 	pool_free(&w);
 	inflight_pool_free(&w.fl);

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "conn_list.h"
 #include "inflight.h"
+#include "nstimer.h"
 #include "dest.h"
 #include "http_stats.h"
 #include "ipc.h"
@@ -70,8 +71,8 @@ struct worker {
 	struct retry_table retry;    /* udp: their bytes, to resend (retries, tcp_fallback) */
 	struct fallback *fallback;   /* udp: TCP for truncated answers, opened on first use */
 	struct alarm_heap alarms;    /* each connection's one timer (alarm.c) */
-	ev_timer connect_deadline;   /* the oldest connect's timeout (deadline.c) */
-	ev_timer request_deadline;   /* the oldest request's timeout (deadline.c) */
+	struct nstimer connect_deadline; /* the oldest connect's timeout (deadline.c) */
+	struct nstimer request_deadline; /* the oldest request's timeout (deadline.c) */
 
 	/* Open model */
 	struct pacer *pacer;

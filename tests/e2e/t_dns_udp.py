@@ -100,6 +100,21 @@ ok(seen.get("accepted") == 0 and rep.get("totals", {}).get("connections", {}).ge
    and rep.get("run", {}).get("transport") == "udp",
    "20 connected UDP sockets (the report says transport udp), no TCP connection at the server")
 
+# 1b. An answer later than the timeout is a timeout, never a completion:
+# every answer held 5.5 ms against a 5 ms timeout. The timeouts ride a
+# timerfd (libev's own timers wait in whole ms) whose callback runs before
+# the reads of the same loop turn, so a stall that leaves both ready still
+# judges the request timed out.
+srv = Serve("dns", "--delay", "5500us", workers=1)
+rc, rep, log = run(scenario(port=srv.port, conns=10, rate=1000, dur="2s", timeout="5ms"),
+                   "-w", "1")
+srv.stop()
+req, errs, c = totals(rep)
+ok(req.get("sent") == 2000 and req.get("completed") == 0 and
+   errs.get("request_timeout") == 2000,
+   "answers 5.5 ms late against a 5 ms timeout: %s completed, %s request timeouts of %s"
+   % (req.get("completed"), errs.get("request_timeout"), req.get("sent")), log)
+
 # 2. --drop 5%: each dropped answer is one request timeout, the socket goes on.
 # The timeout (1 s) is far above any answer's latency on a loaded machine, so
 # no answer comes late; 32 queries a socket leave room for the lost ones.

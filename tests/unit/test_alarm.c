@@ -95,7 +95,7 @@ int main(void)
 	/* Cleared alarms leave the timerfd armed (no call per clear): its one
 	 * early wake-up finds nothing due and disarms it. */
 	ev_run(w.loop, EVRUN_NOWAIT);
-	ok(w.alarms.armed_at != 0, "the timerfd stays armed for the cleared earliest");
+	ok(w.alarms.timer.armed_at != 0, "the timerfd stays armed for the cleared earliest");
 
 	/* Go off in order: 10 alarms 20 ms apart, every other one cleared. */
 	for (uint32_t i = 0; i < 10; i++)
@@ -110,13 +110,13 @@ int main(void)
 	ok(!alarm_active(&conns[9]) && !alarm_active(&conns[7]) && alarm_active(&conns[5]) &&
 		   alarm_active(&conns[3]) && alarm_active(&conns[1]),
 	   "after 70 ms the two due have gone off, the three later wait");
-	ok(w.alarms.armed_at > clock_ns(), "the timerfd waits for the next");
+	ok(w.alarms.timer.armed_at > clock_ns(), "the timerfd waits for the next");
 	while (w.alarms.len > 0 && clock_ns() - t0 < 5 * NS_PER_SEC)
 		ev_run(w.loop, EVRUN_ONCE);
 	uint64_t took = clock_ns() - t0;
 	ok(w.alarms.len == 0 && took >= 180 * NS_PER_MS - 100 * NS_PER_US,
 	   "the last goes off at its time, not before (%.1f ms)", (double)took / 1e6);
-	ok(w.alarms.armed_at == 0, "and is disarmed with the heap empty");
+	ok(w.alarms.timer.armed_at == 0, "and is disarmed with the heap empty");
 
 	/* Precise: libev waits in epoll_wait, whole milliseconds rounded up,
 	 * so an ev_timer 1.3 ms ahead goes off ~0.7 ms late; an alarm goes off
