@@ -9,7 +9,8 @@ import tempfile
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, done, ok, parse_report, progress_lines, surge, write_scenario  # noqa: E402
+from tap import (Serve, done, ok, parse_report, progress_lines, run_json, surge,  # noqa: E402
+                 write_scenario)
 
 SCN = """
 local ramp = require "surge.ramp"
@@ -167,20 +168,15 @@ ok(rc == 2 and "pace_window" in err and "0 to 10ms" in err,
 # each cycle took over 1 ms; the worker's alarms use a timerfd. Each cycle is
 # the think time, the answer's latency and the loop's turn: well under 1 ms.
 srv = Serve("echo", workers=1)
-js = os.path.join(tempfile.mkdtemp(prefix="surge-think-"), "think.json")
-rc, out, err = surge("run", "tcp://127.0.0.1:%d" % srv.port, "-c", "1", "-d", "2s", "-w", "1",
-                     "-o", "think=300us", "--no-progress", "-q", "--json", js)
+rc, doc, log = run_json("tcp://127.0.0.1:%d" % srv.port, "-c", "1", "-d", "2s", "-w", "1",
+                        "-o", "think=300us", "--no-progress")
 srv.stop()
-try:
-    with open(js) as f:
-        doc = json.load(f)
-except (OSError, ValueError):
-    doc = {}
+doc = doc or {}
 done_n = doc.get("totals", {}).get("requests", {}).get("completed", 0)
 mean_us = (doc.get("histograms", {}).get("latency") or {}).get("mean", 0) / 1e3
 secs = doc.get("run", {}).get("elapsed_s") or 2.0
 cycle_us = 1e6 * secs / done_n if done_n else float("inf")
 ok(rc == 0 and cycle_us < 1000,
    "think 300us on one connection: a cycle of %.0f us (latency mean %.0f us), under 1 ms"
-   % (cycle_us, mean_us), out + err)
+   % (cycle_us, mean_us), log)
 done()

@@ -5,13 +5,12 @@ promise: the exact rate of echo-rate.lua, the stages of ramp.lua followed
 second by second, rtsp-readers.lua's viewers playing without loss, and
 dns-udp.lua's 20000 queries a second from 16 source addresses.
 (echo.lua runs in t_install.py, dns-tcp.lua in t_dns_serve.py.)"""
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from tap import (ROOT, Serve, counters, done, ok, parse_report, progress_lines,  # noqa: E402
-                 surge, write_scenario)
+                 run_json, surge)
 
 
 def scenario(name):
@@ -67,15 +66,10 @@ ok(c.get("rtsp.packets", 0) > 20 * 3 * 8 and "rtsp.first_keyframe" in r["rows"],
 # queries, every one answered (the server counts its datagrams), spread
 # evenly over the 16 source addresses, 125 sockets each.
 srv = Serve("dns")
-js = write_scenario("", name="dns-udp.json")
-rc, out, err = surge("run", scenario("dns-udp.lua"), "--target", "udp://127.0.0.1:%d" % srv.port,
-                     "-d", "3s", "--no-progress", "-q", "--json", js)
+rc, doc, err = run_json(scenario("dns-udp.lua"), "--target", "udp://127.0.0.1:%d" % srv.port,
+                        "-d", "3s", "--no-progress")
 seen = srv.stop()
-try:
-    with open(js) as f:
-        doc = json.load(f)
-except (OSError, ValueError):
-    doc = {}
+doc = doc or {}
 req = doc.get("totals", {}).get("requests", {})
 srcs = doc.get("addresses", {}).get("sources") or []
 # A datagram the kernel drops (a server stalled 15 ms under the suite's load
