@@ -346,8 +346,9 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		return 1;
 	ev_set_userdata(w.loop, &w);
 	/* First: the exit path releases its timerfds whatever failed after. */
-	if (deadline_init(&w) < 0) {
-		worker_log(&w, "worker %u: no timerfd: %s", index, strerror(errno));
+	int trc = deadline_init(&w);
+	if (trc < 0) {
+		worker_log(&w, "worker %u: no timerfd for the timeouts: %s", index, strerror(-trc));
 		goto out;
 	}
 	ev_check_init(&w.closer, closer_cb);
@@ -359,8 +360,13 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	w.scratch = malloc(WORKER_SCRATCH);
 	w.reqbuf = malloc(WORKER_SCRATCH);
 	if (!w.scratch || !w.reqbuf || stats_init(&w.stats) < 0 || pool_init(&w) < 0 ||
-	    alarm_init(&w, w.nconns) < 0 || control_start(&w, control_fd) < 0) {
+	    control_start(&w, control_fd) < 0) {
 		worker_log(&w, "worker %u: out of memory", index);
+		goto out;
+	}
+	/* Its timerfd may fail as well as its heap: say which. */
+	if ((trc = alarm_init(&w, w.nconns)) < 0) {
+		worker_log(&w, "worker %u: no connection timers: %s", index, strerror(-trc));
 		goto out;
 	}
 	if (churn_init(&w) < 0) {
