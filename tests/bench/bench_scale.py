@@ -12,7 +12,7 @@ the closed model against a flooded server: all open before traffic begins
 loopback sources (pick = "permutation") at the connect schedule (20000/s)
 against `surge serve echo -w 56`, held, then a clean stop. Printed: held at
 once (/proc/net/sockstat, then `ss`), open time against the schedule, stop
-time, answers accounted, surge's memory per connection (PSS), the kernel's;
+time, answers accounted, surge's memory per connection (PSS), the server's, the kernel's;
 then the lower bound for opening as many (tests/bench/connect_bound.c) and
 surge's share of it.
 Raises the sysctls it needs (fs.file-max, tcp_max_orphans, the SYN backlog)
@@ -156,7 +156,7 @@ return {
     p = subprocess.Popen([SURGE, "run", scn, "--no-progress", "--json", out_json, "-q"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak, t_all, pss, kmem, tcp_pages, ss_held = 0, None, 0, 0, 0, None
-    pss0, held0 = None, 0
+    pss0, held0, srv_pss0, srv_pss = None, 0, tree_pss_kib(srv.proc.pid), 0
     while p.poll() is None and time.time() - t0 < dur + 5:
         time.sleep(1)
         inuse, mem = sockstat()
@@ -166,6 +166,7 @@ return {
         if held > peak:
             peak = held
             pss = tree_pss_kib(p.pid)
+            srv_pss = tree_pss_kib(srv.proc.pid)
             kmem, tcp_pages = slab_kib() - slab0, mem - mem0
         if held >= n and t_all is None:
             t_all = time.time() - t0
@@ -212,6 +213,9 @@ return {
                                                                 pss0 or 0,
                                                                 (pss - (pss0 or 0)) * 1024.0 /
                                                                 max(peak - held0, 1)))
+        print("  the server's memory (PSS, surge serve's %d processes): %d KiB before, %d KiB at the "
+              "peak -> %.0f bytes per connection" % (sw + 1, srv_pss0, srv_pss,
+                                                     (srv_pss - srv_pss0) * 1024.0 / peak))
         print("  kernel: slab +%d MiB (%.0f bytes per connection, both sockets), TCP buffers %d "
               "pages" % (kmem // 1024, kmem * 1024.0 / peak, tcp_pages))
     for line in err.strip().splitlines()[-5:]:
