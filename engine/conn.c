@@ -694,9 +694,11 @@ static bool conn_http_eof(struct worker *w, struct conn *c)
 	return true;
 }
 
-/* One read and every whole message in it. Returns true when it read
- * something and the connection is still open. */
-static bool conn_read_messages(struct worker *w, struct conn *c)
+/* One read and every whole message in it, when the kernel received it by
+ * `by` (UINT64_MAX: whenever); a read that came later closes c as a request
+ * timeout, unparsed. Returns true when it read something and the connection
+ * is still open. */
+static bool conn_read_messages_by(struct worker *w, struct conn *c, uint64_t by)
 {
 	uint8_t *data;
 	ssize_t n;
@@ -726,6 +728,11 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 		return false;
 	}
 	w->stats.counter[ST_BYTES_IN] += n;
+	/* No stamp (TLS records the library already held): judged by now. */
+	if (by != UINT64_MAX && (w->rx_ns ? w->rx_ns : clock_ns()) > by) {
+		conn_close(w, c, ERR_REQUEST_TIMEOUT);
+		return false;
+	}
 	size_t len = data == w->scratch ? (size_t)n : c->rbuf.len + (size_t)n;
 
 	/* The requests that answers make room for (closed model) go out in one
@@ -751,6 +758,24 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 	}
 	conn_uncork(w, c);
 	return c->state == CONN_OPEN;
+}
+
+static bool conn_read_messages(struct worker *w, struct conn *c)
+{
+	return conn_read_messages_by(w, c, UINT64_MAX);
+}
+
+/* Reads bounded like a salvage: a stall of seconds leaves at most this many
+ * socket buffers' worth for the expiry to go through. */
+#define ARRIVED_READS 16
+
+void conn_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline)
+{
+	if (c->state != CONN_OPEN || w->opt->shape == SHAPE_SESSION ||
+	    w->opt->transport == TRANSPORT_UDP)
+		return;
+	for (int i = 0; i < ARRIVED_READS && conn_read_messages_by(w, c, deadline); i++)
+		;
 }
 
 /* A write failed (the peer reset or closed): answers it sent before that may

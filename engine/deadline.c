@@ -58,12 +58,14 @@ static void request_cb(struct ev_loop *loop, ev_io *io, int revents)
 	struct worker *w = container_of(io, struct worker, request_deadline.io);
 	struct nstimer *t = &w->request_deadline;
 	uint64_t limit = request_limit(w), now = clock_ns();
+	const struct conn *read = NULL;
 	uint32_t i;
 
 	if (!nstimer_due(t, now))
 		return;
 	while ((i = inflight_oldest(&w->fl)) != INFLIGHT_NONE) {
 		const struct inflight *f = &w->fl.e[i];
+		struct conn *c = &w->conns[f->conn];
 		if (!expired(f->sent, limit, now)) {
 			set_for(t, f->sent + limit);
 			return;
@@ -75,10 +77,18 @@ static void request_cb(struct ev_loop *loop, ev_io *io, int revents)
 				dgram_expire(w, &w->conns[f->conn], i);
 			continue;
 		}
+		/* Its answer may be waiting in the socket, received in time while
+		 * the loop was away: once per connection, read what came by the
+		 * deadline, then look again at whatever is oldest now. */
+		if (c != read) {
+			read = c;
+			conn_read_arrived_by(w, c, f->sent + limit);
+			continue;
+		}
 		/* The stream's position is unknown after a lost answer: the
 		 * connection and everything on it is given up (and its entries
 		 * leave the list). */
-		conn_close(w, &w->conns[f->conn], ERR_REQUEST_TIMEOUT);
+		conn_close(w, c, ERR_REQUEST_TIMEOUT);
 	}
 	nstimer_settle(t);
 }
