@@ -71,10 +71,17 @@ static void request_cb(struct ev_loop *loop, ev_io *io, int revents)
 			return;
 		}
 		if (w->opt->transport == TRANSPORT_UDP) {
+			/* Its answer may be queued, received in time while the
+			 * loop was away: what came by the deadline is read
+			 * first, then the oldest looked at again. */
+			uint64_t sent = f->sent;
+			dgram_read_arrived_by(w, c, sent + limit);
+			if (inflight_oldest(&w->fl) != i || w->fl.e[i].sent != sent)
+				continue;
 			/* A lost datagram loses only its own request, once its
 			 * tries are spent (each waits retry_after). */
-			if (!retry_again(w, &w->conns[f->conn], i))
-				dgram_expire(w, &w->conns[f->conn], i);
+			if (!retry_again(w, c, i))
+				dgram_expire(w, c, i);
 			continue;
 		}
 		/* Its answer may be waiting in the socket, received in time while

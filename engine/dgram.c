@@ -120,6 +120,23 @@ void dgram_read(struct worker *w, struct conn *c)
 	}
 }
 
+void dgram_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline)
+{
+	for (int i = 0; i < DGRAM_READS && c->state == CONN_OPEN; i++) {
+		uint8_t head;
+		uint64_t at;
+		/* A datagram with no stamp came when it is read: after. */
+		if (rxtime_recv(c->io.fd, &head, 1, MSG_PEEK | MSG_DONTWAIT, &at) < 0 || !at ||
+		    at > deadline)
+			return;
+		ssize_t n = rxtime_read(c->io.fd, w->scratch, WORKER_SCRATCH, &w->rx_ns);
+		if (n < 0)
+			return; /* the loop's read meets the error and counts it */
+		w->stats.counter[ST_BYTES_IN] += n;
+		conn_on_message(w, c, w->scratch, (size_t)n, c->written, false);
+	}
+}
+
 static void forget(struct worker *w, struct conn *c, uint32_t i)
 {
 	inflight_remove(&w->fl, &c->fl, i);

@@ -33,6 +33,11 @@ void dgram_flush(struct worker *w, struct conn *c);
 /* Request i of c timed out: counted as a request timeout and forgotten; the
  * socket and its other requests go on, and c has room for another. */
 void dgram_expire(struct worker *w, struct conn *c, uint32_t i);
+/* Before a try of c's expires at `deadline`: the datagrams the kernel
+ * received by then (a stalled loop has not read them) are read and matched,
+ * one at a time in arrival order; the first one received later stays queued
+ * for the loop, as if the expiry had come first. */
+void dgram_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline);
 
 /* Request i of c failed with error class cls (dgram_expire's, or the TCP
  * fallback's fault): counted and forgotten as there. */

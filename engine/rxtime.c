@@ -43,6 +43,11 @@ uint64_t rxtime_of(const struct msghdr *m, int64_t mono_minus_real)
 
 ssize_t rxtime_read(int fd, void *p, size_t n, uint64_t *at_ns)
 {
+	return rxtime_recv(fd, p, n, 0, at_ns);
+}
+
+ssize_t rxtime_recv(int fd, void *p, size_t n, int flags, uint64_t *at_ns)
+{
 	union {
 		char buf[RXTIME_CMSG_SPACE];
 		struct cmsghdr align;
@@ -50,7 +55,7 @@ ssize_t rxtime_read(int fd, void *p, size_t n, uint64_t *at_ns)
 	struct iovec iov = { p, n };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
 			    .msg_controllen = sizeof(ctl.buf) };
-	ssize_t r = recvmsg(fd, &m, 0);
+	ssize_t r = recvmsg(fd, &m, flags);
 
 	*at_ns = r > 0 && m.msg_controllen ? rxtime_of(&m, rxtime_offset()) : 0;
 	return r;

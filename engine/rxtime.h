@@ -22,6 +22,9 @@ int rxtime_enable(int fd);
 /* read(2) that also gives the monotonic time the kernel received the last
  * byte it returned in *at_ns (0 when it gave none). */
 ssize_t rxtime_read(int fd, void *p, size_t n, uint64_t *at_ns);
+/* The same with recvmsg's flags: MSG_PEEK tells when the next datagram came
+ * and leaves it queued. */
+ssize_t rxtime_recv(int fd, void *p, size_t n, int flags, uint64_t *at_ns);
 
 /* The monotonic receive time in a message recvmsg/recvmmsg filled, or 0.
  * mono_minus_real is rxtime_offset() taken once for the batch. */

@@ -13,7 +13,11 @@ server never caused.)
 The other way round, the same stall with answers that come after the
 deadline (150 ms against 100 ms): every request still times out and none
 completes, so reading first invents no answer. And the first case again over
-TLS, whose answers are stamped by surge's BIO as the records are read."""
+TLS, whose answers are stamped by surge's BIO as the records are read, and
+over UDP (DNS against `surge serve dns`, no retries), where each datagram
+has its own stamp: before, an answer that came in time was both a request
+timeout and, read after its request was given up, an "unmatched" protocol
+error."""
 import json
 import os
 import signal
@@ -23,7 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import SURGE, Serve, done, ok, write_scenario  # noqa: E402
+from tap import ROOT, SURGE, Serve, done, ok, write_scenario  # noqa: E402
 
 
 def child_of(parent):
@@ -38,16 +42,26 @@ def child_of(parent):
     return None
 
 
-def stalled_run(delay, label, tls=False):
-    """A 3 s run at 200/s, timeout 100 ms, against echo answering after
-    `delay`; its one worker stopped for 400 ms at ~1.2 s. The JSON report."""
-    srv = Serve("echo", "--delay", delay, *(["--tls"] if tls else []))
-    scn = write_scenario("""
+def stalled_run(delay, label, tls=False, udp=False):
+    """A 3 s run at 200/s, timeout 100 ms, against echo (DNS over UDP with
+    udp) answering after `delay`; its one worker stopped for 400 ms at
+    ~1.2 s. The JSON report."""
+    if udp:
+        srv = Serve("dns", "--delay", delay)
+        scn = write_scenario("""
+local dns = require "surge.proto.dns"
+return { target = "udp://127.0.0.1:%d",
+         protocol = dns.udp { queries = "%s/scenarios/data/queries.txt", pipeline = 4 },
+         connections = 8, rate = 200, duration = "3s", timeout = "100ms" }
+""" % (srv.port, ROOT))
+    else:
+        srv = Serve("echo", "--delay", delay, *(["--tls"] if tls else []))
+        scn = write_scenario("""
 local echo = require "surge.proto.echo"
 return { target = "%s://127.0.0.1:%d", protocol = echo.new { size = 16 }, %s
          connections = 8, rate = 200, duration = "3s", timeout = "100ms" }
 """ % ("tls" if tls else "tcp", srv.port,
-       'tls = { ca = "%s.ca.pem" },' % srv.ready if tls else ""))
+           'tls = { ca = "%s.ca.pem" },' % srv.ready if tls else ""))
     js = os.path.join(tempfile.mkdtemp(prefix="surge-stall-"), "r.json")
     p = subprocess.Popen([SURGE, "run", scn, "-w", "1", "-q", "--no-progress", "--json", js],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -93,6 +107,24 @@ if j:
     ok(errs["total"] == 0 and req["sent"] > 500 and req["completed"] == req["sent"],
        "over TLS: no error across the stall, every request answered (%d sent, %d completed, "
        "%d errors)" % (req["sent"], req["completed"], errs["total"]))
+
+rc, j, err = stalled_run("20ms", "over UDP", udp=True)
+ok(j is not None, "over UDP: a JSON report", err)
+if j:
+    req, errs = j["totals"]["requests"], j["totals"]["errors"]
+    ok(errs["total"] == 0 and req["sent"] > 500 and req["completed"] == req["sent"],
+       "over UDP: no timeout and no unmatched answer across the stall, every query answered "
+       "(%d sent, %d completed, %d timeouts, %d protocol errors)"
+       % (req["sent"], req["completed"], errs["by_class"]["request_timeout"],
+          errs["by_class"]["protocol"]))
+
+rc, j, err = stalled_run("150ms", "over UDP, answers late", udp=True)
+ok(j is not None, "over UDP, answers late: a JSON report", err)
+if j:
+    req, errs = j["totals"]["requests"], j["totals"]["errors"]
+    ok(req["completed"] == 0 and errs["by_class"]["request_timeout"] == req["sent"],
+       "over UDP, answers late: none completed, every query timed out (%d sent, %d completed, "
+       "%d timeouts)" % (req["sent"], req["completed"], errs["by_class"]["request_timeout"]))
 
 rc, j, err = stalled_run("150ms", "answers late")
 ok(j is not None, "answers late: a JSON report", err)

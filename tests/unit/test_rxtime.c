@@ -1,6 +1,7 @@
 /* rxtime: a read that comes late still reports when the bytes arrived, over
  * loopback TCP and UDP; without the option, no time is made up. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,6 +65,38 @@ static void late_read(int type, const char *what)
 	close(fds[1]);
 }
 
+/* MSG_PEEK tells when the next datagram came and leaves it queued: the
+ * read that follows returns it with the same stamp. */
+static void peek_then_read(void)
+{
+	int fds[2];
+	char buf[64];
+	uint64_t peeked = 0, at = 0;
+
+	if (!ok(pair(SOCK_DGRAM, fds) == 0, "peek: loopback pair"))
+		return;
+	rxtime_enable(fds[1]);
+	uint64_t before = clock_ns();
+	ok(write(fds[0], "first", 5) == 5 && write(fds[0], "second", 6) == 6, "peek: two sent");
+	pause_ns(WAIT_NS);
+	ok(rxtime_recv(fds[1], buf, 1, MSG_PEEK | MSG_DONTWAIT, &peeked) == 1 && buf[0] == 'f',
+	   "peek: sees the first datagram's first byte");
+	ok(peeked >= before && peeked < before + WAIT_NS / 2, "peek: stamped on arrival");
+	ssize_t n = rxtime_read(fds[1], buf, sizeof(buf), &at);
+	/* The same stamp, up to the jitter of reading two clocks to convert it
+	 * (a preemption between them on a busy machine: allow 1 ms). */
+	int64_t d = (int64_t)(at - peeked);
+	ok(n == 5 && memcmp(buf, "first", 5) == 0 && d > -1000000 && d < 1000000,
+	   "peek: the first datagram is still there, whole, with the same stamp (%lld ns apart)",
+	   (long long)d);
+	n = rxtime_read(fds[1], buf, sizeof(buf), &at);
+	ok(n == 6 && memcmp(buf, "second", 6) == 0, "peek: then the second");
+	ok(rxtime_recv(fds[1], buf, 1, MSG_PEEK | MSG_DONTWAIT, &at) < 0 && errno == EAGAIN,
+	   "peek: an empty socket says EAGAIN");
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int main(void)
 {
 	/* The kernel turns stamping on for the whole machine a moment after the
@@ -76,6 +109,7 @@ int main(void)
 
 	late_read(SOCK_STREAM, "TCP");
 	late_read(SOCK_DGRAM, "UDP");
+	peek_then_read();
 
 	int fds[2];
 	char buf[8];
