@@ -33,11 +33,12 @@ struct doctor {
 };
 
 static const char doctor_usage[] =
-	"usage: surge doctor [SCENARIO.lua] [options]\n"
+	"usage: surge doctor [SCENARIO.lua | URL] [options]\n"
 	"\n"
 	"Checks whether this machine can hold many connections, and says how to fix\n"
 	"what stands in the way. With a scenario, also plans its run (workers, ports\n"
-	"per source and destination, bind addresses present).\n"
+	"per source and destination, bind addresses present, TLS memory); a URL (or\n"
+	"--target alone) plans what surge run URL would run.\n"
 	"\n"
 	"  -c, --connections N     connections to plan for (e.g. 100k); with a scenario,\n"
 	"                          overrides it\n"
@@ -45,7 +46,8 @@ static const char doctor_usage[] =
 	"      --ports LO-HI       local port range (as surge run --ports)\n"
 	"      --pick MODE         round-robin, random or permutation\n"
 	"  -w, --workers N         worker processes\n"
-	"      --target URL        destination (with a scenario: overrides it)\n"
+	"      --target URL        destination (with a scenario: overrides it; alone:\n"
+	"                          plans surge run URL)\n"
 	"      --resolver ADDR     DNS server for target names (as surge run --resolver)\n"
 	"  -o, --option KEY=VALUE  set any scenario option\n"
 	"      --shard K/N|auto    with a scenario: plan this machine's share of a sharded\n"
@@ -552,6 +554,10 @@ int doctor_main(int argc, char **argv)
 	}
 	const char *scenario = a.scenario, **ov = a.ov;
 	size_t nov = a.nov;
+	/* --target alone plans what `surge run URL` would run (its TLS memory,
+	 * its addresses), as `surge doctor URL` does. */
+	if (!scenario)
+		scenario = override(ov, nov, "target");
 	if (!scenario && override(ov, nov, "shard")) {
 		fprintf(stderr, "surge doctor: --shard plans a scenario's share: give the scenario, "
 				"e.g. surge doctor scn.lua --shard 2/4\n");

@@ -47,4 +47,35 @@ return { target = "tcp://198.18.0.1:7", protocol = echo.new { size = 16 },
 rc, out, err = surge("doctor", scn)
 ok("1000000 sockets on this machine (1 per connection)" in out and "server on this machine" not in out,
    "a remote target: 1 socket per connection, no server side planned", out + err)
+
+
+def mem_available_mib():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024.0
+    return 0
+
+
+# TLS memory (issue 13): ~22 KiB a TLS 1.3 connection, ~14 with TLS 1.2,
+# against MemAvailable: FAIL past it, warn past half of it. --target alone
+# plans the URL as `surge doctor URL` does (it used to be ignored).
+for args, per, version in ((["-c", "100000", "--target", "tls://127.0.0.1:853"], 22, "TLS 1.3"),
+                           (["tls://127.0.0.1:853", "-c", "100000"], 22, "TLS 1.3"),
+                           (["-c", "100000", "--target", "tls://127.0.0.1:853", "-o",
+                             "tls.max_version=1.2"], 14, "TLS 1.2"),
+                           (["-c", "2M", "--target", "https://127.0.0.1:8443"], 22, "TLS 1.3")):
+    rc, out, err = surge("doctor", *args)
+    conns = 2000000 if "2M" in args else 100000
+    need = conns * per / 1024.0
+    avail = mem_available_mib()
+    level = "FAIL" if need > avail else "warn" if need > avail / 2 else "ok"
+    line = [x for x in out.splitlines() if "TLS memory: %d connections x ~%d KiB (%s, OpenSSL) = %.0f MiB"
+            % (conns, per, version, need) in x]
+    ok(line and line[0].split()[0] == level,
+       "doctor %s: TLS memory %d x ~%d KiB (%s) = %.0f MiB, %s against %.0f MiB available"
+       % (" ".join(args), conns, per, version, need, level, avail), out + err)
+rc, out, err = surge("doctor", "-c", "1000", "--target", "tcp://127.0.0.1:7000")
+ok(rc == 0 and "targets: 1 destination address (127.0.0.1:7000)" in out and "TLS memory" not in out,
+   "doctor --target tcp://: the target is planned, no TLS memory", out + err)
 done()
