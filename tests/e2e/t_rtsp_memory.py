@@ -20,37 +20,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import SURGE, Serve, diag, done, established_by_source, ok, write_scenario  # noqa: E402
+from tap import (SURGE, Serve, children, diag, done, established_by_source, ok,  # noqa: E402
+                 rss_anon_kib, write_scenario)
 
 READERS, BASE = 2000, 10
 # The goal, and a bound for all readers setting up at once that the old
 # reader (14.1 KiB) fails.
 GOAL, BOUND = 4096, 10 * 1024
 ASAN = bool(os.environ.get("SURGE_ASAN"))
-
-
-def worker_pids(parent):
-    pids = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
-                        pids.append(int(pid))
-            except (OSError, ValueError, IndexError):
-                pass
-    return pids
-
-
-def rss_anon_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 srv = Serve("rtsp", "--bitrate", "3200", "--packet-size", "200")
@@ -80,7 +57,7 @@ return { target = "rtsp://127.0.0.1:%d/live", protocol = rtsp.reader { watch = "
         if peak >= readers and t_all is None:
             t_all = time.time()
         if t_all is not None and time.time() - t_all >= 5:
-            pids = worker_pids(p.pid)
+            pids = children(p.pid)
             anon = rss_anon_kib(pids[0]) if len(pids) == 1 else None
             break
     p.send_signal(2)  # SIGINT: the run stops early and still reports

@@ -16,7 +16,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import SURGE, Serve, done, established_by_source, ok, parse_report, write_scenario  # noqa: E402
+from tap import (SURGE, Serve, children, done, established_by_source, ok, parse_report,  # noqa: E402
+                 rss_anon_kib, write_scenario)
 
 CONNS = 4000
 # Under ASan freed memory sits in its quarantine: measure without it (the
@@ -25,31 +26,8 @@ os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") + ":quarantine_
                               "thread_local_quarantine_size_kb=0").lstrip(":")
 
 
-def child_of(parent):
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
-                        return int(pid)
-            except (OSError, ValueError, IndexError):
-                pass
-    return None
-
-
-def rss_anon_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
-    except (OSError, TypeError):
-        pass
-    return None
-
-
 srv = Serve("echo")
-worker = child_of(srv.proc.pid)
+worker = (children(srv.proc.pid) or [None])[0]
 before = rss_anon_kib(worker)
 scn = write_scenario("""
 local echo = require "surge.proto.echo"

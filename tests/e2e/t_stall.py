@@ -27,19 +27,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import ROOT, SURGE, Serve, done, ok, write_scenario  # noqa: E402
-
-
-def child_of(parent):
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
-                        return int(pid)
-            except (OSError, ValueError, IndexError):
-                pass
-    return None
+from tap import ROOT, SURGE, Serve, children, done, ok, write_scenario  # noqa: E402
 
 
 def stalled_run(delay, label, tls=False, udp=False):
@@ -67,7 +55,7 @@ return { target = "%s://127.0.0.1:%d", protocol = echo.new { size = 16 }, %s
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     worker = None
     for _ in range(100):
-        worker = child_of(p.pid)
+        worker = (children(p.pid) or [None])[0]
         if worker:
             break
         time.sleep(0.02)
@@ -88,52 +76,38 @@ return { target = "%s://127.0.0.1:%d", protocol = echo.new { size = 16 }, %s
         return p.returncode, None, err
 
 
-rc, j, err = stalled_run("20ms", "answers in time")
-ok(j is not None, "answers in time: a JSON report", err)
-if j:
-    req, errs = j["totals"]["requests"], j["totals"]["errors"]
-    ok(rc == 0, "answers in time: exit 0 (%d)" % rc, err)
-    ok(errs["by_class"]["request_timeout"] == 0,
-       "answers in time: no request timed out across the stall (%d)"
-       % errs["by_class"]["request_timeout"])
-    ok(req["sent"] > 500 and req["completed"] == req["sent"],
-       "answers in time: every request sent was answered (%d sent, %d completed)"
-       % (req["sent"], req["completed"]))
+def in_time(label, **kw):
+    """Answers in time across the stall: exit 0, no error of any class,
+    every request sent answered."""
+    rc, j, err = stalled_run("20ms", label, **kw)
+    ok(j is not None, "%s: a JSON report" % label, err)
+    if j:
+        req, errs = j["totals"]["requests"], j["totals"]["errors"]
+        by = errs["by_class"]
+        ok(rc == 0 and errs["total"] == 0 and req["sent"] > 500 and req["completed"] == req["sent"],
+           "%s: exit %d, every request sent answered across the stall (%d sent, %d completed, "
+           "%d timeouts, %d protocol errors, %d errors)" % (label, rc, req["sent"], req["completed"],
+                                                             by["request_timeout"], by["protocol"],
+                                                             errs["total"]), err)
 
-rc, j, err = stalled_run("20ms", "over TLS", tls=True)
-ok(j is not None, "over TLS: a JSON report", err)
-if j:
-    req, errs = j["totals"]["requests"], j["totals"]["errors"]
-    ok(errs["total"] == 0 and req["sent"] > 500 and req["completed"] == req["sent"],
-       "over TLS: no error across the stall, every request answered (%d sent, %d completed, "
-       "%d errors)" % (req["sent"], req["completed"], errs["total"]))
 
-rc, j, err = stalled_run("20ms", "over UDP", udp=True)
-ok(j is not None, "over UDP: a JSON report", err)
-if j:
-    req, errs = j["totals"]["requests"], j["totals"]["errors"]
-    ok(errs["total"] == 0 and req["sent"] > 500 and req["completed"] == req["sent"],
-       "over UDP: no timeout and no unmatched answer across the stall, every query answered "
-       "(%d sent, %d completed, %d timeouts, %d protocol errors)"
-       % (req["sent"], req["completed"], errs["by_class"]["request_timeout"],
-          errs["by_class"]["protocol"]))
+def late(label, **kw):
+    """Answers after the deadline: none completes; every request sent timed
+    out (or, over TCP, was cut by the run's end)."""
+    rc, j, err = stalled_run("150ms", label, **kw)
+    ok(j is not None, "%s: a JSON report" % label, err)
+    if j:
+        req, errs = j["totals"]["requests"], j["totals"]["errors"]
+        timeouts = errs["by_class"]["request_timeout"]
+        ok(req["completed"] == 0 and timeouts > 0 and timeouts + req["unfinished"] == req["sent"],
+           "%s: none completed, every request sent timed out or was cut by the end (%d sent, "
+           "%d completed, %d timeouts, %d unfinished)"
+           % (label, req["sent"], req["completed"], timeouts, req["unfinished"]))
 
-rc, j, err = stalled_run("150ms", "over UDP, answers late", udp=True)
-ok(j is not None, "over UDP, answers late: a JSON report", err)
-if j:
-    req, errs = j["totals"]["requests"], j["totals"]["errors"]
-    ok(req["completed"] == 0 and errs["by_class"]["request_timeout"] == req["sent"],
-       "over UDP, answers late: none completed, every query timed out (%d sent, %d completed, "
-       "%d timeouts)" % (req["sent"], req["completed"], errs["by_class"]["request_timeout"]))
 
-rc, j, err = stalled_run("150ms", "answers late")
-ok(j is not None, "answers late: a JSON report", err)
-if j:
-    req, errs = j["totals"]["requests"], j["totals"]["errors"]
-    ok(req["completed"] == 0, "answers late: none completed (%d)" % req["completed"])
-    ok(errs["by_class"]["request_timeout"] > 0 and
-       errs["by_class"]["request_timeout"] + req["unfinished"] == req["sent"],
-       "answers late: every request sent timed out or was cut by the end "
-       "(%d sent, %d timeouts, %d unfinished)"
-       % (req["sent"], errs["by_class"]["request_timeout"], req["unfinished"]))
+in_time("answers in time")
+in_time("over TLS", tls=True)
+in_time("over UDP", udp=True)
+late("answers late")
+late("over UDP, answers late", udp=True)
 done()

@@ -23,34 +23,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import SURGE, Serve, done, ok, write_scenario  # noqa: E402
+from tap import SURGE, Serve, children, done, ok, rss_anon_kib, write_scenario  # noqa: E402
 
 SECS, RATE, CONNS = 20, 5000, 8
 tmp = tempfile.mkdtemp(prefix="surge-wmem-")
 js = os.path.join(tmp, "run.json")
-
-
-def worker_pid(parent):
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/stat" % pid) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
-                        return int(pid)
-            except (OSError, ValueError, IndexError):
-                pass
-    return None
-
-
-def rss_anon_kib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 srv = Serve("echo", "--delay", "1ms")
@@ -67,7 +44,7 @@ p = subprocess.Popen([SURGE, "run", scn, "-w", "1", "-q", "--no-progress", "--js
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 wpid = None
 for _ in range(100):  # the worker is forked at once; allow 5 s
-    wpid = worker_pid(p.pid)
+    wpid = (children(p.pid) or [None])[0]
     if wpid:
         break
     time.sleep(0.05)

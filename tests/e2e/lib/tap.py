@@ -137,6 +137,34 @@ def run_json(*args, timeout=60):
         return rc, None, out + err
 
 
+def children(parent):
+    """The pids whose parent is `parent` (a coordinator's workers, a
+    server's processes), in no particular order."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
+                        pids.append(int(pid))
+            except (OSError, ValueError, IndexError):
+                pass
+    return pids
+
+
+def rss_anon_kib(pid):
+    """A process's anonymous resident memory (RssAnon: what it allocated,
+    not the shared libraries) in KiB, or None when it cannot be read."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except (OSError, TypeError):
+        pass
+    return None
+
+
 def write_scenario(text, name="scenario.lua"):
     d = tempfile.mkdtemp(prefix="surge-scn-")
     path = os.path.join(d, name)
