@@ -694,11 +694,11 @@ static bool conn_http_eof(struct worker *w, struct conn *c)
 	return true;
 }
 
-/* One read and every whole message in it, when the kernel received it by
- * `by` (UINT64_MAX: whenever); a read that came later closes c as a request
- * timeout, unparsed. Returns true when it read something and the connection
- * is still open. */
-static bool conn_read_messages_by(struct worker *w, struct conn *c, uint64_t by)
+/* One read and every whole message in it. Under a bound (w->read_by, set by
+ * conn_read_arrived) a read the kernel received later, or an end of stream
+ * (it has no stamp), closes c as the request timeout instead, unparsed.
+ * Returns true when it read something and the connection is still open. */
+static bool conn_read_messages(struct worker *w, struct conn *c)
 {
 	uint8_t *data;
 	ssize_t n;
@@ -717,7 +717,9 @@ static bool conn_read_messages_by(struct worker *w, struct conn *c, uint64_t by)
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return false;
-		if (n < 0)
+		if (w->read_by && c->inflight > 0)
+			conn_close(w, c, ERR_REQUEST_TIMEOUT);
+		else if (n < 0)
 			conn_close(w, c, errno_class(errno, false));
 		else if (c->salvaging)
 			; /* the write took the reset's error: it closes with that */
@@ -728,8 +730,8 @@ static bool conn_read_messages_by(struct worker *w, struct conn *c, uint64_t by)
 		return false;
 	}
 	w->stats.counter[ST_BYTES_IN] += n;
-	/* No stamp (TLS records the library already held): judged by now. */
-	if (by != UINT64_MAX && (w->rx_ns ? w->rx_ns : clock_ns()) > by) {
+	/* No stamp: judged by now. */
+	if (w->read_by && (w->rx_ns ? w->rx_ns : clock_ns()) > w->read_by) {
 		conn_close(w, c, ERR_REQUEST_TIMEOUT);
 		return false;
 	}
@@ -760,22 +762,29 @@ static bool conn_read_messages_by(struct worker *w, struct conn *c, uint64_t by)
 	return c->state == CONN_OPEN;
 }
 
-static bool conn_read_messages(struct worker *w, struct conn *c)
-{
-	return conn_read_messages_by(w, c, UINT64_MAX);
-}
-
 /* Reads bounded like a salvage: a stall of seconds leaves at most this many
  * socket buffers' worth for the expiry to go through. */
 #define ARRIVED_READS 16
 
-void conn_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline)
+void conn_read_arrived(struct worker *w, struct conn *c, uint64_t limit, uint64_t now)
 {
-	if (c->state != CONN_OPEN || w->opt->shape == SHAPE_SESSION ||
-	    w->opt->transport == TRANSPORT_UDP)
+	if (w->opt->shape == SHAPE_SESSION || w->opt->transport == TRANSPORT_UDP)
 		return;
-	for (int i = 0; i < ARRIVED_READS && conn_read_messages_by(w, c, deadline); i++)
-		;
+	/* Each read is judged by the deadline of c's oldest request then: one
+	 * answered makes the next one's the bound, and requests sent meanwhile
+	 * (refills) are not judged by an older request's deadline. */
+	for (int i = 0; i < ARRIVED_READS && c->state == CONN_OPEN && c->fl.first != INFLIGHT_NONE;
+	     i++) {
+		uint64_t sent = w->fl.e[c->fl.first].sent;
+		if (now <= sent || now - sent < limit)
+			break; /* not expired: the loop reads the rest */
+		/* Salvage reads after a failed refill are held to it too. */
+		w->read_by = sent + limit;
+		bool more = conn_read_messages(w, c);
+		w->read_by = 0;
+		if (!more)
+			break;
+	}
 }
 
 /* A write failed (the peer reset or closed): answers it sent before that may

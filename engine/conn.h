@@ -84,12 +84,12 @@ void conn_begin(struct worker *w, struct conn *c);
 /* Closes and counts: cls is an enum stat_error, or -1 for a clean close. Every
  * request still in flight is counted under cls (or unfinished for -1). */
 void conn_close(struct worker *w, struct conn *c, int cls);
-/* A request on c (TCP, message-shaped) reached its deadline before the loop
- * came round: what the kernel received by then is read and counted, so an
- * answer that came in time is not judged by when a stalled loop woke. A read
- * received after the deadline closes c as the timeout, as the expiry would
- * have then. */
-void conn_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline);
+/* A request on c (TCP, message-shaped) reached its deadline (sent + limit)
+ * before the loop came round at `now`: what the kernel received by then is
+ * read and counted, so an answer that came in time is not judged by when a
+ * stalled loop woke. A read received after the deadline, or the stream's end,
+ * closes c as the timeout, as the expiry would have then. */
+void conn_read_arrived(struct worker *w, struct conn *c, uint64_t limit, uint64_t now);
 /* Sends one request (message protocols). intended: schedule time (ns). Returns
  * 0 or -errno (the connection was closed and counted). */
 int conn_send_request(struct worker *w, struct conn *c, uint64_t intended);

@@ -89,7 +89,7 @@ static void request_cb(struct ev_loop *loop, ev_io *io, int revents)
 		 * deadline, then look again at whatever is oldest now. */
 		if (c != read) {
 			read = c;
-			conn_read_arrived_by(w, c, f->sent + limit);
+			conn_read_arrived(w, c, limit, now);
 			continue;
 		}
 		/* The stream's position is unknown after a lost answer: the

@@ -64,6 +64,24 @@ static void read_one_by_one(struct worker *w, struct conn *c)
 	}
 }
 
+/* Each answer gets a slot of max_message bytes (dns.udp: its EDNS size, the
+ * most a server may send it), at least 512. */
+static size_t answer_slot(const struct worker *w)
+{
+	return w->opt->max_message < 512 ? 512 : w->opt->max_message;
+}
+
+/* A longer answer (or one the kernel cut: MSG_TRUNC) is counted as
+ * oversized, a protocol error, and not matched. */
+static bool oversized(struct worker *w, size_t n, int msg_flags)
+{
+	if (n <= answer_slot(w) && !(msg_flags & MSG_TRUNC))
+		return false;
+	w->stats.error[ERR_PROTOCOL]++;
+	count(w, "protocol.oversized");
+	return true;
+}
+
 void dgram_read(struct worker *w, struct conn *c)
 {
 	/* recvmmsg takes what is queued in one call, and a short batch means
@@ -71,7 +89,7 @@ void dgram_read(struct worker *w, struct conn *c)
 	 * answer gets a slot of max_message bytes (dns.udp: its EDNS size, the
 	 * most a server may send it); a longer one is cut (MSG_TRUNC) and
 	 * counted as oversized. */
-	size_t slot = w->opt->max_message < 512 ? 512 : w->opt->max_message;
+	size_t slot = answer_slot(w);
 	unsigned vlen = (unsigned)(WORKER_SCRATCH / (slot + 1));
 	if (vlen > DGRAM_BATCH)
 		vlen = DGRAM_BATCH;
@@ -106,11 +124,8 @@ void dgram_read(struct worker *w, struct conn *c)
 		for (int i = 0; i < got && c->state == CONN_OPEN; i++) {
 			size_t n = m[i].msg_len;
 			w->stats.counter[ST_BYTES_IN] += n;
-			if (n > slot || (m[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-				w->stats.error[ERR_PROTOCOL]++;
-				count(w, "protocol.oversized");
+			if (oversized(w, n, m[i].msg_hdr.msg_flags))
 				continue;
-			}
 			w->rx_ns = rxtime_of(&m[i].msg_hdr, mono_minus_real);
 			conn_on_message(w, c, iov[i].iov_base, n, c->written, false);
 		}
@@ -125,15 +140,25 @@ void dgram_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline)
 	for (int i = 0; i < DGRAM_READS && c->state == CONN_OPEN; i++) {
 		uint8_t head;
 		uint64_t at;
-		/* A datagram with no stamp came when it is read: after. */
-		if (rxtime_recv(c->io.fd, &head, 1, MSG_PEEK | MSG_DONTWAIT, &at) < 0 || !at ||
-		    at > deadline)
+		/* A peek takes a pending error (ICMP unreachable) as a read
+		 * does: it is counted here, or it would be lost. */
+		if (rxtime_recv(c->io.fd, &head, 1, MSG_PEEK | MSG_DONTWAIT, &at) < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				conn_close(w, c, dgram_errno_class(errno));
 			return;
-		ssize_t n = rxtime_read(c->io.fd, w->scratch, WORKER_SCRATCH, &w->rx_ns);
-		if (n < 0)
-			return; /* the loop's read meets the error and counts it */
+		}
+		/* A datagram with no stamp came when it is read: after. */
+		if (!at || at > deadline)
+			return;
+		ssize_t n = rxtime_recv(c->io.fd, w->scratch, WORKER_SCRATCH, MSG_DONTWAIT, &w->rx_ns);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				conn_close(w, c, dgram_errno_class(errno));
+			return;
+		}
 		w->stats.counter[ST_BYTES_IN] += n;
-		conn_on_message(w, c, w->scratch, (size_t)n, c->written, false);
+		if (!oversized(w, (size_t)n, 0))
+			conn_on_message(w, c, w->scratch, (size_t)n, c->written, false);
 	}
 }
 

@@ -633,6 +633,10 @@ ssize_t tls_conn_read(struct worker *w, struct conn *c, void *buf, size_t n)
 	bool more;
 	ssize_t r = tls_ssl_read(c->tls, buf, n, &more);
 
+	/* Records the library held from an earlier socket read came by then. */
+	if (r > 0 && !w->rx_ns)
+		w->rx_ns = tls_bio_last_at(SSL_get_rbio(c->tls));
+
 	if (r < 0 && errno == EPROTO) {
 		conn_failed(w, c);
 		errno = EPROTO;

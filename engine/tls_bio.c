@@ -13,6 +13,7 @@
 struct tls_bio_sock {
 	struct worker *w;
 	int fd;
+	uint64_t last_at; /* the stamp of the last read with data */
 };
 
 static int sock_read(BIO *b, char *p, int n)
@@ -24,7 +25,7 @@ static int sock_read(BIO *b, char *p, int n)
 	BIO_clear_retry_flags(b);
 	r = rxtime_read(s->fd, p, (size_t)n, &at);
 	if (r > 0 && at)
-		s->w->rx_ns = at; /* the last read with data: its last segment */
+		s->w->rx_ns = s->last_at = at; /* the last read with data: its last segment */
 	else if (r == 0)
 		BIO_set_flags(b, BIO_FLAGS_IN_EOF); /* SSL_OP_IGNORE_UNEXPECTED_EOF asks */
 	else if (r < 0 && (errno == EAGAIN || errno == EINTR))
@@ -97,8 +98,15 @@ BIO *tls_bio_new(const BIO_METHOD *m, struct worker *w, int fd)
 		free(s);
 		return NULL;
 	}
-	*s = (struct tls_bio_sock){ w, fd };
+	*s = (struct tls_bio_sock){ w, fd, 0 };
 	BIO_set_data(b, s);
 	BIO_set_init(b, 1);
 	return b;
+}
+
+uint64_t tls_bio_last_at(const BIO *b)
+{
+	const struct tls_bio_sock *s = BIO_get_data((BIO *)b);
+
+	return s ? s->last_at : 0;
 }

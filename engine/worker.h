@@ -81,6 +81,8 @@ struct worker {
 	ev_prepare pacer_prepare; /* sends what fell due while the loop was busy */
 	ev_idle tick_idle;        /* tick mode: the poll after a tick's sleep does not block */
 	uint64_t rx_ns;           /* kernel's arrival time of the read being parsed; 0: unknown */
+	uint64_t read_by;         /* reading for an expired request: data received later is its
+				   * timeout (conn_read_arrived); 0: no bound */
 	uint64_t next_due; /* intended time of the next scheduled request */
 	uint64_t armed_at; /* absolute time the timerfd fires; 0 when not armed */
 	uint64_t *backlog; /* intended times waiting for a connection with room */

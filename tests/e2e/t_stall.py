@@ -21,35 +21,20 @@ error."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from tap import ROOT, SURGE, Serve, children, done, ok, write_scenario  # noqa: E402
 
 
-def stalled_run(delay, label, tls=False, udp=False):
-    """A 3 s run at 200/s, timeout 100 ms, against echo (DNS over UDP with
-    udp) answering after `delay`; its one worker stopped for 400 ms at
-    ~1.2 s. The JSON report."""
-    if udp:
-        srv = Serve("dns", "--delay", delay)
-        scn = write_scenario("""
-local dns = require "surge.proto.dns"
-return { target = "udp://127.0.0.1:%d",
-         protocol = dns.udp { queries = "%s/scenarios/data/queries.txt", pipeline = 4 },
-         connections = 8, rate = 200, duration = "3s", timeout = "100ms" }
-""" % (srv.port, ROOT))
-    else:
-        srv = Serve("echo", "--delay", delay, *(["--tls"] if tls else []))
-        scn = write_scenario("""
-local echo = require "surge.proto.echo"
-return { target = "%s://127.0.0.1:%d", protocol = echo.new { size = 16 }, %s
-         connections = 8, rate = 200, duration = "3s", timeout = "100ms" }
-""" % ("tls" if tls else "tcp", srv.port,
-           'tls = { ca = "%s.ca.pem" },' % srv.ready if tls else ""))
+def stalled(scn, label):
+    """Runs scn for its 3 s with its one worker stopped for 400 ms at
+    ~1.2 s: (exit code, the JSON report or None, stderr)."""
     js = os.path.join(tempfile.mkdtemp(prefix="surge-stall-"), "r.json")
     p = subprocess.Popen([SURGE, "run", scn, "-w", "1", "-q", "--no-progress", "--json", js],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -67,13 +52,37 @@ return { target = "%s://127.0.0.1:%d", protocol = echo.new { size = 16 }, %s
         time.sleep(0.4)
         os.kill(worker, signal.SIGCONT)
     out, err = p.communicate(timeout=60)
-    srv.stop()
     ok(stopped, "%s: the worker (pid %s) was stopped for 400 ms" % (label, worker))
     try:
         with open(js) as f:
             return p.returncode, json.load(f), err
     except (OSError, ValueError):
         return p.returncode, None, err
+
+
+def stalled_run(delay, label, tls=False, udp=False):
+    """200 requests a second, timeout 100 ms, against echo (DNS over UDP
+    with udp) answering after `delay`, across the stall."""
+    if udp:
+        srv = Serve("dns", "--delay", delay)
+        scn = write_scenario("""
+local dns = require "surge.proto.dns"
+return { target = "udp://127.0.0.1:%d",
+         protocol = dns.udp { queries = "%s/scenarios/data/queries.txt", pipeline = 4 },
+         connections = 8, rate = 200, duration = "3s", timeout = "100ms" }
+""" % (srv.port, ROOT))
+    else:
+        srv = Serve("echo", "--delay", delay, *(["--tls"] if tls else []))
+        scn = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "%s://127.0.0.1:%d", protocol = echo.new { size = 16 }, %s
+         connections = 8, rate = 200, duration = "3s", timeout = "100ms" }
+""" % ("tls" if tls else "tcp", srv.port,
+           'tls = { ca = "%s.ca.pem" },' % srv.ready if tls else ""))
+    try:
+        return stalled(scn, label)
+    finally:
+        srv.stop()
 
 
 def in_time(label, **kw):
@@ -110,4 +119,56 @@ in_time("over TLS", tls=True)
 in_time("over UDP", udp=True)
 late("answers late")
 late("over UDP, answers late", udp=True)
+
+
+def close_delimited_server():
+    """An HTTP/1.0 server whose answer's head and body come after 20 ms and
+    whose body ends with the connection, 300 ms later: each answer is whole
+    only at the close, long after a 100 ms timeout."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(64)
+
+    def serve(conn):
+        with conn:
+            try:
+                conn.recv(4096)
+                time.sleep(0.02)
+                conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nbody")
+                time.sleep(0.3)
+            except OSError:
+                pass
+
+    def accept():
+        while True:
+            try:
+                conn, _ = ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return ls
+
+
+# The stream's end has no stamp: read for an expired request it is the
+# timeout, not the end of a close-delimited body (which completed such an
+# answer 466-500 ms after it was sent, against a 100 ms timeout).
+ls = close_delimited_server()
+scn = write_scenario("""
+local http = require "surge.proto.http"
+return { target = "http://127.0.0.1:%d", protocol = http.client { path = "/" },
+         connections = 8, rate = 20, duration = "3s", timeout = "100ms" }
+""" % ls.getsockname()[1])
+rc, j, err = stalled(scn, "close-delimited HTTP")
+ls.close()
+ok(j is not None, "close-delimited HTTP: a JSON report", err)
+if j:
+    req, errs = j["totals"]["requests"], j["totals"]["errors"]
+    timeouts = errs["by_class"]["request_timeout"]
+    ok(req["completed"] == 0 and timeouts > 0 and timeouts + req["unfinished"] == req["sent"],
+       "close-delimited HTTP: none completed, every request timed out or was cut by the end "
+       "(%d sent, %d completed, %d timeouts, %d unfinished)"
+       % (req["sent"], req["completed"], timeouts, req["unfinished"]), err)
+
 done()

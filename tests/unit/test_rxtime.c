@@ -97,6 +97,31 @@ static void peek_then_read(void)
 	close(fds[1]);
 }
 
+/* A peek takes a UDP socket's pending error (ICMP port unreachable) as a
+ * read does, so whoever peeks must count it: the read after finds nothing. */
+static void peek_takes_error(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int closed = socket(AF_INET, SOCK_DGRAM, 0), fd = socket(AF_INET, SOCK_DGRAM, 0);
+	char b;
+	uint64_t at;
+
+	if (!ok(closed >= 0 && fd >= 0 && bind(closed, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		    getsockname(closed, (struct sockaddr *)&a, &len) == 0,
+		"peek error: a port to close"))
+		return;
+	close(closed); /* nothing listens there now */
+	ok(connect(fd, (struct sockaddr *)&a, len) == 0 && write(fd, "q", 1) == 1,
+	   "peek error: a datagram to the closed port");
+	pause_ns(20 * NS_PER_MS);
+	ok(rxtime_recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT, &at) < 0 && errno == ECONNREFUSED,
+	   "peek error: the peek returns ECONNREFUSED");
+	ok(rxtime_recv(fd, &b, 1, MSG_DONTWAIT, &at) < 0 && errno == EAGAIN,
+	   "peek error: and takes it: the read after says EAGAIN");
+	close(fd);
+}
+
 int main(void)
 {
 	/* The kernel turns stamping on for the whole machine a moment after the
@@ -110,6 +135,7 @@ int main(void)
 	late_read(SOCK_STREAM, "TCP");
 	late_read(SOCK_DGRAM, "UDP");
 	peek_then_read();
+	peek_takes_error();
 
 	int fds[2];
 	char buf[8];
