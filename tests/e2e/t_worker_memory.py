@@ -69,11 +69,15 @@ ok(waited > 0, "requests waited in the backlog (at %d of %d seconds' ends)"
 if at6 is not None and at18 is not None:
     grown = at18 - at6
     # The ring still touches as many slots as requests ever waited at once
-    # (8 bytes each): a burst of 8000 behind a stalled loop is 64 KiB.
-    # ASan's allocator hands out fresh chunks for a while even without a
-    # quarantine (+52..+88 KiB seen over these 12 s): a looser bound there,
-    # still well under the old ring's growth.
-    bound = 192 if os.environ.get("SURGE_ASAN") else 64
+    # (8 bytes each): a burst of 8000 behind a stalled loop is 64 KiB. And a
+    # latency outlier of a size not seen in the first 6 s (a VM hiccup of
+    # tens of ms) makes a new page of counts resident in each histogram
+    # that records it (+80 and +92 KiB seen on one machine, +0..+48 in most
+    # runs, the same with the code before the last changes). ASan's
+    # allocator hands out fresh chunks for a while even without a
+    # quarantine (+52..+88 KiB). One bound for both, still half the old
+    # ring's growth.
+    bound = 192
     ok(grown <= bound, "worker RssAnon from 6 s to 18 s: %d -> %d KiB (+%d; a ring that never "
        "started over grew ~380 KiB here; bound %d)" % (at6, at18, grown, bound))
 else:
