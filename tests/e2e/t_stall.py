@@ -2,16 +2,16 @@
 # surge-test: alone (tests/run): stops a worker for a measured while
 """A request timeout is judged by when the answer arrived, not by when a
 stalled client came round to read it. The worker is stopped (SIGSTOP) for
-400 ms while its requests are in flight; the server answers each after
+600 ms while its requests are in flight; the server answers each after
 20 ms, so the kernel receives (and stamps) every answer long before its
-100 ms deadline. When the worker runs again, both the deadline and the
+250 ms deadline. When the worker runs again, both the deadline and the
 socket are ready: the expiry reads what came by the deadline first, so
 those answers complete and no request times out. (Before, the expiry ran
 first and ~4 requests in flight at the stop were counted as timeouts the
 server never caused.)
 
 The other way round, the same stall with answers that come after the
-deadline (150 ms against 100 ms): every request still times out and none
+deadline (400 ms against 250 ms): every request still times out and none
 completes, so reading first invents no answer. And the first case again over
 TLS, whose answers are stamped by surge's BIO as the records are read, and
 over UDP (DNS against `surge serve dns`, no retries), where each datagram
@@ -33,7 +33,7 @@ from tap import ROOT, SURGE, Serve, children, done, ok, write_scenario  # noqa: 
 
 
 def stalled(scn, label):
-    """Runs scn for its 3 s with its one worker stopped for 400 ms at
+    """Runs scn for its 3 s with its one worker stopped for 600 ms at
     ~1.2 s: (exit code, the JSON report or None, stderr)."""
     js = os.path.join(tempfile.mkdtemp(prefix="surge-stall-"), "r.json")
     p = subprocess.Popen([SURGE, "run", scn, "-w", "1", "-q", "--no-progress", "--json", js],
@@ -49,10 +49,10 @@ def stalled(scn, label):
     if worker:
         os.kill(worker, signal.SIGSTOP)
         stopped = True
-        time.sleep(0.4)
+        time.sleep(0.6)
         os.kill(worker, signal.SIGCONT)
     out, err = p.communicate(timeout=60)
-    ok(stopped, "%s: the worker (pid %s) was stopped for 400 ms" % (label, worker))
+    ok(stopped, "%s: the worker (pid %s) was stopped for 600 ms" % (label, worker))
     try:
         with open(js) as f:
             return p.returncode, json.load(f), err
@@ -61,7 +61,8 @@ def stalled(scn, label):
 
 
 def stalled_run(delay, label, tls=False, udp=False):
-    """200 requests a second, timeout 100 ms, against echo (DNS over UDP
+    """200 requests a second, timeout 250 ms (far from any hiccup of the
+    server's), against echo (DNS over UDP
     with udp) answering after `delay`, across the stall."""
     if udp:
         srv = Serve("dns", "--delay", delay)
@@ -69,14 +70,14 @@ def stalled_run(delay, label, tls=False, udp=False):
 local dns = require "surge.proto.dns"
 return { target = "udp://127.0.0.1:%d",
          protocol = dns.udp { queries = "%s/scenarios/data/queries.txt", pipeline = 4 },
-         connections = 8, rate = 200, duration = "3s", timeout = "100ms" }
+         connections = 8, rate = 200, duration = "3s", timeout = "250ms" }
 """ % (srv.port, ROOT))
     else:
         srv = Serve("echo", "--delay", delay, *(["--tls"] if tls else []))
         scn = write_scenario("""
 local echo = require "surge.proto.echo"
 return { target = "%s://127.0.0.1:%d", protocol = echo.new { size = 16 }, %s
-         connections = 8, rate = 200, duration = "3s", timeout = "100ms" }
+         connections = 8, rate = 200, duration = "3s", timeout = "250ms" }
 """ % ("tls" if tls else "tcp", srv.port,
            'tls = { ca = "%s.ca.pem" },' % srv.ready if tls else ""))
     try:
@@ -103,7 +104,7 @@ def in_time(label, **kw):
 def late(label, **kw):
     """Answers after the deadline: none completes; every request sent timed
     out (or, over TCP, was cut by the run's end)."""
-    rc, j, err = stalled_run("150ms", label, **kw)
+    rc, j, err = stalled_run("400ms", label, **kw)
     ok(j is not None, "%s: a JSON report" % label, err)
     if j:
         req, errs = j["totals"]["requests"], j["totals"]["errors"]
@@ -123,8 +124,8 @@ late("over UDP, answers late", udp=True)
 
 def close_delimited_server():
     """An HTTP/1.0 server whose answer's head and body come after 20 ms and
-    whose body ends with the connection, 300 ms later: each answer is whole
-    only at the close, long after a 100 ms timeout."""
+    whose body ends with the connection, 500 ms later: each answer is whole
+    only at the close, long after a 250 ms timeout."""
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
     ls.listen(64)
@@ -135,7 +136,7 @@ def close_delimited_server():
                 conn.recv(4096)
                 time.sleep(0.02)
                 conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nbody")
-                time.sleep(0.3)
+                time.sleep(0.5)
             except OSError:
                 pass
 
@@ -158,7 +159,7 @@ ls = close_delimited_server()
 scn = write_scenario("""
 local http = require "surge.proto.http"
 return { target = "http://127.0.0.1:%d", protocol = http.client { path = "/" },
-         connections = 8, rate = 20, duration = "3s", timeout = "100ms" }
+         connections = 8, rate = 20, duration = "3s", timeout = "250ms" }
 """ % ls.getsockname()[1])
 rc, j, err = stalled(scn, "close-delimited HTTP")
 ls.close()
