@@ -9,7 +9,6 @@
 #include "tls.h"
 #include "worker.h"
 
-
 /* A stamp taken after `now` (earlier in the same loop turn) has not expired:
  * the unsigned difference would wrap. */
 static bool expired(uint64_t since, uint64_t limit, uint64_t now)

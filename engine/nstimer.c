@@ -16,9 +16,10 @@ int nstimer_init(struct nstimer *t, struct ev_loop *loop, void (*cb)(struct ev_l
 	ev_io_init(&t->io, cb, fd, EV_READ);
 	if (fd < 0)
 		return -errno;
-	/* Before the I/O of the same loop turn, as libev runs its timers: a
-	 * request whose timeout and answer are both ready after a stall is
-	 * judged timed out, as it was, not completed at past its timeout. */
+	/* Before the I/O of the same loop turn, as libev runs its timers: an
+	 * expiry reads its connection itself and judges each read by the
+	 * kernel's stamp (conn_read_arrived, dgram_read_arrived_by), where the
+	 * I/O callback would complete an answer received past its deadline. */
 	ev_set_priority(&t->io, EV_MAXPRI);
 	ev_io_start(loop, &t->io);
 	return 0;

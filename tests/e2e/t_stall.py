@@ -101,10 +101,9 @@ def in_time(label, **kw):
                                                              errs["total"]), err)
 
 
-def late(label, **kw):
-    """Answers after the deadline: none completes; every request sent timed
-    out (or, over TCP, was cut by the run's end)."""
-    rc, j, err = stalled_run("400ms", label, **kw)
+def none_completed(label, j, err):
+    """Answers that come after the deadline: none completes; every request
+    sent timed out (or, over TCP, was cut by the run's end)."""
     ok(j is not None, "%s: a JSON report" % label, err)
     if j:
         req, errs = j["totals"]["requests"], j["totals"]["errors"]
@@ -112,7 +111,12 @@ def late(label, **kw):
         ok(req["completed"] == 0 and timeouts > 0 and timeouts + req["unfinished"] == req["sent"],
            "%s: none completed, every request sent timed out or was cut by the end (%d sent, "
            "%d completed, %d timeouts, %d unfinished)"
-           % (label, req["sent"], req["completed"], timeouts, req["unfinished"]))
+           % (label, req["sent"], req["completed"], timeouts, req["unfinished"]), err)
+
+
+def late(label, **kw):
+    rc, j, err = stalled_run("400ms", label, **kw)
+    none_completed(label, j, err)
 
 
 in_time("answers in time")
@@ -163,13 +167,5 @@ return { target = "http://127.0.0.1:%d", protocol = http.client { path = "/" },
 """ % ls.getsockname()[1])
 rc, j, err = stalled(scn, "close-delimited HTTP")
 ls.close()
-ok(j is not None, "close-delimited HTTP: a JSON report", err)
-if j:
-    req, errs = j["totals"]["requests"], j["totals"]["errors"]
-    timeouts = errs["by_class"]["request_timeout"]
-    ok(req["completed"] == 0 and timeouts > 0 and timeouts + req["unfinished"] == req["sent"],
-       "close-delimited HTTP: none completed, every request timed out or was cut by the end "
-       "(%d sent, %d completed, %d timeouts, %d unfinished)"
-       % (req["sent"], req["completed"], timeouts, req["unfinished"]), err)
-
+none_completed("close-delimited HTTP", j, err)
 done()
