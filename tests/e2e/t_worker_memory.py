@@ -75,9 +75,9 @@ if at6 is not None and at18 is not None:
     # that records it (+80 and +92 KiB seen on one machine, +0..+48 in most
     # runs, the same with the code before the last changes). ASan's
     # allocator hands out fresh chunks for a while even without a
-    # quarantine (+52..+88 KiB). One bound for both, still half the old
-    # ring's growth.
-    bound = 192
+    # quarantine (+52..+88 KiB, and +232 once on top of an outlier's
+    # pages): 320 there. Both bounds stay under the old ring's ~380.
+    bound = 320 if os.environ.get("SURGE_ASAN") else 192
     ok(grown <= bound, "worker RssAnon from 6 s to 18 s: %d -> %d KiB (+%d; a ring that never "
        "started over grew ~380 KiB here; bound %d)" % (at6, at18, grown, bound))
 else:
