@@ -79,6 +79,7 @@ void pool_conn_closed(struct worker *w, struct conn *c, bool failed)
 	if (c->id < w->target && !c->in_free && !c->session_live) {
 		c->in_free = 1;
 		conn_list_push(&w->free, w->conns, c);
+		worker_wake_tick(w);
 	}
 }
 
@@ -191,6 +192,24 @@ void pool_upkeep(struct worker *w, uint64_t now)
 		if (!reconnect(w, c))
 			break;
 	}
+}
+
+uint64_t pool_upkeep_due(const struct worker *w, uint64_t now)
+{
+	const struct options *o = w->opt;
+	uint64_t t = now > w->start_ns ? now - w->start_ns : 0;
+
+	if (w->free.head != CONN_LIST_NONE)
+		return now;
+	/* The segment holding t (zero-length ones never do); past the last
+	 * the target stays 0. */
+	for (size_t i = 0; i < o->nconn_segs; i++) {
+		const struct rate_segment *s = &o->conn_segs[i];
+		if (s->t1 <= t)
+			continue;
+		return s->r0 != s->r1 ? now : w->start_ns + s->t1;
+	}
+	return UINT64_MAX;
 }
 
 /* With think time the connections are meant to be mostly idle: opened

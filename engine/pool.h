@@ -26,6 +26,11 @@ uint32_t pool_share(uint32_t total, uint32_t index, uint32_t count);
 uint64_t pool_connect_phase_ns(const struct options *o);
 /* Opens or retires connections toward the ramp's value at now (ns). */
 void pool_upkeep(struct worker *w, uint64_t now);
+/* When the upkeep next has work: now while a slot waits to connect or the
+ * connection target moves (a ramp), else when the target's flat stretch
+ * ends (absolute ns; UINT64_MAX: never). A slot that comes free later is
+ * not foreseen: pool_conn_closed wakes the worker's tick for it. */
+uint64_t pool_upkeep_due(const struct worker *w, uint64_t now);
 /* The ready list: open connections that can take another request. Push is a
  * no-op for one already on it, remove for one not on it. */
 void pool_ready_push(struct worker *w, struct conn *c);

@@ -118,6 +118,7 @@ static void closer_start(struct worker *w, enum worker_closing mode)
 /* The drain is over (or given up): everything left closes, in batches. */
 static void finish(struct worker *w)
 {
+	w->tick_resting = false; /* stopped for good: nothing wakes it */
 	ev_timer_stop(w->loop, &w->tick);
 	ev_timer_stop(w->loop, &w->interval);
 	deadline_stop(w);
@@ -129,6 +130,7 @@ static void begin_stop(struct worker *w)
 	if (w->stopping)
 		return;
 	w->stopping = true;
+	worker_wake_tick(w);
 	dispatch_stop(w);
 	w->end_ns = clock_ns();
 	/* Closed model keeps nothing back: idle connections close now (in
@@ -137,10 +139,47 @@ static void begin_stop(struct worker *w)
 	closer_start(w, CLOSING_IDLE);
 }
 
+static void tick_set(struct worker *w, double after)
+{
+	ev_timer_stop(w->loop, &w->tick);
+	ev_timer_set(&w->tick, after, TICK_S);
+	ev_timer_start(w->loop, &w->tick);
+}
+
+void worker_wake_tick(struct worker *w)
+{
+	if (!w->tick_resting)
+		return;
+	w->tick_resting = false;
+	tick_set(w, 0.);
+}
+
+/* The tick has work while the pool does (pool_upkeep_due), connections age
+ * (churn), a request count may end the run, or the stop is on. Without any
+ * it rests until the pool's next change or the run's end: 51 workers
+ * holding a million idle connections woke 5100 times a second for
+ * nothing. */
+static void tick_plan(struct worker *w, uint64_t now)
+{
+	uint64_t at = w->start_ns + w->opt->duration_ns, pool_at;
+
+	if (w->stopping || w->churn.expires || w->quota.share != UINT64_MAX)
+		return;
+	pool_at = pool_upkeep_due(w, now);
+	if (pool_at < at)
+		at = pool_at;
+	if (at <= now + (uint64_t)(TICK_S * NS_PER_SEC))
+		return;
+	w->tick_resting = true;
+	tick_set(w, (double)(at - now) / 1e9);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker *w = ev_userdata(loop);
 	uint64_t now = clock_ns();
+
+	w->tick_resting = false;
 
 	if (!w->stopping && now >= w->start_ns + w->opt->duration_ns) {
 		/* The schedule's last requests go, late if the loop was. */
@@ -160,6 +199,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	}
 	churn_tick(w, now);
 	pool_upkeep(w, now);
+	tick_plan(w, now);
 }
 
 static void interval_cb(struct ev_loop *loop, ev_timer *t, int revents)

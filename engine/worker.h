@@ -92,6 +92,7 @@ struct worker {
 	struct churn churn;      /* requests_per_connection, connection_lifetime */
 
 	ev_timer tick;     /* pool upkeep, end of the run and of its drain */
+	bool tick_resting; /* nothing for the tick until its timer says (worker_wake_tick) */
 	ev_timer interval; /* ships stats every second */
 	ev_signal sigterm, sigusr1;
 	uint64_t start_ns, end_ns;
@@ -120,5 +121,9 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	       uint64_t start_ns, int report_fd, int control_fd);
 
 void worker_log(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Something for the tick came up (a slot came free, the stop began): a
+ * resting tick runs at the loop's next turn. */
+void worker_wake_tick(struct worker *w);
 
 #endif
