@@ -70,19 +70,12 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 		send_closed(w, c);
 		return;
 	}
-	if (w->backlog_len > 0) {
+	if (w->backlog.len > 0) {
 		bool corked = c->corked;
 		c->corked = 1;
-		while (w->backlog_len > 0 && c->state == CONN_OPEN && !c->draining &&
-		       c->inflight < o->pipeline) {
-			uint64_t due = w->backlog[w->backlog_head];
-			/* Emptied, the ring starts over at its first slot: a head
-			 * that only moved on would touch a new page of the
-			 * (100000-slot, 800 KB) array every 512 requests that
-			 * waited — resident memory that grew for hours. */
-			w->backlog_head = --w->backlog_len ? (w->backlog_head + 1) % w->backlog_cap : 0;
-			conn_send_request(w, c, due);
-		}
+		while (w->backlog.len > 0 && c->state == CONN_OPEN && !c->draining &&
+		       c->inflight < o->pipeline)
+			conn_send_request(w, c, backlog_pop(&w->backlog));
 		if (!corked)
 			conn_uncork(w, c);
 	}
@@ -127,12 +120,8 @@ static struct conn *send_due(struct worker *w, uint64_t due)
 			pool_ready_push(w, c);
 		return c;
 	}
-	if (w->backlog_len == w->backlog_cap) {
+	if (!backlog_push(&w->backlog, due))
 		w->stats.counter[ST_DROPPED]++;
-		return NULL;
-	}
-	w->backlog[(w->backlog_head + w->backlog_len) % w->backlog_cap] = due;
-	w->backlog_len++;
 	return NULL;
 }
 
@@ -319,9 +308,7 @@ int dispatch_init(struct worker *w)
 		       &w->pacer);
 	if (rc < 0)
 		return rc;
-	w->backlog_cap = o->backlog_max ? o->backlog_max : 1;
-	w->backlog = calloc(w->backlog_cap, sizeof(*w->backlog));
-	if (!w->backlog)
+	if (backlog_init(&w->backlog, o->backlog_max) < 0)
 		return -ENOMEM;
 	w->pacer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->pacer_fd < 0)
@@ -347,8 +334,7 @@ void dispatch_stop(struct worker *w)
 		ev_prepare_stop(w->loop, &w->pacer_prepare);
 		ev_idle_stop(w->loop, &w->tick_idle);
 	}
-	w->stats.counter[ST_DROPPED] += w->backlog_len;
-	w->backlog_len = w->backlog_head = 0;
+	w->stats.counter[ST_DROPPED] += backlog_clear(&w->backlog);
 }
 
 void dispatch_free(struct worker *w)
@@ -358,8 +344,7 @@ void dispatch_free(struct worker *w)
 	w->pacer_fd = -1;
 	pacer_free(w->pacer);
 	w->pacer = NULL;
-	free(w->backlog);
-	w->backlog = NULL;
+	backlog_free(&w->backlog);
 }
 
 bool dispatch_quota_done(struct worker *w, uint64_t now)
@@ -370,7 +355,7 @@ bool dispatch_quota_done(struct worker *w, uint64_t now)
 		return false;
 	/* Open model: the last entry taken is sent (next_due is past it) or
 	 * dropped, and none waits in the backlog. */
-	if (w->opt->rate_segs ? q->taken < q->share || w->next_due != UINT64_MAX || w->backlog_len > 0
+	if (w->opt->rate_segs ? q->taken < q->share || w->next_due != UINT64_MAX || w->backlog.len > 0
 			      : quota_may_send(q))
 		return false;
 	/* The last request sent, or (open model) the last one dropped. */

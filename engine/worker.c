@@ -47,7 +47,7 @@ static void ship_interval(struct worker *w, uint32_t second)
 	w->stats.gauge[GA_CONNS_OPEN] = w->open;
 	w->stats.gauge[GA_CONNS_TARGET] = w->target;
 	w->stats.gauge[GA_INFLIGHT] = w->inflight;
-	w->stats.gauge[GA_BACKLOG] = w->backlog_len;
+	w->stats.gauge[GA_BACKLOG] = w->backlog.len;
 	w->stats.gauge[GA_CONNS_PEAK] = w->open_peak;
 	if (stats_encode(&w->stats, &w->ship) == 0)
 		ipc_send(w->report_fd, IPC_INTERVAL, w->index, second, buf_start(&w->ship),

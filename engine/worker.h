@@ -13,6 +13,7 @@
 
 #include "addrset.h"
 #include "alarm.h"
+#include "backlog.h"
 #include "churn.h"
 #include "conn.h"
 #include "conn_list.h"
@@ -85,8 +86,7 @@ struct worker {
 				   * timeout (conn_read_arrived); 0: no bound */
 	uint64_t next_due; /* intended time of the next scheduled request */
 	uint64_t armed_at; /* absolute time the timerfd fires; 0 when not armed */
-	uint64_t *backlog; /* intended times waiting for a connection with room */
-	uint32_t backlog_head, backlog_len, backlog_cap;
+	struct backlog backlog; /* intended times waiting for a connection with room */
 	struct quota quota; /* requests = N: this worker's share (quota.h) */
 	struct samples *samples; /* --samples: this worker's part, or NULL */
 	struct churn churn;      /* requests_per_connection, connection_lifetime */
