@@ -26,7 +26,7 @@ enum counter {
 	C_SESSIONS,   /* PLAY answered */
 	C_PACKETS,    /* RTP packets sent */
 	C_RTP_BYTES,  /* RTP bytes sent (without the 4-byte interleave header) */
-	C_LOST,       /* packets never sent (--loss) */
+	C_LOST,       /* packets never sent (--loss) that a later packet revealed */
 	C_REORDERED,  /* packets sent after their successor (--reorder) */
 	C_KEYFRAMES,  /* keyframe packets sent */
 	C_RTCP,       /* sender reports sent */
@@ -37,6 +37,8 @@ enum counter {
 	C_JITTER_US,  /* sum over tracks of the RFC 3550 jitter of the send times */
 	C_JITTER_TRACKS,
 	C_ERRORS,     /* 4xx/5xx answers */
+	C_LOST_EDGES, /* never sent, before a track's first packet or after its last:
+		       * a reader that counts from the first packet cannot tell */
 };
 
 struct rtsp_config {
@@ -55,6 +57,7 @@ struct rtsp_track {
 	uint16_t seq, held_seq;
 	uint32_t ssrc, ts_base, held_ts;
 	uint32_t packets, octets; /* for RTCP SR (RFC 3550 6.4.1) */
+	uint32_t unrevealed;      /* lost since the last packet sent */
 	uint64_t next_due;  /* ideal send time of the next packet */
 	uint64_t delay;     /* injected delay of that packet */
 	uint64_t next_key, next_rtcp;
@@ -471,10 +474,16 @@ static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_c
 	reply(c, r->cseq, "200 OK", headers, NULL);
 }
 
-/* Each track's final send-time jitter, once (TEARDOWN or close). */
-static void count_jitter(struct serve_conn *c, struct rtsp_state *s)
+/* Each track's end, once (TEARDOWN or close): its final send-time jitter,
+ * and the losses after its last packet, which no reader can see (counted
+ * apart, so `lost` is what a reader reports). */
+static void count_track_ends(struct serve_conn *c, struct rtsp_state *s)
 {
 	for (int i = 0; i < MAX_TRACKS; i++) {
+		if (s->tr[i].unrevealed) {
+			serve_conn_count(c, C_LOST_EDGES, s->tr[i].unrevealed);
+			s->tr[i].unrevealed = 0;
+		}
 		if (!s->tr[i].jit_started)
 			continue;
 		serve_conn_count(c, C_JITTER_US, (uint64_t)(s->tr[i].jitter / 1000 + 0.5));
@@ -536,7 +545,7 @@ static ssize_t rtsp_input(struct serve_conn *c, void *state, const uint8_t *in, 
 			if (r.method[0] == 'T') {
 				serve_conn_count(c, C_TEARDOWNS, 1);
 				s->session = 0;
-				count_jitter(c, s);
+				count_track_ends(c, s);
 				memset(s->tr, 0, sizeof(s->tr));
 			}
 		}
@@ -582,6 +591,12 @@ static int send_packet(struct serve_conn *c, struct rtsp_state *s, struct rtsp_t
 	}
 	t->transit = transit;
 	t->jit_started = true;
+	/* The gap before this packet is what a reader can see, unless it is
+	 * the track's first (RFC 3550 A.1 counts from the first received). */
+	if (t->unrevealed) {
+		serve_conn_count(c, t->packets ? C_LOST : C_LOST_EDGES, t->unrevealed);
+		t->unrevealed = 0;
+	}
 	t->packets++;
 	t->octets += (uint32_t)cfg->packet_size - 12;
 	serve_conn_count(c, C_PACKETS, 1);
@@ -603,10 +618,13 @@ static void emit(struct serve_conn *c, struct rtsp_state *s, struct rtsp_track *
 	if (key)
 		t->next_key += cfg->keyframe_ns;
 	if (chance(c, cfg->loss)) {
-		serve_conn_count(c, C_LOST, 1);
+		t->unrevealed++;
 		return;
 	}
-	if (!t->held && chance(c, cfg->reorder)) {
+	/* A track's first packet is not held: with nothing before it, a
+	 * reader could not tell it late (RFC 3550 A.1 starts at the first
+	 * packet received) and would count one loss fewer. */
+	if (!t->held && t->packets > 0 && chance(c, cfg->reorder)) {
 		t->held = true;
 		t->held_seq = seq;
 		t->held_ts = ts;
@@ -676,7 +694,7 @@ static void rtsp_tick(struct serve_conn *c, void *state, uint64_t now)
 
 static void rtsp_close(struct serve_conn *c, void *state)
 {
-	count_jitter(c, state);
+	count_track_ends(c, state);
 }
 
 const struct serve_proto serve_rtsp_proto = {
@@ -696,7 +714,7 @@ const struct serve_proto serve_rtsp_proto = {
 	.conn_state_size = sizeof(struct rtsp_state),
 	.counter_names = { "sessions", "packets", "rtp_bytes", "lost", "reordered", "keyframes", "rtcp",
 			   "teardowns", "keepalives", "timeouts", "skipped", "jitter_us_sum",
-			   "jitter_tracks", "errors", NULL },
+			   "jitter_tracks", "errors", "lost_edges", NULL },
 	.config_new = rtsp_config_new,
 	.option = rtsp_option,
 	.config_check = rtsp_config_check,

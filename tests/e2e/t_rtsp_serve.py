@@ -85,16 +85,29 @@ diag("server: lost %s reordered %s jitter %.0f us; readers: lost %d reordered %d
      % (seen.get("lost"), seen.get("reordered"), seen.get("jitter_us_sum", 0) / max(seen.get("jitter_tracks", 1), 1),
         ctr(rep, "rtsp.lost"), ctr(rep, "rtsp.reordered"), rep["histograms"].get("rtsp.jitter", {}).get("mean", 0) / 1e3))
 ok(rc == 0, "faulty stream: run exits 0", out)
+# The server counts a loss as `lost` once a later packet of its track went
+# out (what a reader can see), and those before a track's first packet or
+# after its last as `lost_edges` (a reader counting from its first packet,
+# RFC 3550 A.1, cannot). Comparing readers with both together left 2-11
+# of ~170 unseen (one run past the 5% allowed).
 inj_lost, inj_re = seen.get("lost", 0), seen.get("reordered", 0)
+edges = seen.get("lost_edges", -1)
 ok(inj_lost > 100 and inj_re > 100, "faults were injected (lost %d, reordered %d)" % (inj_lost, inj_re))
-# Readers cut by the end of the run cannot see loss after their last
-# packet: they may report slightly less, never more.
+ok(0 <= edges < 40, "a few losses came before a track's first packet or after its last (%d)"
+   % edges)
+# What the cut of the run may still do: keep from a reader the packet that
+# would have revealed a loss (it misses one), or the late half of a
+# reordered pair (it counts one too many). Each needs a fault within the
+# few packets unread at the cut (0-23 seen): 3 either way is generous.
+# Before the edges were counted apart, 2-11 were missing.
 got_lost = ctr(rep, "rtsp.lost")
-ok(inj_lost * 0.95 <= got_lost <= inj_lost, "loss reported %d of %d injected (within 5%%, never more)"
-   % (got_lost, inj_lost))
+diag("unread at the cut: %d packets" % (seen.get("packets", 0) - ctr(rep, "rtsp.packets")))
+ok(inj_lost - 3 <= got_lost <= inj_lost + 3,
+   "loss reported %d of the %d a reader could see (%d more at a track's edges)"
+   % (got_lost, inj_lost, edges))
 got_re = ctr(rep, "rtsp.reordered")
 ok(inj_re * 0.95 <= got_re <= inj_re, "reordering reported %d of %d injected" % (got_re, inj_re))
-ok(ctr(rep, "rtsp.packets") + got_lost <= seen.get("packets") + inj_lost,
+ok(ctr(rep, "rtsp.packets") + got_lost <= seen.get("packets") + inj_lost + edges,
    "no packet counted twice", rep.get("counters"))
 jit = rep["histograms"].get("rtsp.jitter", {})
 srv_jit = seen.get("jitter_us_sum", 0) / max(seen.get("jitter_tracks", 1), 1) * 1e3
