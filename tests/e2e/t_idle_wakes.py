@@ -19,18 +19,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import SURGE, Serve, children, done, ok, run_json, write_scenario  # noqa: E402
+from tap import SURGE, Serve, children, done, ok, proc_status, run_json, write_scenario  # noqa: E402
 
 
 def wakes(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("voluntary_ctxt_switches:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
+    return proc_status(pid, "voluntary_ctxt_switches")
 
 
 srv = Serve("echo")

@@ -152,17 +152,23 @@ def children(parent):
     return pids
 
 
-def rss_anon_kib(pid):
-    """A process's anonymous resident memory (RssAnon: what it allocated,
-    not the shared libraries) in KiB, or None when it cannot be read."""
+def proc_status(pid, field):
+    """The number in a field of /proc/PID/status (e.g. "RssAnon" in KiB,
+    "voluntary_ctxt_switches"), or None when it cannot be read."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("RssAnon:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-    except (OSError, TypeError):
+    except (OSError, TypeError, ValueError):
         pass
     return None
+
+
+def rss_anon_kib(pid):
+    """A process's anonymous resident memory (RssAnon: what it allocated,
+    not the shared libraries) in KiB, or None when it cannot be read."""
+    return proc_status(pid, "RssAnon")
 
 
 def write_scenario(text, name="scenario.lua"):
