@@ -255,12 +255,13 @@ double pacer_integral(const struct rate_segment *segs, size_t nsegs, uint64_t t)
 	return floor(sum);
 }
 
-double pacer_rate_at(const struct rate_segment *segs, size_t nsegs, uint64_t t)
+const struct rate_segment *pacer_segment_at(const struct rate_segment *segs, size_t nsegs,
+					    uint64_t t)
 {
 	size_t lo = 0, hi = nsegs;
 
 	if (nsegs == 0 || t >= segs[nsegs - 1].t1)
-		return 0;
+		return NULL;
 	/* First segment with t1 > t: it holds t (zero-length ones never do). */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -270,5 +271,12 @@ double pacer_rate_at(const struct rate_segment *segs, size_t nsegs, uint64_t t)
 		else
 			lo = mid + 1;
 	}
-	return seg_value(&segs[lo], t);
+	return &segs[lo];
+}
+
+double pacer_rate_at(const struct rate_segment *segs, size_t nsegs, uint64_t t)
+{
+	const struct rate_segment *s = pacer_segment_at(segs, nsegs, t);
+
+	return s ? seg_value(s, t) : 0;
 }

@@ -38,5 +38,8 @@ uint64_t pacer_next(struct pacer *p);
 double pacer_integral(const struct rate_segment *segs, size_t nsegs, uint64_t t);
 /* Rate at time t (the value a ramp takes; also used for connection counts). */
 double pacer_rate_at(const struct rate_segment *segs, size_t nsegs, uint64_t t);
+/* The segment holding t (zero-length ones never do), or NULL past the last. */
+const struct rate_segment *pacer_segment_at(const struct rate_segment *segs, size_t nsegs,
+					    uint64_t t);
 
 #endif

@@ -198,18 +198,13 @@ uint64_t pool_upkeep_due(const struct worker *w, uint64_t now)
 {
 	const struct options *o = w->opt;
 	uint64_t t = now > w->start_ns ? now - w->start_ns : 0;
+	const struct rate_segment *s = pacer_segment_at(o->conn_segs, o->nconn_segs, t);
 
 	if (w->free.head != CONN_LIST_NONE)
 		return now;
-	/* The segment holding t (zero-length ones never do); past the last
-	 * the target stays 0. */
-	for (size_t i = 0; i < o->nconn_segs; i++) {
-		const struct rate_segment *s = &o->conn_segs[i];
-		if (s->t1 <= t)
-			continue;
-		return s->r0 != s->r1 ? now : w->start_ns + s->t1;
-	}
-	return UINT64_MAX;
+	if (!s)
+		return UINT64_MAX; /* past the last segment the target stays 0 */
+	return s->r0 != s->r1 ? now : w->start_ns + s->t1;
 }
 
 /* With think time the connections are meant to be mostly idle: opened
