@@ -146,7 +146,7 @@ def dot():
         print("  ratio surge/dnsperf: %.2f (closed model)" % (s_rate / d_rate if d_rate else 0))
         # The same at fixed rates (the "same rate"; what surge is for):
         # surge's open model vs dnsperf -Q, at fractions of what unbound
-        # answered above. Below ~17k/s uniform arrivals are more than 60 us
+        # answered above. Below 12.5k/s uniform arrivals are more than 80 us
         # apart, so each request is its own wake-up (its own context switch,
         # most of the cost on this VM); above, the pacer's window shares them.
         top = min(r.get("completed", 0), d_done) / a.secs
