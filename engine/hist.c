@@ -259,6 +259,11 @@ int hist_add(struct hist *dst, const struct hist *src)
 	return dst->clamped > before ? -ERANGE : 0;
 }
 
+int hist_reserve(struct hist *dst, const struct hist *src)
+{
+	return src->total > 0 ? counts_alloc(dst) : 0;
+}
+
 int64_t hist_total(const struct hist *h) { return h->total; }
 int64_t hist_clamped(const struct hist *h) { return h->clamped; }
 

@@ -206,39 +206,62 @@ int64_t stats_counter_by_name(const struct stats *s, const char *name)
 	return 0;
 }
 
+/* Everything stats_add needs of the allocator, before it adds anything: the
+ * counts of dst's histograms that src's would touch, dst's entries for src's
+ * names, its per-source arrays. Names it added are taken back on failure. */
+static int reserve(struct stats *dst, const struct stats *src)
+{
+	size_t ncounters = dst->nncounter, nhists = dst->nnhist;
+	int rc = 0;
+
+	for (int i = 0; i < HI__COUNT && rc >= 0; i++)
+		rc = hist_reserve(dst->hist[i], src->hist[i]);
+	for (size_t i = 0; i < src->nncounter && rc >= 0; i++)
+		rc = stats_counter_id(dst, src->ncounter[i].name);
+	for (size_t i = 0; i < src->nnhist && rc >= 0; i++) {
+		rc = stats_hist_id(dst, src->nhist[i].name);
+		if (rc >= 0)
+			rc = hist_reserve(dst->nhist[rc].h, src->nhist[i].h);
+	}
+	if (rc >= 0 && src->nsrc)
+		rc = stats_sources_init(dst, src->nsrc);
+	if (rc >= 0)
+		return 0;
+	for (size_t i = nhists; i < dst->nnhist; i++)
+		hist_free(dst->nhist[i].h);
+	dst->nnhist = nhists;
+	dst->nncounter = ncounters;
+	return rc;
+}
+
 int stats_add(struct stats *dst, const struct stats *src)
 {
+	int rc = reserve(dst, src);
+
+	if (rc < 0)
+		return rc;
 	for (int i = 0; i < ST__COUNT; i++)
 		dst->counter[i] += src->counter[i];
 	for (int i = 0; i < ERR__COUNT; i++)
 		dst->error[i] += src->error[i];
 	for (int i = 0; i < GA__COUNT; i++)
 		dst->gauge[i] += src->gauge[i];
-	/* A histogram's counts are allocated at its first add: -ENOMEM. */
+	/* Clamped values are counted in the histogram (hist_clamped): not a
+	 * failure of the merge. */
 	for (int i = 0; i < HI__COUNT; i++)
-		if (hist_add(dst->hist[i], src->hist[i]) == -ENOMEM)
-			return -ENOMEM;
+		hist_add(dst->hist[i], src->hist[i]);
+	/* Each name is dst's already (reserve): its id is a lookup. */
 	for (size_t i = 0; i < src->nncounter; i++) {
 		int id = stats_counter_id(dst, src->ncounter[i].name);
-		if (id < 0)
-			return id;
 		dst->ncounter[id].value += src->ncounter[i].value;
 	}
 	for (size_t i = 0; i < src->nnhist; i++) {
 		int id = stats_hist_id(dst, src->nhist[i].name);
-		if (id < 0)
-			return id;
-		if (hist_add(dst->nhist[id].h, src->nhist[i].h) == -ENOMEM)
-			return -ENOMEM;
+		hist_add(dst->nhist[id].h, src->nhist[i].h);
 	}
-	if (src->nsrc) {
-		int rc = stats_sources_init(dst, src->nsrc);
-		if (rc < 0)
-			return rc;
-		for (uint32_t i = 0; i < src->nsrc; i++) {
-			dst->src_conns[i] += src->src_conns[i];
-			dst->src_reqs[i] += src->src_reqs[i];
-		}
+	for (uint32_t i = 0; i < src->nsrc; i++) {
+		dst->src_conns[i] += src->src_conns[i];
+		dst->src_reqs[i] += src->src_reqs[i];
 	}
 	return 0;
 }
@@ -404,6 +427,9 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
 	if (rb_get(&b, &n, sizeof(n)) < 0)
 		goto fail;
 	for (uint32_t i = 0; i < n; i++) {
+		/* rc is 0 after a metric: a cut in the next one's name must
+		 * not return it as success. */
+		rc = -EINVAL;
 		if (rb_name(&b, name) < 0)
 			goto fail;
 		int id = stats_hist_id(out, name);

@@ -39,6 +39,10 @@ void hist_record_n(struct hist *h, int64_t value, int64_t count);
  * -EOVERFLOW (dst unchanged) when the total would pass INT64_MAX, or -ENOMEM
  * (dst unchanged) when dst's counts could not be allocated. */
 int hist_add(struct hist *dst, const struct hist *src);
+/* Allocates what hist_add(dst, src) would, so that a merge of many parts
+ * can take its memory first and then add without failing for it. Returns 0
+ * or -ENOMEM (dst's counts unchanged). */
+int hist_reserve(struct hist *dst, const struct hist *src);
 
 int64_t hist_total(const struct hist *h);
 int64_t hist_clamped(const struct hist *h);
