@@ -285,6 +285,22 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	r->start_epoch = l->start_time;
 	r->workers = (uint32_t)workers;
 	r->workers_lost = (uint32_t)lost;
+	/* Whatever log missed a second, the merge of them misses it too. */
+	r->seconds_unmerged = 0;
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		const char *v = hlog_log_param(&l->logs[i], "seconds_unmerged");
+		char *end;
+		if (!v)
+			continue;
+		errno = 0;
+		unsigned long n = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end || errno || n > UINT32_MAX - r->seconds_unmerged) {
+			snprintf(err, errlen, "%s: #surge-param seconds_unmerged %s: want a count",
+				 l->logs[i].name, v);
+			return -EINVAL;
+		}
+		r->seconds_unmerged += (uint32_t)n;
+	}
 	r->interrupted = interrupted != 0;
 	return 0;
 }
@@ -399,7 +415,7 @@ int report_main(int argc, char **argv)
 	}
 	r.thresholds_failed = threshold_eval(r.thresholds, r.nthresholds, &r.total,
 					     (double)r.elapsed_ns / 1e9);
-	bool incomplete = (sh.missing || sh.doubled) && !a.partial;
+	bool incomplete = ((sh.missing || sh.doubled) && !a.partial) || r.seconds_unmerged;
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : incomplete ? EXIT_FAILED : EXIT_OK;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
 	if (!a.quiet && !to_stdout) {

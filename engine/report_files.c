@@ -480,6 +480,8 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 	add(&ps, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);
 	add(&ps, "workers", "%u", r->workers);
 	add(&ps, "workers_lost", "%u", r->workers_lost);
+	if (r->seconds_unmerged)
+		add(&ps, "seconds_unmerged", "%u", r->seconds_unmerged);
 	add(&ps, "pipeline", "%u", o->pipeline);
 	add(&ps, "timeout_s", "%.9g", (double)o->request_timeout_ns / 1e9);
 	add(&ps, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);

@@ -161,6 +161,7 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jstr(f, report_ended_by_key(o, r));
 	jint_field(f, &first, "workers", r->workers);
 	jint_field(f, &first, "workers_lost", r->workers_lost);
+	jint_field(f, &first, "seconds_unmerged", r->seconds_unmerged);
 	jint_field(f, &first, "pipeline", o->pipeline);
 	jnum_field(f, &first, "timeout_s", (double)o->request_timeout_ns / 1e9);
 	jnum_field(f, &first, "connect_timeout_s", (double)o->connect_timeout_ns / 1e9);

@@ -226,6 +226,11 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		fprintf(f, "  workers     %u of %u died during the run: what they had in flight is "
 			   "unfinished%s\n", r->workers_lost, r->workers,
 			o->rate_segs ? ", what they were to send intended but not sent" : "");
+	if (r->seconds_unmerged)
+		fprintf(f, "  INCOMPLETE  %u worker-second%s could not be merged (malformed, or the "
+			   "coordinator out of memory): every number below misses %s\n",
+			r->seconds_unmerged, r->seconds_unmerged == 1 ? "" : "s",
+			r->seconds_unmerged == 1 ? "it" : "them");
 	fprintf(f, "  connections opened %lld  closed %lld  attempts %lld  peak open %lld\n",
 		(long long)s->counter[ST_CONN_OPENED], (long long)s->counter[ST_CONN_CLOSED],
 		(long long)s->counter[ST_CONN_ATTEMPTS], (long long)r->peak_open);

@@ -193,17 +193,50 @@ static struct stats *pending_at(struct collector *col, uint32_t second)
 	return &col->pending[i];
 }
 
-static void merge_interval(struct collector *col, uint32_t second, const struct stats *s)
+/* Said once; the totals stay whole. */
+static void series_lost(struct collector *col, uint32_t second, int rc)
 {
-	struct stats *p = pending_at(col, second);
+	if (col->series_failed)
+		return;
+	col->series_failed = true;
+	collector_clear_line(col);
+	fprintf(stderr, "surge: warning: cannot keep the per-second series from second %u on "
+			"(%s): the totals are complete, the series and --hlog are not\n",
+		second + 1, strerror(-rc));
+}
 
-	stats_add(&col->res->total, s);
-	if (!p) {
-		col->late++;
+/* A worker's second that cannot be taken in whole is left out whole (a
+ * partial add would give counts their histograms lack) and counted: the
+ * report says the totals miss it, and the run exits 1. */
+static void unmerged(struct collector *col, uint32_t k, uint32_t second, int rc)
+{
+	if (col->res->seconds_unmerged++ > 0)
+		return;
+	collector_clear_line(col);
+	fprintf(stderr, "surge: error: worker %u's second %u could not be merged (%s): the "
+			"totals miss it\n", k + 1, second + 1,
+		rc == -EINVAL ? "malformed" : strerror(-rc));
+}
+
+/* s is worker k's `second`, or NULL when it did not decode (decode_rc). */
+static void merge_interval(struct collector *col, uint32_t k, uint32_t second,
+			   const struct stats *s, int decode_rc)
+{
+	int rc = s ? stats_add(&col->res->total, s) : decode_rc;
+	bool merged = rc == 0;
+
+	if (!merged)
+		unmerged(col, k, second, rc);
+	if (second < col->next_progress) {
+		col->late += merged;
 		return;
 	}
-	stats_add(p, s);
-	col->reports[second - col->next_progress]++;
+	/* Reported either way: the second is not waited for again. */
+	struct stats *p = pending_at(col, second);
+	if (!p || (merged && (rc = stats_add(p, s)) < 0))
+		series_lost(col, second, p ? rc : -ENOMEM);
+	if (p)
+		col->reports[second - col->next_progress]++;
 }
 
 static void print_progress(struct collector *col, uint32_t second, const struct stats *s)
@@ -235,13 +268,8 @@ static void settle(struct collector *col, bool final)
 		print_progress(col, second, &col->pending[0]);
 	}
 	int rc = series_append(r->series, &col->pending[0], &lines, &len);
-	if (rc < 0 && !col->series_failed) {
-		col->series_failed = true;
-		collector_clear_line(col);
-		fprintf(stderr, "surge: warning: cannot keep the per-second series from second %u on "
-				"(%s): the totals are complete, the series and --hlog are not\n",
-			second + 1, strerror(-rc));
-	}
+	if (rc < 0)
+		series_lost(col, second, rc);
 	if (!final && reported) {
 		if (lines)
 			live_hlog_second(col, lines, len);
@@ -299,8 +327,9 @@ static void pipe_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (h.type == IPC_INTERVAL) {
 			struct stats s;
 			col->last_heard[k] = clock_ns();
-			if (stats_decode(payload, h.len, &s) == 0) {
-				merge_interval(col, h.second, &s);
+			int drc = stats_decode(payload, h.len, &s);
+			merge_interval(col, k, h.second, drc == 0 ? &s : NULL, drc);
+			if (drc == 0) {
 				if (h.second + 1 > col->wk[k].covered) {
 					col->wk[k].covered = h.second + 1;
 					/* A worker behind the clock (a starved CPU)
@@ -648,7 +677,7 @@ static void samples_gather(const struct options *o)
 
 static int outcome(const struct options *o, const struct run_result *r)
 {
-	if (r->worker_failed)
+	if (r->worker_failed || r->seconds_unmerged)
 		return EXIT_FAILED;
 	if (r->interrupted)
 		return EXIT_INTERRUPTED;

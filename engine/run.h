@@ -43,6 +43,9 @@ struct run_result {
 	bool interrupted;
 	bool worker_failed;
 	uint32_t workers_lost; /* died mid-run (signal, crash): their share counts as not sent */
+	/* A worker's second the coordinator could not take in whole (malformed,
+	 * or out of memory): the totals miss it, and the run exits 1. */
+	uint32_t seconds_unmerged;
 	struct threshold *thresholds; /* parsed before the run, evaluated at the end */
 	size_t nthresholds, thresholds_failed;
 	/* Set when a threshold marked abort failed mid-run and stopped it: the

@@ -82,4 +82,33 @@ rc, out, err = surge("report", bound[0][0], bound[2][0], "--json", rj)
 ok(rc == 0 and reports.load(rj)["addresses"]["sources"] == [] and
    "different --bind sets; per-source rows are left out" in err and "127.0.7.1" not in out,
    "different source sets: rows left out, with a note", out + err)
+# A worker's second the coordinator could not merge (malformed, or out of
+# memory) is in no number; the run's log says how many, and every report of
+# it, alone or merged, says the totals miss them and exits 1.
+def with_unmerged(src, n, name):
+    text = open(src).read()
+    at = text.index("#surge-param workers_lost")
+    out = os.path.join(d, name)
+    with open(out, "w") as f:
+        f.write(text[:at] + "#surge-param seconds_unmerged %s\n" % n + text[at:])
+    return out
+
+
+u2 = with_unmerged(logs[0], 2, "unmerged2.hlog")
+u1 = with_unmerged(logs[1], 1, "unmerged1.hlog")
+uj = os.path.join(d, "unmerged.json")
+rc, out, err = surge("report", u2, "--json", uj)
+ok(rc == 1 and reports.load(uj)["run"]["seconds_unmerged"] == 2 and
+   "INCOMPLETE  2 worker-seconds could not be merged" in out,
+   "a log with 2 unmerged seconds: exit 1, said in the text and the JSON", out + err)
+ok(reports.validate(reports.load(uj)) is None, "... and the JSON validates")
+rc, out, err = surge("report", u2, u1, logs[0], "--json", uj, "-q")
+ok(rc == 1 and reports.load(uj)["run"]["seconds_unmerged"] == 3,
+   "merged logs: their unmerged seconds add (2 + 1 + 0)", err)
+rc, out, err = surge("report", logs[0], "--json", uj, "-q")
+ok(rc == 0 and reports.load(uj)["run"]["seconds_unmerged"] == 0, "a whole log: 0, exit 0", err)
+bad = with_unmerged(logs[0], "-1", "unmerged-bad.hlog")
+rc, out, err = surge("report", bad, "-q")
+ok(rc != 0 and "unmerged-bad.hlog: #surge-param seconds_unmerged -1: want a count" in err,
+   "a malformed count is refused, naming the log", err)
 done()
