@@ -3,6 +3,7 @@
 #include "stats.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,26 @@ static int rb_name(struct rbuf *b, char name[STATS_NAME_MAX])
 	return 0;
 }
 
+/* Every count is >= 0: a negative one is no worker's. */
+static bool has_negative(const struct stats *s)
+{
+	int64_t low = 0;
+
+	for (int i = 0; i < ST__COUNT; i++)
+		low = s->counter[i] < low ? s->counter[i] : low;
+	for (int i = 0; i < ERR__COUNT; i++)
+		low = s->error[i] < low ? s->error[i] : low;
+	for (int i = 0; i < GA__COUNT; i++)
+		low = s->gauge[i] < low ? s->gauge[i] : low;
+	for (size_t i = 0; i < s->nncounter; i++)
+		low = s->ncounter[i].value < low ? s->ncounter[i].value : low;
+	for (uint32_t i = 0; i < s->nsrc; i++) {
+		low = s->src_conns[i] < low ? s->src_conns[i] : low;
+		low = s->src_reqs[i] < low ? s->src_reqs[i] : low;
+	}
+	return low < 0;
+}
+
 int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
 {
 	struct rbuf b = {buf, len, 0};
@@ -417,12 +438,15 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
 		int64_t v;
 		if (rb_name(&b, name) < 0 || rb_get(&b, &v, sizeof(v)) < 0)
 			goto fail;
+		size_t known = out->nncounter;
 		int id = stats_counter_id(out, name);
 		if (id < 0) {
 			rc = id;
 			goto fail;
 		}
-		out->ncounter[id].value += v;
+		if ((size_t)id < known) /* a worker sends each name once */
+			goto fail;
+		out->ncounter[id].value = v;
 	}
 	if (rb_get(&b, &n, sizeof(n)) < 0)
 		goto fail;
@@ -432,11 +456,14 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
 		rc = -EINVAL;
 		if (rb_name(&b, name) < 0)
 			goto fail;
+		size_t known = out->nnhist;
 		int id = stats_hist_id(out, name);
 		if (id < 0) {
 			rc = id;
 			goto fail;
 		}
+		if ((size_t)id < known)
+			goto fail;
 		if ((rc = rb_hist_into(&b, &out->nhist[id].h)) < 0)
 			goto fail;
 	}
@@ -451,7 +478,7 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out)
 		    rb_get(&b, out->src_reqs, n * sizeof(*out->src_reqs)) < 0)
 			goto fail;
 	}
-	if (b.off != b.len)
+	if (b.off != b.len || has_negative(out))
 		goto fail;
 	return 0;
 fail:
