@@ -394,19 +394,16 @@ static int rb_name(struct rbuf *b, char name[STATS_NAME_MAX])
 	return 0;
 }
 
-/* Every count is >= 0: a negative one is no worker's. */
+/* What the engine counts is >= 0: a negative one is no worker's. (Error
+ * classes and named counters are not checked: Lua may add any n to them.) */
 static bool has_negative(const struct stats *s)
 {
 	int64_t low = 0;
 
 	for (int i = 0; i < ST__COUNT; i++)
 		low = s->counter[i] < low ? s->counter[i] : low;
-	for (int i = 0; i < ERR__COUNT; i++)
-		low = s->error[i] < low ? s->error[i] : low;
 	for (int i = 0; i < GA__COUNT; i++)
 		low = s->gauge[i] < low ? s->gauge[i] : low;
-	for (size_t i = 0; i < s->nncounter; i++)
-		low = s->ncounter[i].value < low ? s->ncounter[i].value : low;
 	for (uint32_t i = 0; i < s->nsrc; i++) {
 		low = s->src_conns[i] < low ? s->src_conns[i] : low;
 		low = s->src_reqs[i] < low ? s->src_reqs[i] : low;

@@ -13,26 +13,29 @@
 static struct stats total;
 static int have_total;
 
-/* Counts past 2^61: two of them could pass INT64_MAX when added (a worker's
- * second never comes near; hostile bytes do). */
-static int huge(const struct stats *s)
+/* Counts past +-2^61: two of them could pass INT64's range when added (a
+ * worker's second never comes near; hostile bytes do). */
+static int past(int64_t v)
 {
 	const int64_t lim = (int64_t)1 << 61;
-	int64_t hi = 0;
+	return v > lim || v < -lim;
+}
+
+static int huge(const struct stats *s)
+{
+	int n = 0;
 
 	for (int i = 0; i < ST__COUNT; i++)
-		hi = s->counter[i] > hi ? s->counter[i] : hi;
+		n += past(s->counter[i]);
 	for (int i = 0; i < ERR__COUNT; i++)
-		hi = s->error[i] > hi ? s->error[i] : hi;
+		n += past(s->error[i]);
 	for (int i = 0; i < GA__COUNT; i++)
-		hi = s->gauge[i] > hi ? s->gauge[i] : hi;
+		n += past(s->gauge[i]);
 	for (size_t i = 0; i < s->nncounter; i++)
-		hi = s->ncounter[i].value > hi ? s->ncounter[i].value : hi;
-	for (uint32_t i = 0; i < s->nsrc; i++) {
-		hi = s->src_conns[i] > hi ? s->src_conns[i] : hi;
-		hi = s->src_reqs[i] > hi ? s->src_reqs[i] : hi;
-	}
-	return hi > lim;
+		n += past(s->ncounter[i].value);
+	for (uint32_t i = 0; i < s->nsrc; i++)
+		n += past(s->src_conns[i]) + past(s->src_reqs[i]);
+	return n > 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

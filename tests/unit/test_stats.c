@@ -127,6 +127,21 @@ int main(void)
 			stats_free(&junk);
 	}
 	is_int(refused, cuts, "every cut-short wire form is -EINVAL");
+	/* Lua may count down (surge.count(name, -1)); the engine never does. */
+	struct stats neg;
+	stats_init(&neg);
+	int id = stats_counter_id(&neg, "sessions.active");
+	neg.ncounter[id].value = -3;
+	stats_encode(&neg, &enc);
+	ok(stats_decode(buf_start(&enc), enc.len, &junk) == 0 &&
+		   stats_counter_by_name(&junk, "sessions.active") == -3,
+	   "a named counter Lua counted down decodes");
+	stats_free(&junk);
+	neg.counter[ST_COMPLETED] = -1;
+	stats_encode(&neg, &enc);
+	is_int(stats_decode(buf_start(&enc), enc.len, &junk), -EINVAL,
+	       "a negative count of the engine's is -EINVAL");
+	stats_free(&neg);
 	static const uint8_t garbage[] = "\xff\xff\xff\xff\xff\xff\xff\x7f not a second of stats";
 	is_int(stats_decode(garbage, sizeof(garbage), &junk), -EINVAL, "garbage is -EINVAL");
 
