@@ -12,6 +12,7 @@
 #include "alarm.h"
 #include "clock.h"
 #include "pool.h"
+#include "splitmix.h"
 #include "worker.h"
 
 /* A request callback that raised (counted by conn_send_request) leaves an
@@ -50,6 +51,19 @@ static void send_closed(struct worker *w, struct conn *c)
 		conn_uncork(w, c);
 }
 
+/* The closed model's pause after an answer: think, or drawn uniformly
+ * within think +- its jitter, so connections that a stall lined up (every
+ * answer released at once) drift apart again instead of staying in step. */
+static uint64_t think_pause(struct worker *w)
+{
+	const struct options *o = w->opt;
+
+	if (!o->think_jitter_ns)
+		return o->think_ns;
+	double u = (double)(splitmix64(&w->think_rng) >> 11) * 0x1p-53 * 2 - 1;
+	return (uint64_t)((double)o->think_ns + u * (double)o->think_jitter_ns);
+}
+
 void dispatch_conn_has_room(struct worker *w, struct conn *c)
 {
 	const struct options *o = w->opt;
@@ -64,7 +78,7 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 	if (!o->rate_segs) {
 		if (o->think_ns && c->inflight == 0 && c->seq > 0) {
 			if (!alarm_active(c))
-				alarm_set(w, c, o->think_ns, ALARM_THINK);
+				alarm_set(w, c, think_pause(w), ALARM_THINK);
 			return;
 		}
 		send_closed(w, c);

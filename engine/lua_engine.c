@@ -419,6 +419,7 @@ static int read_options(lua_State *L, int t, struct options *o)
 	o->connect_timeout_ns = s_to_ns(field_num(L, t, "connect_timeout", 5));
 	o->request_timeout_ns = s_to_ns(field_num(L, t, "timeout", 5));
 	o->think_ns = s_to_ns(field_num(L, t, "think", 0));
+	o->think_jitter_ns = s_to_ns(field_num(L, t, "think_jitter", 0));
 	double window = field_num(L, t, "pace_window", -1);
 	o->pace_window_given = window >= 0;
 	o->pace_window_ns = o->pace_window_given ? s_to_ns(window) : 0;

@@ -91,6 +91,7 @@ struct options {
 	uint64_t connect_timeout_ns;
 	uint64_t request_timeout_ns;
 	uint64_t think_ns;
+	uint64_t think_jitter_ns; /* each pause drawn uniformly within think_ns +- this */
 	/* Open model: how late a request may leave to share its wake-up, when
 	 * the scenario says (pace_window); else the rate's (dispatch_window). */
 	uint64_t pace_window_ns;

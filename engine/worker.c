@@ -409,6 +409,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "worker %u: no connection timers: %s", index, strerror(-trc));
 		goto out;
 	}
+	w.think_rng = opt->seed ^ (0xc2b2ae3d27d4eb4full * (w.slot + 1));
 	if (churn_init(&w) < 0) {
 		worker_log(&w, "worker %u: out of memory", index);
 		goto out;

@@ -90,6 +90,7 @@ struct worker {
 	struct quota quota; /* requests = N: this worker's share (quota.h) */
 	struct samples *samples; /* --samples: this worker's part, or NULL */
 	struct churn churn;      /* requests_per_connection, connection_lifetime */
+	uint64_t think_rng;      /* think's jitter (splitmix64), seeded per worker slot */
 
 	ev_timer tick;     /* pool upkeep, end of the run and of its drain */
 	bool tick_resting; /* nothing for the tick until its timer says (worker_wake_tick) */

@@ -424,27 +424,33 @@ local function samples(v)
 end
 
 -- connection_lifetime = "30s" or { "30s", jitter = "5s" }: each connection
--- is recycled at that age, give or take up to the jitter (uniformly).
-local LIFETIME = 'a duration like "30s", or { "30s", jitter = "5s" }'
-local function lifetime(v)
-  if type(v) ~= "table" then
-    local s = duration(v)
-    if not s or s <= 0 then return nil, LIFETIME end
-    return { age = s, jitter = 0 }
-  end
-  for k in pairs(v) do
-    if k ~= 1 and k ~= "jitter" then
-      return nil, fmt("connection_lifetime has no field '%s' (known: the age first, jitter)", tostring(k)), true
+-- is recycled at that age, give or take up to the jitter (uniformly); think
+-- = "1s" or { "1s", jitter = "250ms" } the same for each pause, so
+-- connections a stall lined up do not stay in step.
+local function jittered(name, example, zero_ok)
+  local want = fmt('a duration like "%s", or { "%s", jitter = "%s" }', example[1], example[1], example[2])
+  return function(v)
+    if type(v) ~= "table" then
+      local s = duration(v)
+      if not s or s < 0 or (s == 0 and not zero_ok) then return nil, want end
+      return { age = s, jitter = 0 }
     end
+    for k in pairs(v) do
+      if k ~= 1 and k ~= "jitter" then
+        return nil, fmt("%s has no field '%s' (known: the duration first, jitter)", name, tostring(k)), true
+      end
+    end
+    local age, jitter = duration(v[1]), duration(v.jitter or 0)
+    if not age or age <= 0 then return nil, want end
+    if not jitter or jitter >= age then
+      return nil, fmt("%s's jitter must be a duration shorter than %gs, got %s",
+        name, age, describe(v.jitter)), true
+    end
+    return { age = age, jitter = jitter }
   end
-  local age, jitter = duration(v[1]), duration(v.jitter or 0)
-  if not age or age <= 0 then return nil, LIFETIME end
-  if not jitter or jitter >= age then
-    return nil, fmt("connection_lifetime's jitter must be a duration shorter than the age (%gs), got %s",
-      age, describe(v.jitter)), true
-  end
-  return { age = age, jitter = jitter }
 end
+local lifetime = jittered("connection_lifetime", { "30s", "5s" }, false)
+local think = jittered("think", { "1s", "250ms" }, true)
 
 -- The options a scenario may set. Issues to come add theirs here.
 local schema = {
@@ -465,7 +471,7 @@ local schema = {
   connection_rate = { positive_number(MAX_RATE), "new connections per second as the workload (with requests_per_connection or connection_lifetime; connections caps how many are open)" },
   requests_per_connection = { positive_int(U32), "close each connection after this many requests (the pool opens a new one)" },
   connection_lifetime = { lifetime, "close each connection at this age, e.g. \"30s\" or { \"30s\", jitter = \"5s\" }" },
-  think = { duration, "closed model: pause after each answer" },
+  think = { think, "closed model: pause after each answer, e.g. \"1s\" or { \"1s\", jitter = \"250ms\" }" },
   drain = { duration, "after the end, how long answers may still arrive" },
   backlog = { positive_int(U32), "open model: requests that may wait for a free connection" },
   pace_window = { pace_window, "open model: how late a request may leave to share a wake-up with those due after it (default: the time for five more to fall due, 30us-60us, above ~17k/s per worker; \"0s\" sends each at its time)" },
@@ -975,7 +981,8 @@ function M.load(path, overrides)
     connection_rate = cfg.connection_rate,
     connection_lifetime = cfg.connection_lifetime and cfg.connection_lifetime.age or nil,
     connection_jitter = cfg.connection_lifetime and cfg.connection_lifetime.jitter or nil,
-    think = cfg.think or 0,
+    think = cfg.think and cfg.think.age or 0,
+    think_jitter = cfg.think and cfg.think.jitter or nil,
     drain = cfg.drain or math.min(cfg.timeout or 5, 2),
     backlog = cfg.backlog or 100000,
     pace_window = cfg.pace_window,

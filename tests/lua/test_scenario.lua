@@ -231,5 +231,23 @@ o, err = scenario.load(scn('  tls = false,\n'), { { "target", "tls://127.0.0.1:8
 t.ok(o == nil and err:find("option 'tls': false, but target 1 (tls://127.0.0.1:853) needs TLS", 1, true),
      "tls = false never runs a TLS scheme as plaintext: " .. tostring(err))
 
+-- think = "1s" or { "1s", jitter = "250ms" }: each pause drawn around it.
+o, err = scenario.load(scn('  think = { "1s", jitter = "250ms" },\n'))
+t.ok(o and o.think == 1 and o.think_jitter == 0.25, "think with a jitter: " .. tostring(err))
+o, err = scenario.load(scn('  think = "40ms",\n'))
+t.ok(o and math.abs(o.think - 0.04) < 1e-12 and (o.think_jitter or 0) == 0, "a plain think: " .. tostring(err))
+o, err = scenario.load(scn(""), { { "think", "0s" } })
+t.ok(o and o.think == 0, "-o think=0s: no pause: " .. tostring(err))
+for _, c in ipairs {
+  { '  think = { "1s", jitter = "1s" },\n', ":5: option 'think': think's jitter must be a duration shorter than 1s, got \"1s\"" },
+  { '  think = { "1s", jiter = "1ms" },\n', ":5: option 'think': think has no field 'jiter' (known: the duration first, jitter)" },
+  { '  think = { "0s", jitter = "1ms" },\n', ":5: option 'think': expected a duration like \"1s\", or { \"1s\", jitter = \"250ms\" }" },
+  { '  connection_lifetime = { "1s", jitter = "2s" },\n', "connection_lifetime's jitter must be a duration shorter than 1s" },
+} do
+  o, err = scenario.load(scn(c[1]))
+  t.ok(o == nil and err and err:find(c[2], 1, true), "refused: " .. c[1]:gsub("\n", "") .. " -> "
+       .. tostring(err))
+end
+
 os.execute("rm -f " .. dir .. "/surge-test-scenario-*.lua")
 t.done()
