@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# surge-test: alone (tests/run): judges how late timers fire
 """think = { "20ms", jitter = "10ms" }: each pause after an answer is drawn
 within 10-30 ms, not 20 ms every time, so connections that a stall lined up
 drift apart; a plain think pauses the same every time. The pause is what
