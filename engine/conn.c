@@ -602,6 +602,18 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 	/* The answer's end arrived when the kernel says, if it says so and it
 	 * was after the request left (a clock step can say otherwise). */
 	uint64_t at = w->rx_ns >= f->sent && w->rx_ns <= now ? w->rx_ns : now;
+	/* Arrived after its request's deadline: that request's timeout, not a
+	 * completion, whatever order the loop saw them in (on a loaded machine
+	 * the deadline's timer may not have run yet). Over UDP with retries a
+	 * try's deadline is not the request's: the resend decides. */
+	if (o->request_timeout_ns && at - f->sent > o->request_timeout_ns &&
+	    (o->transport != TRANSPORT_UDP || o->retries == 0)) {
+		if (o->transport == TRANSPORT_UDP)
+			dgram_expire(w, c, i);
+		else
+			conn_close(w, c, ERR_REQUEST_TIMEOUT); /* the stream's place is lost */
+		return;
+	}
 	if (why[0]) {
 		/* Answered, but wrongly: a protocol error, not a latency sample. */
 		protocol_error(w, why);
