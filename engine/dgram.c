@@ -10,12 +10,14 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "conn.h"
 #include "dest.h"
 #include "dispatch.h"
 #include "lua_engine.h"
 #include "retry.h"
 #include "rxtime.h"
+#include "samples.h"
 #include "worker.h"
 
 /* Datagrams read per readiness: enough to empty a socket's queue of
@@ -257,6 +259,11 @@ void dgram_fail(struct worker *w, struct conn *c, uint32_t i, int cls)
 {
 	double key = w->fl.e[i].key;
 
+	/* Its record in the sample log, as a closed connection's requests get
+	 * theirs: a status the protocol set belongs to an answer, not to this. */
+	if (cls == ERR_REQUEST_TIMEOUT)
+		samples_status(w->samples, -1);
+	samples_done(w->samples, c, i, &w->fl.e[i], clock_ns(), 0, cls);
 	w->stats.error[cls]++;
 	dest_record_failed(&w->dests, c->dest, &w->stats);
 	retry_settled(w, i, false);
