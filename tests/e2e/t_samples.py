@@ -153,16 +153,28 @@ ok(rc2 == 0 and 0 < len(recs) < 20000, "what was written before reads back (%d r
 # The protocol's status: DNS rcodes through surge.status, one per answer,
 # agreeing with the report's dns.rcode counters.
 from tap import ROOT  # noqa: E402
-srv = Serve("dns")
-scn = write_scenario("""
+DNS = """
 local dns = require "surge.proto.dns"
-return { target = "tcp://127.0.0.1:%d", connections = 4, duration = "1s", rate = 500,
-  protocol = dns.tcp { queries = "%s", pipeline = 2 } }
-""" % (srv.port, os.path.join(ROOT, "scenarios", "data", "queries.txt")))
-rc, out, err = surge("run", scn, "-w", "1", "--samples", smp, "--json", jpath, "-q")
-srv.stop()
-j = json.load(open(jpath))
-rc2, recs, err2 = rows(smp)
+return { target = "%s://127.0.0.1:%d", connections = %d, duration = "%s", rate = %d,
+  timeout = "%s", protocol = dns.%s }
+"""
+
+
+def dns_run(serve_args, scheme, conns, dur, rate, timeout, proto):
+    """A DNS run with --samples against surge serve dns: its report, its
+    records, and the scenario's path."""
+    srv = Serve("dns", *serve_args, workers=1)
+    queries = os.path.join(ROOT, "scenarios", "data", "queries.txt")
+    scn = write_scenario(DNS % (scheme, srv.port, conns, dur, rate, timeout,
+                                proto % queries))
+    rc, out, err = surge("run", scn, "-w", "1", "--samples", smp, "--json", jpath, "-q")
+    srv.stop()
+    rc2, recs, err2 = rows(smp)
+    return rc, json.load(open(jpath)), recs, err + err2, scn
+
+
+rc, j, recs, err, scn = dns_run((), "tcp", 4, "1s", 500, "5s",
+                                'tcp { queries = "%s", pipeline = 2 }')
 st = {}
 for r in recs:
     st[r["status"]] = st.get(r["status"], 0) + 1
@@ -170,20 +182,12 @@ cn = j.get("counters", {})
 ok(rc == 0 and st.get("0") == cn.get("dns.rcode.NOERROR") and st.get("3") == cn.get("dns.rcode.NXDOMAIN")
    and st.get("3", 0) > 0 and sum(st.values()) == len(recs) == j["totals"]["requests"]["sent"],
    "DNS: status 0 / 3 in the records = the report's NOERROR %s / NXDOMAIN %s (%s)"
-   % (cn.get("dns.rcode.NOERROR"), cn.get("dns.rcode.NXDOMAIN"), st), err + err2)
+   % (cn.get("dns.rcode.NOERROR"), cn.get("dns.rcode.NXDOMAIN"), st), err)
 
 # Over UDP a lost datagram's request times out on its own socket: it has
 # its record too (it once had none: 82 of 400 requests missing).
-srv = Serve("dns", "--drop", "20%", workers=1)
-scn = write_scenario("""
-local dns = require "surge.proto.dns"
-return { target = "udp://127.0.0.1:%d", connections = 2, rate = 200, duration = "2s",
-  timeout = "50ms", protocol = dns.udp { queries = "%s" } }
-""" % (srv.port, os.path.join(ROOT, "scenarios", "data", "queries.txt")))
-rc, out, err = surge("run", scn, "-w", "1", "--samples", smp, "--json", jpath, "-q")
-srv.stop()
-j = json.load(open(jpath))
-rc2, recs, err2 = rows(smp)
+rc, j, recs, err, scn = dns_run(("--drop", "20%"), "udp", 2, "2s", 200, "50ms",
+                                'udp { queries = "%s" }')
 oc = {}
 for r in recs:
     oc[r["outcome"]] = oc.get(r["outcome"], 0) + 1
@@ -191,7 +195,7 @@ t = j["totals"]
 ok(rc == 0 and len(recs) == t["requests"]["sent"] == 400 and
    oc.get("ok") == t["requests"]["completed"] and
    oc.get("request_timeout") == t["errors"]["by_class"]["request_timeout"] > 0,
-   "UDP: a record for each of the 400 requests, timeouts among them (%s)" % oc, err + err2)
+   "UDP: a record for each of the 400 requests, timeouts among them (%s)" % oc, err)
 
 rc, out, err = surge("samples", scn)
 ok(rc == 1 and "not a surge samples file" in err, "a file of another kind is refused", err)
