@@ -16,6 +16,14 @@ end
 
 local HEAD = 'local echo = require "surge.proto.echo"\nreturn {\n'
 local function scn(body) return write(HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = echo.new {},\n' .. body .. "}\n") end
+-- Each { scenario lines, part of the error } is refused with that error.
+local function refuses(cases)
+  for _, c in ipairs(cases) do
+    local o, err = scenario.load(scn(c[1]))
+    t.ok(o == nil and err and err:find(c[2], 1, true), "refused: " .. c[1]:gsub("\n", "") .. " -> "
+         .. tostring(err))
+  end
+end
 
 -- a good scenario
 local p = scn('  connections = 50,\n  duration = "3s",\n')
@@ -213,7 +221,7 @@ t.ok(o and o.targets[1].tls and o.tls.ca == ca and o.tls.sni == "x.example" and 
 o, err = scenario.load(scn('  tls = { sni = "f.example" },\n'), { { "tls.ca", ca }, { "tls", "true" } })
 t.ok(o and o.tls.ca == ca and o.tls.sni == "f.example",
      "--tls after --tls-ca keeps the file's and the flag's fields: " .. tostring(err))
-for _, c in ipairs {
+refuses {
   { '  tls = { cafile = "x" },\n', ":5: option 'tls': tls has no field 'cafile' (known: alpn, ca, cert, " },
   { '  tls = { verify = "maybe" },\n', ":5: option 'tls': tls.verify must be true or false" },
   { '  tls = { min_version = "1.1" },\n', ":5: option 'tls': tls.min_version must be \"1.2\" or \"1.3\"" },
@@ -222,11 +230,7 @@ for _, c in ipairs {
   { '  tls = { key = "' .. ca .. '" },\n', "tls.key needs tls.cert" },
   { '  tls = { alpn = { "a,b" } },\n', "tls.alpn entry 1 must be a protocol name" },
   { '  tls = 5,\n', ":5: option 'tls': expected true, false or a table" },
-} do
-  o, err = scenario.load(scn(c[1]))
-  t.ok(o == nil and err and err:find(c[2], 1, true), "refused: " .. c[1]:gsub("\n", "") .. " -> "
-       .. tostring(err))
-end
+}
 o, err = scenario.load(scn('  tls = false,\n'), { { "target", "tls://127.0.0.1:853" } })
 t.ok(o == nil and err:find("option 'tls': false, but target 1 (tls://127.0.0.1:853) needs TLS", 1, true),
      "tls = false never runs a TLS scheme as plaintext: " .. tostring(err))
@@ -238,16 +242,12 @@ o, err = scenario.load(scn('  think = "40ms",\n'))
 t.ok(o and math.abs(o.think - 0.04) < 1e-12 and (o.think_jitter or 0) == 0, "a plain think: " .. tostring(err))
 o, err = scenario.load(scn(""), { { "think", "0s" } })
 t.ok(o and o.think == 0, "-o think=0s: no pause: " .. tostring(err))
-for _, c in ipairs {
+refuses {
   { '  think = { "1s", jitter = "1s" },\n', ":5: option 'think': think's jitter must be a duration shorter than 1s, got \"1s\"" },
   { '  think = { "1s", jiter = "1ms" },\n', ":5: option 'think': think has no field 'jiter' (known: the duration first, jitter)" },
   { '  think = { "0s", jitter = "1ms" },\n', ":5: option 'think': expected a duration like \"1s\", or { \"1s\", jitter = \"250ms\" }" },
   { '  connection_lifetime = { "1s", jitter = "2s" },\n', "connection_lifetime's jitter must be a duration shorter than 1s" },
-} do
-  o, err = scenario.load(scn(c[1]))
-  t.ok(o == nil and err and err:find(c[2], 1, true), "refused: " .. c[1]:gsub("\n", "") .. " -> "
-       .. tostring(err))
-end
+}
 
 os.execute("rm -f " .. dir .. "/surge-test-scenario-*.lua")
 t.done()
