@@ -427,7 +427,7 @@ end
 -- is recycled at that age, give or take up to the jitter (uniformly); think
 -- = "1s" or { "1s", jitter = "250ms" } the same for each pause, so
 -- connections a stall lined up do not stay in step.
-local function jittered(name, example, zero_ok)
+local function jittered(name, example, zero_ok, what)
   local want = fmt('a duration like "%s", or { "%s", jitter = "%s" }', example[1], example[1], example[2])
   return function(v)
     if type(v) ~= "table" then
@@ -443,14 +443,14 @@ local function jittered(name, example, zero_ok)
     local age, jitter = duration(v[1]), duration(v.jitter or 0)
     if not age or age <= 0 then return nil, want end
     if not jitter or jitter >= age then
-      return nil, fmt("%s's jitter must be a duration shorter than %gs, got %s",
-        name, age, describe(v.jitter)), true
+      return nil, fmt("%s's jitter must be a duration shorter than %s (%gs), got %s",
+        name, what, age, describe(v.jitter)), true
     end
     return { age = age, jitter = jitter }
   end
 end
-local lifetime = jittered("connection_lifetime", { "30s", "5s" }, false)
-local think = jittered("think", { "1s", "250ms" }, true)
+local lifetime = jittered("connection_lifetime", { "30s", "5s" }, false, "the age")
+local think = jittered("think", { "1s", "250ms" }, true, "the pause")
 
 -- The options a scenario may set. Issues to come add theirs here.
 local schema = {

@@ -243,10 +243,10 @@ t.ok(o and math.abs(o.think - 0.04) < 1e-12 and (o.think_jitter or 0) == 0, "a p
 o, err = scenario.load(scn(""), { { "think", "0s" } })
 t.ok(o and o.think == 0, "-o think=0s: no pause: " .. tostring(err))
 refuses {
-  { '  think = { "1s", jitter = "1s" },\n', ":5: option 'think': think's jitter must be a duration shorter than 1s, got \"1s\"" },
+  { '  think = { "1s", jitter = "1s" },\n', ":5: option 'think': think's jitter must be a duration shorter than the pause (1s), got \"1s\"" },
   { '  think = { "1s", jiter = "1ms" },\n', ":5: option 'think': think has no field 'jiter' (known: the duration first, jitter)" },
   { '  think = { "0s", jitter = "1ms" },\n', ":5: option 'think': expected a duration like \"1s\", or { \"1s\", jitter = \"250ms\" }" },
-  { '  connection_lifetime = { "1s", jitter = "2s" },\n', "connection_lifetime's jitter must be a duration shorter than 1s" },
+  { '  connection_lifetime = { "1s", jitter = "2s" },\n', "connection_lifetime's jitter must be a duration shorter than the age (1s)" },
 }
 
 os.execute("rm -f " .. dir .. "/surge-test-scenario-*.lua")
