@@ -546,6 +546,24 @@ static uint32_t conn_match(struct worker *w, struct conn *c, bool by_key, bool h
 	return INFLIGHT_NONE;
 }
 
+/* Whether request i's answer, received at `at`, came after its deadline:
+ * then it is the request's timeout, not a completion, whatever order the
+ * loop saw them in (on a loaded machine the deadline's timer may not have
+ * run yet). Over UDP a try waits retry_after; while tries are left the
+ * resend would have come first and this answer still answers it. */
+static bool answered_late(struct worker *w, uint32_t i, uint64_t at)
+{
+	const struct options *o = w->opt;
+	const struct inflight *f = &w->fl.e[i];
+
+	if (o->transport != TRANSPORT_UDP)
+		return o->request_timeout_ns && at - f->sent > o->request_timeout_ns;
+	const struct retry_copy *r = retry_copy_of(&w->retry, i);
+	if (r && !r->via_tcp && r->tries < o->retries) /* as retry_again */
+		return false;
+	return o->retry_after_ns && at - f->sent > o->retry_after_ns;
+}
+
 void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
 		     uint32_t answerable, bool ends)
 {
@@ -602,16 +620,16 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 	/* The answer's end arrived when the kernel says, if it says so and it
 	 * was after the request left (a clock step can say otherwise). */
 	uint64_t at = w->rx_ns >= f->sent && w->rx_ns <= now ? w->rx_ns : now;
-	/* Arrived after its request's deadline: that request's timeout, not a
-	 * completion, whatever order the loop saw them in (on a loaded machine
-	 * the deadline's timer may not have run yet). Over UDP with retries a
-	 * try's deadline is not the request's: the resend decides. */
-	if (o->request_timeout_ns && at - f->sent > o->request_timeout_ns &&
-	    (o->transport != TRANSPORT_UDP || o->retries == 0)) {
-		if (o->transport == TRANSPORT_UDP)
+	if (answered_late(w, i, at)) {
+		/* As if the deadline had run first: the request times out, and
+		 * its answer is then a late one. */
+		if (o->transport == TRANSPORT_UDP) {
 			dgram_expire(w, c, i);
-		else
+			if (!retry_late_answer(w))
+				protocol_error(w, "unmatched");
+		} else {
 			conn_close(w, c, ERR_REQUEST_TIMEOUT); /* the stream's place is lost */
+		}
 		return;
 	}
 	if (why[0]) {
