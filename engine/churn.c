@@ -47,8 +47,7 @@ void churn_opened(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	/* Uniform in lifetime +- jitter, so connections opened together do
 	 * not all close together (and reconnect as one burst). */
-	double u = (double)(splitmix64(&ch->rng) >> 11) * 0x1p-53 * 2 - 1;
-	double age = (double)o->connection_lifetime_ns + u * (double)o->connection_jitter_ns;
+	double age = splitmix_jitter(&ch->rng, o->connection_lifetime_ns, o->connection_jitter_ns);
 	ch->expires[c->id] = now + (age > 1e6 ? (uint64_t)age : 1000000);
 }
 

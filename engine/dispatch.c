@@ -60,8 +60,7 @@ static uint64_t think_pause(struct worker *w)
 
 	if (!o->think_jitter_ns)
 		return o->think_ns;
-	double u = (double)(splitmix64(&w->think_rng) >> 11) * 0x1p-53 * 2 - 1;
-	return (uint64_t)((double)o->think_ns + u * (double)o->think_jitter_ns);
+	return (uint64_t)splitmix_jitter(&w->think_rng, o->think_ns, o->think_jitter_ns);
 }
 
 void dispatch_conn_has_room(struct worker *w, struct conn *c)

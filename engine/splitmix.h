@@ -15,4 +15,12 @@ static inline uint64_t splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
+/* base +- jitter, drawn uniformly from *state (connection lifetimes, think
+ * pauses: so what started together does not stay in step). */
+static inline double splitmix_jitter(uint64_t *state, uint64_t base, uint64_t jitter)
+{
+	double u = (double)(splitmix64(state) >> 11) * 0x1p-53 * 2 - 1;
+	return (double)base + u * (double)jitter;
+}
+
 #endif

@@ -432,7 +432,7 @@ local function jittered(name, example, zero_ok, what)
   return function(v)
     if type(v) ~= "table" then
       local s = duration(v)
-      if not s or s < 0 or (s == 0 and not zero_ok) then return nil, want end
+      if not s or (s == 0 and not zero_ok) then return nil, want end
       return { age = s, jitter = 0 }
     end
     for k in pairs(v) do
@@ -474,7 +474,7 @@ local schema = {
   think = { think, "closed model: pause after each answer, e.g. \"1s\" or { \"1s\", jitter = \"250ms\" }" },
   drain = { duration, "after the end, how long answers may still arrive" },
   backlog = { positive_int(U32), "open model: requests that may wait for a free connection" },
-  pace_window = { pace_window, "open model: how late a request may leave to share a wake-up with those due after it (default: the time for five more to fall due, 30us-60us, above ~17k/s per worker; \"0s\" sends each at its time)" },
+  pace_window = { pace_window, "open model: how late a request may leave to share a wake-up with those due after it (default: the time for five more to fall due, 30us-60us, above ~17k/s per worker, or for the next one, up to 80us, down to 12.5k/s; \"0s\" sends each at its time)" },
   seed = { positive_int(2 ^ 53), "seed for random choices (Poisson arrivals, random IDs)" },
   latency = { boolean, "print the full latency distribution" },
   progress = { one_of("auto", "on", "off"), "progress line" },
