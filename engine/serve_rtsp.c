@@ -37,8 +37,10 @@ enum counter {
 	C_JITTER_US,  /* sum over tracks of the RFC 3550 jitter of the send times */
 	C_JITTER_TRACKS,
 	C_ERRORS,     /* 4xx/5xx answers */
-	C_LOST_EDGES, /* never sent, before a track's first packet or after its last:
-		       * a reader that counts from the first packet cannot tell */
+	C_LOST_EDGES, /* never sent, after a track's last packet sent: no
+		       * reader can tell */
+	C_LOST_FIRST, /* never sent, before a track's first packet: only PLAY's
+		       * RTP-Info seq reveals them (a reader's first_seq_gap) */
 };
 
 struct rtsp_config {
@@ -591,10 +593,10 @@ static int send_packet(struct serve_conn *c, struct rtsp_state *s, struct rtsp_t
 	}
 	t->transit = transit;
 	t->jit_started = true;
-	/* The gap before this packet is what a reader can see, unless it is
-	 * the track's first (RFC 3550 A.1 counts from the first received). */
+	/* The gap before this packet is what a reader can see: before the
+	 * track's first, only against the seq PLAY's RTP-Info announced. */
 	if (t->unrevealed) {
-		serve_conn_count(c, t->packets ? C_LOST : C_LOST_EDGES, t->unrevealed);
+		serve_conn_count(c, t->packets ? C_LOST : C_LOST_FIRST, t->unrevealed);
 		t->unrevealed = 0;
 	}
 	t->packets++;
@@ -714,7 +716,7 @@ const struct serve_proto serve_rtsp_proto = {
 	.conn_state_size = sizeof(struct rtsp_state),
 	.counter_names = { "sessions", "packets", "rtp_bytes", "lost", "reordered", "keyframes", "rtcp",
 			   "teardowns", "keepalives", "timeouts", "skipped", "jitter_us_sum",
-			   "jitter_tracks", "errors", "lost_edges", NULL },
+			   "jitter_tracks", "errors", "lost_edges", "lost_first", NULL },
 	.config_new = rtsp_config_new,
 	.option = rtsp_option,
 	.config_check = rtsp_config_check,

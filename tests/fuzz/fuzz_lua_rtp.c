@@ -1,6 +1,7 @@
 /* surge.rtsp.rtp on hostile packets: the input is packets, each a 2-byte
  * big-endian length and its bytes (as RTP rides interleaved RTSP, RFC 2326
- * 10.12); the first byte picks the codec. Each packet is placed against the
+ * 10.12); the first byte picks the codec and, from 128 up, an announced
+ * first seq (RTP-Info) up to 63 behind the first packet's. Each packet is placed against the
  * guard page alone, then rtp.header must give nil, err or a payload inside
  * the packet, and rtp.packet must count it, with loss never negative. */
 #include "lua_driver.h"
@@ -14,6 +15,9 @@ static const char chunk[] =
 	"return function(s, p, len)\n"
 	"  if len < 1 then return end\n"
 	"  local tr = rtp.track(CODECS[s:byte(1) % 3 + 1], 90000, 96)\n"
+	"  if s:byte(1) >= 128 and len >= 7 then\n"
+	"    rtp.expect(tr, (s:byte(6) * 256 + s:byte(7) - s:byte(1) % 64) % 65536)\n"
+	"  end\n"
 	"  local i, arrival = 2, 0\n"
 	"  while i + 1 <= len do\n"
 	"    local n = s:byte(i) * 256 + s:byte(i + 1)\n"

@@ -1,8 +1,8 @@
 /* surge.rtsp.response on hostile RTSP heads: parse_head returns a message
  * or nil, err, never raises; what it returns is consistent (a 3-digit
  * status or a method, lowercase header names, a Content-Length within
- * MAX_BODY); the Session and Public headers (and the raw input as either)
- * parse too. */
+ * MAX_BODY); the Session, Public and RTP-Info headers (and the raw input
+ * as each) parse too, RTP-Info to a bounded list of 16-bit seqs. */
 #include "lua_driver.h"
 
 static const char chunk[] =
@@ -24,9 +24,16 @@ static const char chunk[] =
 	"    assert(id == nil or type(id) == 'string')\n"
 	"    assert(timeout == nil or timeout >= 0)\n"
 	"    response.methods(msg.headers.public)\n"
+	"    response.rtp_info(msg.headers['rtp-info'])\n"
 	"  end\n"
 	"  response.session(s)\n"
 	"  response.methods(s)\n"
+	"  local info = response.rtp_info(s)\n"
+	"  assert(#info <= response.MAX_HEADERS)\n"
+	"  for _, e in ipairs(info) do\n"
+	"    assert(type(e.url) == 'string')\n"
+	"    assert(e.seq == nil or (e.seq >= 0 and e.seq < 65536 and e.seq % 1 == 0))\n"
+	"  end\n"
 	"end\n";
 
 FUZZ_LUA_HARNESS("fuzz_lua_rtsp_response", chunk)

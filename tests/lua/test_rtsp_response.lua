@@ -88,4 +88,15 @@ t.ok(id == "abc-DEF_1.2+$" and to == nil, "Session without timeout")
 t.is(response.session(";timeout=5"), nil, "Session without an id")
 t.is(response.session(nil), nil, "no Session header")
 
+-- RTP-Info (RFC 2326 12.33)
+local info = response.rtp_info("url=rtsp://h/s/track0;seq=45102;rtptime=12345, url=track1;seq=7")
+t.ok(#info == 2 and info[1].url == "rtsp://h/s/track0" and info[1].seq == 45102 and
+  info[2].url == "track1" and info[2].seq == 7, "two tracks, absolute and relative URLs")
+info = response.rtp_info("url=rtsp://h/s;rtptime=1")
+t.ok(#info == 1 and info[1].seq == nil, "an entry without seq")
+info = response.rtp_info("url=a;seq=70000,garbage,url=b;seq=x")
+t.ok(#info == 2 and info[1].seq == nil and info[2].seq == nil, "seq past 16 bits or not a number: none")
+t.is(#response.rtp_info(nil), 0, "no RTP-Info header")
+t.is(#response.rtp_info(("url=x;seq=1,"):rep(1000)), response.MAX_HEADERS, "entries bounded")
+
 t.done()

@@ -81,6 +81,39 @@ t.ok(tr.bad == 1 and rtp.lost(tr) == 0 and tr.max_seq == 103, "stray sequence nu
 for _, s in ipairs { 40000, 40001, 40002 } do feed(tr, pkt { seq = s }) end
 t.ok(tr.restarts == 1 and tr.max_seq == 40002 and rtp.lost(tr) == 0, "restart resynchronizes without fake loss")
 
+-- The first sequence number announced (RTSP's RTP-Info): the gap before
+-- the first arrival is first_gap, across the wrap too, and not loss; a
+-- first packet behind the announced number, or a dropout ahead, has none.
+tr = rtp.track(nil, 90000)
+rtp.expect(tr, 500)
+for _, s in ipairs { 503, 504, 505 } do feed(tr, pkt { seq = s }) end
+t.ok(tr.first_gap == 3 and rtp.lost(tr) == 0, "announced 500, first received 503: a gap of 3, none lost")
+tr = rtp.track(nil, 90000)
+rtp.expect(tr, 65534)
+for _, s in ipairs { 1, 2 } do feed(tr, pkt { seq = s }) end
+t.is(tr.first_gap, 3, "announced 65534, first received 1: a gap of 3 across the wrap")
+tr = rtp.track(nil, 90000)
+rtp.expect(tr, 700)
+for _, s in ipairs { 700, 701 } do feed(tr, pkt { seq = s }) end
+t.is(tr.first_gap, 0, "first packet as announced: no gap")
+for _, case in ipairs { { 700, 699, "behind" }, { 700, 3700, "3000 ahead of" }, { 700, 30000, "far ahead of" } } do
+  tr = rtp.track(nil, 90000)
+  rtp.expect(tr, case[1])
+  for i = 0, 2 do feed(tr, pkt { seq = (case[2] + i) % 65536 }) end
+  t.ok(tr.first_gap == 0 and rtp.lost(tr) == 0, "a first packet " .. case[3] .. " the announced one: no gap")
+end
+tr = rtp.track(nil, 90000)
+feed(tr, pkt { seq = 10 })
+rtp.expect(tr, 5)
+feed(tr, pkt { seq = 11 })
+t.is(tr.first_gap, 0, "an announcement after the first packet changes nothing")
+for _, bad in ipairs { -1, 65536, 1.5, "7", 0 / 0 } do
+  tr = rtp.track(nil, 90000)
+  rtp.expect(tr, bad)
+  feed(tr, pkt { seq = 9 })
+  t.ok(tr.expect_seq == -1 and tr.first_gap == 0, "announced " .. tostring(bad) .. ": ignored")
+end
+
 -- Jitter (RFC 3550 A.8): alternating +-d arrival noise converges to ~d*2 (|D| = 2d each step)
 tr = rtp.track(nil, 90000)
 for i = 0, 999 do

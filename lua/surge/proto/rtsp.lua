@@ -17,7 +17,7 @@
 -- rtsp.jitter (each track's RFC 3550 interarrival jitter at its end).
 -- Counters: rtsp.packets, rtsp.bytes (RTP bytes: bitrate = bytes * 8 / watch),
 -- rtsp.lost, rtsp.reordered, rtsp.duplicates, rtsp.keyframes, rtsp.rtcp,
--- rtsp.sessions (reached PLAY), rtsp.watched (watched to the end),
+-- rtsp.first_seq_gap (first packets past RTP-Info's seq), rtsp.sessions (reached PLAY), rtsp.watched (watched to the end),
 -- rtsp.status.<step>.<code>, rtsp.error.<step>.<class>, rtsp.stopped.
 local ffi = require "ffi"
 local surge = require "surge"
@@ -28,8 +28,8 @@ local rtp = require "surge.rtsp.rtp"
 local auth = require "surge.rtsp.auth"
 
 local now_ns, count, metric = surge.now_ns, surge.count, surge.metric
-local concat, format, match, gsub, lower = table.concat, string.format, string.match,
-  string.gsub, string.lower
+local concat, format, match, gsub, lower, sub = table.concat, string.format, string.match,
+  string.gsub, string.lower, string.sub
 local min, max, huge = math.min, math.max, math.huge
 local tonumber, ipairs, type = tonumber, ipairs, type
 local co_create, co_resume, co_yield, co_status, co_running = coroutine.create,
@@ -134,6 +134,10 @@ local function flush(st)
     if tr.duplicates ~= rep.duplicates then count("rtsp.duplicates", tr.duplicates - rep.duplicates) end
     if tr.keyframes ~= rep.keyframes then count("rtsp.keyframes", tr.keyframes - rep.keyframes) end
     if tr.bad ~= rep.bad then count("rtsp.malformed_rtp", tr.bad - rep.bad) end
+    if tr.first_gap > 0 then
+      count("rtsp.first_seq_gap", tr.first_gap)
+      tr.first_gap = 0 -- set once, by the track's first packet
+    end
     -- received counts restart with the sequence (A.1); loss carries over
     rep.received, rep.bytes, rep.lost, rep.reordered = tr.received, tr.bytes, lost, tr.reordered
     rep.duplicates, rep.keyframes, rep.bad = tr.duplicates, tr.keyframes, tr.bad
@@ -316,6 +320,29 @@ local function finish(st)
   end
 end
 
+-- Whether RTP-Info's url names the track SETUP used: the same URL, or one
+-- a path-suffix of the other (servers give either form).
+local function same_track(info, setup)
+  if info == setup then return true end
+  local short, long = info, setup
+  if #short > #long then short, long = long, short end
+  return #short > 0 and sub(long, -#short - 1) == "/" .. short
+end
+
+-- PLAY's RTP-Info says each track's first sequence number: how far past it
+-- a track's first packet is, is rtsp.first_seq_gap (rtp.expect). A lone
+-- track takes a lone entry whatever its URL looks like.
+local function expect_first(tracks, urls, info)
+  for k, tr in ipairs(tracks) do
+    for _, e in ipairs(info) do
+      if e.seq and (same_track(e.url, urls[k]) or #tracks == 1 and #info == 1) then
+        rtp.expect(tr, e.seq)
+        break
+      end
+    end
+  end
+end
+
 -- OPTIONS, DESCRIBE, SETUP of each chosen media, PLAY. Returns true once
 -- playing. What the answers said lives on only in st (the control URL, the
 -- session, the tracks): returning drops the SDP and the responses.
@@ -333,7 +360,7 @@ local function start(st, cfg)
   if not desc then return fail(st, "describe", err) end
   st.ctl_url = desc.url
 
-  local k, server_timeout = 0, nil
+  local k, server_timeout, urls = 0, nil, {}
   for i, m in ipairs(desc.media) do
     if selected(cfg, m, i) then
       -- RFC 2326 12.39: interleaved channels 2k (RTP) and 2k+1 (RTCP)
@@ -351,6 +378,7 @@ local function start(st, cfg)
       tr.channel, tr.rtcp_channel = a, b
       st.tracks[#st.tracks + 1] = tr
       k = k + 1
+      urls[k] = m.url
     end
   end
   if k == 0 then return fail(st, "describe", "no media") end
@@ -363,6 +391,7 @@ local function start(st, cfg)
   if cfg.range then headers = { "Range: " .. (type(cfg.range) == "string" and cfg.range or "npt=0.000-") } end
   msg = exchange(st, "PLAY", st.ctl_url, "play", headers)
   if not msg or not ok_status(st, "play", msg) then return end
+  expect_first(st.tracks, urls, response.rtp_info(msg.headers["rtp-info"]))
   count("rtsp.sessions")
   return true
 end

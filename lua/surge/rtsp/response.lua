@@ -101,6 +101,24 @@ function M.session(value)
   return id, timeout
 end
 
+-- RTP-Info header (RFC 2326 12.33): "url=U;seq=N;rtptime=T,url=..." ->
+-- a list of { url = U, seq = N or nil }, at most MAX_HEADERS entries. A
+-- URL holding ',' or ';' cannot be told from the list's own separators in
+-- RTSP 1.0: such an entry simply matches no track.
+function M.rtp_info(value)
+  local list = {}
+  if type(value) ~= "string" then return list end
+  for entry in gmatch(value, "[^,]+") do
+    local url, params = match(entry, "^%s*url=([^;]*)(.*)$")
+    if url then
+      local seq = tonumber(match(params, ";%s*seq%s*=%s*(%d+)"))
+      list[#list + 1] = { url = url, seq = seq and seq < 65536 and seq or nil }
+      if #list >= M.MAX_HEADERS then break end
+    end
+  end
+  return list
+end
+
 -- Public header (RFC 2326 12.28) -> set of method names.
 function M.methods(value)
   local set = {}

@@ -113,7 +113,7 @@ struct surge_rtp_counts {
 };
 struct surge_rtp_track {
   double clock_rate, units_per_ns, pt;
-  double base_seq, max_seq, cycles, bad_seq;
+  double base_seq, max_seq, cycles, bad_seq, expect_seq, first_gap;
   double received, lost_before, reordered, duplicates, restarts, bad, bytes;
   double keyframes, last_key_ts, jitter, last_arrival, last_ts;
   struct surge_rtp_counts reported;
@@ -136,7 +136,7 @@ function M.track(codec, clock_rate, pt)
   clock_rate = clock_rate or 90000
   return track_t {
     clock_rate = clock_rate, units_per_ns = clock_rate / 1e9, pt = pt or -1,
-    bad_seq = -1, last_key_ts = -1, channel = -1, rtcp_channel = -1,
+    bad_seq = -1, expect_seq = -1, last_key_ts = -1, channel = -1, rtcp_channel = -1,
     codec_id = CODEC_ID[codec] or 0,
   }
 end
@@ -144,6 +144,20 @@ end
 local function init_seq(tr, seq)
   tr.base_seq, tr.max_seq, tr.cycles, tr.bad_seq = seq, seq, 0, -1
   tr.received = 0
+end
+
+-- expect(tr, seq): the sequence number the stream's first packet carries,
+-- as the server announced it (RTSP's RTP-Info, RFC 2326 12.33). How far
+-- past it the first packet received is becomes tr.first_gap: packets lost
+-- before it where the announcement is exact (surge serve's), which
+-- counting from the first received (A.1) cannot see. Kept apart from
+-- lost(): GStreamer's live media announces a number a packet or two before
+-- the first it sends a new client. A first packet behind the announced
+-- number, or further ahead than a dropout, leaves first_gap 0.
+function M.expect(tr, seq)
+  if not tr.started and type(seq) == "number" and seq >= 0 and seq < SEQ_MOD and seq % 1 == 0 then
+    tr.expect_seq = seq
+  end
 end
 
 -- lost(tr) -> packets expected but not received (RFC 3550 A.3), which a
@@ -168,6 +182,8 @@ function M.packet(tr, p, len, arrival)
   if not tr.started then
     tr.started = true
     init_seq(tr, seq)
+    local ahead = (seq - tr.expect_seq) % SEQ_MOD
+    if tr.expect_seq >= 0 and ahead < MAX_DROPOUT then tr.first_gap = ahead end
     tr.last_arrival, tr.last_ts = arrival, ts
   else
     local udelta = (seq - tr.max_seq) % SEQ_MOD
