@@ -119,19 +119,48 @@ static int refuse_ports(const struct options *o, uint64_t conns,
 	return -E2BIG;
 }
 
-uint64_t plan_open_workers(const struct options *o)
+static double peak_rate(const struct options *o)
 {
 	double peak = 0;
 
-	if (!o->rate_segs)
-		return 0;
-	for (size_t i = 0; i < o->nrate_segs; i++) {
+	for (size_t i = 0; o->rate_segs && i < o->nrate_segs; i++) {
 		if (o->rate_segs[i].r0 > peak)
 			peak = o->rate_segs[i].r0;
 		if (o->rate_segs[i].r1 > peak)
 			peak = o->rate_segs[i].r1;
 	}
+	return peak;
+}
+
+uint64_t plan_open_workers(const struct options *o)
+{
+	double peak = peak_rate(o);
+
+	if (!o->rate_segs)
+		return 0;
 	return peak > PLAN_OPEN_RATE_PER_WORKER ? (uint64_t)ceil(peak / PLAN_OPEN_RATE_PER_WORKER) : 1;
+}
+
+/* A schedule faster than a worker can walk (PLAN_MAX_SCHEDULE_RATE). */
+static int check_schedule_rate(const struct options *o, uint32_t W, char *err, size_t errlen)
+{
+	double peak = peak_rate(o);
+	bool poisson = o->arrival == PACER_POISSON;
+	double each = poisson ? peak : peak / W;
+
+	if (!o->rate_segs || each <= PLAN_MAX_SCHEDULE_RATE)
+		return 0;
+	if (poisson)
+		snprintf(err, errlen, "rate %.0f/s with arrival = \"poisson\": each worker draws the "
+			 "whole schedule, at most %.0f a second; use a lower rate, or arrival = "
+			 "\"uniform\" (--shard splits a higher rate over machines)",
+			 peak, PLAN_MAX_SCHEDULE_RATE);
+	else
+		snprintf(err, errlen, "rate %.0f/s is %.0f/s for each of %u worker%s, over the %.0f "
+			 "a worker's schedule may hold (one sends ~1M/s at best): use -w %.0f or "
+			 "more, or --shard to split it over machines", peak, each, W,
+			 W == 1 ? "" : "s", PLAN_MAX_SCHEDULE_RATE, ceil(peak / PLAN_MAX_SCHEDULE_RATE));
+	return -EINVAL;
 }
 
 int plan_make(const struct options *o, const struct plan_system *sys, struct plan *out,
@@ -229,6 +258,8 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 	}
 	uint32_t W = out->workers;
 	out->conns_per_worker = ceil_div(conns, W);
+	if (check_schedule_rate(o, W, err, errlen) < 0)
+		return -EINVAL;
 
 	/* Ports. The kernel clamps a per-socket range into the system range, so
 	 * a range outside it would silently be the system's. */

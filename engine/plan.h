@@ -42,6 +42,13 @@ struct plan_system {
  * core here. */
 #define PLAN_OPEN_RATE_PER_WORKER 150000.0
 
+/* The most requests a second one worker's schedule may hold: past it the
+ * pacer's own loop (an intended time drawn, sent or dropped, per request)
+ * cannot keep up with the clock and the worker never returns to its loop,
+ * so it could not be stopped. A worker sends ~1M/s at best; Poisson
+ * arrivals cost each worker the whole run's rate (pacer.h). */
+#define PLAN_MAX_SCHEDULE_RATE 10e6
+
 /* Workers an open-model run's peak rate asks for (0: closed model). */
 uint64_t plan_open_workers(const struct options *o);
 

@@ -131,6 +131,25 @@ static void test_fds(void)
 	plan(&o, &sys, &p);
 	is_int(p.workers, 4, "a slow rate still gets the workers its connections need");
 	o.bind = NULL;
+
+	/* A schedule no worker can walk is refused, not left to hang it. */
+	o = base(200);
+	o.rate_segs = segs;
+	o.nrate_segs = 2;
+	segs[0].r1 = segs[1].r0 = 20e6;
+	is_int(plan(&o, &sys, &p), 0, "20M/s over 2 workers: 10M/s each, at the limit");
+	segs[0].r1 = segs[1].r0 = 1e9;
+	is_int(plan(&o, &sys, &p), -EINVAL, "1G/s over 2 workers refused");
+	has("rate 1000000000/s is 500000000/s for each of 2 workers", "with each worker's share");
+	has("use -w 100 or more", "and the fix");
+	o.workers = 100;
+	o.workers_given = true;
+	is_int(plan(&o, &sys, &p), 0, "1G/s over -w 100 accepted");
+	o.workers = 2;
+	segs[0].r1 = segs[1].r0 = 20e6;
+	o.arrival = PACER_POISSON;
+	is_int(plan(&o, &sys, &p), -EINVAL, "Poisson at 20M/s refused: each worker draws all of it");
+	has("each worker draws the whole schedule", "saying why");
 	o.rate_segs = NULL;
 	is_int(plan_open_workers(&o), 0, "closed model: no rate-based default");
 	o = base(1);
