@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "container.h"
 #include "dgram.h"
+#include "fallback.h"
 #include "retry.h"
 #include "tls.h"
 #include "worker.h"
@@ -75,6 +76,9 @@ static void request_cb(struct ev_loop *loop, ev_io *io, int revents)
 			 * first, then the oldest looked at again. */
 			uint64_t sent = f->sent;
 			dgram_read_arrived_by(w, c, sent + limit);
+			if (inflight_oldest(&w->fl) != i || w->fl.e[i].sent != sent)
+				continue;
+			fallback_read_arrived(w, c, i);
 			if (inflight_oldest(&w->fl) != i || w->fl.e[i].sent != sent)
 				continue;
 			/* A lost datagram loses only its own request, once its

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "dest.h"
 #include "dispatch.h"
+#include "fallback.h"
 #include "lua_engine.h"
 #include "retry.h"
 #include "rxtime.h"
@@ -252,7 +253,13 @@ void dgram_flush(struct worker *w, struct conn *c)
 
 void dgram_expire(struct worker *w, struct conn *c, uint32_t i)
 {
+	uint32_t dest = c->dest;
+	bool stuck = fallback_expiring(w, c, i);
+
 	dgram_fail(w, c, i, ERR_REQUEST_TIMEOUT);
+	/* Closed once i is settled: failing the others may refill c. */
+	if (stuck)
+		fallback_timed_out(w, dest);
 }
 
 void dgram_fail(struct worker *w, struct conn *c, uint32_t i, int cls)

@@ -142,12 +142,14 @@ static void fb_close(struct worker *w, struct fb_conn *f, int cls)
 	free(p);
 }
 
-/* One answer, framing removed: back to its datagram socket's protocol. */
-static void deliver(struct worker *w, struct fb_conn *f, uint8_t *msg, size_t n)
+/* One answer, framing removed: back to its datagram socket's protocol.
+ * Returns -1 when it cannot be one (shorter than its ID): the length prefix
+ * lied, and the stream's place with it. */
+static int deliver(struct worker *w, struct fb_conn *f, uint8_t *msg, size_t n)
 {
 	if (n < 2) {
 		count(w, "tc_tcp.malformed");
-		return;
+		return -1;
 	}
 	uint16_t id = (uint16_t)(msg[0] << 8 | msg[1]);
 	uint32_t k = 0;
@@ -155,7 +157,7 @@ static void deliver(struct worker *w, struct fb_conn *f, uint8_t *msg, size_t n)
 		k++;
 	if (k == f->npend) {
 		count(w, "tc_tcp.unmatched");
-		return;
+		return 0;
 	}
 	struct pending p = f->pend[k];
 	memmove(&f->pend[k], &f->pend[k + 1], (f->npend - k - 1) * sizeof(*f->pend));
@@ -164,12 +166,13 @@ static void deliver(struct worker *w, struct fb_conn *f, uint8_t *msg, size_t n)
 	if (i == INFLIGHT_NONE) {
 		/* Its request timed out (counted then) or its socket closed. */
 		count(w, "tc_tcp.late");
-		return;
+		return 0;
 	}
 	msg[0] = (uint8_t)(p.orig_id >> 8);
 	msg[1] = (uint8_t)p.orig_id;
 	struct conn *c = &w->conns[p.conn];
 	conn_on_message(w, c, msg, n, c->written, false);
+	return 0;
 }
 
 static void fb_read(struct worker *w, struct fb_conn *f)
@@ -194,13 +197,19 @@ static void fb_read(struct worker *w, struct fb_conn *f)
 	w->stats.counter[ST_BYTES_IN] += n;
 	f->rbuf.len += (uint32_t)n;
 	/* RFC 1035 4.2.2: a 2-byte length, then the message. Delivering may
-	 * close f (a failing refill), which empties rbuf: checked each turn. */
+	 * close f (a failing refill), which empties rbuf: checked each turn.
+	 * After a length that cannot be right every later one is read from
+	 * the wrong place: the connection closes, as conn.c closes a stream
+	 * on bad framing, and the next truncated answer opens a new one. */
 	while (f->state == FB_OPEN && f->rbuf.len >= 2) {
 		uint8_t *q = buf_start(&f->rbuf);
 		size_t m = (size_t)q[0] << 8 | q[1];
 		if (f->rbuf.len < 2 + m)
 			break;
-		deliver(w, f, q + 2, m);
+		if (deliver(w, f, q + 2, m) < 0) {
+			fb_close(w, f, ERR_PROTOCOL);
+			return;
+		}
 		if (f->state == FB_OPEN)
 			buf_consume(&f->rbuf, 2 + m);
 	}
@@ -379,6 +388,57 @@ int fallback_send(struct worker *w, struct conn *c, uint32_t i)
 	if (f->state == FB_OPEN)
 		io_set(w, f, EV_READ | EV_WRITE);
 	return 0;
+}
+
+/* Destination dest's fallback connection, if one was ever made. */
+static struct fb_conn *fb_find(struct worker *w, uint32_t dest)
+{
+	struct fallback *fb = w->fallback;
+
+	return fb && dest < fb->n ? fb->c[dest] : NULL;
+}
+
+void fallback_read_arrived(struct worker *w, struct conn *c, uint32_t i)
+{
+	const struct retry_copy *r = retry_copy_of(&w->retry, i);
+	struct fb_conn *f = r && r->via_tcp ? fb_find(w, c->dest) : NULL;
+
+	/* Each answer read is judged by its arrival stamp (conn.c's
+	 * answered_late): one that came after the deadline still times out. */
+	if (f && f->state == FB_OPEN && f->npend)
+		fb_read(w, f);
+}
+
+bool fallback_expiring(struct worker *w, struct conn *c, uint32_t i)
+{
+	const struct retry_copy *r = retry_copy_of(&w->retry, i);
+
+	if (!r || !r->via_tcp)
+		return false;
+	count_lost(w, ERR_REQUEST_TIMEOUT, 1);
+	struct fb_conn *f = fb_find(w, c->dest);
+	if (!f || f->state == FB_CLOSED)
+		return false;
+	for (uint32_t k = 0; k < f->npend; k++) {
+		const struct pending *p = &f->pend[k];
+		if (p->conn == c->id && p->gen == c->t_connect && p->key == w->fl.e[i].key) {
+			/* Its answer never came: the stream may be stuck on a
+			 * lying length. It leaves the list (its socket settles
+			 * it), the rest go with the connection. */
+			memmove(&f->pend[k], &f->pend[k + 1], (f->npend - k - 1) * sizeof(*f->pend));
+			f->npend--;
+			return true;
+		}
+	}
+	return false;
+}
+
+void fallback_timed_out(struct worker *w, uint32_t dest)
+{
+	struct fb_conn *f = fb_find(w, dest);
+
+	if (f && f->state != FB_CLOSED)
+		fb_close(w, f, ERR_REQUEST_TIMEOUT);
 }
 
 void fallback_free(struct worker *w)

@@ -183,6 +183,98 @@ ok(req.get("sent") == 50 and c.get("dns.tc") == 50 and errs.get("connect_refused
    c.get("dns.tc_tcp.connect_refused"), log)
 ok(rc == 1 and errs.get("udp_refused") == 0, "nothing measured: exit 1 (got %d)" % rc, log)
 
+# 3a. The fallback connection after a bad length prefix. The server
+# truncates every UDP answer and answers over TCP, but its 3rd TCP answer
+# has a lying prefix: 5 bytes too long (the stream is read from the wrong
+# place after it), or a zero-length frame instead of the answer (no message
+# is shorter than its ID). Like a plain TCP connection, the fallback one
+# closes when a query on it times out, or at once on a length that cannot
+# be right, and the next truncated answer opens a new one: only the queries
+# on the broken connection are lost, not the rest of the run.
+def tcp_server(lsock, stop, mode, seen):
+    lsock.settimeout(0.1)
+    n = [0]
+
+    def serve(s):
+        try:
+            while True:
+                h = recvn(s, 2)
+                q = h and recvn(s, h[0] << 8 | h[1])
+                if not q:
+                    return
+                n[0] += 1
+                # QR, RD, RA; the question echoed (without its OPT RR), no records.
+                r = q[:2] + bytes([0x81, 0x80]) + q[4:6] + b"\0\0\0\0\0\0" + q[12:len(q) - 11]
+                if n[0] == 3 and mode == "long":
+                    s.sendall(bytes([(len(r) + 5) >> 8, (len(r) + 5) & 255]) + r)
+                elif n[0] == 3 and mode == "zero":
+                    s.sendall(b"\0\0")
+                else:
+                    s.sendall(bytes([len(r) >> 8, len(r) & 255]) + r)
+        except OSError:
+            pass  # surge closed it: what is left is not read
+        finally:
+            s.close()
+
+    def recvn(s, k):
+        b = b""
+        while len(b) < k:
+            d = s.recv(k - len(b))
+            if not d:
+                return None
+            b += d
+        return b
+
+    while not stop.is_set():
+        try:
+            s, _ = lsock.accept()
+        except socket.timeout:
+            continue
+        s.settimeout(None)
+        seen["accepted"] += 1
+        threading.Thread(target=serve, args=(s,), daemon=True).start()
+
+
+for mode in ("long", "zero"):
+    port = free_port(udp=True)
+    usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    usock.bind(("127.0.0.1", port))
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(16)
+    stop, seen = threading.Event(), {"accepted": 0}
+    ths = [threading.Thread(target=truncating_server, args=(usock, stop), daemon=True),
+           threading.Thread(target=tcp_server, args=(lsock, stop, mode, seen), daemon=True)]
+    for th in ths:
+        th.start()
+    rc, req, errs, c, log = run(scenario(port=port, conns=2, pipeline=32, rate=100, dur="2s",
+                                         timeout="300ms", opts='tc = "tcp"'))
+    stop.set()
+    for th in ths:
+        th.join()
+    usock.close()
+    lsock.close()
+    sent, done_n = req.get("sent", 0), req.get("completed", 0)
+    tmo, prot = errs.get("request_timeout", 0), errs.get("protocol", 0)
+    if mode == "long":
+        # 100 q/s and a 300 ms timeout: ~30 on the broken connection (before
+        # the fix, every query after the lie timed out).
+        ok(sent == 200 and done_n + tmo + prot == sent and prot == 1 and 0 < tmo <= 60 and
+           c.get("dns.tc_tcp.request_timeout") == tmo,
+           "TCP prefix 5 too long: %s of 200 answered, %s time out (all dns.tc_tcp.request_timeout "
+           "%s), the lied answer malformed (%s)" %
+           (done_n, tmo, c.get("dns.tc_tcp.request_timeout"), prot), log)
+    else:
+        ok(sent == 200 and done_n + prot == sent and tmo == 0 and 1 <= prot <= 5 and
+           c.get("dns.tc_tcp.malformed") == 1 and c.get("dns.tc_tcp.protocol") == prot,
+           "zero-length TCP frame: the connection closes at once, its %s queries protocol errors "
+           "(dns.tc_tcp.protocol %s), %s of 200 answered, no timeouts" %
+           (prot, c.get("dns.tc_tcp.protocol"), done_n), log)
+    ok(seen["accepted"] == 2 and c.get("dns.tc_retried_tcp") == sent,
+       "%s: the broken connection closed and one new one opened (server accepted %s)" %
+       (mode, seen["accepted"]), log)
+
 # 3b. Bad options stop the run before traffic (exit 2), naming file:line and option.
 BAD = """local dns = require "surge.proto.dns"
 return {
