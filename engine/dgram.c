@@ -12,7 +12,6 @@
 #include "buf.h"
 #include "clock.h"
 #include "conn.h"
-#include "dest.h"
 #include "dispatch.h"
 #include "fallback.h"
 #include "lua_engine.h"
@@ -271,8 +270,9 @@ void dgram_fail(struct worker *w, struct conn *c, uint32_t i, int cls)
 	if (cls == ERR_REQUEST_TIMEOUT)
 		samples_status(w->samples, -1);
 	samples_done(w->samples, c, i, &w->fl.e[i], clock_ns(), 0, cls);
+	/* Not the destination's failed connections: the socket goes on (a
+	 * socket that fails closes through conn_close, which counts it). */
 	w->stats.error[cls]++;
-	dest_record_failed(&w->dests, c->dest, &w->stats);
 	retry_settled(w, i, false);
 	forget(w, c, i);
 	if (w->opt->match == MATCH_KEY) {

@@ -122,6 +122,10 @@ static void fb_close(struct worker *w, struct fb_conn *f, int cls)
 	ev_io_stop(w->loop, &f->io);
 	close(f->io.fd);
 	f->state = FB_CLOSED;
+	/* A failed connection to its destination, once, as conn_close counts
+	 * a stream's; the queries it fails are not. */
+	if (cls >= 0)
+		dest_record_failed(&w->dests, f->dest, &w->stats);
 	buf_free(&f->rbuf);
 	buf_free(&f->wbuf);
 	/* Failing a request may refill its socket, and a new truncated answer
@@ -353,6 +357,7 @@ int fallback_send(struct worker *w, struct conn *c, uint32_t i)
 	if (f->state == FB_CLOSED) {
 		int cls = fb_open(w, f);
 		if (cls) {
+			dest_record_failed(&w->dests, f->dest, &w->stats);
 			count_lost(w, cls - 1, 1);
 			dgram_fail(w, c, i, cls - 1);
 			return 0;

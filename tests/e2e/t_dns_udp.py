@@ -134,6 +134,11 @@ ok(0.03 < errs.get("request_timeout", 0) / max(req.get("sent", 1), 1) < 0.07,
 ok(rep.get("totals", {}).get("connections", {}).get("opened") == 10 and
    req.get("sent") == 6000, "a lost answer closes no socket (10 opened), the rate holds", log)
 ok(c.get("protocol.unmatched", 0) == 0 and errs.get("protocol", 0) == 0, "nothing unmatched", log)
+dests = rep.get("addresses", {}).get("destinations", [])
+ok(len(dests) == 1 and dests[0].get("connections") == 10 and dests[0].get("failed") == 0 and
+   dests[0].get("completed") == req.get("completed"),
+   "a lost answer is no failed connection: the destination has 10 sockets, 0 failed (%s)" %
+   [(d.get("connections"), d.get("failed")) for d in dests], dests)
 
 # 3. TC: 40 addresses per answer are 669+ bytes. Without EDNS (512) every A
 # and AAAA answer is truncated; with EDNS 1232 none is.

@@ -182,6 +182,9 @@ ok(req.get("sent") == 50 and c.get("dns.tc") == 50 and errs.get("connect_refused
    "TCP refused: 50 truncated, 50 connect refused (dns.tc_tcp.connect_refused %s)" %
    c.get("dns.tc_tcp.connect_refused"), log)
 ok(rc == 1 and errs.get("udp_refused") == 0, "nothing measured: exit 1 (got %d)" % rc, log)
+ok(c.get("dest:127.0.0.1:%d:failed" % port) == 50,
+   "each refused TCP connect is one failed connection to the destination (%s)" %
+   c.get("dest:127.0.0.1:%d:failed" % port), c)
 
 # 3a. The fallback connection after a bad length prefix. The server
 # truncates every UDP answer and answers over TCP, but its 3rd TCP answer
