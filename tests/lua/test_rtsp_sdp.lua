@@ -61,6 +61,12 @@ t.is(select(2, sdp.parse("", "rtsp://h/")), "not an sdp (no v= line)", "empty bo
 t.is(select(2, sdp.parse(nil, "rtsp://h/")), "no sdp", "no body")
 t.is(select(2, sdp.parse("v=0\nm=video\n", "rtsp://h/")), "bad m= line", "truncated m= line")
 t.is(select(2, sdp.parse("v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96\n", "rtsp://h/")), "bad rtpmap", "truncated rtpmap")
+t.is(select(2, sdp.parse("v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/0\n", "rtsp://h/")),
+  "bad clock rate", "clock rate 0: refused (jitter in seconds would be infinite)")
+t.is(select(2, sdp.parse("v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/000\n", "rtsp://h/")),
+  "bad clock rate", "clock rate 000: refused")
+t.is(select(2, sdp.parse("v=0\nm=video 0 RTP/AVP 96\na=rtpmap:96 H264/fast\n", "rtsp://h/")),
+  "bad rtpmap", "clock rate not a number: refused")
 t.is(select(2, sdp.parse("v=0\n" .. ("m=video 0 RTP/AVP 96\n"):rep(100), "rtsp://h/")),
   "too many media", "media count limit")
 s = sdp.parse("v=0\nm=video 0 RTP/AVP 96\n", "rtsp://h/")

@@ -77,7 +77,11 @@ function M.parse(text, base)
           -- RFC 4566 6: a=rtpmap:<pt> <encoding>/<clock rate>[/<params>]
           local pt, enc, rate = match(value, "^(%d+)%s+([^/%s]+)/(%d+)")
           if not pt then return nil, "bad rtpmap" end
-          cur.rtpmap[tonumber(pt)] = { enc, tonumber(rate) }
+          -- RTP timestamps count in this unit (RFC 3550 5.1): a rate of 0
+          -- would make every jitter in seconds infinite.
+          rate = tonumber(rate)
+          if rate == 0 then return nil, "bad clock rate" end
+          cur.rtpmap[tonumber(pt)] = { enc, rate }
         elseif name == "fmtp" and cur ~= sdp then
           local pt, params = match(value, "^(%d+)%s*(.*)$")
           if pt then cur.fmtp[tonumber(pt)] = params end
