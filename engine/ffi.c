@@ -32,6 +32,13 @@ void surge_count(struct worker *w, int id, int64_t n)
 
 void surge_metric(struct worker *w, int id, int64_t ns)
 {
+	/* The histogram would keep a negative duration as 0 ns: a value no
+	 * one measured is the script's error, not a sample (Lua's surge.metric
+	 * refuses it first, with its line). */
+	if (ns < 0) {
+		w->stats.error[ERR_SCRIPT]++;
+		return;
+	}
 	if (id >= 0 && (size_t)id < w->stats.nnhist)
 		hist_record(w->stats.nhist[id].h, ns);
 }

@@ -73,6 +73,7 @@ void surge_conn_close(struct worker *w, uint32_t id);
 int surge_counter_id(struct worker *w, const char *name);
 int surge_metric_id(struct worker *w, const char *name);
 void surge_count(struct worker *w, int id, int64_t n);
+/* ns < 0 is not recorded: counted as a script error. */
 void surge_metric(struct worker *w, int id, int64_t ns);
 void surge_error(struct worker *w, int error_class, int64_t n);
 uint64_t surge_now_ns(void);

@@ -31,7 +31,19 @@ function M.status(n)
   if W then C.surge_status(W, n) end
 end
 
+-- A duration the histogram can hold: a number of ns from 0 below 2^63. Why
+-- checked here: the FFI turns inf or nan into INT64_MIN, which the histogram
+-- would keep as 0 ns, a measurement nobody made. A bad one is a script error
+-- at the caller's line, in a worker or not.
+local function check_ns(what, name, ns, level)
+  if type(ns) ~= "number" and type(ns) ~= "cdata" or not (ns >= 0 and ns < 9.2e18) then
+    error(("%s: '%s' takes a duration in ns from 0 (got %s)"):format(what, tostring(name),
+      tostring(ns)), level + 1)
+  end
+end
+
 function M.metric(name, ns)
+  check_ns("surge.metric", name, ns, 2)
   if not W then return end
   local id = metric_ids[name]
   if not id then
@@ -92,6 +104,7 @@ local function handle_kind(kind, id_fn, put_fn, method, default)
   local mt = {}
   mt.__index = mt
   mt[method] = function(self, v)
+    if kind == "histogram" then check_ns("surge.histogram:record", self.name, v or default, 2) end
     if not W then return end
     local id = self.id
     if not id then

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "lua_engine.h"
+#include "surge/ffi.h"
+#include "surge/hist.h"
 #include "tap.h"
 #include "worker.h"
 
@@ -221,6 +223,56 @@ int main(void)
 		ok(left > start + 512 * 1024 && after + 512 * 1024 < left,
 		   "60 collector ticks free the answers' garbage: Lua heap %zu KB, %zu KB after the "
 		   "answers, %zu KB after the ticks", start / 1024, left / 1024, after / 1024);
+	}
+	lua_engine_free(le);
+	options_free(&opt);
+	unlink(scn);
+
+	/* surge.metric takes a duration: inf, nan or a negative one (a clock
+	 * rate of 0 made rtsp.jitter inf, which the FFI turned into INT64_MIN
+	 * and the histogram into 0 ns) is the script's error at its line, and
+	 * nothing is recorded; C refuses a negative one as a script error. */
+	le = NULL;
+	scn = write_file("local surge = require 'surge'\n"
+			 "local h = surge.histogram('t.handle')\n"
+			 "local V = { 5e6, 1/0, 0/0, -1, 'x' }\n"
+			 "return { target = 'tcp://127.0.0.1:7', connections = 1, duration = '1s',\n"
+			 "  protocol = { request = 'x', framing = { kind = 'fixed', size = 1 },\n"
+			 "    response = function(ctx, p, len)\n"
+			 "      local v = V[tonumber(ctx.seq)]\n"
+			 "      if ctx.seq == 6 then h:record(-2) else surge.metric('t.metric', v) end\n"
+			 "    end } }\n");
+	memset(&opt, 0, sizeof(opt));
+	ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
+	   lua_engine_bind_worker(le, &w, err, sizeof(err)) == 0,
+	   "a protocol recording surge.metric values loads and binds");
+	if (le) {
+		static const char *const what[] = { "", "5 ms", "inf", "nan", "-1", "a string",
+						     "handle -2" };
+		char why[64];
+		double key;
+		bool has_key, ends;
+		for (int r = 1; r <= 6; r++) {
+			w.ctxs[0].seq = (uint64_t)r;
+			int rc = lua_engine_response(le, 0, (const uint8_t *)"x", 1, &key, &has_key,
+						     &ends, why, sizeof(why));
+			const char *e = rc < 0 ? lua_engine_last_error(le) : "";
+			if (r == 1)
+				ok(rc == 0, "surge.metric(name, %s): recorded", what[r]);
+			else
+				ok(rc < 0 && strstr(e, ":8:") &&
+					   strstr(e, "takes a duration in ns from 0"),
+				   "%s: a script error at the caller's line: %.*s", what[r],
+				   (int)strcspn(e, "\n"), e);
+		}
+		int id = stats_hist_id(&w.stats, "t.metric");
+		ok(id >= 0 && hist_total(w.stats.nhist[id].h) == 1 &&
+			   hist_min(w.stats.nhist[id].h) > 4000000,
+		   "only the 5 ms value is in the histogram, no 0 ns sample");
+		int64_t before = w.stats.error[ERR_SCRIPT];
+		surge_metric(&w, id, -5);
+		ok(w.stats.error[ERR_SCRIPT] == before + 1 && hist_total(w.stats.nhist[id].h) == 1,
+		   "C's surge_metric: a negative duration is a script error, not a 0 ns sample");
 	}
 	lua_engine_free(le);
 	options_free(&opt);
