@@ -343,6 +343,19 @@ local function expect_first(tracks, urls, info)
   end
 end
 
+-- interleaved(transport, k) -> RTP and RTCP channels of the k-th track set
+-- up (from 0), or nil, "bad transport". The server may choose other
+-- channels than the 2k-2k+1 asked (RFC 2326 12.39): its answer rules. A
+-- channel is one octet of the '$' frame (10.12): a number above 255 names
+-- no channel a frame can carry (stored, it would wrap onto another track's).
+-- One channel alone takes the next for RTCP, none after 255.
+function M.interleaved(transport, k)
+  local a, b = match(transport or "", "interleaved=(%d+)%-?(%d*)")
+  a, b = tonumber(a) or 2 * k, tonumber(b)
+  if a > 255 or b and b > 255 then return nil, "bad transport" end
+  return a, b or (a < 255 and a + 1 or -1)
+end
+
 -- OPTIONS, DESCRIBE, SETUP of each chosen media, PLAY. Returns true once
 -- playing. What the answers said lives on only in st (the control URL, the
 -- session, the tracks): returning drops the SDP and the responses.
@@ -370,10 +383,8 @@ local function start(st, cfg)
       local id, timeout = response.session(msg.headers.session)
       if not id then return fail(st, "setup", "no session") end
       st.session_id, server_timeout = id, timeout or server_timeout
-      -- The server may choose other channels (12.39): its answer rules.
-      local a, b = match(msg.headers.transport or "", "interleaved=(%d+)%-?(%d*)")
-      a = tonumber(a) or 2 * k
-      b = tonumber(b) or a + 1
+      local a, b = M.interleaved(msg.headers.transport, k)
+      if not a then return fail(st, "setup", b) end
       local tr = rtp.track(m.codec, m.clock_rate or 90000, m.pt)
       tr.channel, tr.rtcp_channel = a, b
       st.tracks[#st.tracks + 1] = tr
