@@ -177,6 +177,21 @@ static bool tuple_busy(struct worker *w, int named, int err, int tries)
 	return true;
 }
 
+/* A new connection in the slot starts with none of the last one's state.
+ * Every flag that gates a write is cleared here, not by the close paths: a
+ * close mid-write (EAGAIN, then a reset or a fault) left `writing` set with
+ * its watcher stopped, and conn_uncork, which only flushes while !writing,
+ * then never wrote that slot's requests again. */
+static void conn_reset_state(struct conn *c)
+{
+	c->writing = 0;
+	c->corked = 0;
+	c->salvaging = 0;
+	c->eof = 0;
+	c->draining = 0;
+	c->close_reason = 0;
+}
+
 int conn_open(struct worker *w, struct conn *c)
 {
 	const struct dest *d = &w->dests.d[c->dest];
@@ -213,11 +228,7 @@ int conn_open(struct worker *w, struct conn *c)
 	}
 	c->state = CONN_CONNECTING;
 	deadline_connect_started(w, c);
-	c->corked = 0;
-	c->salvaging = 0;
-	c->eof = 0;
-	c->draining = 0;
-	c->close_reason = 0;
+	conn_reset_state(c);
 	w->connecting++;
 	/* Readable too while connecting: a failed connect is EPOLLERR, which
 	 * libev reports as both, so writable alone is a connect that worked

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""surge.proto.http against a small Python server that misbehaves on
+purpose, each case checked against what the server saw: a connection that
+stops reading mid-write and is replaced, after which the slot sends again
+(it never did before conn_open reset `writing`)."""
+import os
+import socket
+import socketserver
+import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from tap import run_json as run, done, ok  # noqa: E402
+
+
+class Server:
+    """A threaded server on loopback; each connection is handle(sock, n),
+    n its number from 0. Counts the request heads it read."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.lock = threading.Lock()
+        self.conns = 0
+        self.requests = 0
+        self.stop = threading.Event()
+        outer = self
+
+        class H(socketserver.BaseRequestHandler):
+            def handle(self):
+                with outer.lock:
+                    n = outer.conns
+                    outer.conns += 1
+                try:
+                    outer.handle(outer, self.request, n)
+                except OSError:
+                    pass
+
+        class S(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.srv = S(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def heads(self, sock):
+        """Yields each request head read from sock until it closes."""
+        buf = b""
+        while True:
+            while b"\r\n\r\n" not in buf:
+                d = sock.recv(65536)
+                if not d:
+                    return
+                buf += d
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            with self.lock:
+                self.requests += 1
+            yield head
+
+    def close(self):
+        self.stop.set()
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+# 1. The first connection reads one request head and then nothing: surge's
+# pipeline of 1000 padded requests (8 MB) fills the socket, its requests
+# time out and the connection closes with its output still queued. The
+# slot's next connection must send: before the fix every later request on
+# it was counted sent and then timed out, though none ever left.
+def first_noread(srv, sock, n):
+    for _ in srv.heads(sock):
+        if n == 0:
+            srv.stop.wait(5)
+            return
+        sock.sendall(OK)
+
+
+srv = Server(first_noread)
+pad = "X-Pad: " + "a" * 8000
+rc, r, log = run(srv.url, "-c", "1", "-w", "1", "-p", "1000", "-H", pad, "-d", "3s", "-t", "1s")
+srv.close()
+ok(r is not None, "stalled first connection: surge reports", log)
+if r:
+    req, errs = r["totals"]["requests"], r["totals"]["errors"]
+    ok(srv.conns >= 2 and req["completed"] > 100,
+       "the slot reconnects and its requests are answered: %d completed on %d connections"
+       % (req["completed"], srv.conns), log)
+    ok(errs["total"] == errs["by_class"]["request_timeout"] <= 1000,
+       "only the stalled connection's requests time out (%d, pipeline 1000)" % errs["total"], errs)
+    ok(req["completed"] <= srv.requests - 1 <= req["completed"] + req["unfinished"],
+       "every answer counted was for a request the server read (%d read, 1 stalled)"
+       % srv.requests)
+
+done()

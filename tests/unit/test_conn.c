@@ -1,0 +1,113 @@
+/* A slot's next connection starts with none of the last one's write state:
+ * one reset while its output was queued (EV_WRITE armed, `writing`) must not
+ * leave the new connection unable to send. Before conn_open cleared it, a
+ * request queued while corked (as dispatch queues them) was never written:
+ * conn_uncork waited for a watcher the close had stopped. */
+#include <arpa/inet.h>
+#include <ev.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "options.h"
+#include "tap.h"
+#include "worker.h"
+
+/* Turns w's loop until c reaches state (or 2 s pass). */
+static int run_until(struct worker *w, struct conn *c, int state)
+{
+	for (int i = 0; i < 200 && c->state != state; i++) {
+		ev_run(w->loop, EVRUN_NOWAIT);
+		if (c->state != state)
+			poll(NULL, 0, 10);
+	}
+	return c->state == state;
+}
+
+static int accept_one(int lfd)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+
+	if (poll(&p, 1, 2000) != 1)
+		return -1;
+	return accept(lfd, NULL, NULL);
+}
+
+int main(void)
+{
+	struct options o;
+	struct worker w;
+	struct conn c;
+	struct dest d;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	static uint8_t chunk[65536];
+	const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	char got[sizeof(req)] = "";
+
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, len) < 0 || listen(lfd, 4) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0) {
+		diag("no loopback listener");
+		return 1;
+	}
+	memset(&o, 0, sizeof(o));
+	memset(&w, 0, sizeof(w));
+	memset(&c, 0, sizeof(c));
+	memset(&d, 0, sizeof(d));
+	memcpy(&d.addr, &sa, sizeof(sa));
+	d.addrlen = sizeof(sa);
+	d.id_conns = d.id_failed = d.id_latency = -1;
+	w.opt = &o;
+	w.loop = ev_loop_new(EVFLAG_AUTO);
+	ev_set_userdata(w.loop, &w);
+	if (stats_init(&w.stats) < 0)
+		return 1;
+	w.dests.d = &d;
+	w.dests.n = 1;
+	w.conns = &c;
+	w.nconns = 1;
+	w.holding = true; /* connections open, nothing is dispatched */
+	conn_list_init(&w.connects);
+	conn_list_init(&w.ready);
+	conn_list_init(&w.free);
+	c.prev = c.next = CONN_LIST_NONE;
+	inflight_list_init(&c.fl);
+
+	ok(conn_open(&w, &c) == 0 && run_until(&w, &c, CONN_OPEN), "the first connection opens");
+	int s1 = accept_one(lfd);
+	/* The server reads nothing: the output queues until the kernel refuses. */
+	for (int i = 0; i < 1000 && !c.writing && c.state == CONN_OPEN; i++)
+		conn_write(&w, &c, chunk, sizeof(chunk));
+	ok(c.writing && c.wbuf.len > 0, "a peer that does not read leaves output queued, EV_WRITE armed");
+	/* Then it resets: the pending write fails and the connection closes. */
+	struct linger lg = {1, 0};
+	setsockopt(s1, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(s1);
+	ok(run_until(&w, &c, CONN_CLOSED), "the reset closes it mid-write");
+	is_int(w.stats.error[ERR_RESET], 1, "counted once, as reset");
+
+	ok(conn_open(&w, &c) == 0 && run_until(&w, &c, CONN_OPEN), "the slot connects again");
+	int s2 = accept_one(lfd);
+	ok(!c.writing && !c.corked && !c.salvaging && !c.eof && c.wbuf.len == 0,
+	   "the new connection carries none of the old one's write state");
+	/* As dispatch sends: queued while corked, one write on uncork. */
+	c.corked = 1;
+	conn_write(&w, &c, (const uint8_t *)req, sizeof(req) - 1);
+	conn_uncork(&w, &c);
+	struct pollfd p = {.fd = s2, .events = POLLIN};
+	ssize_t n = poll(&p, 1, 2000) == 1 ? recv(s2, got, sizeof(got) - 1, MSG_WAITALL) : -1;
+	ok(n == (ssize_t)sizeof(req) - 1 && memcmp(got, req, sizeof(req) - 1) == 0,
+	   "a request queued on it reaches the server");
+	is_int(c.wbuf.len, 0, "nothing is left queued");
+
+	conn_close(&w, &c, -1);
+	close(s2);
+	close(lfd);
+	stats_free(&w.stats);
+	ev_loop_destroy(w.loop);
+	return tap_done();
+}
