@@ -55,11 +55,13 @@ static void trim(const uint8_t **v, size_t *n)
 }
 
 /* Calls fn for each comma-separated, trimmed, non-empty element of a list
- * (RFC 9110 5.6.1). Returns false as soon as fn does. */
-static bool each_element(const uint8_t *v, size_t n, bool (*fn)(struct head *, const uint8_t *, size_t),
-			 struct head *h)
+ * (RFC 9110 5.6.1: empty elements are ignored). Returns how many there were,
+ * or -1 as soon as fn returns false. */
+static int each_element(const uint8_t *v, size_t n, bool (*fn)(struct head *, const uint8_t *, size_t),
+			struct head *h)
 {
 	size_t i = 0;
+	int count = 0;
 	while (i <= n) {
 		size_t j = i;
 		while (j < n && v[j] != ',')
@@ -68,10 +70,11 @@ static bool each_element(const uint8_t *v, size_t n, bool (*fn)(struct head *, c
 		size_t en = j - i;
 		trim(&e, &en);
 		if (en && !fn(h, e, en))
-			return false;
+			return -1;
+		count += en > 0;
 		i = j + 1;
 	}
-	return true;
+	return count;
 }
 
 /* RFC 9110 8.6: a list of identical values is one value. */
@@ -152,7 +155,9 @@ static long fields(const uint8_t *p, const uint8_t *end, const struct http_limit
 		}
 		trim(&v, &vn);
 		if (h && ieq(p, c, "content-length")) {
-			if (!each_element(v, vn, content_length, h)) {
+			/* 8.6: 1*DIGIT. One with no value at all ("", ",") is
+			 * no length to frame by, not an absent one. */
+			if (each_element(v, vn, content_length, h) <= 0) {
 				*why = "bad content-length";
 				return -1;
 			}

@@ -104,6 +104,13 @@ int main(void)
 		  "Content-Length: 2\r\n\r\nxy", 59, &LIM, "bad content-length");
 	malformed("negative content-length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 40,
 		  &LIM, "bad content-length");
+	malformed("empty content-length", "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\nhello", 42,
+		  &LIM, "bad content-length");
+	malformed("content-length of only a comma", "HTTP/1.1 200 OK\r\nContent-Length: ,\r\n\r\n"
+		  "hello", 43, &LIM, "bad content-length");
+	malformed("an empty content-length after a valid one", "HTTP/1.1 200 OK\r\n"
+		  "Content-Length: 5\r\nContent-Length:\r\n\r\nhello", 60, &LIM,
+		  "bad content-length");
 	malformed("content-length past 2^62", "HTTP/1.1 200 OK\r\nContent-Length: "
 		  "99999999999999999999\r\n\r\n", 57, &LIM, "bad content-length");
 	const char *bc = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
