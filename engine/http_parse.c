@@ -239,9 +239,13 @@ static long chunked(const uint8_t *p, size_t n, const struct http_limits *lim, u
 			}
 			return 0;
 		}
+		/* 7.1: 1*HEXDIG, so leading zeros may be many (the line's
+		 * length bounds them); past them, a 17th digit overflows. */
 		uint64_t size = 0;
-		size_t i = 0;
-		for (; i < len && i < 16; i++) {
+		size_t i = 0, z = 0;
+		while (z < len && p[z] == '0')
+			z++;
+		for (i = z; i < len && i - z < 16; i++) {
 			uint8_t ch = p[i], d;
 			if (ch >= '0' && ch <= '9')
 				d = (uint8_t)(ch - '0');

@@ -61,6 +61,10 @@ int main(void)
 	      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 	      "5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Sum: 1\r\n\r\n",
 	      &LIM, 200, false, 31);
+	whole("chunk sizes with leading zeros (7.1: 1*HEXDIG)",
+	      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	      "00000000000000005\r\nhello\r\n000000000000000000000000000000000001a;x=1\r\n"
+	      "abcdefghijklmnopqrstuvwxyz\r\n00000000000000000\r\n\r\n", &LIM, 200, false, 31);
 	whole("chunked after gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
 	      "2\r\nzz\r\n0\r\n\r\n", &LIM, 200, false, 2);
 	whole("connection: close", "HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\n"
@@ -118,6 +122,12 @@ int main(void)
 	const char *big = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 			  "fffffffffffffffff\r\n";
 	malformed("chunk size of 17 digits", big, strlen(big), &LIM, "bad chunk size");
+	const char *big0 = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			   "0000fffffffffffffffff\r\n";
+	malformed("  17 significant digits after zeros", big0, strlen(big0), &LIM, "bad chunk size");
+	const char *lim62 = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			    "4000000000000001\r\n";
+	malformed("  16 digits past 2^62", lim62, strlen(lim62), &LIM, "bad chunk size");
 	const char *lie = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n";
 	malformed("chunk longer than its size", lie, strlen(lie), &LIM, "bad chunk");
 
