@@ -576,12 +576,19 @@ static bool answered_late(struct worker *w, uint32_t i, uint64_t at)
 }
 
 void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
-		     uint32_t answerable, bool ends)
+		     uint32_t answerable, const struct http_response *http)
 {
 	const struct options *o = w->opt;
 	double key = 0;
-	bool has_key = false;
+	bool has_key = false, ends = false;
 	char why[32] = "";
+
+	if (http) {
+		ends = http->close;
+		if (http->close)
+			http_stats_closed(&w->http, &w->stats);
+		samples_status(w->samples, (int32_t)http->status); /* a callback may override it */
+	}
 
 	if (o->has_response_fn) {
 		conn_ctx(w, c);
@@ -654,6 +661,11 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		if (c->src < w->stats.nsrc)
 			w->stats.src_reqs[c->src]++;
 	}
+	/* Counted by status only now, matched to its request: an answer
+	 * refused as unsolicited answered nothing, and would count twice
+	 * what the server answered once. */
+	if (http)
+		http_stats_answer(&w->http, &w->stats, http);
 	samples_done(w->samples, c, i, f, at, (uint32_t)n, why[0] ? ERR_PROTOCOL : -1);
 	if (o->transport == TRANSPORT_UDP)
 		retry_settled(w, i, true);
@@ -665,16 +677,6 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		conn_end(w, c);
 	else
 		dispatch_conn_has_room(w, c);
-}
-
-/* FRAME_HTTP: counts a framed answer; true when the connection ends after it. */
-static bool http_answer(struct worker *w, const struct http_response *hr)
-{
-	http_stats_answer(&w->http, &w->stats, hr);
-	samples_status(w->samples, (int32_t)hr->status); /* the sample log's status */
-	if (hr->close)
-		http_stats_closed(&w->http, &w->stats);
-	return hr->close;
 }
 
 /* Parses whole messages out of data; returns the bytes consumed. */
@@ -707,7 +709,7 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 			conn_close(w, c, ERR_PROTOCOL);
 			break;
 		}
-		conn_on_message(w, c, data + off, (size_t)m, answerable, http && http_answer(w, &hr));
+		conn_on_message(w, c, data + off, (size_t)m, answerable, http ? &hr : NULL);
 		off += (size_t)m;
 	}
 	return off;
@@ -731,7 +733,7 @@ static bool conn_http_eof(struct worker *w, struct conn *c)
 	    http_parse_response(buf_start(&c->rbuf), c->rbuf.len, &w->opt->http, &hr) != 0 ||
 	    !hr.until_close)
 		return false;
-	conn_on_message(w, c, buf_start(&c->rbuf), c->rbuf.len, c->written, http_answer(w, &hr));
+	conn_on_message(w, c, buf_start(&c->rbuf), c->rbuf.len, c->written, &hr);
 	return true;
 }
 

@@ -67,6 +67,7 @@ struct conn {
 
 struct worker;
 struct surge_ctx;
+struct http_response;
 
 /* The context a Lua callback about c gets, its ids filled for this call:
  * written only where Lua is called, so a protocol without callbacks (echo)
@@ -100,11 +101,12 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
 void conn_uncork(struct worker *w, struct conn *c);
 /* One whole answer p[0, n) read on c: the response callback, matching
  * against the requests wholly written when `answerable` bytes had been, the
- * latency or the protocol error. ends: it is the connection's last (an HTTP
- * Connection: close), so c ends gracefully after it. May close c (a failing
- * callback). */
+ * latency or the protocol error. http: the answer's framing (FRAME_HTTP),
+ * else NULL; it is counted by status only once matched to a request, and
+ * when it is the connection's last (http->close), c ends gracefully after
+ * it. May close c (a failing callback). */
 void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
-		     uint32_t answerable, bool ends);
+		     uint32_t answerable, const struct http_response *http);
 /* Bytes buffered but not consumed (sessions). */
 void conn_consume(struct worker *w, struct conn *c, uint32_t n);
 

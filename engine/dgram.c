@@ -62,7 +62,7 @@ static void read_one_by_one(struct worker *w, struct conn *c)
 		w->stats.counter[ST_BYTES_IN] += n;
 		/* Every send completes at once: all requests in flight were
 		 * written before this datagram was read. */
-		conn_on_message(w, c, w->scratch, (size_t)n, c->written, false);
+		conn_on_message(w, c, w->scratch, (size_t)n, c->written, NULL);
 	}
 }
 
@@ -129,7 +129,7 @@ void dgram_read(struct worker *w, struct conn *c)
 			if (oversized(w, n, m[i].msg_hdr.msg_flags))
 				continue;
 			w->rx_ns = rxtime_of(&m[i].msg_hdr, mono_minus_real);
-			conn_on_message(w, c, iov[i].iov_base, n, c->written, false);
+			conn_on_message(w, c, iov[i].iov_base, n, c->written, NULL);
 		}
 		conn_uncork(w, c);
 		if ((unsigned)got < vlen)
@@ -160,7 +160,7 @@ void dgram_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline)
 		}
 		w->stats.counter[ST_BYTES_IN] += n;
 		if (!oversized(w, (size_t)n, 0))
-			conn_on_message(w, c, w->scratch, (size_t)n, c->written, false);
+			conn_on_message(w, c, w->scratch, (size_t)n, c->written, NULL);
 	}
 }
 

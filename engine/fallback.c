@@ -175,7 +175,7 @@ static int deliver(struct worker *w, struct fb_conn *f, uint8_t *msg, size_t n)
 	msg[0] = (uint8_t)(p.orig_id >> 8);
 	msg[1] = (uint8_t)p.orig_id;
 	struct conn *c = &w->conns[p.conn];
-	conn_on_message(w, c, msg, n, c->written, false);
+	conn_on_message(w, c, msg, n, c->written, NULL);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
 """surge.proto.http against a small Python server that misbehaves on
 purpose, each case checked against what the server saw: a connection that
 stops reading mid-write and is replaced, after which the slot sends again
-(it never did before conn_open reset `writing`)."""
+(it never did before conn_open reset `writing`); unsolicited answers, which
+count as protocol errors and never by status."""
 import os
 import socket
 import socketserver
@@ -94,5 +95,34 @@ if r:
     ok(req["completed"] <= srv.requests - 1 <= req["completed"] + req["unfinished"],
        "every answer counted was for a request the server read (%d read, 1 stalled)"
        % srv.requests)
+
+
+def status_sum(cnt):
+    """The answers counted by status code (http.status.NNN, not the classes)."""
+    return sum(v for k, v in cnt.items() if k.startswith("http.status.") and k[12:].isdigit())
+
+
+# 3. Two answers to each request, the second unsolicited: only the first is
+# an answer to a request, so only it counts by status (the second used to
+# count too, twice what was answered).
+def two_answers(srv, sock, n):
+    for _ in srv.heads(sock):
+        sock.sendall(OK + b"HTTP/1.1 503 Extra\r\nContent-Length: 0\r\n\r\n")
+
+
+srv = Server(two_answers)
+rc, r, log = run(srv.url, "-c", "2", "-w", "1", "-d", "1s")
+srv.close()
+ok(r is not None, "two answers a request: surge reports", log)
+if r:
+    req, errs, cnt = r["totals"]["requests"], r["totals"]["errors"], r["counters"]
+    ok(req["completed"] > 10 and cnt.get("protocol.unsolicited", 0) > 10,
+       "answers completed (%d) and unsolicited ones refused (%d)"
+       % (req["completed"], cnt.get("protocol.unsolicited", 0)), cnt)
+    ok(status_sum(cnt) == req["completed"],
+       "only the answers matched to a request count by status: %d counted, %d completed"
+       % (status_sum(cnt), req["completed"]), cnt)
+    classes = sum(cnt.get("http.status.%dxx" % k, 0) for k in range(1, 6))
+    ok(classes == req["completed"], "and by class: %d" % classes, cnt)
 
 done()
