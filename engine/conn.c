@@ -585,7 +585,9 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 
 	if (http) {
 		ends = http->close;
-		if (http->close)
+		/* Not when only surge ends it (a suspect framing): the server
+		 * would have kept it open. */
+		if (http->server_closes)
 			http_stats_closed(&w->http, &w->stats);
 		samples_status(w->samples, (int32_t)http->status); /* a callback may override it */
 	}

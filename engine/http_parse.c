@@ -319,7 +319,8 @@ long http_parse_response(const uint8_t *p, size_t n, const struct http_limits *l
 	/* 9.3: HTTP/1.0 closes unless it asks to keep alive; a body that
 	 * Transfer-Encoding framed despite a Content-Length is suspect (6.3 p.3:
 	 * close after it). */
-	r->close = h.conn_close || (h.minor == 0 && !h.conn_keep_alive) || (h.te && h.has_length);
+	r->server_closes = h.conn_close || (h.minor == 0 && !h.conn_keep_alive);
+	r->close = r->server_closes || (h.te && h.has_length);
 
 	/* 6.3: which rule says where the body ends. */
 	if (lim->head || h.status == 204 || h.status == 304) {
@@ -332,7 +333,7 @@ long http_parse_response(const uint8_t *p, size_t n, const struct http_limits *l
 	}
 	if (h.te || !h.has_length) {
 		r->until_close = true;
-		r->close = true;
+		r->close = r->server_closes = true;
 		r->body_bytes = n - off;
 		return 0;
 	}

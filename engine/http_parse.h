@@ -27,6 +27,9 @@ struct http_response {
 	uint16_t status;     /* the final (non-1xx) status */
 	uint8_t minor;       /* HTTP/1.<minor> */
 	bool close;          /* the connection ends after this response */
+	bool server_closes;  /* close, because the server ends it (Connection: close,
+				HTTP/1.0, a close-delimited body); a suspect framing
+				surge itself closes after sets only close */
 	bool until_close;    /* the body runs to the end of the connection (RFC 9112 6.3 p.8) */
 	uint32_t head_len;   /* bytes before the body, interim 1xx responses included */
 	uint64_t body_bytes; /* payload bytes (chunked: the chunks' data only) */

@@ -3,7 +3,8 @@
 purpose, each case checked against what the server saw: a connection that
 stops reading mid-write and is replaced, after which the slot sends again
 (it never did before conn_open reset `writing`); unsolicited answers, which
-count as protocol errors and never by status."""
+count as protocol errors and never by status; a close surge makes that the
+server did not ask for, which is not http.closed_by_server."""
 import os
 import socket
 import socketserver
@@ -124,5 +125,27 @@ if r:
        % (status_sum(cnt), req["completed"]), cnt)
     classes = sum(cnt.get("http.status.%dxx" % k, 0) for k in range(1, 6))
     ok(classes == req["completed"], "and by class: %d" % classes, cnt)
+
+
+# 4. A body framed by both Content-Length and chunked, on a connection the
+# server keeps open: surge closes it after the answer (RFC 9112 6.3 p.3),
+# but the server did not end it, so no http.closed_by_server.
+def cl_and_chunked(srv, sock, n):
+    for _ in srv.heads(sock):
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"5\r\nhello\r\n0\r\n\r\n")
+
+
+srv = Server(cl_and_chunked)
+rc, r, log = run(srv.url, "-c", "2", "-w", "1", "-d", "500ms", "-o", "connect_rate=200")
+srv.close()
+ok(r is not None, "content-length and chunked: surge reports", log)
+if r:
+    req, cnt, conns = r["totals"]["requests"], r["counters"], r["totals"]["connections"]
+    ok(req["completed"] > 5 and conns["opened"] >= req["completed"],
+       "each answer completes and surge closes its connection: %d answers, %d connections"
+       % (req["completed"], conns["opened"]), r["totals"])
+    ok(cnt.get("http.closed_by_server", 0) == 0,
+       "surge's close is not http.closed_by_server (%d)" % cnt.get("http.closed_by_server", 0), cnt)
 
 done()

@@ -82,10 +82,28 @@ int main(void)
 	whole("equal content-length list", "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc",
 	      &LIM, 200, false, 3);
 
+	/* Who ends the connection: the server when it says so, surge alone
+	 * after a body framed by both lengths (6.3 p.3). */
+	const char *cc = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx";
+	parse(cc, strlen(cc), &LIM, &r);
+	ok(r.close && r.server_closes, "connection: close: the server ends it");
+	const char *h10 = "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx";
+	parse(h10, strlen(h10), &LIM, &r);
+	ok(r.close && r.server_closes, "HTTP/1.0: the server ends it");
+	const char *clte = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+			   "\r\n5\r\nhello\r\n0\r\n\r\n";
+	is_int(parse(clte, strlen(clte), &LIM, &r), strlen(clte),
+	       "content-length and chunked: chunked frames it");
+	ok(r.close && !r.server_closes, "  surge closes after it, the server did not say so");
+	const char *ka = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx";
+	parse(ka, strlen(ka), &LIM, &r);
+	ok(!r.close && !r.server_closes, "keep-alive: nobody ends it");
+
 	/* Close-delimited: never whole; the head says so once it is complete. */
 	const char *cd = "HTTP/1.1 200 OK\r\nServer: x\r\n\r\nall of it";
 	is_int(parse(cd, strlen(cd), &LIM, &r), 0, "close-delimited: needs the end of stream");
-	ok(r.until_close && r.close && r.status == 200, "  until_close, close, status 200");
+	ok(r.until_close && r.close && r.server_closes && r.status == 200,
+	   "  until_close, the server closes, status 200");
 	is_int(r.head_len, 30, "  head length");
 	is_int(parse(cd, 20, &LIM, &r), 0, "  a cut head: more");
 	ok(!r.until_close, "  and not yet until_close");
