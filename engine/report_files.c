@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -13,135 +12,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "hlog.h"
+#include "outpath.h"
 #include "series.h"
 #include "threshold.h"
 #include "version.h"
 
-/*
- * Where a report goes. A regular file (or a new one) is written to a temp
- * file of a unique name, made with O_EXCL beside it, and renamed over it:
- * a reader never sees half a file, and nothing that was at a guessable
- * name (a FILE.tmp symlink, a directory) is followed or in the way. What is
- * not a regular file is never replaced: a FIFO or a character device
- * (/dev/null, a terminal) is opened and written as it is, as `>` would; a
- * symlink is followed to the file it names, which is replaced and the link
- * kept (a link to a file not there yet creates it where the link points).
- * A block device, a socket and a directory are refused.
- */
-enum dest_kind {
-	DEST_STDOUT, /* "-" */
-	DEST_FILE,   /* a regular file, or none yet: temp file + rename */
-	DEST_DIRECT, /* FIFO or character device: opened and written in place */
-};
-
+/* Where a report goes: "-" is stdout, anything else an outpath (its
+ * rules: outpath.h). */
 struct dest {
-	enum dest_kind kind;
-	char *real;  /* DEST_FILE: the path to replace, symlinks resolved (free it) */
-	bool exists; /* DEST_FILE: replaces a file, whose mode it keeps */
-	mode_t mode;
+	bool to_stdout;
+	struct outpath out;
 };
 
-/* The path a chain of symlinks ends at, which need not exist (*out, to
- * free). 0 or -errno (-ELOOP past 40 links, as the kernel counts). */
-static int follow_links(const char *path, char **out)
-{
-	char *cur = strdup(path);
-
-	for (int hops = 0; cur && hops < 40; hops++) {
-		struct stat lst;
-		char buf[PATH_MAX];
-		if (lstat(cur, &lst) < 0 || !S_ISLNK(lst.st_mode)) {
-			*out = cur;
-			return 0;
-		}
-		ssize_t n = readlink(cur, buf, sizeof(buf) - 1);
-		if (n < 0) {
-			int rc = -errno;
-			free(cur);
-			return rc;
-		}
-		buf[n] = '\0';
-		const char *slash = strrchr(cur, '/');
-		char *next = NULL;
-		/* A relative target is relative to the link's directory. */
-		if (buf[0] == '/' || !slash)
-			next = strdup(buf);
-		else if (asprintf(&next, "%.*s%s", (int)(slash - cur + 1), cur, buf) < 0)
-			next = NULL;
-		free(cur);
-		cur = next;
-	}
-	if (!cur)
-		return -ENOMEM;
-	free(cur);
-	return -ELOOP;
-}
-
-/* 0, or -errno with a message for err's ": ..." part in why. */
 static int dest_resolve(const char *path, struct dest *d, char *why, size_t whylen)
 {
-	struct stat st;
-
 	memset(d, 0, sizeof(*d));
 	why[0] = '\0';
 	if (report_to_stdout(path)) {
-		d->kind = DEST_STDOUT;
+		d->to_stdout = true;
 		return 0;
 	}
-	if (stat(path, &st) < 0) {
-		int rc = -errno;
-		struct stat lst;
-		if (rc != -ENOENT)
-			return rc;
-		d->kind = DEST_FILE;
-		if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
-			return follow_links(path, &d->real); /* created where the link points */
-		d->real = strdup(path);
-		return d->real ? 0 : -ENOMEM;
-	}
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
-		d->kind = DEST_DIRECT;
-		return 0;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "not a regular file, a FIFO or a character device");
-		return -EINVAL;
-	}
-	d->kind = DEST_FILE;
-	d->exists = true;
-	d->mode = st.st_mode & 07777;
-	d->real = realpath(path, NULL); /* the file a symlink names is replaced, not the link */
-	return d->real ? 0 : -errno;
-}
-
-/* Creates a new file beside real, ".NAME.XXXXXX.tmp", with O_EXCL: nothing
- * already there is followed or truncated. Returns the fd (and *tmp, to
- * free) or -errno. */
-static int temp_open(const char *real, char **tmp)
-{
-	const char *slash = strrchr(real, '/');
-	int dirlen = slash ? (int)(slash - real + 1) : 0;
-	uint64_t x = clock_ns() ^ ((uint64_t)getpid() << 24);
-
-	for (int i = 0; i < 100; i++) {
-		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-		if (asprintf(tmp, "%.*s.%s.%06llx.tmp", dirlen, real, real + dirlen,
-			     (unsigned long long)(x >> 40)) < 0)
-			return -ENOMEM;
-		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-		if (fd >= 0)
-			return fd;
-		int rc = -errno;
-		free(*tmp);
-		*tmp = NULL;
-		if (rc != -EEXIST)
-			return rc;
-	}
-	return -EEXIST;
+	return outpath_resolve(path, &d->out, why, whylen);
 }
 
 /* A stdio stream over fd that keeps the errno of the first write that
@@ -195,12 +87,12 @@ static int write_dest(const struct dest *d, const char *path, const struct repor
 	char *tmp = NULL;
 	int fd, rc;
 
-	if (d->kind == DEST_STDOUT) {
+	if (d->to_stdout) {
 		if (fflush(stdout) != 0)
 			return -errno;
 		return write_fd(STDOUT_FILENO, out, o, r, sources, nsources);
 	}
-	if (d->kind == DEST_DIRECT) {
+	if (d->out.kind == OUTPATH_DIRECT) {
 		/* A FIFO's open waits for a reader, as `>` would. */
 		if ((fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)) < 0)
 			return -errno;
@@ -209,16 +101,16 @@ static int write_dest(const struct dest *d, const char *path, const struct repor
 			rc = -errno;
 		return rc;
 	}
-	if ((fd = temp_open(d->real, &tmp)) < 0)
+	if ((fd = outpath_temp_open(d->out.real, &tmp)) < 0)
 		return fd;
-	rc = d->exists && fchmod(fd, d->mode) < 0 ? -errno : 0;
+	rc = d->out.exists && fchmod(fd, d->out.mode) < 0 ? -errno : 0;
 	if (rc == 0)
 		rc = write_fd(fd, out, o, r, sources, nsources);
 	if (rc == 0 && fsync(fd) < 0) /* the rename must not outlive the data */
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0 && errno != EINTR)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, d->real) < 0)
+	if (rc == 0 && rename(tmp, d->out.real) < 0)
 		rc = -errno;
 	if (rc < 0)
 		unlink(tmp);
@@ -249,7 +141,7 @@ int report_write_file(const char *path, const struct report_out *out, const stru
 		rc = write_dest(&d, path, out, o, r, sources, nsources);
 	if (rc < 0)
 		say(err, errlen, out, path, rc, why, "");
-	free(d.real);
+	outpath_free(&d.out);
 	return rc;
 }
 
@@ -302,24 +194,14 @@ static int check_dest(const char *path, const struct report_out *out, char *err,
 {
 	static const char after[] = " (checked before any traffic)";
 	struct dest d;
-	char why[160], *tmp = NULL;
+	char why[160];
 	int rc = dest_resolve(path, &d, why, sizeof(why));
 
-	if (rc == 0 && d.kind == DEST_FILE) {
-		int fd = temp_open(d.real, &tmp);
-		if (fd < 0) {
-			rc = fd;
-		} else {
-			close(fd);
-			unlink(tmp);
-		}
-	} else if (rc == 0 && d.kind == DEST_DIRECT && access(path, W_OK) < 0) {
-		rc = -errno; /* not opened: a FIFO's open would wait for a reader */
-	}
+	if (rc == 0 && !d.to_stdout)
+		rc = outpath_check(path, &d.out);
 	if (rc < 0)
 		say(err, errlen, out, path, rc, why, after);
-	free(tmp);
-	free(d.real);
+	outpath_free(&d.out);
 	return rc;
 }
 
