@@ -25,6 +25,7 @@
 #include "ipc.h"
 #include "lua_engine.h"
 #include "msglog.h"
+#include "outpath.h"
 #include "plan.h"
 #include "quota.h"
 #include "samples_file.h"
@@ -625,17 +626,22 @@ static const struct cli_key run_keys[] = {
 	{0x100, "shard", NULL},	    {0x101, "start_at", NULL},	 {0x102, "shard_thresholds", "true"},
 };
 
-/* --samples FILE: it can be created (the workers write FILE.w<k> beside it). */
+/* --samples FILE: it can be written (the workers write FILE.w<k> beside
+ * it), checked without opening it: that would empty a file a run refused
+ * later (exit 4, 5) must leave as it was. */
 static int samples_check(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "wb");
+	struct outpath d;
+	char why[160];
+	int rc = outpath_resolve(path, &d, why, sizeof(why));
 
-	if (!f) {
-		snprintf(err, errlen, "--samples %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	fclose(f);
-	return 0;
+	if (rc == 0)
+		rc = outpath_check(path, &d);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot write the samples to '%s': %s (checked before any "
+				      "traffic)", path, why[0] ? why : strerror(-rc));
+	outpath_free(&d);
+	return rc;
 }
 
 /* The workers' parts, merged into FILE; a failure leaves them and says so. */

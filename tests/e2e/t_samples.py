@@ -199,4 +199,28 @@ ok(rc == 0 and len(recs) == t["requests"]["sent"] == 400 and
 
 rc, out, err = surge("samples", scn)
 ok(rc == 1 and "not a surge samples file" in err, "a file of another kind is refused", err)
+
+# The check before any traffic only looks: a run refused after it (exit 4,
+# no such local address) leaves an existing samples file as it was.
+import tempfile  # noqa: E402
+d = tempfile.mkdtemp(prefix="surge-samples-dest-")
+srv = Serve("echo")
+scn = write_scenario(ECHO % (srv.port, ""))
+
+
+def sample_run(path, *more):
+    return surge("run", scn, "-n", "200", "-w", "2", "--samples", path, "-q", *more, timeout=20)
+
+
+keep = os.path.join(d, "keep.smp")
+rc, out, err = sample_run(keep)
+before = os.path.getsize(keep) if os.path.exists(keep) else 0
+rc, out, err = sample_run(keep, "--bind", "10.255.255.1")
+ok(rc == 4 and os.path.getsize(keep) == before > 0,
+   "a refused run (exit %d) leaves the samples file whole (%d of %d bytes)"
+   % (rc, os.path.getsize(keep), before), err)
+rc, out, err = sample_run(d)
+ok(rc == 2 and "Is a directory" in err and "before any traffic" in err,
+   "--samples to a directory: exit 2 before any traffic, says so", err)
+srv.stop()
 done()
