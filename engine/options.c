@@ -28,6 +28,8 @@ void options_free(struct options *o)
 	free(o->hlog_path);
 	free(o->html_path);
 	free(o->samples_path);
+	free(o->samples_parts);
+	free(o->samples_tmpdir);
 	for (size_t i = 0; i < o->nthreshold_specs; i++) {
 		free(o->threshold_specs[i].metric);
 		free(o->threshold_specs[i].condition);

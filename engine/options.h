@@ -147,6 +147,11 @@ struct options {
 	enum progress_mode progress;
 	char *json_path, *hlog_path, *html_path;
 	char *samples_path;     /* --samples: the per-request log (samples_file.h) */
+	char *samples_parts;    /* where the workers' parts go, PARTS.w<k>: beside the
+				   file FILE names (a symlink followed), or in
+				   samples_tmpdir for a FIFO or a device */
+	char *samples_tmpdir;   /* made for the parts of a FILE written in place */
+	bool samples_in_place;  /* FILE is a FIFO or a device: written into, not replaced */
 	uint32_t samples_every; /* 1 in how many requests it records */
 	bool quiet;
 	struct threshold_spec *threshold_specs;

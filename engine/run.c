@@ -626,22 +626,50 @@ static const struct cli_key run_keys[] = {
 	{0x100, "shard", NULL},	    {0x101, "start_at", NULL},	 {0x102, "shard_thresholds", "true"},
 };
 
-/* --samples FILE: it can be written (the workers write FILE.w<k> beside
- * it), checked without opening it: that would empty a file a run refused
- * later (exit 4, 5) must leave as it was. */
-static int samples_check(const char *path, char *err, size_t errlen)
+/* --samples FILE: where it goes, by the reports' rules (outpath.h), checked
+ * without opening it (that would empty a file a refused run must leave as
+ * it was, or wait on a FIFO for a reader). The workers write their parts,
+ * PARTS.w<k>, beside the file to replace, so the end is a rename; a FIFO
+ * or a device is written into, and its parts go to a temp directory
+ * (samples_parts_dir, made once the run is sure to start). */
+static int samples_check(struct options *o, char *err, size_t errlen)
 {
 	struct outpath d;
 	char why[160];
-	int rc = outpath_resolve(path, &d, why, sizeof(why));
+	int rc = outpath_resolve(o->samples_path, &d, why, sizeof(why));
 
 	if (rc == 0)
-		rc = outpath_check(path, &d);
-	if (rc < 0)
+		rc = outpath_check(o->samples_path, &d);
+	if (rc < 0) {
 		snprintf(err, errlen, "cannot write the samples to '%s': %s (checked before any "
-				      "traffic)", path, why[0] ? why : strerror(-rc));
-	outpath_free(&d);
-	return rc;
+				      "traffic)", o->samples_path, why[0] ? why : strerror(-rc));
+		outpath_free(&d);
+		return rc;
+	}
+	o->samples_in_place = d.kind == OUTPATH_DIRECT;
+	o->samples_parts = d.real; /* NULL in place */
+	return 0;
+}
+
+static int samples_parts_dir(struct options *o)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (o->samples_parts)
+		return 0;
+	if (asprintf(&o->samples_tmpdir, "%s/surge-samples-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0) {
+		o->samples_tmpdir = NULL;
+		return -ENOMEM;
+	}
+	if (!mkdtemp(o->samples_tmpdir) ||
+	    asprintf(&o->samples_parts, "%s/samples", o->samples_tmpdir) < 0) {
+		int rc = errno ? -errno : -ENOMEM;
+		free(o->samples_tmpdir);
+		o->samples_tmpdir = NULL;
+		o->samples_parts = NULL;
+		return rc;
+	}
+	return 0;
 }
 
 /* The workers' parts, merged into FILE; a failure leaves them and says so. */
@@ -652,33 +680,36 @@ static void samples_gather(const struct options *o)
 	size_t n = 0;
 
 	for (uint32_t k = 0; parts && k < o->workers; k++) {
-		if (asprintf(&parts[n], "%s.w%u", o->samples_path, k) < 0)
+		if (asprintf(&parts[n], "%s.w%u", o->samples_parts, k) < 0)
 			break;
 		if (access(parts[n], F_OK) == 0)
 			n++;
 		else
 			free(parts[n]);
 	}
-	/* FILE.csv: CSV, through the binary merge beside it. */
+	/* FILE.csv: CSV, through the binary merge beside the parts. */
 	size_t pl = strlen(o->samples_path);
 	bool csv = pl > 4 && strcmp(o->samples_path + pl - 4, ".csv") == 0;
 	char *bin = NULL;
-	if (csv && asprintf(&bin, "%s.bin", o->samples_path) < 0)
+	if (csv && asprintf(&bin, "%s.bin", o->samples_parts) < 0)
 		bin = NULL;
-	const char *into = csv ? bin : o->samples_path;
-	if (!parts || !into || samples_merge(into, parts, n, err, sizeof(err)) < 0)
+	const char *into = csv ? bin : o->samples_in_place ? o->samples_path : o->samples_parts;
+	if (!parts || !into ||
+	    samples_merge(into, o->samples_in_place && !csv, parts, n, err, sizeof(err)) < 0)
 		fprintf(stderr, "surge: warning: cannot merge the samples into %s (%s): the workers' "
 				"parts %s.w* are left as they are, each a samples file of its own\n",
-			o->samples_path, err[0] ? err : "out of memory", o->samples_path);
+			o->samples_path, err[0] ? err : "out of memory", o->samples_parts);
 	else if (csv && samples_csv_file(bin, o->samples_path, err, sizeof(err)) < 0)
 		fprintf(stderr, "surge: warning: cannot write the samples as CSV (%s): they are in "
 				"%s (surge samples %s --csv)\n", err, bin, bin);
 	else if (csv)
 		unlink(bin);
 	free(bin);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; parts && i < n; i++)
 		free(parts[i]);
 	free(parts);
+	if (o->samples_tmpdir)
+		rmdir(o->samples_tmpdir); /* only once empty: parts left stay with it */
 }
 
 static int outcome(const struct options *o, const struct run_result *r)
@@ -793,7 +824,7 @@ int run_main(int argc, char **argv)
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
-	if (opt.samples_path && samples_check(opt.samples_path, err, sizeof(err)) < 0) {
+	if (opt.samples_path && samples_check(&opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);
 		goto out;
 	}
@@ -846,6 +877,16 @@ int run_main(int argc, char **argv)
 	 * must not be inherited by the workers. */
 	/* From the first fork until the coordinator watches them, Ctrl-C and
 	 * SIGTERM wait: taken earlier, they would orphan the workers. */
+	if (opt.samples_path) {
+		int r = samples_parts_dir(&opt);
+		if (r < 0) {
+			fprintf(stderr, "surge: cannot make a directory for the workers' samples in "
+					"TMPDIR: %s (set TMPDIR to one that can be written)\n",
+				strerror(-r));
+			rc = EXIT_FAILED;
+			goto out;
+		}
+	}
 	sigset_t stops, before;
 	sigemptyset(&stops);
 	sigaddset(&stops, SIGINT);

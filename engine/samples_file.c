@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,8 +242,9 @@ static int read_all(const char *path, uint8_t **out, size_t *outlen)
 	return 0;
 }
 
-/* Copies the records of part (a whole samples file) to out. */
-static int append_part(FILE *out, const char *part, char *err, size_t errlen)
+/* Copies the records of part (a whole samples file) to out, and its
+ * header first when *header is still to be written. */
+static int append_part(FILE *out, const char *part, bool *header, char *err, size_t errlen)
 {
 	uint8_t *buf;
 	size_t len;
@@ -264,12 +266,48 @@ static int append_part(FILE *out, const char *part, char *err, size_t errlen)
 		return rc;
 	}
 	/* A part cut short (the disk filled) keeps its whole records. */
-	size_t n = (len - h.data_off) / h.record_size * h.record_size;
-	if (fwrite(buf + h.data_off, 1, n, out) != n) {
+	size_t from = *header ? 0 : h.data_off;
+	size_t n = h.data_off - from + (len - h.data_off) / h.record_size * h.record_size;
+	if (fwrite(buf + from, 1, n, out) != n) {
 		rc = -(errno ? errno : EIO);
 		snprintf(err, errlen, "writing the merged samples: %s", strerror(-rc));
+	} else {
+		*header = false;
 	}
 	free(buf);
+	return rc;
+}
+
+/* FILE is a FIFO or a device: the parts are written into it one after the
+ * other, header first; it is never replaced. A FIFO's open waits for its
+ * reader, as `>` would. */
+static int merge_in_place(const char *path, char *const *parts, size_t n, char *err,
+			  size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	bool header = true;
+	int rc = 0;
+
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	FILE *out = fdopen(fd, "wb");
+	if (!out) {
+		rc = -errno;
+		close(fd);
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = append_part(out, parts[i], &header, err, errlen);
+	if (fflush(out) != 0 && rc == 0)
+		rc = -(errno ? errno : EIO);
+	if (fclose(out) != 0 && rc == 0)
+		rc = -(errno ? errno : EIO);
+	if (rc < 0 && !err[0])
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 	return rc;
 }
 
@@ -304,13 +342,24 @@ static int part_head(FILE *f, const char *name, size_t *whole, char *err, size_t
 	return 0;
 }
 
-int samples_merge(const char *path, char *const *parts, size_t n, char *err, size_t errlen)
+int samples_merge(const char *path, bool in_place, char *const *parts, size_t n, char *err,
+		  size_t errlen)
 {
 	size_t whole = 0;
+	bool header = false;
 	int rc;
 
+	if (errlen)
+		err[0] = '\0';
 	if (n == 0)
 		return 0;
+	if (in_place) {
+		if ((rc = merge_in_place(path, parts, n, err, errlen)) < 0)
+			return rc;
+		for (size_t i = 0; i < n; i++)
+			unlink(parts[i]);
+		return 0;
+	}
 	/* Part 0 becomes FILE: its header and records stay where they are, cut
 	 * to whole records, and the other parts' records follow — one copy of
 	 * the data at most, none for one worker. */
@@ -327,7 +376,7 @@ int samples_merge(const char *path, char *const *parts, size_t n, char *err, siz
 	if (ftruncate(fileno(out), (off_t)whole) < 0 || fseek(out, 0, SEEK_END) < 0)
 		rc = -errno;
 	for (size_t i = 1; i < n && rc == 0; i++)
-		rc = append_part(out, parts[i], err, errlen);
+		rc = append_part(out, parts[i], &header, err, errlen);
 	if (fflush(out) != 0 && rc == 0)
 		rc = -(errno ? errno : EIO);
 	if (rc < 0) /* part 0 as it was, so every part still stands alone */

@@ -32,6 +32,7 @@
 #ifndef SURGE_SAMPLES_FILE_H
 #define SURGE_SAMPLES_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,8 +94,11 @@ void samples_csv_header(FILE *f);
 
 /* Concatenates the records of parts[0..n) (each a whole samples file, as the
  * workers write them) under parts[0]'s header into path, then removes the
- * parts. 0 or -errno, err naming the file; the parts stay on failure. */
-int samples_merge(const char *path, char *const *parts, size_t n, char *err, size_t errlen);
+ * parts. path is replaced by parts[0] renamed (beside it, on its file
+ * system), or with in_place (a FIFO, a device) opened and written into.
+ * 0 or -errno, err naming the file; the parts stay on failure. */
+int samples_merge(const char *path, bool in_place, char *const *parts, size_t n, char *err,
+		  size_t errlen);
 
 /* Writes the samples file bin as CSV (samples_csv_header, then a line a
  * record) to csv. 0 or -errno with err naming the file. */

@@ -337,7 +337,7 @@ static int worker_samples_open(struct worker *w)
 
 	clock_gettime(CLOCK_REALTIME, &rt);
 	double epoch = (double)rt.tv_sec + rt.tv_nsec / 1e9 - ((double)now - (double)w->start_ns) / 1e9;
-	snprintf(path, sizeof(path), "%s.w%u", w->opt->samples_path, w->index);
+	snprintf(path, sizeof(path), "%s.w%u", w->opt->samples_parts, w->index);
 	rc = samples_open(path, w->index, w->nconns, w->opt->samples_every, w->start_ns, epoch,
 			  &w->dests, w->report_fd, &w->samples);
 	if (rc < 0)

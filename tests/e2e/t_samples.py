@@ -12,7 +12,7 @@ import resource
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, done, ok, surge, write_scenario  # noqa: E402
+from tap import Serve, diag, done, ok, surge, write_scenario  # noqa: E402
 
 ECHO = """
 local echo = require "surge.proto.echo"
@@ -200,27 +200,80 @@ ok(rc == 0 and len(recs) == t["requests"]["sent"] == 400 and
 rc, out, err = surge("samples", scn)
 ok(rc == 1 and "not a surge samples file" in err, "a file of another kind is refused", err)
 
-# The check before any traffic only looks: a run refused after it (exit 4,
-# no such local address) leaves an existing samples file as it was.
+# Where the samples go: by the reports' rules. A symlink is followed and
+# kept, a FIFO or a device is written into and never replaced (it once
+# became a regular file, and a FIFO hung the run before any traffic).
+import stat  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 d = tempfile.mkdtemp(prefix="surge-samples-dest-")
 srv = Serve("echo")
 scn = write_scenario(ECHO % (srv.port, ""))
 
 
+tmpdir = os.path.join(d, "tmp")
+os.mkdir(tmpdir)
+env = dict(os.environ, TMPDIR=tmpdir)
+
+
 def sample_run(path, *more):
-    return surge("run", scn, "-n", "200", "-w", "2", "--samples", path, "-q", *more, timeout=20)
+    return surge("run", scn, "-n", "200", "-w", "2", "--samples", path, "-q", *more, timeout=20,
+                 env=env)
 
 
+target, link = os.path.join(d, "target.smp"), os.path.join(d, "link.smp")
+open(target, "w").close()
+os.symlink("target.smp", link)
+rc, out, err = sample_run(link)
+rc2, recs, err2 = rows(target)
+ok(rc == 0 and os.path.islink(link) and rc2 == 0 and len(recs) == 200,
+   "a symlink at FILE: the samples go to the file it names, the link is kept (%d records)"
+   % len(recs), err + err2)
+ok(sorted(os.listdir(d)) == ["link.smp", "target.smp", "tmp"], "no parts left", os.listdir(d))
+
+fifo = os.path.join(d, "pipe.smp")
+os.mkfifo(fifo)
+got = []
+
+
+def reader():
+    with open(fifo, "rb") as f:
+        got.append(f.read())
+
+
+th = threading.Thread(target=reader, daemon=True)
+th.start()
+rc, out, err = sample_run(fifo)
+th.join(10)
+copy = os.path.join(d, "from-fifo.smp")
+open(copy, "wb").write(got[0] if got else b"")
+rc2, recs, err2 = rows(copy)
+ok(rc == 0 and stat.S_ISFIFO(os.lstat(fifo).st_mode) and rc2 == 0 and len(recs) == 200,
+   "a FIFO at FILE: the samples are written into it whole (%d records), the FIFO stays"
+   % len(recs), err + err2)
+ok(os.listdir(tmpdir) == [], "... and the parts' temp directory is gone", os.listdir(tmpdir))
+
+null = os.path.join(d, "null")
+try:
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    rc, out, err = sample_run(null)
+    ok(rc == 0 and stat.S_ISCHR(os.lstat(null).st_mode),
+       "--samples to a null device: written into, still a character device", err)
+except OSError as e:
+    diag("no mknod here (%s): the device check is skipped" % e)
+
+rc, out, err = sample_run(d)
+ok(rc == 2 and "Is a directory" in err and "before any traffic" in err,
+   "--samples to a directory: exit 2 before any traffic, says so", err)
+
+# A run refused after the check (exit 4: no such local address) leaves an
+# existing samples file as it was: the check only looks.
 keep = os.path.join(d, "keep.smp")
-rc, out, err = sample_run(keep)
-before = os.path.getsize(keep) if os.path.exists(keep) else 0
+open(keep, "wb").write(open(target, "rb").read())
+before = os.path.getsize(keep)
 rc, out, err = sample_run(keep, "--bind", "10.255.255.1")
 ok(rc == 4 and os.path.getsize(keep) == before > 0,
    "a refused run (exit %d) leaves the samples file whole (%d of %d bytes)"
    % (rc, os.path.getsize(keep), before), err)
-rc, out, err = sample_run(d)
-ok(rc == 2 and "Is a directory" in err and "before any traffic" in err,
-   "--samples to a directory: exit 2 before any traffic, says so", err)
 srv.stop()
 done()

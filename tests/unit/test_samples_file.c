@@ -64,7 +64,7 @@ int main(void)
 	snprintf(out, sizeof(out), "%s/s", dir);
 	ok(write_part(p0, 3, 0) == 0 && write_part(p1, 2, 10) == 0, "two parts written");
 	char *parts[] = {p0, p1};
-	is_int(samples_merge(out, parts, 2, err, sizeof(err)), 0, "the parts merge");
+	is_int(samples_merge(out, false, parts, 2, err, sizeof(err)), 0, "the parts merge");
 	ok(access(p0, F_OK) < 0 && access(p1, F_OK) < 0, "and are removed");
 	FILE *f = fopen(out, "rb");
 	uint8_t whole[4096];
