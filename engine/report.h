@@ -52,7 +52,7 @@ int report_write_file(const char *path, const struct report_out *out, const stru
  * it may be written as the run goes); false for "-", FIFOs and devices. */
 bool report_path_replaced(const char *path);
 /* report_outs_check and report_outs_write for a run's --hlog, --json and
- * --html. */
+ * --html; the check also refuses a report to the --samples file. */
 int report_files_check(const struct options *o, char *err, size_t errlen);
 int report_files(const struct options *o, const struct run_result *r, char *err, size_t errlen);
 

@@ -290,6 +290,16 @@ int report_files_check(const struct options *o, char *err, size_t errlen)
 	struct report_out outs[3];
 
 	run_outs(o, outs);
+	/* The samples are a run's output too: a report written over them
+	 * (or they over it) loses one of the two. */
+	for (size_t i = 0; o->samples_path && i < 3; i++) {
+		if (outs[i].path && !report_to_stdout(outs[i].path) &&
+		    same_file(o->samples_path, outs[i].path)) {
+			snprintf(err, errlen, "the samples and the %s report would both be written to "
+				 "'%s': give each its own file", outs[i].what, outs[i].path);
+			return -EINVAL;
+		}
+	}
 	return report_outs_check(outs, 3, err, errlen);
 }
 

@@ -275,5 +275,12 @@ rc, out, err = sample_run(keep, "--bind", "10.255.255.1")
 ok(rc == 4 and os.path.getsize(keep) == before > 0,
    "a refused run (exit %d) leaves the samples file whole (%d of %d bytes)"
    % (rc, os.path.getsize(keep), before), err)
+
+# A report to the samples file would replace one with the other: refused.
+os.chdir(d)
+for a, b in (("same.smp", "same.smp"), ("same.smp", "./same.smp")):
+    rc, out, err = sample_run(a, "--json", b)
+    ok(rc == 2 and "both be written" in err and not os.path.exists("same.smp"),
+       "--samples %s --json %s: exit 2, nothing written" % (a, b), err)
 srv.stop()
 done()
