@@ -66,7 +66,8 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		return -ENOMEM;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	/* The leading ':' tells a missing value (':') from an unknown option. */
+	while ((ch = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'J': a->json = optarg; break;
 		case 'M': a->html = optarg; break;
@@ -76,6 +77,10 @@ static int parse_args(int argc, char **argv, struct report_args *a)
 		case 'q': a->quiet = true; break;
 		case 'P': a->partial = true; break;
 		case 'h': a->help = true; break;
+		case ':':
+			fprintf(stderr, "surge report: option '%s' needs a value (see surge report "
+					"--help)\n", argv[optind - 1]);
+			return -EINVAL;
 		default:
 			fprintf(stderr, "surge report: unknown option '%s' (see surge report --help)\n",
 				argv[optind - 1]);

@@ -111,4 +111,13 @@ bad = with_unmerged(logs[0], "-1", "unmerged-bad.hlog")
 rc, out, err = surge("report", bad, "-q")
 ok(rc != 0 and "unmerged-bad.hlog: #surge-param seconds_unmerged -1: want a count" in err,
    "a malformed count is refused, naming the log", err)
+
+# A value missing at the end of the line is said as such, not as an
+# unknown option.
+for opt in ("--json", "--html", "--hlog", "--threshold"):
+    rc, out, err = surge("report", logs[0], opt)
+    ok(rc == 2 and "surge report: option '%s' needs a value" % opt in err,
+       "surge report LOG %s: exit 2, the value is missing" % opt, err)
+rc, out, err = surge("report", logs[0], "--nope")
+ok(rc == 2 and "unknown option '--nope'" in err, "an unknown option is still unknown", err)
 done()
