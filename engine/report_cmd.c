@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hlog.h"
 #include "series.h"
@@ -397,9 +398,16 @@ int report_main(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < a.nfiles; i++) {
+		struct stat st;
 		if (!(files[i] = fopen(a.files[i], "r"))) {
 			fprintf(stderr, "surge report: cannot open '%s': %s\n", a.files[i],
 				strerror(errno));
+			goto out;
+		}
+		/* fopen takes a directory; its first read fails with EISDIR. */
+		if (fstat(fileno(files[i]), &st) == 0 && S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "surge report: '%s' is a directory: give the logs in it "
+					"(e.g. %s/*.hlog)\n", a.files[i], a.files[i]);
 			goto out;
 		}
 	}

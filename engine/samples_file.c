@@ -211,8 +211,15 @@ static int read_all(const char *path, uint8_t **out, size_t *outlen)
 	size_t len = 0, cap = 0;
 	int rc = 0;
 
+	struct stat st;
+
 	if (!f)
 		return -errno;
+	/* fopen takes a directory: said as one, not as its read's EIO. */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return -EISDIR;
+	}
 	for (;;) {
 		if (cap - len < 65536) {
 			size_t ncap = cap ? cap * 2 : 1 << 20;

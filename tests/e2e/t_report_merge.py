@@ -118,6 +118,11 @@ for opt in ("--json", "--html", "--hlog", "--threshold"):
     rc, out, err = surge("report", logs[0], opt)
     ok(rc == 2 and "surge report: option '%s' needs a value" % opt in err,
        "surge report LOG %s: exit 2, the value is missing" % opt, err)
+adir = os.path.join(d, "adir.hlog")
+os.mkdir(adir)
+rc, out, err = surge("report", adir)
+ok(rc == 1 and "is a directory" in err and "read error" not in err,
+   "surge report DIR: says it is a directory", err)
 rc, out, err = surge("report", logs[0], "--nope")
 ok(rc == 2 and "unknown option '--nope'" in err, "an unknown option is still unknown", err)
 done()

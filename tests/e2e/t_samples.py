@@ -276,6 +276,10 @@ ok(rc == 4 and os.path.getsize(keep) == before > 0,
    "a refused run (exit %d) leaves the samples file whole (%d of %d bytes)"
    % (rc, os.path.getsize(keep), before), err)
 
+rc, out, err = surge("samples", d)
+ok(rc == 1 and "Is a directory" in err and "Input/output error" not in err,
+   "surge samples DIR: says it is a directory", err)
+
 # A report to the samples file would replace one with the other: refused.
 os.chdir(d)
 for a, b in (("same.smp", "same.smp"), ("same.smp", "./same.smp")):
