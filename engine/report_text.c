@@ -322,12 +322,36 @@ void report_thresholds_text(FILE *f, const struct run_result *r)
 	}
 }
 
+/* Where to look for why nothing completed: the errors the text report
+ * printed above, only when it printed them (not under -q) and there were
+ * some. */
+static void errors_hint(FILE *f, const struct options *o, const struct stats *s)
+{
+	int64_t errs = stats_errors_total(s);
+
+	if (errs > 0 && !o->quiet)
+		fprintf(f, " (see the errors above)");
+	else if (errs > 0)
+		fprintf(f, " (%lld error%s: run without -q, or with --json, to see their classes)",
+			(long long)errs, errs == 1 ? "" : "s");
+	else if (s->counter[ST_UNFINISHED] > 0)
+		fprintf(f, " (no error: %lld request%s still waited for an answer at the end; a "
+			   "longer duration?)", (long long)s->counter[ST_UNFINISHED],
+			s->counter[ST_UNFINISHED] == 1 ? "" : "s");
+	else if (s->counter[ST_SENT] == 0)
+		fprintf(f, " (no error: no request was sent)");
+}
+
 void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r)
 {
 	const struct stats *s = &r->total;
 
 	fprintf(f, "surge: nothing was measured: ");
-	if (s->counter[ST_CONN_OPENED] == 0) {
+	if (o->rate_segs && s->counter[ST_INTENDED] == 0 && s->counter[ST_SENT] == 0) {
+		/* Not a fault of the target: the ramp never rose above 0. */
+		fprintf(f, "the schedule asked for no requests (its rate is 0 throughout): give "
+			   "`rate` a stage above 0");
+	} else if (s->counter[ST_CONN_OPENED] == 0) {
 		fprintf(f, "no connection to %s could be opened", o->target ? o->target : "the target");
 		if (s->error[ERR_CONNECT_REFUSED])
 			fprintf(f, " (connection refused: is the server listening there?)");
@@ -341,9 +365,11 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 		else if (s->error[ERR_TLS_HANDSHAKE])
 			fprintf(f, " (TLS handshakes failed: does the server speak TLS on that port?)");
 	} else if (o->shape == SHAPE_SESSION) {
-		fprintf(f, "connections opened but every session failed (see the errors above)");
+		fprintf(f, "connections opened but every session failed");
+		errors_hint(f, o, s);
 	} else {
-		fprintf(f, "connections opened but no response completed (see the errors above)");
+		fprintf(f, "connections opened but no response completed");
+		errors_hint(f, o, s);
 	}
 	fputc('\n', f);
 }

@@ -159,4 +159,31 @@ rc, out, err = surge("run", good, "--threshold", "latency.p99<5 parsecs")
 ok(rc == 2 and "a duration like 5ms" in err, "--threshold with a bad value: exit 2", err)
 rc, out, err = surge("report", "/nonexistent.hlog", "--threshold", "errors.rate<fast")
 ok(rc == 2 and "a percentage like 0.1%" in err, "surge report checks --threshold first: exit 2", err)
+# "nothing was measured" says why, and points at errors above only when the
+# text report printed some.
+ZERO = """
+local echo = require "surge.proto.echo"
+local ramp = require "surge.ramp"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 64 }, connections = 5,
+  duration = "1s", timeout = "200ms", rate = %s }
+"""
+srv = Serve("echo")
+zero = write_scenario(ZERO % (srv.port, 'ramp.stages { {"1s", 0} }'))
+for q in ((), ("-q",)):
+    rc, out, err = surge("run", zero, "-w", "1", "--no-progress", *q)
+    ok(rc == 1 and "the schedule asked for no requests" in err and "errors above" not in err,
+       "a rate of 0 throughout%s: exit 1, the schedule named, no errors pointed at"
+       % (" (-q)" if q else ""), out + err)
+srv.stop()
+srv = Serve("echo", "--drop", "100%")
+mute = write_scenario(ZERO % (srv.port, "100"))
+rc, out, err = surge("run", mute, "-w", "1", "--no-progress", "-q")
+ok(rc == 1 and "no response completed" in err and "see the errors above" not in err
+   and "without -q" in err, "every request timed out under -q: the errors counted, not 'above'",
+   out + err)
+rc, out, err = surge("run", mute, "-w", "1", "--no-progress")
+ok(rc == 1 and "see the errors above" in err and "request timeout" in out,
+   "... and without -q they are above", out + err)
+srv.stop()
+
 done()
