@@ -515,16 +515,95 @@ local function cli_flag(k, origin)
   return fmt(" (%s-o %s=)", CLI_FLAGS[k] and (CLI_FLAGS[k] .. " / ") or "", k)
 end
 
--- The line where `key = ...` is written in the scenario, or nil.
+-- Where each `key =` (or `["key"] =`) is written in the scenario: a small
+-- scanner that skips strings and comments and counts braces, so a key in a
+-- nested table (echo.new { pipeline = 1 }) is told apart from the scenario's
+-- own, and a key later on a line (connections = 5, timeout = "1x") is found.
+-- -> list of { key, line, depth, ret }, count of `return`s at depth 0: ret
+-- numbers the `return` at depth 0 whose table the key sits directly in (the
+-- last return is the scenario's).
+local function assignments(source)
+  local out, i, n, line, depth = {}, 1, #source, 1, 0
+  local ret_open, ret_depth, ret_id, rets = false, nil, nil, 0
+  local find, sub = string.find, string.sub
+  -- Skips a long bracket [==[ ... ]==] at `at`: the position after it, or nil.
+  local function long_bracket(at)
+    local eq = source:match("^%[(=*)%[", at)
+    if not eq then return nil end
+    local _, e = find(source, "]" .. eq .. "]", at, true)
+    e = e or n
+    line = line + select(2, sub(source, at, e):gsub("\n", ""))
+    return e + 1
+  end
+  while i <= n do
+    local c = sub(source, i, i)
+    local opened = false
+    if c == "\n" then
+      line, i = line + 1, i + 1
+      opened = ret_open
+    elseif c == "-" and sub(source, i + 1, i + 1) == "-" then
+      i = long_bracket(i + 2) or find(source, "\n", i, true) or n + 1
+      opened = ret_open
+    elseif c == "\"" or c == "'" then
+      local j = i + 1
+      while j <= n do
+        local d = sub(source, j, j)
+        if d == "\\" then j = j + 1 elseif d == c or d == "\n" then break end
+        j = j + 1
+      end
+      i = j + 1
+    elseif c == "[" then
+      local key, e = source:match("^%[%s*[\"']([^\"'\n]*)[\"']%s*%]%s*=()", i)
+      if key and sub(source, e, e) ~= "=" then
+        out[#out + 1] = { key = key, line = line, depth = depth, ret = depth == ret_depth and ret_id }
+        i = e
+      else
+        i = long_bracket(i) or i + 1
+      end
+    elseif c == "{" then
+      depth, i = depth + 1, i + 1
+      if ret_open then ret_depth, ret_id = depth, rets end
+    elseif c == "}" then
+      if depth == ret_depth then ret_depth = nil end
+      depth, i = depth - 1, i + 1
+    elseif find(c, "[%a_]") then
+      local _, e = find(source, "^[%a_][%w_]*", i)
+      local word = sub(source, i, e)
+      local eq = source:match("^%s*=()", e + 1)
+      if eq and sub(source, eq, eq) ~= "=" then
+        out[#out + 1] = { key = word, line = line, depth = depth, ret = depth == ret_depth and ret_id }
+      end
+      opened = word == "return" and depth == 0
+      if opened then rets = rets + 1 end
+      i = e + 1
+    elseif find(c, "%s") then
+      opened, i = ret_open, i + 1
+    else
+      i = i + 1
+    end
+    ret_open = opened
+  end
+  return out, rets
+end
+
+local scanned_source, scanned, scanned_rets
+
+-- The line where `key = ...` is written in the scenario, or nil: directly
+-- in the returned table if it is there, else where it sits least deep.
 local function line_of(source, key)
   if not source then return nil end
-  local n = 0
-  for line in (source .. "\n"):gmatch("([^\n]*)\n") do
-    n = n + 1
-    if line:match("^%s*" .. key .. "%s*=") or line:find("[\"" .. key .. "\"]", 1, true) then
-      return n
+  if source ~= scanned_source then
+    scanned, scanned_rets = assignments(source)
+    scanned_source = source
+  end
+  local best
+  for _, a in ipairs(scanned) do
+    if a.key == key then
+      if a.ret == scanned_rets then return a.line end
+      if not best or a.depth < best.depth then best = a end
     end
   end
+  return best and best.line
 end
 
 local function read_file(path)
@@ -829,6 +908,13 @@ function M.load(path, overrides)
     end
   end
 
+  -- "command line:" or "FILE:LINE:" (just "FILE:" when the line is unknown).
+  local function where(k)
+    if origin[k] == "cli" then return "command line:" end
+    local line = line_of(source, k)
+    return path .. ":" .. (line and (line .. ":") or "")
+  end
+
   local cfg = {}
   for k, v in pairs(values) do
     local norm, expected, whole = schema[k][1](v)
@@ -886,12 +972,15 @@ function M.load(path, overrides)
   -- target is never sent TCP, and a UDP protocol never a tcp:// one.
   for _, t in ipairs(cfg.target) do
     if t.transport == "udp" and proto.transport ~= "udp" then
-      return nil, fmt("%s: target '%s' is UDP but protocol '%s' speaks TCP (use a UDP protocol, "
-        .. "e.g. dns.udp { ... }, or a tcp:// target)", path, t.url, proto.name)
+      return nil, fmt("%s option 'target': '%s' is UDP but protocol '%s' speaks TCP (use a UDP "
+        .. "protocol, e.g. dns.udp { ... }, or a tcp:// target)", where("target"), t.url,
+        proto.name) .. cli_flag("target", origin.target)
     end
     if proto.transport == "udp" and t.transport ~= "udp" and t.explicit and t.scheme ~= "dns" then
-      return nil, fmt("%s: protocol '%s' speaks UDP but target '%s' is %s:// (write udp://%s:%d)",
-        path, proto.name, t.url, t.scheme, t.host, t.port)
+      return nil, fmt("%s option 'target': protocol '%s' speaks UDP but target '%s' is %s:// "
+        .. "(write udp://%s:%d)", where("target"), proto.name, t.url, t.scheme,
+        t.host:find(":", 1, true) and ("[" .. t.host .. "]") or t.host, t.port)
+        .. cli_flag("target", origin.target)
     end
   end
 

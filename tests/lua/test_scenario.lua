@@ -83,6 +83,30 @@ p = write('return {\n  connections = ,\n}\n')
 o, err = scenario.load(p)
 t.ok(err and err:find(p .. ":2:", 1, true) ~= nil, "syntax error names its line: " .. tostring(err))
 
+-- The line blamed is where the scenario's own option is written: not a key
+-- of the same name in a nested table or a comment, and found mid-line too.
+local D = "expected a duration like 10s"
+for _, c in ipairs {
+  { HEAD .. '  target = "tcp://127.0.0.1:7000",\n  connections = 1,\n  protocol = echo.new { size = 64,\n'
+    .. '    pipeline = 1 },\n  duration = "1s",\n  pipeline = 0,\n}\n', ":8: option 'pipeline'", "nested pipeline" },
+  { HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = echo.new {},\n  -- timeout = "1s",\n'
+    .. '  resolver = { servers = { "127.0.0.1" },\n    timeout = "2s" },\n  name = "timeout = 3",\n'
+    .. '  description = [[\ntimeout = 1]],\n  timeout = "2x"\n}\n', ":11: option 'timeout': " .. D,
+    "nested timeout, a comment, strings" },
+  { HEAD .. '  target = "tcp://127.0.0.1:7000", protocol = echo.new {},\n  connections = 5, timeout = "1x",\n}\n',
+    ":4: option 'timeout': " .. D, "an option mid-line" },
+  { 'local echo = require "surge.proto.echo"\nreturn { target = "tcp://127.0.0.1:7000", '
+    .. 'protocol = echo.new { size = 8 }, connections = 5, duration = "1x" }\n', ":2: option 'duration': " .. D,
+    "a one-line scenario" },
+  { 'local function f() return { timeout = 1 } end\nlocal o = {\n  target = "tcp://127.0.0.1:7000",\n'
+    .. '  protocol = require("surge.proto.echo").new {},\n}\no.timeout = "1x"\nreturn o\n',
+    ":6: option 'timeout': " .. D, "a table built before return: the shallowest" },
+} do
+  p = write(c[1])
+  o, err = scenario.load(p)
+  t.ok(o == nil and err and err:find(p .. c[2], 1, true), c[3] .. ": " .. tostring(err))
+end
+
 -- ramps compile to breakpoints covering the duration
 p = write(HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = echo.new {},\n  rate = require("surge.ramp").stages { {"2s", 0, 100}, {"3s", 100} },\n}\n')
 o, err = scenario.load(p)
@@ -165,8 +189,9 @@ o, err = scenario.load(p)
 t.ok(o and o.protocol.transport == "udp", "host:port takes the protocol's transport: " .. tostring(err))
 p = write(UDP_HEAD .. '  target = "tcp://127.0.0.1:5353",\n  protocol = dns.udp { queries = { "a.test A" } },\n}\n')
 o, err = scenario.load(p)
-t.ok(o == nil and err:find("speaks UDP but target 'tcp://127.0.0.1:5353' is tcp://", 1, true),
-  "tcp:// with a UDP protocol is refused: " .. tostring(err))
+t.ok(o == nil and err:find("speaks UDP but target 'tcp://127.0.0.1:5353' is tcp://", 1, true)
+  and err:find(p .. ":3: option 'target'", 1, true),
+  "tcp:// with a UDP protocol is refused at the target's line: " .. tostring(err))
 for _, c in ipairs {
   { 'transport = "sctp", request = "x", framing = { kind = "u16" }', "protocol.transport" },
   { 'transport = "udp", session = function() end', "sessions need a stream" },
