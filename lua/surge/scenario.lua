@@ -995,7 +995,10 @@ function M.load(path, overrides)
     if dur == 0 and cfg.requests then dur, unbounded = MAX_DURATION, true end
     if dur == 0 then dur = 10 end
   end
-  if dur <= 0 then return nil, fmt("%s: option 'duration': expected a duration > 0", path) end
+  if dur <= 0 then
+    return nil, fmt("%s option 'duration': expected a duration > 0 like 10s, got %s", where("duration"),
+      describe(values.duration)) .. cli_flag("duration", origin.duration)
+  end
   if dur > MAX_DURATION then
     return nil, fmt("%s: the ramps last %gs, more than a year: set a shorter duration", path, dur)
   end

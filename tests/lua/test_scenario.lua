@@ -136,6 +136,18 @@ p = write(HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = { framing = 
 o, err = scenario.load(p)
 t.ok(err and err:find("option 'protocol.max_message'", 1, true) ~= nil, "max_message inf refused: " .. tostring(err))
 
+-- duration = 0 passes the duration parser but never runs: blamed like any
+-- other bad value, at its line or on its flag.
+p = scn('  duration = 0,\n')
+o, err = scenario.load(p)
+t.ok(o == nil and err and err:find(p .. ":5: option 'duration': expected a duration > 0", 1, true),
+  "duration = 0 at its line: " .. tostring(err))
+for _, kv in ipairs { { "duration", "0" }, { "duration", "0s" } } do
+  o, err = scenario.load(scn('  duration = "1s",\n'), { kv })
+  t.ok(o == nil and err and err:find("^command line: option 'duration': expected a duration > 0")
+    and err:find("(-d / -o duration=)", 1, true), "-d " .. kv[2] .. " blamed on the flag: " .. tostring(err))
+end
+
 -- From the command line: the flag is named.
 o, err = scenario.load(scn(""), { { "connections", "4294967297" } })
 t.ok(err and err:find("^command line: option 'connections': expected a whole number from 0 to 4294967295") and
