@@ -173,8 +173,16 @@ end
 local function protocol(v)
   if type(v) == "string" then
     local ok, mod = pcall(require, "surge.proto." .. v)
-    if not ok then return nil, "a protocol table or a built-in name (echo, dns, rtsp)" end
-    v = (mod.new or mod.tcp)({})
+    if not ok then return nil, "a protocol table or a built-in name (echo, dns, http, rtsp)" end
+    -- A name is the module with no options; one that needs some (dns's
+    -- queries) says so here, where the error can name the line.
+    local made, p = pcall(mod.new or mod.tcp, {})
+    if not made then
+      return nil, fmt("\"%s\" is surge.proto.%s with no options, which it refuses (%s): write "
+        .. "protocol = require(\"surge.proto.%s\").new { ... } with the options it needs",
+        v, v, tostring(p):gsub("^[^\n]-:%d+: ", ""), v), true
+    end
+    v = p
   end
   if type(v) ~= "table" then
     return nil, "a protocol table, e.g. require(\"surge.proto.echo\").new { size = 64 }"

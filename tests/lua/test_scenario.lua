@@ -187,6 +187,18 @@ p = write(R .. '  rate = ramp.fn(function(t) return 10 end),\n}\n')
 o, err = scenario.load(p)
 t.ok(o and #o.rate == 20, "a good ramp.fn still compiles: " .. tostring(err))
 
+-- A built-in name is its module with no options; one that needs options
+-- (dns: queries) is refused at the line with what to write instead.
+p = write('return {\n  target = "tcp://127.0.0.1:7000",\n  protocol = "dns",\n}\n')
+o, err = scenario.load(p)
+t.ok(o == nil and err and err:find(p .. ":3: option 'protocol': \"dns\" is surge.proto.dns with no "
+  .. "options, which it refuses (dns.tcp: queries must be", 1, true)
+  and err:find('write protocol = require("surge.proto.dns").new { ... }', 1, true),
+  "protocol = \"dns\" names its line and the fix: " .. tostring(err))
+p = write('return {\n  target = "tcp://127.0.0.1:7000",\n  protocol = "echo",\n}\n')
+o, err = scenario.load(p)
+t.ok(o and o.protocol.name == "echo", "protocol = \"echo\" loads: " .. tostring(err))
+
 -- UDP: a udp:// target needs a protocol whose transport is "udp", and back
 o, err = scenario.load(scn(""), { { "target", "udp://127.0.0.1:53" } })
 t.ok(o == nil and err:find("is UDP but protocol 'echo' speaks TCP", 1, true),
