@@ -78,6 +78,17 @@ t.ok(err and err:find("must return a table of options", 1, true) ~= nil, "a scen
 o, err = scenario.load(dir .. "/does-not-exist.lua")
 t.ok(err and err:find("cannot read scenario", 1, true) ~= nil, "missing file explained")
 
+-- error() with a value that is not a string: the file, the line and the value
+for _, c in ipairs {
+  { 'error({ code = 1, why = "x" })', 'raised the table { code = 1, why = "x" } instead of an error message' },
+  { 'error()', "raised an error with no message (error() with no value)" },
+  { 'error(true)', "raised the value true instead of an error message" },
+} do
+  p = write('local x = 1\n' .. c[1] .. '\nreturn {}\n')
+  o, err = scenario.load(p)
+  t.ok(o == nil and err and err:find(p .. ":2: the scenario " .. c[2], 1, true), c[1] .. ": " .. tostring(err))
+end
+
 -- a syntax error names the line
 p = write('return {\n  connections = ,\n}\n')
 o, err = scenario.load(p)
