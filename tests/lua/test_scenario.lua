@@ -198,6 +198,18 @@ p = write(R .. '  rate = ramp.fn(function(t) return 10 end),\n}\n')
 o, err = scenario.load(p)
 t.ok(o and #o.rate == 20, "a good ramp.fn still compiles: " .. tostring(err))
 
+-- echo.new checks its option keys: a typo is never a run with the default.
+local function with_echo(opts)
+  return write(HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = echo.new ' .. opts .. ',\n}\n')
+end
+p = with_echo("{ sise = 16 }")
+o, err = scenario.load(p)
+t.ok(o == nil and err and err:find(p .. ":4: echo: no option 'sise' (did you mean 'size'?)", 1, true),
+  "echo.new { sise = 16 } refused at its line: " .. tostring(err))
+p = with_echo("{ size = 16, payload = ('x'):rep(16), pipeline = 2, verify = true }")
+o, err = scenario.load(p)
+t.ok(o and o.protocol.framing.size == 16, "echo.new with every option loads: " .. tostring(err))
+
 -- A built-in name is its module with no options; one that needs options
 -- (dns: queries) is refused at the line with what to write instead.
 p = write('return {\n  target = "tcp://127.0.0.1:7000",\n  protocol = "dns",\n}\n')
