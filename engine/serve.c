@@ -7,6 +7,7 @@
 #include "serve_tls.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -781,6 +782,16 @@ static int parse_listen(struct serve_config *cfg, const char *s, char *err, size
 		memcpy(host, s, (size_t)(colon - s));
 		host[colon - s] = 0;
 		port = colon + 1;
+	}
+	/* getaddrinfo takes any number and keeps its low 16 bits (99999 listened
+	 * on 34463): the port is checked here, digits only, 0 to 65535. */
+	char *end;
+	errno = 0;
+	unsigned long pn = strtoul(port, &end, 10);
+	if (!isdigit((unsigned char)port[0]) || *end || errno || pn > 65535) {
+		snprintf(err, errlen, "--listen '%s': port '%s' is not a number from 0 to 65535 "
+			 "(0 picks a free one), e.g. 127.0.0.1:7000", s, port);
+		return -EINVAL;
 	}
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
 				  .ai_socktype = SOCK_STREAM }, *ai;

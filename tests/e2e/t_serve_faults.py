@@ -50,6 +50,14 @@ return {
 }
 """
 
+# A --listen port out of range is exit 2 before anything listens, never a
+# port getaddrinfo wrapped to 16 bits (99999 listened on 34463).
+for listen in ("127.0.0.1:99999", "127.0.0.1:65537", "[::1]:70000", "127.0.0.1:-1", "127.0.0.1:7a"):
+    rc, out, err = surge("serve", "echo", "--listen", listen, timeout=10)
+    port = listen.rsplit(":", 1)[1]
+    ok(rc == 2 and "--listen '%s': port '%s' is not a number from 0 to 65535" % (listen, port) in err,
+       "serve --listen %s: exit 2, the port named" % listen, err)
+
 
 class Run:
     """One `surge run` (1 worker, --json) against `surge serve PROTO FAULT...`."""
