@@ -41,23 +41,37 @@ function M.parse(s)
     user, password = cred:match("^([^:]*):(.*)$")
     if not user then user = cred end
   end
-  local host, port
+  -- host, then ":port" or nothing; the port is checked apart from the host
+  -- so a bad port (":abc", ":-1", ":7000x") is never called "no host".
+  local host, tail
   if authority:sub(1, 1) == "[" then
-    host, port = authority:match("^%[([%x:.]+)%]:?(%d*)$")
-    if not host then return nil, "bad IPv6 literal in '" .. s .. "' (expected [addr]:port)" end
+    host, tail = authority:match("^%[([%x:.]+)%](.*)$")
+    if not host then return nil, "bad IPv6 literal in '" .. s .. "' (expected [addr]:port, e.g. tcp://[::1]:7000)" end
   else
-    host, port = authority:match("^([^:]+):?(%d*)$")
-    if not host then return nil, "no host in '" .. s .. "'" end
+    host, tail = authority:match("^([^:]*)(.*)$")
+    if select(2, authority:gsub(":", "")) >= 2 then
+      return nil, "an IPv6 address needs brackets in '" .. s .. "' (e.g. " .. scheme .. "://[::1]:7000)"
+    end
+    if host == "" then return nil, "no host in '" .. s .. "' (expected e.g. " .. scheme .. "://127.0.0.1:7000)" end
   end
-  port = tonumber(port) or default_ports[scheme]
+  -- The host as written in a URL: an IPv6 address in brackets.
+  local shown = host:find(":", 1, true) and ("[" .. host .. "]") or host
+  local digits = tail:match("^:(%d*)$")
+  if tail ~= "" and not digits then
+    return nil, "bad port '" .. tail:gsub("^:", "") .. "' in '" .. s .. "' (expected a number from 1 to 65535, "
+      .. "e.g. " .. scheme .. "://" .. shown .. ":7000)"
+  end
+  local port = tonumber(digits) or default_ports[scheme]
   if not port and scheme == "tls" then
     return nil, "no port in '" .. s .. "' (tls:// is TLS over TCP to any port, e.g. "
-      .. "tls://" .. host .. ":853 for DNS over TLS)"
+      .. "tls://" .. shown .. ":853 for DNS over TLS)"
   end
   if not port then
-    return nil, "no port in '" .. s .. "' (expected e.g. " .. scheme .. "://" .. host .. ":7000)"
+    return nil, "no port in '" .. s .. "' (expected e.g. " .. scheme .. "://" .. shown .. ":7000)"
   end
-  if port < 1 or port > 65535 then return nil, "port out of range in '" .. s .. "'" end
+  if port < 1 or port > 65535 then
+    return nil, "bad port '" .. digits .. "' in '" .. s .. "' (expected a number from 1 to 65535)"
+  end
   return { scheme = scheme, host = host, port = port, path = path ~= "" and path or "/",
            user = user, password = password, url = s, explicit = rest ~= s,
            transport = scheme == "udp" and "udp" or "tcp", tls = TLS[scheme] or false }

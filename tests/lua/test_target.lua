@@ -1,0 +1,33 @@
+-- surge.target: URLs parsed, and each mistake named for what it is (a bad
+-- port is not "no host"; an IPv6 example is written in brackets).
+local t = require "tap"
+local target = require "surge.target"
+
+local function parses(url, host, port)
+  local tg, err = target.parse(url)
+  t.ok(tg and tg.host == host and tg.port == port, url .. " -> " .. host .. " " .. port .. ": "
+    .. tostring(err))
+end
+parses("tcp://127.0.0.1:7000", "127.0.0.1", 7000)
+parses("127.0.0.1:7000", "127.0.0.1", 7000)
+parses("tcp://[::1]:7000", "::1", 7000)
+parses("http://[::1]", "::1", 80)
+parses("rtsp://u:p@cam/live", "cam", 554)
+
+local function refuses(url, want)
+  local tg, err = target.parse(url)
+  t.ok(tg == nil and err and err:find(want, 1, true), url .. " refused: " .. tostring(err))
+end
+refuses("tcp://[::1]", "no port in 'tcp://[::1]' (expected e.g. tcp://[::1]:7000)")
+refuses("tls://[::1]", "e.g. tls://[::1]:853")
+refuses("tcp://::1:7000", "an IPv6 address needs brackets in 'tcp://::1:7000' (e.g. tcp://[::1]:7000)")
+refuses("tcp://127.0.0.1:abc", "bad port 'abc' in 'tcp://127.0.0.1:abc' (expected a number from 1 to 65535")
+refuses("tcp://127.0.0.1:-1", "bad port '-1' in")
+refuses("tcp://127.0.0.1:7000x", "bad port '7000x' in")
+refuses("tcp://127.0.0.1:99999", "bad port '99999' in")
+refuses("tcp://127.0.0.1:0", "bad port '0' in")
+refuses("tcp://[::1]x", "bad port 'x' in")
+refuses("tcp://:7000", "no host in 'tcp://:7000'")
+refuses("tcp://host", "no port in 'tcp://host' (expected e.g. tcp://host:7000)")
+
+t.done()
