@@ -138,32 +138,48 @@ end
 -- it fails: the shape only; engine/threshold.c parses metric and condition
 -- (one grammar for the scenario, --threshold and `surge report`).
 local THRESHOLD_SHAPE = 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
+-- Whole messages that say what the metric has: "got a table" would name
+-- the thresholds table, not the faulty value.
 local function thresholds(v)
   if type(v) ~= "table" then return nil, THRESHOLD_SHAPE end
   for k, c in pairs(v) do
+    if type(k) ~= "string" then
+      return nil, fmt('[%s] = %s is not keyed by a metric: expected %s', tostring(k), describe(c),
+        THRESHOLD_SHAPE), true
+    end
+    if type(c) ~= "table" and type(c) ~= "string" then
+      return nil, fmt('%s has %s, expected a condition string like "< 5ms" (an operator, then '
+        .. 'the value)', k, describe(c)), true
+    end
     local list = type(c) == "table" and c or { c }
     local n = 0
     for ck in pairs(list) do
       if type(ck) == "number" then n = n + 1 end
     end
-    if type(k) ~= "string" or n == 0 then return nil, THRESHOLD_SHAPE end
+    if n == 0 then
+      return nil, fmt('%s has %s, expected a condition like "< 5ms" or a list of them like '
+        .. '{ "> 1ms", "< 5ms" }', k, next(list) == nil and "an empty table" or "no condition"), true
+    end
     for ck, x in pairs(list) do
       if ck == "abort" then
         if type(x) ~= "boolean" then
-          return nil, fmt("abort = true or false (%s has %s)", k, describe(x))
+          return nil, fmt("expected abort = true or false (%s has %s)", k, describe(x)), true
         end
       elseif ck == "abort_after" then
         if not duration(x) then
-          return nil, fmt('abort_after as a duration like "10s" (%s has %s)', k, describe(x))
+          return nil, fmt('expected abort_after as a duration like "10s" (%s has %s)', k,
+            describe(x)), true
         end
       elseif type(ck) ~= "number" then
-        return nil, fmt("conditions, abort and abort_after (%s has '%s')", k, tostring(ck))
+        return nil, fmt("expected conditions, abort and abort_after (%s has '%s')", k,
+          tostring(ck)), true
       elseif ck ~= math.floor(ck) or ck < 1 or ck > n then
         -- a hole or a stray index: conditions would be silently lost
-        return nil, fmt('a list of conditions like { "> 1ms", "< 5ms" } (%s has [%s])', k,
-          tostring(ck))
+        return nil, fmt('expected a list of conditions like { "> 1ms", "< 5ms" } (%s has [%s])', k,
+          tostring(ck)), true
       elseif type(x) ~= "string" then
-        return nil, fmt('conditions as strings like "< 5ms" (%s has %s)', k, describe(x))
+        return nil, fmt('%s has %s, expected a condition string like "< 5ms" (an operator, then '
+          .. 'the value)', k, describe(x)), true
       end
     end
   end

@@ -149,7 +149,8 @@ ok(rc == 2 and "%s:9: threshold on 'latency.p99x': unknown metric" % bad in err,
 
 bad = write_scenario(SCN % (1, '["latency.p99"] = 5,'))
 rc, out, err = surge("run", bad)
-ok(rc == 2 and "option 'thresholds': expected conditions as strings" in err,
+ok(rc == 2 and "option 'thresholds': latency.p99 has number 5, expected a condition string" in err
+   and "got a table" not in err,
    "a number instead of a condition string", err)
 
 rc, out, err = surge("run", good, "--threshold", "latency.p99")

@@ -307,6 +307,21 @@ o, err = scenario.load(scn('  tls = false,\n'), { { "target", "tls://127.0.0.1:8
 t.ok(o == nil and err:find("option 'tls': false, but target 1 (tls://127.0.0.1:853) needs TLS", 1, true),
      "tls = false never runs a TLS scheme as plaintext: " .. tostring(err))
 
+-- A threshold's value that is no condition is named for what it is, never
+-- "got a table" (the thresholds table, not the value).
+local TH = "  thresholds = {\n    %s,\n  },\n"
+refuses {
+  { TH:format('["latency.p99"] = {}'), ':5: option \'thresholds\': latency.p99 has an empty table, expected a condition like "< 5ms"' },
+  { TH:format('["latency.p99"] = { abort = true }'), "latency.p99 has no condition, expected a condition like" },
+  { TH:format('["latency.p99"] = 5'), 'option \'thresholds\': latency.p99 has number 5, expected a condition string like "< 5ms"' },
+  { TH:format('["latency.p99"] = { 5 }'), "latency.p99 has number 5, expected a condition string" },
+  { TH:format('"< 5ms"'), '[1] = "< 5ms" is not keyed by a metric: expected a table like' },
+}
+for _, th in ipairs { '["latency.p99"] = {}', '["latency.p99"] = 5' } do
+  o, err = scenario.load(scn(TH:format(th)))
+  t.ok(o == nil and not err:find("got a table", 1, true), th .. ": no \"got a table\": " .. tostring(err))
+end
+
 -- think = "1s" or { "1s", jitter = "250ms" }: each pause drawn around it.
 o, err = scenario.load(scn('  think = { "1s", jitter = "250ms" },\n'))
 t.ok(o and o.think == 1 and o.think_jitter == 0.25, "think with a jitter: " .. tostring(err))
