@@ -144,6 +144,9 @@ int shard_parse(const char *arg, uint32_t *index, uint32_t *count, char *from, s
 	k[slash - arg] = '\0';
 	if (whole(slash + 1, 1, SHARD_MAX, count) < 0)
 		goto bad;
+	/* Only digits out of range are "not one of": "1 ", "" or "x" is no K. */
+	if (!k[0] || strspn(k, "0123456789") != strlen(k))
+		goto bad;
 	if (whole(k, 1, UINT32_MAX, &kk) < 0 || kk > *count) {
 		snprintf(err, errlen,
 			 "--shard %s: shard %s is not one of 1 to %u (K counts from 1)", arg, k,

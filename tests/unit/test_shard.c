@@ -51,6 +51,15 @@ static void test_parse(void)
 			diag("rc %d err %s", rc, err);
 	}
 	ok(parse("5/4", &k, &n) < 0 && strstr(err, "not one of 1 to 4"), "5/4 says the range");
+	ok(parse("0/4", &k, &n) < 0 && strstr(err, "shard 0 is not one of 1 to 4"), "0/4 says the range");
+	/* A K that is no number is malformed input, not a shard out of range. */
+	static const char *const malformed[] = {"1 /4", "/4", "x/4", "-1/4", "+2/4"};
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		int rc = parse(malformed[i], &k, &n);
+		if (!ok(rc == -EINVAL && strstr(err, "expected K/N") && !strstr(err, "not one of"),
+			"'%s' says expected K/N", malformed[i]))
+			diag("rc %d err %s", rc, err);
+	}
 }
 
 static void test_auto(void)
