@@ -346,6 +346,23 @@ static const char *override(const char **ov, size_t nov, const char *key)
 	return v;
 }
 
+/* Without a scenario the flags are checked as a run checks them, by the same
+ * loader over a stand-in URL (nothing is resolved or opened): -w 0, --pick x
+ * or -o foo=1 are exit 2 here as they are with a scenario. */
+static int check_flags(const char **ov, size_t nov)
+{
+	struct options opt = {0};
+	struct lua_engine *le = NULL;
+	char err[2048];
+	int rc = lua_engine_load("tcp://127.0.0.1:7000", ov, nov, &opt, err, sizeof(err), &le);
+
+	if (rc < 0)
+		fprintf(stderr, "surge doctor: %s\n", err);
+	lua_engine_free(le);
+	options_free(&opt);
+	return rc < 0 ? EXIT_USAGE : EXIT_OK;
+}
+
 /* Without a scenario: --bind is checked and -c gets its source count. */
 static int no_scenario(struct doctor *d, const struct plan_system *sys, const char **ov,
 		       size_t nov)
@@ -561,6 +578,10 @@ int doctor_main(int argc, char **argv)
 	if (!scenario && override(ov, nov, "shard")) {
 		fprintf(stderr, "surge doctor: --shard plans a scenario's share: give the scenario, "
 				"e.g. surge doctor scn.lua --shard 2/4\n");
+		free(ov);
+		return EXIT_USAGE;
+	}
+	if (!scenario && check_flags(ov, nov) != EXIT_OK) {
 		free(ov);
 		return EXIT_USAGE;
 	}

@@ -75,6 +75,17 @@ for args, per, version in ((["-c", "100000", "--target", "tls://127.0.0.1:853"],
     ok(line and line[0].split()[0] == level,
        "doctor %s: TLS memory %d x ~%d KiB (%s) = %.0f MiB, %s against %.0f MiB available"
        % (" ".join(args), conns, per, version, need, level, avail), out + err)
+# Without a scenario the flags are checked as with one: exit 2, the option
+# and its flag named (they used to be ignored, exit 0).
+for args, want in ((["-w", "0"], "option 'workers': expected a whole number >= 1, got \"0\" (-w / -o workers=)"),
+                   (["-w", "5000"], "option 'workers': expected at most 1024 worker processes"),
+                   (["--pick", "x"], "option 'pick': expected \"round-robin\""),
+                   (["--resolver", "nope"], "option 'resolver': expected servers to be IP addresses"),
+                   (["-o", "foo=1"], "unknown option 'foo'"),
+                   (["-o", "connections=abc"], "option 'connections': expected a whole number >= 0")):
+    rc, out, err = surge("doctor", *args)
+    ok(rc == 2 and "surge doctor: command line: " + want in err,
+       "doctor %s without a scenario: exit 2, named as with one" % " ".join(args), out + err)
 rc, out, err = surge("doctor", "-c", "1000", "--target", "tcp://127.0.0.1:7000")
 ok(rc == 0 and "targets: 1 destination address (127.0.0.1:7000)" in out and "TLS memory" not in out,
    "doctor --target tcp://: the target is planned, no TLS memory", out + err)
