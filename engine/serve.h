@@ -17,7 +17,7 @@
 struct serve_conn;
 
 /* Per-protocol counters shown in the server's report: index into names[]. */
-#define SERVE_MAX_COUNTERS 16
+#define SERVE_MAX_COUNTERS 24
 
 struct serve_proto {
 	const char *name;
