@@ -53,6 +53,12 @@ struct hlog {
 		double start;         /* its base time, epoch seconds (0: not said) */
 		struct hlog_param *p;
 		size_t np;
+		/* Seconds of a surge log whose histograms came without their
+		 * "#surge-interval" line (a log cut short, or still being
+		 * written): left out whole, never counted without their counts. */
+		size_t seconds_cut;
+		double cut_at;  /* the first of them, seconds after the log's start */
+		bool cut_last;  /* the log's last second was one (a cut, or a live log) */
 	} *logs;
 	size_t nlog_info;
 	bool settled;          /* hlog_read_stream has handed an interval on: */
@@ -80,7 +86,11 @@ int hlog_interval_lines(double start, double length, const struct stats *s, char
 /* Reader. hlog_init before the first read; each hlog_read adds one log into
  * l, aligning logs on their own base times (shards started together line up),
  * and keeps every interval in l->iv. name is for messages (it must outlive l:
- * parameters point at it). Returns 0, or -EINVAL with err naming name:line
+ * parameters point at it). In a surge log (one with "#surge-param" or
+ * "#surge-interval" lines) a second's histograms are held until its
+ * "#surge-interval" line: a second without one is left out and counted in
+ * its l->logs entry (seconds_cut), so counts and latencies always agree.
+ * Returns 0, or -EINVAL with err naming name:line
  * and what is wrong (counts that would overflow, negative counts, times
  * beyond 10^10 s included), or -ENOMEM / -EIO with err filled. hlog_free
  * releases everything (NULL-safe). */

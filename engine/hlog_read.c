@@ -173,6 +173,16 @@ struct reader {
 	bool has_start, has_base, implied_base, take_params, first_log;
 	size_t log; /* its entry in l->logs */
 	size_t found; /* histogram and counter lines in this log */
+	/* A surge log writes a second's histograms, then its "#surge-interval"
+	 * line: until that line comes, the histograms wait in held, so that a
+	 * log cut between them (or read while written) never counts latencies
+	 * of requests its counts leave out. */
+	bool holds;     /* a surge log: its histograms wait for their counts */
+	bool held_any;  /* held has the histograms of the second at held_key */
+	bool held_init; /* held is stats_init'ed */
+	long long held_key;
+	double held_start;
+	struct stats held;
 	char *err;
 	size_t errlen;
 };
@@ -411,6 +421,64 @@ static int apply_interval_line(struct reader *r, struct hlog_interval *iv)
 	return 0;
 }
 
+/* The waiting histogram joins its second's held ones. */
+static int hold(struct reader *r)
+{
+	if (!r->held_init) {
+		if (stats_init(&r->held) < 0)
+			return -ENOMEM;
+		r->held_init = true;
+	}
+	int rc = add_hist(&r->held, r->tag, r->hist);
+	hist_free(r->hist);
+	r->hist = NULL;
+	if (rc == -EOVERFLOW)
+		return bad(r, "the counts of '%s' add up past %lld", r->tag, (long long)INT64_MAX);
+	if (rc < 0)
+		return rc;
+	r->held_any = true;
+	r->held_key = r->key;
+	r->held_start = r->start;
+	r->l->nhists++;
+	r->found++;
+	r->ahead = false;
+	return 0;
+}
+
+/* The held second's counts came: its histograms join the totals, then the
+ * interval (what fits in the totals fits in the interval too). */
+static int release_held(struct reader *r, struct hlog_interval *iv, struct stats *t)
+{
+	struct stats *h = &r->held;
+	const char *tag = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < HI__COUNT + h->nnhist && rc == 0; i++) {
+		const struct hist *one = i < HI__COUNT ? h->hist[i] : h->nhist[i - HI__COUNT].h;
+		tag = i < HI__COUNT ? stats_hist_key((int)i) : h->nhist[i - HI__COUNT].name;
+		if (hist_total(one) && (rc = add_hist(t, tag, one)) == 0)
+			rc = add_hist(&iv->s, tag, one);
+	}
+	stats_reset(h);
+	r->held_any = false;
+	if (rc == -EOVERFLOW)
+		return bad(r, "the counts of '%s' add up past %lld", tag, (long long)INT64_MAX);
+	return rc;
+}
+
+/* The held second ended without its counts: left out whole, and said in
+ * the log's entry for the report to tell (report_cmd.c). */
+static void drop_held(struct reader *r, bool at_end)
+{
+	struct hlog_log *g = &r->l->logs[r->log];
+
+	if (g->seconds_cut++ == 0)
+		g->cut_at = r->held_start;
+	g->cut_last = at_end;
+	stats_reset(&r->held);
+	r->held_any = false;
+}
+
 /* The waiting line joins its interval (and the totals). */
 static int apply(struct reader *r)
 {
@@ -420,10 +488,16 @@ static int apply(struct reader *r)
 	if (l->settled && r->key <= l->settled_key)
 		return bad(r, "this interval (at %.3f s) starts before one already read: each log "
 			      "must be in time order, as HdrHistogram's writers write it", r->start);
+	if (r->held_any && r->key != r->held_key)
+		drop_held(r, false); /* the next second began without this one's counts */
+	if (r->kind == LINE_HIST && r->holds)
+		return hold(r);
 	struct hlog_interval *iv = interval_at(l, r->start, r->length);
 	struct stats *t = total(l);
 	if (!iv || !t)
 		return -ENOMEM;
+	if (r->kind == LINE_INTERVAL && r->held_any && (rc = release_held(r, iv, t)) < 0)
+		return rc;
 	if (r->kind == LINE_HIST) {
 		/* The totals first: what fits there fits in the interval too. */
 		if ((rc = add_hist(t, r->tag, r->hist)) == 0)
@@ -438,6 +512,8 @@ static int apply(struct reader *r)
 		l->nhists++;
 	} else if ((rc = apply_interval_line(r, iv)) < 0) {
 		return rc;
+	} else {
+		r->holds = true;
 	}
 	r->found++;
 	r->ahead = false;
@@ -511,8 +587,10 @@ static int read_header_line(struct reader *r, const char *line)
 		r->implied_base = false;
 		return 0;
 	}
-	if (strncmp(line, "#surge-param ", 13) == 0)
+	if (strncmp(line, "#surge-param ", 13) == 0) {
+		r->holds = true; /* surge wrote it: every second has its counts */
 		return read_param_line(r, line + 13);
+	}
 	return 0;
 }
 
@@ -552,6 +630,8 @@ static int advance(struct reader *r)
 		return -EIO;
 	}
 	r->at_end = true;
+	if (r->held_any)
+		drop_held(r, true);
 	return 0;
 }
 
@@ -594,6 +674,8 @@ static void reader_done(struct reader *r)
 {
 	free(r->buf);
 	hist_free(r->hist);
+	if (r->held_init)
+		stats_free(&r->held);
 }
 
 /* Messages for what the parsers return without one. */
@@ -678,9 +760,12 @@ int hlog_read_stream(FILE *const *files, const char *const *names, size_t n, str
 		if ((rc = apply(&r[next])) < 0 || (rc = advance(&r[next])) < 0)
 			break;
 		long long before = LLONG_MAX;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			if (r[i].ahead && r[i].key < before)
 				before = r[i].key;
+			if (r[i].held_any && r[i].held_key < before)
+				before = r[i].held_key; /* its counts may still come */
+		}
 		rc = settle(l, before, fn, arg);
 	}
 	for (size_t i = 0; i < n && rc == 0; i++)

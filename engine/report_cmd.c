@@ -34,13 +34,14 @@ static const char report_usage[] =
 	"      --threshold EXPR    check EXPR too, e.g. 'latency.p99<5ms' (repeatable);\n"
 	"                          thresholds recorded in the logs are always checked,\n"
 	"                          on the merge (a shard's own are judged here, not alone)\n"
-	"      --partial           missing or doubled shards are not an error (exit 0)\n"
+	"      --partial           missing or doubled shards, or a log cut short (seconds\n"
+	"                          without their counts, left out), are not an error\n"
 	"  -q, --quiet             no report on stdout\n"
 	"  -h, --help              this help\n"
 	"\n"
-	"Exit status: 0 done, 1 a log cannot be read or shards of the run are missing\n"
-	"or doubled (without --partial; the report is still written), 2 bad command\n"
-	"line, 3 a threshold failed.\n";
+	"Exit status: 0 done, 1 a log cannot be read, shards of the run are missing\n"
+	"or doubled, or a log was cut short (without --partial; the report is still\n"
+	"written), 2 bad command line, 3 a threshold failed.\n";
 
 struct report_args {
 	const char *json, *html, *hlog;
@@ -287,7 +288,11 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	    (rc = param_num(l, "workers_lost", UINT32_MAX, 0, &lost, err, errlen)) < 0 ||
 	    (rc = param_num(l, "interrupted", 1, 0, &interrupted, err, errlen)) < 0)
 		return rc;
-	r->elapsed_ns = s_to_ns(elapsed > 0 ? elapsed : g->end);
+	/* A log that lost seconds ran for what it recorded, not what it says. */
+	bool cut = false;
+	for (size_t i = 0; i < l->nlog_info; i++)
+		cut |= l->logs[i].seconds_cut > 0;
+	r->elapsed_ns = s_to_ns(elapsed > 0 && !cut ? elapsed : g->end);
 	r->start_epoch = l->start_time;
 	r->workers = (uint32_t)workers;
 	r->workers_lost = (uint32_t)lost;
@@ -309,6 +314,48 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	}
 	r->interrupted = interrupted != 0;
 	return 0;
+}
+
+/* A log surge run is still writing says elapsed_s 0 (live_hlog.c): its last
+ * second may lack its counts only because they are not written yet. */
+static bool log_live(const struct hlog_log *g)
+{
+	const char *v = hlog_log_param(g, "elapsed_s");
+	char *end;
+
+	return v && strtod(v, &end) == 0 && end != v && !*end;
+}
+
+/* Names each log that lost seconds (hlog_read left them out: histograms
+ * without their counts). Returns how many logs are incomplete for it; a live
+ * log's last second, not written whole yet, is only a note. */
+static size_t logs_cut(const struct hlog *l, FILE *note)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		const struct hlog_log *g = &l->logs[i];
+		if (!g->seconds_cut)
+			continue;
+		if (g->seconds_cut == 1 && g->cut_last && log_live(g)) {
+			fprintf(note, "surge report: note: %s is still being written: its last second "
+				      "(at %.3f s) is not whole yet and is left out\n", g->name, g->cut_at);
+			continue;
+		}
+		n++;
+		if (g->seconds_cut == 1)
+			fprintf(note, "surge report: %s: the second at %.3f s has latencies but no "
+				      "#surge-interval counts (%s): it is left out%s; --partial "
+				      "accepts that\n", g->name, g->cut_at,
+				g->cut_last ? "the log was cut short" : "its line is missing",
+				g->cut_last ? ", the report covers the seconds before it" : "");
+		else
+			fprintf(note, "surge report: %s: %zu seconds, the first at %.3f s, have latencies "
+				      "but no #surge-interval counts (the log was cut or edited): they "
+				      "are left out; --partial accepts that\n",
+				g->name, g->seconds_cut, g->cut_at);
+	}
+	return n;
 }
 
 /* The logs' recorded thresholds, then the command line's. */
@@ -428,7 +475,8 @@ int report_main(int argc, char **argv)
 	}
 	r.thresholds_failed = threshold_eval(r.thresholds, r.nthresholds, &r.total,
 					     (double)r.elapsed_ns / 1e9);
-	bool incomplete = ((sh.missing || sh.doubled) && !a.partial) || r.seconds_unmerged;
+	size_t cut = logs_cut(&l, stderr);
+	bool incomplete = ((sh.missing || sh.doubled || cut) && !a.partial) || r.seconds_unmerged;
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : incomplete ? EXIT_FAILED : EXIT_OK;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
 	if (!a.quiet && !to_stdout) {

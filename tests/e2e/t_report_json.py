@@ -127,13 +127,22 @@ with open(live) as f:
 ok(p.returncode == 0 and final[:6] == ["0", "1", "2", "3", "4", "5"],
    "at the end it holds every second (%s)" % final)
 
+# As the run writes it, the log says elapsed_s 0 (live_hlog.c): a live log
+# ending mid-line reads up to that line, its unfinished last second left out
+# with a note. The finished log cut the same way lost that second: exit 1.
 cut = os.path.join(d, "cut.hlog")
 with open(live) as f, open(cut, "w") as g:
     text = f.read()
-    g.write(text[:text.rindex("HISTF") + 12])  # ends inside the last histogram
+    text = text[:text.rindex("HISTF") + 12]  # ends inside the last histogram
+    g.write(re.sub(r"^#surge-param elapsed_s .*$", "#surge-param elapsed_s 0", text, flags=re.M))
 rc, out4, err = surge("report", cut)
-ok(rc == 0 and parse_report(out4).get("completed", 0) > 0,
+ok(rc == 0 and parse_report(out4).get("completed", 0) > 0 and "is still being written" in err,
    "a log that ends mid-line (still being written) reads up to that line", out4 + err)
+with open(cut, "w") as g:
+    g.write(text)
+rc, out4, err = surge("report", cut)
+ok(rc == 1 and parse_report(out4).get("completed", 0) > 0 and "the log was cut short" in err,
+   "the finished log cut there: the second is left out, said, exit 1", out4 + err)
 
 # "-" sends one report to stdout, alone (for jq and friends).
 import json  # noqa: E402

@@ -112,6 +112,47 @@ rc, out, err = surge("report", bad, "-q")
 ok(rc != 0 and "unmerged-bad.hlog: #surge-param seconds_unmerged -1: want a count" in err,
    "a malformed count is refused, naming the log", err)
 
+# A log cut between a second's histograms and its counts (a copy taken while
+# the run wrote it, a full disk): that second is left out whole, so counts
+# and latencies agree and the rate is over the seconds kept; said, exit 1
+# unless --partial. The same tail in a log still being written (elapsed_s 0)
+# is only a note.
+lines = open(logs[0]).read().splitlines(True)
+at = next(i for i, x in enumerate(lines) if x.startswith("#surge-interval 1.000"))
+cut = os.path.join(d, "cut.hlog")
+with open(cut, "w") as f:
+    f.writelines(lines[:at])
+cj = os.path.join(d, "cut.json")
+rc, out, err = surge("report", cut, "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 1 and "cut.hlog: the second at 1.000 s has latencies but no #surge-interval counts "
+   "(the log was cut short): it is left out" in err,
+   "a cut log: exit 1, the log and the second named", err)
+ok(c["histograms"]["latency"]["count"] == c["totals"]["requests"]["completed"] ==
+   docs[0]["series"][0]["completed"] > 0,
+   "... its latency count is its completed count, second 0's",
+   (c["histograms"]["latency"]["count"], c["totals"]["requests"]["completed"]))
+ok(c["run"]["elapsed_s"] == 1 and
+   abs(c["totals"]["throughput_per_s"] - c["totals"]["requests"]["completed"]) < 1e-6,
+   "... the throughput is over the 1 s kept, not the 2 s the log says",
+   (c["run"]["elapsed_s"], c["totals"]["throughput_per_s"]))
+ok(reports.validate(c) is None, "... and the JSON validates")
+rc, out, err = surge("report", cut, "--partial", "-q")
+ok(rc == 0 and "left out" in err, "--partial accepts a cut log (still said)", err)
+rc, out, err = surge("report", cut, logs[1], "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 1 and c["histograms"]["latency"]["count"] == c["totals"]["requests"]["completed"],
+   "merged with a whole log: counts and latencies still agree, exit 1", err)
+live = os.path.join(d, "live.hlog")
+with open(live, "w") as f:
+    f.writelines(x if not x.startswith("#surge-param elapsed_s ") else "#surge-param elapsed_s 0\n"
+                 for x in lines[:at])
+rc, out, err = surge("report", live, "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 0 and "live.hlog is still being written: its last second (at 1.000 s) is not whole "
+   "yet" in err and c["histograms"]["latency"]["count"] == c["totals"]["requests"]["completed"],
+   "a live log's unfinished last second: left out with a note, exit 0", err)
+
 # A value missing at the end of the line is said as such, not as an
 # unknown option.
 for opt in ("--json", "--html", "--hlog", "--threshold"):

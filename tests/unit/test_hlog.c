@@ -619,6 +619,69 @@ static void streaming(void)
 	hlog_free(&l);
 }
 
+/* Issue 7: a surge log cut between a second's histograms and its
+ * "#surge-interval" line (or read while written) must not count latencies
+ * of requests its counts leave out: that second is left out whole and said
+ * in the log's entry; a log from another tool (no counts at all) keeps
+ * every histogram. */
+static void cut_logs(void)
+{
+	char h0[1024], h1[1024], text[4096], err[256] = "";
+	struct hlog l;
+
+	hist_line(h0, sizeof(h0), 0, 3);
+	hist_line(h1, sizeof(h1), 1, 5);
+	snprintf(text, sizeof(text), "#surge-param connections 5\n%s#surge-interval 0.000 sent=3 "
+		 "completed=3\n%s", h0, h1);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0, "a cut log reads (%s)", err);
+	ok(hist_total(l.total.hist[HI_LATENCY]) == 3 && l.total.counter[ST_COMPLETED] == 3,
+	   "its latency count is its completed count: the second without counts is left out");
+	ok(l.niv == 1 && l.logs[0].seconds_cut == 1 && fabs(l.logs[0].cut_at - 1) < 1e-9 &&
+		   l.logs[0].cut_last,
+	   "the log's entry says one second cut, at 1 s, at its end");
+	hlog_free(&l);
+
+	/* The same second missing its line mid-log: left out too, not at the end. */
+	snprintf(text, sizeof(text), "#surge-param connections 5\n%s%s#surge-interval 1.000 "
+		 "completed=5\n", h0, h1);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 &&
+		   hist_total(l.total.hist[HI_LATENCY]) == 5 && l.logs[0].seconds_cut == 1 &&
+		   fabs(l.logs[0].cut_at) < 1e-9 && !l.logs[0].cut_last,
+	   "a second without its line mid-log is left out and said, not at the end (%s)", err);
+	hlog_free(&l);
+
+	/* HdrHistogram's own logs have no counts: every histogram is kept. */
+	snprintf(text, sizeof(text), "%s%s", h0, h1);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 &&
+		   hist_total(l.total.hist[HI_LATENCY]) == 8 && l.logs[0].seconds_cut == 0,
+	   "a log without surge lines keeps every histogram (%s)", err);
+	hlog_free(&l);
+
+	/* Streamed with a whole log: the cut log's second 1 adds nothing, the
+	 * whole log's second 1 is handed on with its own latencies only. */
+	char whole[4096];
+	snprintf(text, sizeof(text), "#surge-param connections 5\n%s#surge-interval 0.000 "
+		 "completed=3\n%s", h0, h1);
+	snprintf(whole, sizeof(whole), "#surge-param connections 5\n%s#surge-interval 0.000 "
+		 "completed=3\n%s#surge-interval 1.000 completed=5\n", h0, h1);
+	FILE *f[2] = { fmemopen(text, strlen(text), "r"), fmemopen(whole, strlen(whole), "r") };
+	const char *names[2] = { "cut.hlog", "whole.hlog" };
+	struct taken t = { .l = &l };
+	hlog_init(&l);
+	ok(hlog_read_stream(f, names, 2, &l, take, &t, err, sizeof(err)) == 0 && t.n == 2,
+	   "a cut log and a whole one stream together (%s)", err);
+	ok(hist_total(l.total.hist[HI_LATENCY]) == 3 + 3 + 5 &&
+		   l.total.counter[ST_COMPLETED] == 3 + 3 + 5 && l.logs[0].seconds_cut == 1 &&
+		   l.logs[1].seconds_cut == 0,
+	   "merged: latencies and counts agree, the cut log's last second left out");
+	fclose(f[0]);
+	fclose(f[1]);
+	hlog_free(&l);
+}
+
 int main(void)
 {
 	round_trip();
@@ -631,5 +694,6 @@ int main(void)
 	hostile_numbers();
 	hostile_params();
 	streaming();
+	cut_logs();
 	return tap_done();
 }
