@@ -59,6 +59,8 @@ struct hlog {
 		size_t seconds_cut;
 		double cut_at;  /* the first of them, seconds after the log's start */
 		bool cut_last;  /* the log's last second was one (a cut, or a live log) */
+		int64_t sent;   /* its own "sent" counts: a merge of open- and closed-model
+				 * runs rates only the open ones' (report_shards.c) */
 	} *logs;
 	size_t nlog_info;
 	bool settled;          /* hlog_read_stream has handed an interval on: */

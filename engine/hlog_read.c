@@ -394,6 +394,8 @@ static int add_counter(struct reader *r, struct stats *iv, const char *key, int6
 		return bad(r, "#surge-interval: '%s': the counts add up past %lld", key,
 			   (long long)INT64_MAX);
 	*slot += v; /* within the total: cannot overflow */
+	if (strcmp(key, "sent") == 0)
+		r->l->logs[r->log].sent += v; /* within the total too */
 	return 0;
 }
 

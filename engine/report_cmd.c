@@ -23,8 +23,9 @@ static const char report_usage[] =
 	"by adding their histograms: exact, as if one run had recorded every sample.\n"
 	"Logs are aligned on their own start times. The shards of one run (surge run\n"
 	"--shard K/N) add up to the run: connections and rate are the sum of the shards\n"
-	"read, and missing or doubled shards are named; logs of runs started together\n"
-	"without --shard add up the same way; otherwise settings come from the first.\n"
+	"read, and missing or doubled shards are named; logs without --shard add up\n"
+	"the same way, whether they ran together or one after another (their seconds\n"
+	"are overlaid from each log's start).\n"
 	"\n"
 	"      --json FILE         write the merged report as JSON\n"
 	"      --html FILE         write a self-contained HTML report\n"
@@ -487,6 +488,9 @@ int report_main(int argc, char **argv)
 		else if (sh.concurrent)
 			snprintf(shards, sizeof(shards), " (run together: asked connections and rate "
 				 "added)");
+		else if (sh.separate)
+			snprintf(shards, sizeof(shards), " (separate runs, overlaid from their starts: "
+				 "asked connections and rate added)");
 		printf("surge report: %zu log%s%s, %zu interval%s, %s -> %s\n", a.nfiles,
 		       a.nfiles == 1 ? "" : "s", shards, report_nseconds(&r),
 		       report_nseconds(&r) == 1 ? "" : "s", o.scenario_path ? o.scenario_path : "?",

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "report_held.h"
+#include "report_shards.h"
 #include "series.h"
 #include "threshold.h"
 #include "version.h"
@@ -516,9 +517,9 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	else
 		snprintf(b, sizeof(b), "%lld", (long long)r->peak_open);
 	card(f, "connections", "peak connections", b, short_of ? "bad" : "");
-	if (o->rate_segs && s->counter[ST_INTENDED]) {
-		snprintf(b, sizeof(b), "%.2f%%",
-			 100.0 * (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED]);
+	if ((o->rate_segs || r->models_mixed) && s->counter[ST_INTENDED]) {
+		snprintf(b, sizeof(b), "%.2f%%", 100.0 * (double)report_shards_sent_paced(r) /
+						     (double)s->counter[ST_INTENDED]);
 		card(f, "achieved", "rate achieved", b, "");
 	}
 	fputs("</section>\n", f);

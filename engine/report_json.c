@@ -12,6 +12,7 @@
 
 #include "pool.h"
 #include "report_held.h"
+#include "report_shards.h"
 #include "series.h"
 #include "threshold.h"
 #include "tls.h"
@@ -213,7 +214,8 @@ static void totals(FILE *f, const struct run_result *r)
 	jint_field(f, &first, "sessions_unfinished", s->counter[ST_SESSIONS_UNFINISHED]);
 	jnum_field(f, &first, "throughput_per_s", secs > 0 ? (double)done / secs : NAN);
 	jnum_field(f, &first, "rate_achieved",
-		   s->counter[ST_INTENDED] ? (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED]
+		   s->counter[ST_INTENDED] ? (double)report_shards_sent_paced(r) /
+						     (double)s->counter[ST_INTENDED]
 					   : NAN);
 	jkey(f, &first, "bytes");
 	fprintf(f, "{\"in\":%lld,\"out\":%lld}", (long long)s->counter[ST_BYTES_IN],

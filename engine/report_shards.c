@@ -58,6 +58,40 @@ static bool add_rates(const struct hlog_log *g, const struct options *o, double 
 	return n == o->nrate_segs;
 }
 
+/* A log with a schedule: an open-model run. */
+static bool paced(const struct hlog_log *g)
+{
+	return hlog_log_param(g, "rate_segment") != NULL;
+}
+
+/* Open- and closed-model runs merged: intended counts only the open ones'
+ * requests, so achieved must too (or a closed run's thousands a second read
+ * as the open one's schedule exceeded 90 times). */
+static void mixed_models(const struct hlog *l, struct run_result *r, FILE *note)
+{
+	const char *open = NULL, *closed = NULL;
+
+	r->sent_paced = 0;
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		if (paced(&l->logs[i])) {
+			open = open ? open : l->logs[i].name;
+			r->sent_paced += l->logs[i].sent;
+		} else {
+			closed = closed ? closed : l->logs[i].name;
+		}
+	}
+	r->models_mixed = open && closed;
+	if (r->models_mixed && note)
+		fprintf(note, "surge report: note: the logs mix open-model runs (%s, ...) and "
+			      "closed-model runs (%s, ...): intended and achieved count only the "
+			      "open-model runs' requests\n", open, closed);
+}
+
+int64_t report_shards_sent_paced(const struct run_result *r)
+{
+	return r->models_mixed ? r->sent_paced : r->total.counter[ST_SENT];
+}
+
 /* Adds what the chosen logs asked into o and r. */
 static int add_up(const struct hlog *l, const bool *take, struct options *o, struct run_result *r,
 		  FILE *note)
@@ -73,7 +107,8 @@ static int add_up(const struct hlog *l, const bool *take, struct options *o, str
 			continue;
 		conns += num(&l->logs[i], "connections", 0);
 		workers += num(&l->logs[i], "workers", 0);
-		if (o->nrate_segs && !add_rates(&l->logs[i], o, sum)) {
+		/* A closed-model run has no schedule to add (mixed_models). */
+		if (o->nrate_segs && paced(&l->logs[i]) && !add_rates(&l->logs[i], o, sum)) {
 			if (rates_add && note)
 				fprintf(note,
 					"surge report: note: %s has another rate schedule than "
@@ -159,10 +194,14 @@ int report_shards_merge(const struct hlog *l, struct options *o, struct run_resu
 		rc = -EINVAL;
 		goto out;
 	}
+	mixed_models(l, r, note);
 	if (!with) {
-		/* Not shards: machines started by hand add up; repeats do not. */
-		if (n > 1 && ran_together(l)) {
-			out->concurrent = true;
+		/* Not shards: machines started by hand, or runs one after another,
+		 * whose seconds the merge overlays from each start (their open
+		 * connections add): what they asked adds up the same way. */
+		if (n > 1) {
+			out->concurrent = ran_together(l);
+			out->separate = !out->concurrent;
 			for (size_t i = 0; i < n; i++)
 				take[i] = true;
 			rc = add_up(l, take, o, r, note);

@@ -3,9 +3,10 @@
  * shards of a `--shard K/N` run each recorded their own share (connections,
  * rate) and "shard K/N": the merge asks for the sum of the shards present,
  * and says which of the N are missing or read twice. Logs of runs without
- * --shard that ran at the same time (started within the shortest one's
- * duration) add up the same way; logs run one after another keep the first's
- * settings.
+ * --shard add up the same way, whether they ran at the same time (started
+ * within the shortest one's duration) or one after another: their seconds
+ * are overlaid from each log's start, so what they asked is too. A merge of
+ * open- and closed-model runs rates only the open ones' requests.
  */
 #ifndef SURGE_REPORT_SHARDS_H
 #define SURGE_REPORT_SHARDS_H
@@ -24,6 +25,7 @@ struct report_shards {
 	uint32_t missing; /* of the N, not read */
 	uint32_t doubled; /* read from more than one log */
 	bool concurrent;  /* logs without --shard that ran at the same time */
+	bool separate;    /* logs without --shard run at different times */
 };
 
 /* Reads the per-log parameters of l and turns o (filled from the first log)
@@ -35,5 +37,8 @@ struct report_shards {
  * the logs, or -ENOMEM. */
 int report_shards_merge(const struct hlog *l, struct options *o, struct run_result *r,
 			struct report_shards *out, FILE *note, char *err, size_t errlen);
+/* The requests the achieved rate (sent / intended) counts: every one, or in
+ * a merge of open- and closed-model runs those of the open ones. */
+int64_t report_shards_sent_paced(const struct run_result *r);
 
 #endif

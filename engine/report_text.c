@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "report_held.h"
+#include "report_shards.h"
 #include "threshold.h"
 
 void report_fmt_ns(char *buf, size_t len, double ns)
@@ -193,7 +194,8 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		secs = 1e-9;
 	uint32_t conns = shard_connections(o);
 	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n", how, secs, conns,
-		conns == 1 ? "" : "s", o->rate_segs ? "open" : "closed",
+		conns == 1 ? "" : "s",
+		r->models_mixed ? "open and closed" : o->rate_segs ? "open" : "closed",
 		o->shape == SHAPE_MESSAGE ? "" : " (sessions)");
 	if (o->shards > 1)
 		fprintf(f, "  shard       %u of %u (of the run's %u connections, 1 in %u requests "
@@ -215,12 +217,14 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	fmt_count(a, sizeof(a), (double)s->counter[ST_BYTES_IN] / secs);
 	fmt_count(b, sizeof(b), (double)s->counter[ST_BYTES_OUT] / secs);
 	fprintf(f, "  in %sB/s  out %sB/s\n", a, b);
-	if (o->rate_segs) {
+	int64_t paced = report_shards_sent_paced(r);
+	if (o->rate_segs || r->models_mixed) {
 		int64_t intended = s->counter[ST_INTENDED];
-		fprintf(f, "  rate        intended %.1f/s  achieved %.1f/s (%.2f%%)  dropped %lld\n",
-			(double)intended / secs, (double)s->counter[ST_SENT] / secs,
-			intended ? 100.0 * (double)s->counter[ST_SENT] / (double)intended : 0.0,
-			(long long)s->counter[ST_DROPPED]);
+		fprintf(f, "  rate        intended %.1f/s  achieved %.1f/s (%.2f%%)  dropped %lld%s\n",
+			(double)intended / secs, (double)paced / secs,
+			intended ? 100.0 * (double)paced / (double)intended : 0.0,
+			(long long)s->counter[ST_DROPPED],
+			r->models_mixed ? "  (the open-model logs' requests only)" : "");
 	}
 	if (r->workers_lost)
 		fprintf(f, "  workers     %u of %u died during the run: what they had in flight is "
@@ -280,8 +284,8 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		fputc('\n', f);
 	report_destinations(f, o, s);
 	source_rows(f, o, s);
-	if (o->rate_segs && s->counter[ST_INTENDED] > 0) {
-		double ach = (double)s->counter[ST_SENT] / (double)s->counter[ST_INTENDED];
+	if ((o->rate_segs || r->models_mixed) && s->counter[ST_INTENDED] > 0) {
+		double ach = (double)paced / (double)s->counter[ST_INTENDED];
 		if (r->workers_lost && ach < 0.99)
 			fprintf(f, "\n  warning: only %.1f%% of the intended requests were sent: %u "
 				   "worker%s died during the run (see its message above)\n", ach * 100,

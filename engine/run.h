@@ -62,6 +62,10 @@ struct run_result {
 	uint32_t shards_of;
 	uint32_t *shards_missing, *shards_doubled;
 	uint32_t nshards_missing, nshards_doubled;
+	/* surge report of logs mixing open- and closed-model runs: only the
+	 * open ones were to send anything, so the achieved rate is theirs. */
+	bool models_mixed;
+	int64_t sent_paced; /* what the logs with a schedule sent */
 };
 
 int run_main(int argc, char **argv);

@@ -153,6 +153,40 @@ ok(rc == 0 and "live.hlog is still being written: its last second (at 1.000 s) i
    "yet" in err and c["histograms"]["latency"]["count"] == c["totals"]["requests"]["completed"],
    "a live log's unfinished last second: left out with a note, exit 0", err)
 
+# An open-model run and a closed one run later, merged: intended counts only
+# the open run's requests, so achieved must too (not the closed run's tens of
+# thousands a second over the open run's 1000/s); their seconds are overlaid
+# from each start, so the connections asked add up as the open ones do.
+CLOSED = """local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
+         connections = 4, duration = "2s" }
+"""
+srv = Serve("echo")
+closed, cjs = os.path.join(d, "closed.hlog"), os.path.join(d, "closed.json")
+rc, out, err = surge("run", write_scenario(CLOSED % srv.port), "-w", "1", "-q", "--hlog", closed,
+                     "--json", cjs)
+srv.stop()
+ok(rc == 0, "a closed-model run", err)
+cl = reports.load(cjs)
+mix = os.path.join(d, "mixed.json")
+for order in ((logs[0], closed), (closed, logs[0])):
+    rc, out, err = surge("report", *order, "--json", mix)
+    m = reports.load(mix)
+    want = docs[0]["totals"]["requests"]["sent"] / docs[0]["totals"]["requests"]["intended"]
+    ok(rc == 0 and "the logs mix open-model runs (%s, ...) and closed-model runs (%s, ...)" %
+       (logs[0], closed) in err and abs(m["totals"]["rate_achieved"] - want) < 1e-9,
+       "open + closed (%s first): achieved is the open run's sent over its intended (%.4f)" %
+       (os.path.basename(order[0]), want), (m["totals"]["rate_achieved"], err))
+    ach = "achieved %.1f/s (%.2f%%)" % (docs[0]["totals"]["requests"]["sent"] / m["run"]["elapsed_s"],
+                                        100 * want)
+    ok(ach in out and "open and closed model" in out and "open-model logs' requests only" in out,
+       "... the text says it: %s" % ach, out)
+    ok("separate runs" in out and "up to 8 connections" in out and
+       m["totals"]["connections"]["peak_open"] <= 8,
+       "... and asks the connections of both (4 + 4), as many as can be open at once", out)
+    ok(m["totals"]["requests"]["sent"] == docs[0]["totals"]["requests"]["sent"] +
+       cl["totals"]["requests"]["sent"], "... while sent still counts both runs")
+
 # A value missing at the end of the line is said as such, not as an
 # unknown option.
 for opt in ("--json", "--html", "--hlog", "--threshold"):
