@@ -283,6 +283,16 @@ uint32_t shard_share(uint32_t total, uint32_t k, uint32_t n)
 	return n ? (uint32_t)(((uint64_t)total + (n - 1 - k)) / n) : total; /* as pool_share */
 }
 
+uint32_t shard_slot(const struct options *o, uint32_t k)
+{
+	return o->shards > 1 ? o->shard + o->shards * k : k;
+}
+
+uint32_t shard_slots(const struct options *o, uint32_t count)
+{
+	return o->shards > 1 ? o->shards * count : count;
+}
+
 bool shard_shares_sources(const struct options *o)
 {
 	if (o->shards <= 1)

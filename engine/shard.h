@@ -56,6 +56,12 @@ void shard_view_free(struct options *view);
 /* Connections of total that shard k of n takes (every n-th). */
 uint32_t shard_share(uint32_t total, uint32_t k, uint32_t n);
 
+/* Worker k of count's place in the whole run's split of the schedule and
+ * of requests = N (pacer.h, quota.h): every shard's workers interleave, so
+ * the shards sum to the unsharded run. */
+uint32_t shard_slot(const struct options *o, uint32_t k);
+uint32_t shard_slots(const struct options *o, uint32_t count);
+
 /* Whether the shards of o share a source address of some family (no bind
  * set, or a family with fewer addresses than shards): their ports must then
  * be disjoint slices. */

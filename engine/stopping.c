@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "ipc.h"
 #include "pacer.h"
+#include "shard.h"
 #include "threshold.h"
 
 /* How long a worker may take past the end (its drain) without progress
@@ -166,13 +167,22 @@ void stopping_add_lost_share(struct collector *col, uint32_t second, struct stat
 		return;
 	if (t1 > o->duration_ns)
 		t1 = o->duration_ns;
-	/* Uniform arrivals are exact; Poisson ones the expected share. */
+	/* Uniform arrivals are exact; Poisson ones the expected share. The
+	 * schedule is the whole run's (every shard's), cut at requests = N:
+	 * a worker takes its slot's entries of it (worker.c), as its pacer and
+	 * its quota do. */
 	uint64_t n0 = (uint64_t)floor(pacer_integral(o->rate_segs, o->nrate_segs, t0));
 	uint64_t n1 = (uint64_t)floor(pacer_integral(o->rate_segs, o->nrate_segs, t1));
+	if (o->requests && n0 > o->requests)
+		n0 = o->requests;
+	if (o->requests && n1 > o->requests)
+		n1 = o->requests;
+	uint32_t slots = shard_slots(o, col->nworkers);
 	for (uint32_t k = 0; k < col->nworkers; k++) {
 		if (!col->wk[k].lost || col->wk[k].covered > second)
 			continue;
-		int64_t add = (int64_t)(share_of(n1, k, col->nworkers) - share_of(n0, k, col->nworkers));
+		uint32_t slot = shard_slot(o, k);
+		int64_t add = (int64_t)(share_of(n1, slot, slots) - share_of(n0, slot, slots));
 		s->counter[ST_INTENDED] += add;
 		col->res->total.counter[ST_INTENDED] += add;
 	}

@@ -23,6 +23,7 @@
 #include "lua_engine.h"
 #include "pool.h"
 #include "refresh.h"
+#include "shard.h"
 #include "tls.h"
 
 #define TICK_S 0.01
@@ -369,8 +370,8 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	w.lua = lua;
 	w.index = index;
 	w.count = count;
-	w.slots = opt->shards > 1 ? opt->shards * count : count;
-	w.slot = opt->shards > 1 ? opt->shard + opt->shards * index : index;
+	w.slots = shard_slots(opt, count);
+	w.slot = shard_slot(opt, index);
 	w.start_ns = start_ns;
 	w.report_fd = report_fd;
 	w.pacer_fd = -1;

@@ -237,6 +237,24 @@ series = j.get("series", [])
 ok(len(series) >= 4 and all(abs(sec.get("intended", 0) - 1000) <= 2 for sec in series[:4]),
    "each second keeps its 1000 intended: %s" % [sec.get("intended") for sec in series])
 
+# The dead worker's share is its slot's of the whole run's schedule: in a
+# shard, the shard's slice (500/s of 1000/s over 2 shards), and with -n
+# no more than the count (1500, all due by 1.5 s).
+for args, want, per_second in ((["--shard", "1/2"], 2000, 500), (["-n", "1500"], 1500, None)):
+    srv = Serve("echo", "--delay", "2ms")
+    out = os.path.join(tempfile.mkdtemp(prefix="surge-sig-"), "run.json")
+    p, seen, workers = past_first_second("-d", "4s", "-c", "10", "-r", "1000", *args)
+    os.kill(workers[1], signal.SIGKILL)
+    _, rest = p.communicate(timeout=60)
+    srv.stop()
+    j = report(out)
+    req = j.get("totals", {}).get("requests", {})
+    series = [sec.get("intended") for sec in j.get("series", [])]
+    ok(p.returncode == 1 and req.get("intended") == want and
+       (per_second is None or all(abs(x - per_second) <= 2 for x in series[:4])),
+       "%s, a worker SIGKILLed: intended %s = %d (per second %s)"
+       % (" ".join(args), req.get("intended"), want, series), "".join(seen) + rest)
+
 # A worker silent for 5 s mid-run is named with why: a stopped one
 # (SIGSTOP) says so, and continued it catches up; the run ends
 # normally with every answer accounted.
