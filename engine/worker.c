@@ -439,10 +439,12 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		goto out;
 	}
 	quota_init(&w.quota, opt->requests, w.slot, w.slots);
-	w.tokens_at = clock_ns();
 	if (opt->start == START_CONNECTED)
 		connect_phase(&w);
 	wait_until(start_ns);
+	/* The connect rate counts from the start: tokens earned while waiting
+	 * for it would open up to 100 ms of connections at once at t = 0. */
+	w.tokens_at = clock_ns();
 	if (dispatch_init(&w) < 0) {
 		worker_log(&w, "worker %u: cannot start the pacer: %s", index, strerror(errno));
 		goto out;
