@@ -157,6 +157,17 @@ void alarm_clear(struct worker *w, struct conn *c)
 	remove_at(w, c->alarm_pos - 1);
 }
 
+void alarm_keep(struct worker *w, struct conn *c, uint64_t at)
+{
+	alarm_clear(w, c);
+	c->alarm_at = at;
+}
+
+uint64_t alarm_left(const struct conn *c, uint64_t now)
+{
+	return c->alarm_at > now ? c->alarm_at - now : 0;
+}
+
 static void alarm_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct worker *w = ev_userdata(loop);

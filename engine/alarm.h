@@ -40,8 +40,15 @@ int alarm_init(struct worker *w, uint32_t cap);
 void alarm_free(struct worker *w);
 /* c's alarm goes off after_ns from now (replacing any it had). */
 void alarm_set(struct worker *w, struct conn *c, uint64_t after_ns, enum alarm_kind kind);
-/* c's alarm, if set, is cancelled. */
+/* c's alarm, if set, is cancelled; its time stays for alarm_left. */
 void alarm_clear(struct worker *w, struct conn *c);
 bool alarm_active(const struct conn *c);
+/* c's alarm, if set, is cancelled and its time becomes `at` (absolute ns)
+ * without going off: a slot that closes remembers when its think time ends,
+ * for its next connection (dispatch.c). It lives in the slot's alarm time,
+ * which a closed slot does not use, so the memory costs no byte. */
+void alarm_keep(struct worker *w, struct conn *c, uint64_t at);
+/* ns from now to c's alarm time (set, cleared or kept); 0 once past. */
+uint64_t alarm_left(const struct conn *c, uint64_t now);
 
 #endif

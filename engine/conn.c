@@ -675,10 +675,12 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 	inflight_remove(&w->fl, &c->fl, i);
 	c->inflight--;
 	w->inflight--;
-	if (ends)
+	if (ends) {
+		dispatch_conn_ends(w, c);
 		conn_end(w, c);
-	else
+	} else {
 		dispatch_conn_has_room(w, c);
+	}
 }
 
 /* Parses whole messages out of data; returns the bytes consumed. */

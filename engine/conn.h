@@ -59,9 +59,12 @@ struct conn {
 	 * session's conn:sleep() or its read/write timeout (surge_conn_wait);
 	 * in the closed model, the think time before the next request, the
 	 * spread first request after the connect phase, or the retry after a
-	 * request callback failed (dispatch.c). Connect and request timeouts
-	 * are the worker's (deadline.c), never this. */
-	uint64_t alarm_at;  /* when it goes off (ns, CLOCK_MONOTONIC) */
+	 * request callback failed (dispatch.c); closed, when the think time
+	 * after its last answer ends (the slot's next connection waits for
+	 * it). Connect and request timeouts are the worker's (deadline.c),
+	 * never this. */
+	uint64_t alarm_at;  /* when it goes off (ns, CLOCK_MONOTONIC); kept once
+			     * cleared: a closed slot's end of think (alarm_keep) */
 	uint32_t alarm_pos; /* its place in the worker's heap + 1; 0: none set */
 };
 

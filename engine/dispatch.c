@@ -70,15 +70,23 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 	if (c->state != CONN_OPEN)
 		return;
 	if (w->stopping || c->draining) {
-		if (c->inflight == 0)
+		if (c->inflight == 0) {
+			dispatch_conn_ends(w, c);
 			conn_close(w, c, -1);
+		}
 		return;
 	}
 	if (!o->rate_segs) {
-		if (o->think_ns && c->inflight == 0 && c->seq > 0) {
-			if (!alarm_active(c))
-				alarm_set(w, c, think_pause(w), ALARM_THINK);
-			return;
+		if (o->think_ns && c->inflight == 0) {
+			if (alarm_active(c))
+				return;
+			/* A new connection (seq 0) waits what is left of the
+			 * pause its slot's last answer began (0: none, or past). */
+			uint64_t pause = c->seq > 0 ? think_pause(w) : alarm_left(c, clock_ns());
+			if (pause) {
+				alarm_set(w, c, pause, ALARM_THINK);
+				return;
+			}
 		}
 		send_closed(w, c);
 		return;
@@ -94,6 +102,14 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 	}
 	if (c->state == CONN_OPEN && !c->draining && c->inflight < o->pipeline)
 		pool_ready_push(w, c);
+}
+
+void dispatch_conn_ends(struct worker *w, struct conn *c)
+{
+	const struct options *o = w->opt;
+
+	if (o->think_ns && !o->rate_segs && !w->stopping)
+		alarm_keep(w, c, clock_ns() + think_pause(w));
 }
 
 void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns)

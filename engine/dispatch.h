@@ -20,6 +20,12 @@ void dispatch_free(struct worker *w);
 /* A connection opened or gained room: give it backlog or closed-model work,
  * or close it when it is draining and idle. */
 void dispatch_conn_has_room(struct worker *w, struct conn *c);
+/* The answer just in is c's last: c closes after it (Connection: close, or
+ * recycled). Closed model with think time: the pause after that answer is
+ * the slot's still, and its next connection's first request waits for what
+ * is left of it (a pause after each answer, however the connection ended).
+ * Call before closing c. */
+void dispatch_conn_ends(struct worker *w, struct conn *c);
 /* Closed model with think time: c's first request after delay_ns (the
  * connect phase spreads them over one think time, see pool.c). */
 void dispatch_first_after(struct worker *w, struct conn *c, uint64_t delay_ns);

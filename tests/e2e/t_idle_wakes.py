@@ -11,8 +11,10 @@ it.
    switches, /proc/PID/status) a few times a second, not ~100 as before;
    the run still ends at its duration with every connection opened.
 2. The server closes every connection after its first answer
-   (`--close-after 1`), start = "now": the pool keeps reopening them, woken
-   by each close. A tick that stayed asleep would open each slot once."""
+   (`--close-after 1`), start = "now", think 50 ms: the pool keeps
+   reopening them, woken by each close, and each new connection sends once
+   its slot's pause is over. A tick that stayed asleep would open each slot
+   once."""
 import os
 import subprocess
 import sys
@@ -71,15 +73,17 @@ srv = Serve("echo", "--close-after", "1")
 scn = write_scenario("""
 local echo = require "surge.proto.echo"
 return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
-         connections = 20, connect_rate = 2000, start = "now", think = "600s",
+         connections = 20, connect_rate = 2000, start = "now", think = "50ms",
          duration = "2s" }
 """ % srv.port)
 rc, j, log = run_json(scn, "-w", "1")
 seen = srv.stop()
 conns = (j or {}).get("totals", {}).get("connections", {})
 # Each connection is answered once, closed by the server, and reopened as
-# the connect rate allows: ~4000 in 2 s; 200 is far above the 20 a
-# sleeping tick would open.
+# the connect rate allows; it sends when the 50 ms pause after its slot's
+# last answer is over: ~800 in 2 s; 200 is far above the 20 a sleeping tick
+# would open. (With a long think a slot would reopen once and wait there:
+# the pause outlives the connection.)
 ok(conns.get("opened", 0) >= 200,
    "slots the server closed reopen while the pool is otherwise idle (opened %s; "
    "the server accepted %s)" % (conns.get("opened"), seen.get("accepted")), log)

@@ -1,7 +1,8 @@
 /* Each connection's one timer in the worker's heap (alarm.c): the heap stays
  * a heap under sets, re-sets and clears in any order, and the alarms go off
- * in time order, each once, none that was cleared. Connections here are
- * closed, so what goes off does nothing but leave the heap. */
+ * in time order, each once, none that was cleared; a kept time (a closed
+ * slot's end of think) counts down and never goes off. Connections here
+ * are closed, so what goes off does nothing but leave the heap. */
 #include "alarm.h"
 #include "clock.h"
 #include "conn.h"
@@ -152,6 +153,28 @@ int main(void)
 	took = clock_ns() - t0;
 	ok(!alarm_active(&conns[0]) && took < 5 * NS_PER_SEC,
 	   "an alarm moved sooner goes off then (%.1f ms)", (double)took / 1e6);
+
+	/* A closed slot's memory (alarm_keep): the time stays, nothing goes
+	 * off, and a set alarm it replaces leaves the heap. */
+	alarm_set(&w, &conns[2], 10 * NS_PER_SEC, ALARM_THINK);
+	alarm_set(&w, &conns[3], 20 * NS_PER_SEC, ALARM_THINK);
+	uint64_t now = clock_ns();
+	alarm_keep(&w, &conns[2], now + 50 * NS_PER_MS);
+	ok(!alarm_active(&conns[2]) && w.alarms.len == 1 && heap_ok(&w),
+	   "a kept time is no alarm: it leaves the heap, the others stay");
+	ok(alarm_left(&conns[2], now) == 50 * NS_PER_MS &&
+		   alarm_left(&conns[2], now + 20 * NS_PER_MS) == 30 * NS_PER_MS,
+	   "what is left of it counts down from now");
+	ok(alarm_left(&conns[2], now + 50 * NS_PER_MS) == 0 &&
+		   alarm_left(&conns[2], now + NS_PER_SEC) == 0,
+	   "none once it is past");
+	alarm_clear(&w, &conns[3]);
+	ok(alarm_left(&conns[3], now) > 19 * NS_PER_SEC,
+	   "a cleared alarm keeps its time too (%.3f s left)",
+	   (double)alarm_left(&conns[3], now) / 1e9);
+	sleep_ms(60);
+	ev_run(w.loop, EVRUN_NOWAIT);
+	ok(w.alarms.len == 0 && alarm_left(&conns[2], clock_ns()) == 0, "and nothing went off");
 
 	alarm_free(&w);
 	ev_loop_destroy(w.loop);
