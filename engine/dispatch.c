@@ -71,8 +71,17 @@ void dispatch_conn_has_room(struct worker *w, struct conn *c)
 		return;
 	if (w->stopping || c->draining) {
 		if (c->inflight == 0) {
+			/* Recycled (or moved off a destination): the slot connects
+			 * again now, connect_rate allowing, not at the worker's
+			 * next tick, which runs every 10 ms while a request count
+			 * or a lifetime is set. A write that failed (salvaging)
+			 * closes with its own class after this: that slot waits
+			 * for the pool, as conn_end's does. */
+			bool reopen = !c->salvaging;
 			dispatch_conn_ends(w, c);
 			conn_close(w, c, -1);
+			if (reopen)
+				pool_reopen(w, c);
 		}
 		return;
 	}

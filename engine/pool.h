@@ -38,8 +38,9 @@ void pool_ready_remove(struct worker *w, struct conn *c);
 /* A connection closed: sets when its slot may connect again (at once, or
  * after the backoff when it failed). */
 void pool_conn_closed(struct worker *w, struct conn *c, bool failed);
-/* A slot whose peer ended it gracefully (HTTP's Connection: close) connects
- * again now, not at the next upkeep, when the connect rate allows. */
+/* A slot whose connection ended gracefully (HTTP's Connection: close, or
+ * recycled by churn) connects again now, not at the next upkeep, when the
+ * connect rate allows; else the upkeep does it once it does. */
 void pool_reopen(struct worker *w, struct conn *c);
 /* The connect phase is over: connections that opened in it get their
  * first requests (or their session). */

@@ -63,6 +63,31 @@ for label, args in (("open model -w 1", ["-r", "1000", "-w", "1"]),
        "%s: time to first answer on %s fresh connections, never below a connect (%s >= %s ns)"
        % (label, fa.get("count"), fa.get("min"), con.get("min")))
 
+# A recycled slot reconnects at once (connect_rate allowing), whatever the
+# worker's tick is doing: with a request count the tick runs every 10 ms
+# instead of resting, and slots that waited for it opened 100 connections a
+# second each. requests_per_connection = 1 for 1 s gives the rate without a
+# count; with -n 2000 (and 5 s) the count must end the run at a rate close
+# to it. Before, the 2 slots made 200 a second and the duration ended it.
+srv = Serve("echo")
+rc, j, err, _ = run(srv, 2, 'requests_per_connection = 1, duration = "1s",', "-w", "1")
+free_opened = j.get("totals", {}).get("connections", {}).get("opened", 0)
+free_rate = free_opened / max(j.get("run", {}).get("elapsed_s", 1.0) or 1.0, 1e-3)
+rc, j, err2, _ = run(srv, 2, 'requests_per_connection = 1, duration = "5s",', "-w", "1",
+                     "-n", "2000")
+seen = srv.stop()
+t = j.get("totals", {})
+opened = t.get("connections", {}).get("opened", 0)
+cfg = j.get("run", {})
+n_rate = opened / max(cfg.get("elapsed_s", 5.0) or 5.0, 1e-3)
+ok(rc == 0 and t.get("requests", {}).get("completed") == 2000 and 2000 <= opened <= 2002
+   and t.get("errors", {}).get("total") == 0 and cfg.get("ended_by") == "requests",
+   "requests_per_connection = 1 -n 2000 -d 5s: %d connections for 2000 requests, ended by "
+   "%s (the count: requests)" % (opened, cfg.get("ended_by")), (t, err2))
+ok(free_opened > 0 and n_rate >= free_rate / 2,
+   "... opened at %.0f/s, close to the %.0f/s without a count (at least half)"
+   % (n_rate, free_rate), err)
+
 # connection_lifetime with jitter: each connection is recycled at 150 ms
 # +- 50 ms of age. Its age is checked as it sends, so of the requests sent
 # later than 200 ms after its first (it opened before that one), at most
