@@ -37,6 +37,16 @@ local f = assert(io.open(path, "wb")); f:write("file body"); f:close()
 p = http.client { method = "PUT", body = { file = path } }.prepare(tgt)
 t.ok(p.request:find("Content-Length: 9\r\n\r\nfile body", 1, true), "body from a file, read once")
 os.remove(path)
+-- io.open succeeds on a directory and read("*a") then fails: refused at
+-- load, as a missing file is, never sent as an empty body.
+local derr = select(2, pcall(function()
+  local c = http.client { method = "POST", body = { file = "/" } }; return c end))
+t.ok(tostring(derr):find("test_http.lua:%d+: http.client: body file: /: cannot read it %(Is a directory%)"),
+  "a directory as the body file is refused, with the scenario's line: " .. tostring(derr))
+derr = select(2, pcall(function()
+  local c = http.client { body = { file = path } }; return c end))
+t.ok(tostring(derr):find("body file: " .. path .. ": No such file", 1, true),
+  "a missing body file is refused: " .. tostring(derr))
 
 -- A list: whole requests made once, taken in turn.
 p = http.client { path = { "/a", "/b" } }.prepare(tgt)

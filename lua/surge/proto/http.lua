@@ -96,8 +96,15 @@ function M.client(opts)
     if type(body.file) ~= "string" then fail("body as a table must be { file = \"path\" }") end
     local f, err = io.open(body.file, "rb")
     if not f then fail(fmt("body file: %s", err)) end
-    body = f:read("*a")
+    -- io.open succeeds on a directory; reading it fails (EISDIR), which
+    -- must not pass for an empty body.
+    local data, rerr = f:read("*a")
     f:close()
+    if not data then
+      fail(fmt("body file: %s: cannot read it (%s): give the path of a regular file",
+        body.file, tostring(rerr)))
+    end
+    body = data
   elseif type(body) == "function" then
     body_fn, body = body, nil
   elseif body ~= nil and type(body) ~= "string" then
