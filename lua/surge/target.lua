@@ -72,7 +72,10 @@ function M.parse(s)
   if port < 1 or port > 65535 then
     return nil, "bad port '" .. digits .. "' in '" .. s .. "' (expected a number from 1 to 65535)"
   end
-  return { scheme = scheme, host = host, port = port, path = path ~= "" and path or "/",
+  -- RFC 3986 6.2.3, RFC 9112 3.2.1: an empty path is "/", also before a
+  -- query or a fragment ("http://h?x=1" asks for "/?x=1", as curl does).
+  if path == "" or path:find("^[?#]") then path = "/" .. path end
+  return { scheme = scheme, host = host, port = port, path = path,
            user = user, password = password, url = s, explicit = rest ~= s,
            transport = scheme == "udp" and "udp" or "tcp", tls = TLS[scheme] or false }
 end

@@ -73,7 +73,15 @@ end
 local e = err_of(function() local c = http.client { pipelines = 4 }; return c end)
 t.ok(e and e:find("no option 'pipelines' %(did you mean 'pipeline'%?%)"), "a typo: did you mean: " .. tostring(e))
 t.ok(e and e:find("test_http.lua:%d+:"), "the error names the scenario's line")
-t.ok(err_of(function() return http.client { path = "index.html" } end), "a path must start with /")
+e = err_of(function() local c = http.client { path = "index.html" }; return c end)
+t.ok(e and e:find('test_http.lua:%d+: http.client: path "index.html" must start with \'/\'$'),
+  "a path must start with /: " .. tostring(e))
+e = err_of(function() local c = http.client { path = { "/a", "/b c" } }; return c end)
+t.ok(e and e:find('path[2] "/b c" has a space at offset 3', 1, true),
+  "a space in a listed path is named, with its place in the list: " .. tostring(e))
+e = err_of(function() local c = http.client { path = "/a\tb" }; return c end)
+t.ok(e and e:find('path "/a\\9b" has byte 0x09 at offset 3', 1, true),
+  "a tab in a path is named by its byte: " .. tostring(e))
 t.ok(err_of(function() return http.client { headers = { ["X"] = "a\r\nInjected: 1" } } end),
   "CR/LF in a header value refused")
 t.ok(err_of(function() return http.client { headers = { ["Content-Length"] = "1" } } end),
@@ -112,6 +120,12 @@ t.is(o and o.protocol.request, "GET /status?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080
   "GET of the URL's path and query")
 t.is(o and o.max_connections, 10, "wrk's default: 10 connections")
 t.is(o and o.duration, 10, "wrk's default: 10 s")
+o, lerr = scenario.load("http://127.0.0.1:8080?x=1")
+t.is(o and o.protocol.request, "GET /?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+  "a query without a path asks for /?x=1 (RFC 9112 3.2.1), as curl does: " .. tostring(lerr))
+o, lerr = scenario.load("http://127.0.0.1:8080/a b")
+t.is(lerr, 'command line: path "/a b" has a space at offset 3: write it percent-encoded '
+  .. "(%20 for a space, RFC 3986 2.1)", "a space in a URL's path is named as such")
 o = scenario.load("http://127.0.0.1/", { { "connections", "100" }, { "duration", "2s" } })
 t.ok(o and o.max_connections == 100 and o.duration == 2, "-c and -d apply to a URL")
 t.ok(o and o.protocol.request:find("Host: 127.0.0.1\r\n", 1, true), "port 80 by default")

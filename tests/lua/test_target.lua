@@ -14,6 +14,18 @@ parses("tcp://[::1]:7000", "::1", 7000)
 parses("http://[::1]", "::1", 80)
 parses("rtsp://u:p@cam/live", "cam", 554)
 
+-- RFC 3986 6.2.3, RFC 9112 3.2.1: an empty path is "/", also before a query
+-- (curl asks "http://h?x=1" for "/?x=1"); the path keeps its query.
+local function path_of(url, want)
+  local tg, err = target.parse(url)
+  t.is(tg and tg.path, want, url .. " -> path " .. want .. (err and (": " .. err) or ""))
+end
+path_of("http://127.0.0.1:8080", "/")
+path_of("http://127.0.0.1:8080?x=1", "/?x=1")
+path_of("http://127.0.0.1?x=1&y=2", "/?x=1&y=2")
+path_of("http://127.0.0.1:8080#frag", "/#frag")
+path_of("http://127.0.0.1:8080/a?x=1", "/a?x=1")
+
 local function refuses(url, want)
   local tg, err = target.parse(url)
   t.ok(tg == nil and err and err:find(want, 1, true), url .. " refused: " .. tostring(err))

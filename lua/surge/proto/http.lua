@@ -25,14 +25,36 @@ local function token(s) return type(s) == "string" and s:match("^[!#$%%&'*+.^_`|
 -- RFC 9110 5.5: no CR, LF or NUL in a field value (what would split a request).
 local function field_value(s) return type(s) == "string" and not s:find("[%z\r\n]") end
 
+-- A value quoted for an error message, control characters as Lua writes
+-- them ("/a\1b"), so the message stays on one line.
+local function shown(v)
+  if type(v) ~= "string" then return tostring(v) end
+  return '"' .. v:gsub("[%c\127\\\"]", function(c)
+    if c == "\\" or c == '"' then return "\\" .. c end
+    return "\\" .. c:byte()
+  end) .. '"'
+end
+
+-- A byte named for people: "a space", "byte 0x01".
+local function byte_name(c)
+  if c == " " then return "a space" end
+  return fmt("byte 0x%02X", c:byte())
+end
+
 -- RFC 9112 3.2: the request-target in origin-form, without the fragment
--- (RFC 9110 4.2.4: never sent).
+-- (RFC 9110 4.2.4: never sent). -> the target, or nil and why not.
 local function origin_form(p)
-  if type(p) ~= "string" then return nil end
+  if type(p) ~= "string" then return nil, "must be a string that starts with '/'" end
   p = p:gsub("#.*$", "")
   if p == "" then p = "/" end
-  if p:sub(1, 1) ~= "/" and p ~= "*" then return nil end
-  if p:find("[%s%z]") then return nil end
+  if p:sub(1, 1) ~= "/" and p ~= "*" then return nil, "must start with '/'" end
+  -- RFC 3986 3.3, 3.4: a path and a query have no space or whitespace
+  -- (they would end the request-target, RFC 9112 3.2) and no NUL.
+  local at = p:find("[%s%z]")
+  if at then
+    return nil, fmt("has %s at offset %d: write it percent-encoded (%%20 for a space, RFC 3986 2.1)",
+      byte_name(p:sub(at, at)), at)
+  end
   return p
 end
 
@@ -64,12 +86,13 @@ function M.client(opts)
     if #path == 0 then fail("path list is empty") end
     paths = {}
     for i, p in ipairs(path) do
-      paths[i] = origin_form(p)
-      if not paths[i] then fail(fmt("path[%d] must start with '/' (got %q)", i, tostring(p))) end
+      local why
+      paths[i], why = origin_form(p)
+      if not paths[i] then fail(fmt("path[%d] %s %s", i, shown(p), why)) end
     end
   else
-    local p = origin_form(path)
-    if not p then fail(fmt("path must start with '/' (got %s)", tostring(path))) end
+    local p, why = origin_form(path)
+    if not p then fail(fmt("path %s %s", shown(path), why)) end
     paths = { p }
   end
 
