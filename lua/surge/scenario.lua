@@ -888,6 +888,11 @@ function M.load(path, overrides)
         return nil, fmt("command line: -H expects 'Name: value', got '%s'", kv[2])
       end
       headers = headers or {}
+      -- A repeated name replaces the earlier one, as with wrk's -H; names
+      -- are case-insensitive (RFC 9110 5.1): -H 'Host: a' -H 'host: b' is b.
+      for name in pairs(headers) do
+        if name:lower() == k:lower() then headers[name] = nil end
+      end
       headers[k] = v
     elseif kv[1] == "env" then
       local k, v = tostring(kv[2]):match("^([%a_][%w_]*)=(.*)$")

@@ -87,6 +87,9 @@ t.ok(err_of(function() return http.client { headers = { ["X"] = "a\r\nInjected: 
 t.ok(err_of(function() return http.client { headers = { ["Content-Length"] = "1" } } end),
   "Content-Length is set from the body, not by hand")
 t.ok(err_of(function() return http.client { method = "GE T" } end), "a method is a token")
+e = err_of(function() local c = http.client { headers = { Host = "a.test", host = "b.test" } }; return c end)
+t.ok(e and e:find('test_http.lua:%d+: http.client: headers "Host" and "host" are the same field %(names are '
+  .. "case%-insensitive, RFC 9110 5.1%): keep one$"), "two keys differing only in case are refused: " .. tostring(e))
 
 -- The loader: protocol and framing keys are checked, with file:line.
 local dir = os.getenv("TMPDIR") or "/tmp"
@@ -112,6 +115,12 @@ o, lerr = scenario.load(sp)
 t.ok(o and o.protocol.request == "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
   "a scenario with http.client loads, its request made from the target: " .. tostring(lerr))
 t.is(o and o.protocol.max_message, 8 * 1048576, "bodies up to 8 MiB by default")
+local dup = scn('local http = require "surge.proto.http"\nreturn {\n  target = "http://127.0.0.1:8080",\n'
+  .. '  protocol = http.client { headers = { ["X-Id"] = "1", ["x-id"] = "2" } },\n}\n')
+o, lerr = scenario.load(dup)
+t.ok(o == nil and lerr:find(dup .. ':4: http.client: headers "X-Id" and "x-id" are the same field', 1, true),
+  "in a scenario: refused at load with its file:line: " .. tostring(lerr))
+os.remove(dup)
 
 -- surge run URL
 o, lerr = scenario.load("http://127.0.0.1:8080/status?x=1")
@@ -135,6 +144,10 @@ o, lerr = scenario.load("http://127.0.0.1/", { { "header", "Accept-Encoding: gzi
   { "header", "X-Test:  1 " } })
 t.is(o and o.protocol.request, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n"
   .. "X-Test: 1\r\n\r\n", "-H adds headers to a URL run, as wrk's -H")
+o, lerr = scenario.load("http://127.0.0.1/", { { "header", "Host: a.test" }, { "header", "host: b.test" },
+  { "header", "X-A: 1" }, { "header", "X-A: 2" } })
+t.is(o and o.protocol.request, "GET / HTTP/1.1\r\nX-A: 2\r\nhost: b.test\r\n\r\n",
+  "a repeated -H keeps the last, names compared case-insensitively (one Host): " .. tostring(lerr))
 o, lerr = scenario.load("http://127.0.0.1/", { { "header", "no colon" } })
 t.ok(o == nil and lerr:find("%-H expects 'Name: value'"), "-H without a colon: " .. tostring(lerr))
 o, lerr = scenario.load("tcp://127.0.0.1:7/", { { "header", "A: b" } })

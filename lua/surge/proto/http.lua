@@ -98,9 +98,20 @@ function M.client(opts)
 
   local headers = opts.headers or {}
   if type(headers) ~= "table" then fail("headers must be a table { [\"Name\"] = \"value\" }") end
-  local names, has_host = {}, false
+  local names, has_host, seen = {}, false, {}
   for k, v in pairs(headers) do
     if not token(k) then fail(fmt("header name %q is not a token", tostring(k))) end
+    -- RFC 9110 5.1: field names are case-insensitive; two keys that differ
+    -- only in case would send the field twice (two Hosts: RFC 9112 3.2
+    -- makes that a 400).
+    local other = seen[k:lower()]
+    if other then
+      local a, b = other, k
+      if a > b then a, b = b, a end
+      fail(fmt("headers %q and %q are the same field (names are case-insensitive, RFC 9110 5.1): "
+        .. "keep one", a, b))
+    end
+    seen[k:lower()] = k
     if type(v) == "number" then v = tostring(v) end
     if not field_value(v) then fail(fmt("header %s: the value must be a string without CR/LF", k)) end
     local lk = k:lower()
