@@ -84,6 +84,31 @@ t.ok(e and e:find('path "/a\\9b" has byte 0x09 at offset 3', 1, true),
   "a tab in a path is named by its byte: " .. tostring(e))
 t.ok(err_of(function() return http.client { headers = { ["X"] = "a\r\nInjected: 1" } } end),
   "CR/LF in a header value refused")
+-- RFC 9110 5.5: VCHAR, obs-text, SP, HTAB; every other control character too.
+for _, v in ipairs { "a\1b", "a\127", "a\0b", "a\27[0m", "a\rb" } do
+  e = err_of(function() local c = http.client { headers = { ["X-C"] = v } }; return c end)
+  t.ok(e and e:find("test_http.lua:%d+: http.client: header X%-C: the value \"a\\%d+.-\" has byte 0x%x%x at "
+    .. "offset 2 %(RFC 9110 5%.5: visible characters, space and tab only%)$"),
+    ("control byte %d in a header value refused at load: %s"):format(v:byte(2), tostring(e)))
+end
+t.is(http.client { headers = { ["X-T"] = "a\tb c\128\255" } }.prepare(tgt).request,
+  "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nX-T: a\tb c\128\255\r\n\r\n", "a tab, a space and obs-text bytes are allowed in a value")
+e = err_of(function() local c = http.client { headers = { ["X-B"] = true } }; return c end)
+t.ok(e and e:find("header X%-B: the value must be a string or a number %(got boolean%)$"),
+  "a value that is not a string: " .. tostring(e))
+o, lerr = scenario.load("http://127.0.0.1/", { { "header", "X-C: a\1b" } })
+t.ok(o == nil and lerr == 'command line: header X-C: the value "a\\1b" has byte 0x01 at offset 2 '
+  .. "(RFC 9110 5.5: visible characters, space and tab only)", "-H with a control character: " .. tostring(lerr))
+-- RFC 3986: no control character in a path or a query either.
+e = err_of(function() local c = http.client { path = "/a?q=\127" }; return c end)
+t.ok(e and e:find('path "/a?q=\\127" has byte 0x7F at offset 6', 1, true), "DEL in a path: " .. tostring(e))
+e = err_of(function() local c = http.client { path = { "/a", "/\1" } }; return c end)
+t.ok(e and e:find('path[2] "/\\1" has byte 0x01 at offset 2', 1, true), "^A in a listed path: " .. tostring(e))
+for _, bad in ipairs { "/a\1b", "/a\127", "/a b", "/a\r\nX: 1" } do
+  r, why = http.client { path = function() return bad end }.prepare(tgt).request({})
+  t.ok(r == nil and why == "bad path", ("a generated path with byte %d is protocol.bad_path, not sent")
+    :format(bad:byte(3)))
+end
 t.ok(err_of(function() return http.client { headers = { ["Content-Length"] = "1" } } end),
   "Content-Length is set from the body, not by hand")
 t.ok(err_of(function() return http.client { method = "GE T" } end), "a method is a token")

@@ -22,8 +22,11 @@ local OPTS = { method = true, path = true, headers = true, body = true, pipeline
 
 -- RFC 9110 5.6.2: a method and a field name are tokens.
 local function token(s) return type(s) == "string" and s:match("^[!#$%%&'*+.^_`|~%w-]+$") end
--- RFC 9110 5.5: no CR, LF or NUL in a field value (what would split a request).
-local function field_value(s) return type(s) == "string" and not s:find("[%z\r\n]") end
+-- RFC 9110 5.5: a field value is VCHAR, obs-text, SP and HTAB: no control
+-- character (CR and LF would split the request; the others are what
+-- surge's own response parser calls bad_header). -> offset of the first
+-- byte that is not allowed, or nil.
+local function bad_in_value(s) return s:find("[%z\1-\8\10-\31\127]") end
 
 -- A value quoted for an error message, control characters as Lua writes
 -- them ("/a\1b"), so the message stays on one line.
@@ -48,9 +51,9 @@ local function origin_form(p)
   p = p:gsub("#.*$", "")
   if p == "" then p = "/" end
   if p:sub(1, 1) ~= "/" and p ~= "*" then return nil, "must start with '/'" end
-  -- RFC 3986 3.3, 3.4: a path and a query have no space or whitespace
-  -- (they would end the request-target, RFC 9112 3.2) and no NUL.
-  local at = p:find("[%s%z]")
+  -- RFC 3986 2, 3.3, 3.4: a path and a query have no space (it would end
+  -- the request-target, RFC 9112 3.2) and no control character.
+  local at = p:find("[%c%s\127]")
   if at then
     return nil, fmt("has %s at offset %d: write it percent-encoded (%%20 for a space, RFC 3986 2.1)",
       byte_name(p:sub(at, at)), at)
@@ -113,7 +116,14 @@ function M.client(opts)
     end
     seen[k:lower()] = k
     if type(v) == "number" then v = tostring(v) end
-    if not field_value(v) then fail(fmt("header %s: the value must be a string without CR/LF", k)) end
+    if type(v) ~= "string" then
+      fail(fmt("header %s: the value must be a string or a number (got %s)", k, type(v)))
+    end
+    local at = bad_in_value(v)
+    if at then
+      fail(fmt("header %s: the value %s has %s at offset %d (RFC 9110 5.5: visible characters, "
+        .. "space and tab only)", k, shown(v), byte_name(v:sub(at, at)), at))
+    end
     local lk = k:lower()
     if lk == "content-length" or lk == "transfer-encoding" then
       fail(fmt("header %s is set from body, not by hand", k))
