@@ -37,6 +37,8 @@ struct line {
 	bool dashed; /* a reference line (intended), not a measurement */
 };
 
+/* Text and quoted attribute values. Every name a scenario chooses (protocol,
+ * metric, counter, threshold) goes through here: it is user input. */
 static void hstr(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
@@ -45,8 +47,24 @@ static void hstr(FILE *f, const char *s)
 		case '>': fputs("&gt;", f); break;
 		case '&': fputs("&amp;", f); break;
 		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
 		default: fputc(*s, f);
 		}
+	}
+}
+
+/* An id made from a name: bytes outside [A-Za-z0-9._-] percent-encoded, so
+ * the id cannot leave its attribute, holds no space, and stays one-to-one
+ * with the name ("spectrum-db.query" keeps its plain spelling). */
+static void hid(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-')
+			fputc(c, f);
+		else
+			fprintf(f, "%%%02X", c);
 	}
 }
 
@@ -77,9 +95,10 @@ static double nice_step(double max, int n)
 	return (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * mag;
 }
 
-/* xlog: x is log10(1/(1-p)), ticks labelled as percentiles. */
-static void chart(FILE *f, const char *id, const char *title, const char *xlabel, bool xlog,
-		  enum yfmt yk, const struct line *l, size_t nl)
+/* id is id_prefix then id_name (encoded by hid). xlog: x is log10(1/(1-p)),
+ * ticks labelled as percentiles. */
+static void chart(FILE *f, const char *id_prefix, const char *id_name, const char *title,
+		  const char *xlabel, bool xlog, enum yfmt yk, const struct line *l, size_t nl)
 {
 	double xmax = xlog ? 2 : 1, ymax = 0;
 	char b[32];
@@ -102,7 +121,9 @@ static void chart(FILE *f, const char *id, const char *title, const char *xlabel
 #define PX(x) (ML + (x) / xmax * pw)
 #define PY(y) (MT + ph - (y) / ymax * ph)
 
-	fprintf(f, "<figure class=\"chart\" id=\"%s\"><figcaption>", id);
+	fprintf(f, "<figure class=\"chart\" id=\"%s", id_prefix);
+	hid(f, id_name);
+	fputs("\"><figcaption>", f);
 	hstr(f, title);
 	fputs("<span class=\"legend\">", f);
 	for (size_t i = 0; i < nl; i++) {
@@ -158,7 +179,7 @@ static int spectrum(FILE *f, const char *name, const struct hist *h, int idx)
 {
 	struct hist_pct_row *rows;
 	size_t n;
-	char id[96], title[128];
+	char title[128];
 	int rc = hist_percentile_rows(h, 5, &rows, &n);
 
 	if (rc < 0)
@@ -181,12 +202,11 @@ static int spectrum(FILE *f, const char *name, const struct hist *h, int idx)
 	double xend = m ? fmin(ceil(x[m - 1] + 1e-9), 7) : 2;
 	x[m] = xend < 2 ? 2 : xend;
 	y[m++] = (double)hist_max(h);
-	snprintf(id, sizeof(id), "spectrum-%s", name);
 	snprintf(title, sizeof(title), "%s — percentile spectrum (%lld values)", name,
 		 (long long)hist_total(h));
 	struct line l = { name, x, y, m, false };
 	(void)idx;
-	chart(f, id, title, "percentile (log scale of 1/(1−p))", true, Y_NS, &l, 1);
+	chart(f, "spectrum-", name, title, "percentile (log scale of 1/(1−p))", true, Y_NS, &l, 1);
 	free(x);
 	free(y);
 	free(rows);
@@ -448,17 +468,17 @@ static int series_charts(FILE *f, const struct options *o, const struct run_resu
 		p99[i] = h->count ? (double)h->p99 : NAN;
 	}
 	struct line tp[2] = { { "completed/s", x, done, n, false }, { "intended/s", x, intended, n, true } };
-	chart(f, "series-throughput", "Throughput per second", "seconds", false, Y_COUNT, tp,
+	chart(f, "series-", "throughput", "Throughput per second", "seconds", false, Y_COUNT, tp,
 	      o->rate_segs ? 2 : 1);
 	struct line lat[2] = { { "p50", x, p50, n, false }, { "p99", x, p99, n, false } };
-	chart(f, "series-latency", "Latency per second", "seconds", false, Y_NS, lat, 2);
+	chart(f, "series-", "latency", "Latency per second", "seconds", false, Y_NS, lat, 2);
 	/* Opened per second beside open: churn (new connections as the
 	 * workload, or a server closing them) shows as a steady opened line. */
 	struct line cn[2] = { { "open", x, open, n, false }, { "opened/s", x, opened, n, false } };
-	chart(f, "series-connections", "Connections: open, and opened per second", "seconds", false,
-	      Y_COUNT, cn, 2);
+	chart(f, "series-", "connections", "Connections: open, and opened per second", "seconds",
+	      false, Y_COUNT, cn, 2);
 	struct line er = { "errors/s", x, errs, n, false };
-	chart(f, "series-errors", "Errors per second", "seconds", false, Y_COUNT, &er, 1);
+	chart(f, "series-", "errors", "Errors per second", "seconds", false, Y_COUNT, &er, 1);
 	free(buf);
 	return 0;
 }
@@ -490,7 +510,9 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	hstr(f, o->scenario_path ? o->scenario_path : "");
 	fputs(" &rarr; ", f);
 	hstr(f, o->target ? o->target : "");
-	fprintf(f, " &middot; %s &middot; exit code %d</p>\n", o->proto_name, r->exit_code);
+	fputs(" &middot; ", f);
+	hstr(f, o->proto_name);
+	fprintf(f, " &middot; exit code %d</p>\n", r->exit_code);
 
 	fputs("<section class=\"cards\" id=\"summary\">\n", f);
 	snprintf(b, sizeof(b), "%.1f/s", (double)done / secs);

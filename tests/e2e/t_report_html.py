@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """--html: one self-contained page rendered in headless Chromium: nothing is
 fetched, the rendered DOM holds the verdict, thresholds, spectra and series
-with the run's numbers, and a screenshot is taken (kept under build/)."""
+with the run's numbers, and a screenshot is taken (kept under build/); names a
+scenario chooses are escaped text, never markup."""
 import os
 import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from tap import ROOT, Serve, done, ok, skip_all, surge, write_scenario  # noqa: E402
@@ -101,4 +103,44 @@ with open(shot, "rb") as f:
     png = f.read()
 ok(png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 30000,
    "a real PNG with content (%d bytes)" % len(png))
+
+# Names are the scenario's: a hostile protocol, counter or metric name is
+# text in the page, never markup, and an id made from it stays one attribute.
+HOSTILE = r"""local surge = require "surge"
+return { target = "tcp://127.0.0.1:%d", connections = 1, duration = "1s",
+  protocol = { name = "h<i>x</i>", framing = { kind = "fixed", size = 4 }, request = "ping",
+    response = function()
+      surge.count("<img src=x onerror=alert(1)>")
+      surge.metric([[a" onmouseover="alert(1)]], 1000)
+    end } }
+"""
+srv = Serve("echo")
+rc, out, err = surge("run", write_scenario(HOSTILE % srv.port), "-q", "--html", html)
+srv.stop()
+with open(html) as f:
+    page = f.read()
+ok(rc == 0, "a run with hostile names writes its report", err)
+ok("<img" not in page and "<i>x</i>" not in page and 'onmouseover="' not in page,
+   "no hostile name reaches the page as markup",
+   [ln for ln in page.splitlines() if "alert" in ln or "<i>x" in ln])
+ok('id="spectrum-a%22%20onmouseover%3D%22alert%281%29"' in page,
+   "an id made from a hostile name is percent-encoded")
+ok("h&lt;i&gt;x&lt;/i&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+   and "a&quot; onmouseover=&quot;alert(1)" in page, "the names are shown, escaped")
+dom = chromium("--dump-dom").stdout
+
+
+class Markup(HTMLParser):
+    tags, attrs = set(), set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attrs.update(a for a, _ in attrs)
+
+
+m = Markup()
+m.feed(dom)
+ok("</html>" in dom and "img" not in m.tags and not {"onmouseover", "onerror"} & m.attrs,
+   "rendered, the page holds no element or attribute made from a name",
+   (m.tags, m.attrs))
 done()
