@@ -63,6 +63,12 @@ const char *report_ended_by_key(const struct options *o, const struct run_result
 const char *report_ended_by(const struct options *o, const struct run_result *r);
 /* "1.23ms", "850us", "2.10s": three significant figures, unit by size. */
 void report_fmt_ns(char *buf, size_t len, double ns);
+/* A scenario-chosen name (counter, metric, protocol) for a line of text:
+ * control bytes and backslash C-escaped ("a\\nb"), so a name, even an error
+ * string, cannot break or rewrite a report line. Returns buf; len of
+ * REPORT_NAME_LEN fits any STATS_NAME_MAX name unshortened. */
+#define REPORT_NAME_LEN (4 * STATS_NAME_MAX)
+const char *report_fmt_name(char *buf, size_t len, const char *name);
 
 /* The report files, each written to an open stream; 0 or -errno. sources are
  * the logs `surge report` read (none for a run). */

@@ -24,6 +24,30 @@ void report_fmt_ns(char *buf, size_t len, double ns)
 		snprintf(buf, len, "%.2fs", ns / 1e9);
 }
 
+const char *report_fmt_name(char *buf, size_t len, const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		char e[5] = { (char)*p, 0 };
+		if (*p == '\\' || *p == '\n' || *p == '\r' || *p == '\t') {
+			e[0] = '\\';
+			e[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : *p == '\t' ? 't' : '\\';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			e[0] = '\\', e[1] = 'x', e[2] = hex[*p >> 4], e[3] = hex[*p & 15];
+		}
+		size_t el = strlen(e);
+		if (o + el >= len)
+			break; /* shortened at a whole escape, never inside one */
+		memcpy(buf + o, e, el);
+		o += el;
+	}
+	if (len)
+		buf[o] = 0;
+	return buf;
+}
+
 static void fmt_count(char *buf, size_t len, double v)
 {
 	if (v >= 1e9)
@@ -39,8 +63,11 @@ static void fmt_count(char *buf, size_t len, double v)
 
 void report_header(FILE *f, const struct options *o)
 {
+	char proto[REPORT_NAME_LEN];
+
 	fprintf(f, "surge: %s -> %s (%zu address%s), protocol %s, %u worker%s", o->scenario_path,
-		o->target ? o->target : "?", o->ndests, o->ndests == 1 ? "" : "es", o->proto_name,
+		o->target ? o->target : "?", o->ndests, o->ndests == 1 ? "" : "es",
+		report_fmt_name(proto, sizeof(proto), o->proto_name),
 		o->workers, o->workers == 1 ? "" : "s");
 	if (o->bind)
 		fprintf(f, ", from %llu source address%s (%s)",
@@ -246,10 +273,12 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		fprintf(f, "  tls         certificates NOT verified (--insecure / tls.verify = false)\n");
 
 	/* The label column fits the longest metric name (rtsp.first_keyframe). */
+	char name[REPORT_NAME_LEN];
 	int w = 10;
 	for (size_t i = 0; i < s->nnhist; i++)
-		if (!report_is_dest_stat(s->nhist[i].name) && (int)strlen(s->nhist[i].name) > w)
-			w = (int)strlen(s->nhist[i].name);
+		if (!report_is_dest_stat(s->nhist[i].name) &&
+		    (int)strlen(report_fmt_name(name, sizeof(name), s->nhist[i].name)) > w)
+			w = (int)strlen(name);
 	fprintf(f, "\n  %-*s %9s %9s %9s %9s %9s %9s %9s %9s %10s\n", w, "", "p50", "p90", "p99",
 		"p99.9", "p99.99", "max", "mean", "stdev", "count");
 	if (o->shape == SHAPE_MESSAGE) {
@@ -262,7 +291,8 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	hist_row(f, w, "connect", s->hist[HI_CONNECT]);
 	for (size_t i = 0; i < s->nnhist; i++)
 		if (!report_is_dest_stat(s->nhist[i].name))
-			hist_row(f, w, s->nhist[i].name, s->nhist[i].h);
+			hist_row(f, w, report_fmt_name(name, sizeof(name), s->nhist[i].name),
+				 s->nhist[i].h);
 	if (o->rate_segs)
 		fprintf(f, "  (latency counts from each request's intended send time; service from "
 			   "its actual send)\n");
@@ -277,7 +307,8 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	for (size_t i = 0; i < s->nncounter; i++) {
 		if (report_is_dest_stat(s->ncounter[i].name))
 			continue;
-		fprintf(f, "%s %s %lld", shown++ ? "" : "  counters   ", s->ncounter[i].name,
+		fprintf(f, "%s %s %lld", shown++ ? "" : "  counters   ",
+			report_fmt_name(name, sizeof(name), s->ncounter[i].name),
 			(long long)s->ncounter[i].value);
 	}
 	if (shown)
@@ -305,7 +336,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 
 void report_thresholds_text(FILE *f, const struct run_result *r)
 {
-	char act[32], cond[160];
+	char act[32], cond[160], metric[REPORT_NAME_LEN];
 
 	if (!r->nthresholds)
 		return;
@@ -315,12 +346,14 @@ void report_thresholds_text(FILE *f, const struct run_result *r)
 		const struct threshold *t = r->aborted_by;
 		threshold_fmt(t, r->aborted_actual, act, sizeof(act));
 		fprintf(f, "    stopped at %.0f s: %s %s failed with %s (abort is set)\n",
-			r->aborted_at_s, t->metric, t->condition, act);
+			r->aborted_at_s, report_fmt_name(metric, sizeof(metric), t->metric),
+			t->condition, act);
 	}
 	for (size_t i = 0; i < r->nthresholds; i++) {
 		const struct threshold *t = &r->thresholds[i];
 		threshold_fmt(t, t->actual, act, sizeof(act));
-		snprintf(cond, sizeof(cond), "%s %s", t->metric, t->condition);
+		snprintf(cond, sizeof(cond), "%s %s",
+			 report_fmt_name(metric, sizeof(metric), t->metric), t->condition);
 		fprintf(f, "    %-4s  %-32s  %-18s (%s%s)\n", t->passed ? "ok" : "FAIL", cond,
 			t->measured ? act : "not measured", t->where, t->abort ? ", abort" : "");
 	}

@@ -6,6 +6,7 @@ never an error), and a request() that returns nothing reported as a script
 error with its file:line."""
 import json
 import os
+import re
 import sys
 import tempfile
 
@@ -85,6 +86,29 @@ return {
     ok(errs["by_class"]["protocol"] > 0 and cnt.get("protocol.no_key_yet") == errs["total"],
        "request() returning nil, reason: a protocol error counted as protocol.<reason> (%s)"
        % cnt.get("protocol.no_key_yet"), (errs, cnt))
+
+    # An error string used as a name: C-escaped in the text report, so it
+    # cannot break the counters line or the metric table.
+    names = write_scenario(r"""
+local surge = require "surge"
+return {
+  target = "tcp://127.0.0.1:%d", connections = 1, duration = "300ms",
+  protocol = { name = "p\rq", framing = { kind = "fixed", size = 4 }, request = "ping",
+    response = function()
+      surge.count("bad\nline\\x")
+      surge.count("bell\a")
+      surge.metric("m\tx", 1000)
+    end },
+}
+""" % srv.port)
+    rc, out, err = surge("run", names)
+    cl = [ln for ln in out.splitlines() if ln.startswith("  counters")]
+    ok(rc == 0 and len(cl) == 1 and re.search(r" bad\\nline\\\\x \d+", cl[0])
+       and re.search(r" bell\\x07 \d+", cl[0]),
+       "counter names with control bytes are escaped on the one counters line", out)
+    ok(re.search(r"^  m\\tx +\S", out, re.M) and "protocol p\\rq," in out
+       and not re.search(r"[\r\x07]", out) and not re.search(r"^line", out, re.M),
+       "metric and protocol names are escaped too: no control byte reaches the report", out)
 finally:
     srv.stop()
 done()
