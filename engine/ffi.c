@@ -27,7 +27,7 @@ int surge_metric_id(struct worker *w, const char *name)
 void surge_count(struct worker *w, int id, int64_t n)
 {
 	if (id >= 0 && (size_t)id < w->stats.nncounter)
-		w->stats.ncounter[id].value += n;
+		stats_counter_add(&w->stats.ncounter[id].value, n);
 }
 
 void surge_metric(struct worker *w, int id, int64_t ns)

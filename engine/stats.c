@@ -254,7 +254,7 @@ int stats_add(struct stats *dst, const struct stats *src)
 	/* Each name is dst's already (reserve): its id is a lookup. */
 	for (size_t i = 0; i < src->nncounter; i++) {
 		int id = stats_counter_id(dst, src->ncounter[i].name);
-		dst->ncounter[id].value += src->ncounter[i].value;
+		stats_counter_add(&dst->ncounter[id].value, src->ncounter[i].value);
 	}
 	for (size_t i = 0; i < src->nnhist; i++) {
 		int id = stats_hist_id(dst, src->nhist[i].name);

@@ -79,6 +79,15 @@ struct stats_named_counter {
 	int64_t value;
 };
 
+/* Adds n to a script's counter, saturating at INT64_MAX / INT64_MIN: a
+ * script may add any int64 (surge.count), and a pinned counter reads as
+ * "at least" where a wrapped one would lie (signed overflow is UB besides). */
+static inline void stats_counter_add(int64_t *v, int64_t n)
+{
+	if (__builtin_add_overflow(*v, n, v))
+		*v = n > 0 ? INT64_MAX : INT64_MIN;
+}
+
 struct stats_named_hist {
 	char name[STATS_NAME_MAX];
 	struct hist *h;

@@ -13,7 +13,24 @@ function M._bind(worker, clib)
   W, C = worker, clib
 end
 
+-- A count the int64 counter takes exactly: an integer number in int64's range,
+-- or an int64/uint64 cdata. Why checked here: the FFI truncates 0.5 to 0 and
+-- turns nan, inf or 2^70 into garbage, so a count nobody meant would be
+-- added silently. A bad one is a script error at the caller's line. (C
+-- saturates a sum past int64's range: stats_counter_add.)
+local function check_count(what, name, n, level)
+  local t = type(n)
+  if t == "number" then
+    if n % 1 == 0 and n >= -2^63 and n < 2^63 then return end -- nan and inf fail n % 1 == 0
+  elseif t == "cdata" then
+    return
+  end
+  error(("%s: '%s' adds an integer (got %s)"):format(what, tostring(name), tostring(n)),
+    level + 1)
+end
+
 function M.count(name, n)
+  if n ~= nil then check_count("surge.count", name, n, 2) end
   if not W then return end
   local id = counter_ids[name]
   if not id then
@@ -104,7 +121,8 @@ local function handle_kind(kind, id_fn, put_fn, method, default)
   local mt = {}
   mt.__index = mt
   mt[method] = function(self, v)
-    if kind == "histogram" then check_ns("surge.histogram:record", self.name, v or default, 2) end
+    if kind == "histogram" then check_ns("surge.histogram:record", self.name, v or default, 2)
+    elseif v ~= nil then check_count("surge.counter:add", self.name, v, 2) end
     if not W then return end
     local id = self.id
     if not id then

@@ -276,6 +276,70 @@ int main(void)
 	}
 	lua_engine_free(le);
 	options_free(&opt);
+	unlink(scn);
+
+	/* Counts are exact integers: 2^62 added twice saturates at INT64_MAX
+	 * (it wrapped negative, and signed overflow is UB: ASan killed the
+	 * worker); a count the counter cannot hold exactly (0.5, nan, inf,
+	 * 2^63, a string) is a script error at the caller's line, not a silent
+	 * 0 or garbage added. */
+	le = NULL;
+	scn = write_file("local surge = require 'surge'\n"
+			 "local c = surge.counter('t.handle')\n"
+			 "local V = { 2^62, 2^62, -2^62, 0.5, 0/0, 1/0, 2^63, 'x' }\n"
+			 "return { target = 'tcp://127.0.0.1:7', connections = 1, duration = '1s',\n"
+			 "  protocol = { request = 'x', framing = { kind = 'fixed', size = 1 },\n"
+			 "    response = function(ctx, p, len)\n"
+			 "      local v = V[tonumber(ctx.seq)]\n"
+			 "      if ctx.seq == 9 then c:add(0.5) else surge.count('t.count', v) end\n"
+			 "    end } }\n");
+	memset(&opt, 0, sizeof(opt));
+	ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
+	   lua_engine_bind_worker(le, &w, err, sizeof(err)) == 0,
+	   "a protocol counting with surge.count values loads and binds");
+	if (le) {
+		static const char *const what[] = { "", "2^62", "2^62 again", "-2^62", "0.5",
+						     "nan", "inf", "2^63", "a string",
+						     "handle 0.5" };
+		char why[64];
+		double key;
+		bool has_key, ends;
+		int64_t seen[4] = { 0 };
+		for (int r = 1; r <= 9; r++) {
+			w.ctxs[0].seq = (uint64_t)r;
+			int rc = lua_engine_response(le, 0, (const uint8_t *)"x", 1, &key, &has_key,
+						     &ends, why, sizeof(why));
+			const char *e = rc < 0 ? lua_engine_last_error(le) : "";
+			int id = stats_counter_id(&w.stats, "t.count");
+			if (r <= 3) {
+				ok(rc == 0, "surge.count(name, %s): counted", what[r]);
+				seen[r] = id >= 0 ? w.stats.ncounter[id].value : -1;
+			} else {
+				ok(rc < 0 && strstr(e, ":8:") && strstr(e, "adds an integer"),
+				   "%s: a script error at the caller's line: %.*s", what[r],
+				   (int)strcspn(e, "\n"), e);
+			}
+		}
+		ok(seen[1] == (int64_t)1 << 62 && seen[2] == INT64_MAX &&
+			   seen[3] == INT64_MAX - ((int64_t)1 << 62),
+		   "the sum saturates at INT64_MAX instead of wrapping (%lld, %lld, %lld)",
+		   (long long)seen[1], (long long)seen[2], (long long)seen[3]);
+		int id = stats_counter_id(&w.stats, "t.count");
+		surge_count(&w, id, INT64_MIN);
+		surge_count(&w, id, INT64_MIN);
+		ok(w.stats.ncounter[id].value == INT64_MIN, "and at INT64_MIN going down");
+		struct stats tot;
+		memset(&tot, 0, sizeof(tot));
+		surge_count(&w, id, INT64_MAX);
+		surge_count(&w, id, INT64_MAX);
+		ok(stats_init(&tot) == 0 && stats_add(&tot, &w.stats) == 0 &&
+			   stats_add(&tot, &w.stats) == 0 &&
+			   tot.ncounter[stats_counter_id(&tot, "t.count")].value == INT64_MAX,
+		   "merging seconds or workers saturates too");
+		stats_free(&tot);
+	}
+	lua_engine_free(le);
+	options_free(&opt);
 	stats_free(&w.stats);
 	free(w.ctxs);
 	free(w.reqbuf);
