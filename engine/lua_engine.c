@@ -37,6 +37,7 @@ struct lua_engine {
 	int fn_ref[FN__COUNT];
 	int keep_ref; /* the last request string, alive until the next call */
 	char last_error[4096];
+	char request_at[256]; /* "file:line" of the protocol's request(), for its errors */
 	bool then_tcp; /* the last response returned "tcp" third */
 	uint64_t *calls; /* shared with the coordinator (lua_engine_count_calls), or NULL */
 };
@@ -583,6 +584,9 @@ int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, s
 		lua_getfield(L, -1, fn_names[i]);
 		le->fn_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
+	lua_getfield(L, -1, "request_at");
+	snprintf(le->request_at, sizeof(le->request_at), "%s",
+		 lua_isstring(L, -1) ? lua_tostring(L, -1) : "protocol");
 	lua_settop(L, TRACEBACK_IDX);
 	return 0;
 fail:
@@ -659,8 +663,16 @@ int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, si
 	*key = lua_tonumber(L, -1);
 	if (lua_type(L, -2) == LUA_TNUMBER) {
 		double n = lua_tonumber(L, -2);
-		if (n < 0 || n > (double)cap) {
-			set_error(le, "protocol request(): returned a length outside the buffer");
+		/* Written so NaN fails it too (cast to size_t it sent nothing), and
+		 * a fraction (6.9 would send 6 bytes). */
+		if (!(n >= 0 && n <= (double)cap) || n != (double)(size_t)n) {
+			char msg[512];
+			snprintf(msg, sizeof(msg),
+				 "%s: protocol request() returned the length %.15g, not a whole "
+				 "number of bytes in the buffer (0 to %zu): return the number of "
+				 "bytes written into buf",
+				 le->request_at, n != n ? NAN : n, cap);
+			set_error(le, msg);
 			rc = -EINVAL;
 		} else {
 			*out = buf;
@@ -672,9 +684,19 @@ int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, si
 		luaL_unref(L, LUA_REGISTRYINDEX, le->keep_ref);
 		lua_pushvalue(L, -2);
 		le->keep_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	} else {
+	} else if (lua_type(L, -2) == LUA_TNIL) {
 		snprintf(why, whylen, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "skipped");
 		rc = -EPROTO;
+	} else {
+		/* A table, boolean or cdata is a mistake, not a skipped request. */
+		char msg[512];
+		snprintf(msg, sizeof(msg),
+			 "%s: protocol request() returned a %s: return the request (a string, or "
+			 "the length written into buf as a number) and its key, or nil and the "
+			 "reason it was skipped",
+			 le->request_at, luaL_typename(L, -2));
+		set_error(le, msg);
+		rc = -EINVAL;
 	}
 	lua_settop(L, TRACEBACK_IDX);
 	return rc;

@@ -189,6 +189,7 @@ function M.bind(wptr, cfg, msgptr)
   if type(request) == "function" then
     local cap = C.SURGE_REQBUF_SIZE
     local at = where(request)
+    fns.request_at = at -- C names it in a bad length's error
     fns.request = function(id)
       local r, key = request(ctx_of[id], reqbuf, cap)
       if r == nil and key == nil then

@@ -2,6 +2,7 @@
  * nothing in Lua (SURGE_REQBUF_SIZE-bounded requests, answers by pointer),
  * measured with the collector stopped over many request/answer rounds; and
  * the worker's once-a-second collector step frees garbage by itself. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,54 @@ int main(void)
 			   tot.ncounter[stats_counter_id(&tot, "t.count")].value == INT64_MAX,
 		   "merging seconds or workers saturates too");
 		stats_free(&tot);
+	}
+	lua_engine_free(le);
+	options_free(&opt);
+	unlink(scn);
+
+	/* A request length is a whole number of bytes within the buffer: nan
+	 * passed "n < 0 || n > cap" and became a size_t (counted sent, nothing
+	 * written). Each bad one, and a request that is neither a string, a
+	 * number nor nil, is a script error naming request()'s file:line. */
+	le = NULL;
+	scn = write_file("local ffi = require 'ffi'\n"
+			 "local V = { 4, 0/0, 1/0, -1, 2.5, 'big', true, {}, 'cdata' }\n"
+			 "return { target = 'tcp://127.0.0.1:7', connections = 1, duration = '1s',\n"
+			 "  protocol = { framing = { kind = 'fixed', size = 4 },\n"
+			 "    request = function(ctx, buf, cap)\n"
+			 "      ffi.copy(buf, 'ping', 4)\n"
+			 "      local v = V[tonumber(ctx.seq)]\n"
+			 "      if v == 'big' then return cap + 1 end\n"
+			 "      if v == 'cdata' then return ffi.new('int64_t', 4) end\n"
+			 "      return v\n"
+			 "    end } }\n");
+	memset(&opt, 0, sizeof(opt));
+	ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
+	   lua_engine_bind_worker(le, &w, err, sizeof(err)) == 0,
+	   "a protocol returning request lengths loads and binds");
+	if (le) {
+		static const char *const what[] = { "", "4", "nan", "inf", "-1", "2.5", "cap + 1",
+						     "true", "a table", "an int64 cdata" };
+		char why[64], at[128];
+		double key;
+		const uint8_t *q = NULL;
+		size_t qn = 0;
+		snprintf(at, sizeof(at), "%s:5: protocol request() returned", scn);
+		for (int r = 1; r <= 9; r++) {
+			w.ctxs[0].seq = (uint64_t)r;
+			int rc = lua_engine_request(le, 0, w.reqbuf, SURGE_REQBUF_SIZE, &q, &qn,
+						    &key, why, sizeof(why));
+			const char *e = rc < 0 ? lua_engine_last_error(le) : "";
+			if (r == 1)
+				ok(rc == 0 && qn == 4 && q == w.reqbuf, "request length %s: sent",
+				   what[r]);
+			else
+				ok(rc == -EINVAL && strstr(e, at) &&
+					   strstr(e, r <= 6 ? "not a whole number of bytes"
+							    : "return the request (a string"),
+				   "request length %s: a script error at request()'s line: %.*s",
+				   what[r], (int)strcspn(e, "\n"), e);
+		}
 	}
 	lua_engine_free(le);
 	options_free(&opt);
