@@ -2,12 +2,16 @@
 -- modules stop shifting bytes by hand. ptr is a uint8_t* (const or not),
 -- i a 0-based offset; nothing is bounds-checked: check i + width <= len
 -- first, as a framing function does. u64 returns a uint64_t cdata (every
--- value is exact); the rest return Lua numbers.
+-- value is exact); the rest return Lua numbers. A put takes an integer in
+-- its width's range (put_u64 also a uint64_t, or a non-negative int64_t,
+-- cdata): anything else (-1, 2^32 + 7 for put_u32, 3.7, nan) is an error at
+-- the caller's line, because writing it modulo the width would put bytes on
+-- the wire the module never meant (-1 as ff ff ff ff, or 80 00 .. 00 in 64).
 local ffi = require "ffi"
 local bit = require "bit"
 
 local band, bor, rshift = bit.band, bit.bor, bit.rshift
-local u64 = ffi.typeof("uint64_t")
+local u64, i64 = ffi.typeof("uint64_t"), ffi.typeof("int64_t")
 
 local M = {}
 
@@ -23,14 +27,24 @@ function M.u64(p, i)
   return u64(M.u32(p, i)) * 4294967296ULL + u64(M.u32(p, i + 4))
 end
 
-function M.put_u8(p, i, v) p[i] = band(v, 0xff) end
+local function bad(what, v, max)
+  local shown = type(v) == "string" and ("%q"):format(v) or tostring(v)
+  error(("surge.wire.%s: %s is not an integer from 0 to %s"):format(what, shown, max), 3)
+end
+
+-- One compare chain per put, nan failing it; the error stays off the trace.
+function M.put_u8(p, i, v)
+  if not (v >= 0 and v <= 0xff and v % 1 == 0) then bad("put_u8", v, "255") end
+  p[i] = v
+end
 
 function M.put_u16(p, i, v)
+  if not (v >= 0 and v <= 0xffff and v % 1 == 0) then bad("put_u16", v, "65535") end
   p[i] = band(rshift(v, 8), 0xff)
   p[i + 1] = band(v, 0xff)
 end
 
-function M.put_u32(p, i, v)
+local function put32(p, i, v)
   -- bit ops work on 32-bit signed values: 0xffffffff is -1, same bytes
   v = bor(v, 0)
   p[i] = band(rshift(v, 24), 0xff)
@@ -39,10 +53,23 @@ function M.put_u32(p, i, v)
   p[i + 3] = band(v, 0xff)
 end
 
+function M.put_u32(p, i, v)
+  if not (v >= 0 and v <= 0xffffffff and v % 1 == 0) then bad("put_u32", v, "4294967295") end
+  put32(p, i, v)
+end
+
 function M.put_u64(p, i, v)
+  if type(v) == "number" then
+    -- 2^64 itself converts to no uint64_t: the bound is exclusive
+    if not (v >= 0 and v < 18446744073709551616 and v % 1 == 0) then
+      bad("put_u64", v, "18446744073709551615")
+    end
+  elseif not (ffi.istype(u64, v) or ffi.istype(i64, v) and v >= 0) then
+    bad("put_u64", v, "18446744073709551615")
+  end
   v = u64(v)
-  M.put_u32(p, i, tonumber(v / 4294967296ULL))
-  M.put_u32(p, i + 4, tonumber(v % 4294967296ULL))
+  put32(p, i, tonumber(v / 4294967296ULL))
+  put32(p, i + 4, tonumber(v % 4294967296ULL))
 end
 
 return M

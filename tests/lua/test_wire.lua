@@ -20,6 +20,29 @@ t.is(ffi.string(c, 15), "\171\190\239\222\173\190\239\255\254\253\252\251\250\24
 t.is(wire.u32(c, 3), 0xdeadbeef, "put_u32 then u32")
 wire.put_u16(c, 0, 65535)
 t.is(wire.u16(c, 0), 65535, "u16 max")
+wire.put_u64(c, 0, 2^63); wire.put_u32(c, 8, 0xffffffff)
+t.ok(wire.u64(c, 0) == 0x8000000000000000ULL and wire.u32(c, 8) == 0xffffffff,
+  "the largest values fit: 2^63 as a number, u32 max")
+wire.put_u64(c, 0, ffi.new("int64_t", 5))
+t.ok(wire.u64(c, 0) == 5ULL, "put_u64 takes a non-negative int64_t")
+
+-- Out of range, negative or not an integer: an error naming the call at the
+-- caller's line, never bytes written modulo the width (put_u64(-1) wrote
+-- 80 00 .. 00, put_u32(-1) ff ff ff ff); nothing is written.
+for _, bad in ipairs {
+  { "put_u8", 256 }, { "put_u8", -1 }, { "put_u16", 65536 }, { "put_u16", 1.5 },
+  { "put_u32", -1 }, { "put_u32", 2^32 + 7 }, { "put_u32", 0/0 },
+  { "put_u32", ffi.new("int64_t", -1) }, { "put_u32", 0x100000000ULL },
+  { "put_u64", -1 }, { "put_u64", 2^64 }, { "put_u64", 1/0 }, { "put_u64", 2.5 },
+  { "put_u64", ffi.new("int64_t", -2) }, { "put_u64", "7" },
+} do
+  ffi.fill(c, 16, 0x5a)
+  local line = debug.getinfo(1, "l").currentline + 1
+  local ok2, e = pcall(function() wire[bad[1]](c, 0, bad[2]) end)
+  t.ok(not ok2 and tostring(e):find("test_wire.lua:" .. line .. ": surge.wire." .. bad[1], 1, true)
+    and c[0] == 0x5a, ("%s(%s): an error at the caller's line, nothing written: %s")
+    :format(bad[1], tostring(bad[2]), tostring(e)))
+end
 
 local ok_, err = pcall(function() local x = surge.counter("bad name"); return x end)
 t.ok(not ok_ and tostring(err):find("test_wire.lua:%d+: surge.counter"), "a bad counter name: error at its line: " .. tostring(err))
