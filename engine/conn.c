@@ -709,7 +709,9 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 			break;
 		}
 		if (m < 0 || (size_t)m > len - off) {
-			protocol_why(w, http && m == -1 ? hr.why : "bad framing");
+			protocol_why(w, m == FRAMING_OVERSIZED ? "oversized"
+					: http && m == -1      ? hr.why
+							       : "bad framing");
 			conn_close(w, c, ERR_PROTOCOL);
 			break;
 		}

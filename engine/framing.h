@@ -11,8 +11,11 @@
 
 /* Length of the message starting at p (n bytes available): > 0 a whole
  * message of that many bytes (a u16 message includes its prefix, a
- * delimited one its delimiter), 0 need more bytes, -1 malformed (longer
- * than max_message, when max_message is not 0). */
+ * delimited one its delimiter), 0 need more bytes, FRAMING_OVERSIZED
+ * longer than max_message (when it is not 0), whole or not: a u16 prefix
+ * announcing more, a delimiter past it or none within it. Fixed messages
+ * are not checked. */
+#define FRAMING_OVERSIZED (-3) /* apart from FRAME_SCRIPT_ERROR (-2) */
 long framing_measure(const struct options *o, const uint8_t *p, size_t n);
 
 #endif

@@ -31,7 +31,7 @@ static void split(const struct options *o, const uint8_t *s, size_t len, size_t 
 		size_t off = 0;
 		while (off < have) {
 			long m = framing_measure(o, buf + off, have - off);
-			FUZZ_CHECK(m >= -1 && (m < 0 || (size_t)m <= have - off));
+			FUZZ_CHECK(m >= 0 ? (size_t)m <= have - off : m == FRAMING_OVERSIZED);
 			if (m == 0)
 				break;
 			if (m < 0) {

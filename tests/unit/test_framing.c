@@ -58,7 +58,8 @@ int main(void)
 	const uint8_t big[] = { 0xff, 0xff };
 	is_int(framing_measure(&u, big, 2), 0, "u16: a 65535-byte message is legal, needs more");
 	u.max_message = 512;
-	is_int(framing_measure(&u, big, 2), -1, "u16: longer than max_message is malformed at once");
+	is_int(framing_measure(&u, big, 2), FRAMING_OVERSIZED,
+	       "u16: longer than max_message is oversized at once, not after the bytes");
 
 	struct options d = { .framing = FRAME_DELIM, .delim = "\r\n", .delim_len = 2, .max_message = 16 };
 	const char *lines = "OK\r\nSECOND LINE\r\n";
@@ -69,7 +70,10 @@ int main(void)
 		ok(c == 2 && lens[0] == 4 && lens[1] == 13, "delim: %zu-byte reads (delimiter split across reads)", k);
 	}
 	const char *endless = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
-	is_int(framing_measure(&d, (const uint8_t *)endless, strlen(endless)), -1,
-	       "delim: no delimiter within max_message is malformed, not a hang");
+	is_int(framing_measure(&d, (const uint8_t *)endless, strlen(endless)), FRAMING_OVERSIZED,
+	       "delim: no delimiter within max_message is oversized, not a hang");
+	const char *long_line = "xxxxxxxxxxxxxxxxxxxx\r\n";
+	is_int(framing_measure(&d, (const uint8_t *)long_line, strlen(long_line)), FRAMING_OVERSIZED,
+	       "delim: a whole line longer than max_message in one read is oversized too");
 	return tap_done();
 }
