@@ -715,6 +715,13 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 			conn_close(w, c, ERR_PROTOCOL);
 			break;
 		}
+		/* Whole messages too: one that arrived in one read is as
+		 * oversized as one that dripped in (the m == 0 case above). */
+		if ((size_t)m > w->opt->max_message) {
+			protocol_why(w, "oversized");
+			conn_close(w, c, ERR_PROTOCOL);
+			break;
+		}
 		conn_on_message(w, c, data + off, (size_t)m, answerable, http ? &hr : NULL);
 		off += (size_t)m;
 	}

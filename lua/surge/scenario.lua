@@ -778,6 +778,12 @@ local function check_protocol(p, pipeline)
     return nil, "protocol.max_message", "a size in bytes from 1 to 1073741824"
   end
   out.max_message = p.max_message
+  -- Every answer would be oversized: say so at load, not as errors.
+  local max = p.max_message or 2 ^ 20 -- lua_engine.c's default
+  if fr.kind == "fixed" and fr.size > max then
+    return nil, "protocol.framing.size", ("at most max_message (%d bytes): raise "
+      .. "protocol.max_message to %d, or the answers are all protocol.oversized"):format(max, fr.size)
+  end
   return out
 end
 

@@ -5,13 +5,16 @@ response that returns "close" ending its connection gracefully (reconnected,
 never an error), and a request() that returns nothing reported as a script
 error with its file:line."""
 import json
+import socket
+import threading
+import time
 import os
 import re
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, done, ok, surge, write_scenario  # noqa: E402
+from tap import Serve, done, ok, run_json, surge, write_scenario  # noqa: E402
 
 SCN = """
 local surge = require "surge"
@@ -109,6 +112,69 @@ return {
     ok(re.search(r"^  m\\tx +\S", out, re.M) and "protocol p\\rq," in out
        and not re.search(r"[\r\x07]", out) and not re.search(r"^line", out, re.M),
        "metric and protocol names are escaped too: no control byte reaches the report", out)
+
+    # max_message holds for every framing and every way an answer arrives:
+    # a whole 5000-byte echo in one read was completed (fixed, lua) or
+    # called bad framing (delimiter, u16); each is protocol.oversized now.
+    FR = {"lua": '{ kind = "lua", fn = function(p, len) return len >= 5000 and 5000 or 0 end }',
+          "delimiter": '{ kind = "delimiter", delim = "\\n" }', "u16": '{ kind = "u16" }'}
+    REQ = {"lua": 'string.rep("a", 5000)', "delimiter": 'string.rep("a", 4999) .. "\\n"',
+           "u16": '"\\19\\134" .. string.rep("a", 4998)'}
+    BIG = """
+return { target = "tcp://127.0.0.1:%d", connections = 1, duration = "300ms",
+  protocol = { framing = %s, max_message = 4096, request = %s } }
+"""
+    for kind in ("lua", "delimiter", "u16"):
+        rc, r, log = run_json(write_scenario(BIG % (srv.port, FR[kind], REQ[kind])))
+        errs, cnt = (r["totals"]["errors"], r["counters"]) if r else ({"total": 0}, {})
+        ok(r and r["totals"]["requests"]["completed"] == 0 and errs["total"] > 0
+           and cnt.get("protocol.oversized") == errs["total"] and "protocol.bad_framing" not in cnt,
+           "%s framing, 5000-byte answers in one read, max_message 4096: each protocol.oversized"
+           % kind, (errs, cnt, log))
+
+    fixed = write_scenario("""
+return { target = "tcp://127.0.0.1:%d", connections = 1, duration = "300ms",
+  protocol = { framing = { kind = "fixed", size = 9000 }, max_message = 4096,
+               request = string.rep("a", 9000) } }
+""" % srv.port)
+    rc, out, err = surge("run", fixed)
+    ok(rc != 0 and "protocol.framing.size" in err and "max_message" in err and "9000" in err,
+       "a fixed size above max_message is refused at load, naming both", err)
 finally:
     srv.stop()
+
+
+def dripping(sock):
+    """Answers each line with 5000 bytes and a newline, 100 bytes at a time."""
+    sock.listen(4)
+    while True:
+        try:
+            c, _ = sock.accept()
+        except OSError:
+            return
+        def serve(c=c):
+            try:
+                while c.recv(65536):
+                    data = b"B" * 5000 + b"\n"
+                    for i in range(0, len(data), 100):
+                        c.sendall(data[i:i + 100])
+                        time.sleep(0.0005)
+            except OSError:
+                pass
+            c.close()
+        threading.Thread(target=serve, daemon=True).start()
+
+
+lsock = socket.socket()
+lsock.bind(("127.0.0.1", 0))
+threading.Thread(target=dripping, args=(lsock,), daemon=True).start()
+for kind in ("lua", "delimiter"):
+    rc, r, log = run_json(write_scenario(BIG % (lsock.getsockname()[1], FR[kind],
+                                                '"ping\\n"')))
+    errs, cnt = (r["totals"]["errors"], r["counters"]) if r else ({"total": 0}, {})
+    ok(r and r["totals"]["requests"]["completed"] == 0 and errs["total"] > 0
+       and cnt.get("protocol.oversized") == errs["total"],
+       "%s framing, the same answers dripped in 100-byte reads: protocol.oversized too" % kind,
+       (errs, cnt, log))
+lsock.close()
 done()
