@@ -593,7 +593,16 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 	}
 
 	if (o->has_response_fn) {
-		conn_ctx(w, c);
+		struct surge_ctx *ctx = conn_ctx(w, c);
+		/* fifo: the answer is the oldest request's, and its callback
+		 * sees that request's number and send time, not the newest's
+		 * (pipelined). Requests leave c->fl in order, so the oldest is
+		 * numbered c->seq - c->inflight. By key the request is known
+		 * only from what the callback returns: ctx stays the newest's. */
+		if (o->match == MATCH_FIFO && c->fl.first != INFLIGHT_NONE) {
+			ctx->seq = c->seq - c->inflight;
+			ctx->now_ns = w->fl.e[c->fl.first].sent;
+		}
 		w->in_lua = true;
 		bool lua_ends = false;
 		int rc = lua_engine_response(w->lua, c->id, p, n, &key, &has_key, &lua_ends, why,

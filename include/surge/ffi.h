@@ -22,7 +22,9 @@ struct surge_ctx {
 	uint32_t conn_id;
 	uint32_t worker;
 	uint64_t seq;    /* requests this connection issued before this one */
-	uint64_t now_ns; /* CLOCK_MONOTONIC at the request (or open, close); not per answer */
+	uint64_t now_ns; /* CLOCK_MONOTONIC at the request (or open, close); not per answer.
+			    A fifo response sees its request's seq and send time;
+			    a keyed one the newest request's (README). */
 	void *user;
 };
 

@@ -132,6 +132,33 @@ return { target = "tcp://127.0.0.1:%d", connections = 1, duration = "300ms",
            "%s framing, 5000-byte answers in one read, max_message 4096: each protocol.oversized"
            % kind, (errs, cnt, log))
 
+    # Pipelined, fifo: a response callback sees its own request's ctx.seq
+    # (the echoed number) and a ctx.now_ns from when that request went out,
+    # between its request() and the next one; they were the newest's.
+    pipe = write_scenario("""
+local surge, ffi = require "surge", require "ffi"
+local badseq, badnow, seen = surge.counter("t.badseq"), surge.counter("t.badnow"), surge.counter("t.seen")
+return { target = "tcp://127.0.0.1:%d", connections = 2, duration = "500ms",
+  protocol = { framing = { kind = "fixed", size = 8 }, pipeline = 8,
+    connect = function(ctx) ctx.state.at = {} end,
+    request = function(ctx, buf, cap)
+      ctx.state.at[tonumber(ctx.seq)] = ctx.now_ns
+      return ("%%08d"):format(tonumber(ctx.seq))
+    end,
+    response = function(ctx, p, len)
+      local seq, at = tonumber(ffi.string(p, 8)), ctx.state.at
+      seen:add()
+      if tonumber(ctx.seq) ~= seq then badseq:add() end
+      if not (ctx.now_ns >= at[seq] and (at[seq + 1] == nil or ctx.now_ns <= at[seq + 1])) then
+        badnow:add()
+      end
+    end } }
+""" % srv.port)
+    rc, r, log = run_json(pipe)
+    cnt = r["counters"] if r else {}
+    ok(rc == 0 and cnt.get("t.seen", 0) > 100 and "t.badseq" not in cnt and "t.badnow" not in cnt,
+       "pipelined fifo: a response's ctx.seq and ctx.now_ns are its own request's (%s)" % cnt, log)
+
     fixed = write_scenario("""
 return { target = "tcp://127.0.0.1:%d", connections = 1, duration = "300ms",
   protocol = { framing = { kind = "fixed", size = 9000 }, max_message = 4096,
