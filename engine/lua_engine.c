@@ -38,6 +38,8 @@ struct lua_engine {
 	int keep_ref; /* the last request string, alive until the next call */
 	char last_error[4096];
 	char request_at[256]; /* "file:line" of the protocol's request(), for its errors */
+	char response_at[256]; /* ... and of its response() */
+	bool by_key; /* match = "key": both callbacks must give a number key */
 	bool then_tcp; /* the last response returned "tcp" third */
 	uint64_t *calls; /* shared with the coordinator (lua_engine_count_calls), or NULL */
 };
@@ -587,6 +589,10 @@ int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, s
 	lua_getfield(L, -1, "request_at");
 	snprintf(le->request_at, sizeof(le->request_at), "%s",
 		 lua_isstring(L, -1) ? lua_tostring(L, -1) : "protocol");
+	lua_getfield(L, -2, "response_at");
+	snprintf(le->response_at, sizeof(le->response_at), "%s",
+		 lua_isstring(L, -1) ? lua_tostring(L, -1) : "protocol");
+	le->by_key = w->opt->match == MATCH_KEY;
 	lua_settop(L, TRACEBACK_IDX);
 	return 0;
 fail:
@@ -650,6 +656,22 @@ static int call(struct lua_engine *le, int nargs, int nres)
 	return 0;
 }
 
+/* match = "key": the key at the top of L is not a number, or is nan. Both
+ * sides are held to it, so what request() gives is what response() must
+ * give back: a string "7" was coerced to 7 on one side only, "abc" to 0. */
+static void bad_key(struct lua_engine *le, const char *at, const char *fn, lua_State *L)
+{
+	const char *type = luaL_typename(L, -1); /* before lua_tostring makes it a string */
+	const char *v = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s: protocol %s() returned a %s key%s%.64s: match = \"key\" "
+		 "takes a number, not nan, from request() and response() alike: convert it "
+		 "(tonumber) or number the requests yourself", at, fn, type,
+		 v ? " " : "", v ? v : "");
+	set_error(le, msg);
+}
+
 int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, size_t cap,
 		       const uint8_t **out, size_t *outlen, double *key, char *why, size_t whylen)
 {
@@ -661,6 +683,11 @@ int lua_engine_request(struct lua_engine *le, uint32_t conn_id, uint8_t *buf, si
 		return -EINVAL;
 	int rc = 0;
 	*key = lua_tonumber(L, -1);
+	if (le->by_key && !lua_isnil(L, -2) && (lua_type(L, -1) != LUA_TNUMBER || *key != *key)) {
+		bad_key(le, le->request_at, "request", L);
+		lua_settop(L, TRACEBACK_IDX);
+		return -EINVAL;
+	}
 	if (lua_type(L, -2) == LUA_TNUMBER) {
 		double n = lua_tonumber(L, -2);
 		/* Written so NaN fails it too (cast to size_t it sent nothing), and
@@ -720,6 +747,14 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 		return -EINVAL;
 	*has_key = lua_type(L, -3) == LUA_TNUMBER;
 	*key = *has_key ? lua_tonumber(L, -3) : 0;
+	/* Nothing is a key-less answer (unmatched); nan or a string would be
+	 * one silently, or match another request's key. */
+	if (le->by_key && (*has_key ? *key != *key : !lua_isnil(L, -3))) {
+		lua_pushvalue(L, -3);
+		bad_key(le, le->response_at, "response", L);
+		lua_settop(L, TRACEBACK_IDX);
+		return -EINVAL;
+	}
 	why[0] = '\0';
 	if (lua_isstring(L, -2))
 		snprintf(why, whylen, "%s", lua_tostring(L, -2));

@@ -201,6 +201,7 @@ function M.bind(wptr, cfg, msgptr)
   end
   local response = proto.response
   if response then
+    fns.response_at = where(response) -- C names it in a bad key's error
     fns.response = function(id, ptr, len)
       return response(ctx_of[id], ptr and ffi.cast(cu8p, ptr) or msg, len)
     end

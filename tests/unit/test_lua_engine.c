@@ -389,6 +389,67 @@ int main(void)
 	}
 	lua_engine_free(le);
 	options_free(&opt);
+	unlink(scn);
+
+	/* match = "key": a key is a number, not nan, on both sides alike. A
+	 * string "7" from request() was coerced to 7 while the same string
+	 * from response() matched nothing, and "abc" became 0: each is now a
+	 * script error naming the function's file:line. */
+	le = NULL;
+	scn = write_file("local V = { 7, '7', 'abc', 0/0, false, {} }\n"
+			 "return { target = 'tcp://127.0.0.1:7', connections = 1, duration = '1s',\n"
+			 "  protocol = { framing = { kind = 'fixed', size = 4 }, match = 'key',\n"
+			 "    request = function(ctx, buf, cap)\n"
+			 "      if ctx.seq == 0 then return nil, 'skipped' end\n"
+			 "      return 'ping', V[tonumber(ctx.seq)]\n"
+			 "    end,\n"
+			 "    response = function(ctx, p, len)\n"
+			 "      if ctx.seq == 0 then return nil, 'no key' end\n"
+			 "      return V[tonumber(ctx.seq)]\n"
+			 "    end } }\n");
+	memset(&opt, 0, sizeof(opt));
+	ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
+	   lua_engine_bind_worker(le, &w, err, sizeof(err)) == 0 && opt.match == MATCH_KEY,
+	   "a keyed protocol loads and binds");
+	if (le) {
+		static const char *const what[] = { "7", "the string 7", "abc", "nan", "false",
+						     "a table" };
+		char why[64], req_at[128], resp_at[128];
+		double key;
+		bool has_key, ends;
+		const uint8_t *q;
+		size_t qn;
+		snprintf(req_at, sizeof(req_at), "%s:4: protocol request() returned a", scn);
+		snprintf(resp_at, sizeof(resp_at), "%s:8: protocol response() returned a", scn);
+		w.ctxs[0].seq = 0;
+		int rq = lua_engine_request(le, 0, w.reqbuf, SURGE_REQBUF_SIZE, &q, &qn, &key, why,
+					    sizeof(why));
+		int rs = lua_engine_response(le, 0, (const uint8_t *)"ping", 4, &key, &has_key,
+					     &ends, why, sizeof(why));
+		ok(rq == -EPROTO && rs == 0 && !has_key && strcmp(why, "no key") == 0,
+		   "nil and a reason: still a skipped request, and a wrong answer without a key");
+		for (int r = 1; r <= 6; r++) {
+			w.ctxs[0].seq = (uint64_t)r;
+			rq = lua_engine_request(le, 0, w.reqbuf, SURGE_REQBUF_SIZE, &q, &qn, &key,
+						why, sizeof(why));
+			char e1[512];
+			snprintf(e1, sizeof(e1), "%s", rq < 0 ? lua_engine_last_error(le) : "");
+			rs = lua_engine_response(le, 0, (const uint8_t *)"ping", 4, &key, &has_key,
+						 &ends, why, sizeof(why));
+			const char *e2 = rs < 0 ? lua_engine_last_error(le) : "";
+			if (r == 1)
+				ok(rq == 0 && rs == 0 && has_key && key == 7,
+				   "key %s: the same number from both sides", what[r - 1]);
+			else
+				ok(rq == -EINVAL && rs == -EINVAL && strstr(e1, req_at) &&
+					   strstr(e2, resp_at) && strstr(e2, "takes a number"),
+				   "key %s: a script error on both sides, at the function's line: "
+				   "%.*s",
+				   what[r - 1], (int)strcspn(e2, "\n"), e2);
+		}
+	}
+	lua_engine_free(le);
+	options_free(&opt);
 	stats_free(&w.stats);
 	free(w.ctxs);
 	free(w.reqbuf);
