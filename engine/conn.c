@@ -909,6 +909,8 @@ static void session_wake(struct worker *w, struct conn *c, int reason)
 	w->in_lua = true;
 	int rc = lua_engine_session_resume(w->lua, c->id, reason);
 	w->in_lua = false;
+	if (rc == 0 && c->wait == SURGE_WAIT_NONE)
+		rc = lua_engine_session_stray(w->lua, c->id);
 	if (rc != 0)
 		session_finish(w, c, rc);
 }
@@ -1037,6 +1039,10 @@ void conn_begin(struct worker *w, struct conn *c)
 		w->in_lua = true;
 		int rc = lua_engine_session_start(w->lua, c->id);
 		w->in_lua = false;
+		/* Parked with no wait armed (a bare coroutine.yield()): nothing
+		 * would wake it, and the session would be lost uncounted. */
+		if (rc == 0 && c->wait == SURGE_WAIT_NONE)
+			rc = lua_engine_session_stray(w->lua, c->id);
 		if (rc != 0)
 			session_finish(w, c, rc);
 		return;

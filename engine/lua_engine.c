@@ -22,7 +22,7 @@
 #include "worker.h"
 
 enum { FN_REQUEST, FN_RESPONSE, FN_FRAME, FN_SESSION_START, FN_SESSION_RESUME, FN_EXPIRED,
-       FN_CONN_EVENT,
+       FN_CONN_EVENT, FN_SESSION_STRAY,
        FN__COUNT };
 
 /* Answers up to this size reach Lua through one buffer whose FFI pointer
@@ -565,6 +565,7 @@ static const char *const fn_names[FN__COUNT] = {
 	[FN_SESSION_RESUME] = "session_resume",
 	[FN_EXPIRED] = "expired",
 	[FN_CONN_EVENT] = "conn_event",
+	[FN_SESSION_STRAY] = "session_stray",
 };
 
 int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, size_t errlen)
@@ -823,6 +824,11 @@ static int session_call(struct lua_engine *le, int fn, uint32_t conn_id, int rea
 		set_error(le, lua_tostring(L, -1));
 	lua_settop(L, TRACEBACK_IDX);
 	return r < 0 ? -EINVAL : r;
+}
+
+int lua_engine_session_stray(struct lua_engine *le, uint32_t conn_id)
+{
+	return session_call(le, FN_SESSION_STRAY, conn_id, 0);
 }
 
 int lua_engine_conn_event(struct lua_engine *le, uint32_t conn_id, int what, const char *why)

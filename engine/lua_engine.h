@@ -73,6 +73,10 @@ enum { LUA_CONN_OPENED = 1, LUA_CONN_CLOSED = 2 };
 int lua_engine_conn_event(struct lua_engine *le, uint32_t conn_id, int what, const char *why);
 int lua_engine_session_start(struct lua_engine *le, uint32_t conn_id);
 int lua_engine_session_resume(struct lua_engine *le, uint32_t conn_id, int reason);
+/* The session yielded with no wait armed (a bare coroutine.yield()): nothing
+ * would resume it. Drops it and returns -EINVAL, lua_engine_last_error
+ * naming the file:line where it yielded. */
+int lua_engine_session_stray(struct lua_engine *le, uint32_t conn_id);
 
 /* Bytes the Lua state holds now. stop_gc also stops the collector, so that
  * what a stretch of calls allocates shows as growth (allocation probes). */

@@ -262,6 +262,25 @@ function M.bind(wptr, cfg, msgptr)
       cos[id] = co
       return finish(id, co, co_resume(co, conn))
     end
+    -- C found the session parked with no conn wait armed: a yield that
+    -- was not conn's. Dropped, and named where it yielded.
+    fns.session_stray = function(id)
+      local co = cos[id]
+      cos[id] = nil
+      if not co then return -1, "session: parked with no wait armed" end
+      local at
+      for level = 0, 20 do
+        local i = debug.getinfo(co, level, "Sl")
+        if not i then break end
+        if i.currentline and i.currentline > 0 then
+          at = i.short_src .. ":" .. i.currentline
+          break
+        end
+      end
+      return -1, debug.traceback(co, (at or "?") .. ": session yielded outside a conn method "
+        .. "(a bare coroutine.yield()?): nothing would resume it; wait through conn "
+        .. "(read, send, sleep)")
+    end
     fns.session_resume = function(id, reason)
       local co = cos[id]
       if not co then return 1 end

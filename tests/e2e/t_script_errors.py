@@ -83,6 +83,31 @@ for ret, said in (('"3"', "framing.fn returned string; expected the message's le
        "framing fn returning %s: each lost request one script error (%d of %s sent); "
        "the message once, then its count" % (ret, script, r.get("sent")), out + err)
 
+# A session that yields outside a conn method (a bare coroutine.yield())
+# parked with nothing to wake it: counted as neither completed, unfinished
+# nor an error, and the run ended "no request was sent". Now each is a
+# script error naming the line that yielded, and the session is ended.
+YIELD = """local surge = require "surge"
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = { name = "stray", session = function(conn)
+    assert(conn:send("ping\\n"))
+    assert(conn:read(5))
+    coroutine.yield()
+  end },
+  connections = 2, workers = 1, duration = "500ms",
+}
+"""
+path = write_scenario(YIELD % srv.port)
+rc, out, err = surge("run", path, "--no-progress")
+r = parse_report(out)
+script = r.get("error_classes", {}).get("script error", 0)
+ok(script > 2 and set(r["error_classes"]) == {"script error"}
+   and (path + ":7: session yielded outside a conn method") in err
+   and "no request was sent" not in err,
+   "a bare coroutine.yield() in a session: a script error each time, at its line (%d)" % script,
+   out + err)
+
 # A callback that never returns holds its worker's loop: no signal gets in.
 # The coordinator warns, kills the worker past the end and its drain, and
 # still prints the report; exit 1 (a worker died).
