@@ -722,7 +722,8 @@ static int settle(struct hlog *l, long long before, int (*fn)(void *arg, struct 
 		stats_free(&l->iv[n].s);
 		n++;
 	}
-	memmove(l->iv, l->iv + n, (l->niv - n) * sizeof(*l->iv));
+	if (n) /* l->iv may be NULL with nothing held: memmove's arguments never are */
+		memmove(l->iv, l->iv + n, (l->niv - n) * sizeof(*l->iv));
 	l->niv -= n;
 	return rc;
 }
