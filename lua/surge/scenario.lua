@@ -139,7 +139,8 @@ end
 -- (one grammar for the scenario, --threshold and `surge report`).
 local THRESHOLD_SHAPE = 'a table like { ["latency.p99"] = "< 5ms", ["errors.rate"] = "< 0.1%" }'
 -- Whole messages that say what the metric has: "got a table" would name
--- the thresholds table, not the faulty value.
+-- the thresholds table, not the faulty value. The fourth value is the key
+-- whose line the error names (the metric's, not `thresholds =`).
 local function thresholds(v)
   if type(v) ~= "table" then return nil, THRESHOLD_SHAPE end
   for k, c in pairs(v) do
@@ -149,7 +150,7 @@ local function thresholds(v)
     end
     if type(c) ~= "table" and type(c) ~= "string" then
       return nil, fmt('%s has %s, expected a condition string like "< 5ms" (an operator, then '
-        .. 'the value)', k, describe(c)), true
+        .. 'the value)', k, describe(c)), true, k
     end
     local list = type(c) == "table" and c or { c }
     local n = 0
@@ -158,28 +159,28 @@ local function thresholds(v)
     end
     if n == 0 then
       return nil, fmt('%s has %s, expected a condition like "< 5ms" or a list of them like '
-        .. '{ "> 1ms", "< 5ms" }', k, next(list) == nil and "an empty table" or "no condition"), true
+        .. '{ "> 1ms", "< 5ms" }', k, next(list) == nil and "an empty table" or "no condition"), true, k
     end
     for ck, x in pairs(list) do
       if ck == "abort" then
         if type(x) ~= "boolean" then
-          return nil, fmt("expected abort = true or false (%s has %s)", k, describe(x)), true
+          return nil, fmt("expected abort = true or false (%s has %s)", k, describe(x)), true, k
         end
       elseif ck == "abort_after" then
         if not duration(x) then
           return nil, fmt('expected abort_after as a duration like "10s" (%s has %s)', k,
-            describe(x)), true
+            describe(x)), true, k
         end
       elseif type(ck) ~= "number" then
         return nil, fmt("expected conditions, abort and abort_after (%s has '%s')", k,
-          tostring(ck)), true
+          tostring(ck)), true, k
       elseif ck ~= math.floor(ck) or ck < 1 or ck > n then
         -- a hole or a stray index: conditions would be silently lost
         return nil, fmt('expected a list of conditions like { "> 1ms", "< 5ms" } (%s has [%s])', k,
-          tostring(ck)), true
+          tostring(ck)), true, k
       elseif type(x) ~= "string" then
         return nil, fmt('%s has %s, expected a condition string like "< 5ms" (an operator, then '
-          .. 'the value)', k, describe(x)), true
+          .. 'the value)', k, describe(x)), true, k
       end
     end
   end
@@ -997,13 +998,13 @@ function M.load(path, overrides)
 
   local cfg = {}
   for k, v in pairs(values) do
-    local norm, expected, whole = schema[k][1](v)
+    local norm, expected, whole, at = schema[k][1](v)
     if norm == nil then
       local where
       if origin[k] == "cli" then
         where = "command line:"
       else
-        local line = line_of(source, k)
+        local line = at and line_of(source, at) or line_of(source, k)
         where = path .. ":" .. (line and (line .. ":") or "")
       end
       local msg = whole and fmt("%s option '%s': %s", where, k, expected)

@@ -311,7 +311,10 @@ t.ok(o == nil and err:find("option 'tls': false, but target 1 (tls://127.0.0.1:8
 -- "got a table" (the thresholds table, not the value).
 local TH = "  thresholds = {\n    %s,\n  },\n"
 refuses {
-  { TH:format('["latency.p99"] = {}'), ':5: option \'thresholds\': latency.p99 has an empty table, expected a condition like "< 5ms"' },
+  { TH:format('["latency.p99"] = {}'), ':6: option \'thresholds\': latency.p99 has an empty table, expected a condition like "< 5ms"' },
+  -- the metric's own line, not `thresholds =`'s
+  { '  thresholds = {\n    ["latency.p50"] = "< 5ms",\n    ["latency.p99"] = 5,\n  },\n', ':7: option \'thresholds\': latency.p99 has number 5' },
+  { '  thresholds = { ["errors.rate"] = "< 1%", latency_p99 = 5 },\n  timeout = "1s", -- latency_p99 = 5\n', ':5: option \'thresholds\'' },
   { TH:format('["latency.p99"] = { abort = true }'), "latency.p99 has no condition, expected a condition like" },
   { TH:format('["latency.p99"] = 5'), 'option \'thresholds\': latency.p99 has number 5, expected a condition string like "< 5ms"' },
   { TH:format('["latency.p99"] = { 5 }'), "latency.p99 has number 5, expected a condition string" },
