@@ -54,6 +54,9 @@ lat = j["histograms"]["latency"]
 ok(len(okrecs) == lat["count"] == j["totals"]["requests"]["completed"],
    "answered records = the report's latency count (%d, %d)" % (len(okrecs), lat["count"]))
 rc3, sout, serr = surge("samples", smp, "--latency")
+rch, hout, _ = surge("--help")
+ok(rch == 0 and "--latency" in hout[hout.find("  samples"):],
+   "surge --help names surge samples' --latency, as the README's command list does")
 ok(rc3 == 0 and table(sout) and table(sout) == table(out),
    "surge samples --latency prints the report's latency table exactly", serr)
 vals = sorted(int(r["latency_ns"]) for r in okrecs)
