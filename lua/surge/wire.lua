@@ -3,10 +3,11 @@
 -- i a 0-based offset; nothing is bounds-checked: check i + width <= len
 -- first, as a framing function does. u64 returns a uint64_t cdata (every
 -- value is exact); the rest return Lua numbers. A put takes an integer in
--- its width's range (put_u64 also a uint64_t, or a non-negative int64_t,
--- cdata): anything else (-1, 2^32 + 7 for put_u32, 3.7, nan) is an error at
--- the caller's line, because writing it modulo the width would put bytes on
--- the wire the module never meant (-1 as ff ff ff ff, or 80 00 .. 00 in 64).
+-- its width's range, a number or a number cdata (put_u64: a uint64_t or a
+-- non-negative int64_t): anything else (-1, 2^32 + 7 for put_u32, 3.7, nan,
+-- "7", nil) is an error at the caller's line, because writing it modulo the
+-- width would put bytes on the wire the module never meant (-1 as ff ff ff
+-- ff, or 80 00 .. 00 in 64).
 local ffi = require "ffi"
 local bit = require "bit"
 
@@ -27,18 +28,38 @@ function M.u64(p, i)
   return u64(M.u32(p, i)) * 4294967296ULL + u64(M.u32(p, i + 4))
 end
 
-local function bad(what, v, max)
-  local shown = type(v) == "string" and ("%q"):format(v) or tostring(v)
-  error(("surge.wire.%s: %s is not an integer from 0 to %s"):format(what, shown, max), 3)
+-- level: of the put's caller, from here (3 when a put calls bad).
+local function bad(what, v, max, level)
+  local msg
+  if type(v) == "number" or ffi.istype(u64, v) or ffi.istype(i64, v) then
+    msg = ("surge.wire.%s: %s is not an integer from 0 to %s"):format(what, tostring(v), max)
+  else
+    -- by type: a table's or a pointer's address tells nobody anything
+    msg = ("surge.wire.%s: the value is %s, not an integer from 0 to %s"):format(what,
+      type(v) == "string" and ('a string (%q)'):format(v) or type(v) == "nil" and "nil"
+      or "a " .. type(v), max)
+  end
+  error(msg, level or 3)
+end
+
+-- Not a Lua number: one that a number cdata holds (a u64 read back), else
+-- an error at the put's caller. Comparing a string or nil with 0 raised
+-- "attempt to compare" at a line of this file instead.
+local function number(what, v, max)
+  local n = type(v) == "cdata" and tonumber(v)
+  if not n then bad(what, v, max, 4) end
+  return n
 end
 
 -- One compare chain per put, nan failing it; the error stays off the trace.
 function M.put_u8(p, i, v)
+  if type(v) ~= "number" then v = number("put_u8", v, "255") end
   if not (v >= 0 and v <= 0xff and v % 1 == 0) then bad("put_u8", v, "255") end
   p[i] = v
 end
 
 function M.put_u16(p, i, v)
+  if type(v) ~= "number" then v = number("put_u16", v, "65535") end
   if not (v >= 0 and v <= 0xffff and v % 1 == 0) then bad("put_u16", v, "65535") end
   p[i] = band(rshift(v, 8), 0xff)
   p[i + 1] = band(v, 0xff)
@@ -54,6 +75,7 @@ local function put32(p, i, v)
 end
 
 function M.put_u32(p, i, v)
+  if type(v) ~= "number" then v = number("put_u32", v, "4294967295") end
   if not (v >= 0 and v <= 0xffffffff and v % 1 == 0) then bad("put_u32", v, "4294967295") end
   put32(p, i, v)
 end

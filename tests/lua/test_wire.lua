@@ -44,6 +44,27 @@ for _, bad in ipairs {
     :format(bad[1], tostring(bad[2]), tostring(e)))
 end
 
+-- Not a number at all (a string from a header, nil from a missing field, a
+-- table): the same error at the caller's line naming the put and what it got
+-- by type, where comparing it raised "attempt to compare" inside wire.lua.
+-- A number cdata in range (a u64 read back) is still written.
+for _, bad in ipairs {
+  { "put_u8", "7", 'the value is a string ("7")' }, { "put_u16", nil, "the value is nil" },
+  { "put_u32", {}, "the value is a table," }, { "put_u8", true, "the value is a boolean" },
+  { "put_u16", c, "the value is a cdata," }, { "put_u64", c, "the value is a cdata," },
+  { "put_u32", print, "the value is a function," },
+} do
+  ffi.fill(c, 16, 0x5a)
+  local line = debug.getinfo(1, "l").currentline + 1
+  local ok2, e = pcall(function() wire[bad[1]](c, 0, bad[2]) end)
+  t.ok(not ok2 and tostring(e):find("test_wire.lua:" .. line .. ": surge.wire." .. bad[1] .. ": "
+    .. bad[3], 1, true) and not tostring(e):find("0x", 1, true) and c[0] == 0x5a,
+    ("%s(%s): an error at the caller's line naming the type: %s")
+    :format(bad[1], type(bad[2]), tostring(e)))
+end
+wire.put_u32(c, 0, ffi.new("uint64_t", 0xdeadbeef)); wire.put_u8(c, 4, ffi.new("int64_t", 7))
+t.ok(wire.u32(c, 0) == 0xdeadbeef and c[4] == 7, "a number cdata in range is written")
+
 local ok_, err = pcall(function() local x = surge.counter("bad name"); return x end)
 t.ok(not ok_ and tostring(err):find("test_wire.lua:%d+: surge.counter"), "a bad counter name: error at its line: " .. tostring(err))
 local h = surge.counter("rtsp.lost")
