@@ -44,13 +44,21 @@ struct lua_engine {
 	uint64_t *calls; /* shared with the coordinator (lua_engine_count_calls), or NULL */
 };
 
-/* Stack slot 1 holds the traceback handler for every pcall. */
+/* Stack slot 1 holds the traceback handler for every pcall. Its upvalue,
+ * once a worker is bound, is runtime.lua's raised(): error({ code = 1 })
+ * or error() carry no position, and only Lua knows which callback raised. */
 #define TRACEBACK_IDX 1
 
 static int traceback(lua_State *L)
 {
 	const char *msg = lua_tostring(L, 1);
 
+	if (!msg && lua_isfunction(L, lua_upvalueindex(1))) {
+		lua_pushvalue(L, lua_upvalueindex(1));
+		lua_pushvalue(L, 1);
+		if (lua_pcall(L, 1, 1, 0) == 0)
+			msg = lua_tostring(L, -1);
+	}
 	if (!msg)
 		msg = "(error object is not a string)";
 	luaL_traceback(L, L, msg, 1);
@@ -124,7 +132,8 @@ static lua_State *new_state(void)
 	set_package_path(L);
 	preload_cdef(L);
 	lua_settop(L, 0);
-	lua_pushcfunction(L, traceback);
+	lua_pushnil(L); /* raised(), set by lua_engine_bind_worker */
+	lua_pushcclosure(L, traceback, 1);
 	return L;
 }
 
@@ -587,6 +596,8 @@ int lua_engine_bind_worker(struct lua_engine *le, struct worker *w, char *err, s
 		lua_getfield(L, -1, fn_names[i]);
 		le->fn_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
+	lua_getfield(L, -1, "raised");
+	lua_setupvalue(L, TRACEBACK_IDX, 1);
 	lua_getfield(L, -1, "request_at");
 	snprintf(le->request_at, sizeof(le->request_at), "%s",
 		 lua_isstring(L, -1) ? lua_tostring(L, -1) : "protocol");

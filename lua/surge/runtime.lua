@@ -5,6 +5,7 @@
 -- the build and preloaded by the engine as "surge.cdef".
 local ffi = require "ffi"
 local surge = require "surge"
+local raised_what = require("surge.raised").what
 
 ffi.cdef(require "surge.cdef")
 
@@ -50,6 +51,26 @@ end })
 local function where(fn)
   local i = debug.getinfo(fn, "S")
   return i and (i.short_src .. ":" .. (i.linedefined or "?")) or "?"
+end
+
+-- Where an error was raised: the first line with a position from level up,
+-- in thread co, or when co is nil in the running thread, where level 1 is
+-- raised_at itself.
+local function raised_at(co, level)
+  for l = level, level + 40 do
+    local i
+    if co then i = debug.getinfo(co, l, "Sl") else i = debug.getinfo(l, "Sl") end
+    if not i then return nil end
+    if i.currentline and i.currentline > 0 then return i.short_src .. ":" .. i.currentline end
+  end
+end
+
+-- The message for error(e) with a non-string e: the line that raised it,
+-- the callback (name, defined where) and the value, as the scenario loader
+-- says it for load-time errors.
+local function raised_msg(at, name, defined, e)
+  return (at or defined or "?") .. ": protocol " .. name .. (defined and (" (defined at "
+    .. defined .. ")") or "") .. " " .. raised_what(e)
 end
 
 -- A session's view of its connection (PROTOCOL.md). Methods yield inside.
@@ -184,6 +205,29 @@ function M.bind(wptr, cfg, msgptr)
     return c
   end })
   local fns = {}
+  -- callback function -> its name, for the errors they raise (fns.raised)
+  local names = {}
+  for _, k in ipairs { "request", "response", "expired", "connect", "close" } do
+    if type(proto[k]) == "function" then names[proto[k]] = k .. "()" end
+  end
+  if proto.framing and type(proto.framing.fn) == "function" then
+    names[proto.framing.fn] = "framing.fn()"
+  end
+  -- The C message handler's hook for an error value that is not a string
+  -- (error({ code = 1 }), error()): Lua gives those no position and prints a
+  -- table as its address. Called while the raising frames are still on
+  -- the stack: the outermost callback frame says which callback raised
+  -- (tail calls from the trampolines leave only the callback's frame).
+  fns.raised = function(e)
+    local at, fn = raised_at(nil, 3), nil -- 2 is this function
+    for l = 2, 200 do
+      local i = debug.getinfo(l, "f")
+      if not i then break end
+      if names[i.func] then fn = i.func end
+    end
+    if not fn then return raised_msg(at, "callback", nil, e) end
+    return raised_msg(at, names[fn], where(fn), e)
+  end
 
   local request = proto.request
   if type(request) == "function" then
@@ -240,7 +284,10 @@ function M.bind(wptr, cfg, msgptr)
     local function finish(id, co, ok, err)
       if not ok then
         cos[id] = nil
-        return -1, debug.traceback(co, tostring(err))
+        if type(err) ~= "string" then
+          err = raised_msg(raised_at(co, 0), "session()", where(session), err)
+        end
+        return -1, debug.traceback(co, err)
       end
       if co_status(co) == "dead" then
         cos[id] = nil

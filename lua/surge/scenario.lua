@@ -6,6 +6,7 @@ local units = require "surge.units"
 local ramp = require "surge.ramp"
 local target = require "surge.target"
 local keys = require "surge.keys"
+local raised_what = require("surge.raised").what
 
 local M = {}
 
@@ -819,26 +820,6 @@ local function peak(segs)
   return math.ceil(m - 1e-9)
 end
 
--- A value for people: { code = 1, why = "x" }, nested tables as {...}.
-local function show(v)
-  local mt = getmetatable(v)
-  if type(v) ~= "table" or (type(mt) == "table" and mt.__tostring) then
-    return type(v) == "string" and fmt("%q", v) or tostring(v)
-  end
-  local ks = {}
-  for k in pairs(v) do ks[#ks + 1] = k end
-  table.sort(ks, function(a, b) return tostring(a) < tostring(b) end)
-  local parts = {}
-  for i, k in ipairs(ks) do
-    if i > 8 then parts[#parts + 1] = "..."; break end
-    local x = v[k]
-    x = type(x) == "table" and "{...}" or show(x)
-    parts[#parts + 1] = type(k) == "string" and k:match("^[%a_][%w_]*$") and (k .. " = " .. x)
-      or ("[" .. show(k) .. "] = " .. x)
-  end
-  return #parts == 0 and "{}" or ("{ " .. table.concat(parts, ", ") .. " }")
-end
-
 -- The message for error(value) with a value that is not a string (error()
 -- or error({ code = 1 })): Lua adds no file:line to those, so the frame of
 -- the scenario file that raised it gives the line. Runs as the xpcall
@@ -853,14 +834,7 @@ local function raised(e, path)
       break
     end
   end
-  if e == nil then
-    return where .. " the scenario raised an error with no message (error() with no value): "
-      .. "give error a string saying what went wrong"
-  end
-  local mt = getmetatable(e)
-  local plain = type(e) == "table" and not (type(mt) == "table" and mt.__tostring)
-  return fmt("%s the scenario raised %s %s instead of an error message: give error a string "
-    .. "saying what went wrong", where, plain and "the table" or "the value", show(e))
+  return where .. " the scenario " .. raised_what(e)
 end
 
 -- load(path, overrides) -> cfg, or nil and a message for people.

@@ -59,6 +59,76 @@ ok(rep.get("15", 0) + rep.get("9", 0) + 2 == script,
    % (rep.get("15", 0), rep.get("9", 0), script), out + err)
 ok(len(err.splitlines()) < 20, "stderr stays short (%d lines)" % len(err.splitlines()), err)
 
+# error() with a table, a table with __tostring or no value, in the
+# callbacks and in a session: Lua gives those no file:line and the handler
+# printed "(error object is not a string)". Each names the line that raised,
+# the callback and where it is written, and shows the value, never an address;
+# each is still one script error.
+TABLES = """local n, conns = 0, 0
+local mt = { __tostring = function(e) return "BadThing " .. e.code end }
+return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = {
+    name = "tables",
+    framing = { kind = "delimiter", delim = "\\n" },
+    connect = function(ctx)
+      conns = conns + 1
+      if conns == 3 then error() end
+    end,
+    request = function(ctx, buf, cap)
+      n = n + 1
+      if n %% 25 == 0 then error(setmetatable({ code = 2 }, mt)) end
+      return "h\\n"
+    end,
+    response = function(ctx, ptr, len)
+      if n %% 10 == 0 then error({ code = 1, why = "x" }) end
+    end,
+  },
+  connections = 2, workers = 1, pipeline = 1, duration = "1s",
+}
+"""
+SESSION = """return {
+  target = "tcp://127.0.0.1:%d",
+  protocol = { name = "tsession", session = function(conn)
+    assert(conn:send("ping\\n"))
+    assert(conn:read(5))
+    error({ code = 7 })
+  end },
+  connections = 2, workers = 1, duration = "500ms",
+}
+"""
+srv = Serve("echo")
+scn = write_scenario(TABLES % srv.port)
+rc, out, err = surge("run", scn, "--no-progress")
+r = parse_report(out)
+script = r.get("error_classes", {}).get("script error", 0)
+ok("error object is not a string" not in err and "table: 0x" not in err,
+   "no '(error object is not a string)', no table address", err)
+for cb, want in (("response", ":18: protocol response() (defined at %s:17) raised the table "
+                              '{ code = 1, why = "x" } instead of an error message'),
+                 ("request", ":14: protocol request() (defined at %s:12) raised a table that "
+                             "prints as BadThing 2 instead of an error message"),
+                 ("connect", ":10: protocol connect() (defined at %s:8) raised an error with no "
+                             "message (error() with no value)")):
+    ok(err.count(scn + want % scn) == 1,
+       "error(non-string) in %s(): the raising line, the callback and its line, the value" % cb,
+       err)
+rep = sum(int(m.group(1)) for m in re.finditer(r"^surge: repeated (\d+) more times?: ", err, re.M))
+ok(script >= 3 and rep + 3 == script and set(r["error_classes"]) == {"script error"},
+   "still one script error each: printed + repeated = the count (%d + 3 vs %d)" % (rep, script),
+   out + err)
+path = write_scenario(SESSION % srv.port)
+rc, out, err = surge("run", path, "--no-progress")
+srv.stop()
+r = parse_report(out)
+script = r.get("error_classes", {}).get("script error", 0)
+rep = sum(int(m.group(1)) for m in re.finditer(r"^surge: repeated (\d+) more times?: ", err, re.M))
+ok(err.count("%s:6: protocol session() (defined at %s:3) raised the table { code = 7 } instead "
+             "of an error message" % (path, path)) == 1 and rep + 1 == script
+   and "error object is not a string" not in err and "table: 0x" not in err,
+   "error(table) in a session: its line, the session's line, the value; counted once (%d + 1 "
+   "vs %d)" % (rep, script), out + err)
+
 # A framing function that answers with something other than a length, or
 # that raises: a script error per lost request, counted once, said once.
 FRAMING = """return {

@@ -83,6 +83,11 @@ for _, c in ipairs {
   { 'error({ code = 1, why = "x" })', 'raised the table { code = 1, why = "x" } instead of an error message' },
   { 'error()', "raised an error with no message (error() with no value)" },
   { 'error(true)', "raised the value true instead of an error message" },
+  -- a table's __tostring speaks for it; a function is named, not its address
+  { 'error(setmetatable({}, { __tostring = function() return "E9" end }))',
+    "raised a table that prints as E9 instead of an error message" },
+  { 'error({ f = print })', "raised the table { f = <function> } instead of an error message" },
+  { 'error(print)', "raised a function instead of an error message" },
 } do
   p = write('local x = 1\n' .. c[1] .. '\nreturn {}\n')
   o, err = scenario.load(p)
