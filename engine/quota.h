@@ -16,6 +16,10 @@ struct quota {
 	uint64_t share;   /* UINT64_MAX: no count, the duration alone ends the run */
 	uint64_t taken;   /* open model: intended times taken from the schedule */
 	uint64_t sent;    /* requests written (ST_SENT, never reset) */
+	uint64_t unbuilt; /* closed model: requests the protocol's callback failed
+			   * to make; they count toward the share, or a callback
+			   * that always fails would retry for the whole (maybe
+			   * unbounded) duration */
 	uint64_t done_ns; /* when the share was complete (absolute ns), 0 before */
 	bool ended_run;   /* the share, not the duration or a signal, ended the run */
 };
@@ -44,7 +48,7 @@ static inline uint64_t quota_share(uint64_t total, uint32_t index, uint32_t coun
 /* Closed model: another request may go. */
 static inline bool quota_may_send(const struct quota *q)
 {
-	return q->sent < q->share;
+	return q->sent + q->unbuilt < q->share;
 }
 
 /* Open model: takes the next schedule entry; false once the share is taken. */
@@ -59,7 +63,14 @@ static inline bool quota_take(struct quota *q)
 /* A request was written at now (conn.c). */
 static inline void quota_sent(struct quota *q, uint64_t now)
 {
-	if (++q->sent == q->share)
+	if (++q->sent + q->unbuilt == q->share)
+		q->done_ns = now;
+}
+
+/* Closed model: the request callback failed (counted as its error). */
+static inline void quota_unbuilt(struct quota *q, uint64_t now)
+{
+	if (q->sent + ++q->unbuilt == q->share)
 		q->done_ns = now;
 }
 

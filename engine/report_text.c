@@ -422,10 +422,19 @@ const char *report_ended_by_key(const struct options *o, const struct run_result
 
 const char *report_ended_by(const struct options *o, const struct run_result *r)
 {
-	static char line[128];
+	static char line[160];
 	const char *key = report_ended_by_key(o, r);
 
-	if (strcmp(key, "requests") == 0)
+	uint64_t sent = r->total.counter[ST_SENT];
+
+	if (strcmp(key, "requests") == 0 && !o->rate_segs && sent < o->requests)
+		/* The closed model counts a request its callback failed to make. */
+		snprintf(line, sizeof(line),
+			 "by the count: all %llu requests made, %llu sent and %llu not (the "
+			 "request callback failed)",
+			 (unsigned long long)o->requests, (unsigned long long)sent,
+			 (unsigned long long)(o->requests - sent));
+	else if (strcmp(key, "requests") == 0)
 		snprintf(line, sizeof(line), "by the count: all %llu requests %s",
 			 (unsigned long long)o->requests,
 			 o->rate_segs ? "of the schedule taken (sent or dropped)" : "sent");

@@ -100,4 +100,37 @@ rc, j, err = run(srv.port, "-n", "100", "-w", "8")
 seen = srv.stop()
 ok(rc == 4 and "-w 8 with 7 connections" in err and "use -w 7" in err and seen.get("accepted") == 0,
    "-n with -w 8 over 7 connections is refused before traffic, naming -w 7 (exit %d)" % rc, err)
+
+
+# A request callback that always fails: each failure is one of the N, so
+# -n with no duration ends after N errors instead of retrying for a year.
+srv = Serve("echo")
+scn = write_scenario("""
+return {
+  target = "tcp://127.0.0.1:%d", connections = 2,
+  protocol = {
+    request = function(ctx, buf, cap) return nil, "no_path" end,
+    response = function(ctx, p, n) return 0 end,
+    framing = { kind = "delimiter", delim = "\\n" },
+  },
+}
+""" % srv.port)
+try:
+    rc, out, err = surge("run", scn, "-n", "5", "-w", "1", "--json", scn + ".json", "-q",
+                         timeout=60)
+    with open(scn + ".json") as f:
+        j = json.load(f)
+except Exception as e:  # a run that never ends times out here
+    rc, out, err, j = None, "", repr(e), {}
+req, errs = j.get("totals", {}).get("requests", {}), j.get("totals", {}).get("errors", {})
+ok(j.get("run", {}).get("ended_by") == "requests" and req.get("sent") == 0
+   and errs.get("total") == 5 and errs.get("by_class", {}).get("protocol") == 5,
+   "-n 5 with a request callback that always fails: ended by the count after 5 protocol "
+   "errors, none sent (%s, %s)" % (req, errs), err)
+rc, out, err = surge("run", scn, "-n", "5", "-w", "1", "--no-progress", timeout=60)
+seen = srv.stop()
+ok(seen.get("bytes_in") == 0, "nothing reached the server (%s)" % seen)
+ok("all 5 requests made, 0 sent and 5 not (the request callback failed)" in out,
+   "the text report says the count ended it with none sent", out)
+
 done()
