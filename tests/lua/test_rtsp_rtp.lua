@@ -74,12 +74,38 @@ tr = rtp.track(nil, 90000)
 for _, s in ipairs { 1, 2, 2, 3 } do feed(tr, pkt { seq = s }) end
 t.ok(tr.duplicates == 1 and tr.received == 3 and rtp.lost(tr) == 0, "duplicate ignored")
 
+-- A repeat of a packet behind the highest is a duplicate too, not a late
+-- packet: counted once, it cannot make loss negative (RFC 3550 A.3)
+tr = rtp.track(nil, 90000)
+for _, s in ipairs { 100, 101, 102, 101, 101, 101, 103 } do feed(tr, pkt { seq = s }) end
+t.ok(tr.duplicates == 3 and tr.reordered == 0 and tr.received == 4 and rtp.lost(tr) == 0,
+  "three repeats of 101 behind 102: duplicates 3, reordered 0, lost 0 (got " .. tr.duplicates ..
+  ", " .. tr.reordered .. ", " .. rtp.lost(tr) .. ")")
+tr = rtp.track(nil, 90000)
+for _, s in ipairs { 100, 101, 103, 104, 102, 102 } do feed(tr, pkt { seq = s }) end
+t.ok(tr.reordered == 1 and tr.duplicates == 1 and rtp.lost(tr) == 0,
+  "102 late, then again: reordered 1, duplicates 1, lost 0")
+tr = rtp.track(nil, 90000)
+for _, s in ipairs { 65533, 65535, 0, 65534, 65534, 65533, 1 } do feed(tr, pkt { seq = s }) end
+t.ok(tr.reordered == 1 and tr.duplicates == 2 and rtp.lost(tr) == 0 and tr.received == 5,
+  "late and repeated packets across the wrap")
+tr = rtp.track(nil, 90000)
+for _, s in ipairs { 10, 11, 12 } do feed(tr, pkt { seq = s }) end
+feed(tr, pkt { seq = 12 + 200 }) -- skips 200: none of 13..211 was seen
+feed(tr, pkt { seq = 150 })
+t.ok(tr.reordered == 1 and tr.duplicates == 0 and rtp.lost(tr) == 198,
+  "after a jump past the window, a late packet is no duplicate")
+feed(tr, pkt { seq = 12 + 128 + 200 }) -- 128 ahead: the window turns over exactly
+feed(tr, pkt { seq = 12 + 200 + 100 })
+t.ok(tr.reordered == 2 and tr.duplicates == 0, "a window that turned over exactly keeps no stale bit")
+
 -- A big jump: one stray packet is set aside; two in sequence are a restart (A.1)
 tr = rtp.track(nil, 90000)
 for _, s in ipairs { 100, 101, 30000, 102, 103 } do feed(tr, pkt { seq = s }) end
 t.ok(tr.bad == 1 and rtp.lost(tr) == 0 and tr.max_seq == 103, "stray sequence number set aside")
 for _, s in ipairs { 40000, 40001, 40002 } do feed(tr, pkt { seq = s }) end
 t.ok(tr.restarts == 1 and tr.max_seq == 40002 and rtp.lost(tr) == 0, "restart resynchronizes without fake loss")
+t.is(rtp.received(tr), 6, "packets before the restart still count: 100-103, 40001, 40002")
 
 -- The first sequence number announced (RTSP's RTP-Info): the gap before
 -- the first arrival is first_gap, across the wrap too, and not loss; a

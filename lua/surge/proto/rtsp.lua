@@ -126,8 +126,8 @@ end
 local function flush(st)
   for _, tr in ipairs(st.tracks) do
     local rep = tr.reported
-    local lost = rtp.lost(tr)
-    if tr.received ~= rep.received then count("rtsp.packets", tr.received - rep.received) end
+    local lost, received = rtp.lost(tr), rtp.received(tr)
+    if received ~= rep.received then count("rtsp.packets", received - rep.received) end
     if tr.bytes ~= rep.bytes then count("rtsp.bytes", tr.bytes - rep.bytes) end
     if lost ~= rep.lost then count("rtsp.lost", lost - rep.lost) end
     if tr.reordered ~= rep.reordered then count("rtsp.reordered", tr.reordered - rep.reordered) end
@@ -138,8 +138,7 @@ local function flush(st)
       count("rtsp.first_seq_gap", tr.first_gap)
       tr.first_gap = 0 -- set once, by the track's first packet
     end
-    -- received counts restart with the sequence (A.1); loss carries over
-    rep.received, rep.bytes, rep.lost, rep.reordered = tr.received, tr.bytes, lost, tr.reordered
+    rep.received, rep.bytes, rep.lost, rep.reordered = received, tr.bytes, lost, tr.reordered
     rep.duplicates, rep.keyframes, rep.bad = tr.duplicates, tr.keyframes, tr.bad
   end
   local v = st.v

@@ -104,7 +104,8 @@ function M.keyframe(codec, p, len)
 end
 
 -- Counts are doubles (exact to 2^53, and read back as plain Lua numbers);
--- lost_before is loss carried over restarts; `reported` is what the caller
+-- lost_before and received_before are loss and packets carried over
+-- restarts; seen is a bitmap of the last SEEN_WINDOW sequence numbers; `reported` is what the caller
 -- has already counted out (it reports deltas); channel/rtcp_channel are the
 -- interleaved channels (RFC 2326 10.12) a caller carries the stream on.
 ffi.cdef [[
@@ -114,9 +115,10 @@ struct surge_rtp_counts {
 struct surge_rtp_track {
   double clock_rate, units_per_ns, pt;
   double base_seq, max_seq, cycles, bad_seq, expect_seq, first_gap;
-  double received, lost_before, reordered, duplicates, restarts, bad, bytes;
+  double received, received_before, lost_before, reordered, duplicates, restarts, bad, bytes;
   double keyframes, last_key_ts, jitter, last_arrival, last_ts;
   struct surge_rtp_counts reported;
+  int32_t seen[4];
   int16_t channel, rtcp_channel;
   uint8_t codec_id;
   bool started;
@@ -141,9 +143,37 @@ function M.track(codec, clock_rate, pt)
   }
 end
 
+-- Which of the SEEN_WINDOW numbers up to max_seq have arrived: a late
+-- packet (at most MAX_MISORDER behind) is told from a repeat of one, which
+-- would otherwise count as received twice and make loss negative (A.3).
+local SEEN_WINDOW = 128
+
+local function seen_bit(tr, seq)
+  local i = band(seq, SEEN_WINDOW - 1)
+  return rshift(i, 5), lshift(1, band(i, 31))
+end
+
+local function mark(tr, seq)
+  local w, b = seen_bit(tr, seq)
+  tr.seen[w] = bor(tr.seen[w], b)
+end
+
+local function marked(tr, seq)
+  local w, b = seen_bit(tr, seq)
+  return band(tr.seen[w], b) ~= 0
+end
+
+local function unmark(tr, seq)
+  local w, b = seen_bit(tr, seq)
+  tr.seen[w] = band(tr.seen[w], bit.bnot(b))
+end
+
 local function init_seq(tr, seq)
   tr.base_seq, tr.max_seq, tr.cycles, tr.bad_seq = seq, seq, 0, -1
+  tr.received_before = tr.received_before + tr.received
   tr.received = 0
+  tr.seen[0], tr.seen[1], tr.seen[2], tr.seen[3] = 0, 0, 0, 0
+  mark(tr, seq)
 end
 
 -- expect(tr, seq): the sequence number the stream's first packet carries,
@@ -166,6 +196,12 @@ function M.lost(tr)
   if not tr.started then return tr.lost_before end
   local expected = tr.cycles + tr.max_seq - tr.base_seq + 1
   return tr.lost_before + expected - tr.received
+end
+
+-- received(tr) -> packets counted, across restarts (tr.received restarts
+-- with the sequence, A.1).
+function M.received(tr)
+  return tr.received_before + tr.received
 end
 
 -- packet(tr, p, len, arrival) feeds one RTP packet; arrival is the receive
@@ -192,6 +228,14 @@ function M.packet(tr, p, len, arrival)
       return -1
     elseif udelta < MAX_DROPOUT then
       if seq < tr.max_seq then tr.cycles = tr.cycles + SEQ_MOD end
+      -- the numbers skipped have not arrived (yet): their bits, last set
+      -- SEEN_WINDOW numbers ago, are cleared
+      if udelta > SEEN_WINDOW then
+        tr.seen[0], tr.seen[1], tr.seen[2], tr.seen[3] = 0, 0, 0, 0
+      else
+        for k = 1, udelta - 1 do unmark(tr, tr.max_seq + k) end
+      end
+      mark(tr, seq)
       tr.max_seq = seq
     elseif udelta <= SEQ_MOD - MAX_MISORDER then
       -- A.1: a big jump; two in a row mean the sender restarted
@@ -204,8 +248,12 @@ function M.packet(tr, p, len, arrival)
       init_seq(tr, seq)
       tr.restarts = tr.restarts + 1
     else
-      -- behind the highest: late; a repeat of a late packet is not
-      -- told apart (that needs a window of seen numbers).
+      -- behind the highest: late, or a repeat of a packet already counted
+      if marked(tr, seq) then
+        tr.duplicates = tr.duplicates + 1
+        return -1
+      end
+      mark(tr, seq)
       tr.reordered = tr.reordered + 1
     end
     -- RFC 3550 A.8: D = (Rj - Ri) - (Sj - Si); J += (|D| - J) / 16.
