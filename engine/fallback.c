@@ -160,7 +160,14 @@ static int deliver(struct worker *w, struct fb_conn *f, uint8_t *msg, size_t n)
 	while (k < f->npend && f->pend[k].id != id)
 		k++;
 	if (k == f->npend) {
+		/* An answer no query on this connection asked for (a repeat,
+		 * an ID never sent): a protocol error, as an unmatched answer
+		 * on any socket is, not only a counter. */
 		count(w, "tc_tcp.unmatched");
+		w->stats.error[ERR_PROTOCOL]++;
+		int cid = stats_counter_id(&w->stats, "protocol.unmatched");
+		if (cid >= 0)
+			w->stats.ncounter[cid].value++;
 		return 0;
 	}
 	struct pending p = f->pend[k];
