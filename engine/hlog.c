@@ -117,6 +117,15 @@ int hlog_write_interval(FILE *f, double start, double length, const struct stats
 	return ferror(f) ? -EIO : 0;
 }
 
+/* HdrHistogram's readers (Java, hdr-histogram-js, HdrHistogram_py) skip any
+ * line that starts with '#' wherever it is, so a trailer leaves the log
+ * theirs to read. */
+int hlog_write_end(FILE *f, const char *ended_by)
+{
+	fprintf(f, "#surge-end ended_by=%s\n", ended_by);
+	return ferror(f) ? -EIO : 0;
+}
+
 int hlog_interval_lines(double start, double length, const struct stats *s, char **buf,
 			size_t *len)
 {

@@ -59,6 +59,14 @@ struct hlog {
 		size_t seconds_cut;
 		double cut_at;  /* the first of them, seconds after the log's start */
 		bool cut_last;  /* the log's last second was one (a cut, or a live log) */
+		size_t cut_tail; /* of them, those after its last whole second */
+		/* Its whole seconds ("#surge-interval" lines; a foreign log's
+		 * histogram lines count none) and where the last interval kept
+		 * ends, seconds after its start: what report_cut.c weighs against
+		 * the seconds its header names. */
+		size_t seconds;
+		double end;
+		bool ended; /* its last line is "#surge-end": written whole */
 		int64_t sent;   /* its own "sent" counts: a merge of open- and closed-model
 				 * runs rates only the open ones' (report_shards.c) */
 	} *logs;
@@ -84,6 +92,10 @@ int hlog_write_interval(FILE *f, double start, double length, const struct stats
  * *len, or -errno. */
 int hlog_interval_lines(double start, double length, const struct stats *s, char **buf,
 			size_t *len);
+/* The last line of a log written whole: "#surge-end ended_by=KEY" (KEY:
+ * what ended the run, as JSON's run.ended_by). A log without it was cut
+ * short or is still being written. 0 or -EIO. */
+int hlog_write_end(FILE *f, const char *ended_by);
 
 /* Reader. hlog_init before the first read; each hlog_read adds one log into
  * l, aligning logs on their own base times (shards started together line up),
@@ -91,7 +103,8 @@ int hlog_interval_lines(double start, double length, const struct stats *s, char
  * parameters point at it). In a surge log (one with "#surge-param" or
  * "#surge-interval" lines) a second's histograms are held until its
  * "#surge-interval" line: a second without one is left out and counted in
- * its l->logs entry (seconds_cut), so counts and latencies always agree.
+ * its l->logs entry (seconds_cut), so counts and latencies always agree;
+ * the entry also says whether the log ended with "#surge-end" (ended).
  * Returns 0, or -EINVAL with err naming name:line
  * and what is wrong (counts that would overflow, negative counts, times
  * beyond 10^10 s included), or -ENOMEM / -EIO with err filled. hlog_free

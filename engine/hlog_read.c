@@ -477,8 +477,23 @@ static void drop_held(struct reader *r, bool at_end)
 	if (g->seconds_cut++ == 0)
 		g->cut_at = r->held_start;
 	g->cut_last = at_end;
+	g->cut_tail++;
 	stats_reset(&r->held);
 	r->held_any = false;
+}
+
+/* A whole second (or a foreign log's histogram) is kept: where the log's
+ * kept intervals end, and its seconds dropped since are none. */
+static void kept(struct reader *r, bool second)
+{
+	struct hlog_log *g = &r->l->logs[r->log];
+
+	if (r->start + r->length > g->end)
+		g->end = r->start + r->length;
+	if (second) {
+		g->seconds++;
+		g->cut_tail = 0;
+	}
 }
 
 /* The waiting line joins its interval (and the totals). */
@@ -490,6 +505,7 @@ static int apply(struct reader *r)
 	if (l->settled && r->key <= l->settled_key)
 		return bad(r, "this interval (at %.3f s) starts before one already read: each log "
 			      "must be in time order, as HdrHistogram's writers write it", r->start);
+	l->logs[r->log].ended = false; /* an end line with more after it ended nothing */
 	if (r->held_any && r->key != r->held_key)
 		drop_held(r, false); /* the next second began without this one's counts */
 	if (r->kind == LINE_HIST && r->holds)
@@ -512,10 +528,12 @@ static int apply(struct reader *r)
 		if (rc < 0)
 			return rc;
 		l->nhists++;
+		kept(r, false);
 	} else if ((rc = apply_interval_line(r, iv)) < 0) {
 		return rc;
 	} else {
 		r->holds = true;
+		kept(r, true);
 	}
 	r->found++;
 	r->ahead = false;
@@ -593,6 +611,9 @@ static int read_header_line(struct reader *r, const char *line)
 		r->holds = true; /* surge wrote it: every second has its counts */
 		return read_param_line(r, line + 13);
 	}
+	/* Only a whole line counts (advance): a cut inside it is no end. */
+	if (strcmp(line, "#surge-end") == 0 || strncmp(line, "#surge-end ", 11) == 0)
+		r->l->logs[r->log].ended = true;
 	return 0;
 }
 

@@ -682,6 +682,82 @@ static void cut_logs(void)
 	hlog_free(&l);
 }
 
+/* A log written whole ends with "#surge-end": the reader says whether its
+ * log did, how many whole seconds it held and where they end, and how many
+ * seconds it dropped after the last whole one. */
+static void end_line(void)
+{
+	char h0[1024], h1[1024], text[4096], err[256] = "";
+	struct hlog l;
+	char *buf;
+	size_t len;
+	FILE *f = mem(&buf, &len);
+
+	ok(hlog_write_end(f, "interrupted") == 0, "the end line is written");
+	fclose(f);
+	ok(strcmp(buf, "#surge-end ended_by=interrupted\n") == 0, "as #surge-end ended_by=KEY");
+	free(buf);
+
+	hist_line(h0, sizeof(h0), 0, 3);
+	hist_line(h1, sizeof(h1), 1, 5);
+	const char *head = "#surge-param seconds 2\n";
+	snprintf(text, sizeof(text), "%s%s#surge-interval 0.000 completed=3\n%s#surge-interval "
+		 "1.000 completed=5\n#surge-end ended_by=duration\n", head, h0, h1);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 && l.logs[0].ended &&
+		   l.logs[0].seconds == 2 && fabs(l.logs[0].end - 2) < 1e-9 &&
+		   l.logs[0].seconds_cut == 0,
+	   "a whole log: ended, 2 whole seconds ending at 2 s (%s)", err);
+	hlog_free(&l);
+
+	/* Cut at a second's boundary: every line it has is whole. */
+	snprintf(text, sizeof(text), "%s%s#surge-interval 0.000 completed=3\n", head, h0);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 && !l.logs[0].ended &&
+		   l.logs[0].seconds == 1 && fabs(l.logs[0].end - 1) < 1e-9 &&
+		   l.logs[0].seconds_cut == 0,
+	   "cut at a second's boundary: not ended, 1 second ending at 1 s (%s)", err);
+	hlog_free(&l);
+
+	/* The end line itself cut: no end. */
+	snprintf(text, sizeof(text), "%s%s#surge-interval 0.000 completed=3\n#surge-en", head, h0);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 && !l.logs[0].ended,
+	   "an end line cut short is no end (%s)", err);
+	hlog_free(&l);
+
+	/* An end line with more after it (logs joined) ended nothing. */
+	snprintf(text, sizeof(text), "%s%s#surge-interval 0.000 completed=3\n#surge-end\n%s"
+		 "#surge-interval 1.000 completed=5\n", head, h0, h1);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 && !l.logs[0].ended && l.logs[0].seconds == 2,
+	   "an end line followed by more seconds is no end (%s)", err);
+	hlog_free(&l);
+
+	/* Seconds dropped after the last whole one are the tail; one dropped
+	 * before a whole second is not. */
+	snprintf(text, sizeof(text), "%s%s#surge-interval 0.000 completed=3\n%s", head, h0, h1);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 && l.logs[0].seconds_cut == 1 &&
+		   l.logs[0].cut_tail == 1 && fabs(l.logs[0].end - 1) < 1e-9,
+	   "a second dropped at the end: in the tail, the whole ones end at 1 s (%s)", err);
+	hlog_free(&l);
+	snprintf(text, sizeof(text), "%s%s%s#surge-interval 1.000 completed=5\n", head, h0, h1);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 && l.logs[0].seconds_cut == 1 &&
+		   l.logs[0].cut_tail == 0 && l.logs[0].seconds == 1 && fabs(l.logs[0].end - 2) < 1e-9,
+	   "a second dropped before a whole one: not in the tail (%s)", err);
+	hlog_free(&l);
+
+	/* Another tool's log: its histograms' intervals end it. */
+	snprintf(text, sizeof(text), "%s%s", h0, h1);
+	hlog_init(&l);
+	ok(read_text(text, &l, err, sizeof(err)) == 0 && l.logs[0].seconds == 0 &&
+		   fabs(l.logs[0].end - 2) < 1e-9 && !l.logs[0].ended,
+	   "a foreign log: no surge seconds, its intervals end at 2 s (%s)", err);
+	hlog_free(&l);
+}
+
 int main(void)
 {
 	round_trip();
@@ -695,5 +771,6 @@ int main(void)
 	hostile_params();
 	streaming();
 	cut_logs();
+	end_line();
 	return tap_done();
 }
