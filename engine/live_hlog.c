@@ -48,7 +48,7 @@ static int live_header(FILE *f, const void *arg)
 	struct run_result live = *col->res; /* a read-only view without the elapsed time */
 
 	live.elapsed_ns = 0;
-	return report_hlog_header(f, col->opt, &live);
+	return report_hlog_header(f, col->opt, &live, true);
 }
 
 /* Each whole second goes to --hlog as soon as every worker has reported it,

@@ -76,10 +76,13 @@ int report_json(FILE *f, const struct options *o, const struct run_result *r,
 		const char *const *sources, size_t nsources);
 int report_html(FILE *f, const struct options *o, const struct run_result *r,
 		const char *const *sources, size_t nsources);
-/* The HdrHistogram interval log: the run's parameters, then every second. */
+/* The HdrHistogram interval log: the run's parameters (with how many seconds
+ * follow), then every second, then "#surge-end": a log without that last
+ * line was cut short (report_cut.h). */
 int report_hlog(FILE *f, const struct options *o, const struct run_result *r);
-/* Its header alone (the parameters as they stand), for the log written live. */
-int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r);
+/* Its header alone (the parameters as they stand); live: for the log written
+ * as the run goes, which cannot say how many seconds will follow. */
+int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r, bool live);
 /* The fixed percentiles every report lists (JSON keys "50" ... "100"). */
 #define REPORT_NPERCENTILES 9
 extern const double report_percentiles[REPORT_NPERCENTILES];

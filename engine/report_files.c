@@ -342,7 +342,7 @@ static void add(struct params *ps, const char *key, const char *fmt, ...)
 }
 
 /* The run's parameters, as `surge report` reads them back (report_cmd.c). */
-int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r)
+int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r, bool live)
 {
 	struct params ps = {0};
 	int rc;
@@ -370,6 +370,11 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 	add(&ps, "arrival", "%s", o->arrival == PACER_POISSON ? "poisson" : "uniform");
 	add(&ps, "duration_s", "%.9g", (double)o->duration_ns / 1e9);
 	add(&ps, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);
+	/* How many seconds follow, ended by "#surge-end": a reader tells a log
+	 * cut at a second's boundary, and what it lost (report_cut.c). A log
+	 * written as the run goes cannot know; its header says elapsed_s 0. */
+	if (!live)
+		add(&ps, "seconds", "%zu", series_len(r->series));
 	add(&ps, "workers", "%u", r->workers);
 	add(&ps, "workers_lost", "%u", r->workers_lost);
 	if (r->seconds_unmerged)
@@ -394,9 +399,11 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 
 int report_hlog(FILE *f, const struct options *o, const struct run_result *r)
 {
-	int rc = report_hlog_header(f, o, r);
+	int rc = report_hlog_header(f, o, r, false);
 
-	return rc < 0 ? rc : series_write_hlog(r->series, f);
+	if (rc == 0)
+		rc = series_write_hlog(r->series, f);
+	return rc < 0 ? rc : hlog_write_end(f, report_ended_by_key(o, r));
 }
 
 static int write_hlog(FILE *f, const struct options *o, const struct run_result *r,

@@ -331,7 +331,7 @@ static void many_destinations(void)
 			 1 + i % 250);
 	o.bind_spec = "127.0.0.1-127.0.0.8";
 	FILE *f = mem(&buf, &len);
-	ok(report_hlog_header(f, &o, &r) == 0, "a header with 300 destinations is written");
+	ok(report_hlog_header(f, &o, &r, false) == 0, "a header with 300 destinations is written");
 	fclose(f);
 	for (const char *p = buf; (p = strstr(p, "#surge-param destination ")); p++)
 		n++;
