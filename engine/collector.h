@@ -77,6 +77,10 @@ void collector_clear_line(const struct collector *col);
 void live_hlog_open(struct collector *col);
 /* lines: the second's interval lines (hlog_interval_lines). */
 void live_hlog_second(struct collector *col, const char *lines, size_t len);
+/* The run is still going: the live log's time of change is made now, so a
+ * reader tells a log still being written (a drain, a lagging worker) from one
+ * its run left behind (report_cut.h). Called at least once a second. */
+void live_hlog_beat(struct collector *col);
 void live_hlog_close(struct collector *col);
 
 /* How a run stops (stopping.c): Ctrl-C and SIGTERM in stages, thresholds

@@ -244,6 +244,7 @@ static void watch_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct collector *col = ev_userdata(loop);
 	uint64_t now = clock_ns(), grace = col->opt->stuck_grace_ns;
 
+	live_hlog_beat(col); /* this timer runs at least once a second, to the end */
 	for (uint32_t k = 0; k < col->nworkers; k++) {
 		int status;
 		if (!ev_is_active(&col->pipes[k]) || col->stuck[k] == STUCK_KILLED)
