@@ -2,14 +2,17 @@
  * them (intervals aligned on each log's start, histograms added exactly),
  * re-evaluates thresholds and renders the same reports a run does. */
 #include "report.h"
+#include "report_cut.h"
 #include "report_held.h"
 #include "report_shards.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "hlog.h"
 #include "series.h"
@@ -35,8 +38,10 @@ static const char report_usage[] =
 	"      --threshold EXPR    check EXPR too, e.g. 'latency.p99<5ms' (repeatable);\n"
 	"                          thresholds recorded in the logs are always checked,\n"
 	"                          on the merge (a shard's own are judged here, not alone)\n"
-	"      --partial           missing or doubled shards, or a log cut short (seconds\n"
-	"                          without their counts, left out), are not an error\n"
+	"      --partial           missing or doubled shards, or a log cut short (it ends\n"
+	"                          without its #surge-end line, its run died before it\n"
+	"                          was whole, or seconds lack their counts), are not an\n"
+	"                          error; what is missing is still said\n"
 	"  -q, --quiet             no report on stdout\n"
 	"  -h, --help              this help\n"
 	"\n"
@@ -289,10 +294,11 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	    (rc = param_num(l, "workers_lost", UINT32_MAX, 0, &lost, err, errlen)) < 0 ||
 	    (rc = param_num(l, "interrupted", 1, 0, &interrupted, err, errlen)) < 0)
 		return rc;
-	/* A log that lost seconds ran for what it recorded, not what it says. */
+	/* A log that lost seconds ran for what it recorded, not what it says (a
+	 * merge of cut logs says what it recorded already). */
 	bool cut = false;
-	for (size_t i = 0; i < l->nlog_info; i++)
-		cut |= l->logs[i].seconds_cut > 0;
+	for (size_t i = 0; i < r->ncuts; i++)
+		cut |= r->cuts[i].kind != REPORT_CUT_MERGE;
 	r->elapsed_ns = s_to_ns(elapsed > 0 && !cut ? elapsed : g->end);
 	r->start_epoch = l->start_time;
 	r->workers = (uint32_t)workers;
@@ -317,46 +323,21 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	return 0;
 }
 
-/* A log surge run is still writing says elapsed_s 0 (live_hlog.c): its last
- * second may lack its counts only because they are not written yet. */
-static bool log_live(const struct hlog_log *g)
+/* How long since each log was last written: a log written as its run went
+ * that has been still for long was left by a run that died (report_cut.h).
+ * Negative when not known. */
+static void still_for(FILE *const *files, size_t n, double *still)
 {
-	const char *v = hlog_log_param(g, "elapsed_s");
-	char *end;
+	struct timespec now;
+	struct stat st;
 
-	return v && strtod(v, &end) == 0 && end != v && !*end;
-}
-
-/* Names each log that lost seconds (hlog_read left them out: histograms
- * without their counts). Returns how many logs are incomplete for it; a live
- * log's last second, not written whole yet, is only a note. */
-static size_t logs_cut(const struct hlog *l, FILE *note)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < l->nlog_info; i++) {
-		const struct hlog_log *g = &l->logs[i];
-		if (!g->seconds_cut)
-			continue;
-		if (g->seconds_cut == 1 && g->cut_last && log_live(g)) {
-			fprintf(note, "surge report: note: %s is still being written: its last second "
-				      "(at %.3f s) is not whole yet and is left out\n", g->name, g->cut_at);
-			continue;
-		}
-		n++;
-		if (g->seconds_cut == 1)
-			fprintf(note, "surge report: %s: the second at %.3f s has latencies but no "
-				      "#surge-interval counts (%s): it is left out%s; --partial "
-				      "accepts that\n", g->name, g->cut_at,
-				g->cut_last ? "the log was cut short" : "its line is missing",
-				g->cut_last ? ", the report covers the seconds before it" : "");
-		else
-			fprintf(note, "surge report: %s: %zu seconds, the first at %.3f s, have latencies "
-				      "but no #surge-interval counts (the log was cut or edited): they "
-				      "are left out; --partial accepts that\n",
-				g->name, g->seconds_cut, g->cut_at);
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (size_t i = 0; i < n; i++) {
+		still[i] = -1;
+		if (fstat(fileno(files[i]), &st) == 0)
+			still[i] = fmax(0, (double)(now.tv_sec - st.st_mtim.tv_sec) +
+						   (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9);
 	}
-	return n;
 }
 
 /* The logs' recorded thresholds, then the command line's. */
@@ -404,6 +385,7 @@ int report_main(int argc, char **argv)
 	struct hlog l;
 	struct report_shards sh;
 	FILE **files = NULL;
+	double *still = NULL;
 	char err[1024];
 	int rc = EXIT_USAGE;
 
@@ -441,7 +423,8 @@ int report_main(int argc, char **argv)
 	/* Streamed: every log open at once, each interval kept only as the
 	 * series keeps it, so a report of a day-long log holds a few seconds. */
 	files = calloc(a.nfiles, sizeof(*files));
-	if (!files || series_new(a.hlog != NULL, &r.series) < 0) {
+	still = calloc(a.nfiles, sizeof(*still));
+	if (!files || !still || series_new(a.hlog != NULL, &r.series) < 0) {
 		fprintf(stderr, "surge report: out of memory\n");
 		goto out;
 	}
@@ -460,9 +443,11 @@ int report_main(int argc, char **argv)
 		}
 	}
 	struct gather g = { .r = &r };
+	still_for(files, a.nfiles, still);
 	if (hlog_read_stream(files, (const char *const *)a.files, a.nfiles, &l, take_interval, &g,
 			     err, sizeof(err)) < 0 ||
 	    options_from_log(&l, &o, err, sizeof(err)) < 0 ||
+	    report_cut_judge(&l, still, &r, err, sizeof(err)) < 0 ||
 	    result_from_log(&l, &g, &r, err, sizeof(err)) < 0 ||
 	    report_shards_merge(&l, &o, &r, &sh, stderr, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge report: %s\n", err);
@@ -476,7 +461,7 @@ int report_main(int argc, char **argv)
 	}
 	r.thresholds_failed = threshold_eval(r.thresholds, r.nthresholds, &r.total,
 					     (double)r.elapsed_ns / 1e9);
-	size_t cut = logs_cut(&l, stderr);
+	size_t cut = report_cut_say(&r, stderr);
 	bool incomplete = ((sh.missing || sh.doubled || cut) && !a.partial) || r.seconds_unmerged;
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : incomplete ? EXIT_FAILED : EXIT_OK;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
@@ -509,6 +494,7 @@ out:
 		if (files[i])
 			fclose(files[i]);
 	free(files);
+	free(still);
 	run_result_free(&r);
 	options_free(&o);
 	hlog_free(&l);

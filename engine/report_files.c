@@ -379,6 +379,10 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 	add(&ps, "workers_lost", "%u", r->workers_lost);
 	if (r->seconds_unmerged)
 		add(&ps, "seconds_unmerged", "%u", r->seconds_unmerged);
+	/* A merge of cut logs (surge report --partial --hlog) misses what they
+	 * missed: its readers are told too. */
+	if (r->seconds_cut)
+		add(&ps, "seconds_cut", "%llu", (unsigned long long)r->seconds_cut);
 	add(&ps, "pipeline", "%u", o->pipeline);
 	add(&ps, "timeout_s", "%.9g", (double)o->request_timeout_ns / 1e9);
 	add(&ps, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);

@@ -738,6 +738,7 @@ void run_result_free(struct run_result *r)
 	free(r->thresholds);
 	free(r->shards_missing);
 	free(r->shards_doubled);
+	free(r->cuts);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -15,6 +15,7 @@
 
 struct series;
 struct threshold;
+struct report_cut;
 
 /* Exit codes, documented in README.md. */
 enum run_exit {
@@ -66,6 +67,12 @@ struct run_result {
 	 * open ones were to send anything, so the achieved rate is theirs. */
 	bool models_mixed;
 	int64_t sent_paced; /* what the logs with a schedule sent */
+	/* surge report of logs cut short (report_cut.h): one entry per log that
+	 * lacks seconds (or is still being written), malloc'd, and the seconds
+	 * the cut ones lack together. */
+	struct report_cut *cuts;
+	size_t ncuts;
+	uint64_t seconds_cut;
 };
 
 int run_main(int argc, char **argv);
