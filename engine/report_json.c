@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "pool.h"
+#include "report_cut.h"
 #include "report_held.h"
 #include "report_shards.h"
 #include "series.h"
@@ -75,6 +76,37 @@ void report_fmt_percentile(char *buf, size_t len, double p)
 size_t report_nseconds(const struct run_result *r)
 {
 	return series_len(r->series);
+}
+
+/* surge report: each log that lacks seconds, as stderr names it (report_cut.h). */
+static void logs_cut(FILE *f, const struct run_result *r, bool *first)
+{
+	static const char *const kinds[] = {
+		[REPORT_CUT_SHORT] = "short", [REPORT_CUT_GAPS] = "gaps", [REPORT_CUT_LEFT] = "left",
+		[REPORT_CUT_LIVE] = "live",   [REPORT_CUT_MERGE] = "merge",
+	};
+
+	jkey(f, first, "logs_cut");
+	fputc('[', f);
+	for (size_t i = 0; i < r->ncuts; i++) {
+		const struct report_cut *c = &r->cuts[i];
+		bool cf = true;
+		fputs(i ? ",{" : "{", f);
+		jkey(f, &cf, "log");
+		jstr(f, c->log);
+		jkey(f, &cf, "kind");
+		jstr(f, kinds[c->kind]);
+		jkey(f, &cf, "from_s");
+		if (c->kind == REPORT_CUT_MERGE)
+			fputs("null", f); /* somewhere in the logs it merged */
+		else
+			jnum(f, c->from_s);
+		jint_field(f, &cf, "seconds", (long long)c->seconds);
+		jkey(f, &cf, "exact");
+		fputs(c->exact ? "true" : "false", f);
+		fputc('}', f);
+	}
+	fputc(']', f);
 }
 
 static void run_params(FILE *f, const struct options *o, const struct run_result *r,
@@ -163,6 +195,7 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jint_field(f, &first, "workers", r->workers);
 	jint_field(f, &first, "workers_lost", r->workers_lost);
 	jint_field(f, &first, "seconds_unmerged", r->seconds_unmerged);
+	jint_field(f, &first, "seconds_cut", (long long)r->seconds_cut);
 	jint_field(f, &first, "pipeline", o->pipeline);
 	jnum_field(f, &first, "timeout_s", (double)o->request_timeout_ns / 1e9);
 	jnum_field(f, &first, "connect_timeout_s", (double)o->connect_timeout_ns / 1e9);
@@ -192,7 +225,9 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 		fputs(i ? "," : "", f);
 		jstr(f, sources[i]);
 	}
-	fputs("]}", f);
+	fputc(']', f);
+	logs_cut(f, r, &first);
+	fputc('}', f);
 }
 
 static void totals(FILE *f, const struct run_result *r)
