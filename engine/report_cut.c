@@ -83,13 +83,15 @@ static int judge(const struct hlog_log *g, double still, bool has_n, uint64_t n,
 			c->seconds = lacks_until(g, planned);
 			return 1;
 		}
-		if (g->seconds_cut == 1 && g->cut_last) {
-			c->kind = REPORT_CUT_LIVE;
-			c->from_s = g->cut_at;
+		if (g->seconds_cut > 1 || (g->seconds_cut && !g->cut_last)) {
+			c->kind = REPORT_CUT_GAPS; /* not only its last second: cut or edited */
 			return 1;
 		}
-		c->kind = REPORT_CUT_GAPS;
-		return g->seconds_cut > 0;
+		/* Said even at a second's boundary: it reads like a shorter run,
+		 * and may be one its run is about to leave behind. */
+		c->kind = REPORT_CUT_LIVE;
+		c->from_s = g->seconds_cut ? g->cut_at : g->end;
+		return 1;
 	}
 	if (has_n) {
 		/* Written whole: its seconds are counted. One that lost only its
@@ -204,8 +206,13 @@ size_t report_cut_say(const struct run_result *r, FILE *note)
 		lacks(c, what, sizeof(what));
 		switch (c->kind) {
 		case REPORT_CUT_LIVE:
-			fprintf(note, "surge report: note: %s is still being written: its last second "
-				      "(at %.3f s) is not whole yet and is left out\n", c->log, c->from_s);
+			if (c->dropped)
+				fprintf(note, "surge report: note: %s is still being written: its last "
+					      "second (at %.3f s) is not whole yet and is left out\n",
+					c->log, c->from_s);
+			else
+				fprintf(note, "surge report: note: %s is still being written: the "
+					      "report covers its first %.3f s\n", c->log, c->from_s);
 			break;
 		case REPORT_CUT_LEFT:
 			fprintf(note, "surge report: %s was being written as its run went and has not "

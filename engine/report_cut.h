@@ -30,7 +30,7 @@ enum report_cut_kind {
 	REPORT_CUT_SHORT, /* ends before its last second (no "#surge-end", or older and short) */
 	REPORT_CUT_GAPS,  /* ends whole, but seconds inside lost their counts (cut or edited) */
 	REPORT_CUT_LEFT,  /* written as its run went, and its run stopped without finishing it */
-	REPORT_CUT_LIVE,  /* still being written: its last second is not whole yet (a note) */
+	REPORT_CUT_LIVE,  /* still being written: a note (its last second, if not whole yet) */
 	REPORT_CUT_MERGE, /* a merge (surge report --partial --hlog) of logs that were cut */
 };
 

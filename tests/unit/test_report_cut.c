@@ -140,7 +140,8 @@ int main(void)
 	      "note: t.hlog is still being written: its last second (at 2.000 s) is not whole yet");
 	check("live, time of change unknown", LIVE, 2, 1, "", -1, REPORT_CUT_LIVE, 1, false, 2,
 	      "is still being written");
-	check("live at a boundary, being written", LIVE, 2, 0, "", 2, -1, 0, false, 0, "");
+	check("live at a boundary, being written", LIVE, 2, 0, "", 2, REPORT_CUT_LIVE, 0, false, 2,
+	      "note: t.hlog is still being written: the report covers its first 2.000 s");
 	check("live, left behind", LIVE, 2, 0, "", REPORT_CUT_STILL_S + 1, REPORT_CUT_LEFT, 8,
 	      false, 2, "t.hlog was being written as its run went and has not changed for 61 s: "
 	      "its run stopped 2.000 s in (of the 10 s it was given)");
