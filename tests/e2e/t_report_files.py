@@ -3,15 +3,21 @@
 whole through a temp file of a unique name beside it; a FIFO or a character
 device is written as it is, never replaced; a symlink is followed and kept;
 two reports to one file are refused before any traffic; a failing report
-does not cost the others, and says what write() said (ENOSPC, not EIO)."""
+does not cost the others, and says what write() said (ENOSPC, not EIO).
+A run stopped by Ctrl-C, or missing a killed worker, still writes its whole
+--hlog (never taken for a cut log); a run killed leaves its live --hlog,
+which surge report calls still being written, then left behind."""
 import json
 import os
+import signal
 import stat
+import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, diag, done, ok, surge, write_scenario  # noqa: E402
+from tap import SURGE, Serve, diag, done, ok, surge, write_scenario  # noqa: E402
 import reports  # noqa: E402
 
 srv = Serve("echo")
@@ -134,6 +140,90 @@ for a, b in (("same.json", "same.json"), ("same.json", "./same.json"),
 rc, out, err = surge("report", os.path.join(d, "run.hlog"), "--json", "x.json", "--hlog",
                      "./x.json")
 ok(rc == 2 and "would both be written to" in err, "surge report refuses it too", err)
+
+# Stopped by a signal, a run still writes its whole log: Ctrl-C is a stop
+# on purpose, said as such (ended_by interrupted), never taken for a log cut
+# by a failure. Killed (SIGKILL, a machine gone), it leaves the log it wrote
+# as it went: still being written at first, then known as left behind.
+LONG = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
+         connections = 2, rate = 200, duration = "30s" }
+""" % srv.port)
+
+
+def start_long(hl, *args, **kw):
+    """surge run of LONG writing hl, once hl holds seconds 0 and 1."""
+    p = subprocess.Popen([SURGE, "run", LONG, "-q", "--no-progress", "--hlog", hl] + list(args),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    end = time.time() + 20
+    while time.time() < end and p.poll() is None:
+        if os.path.exists(hl) and "\n#surge-interval 1.000" in open(hl).read():
+            break
+        time.sleep(0.1)
+    return p
+
+
+sig = os.path.join(d, "sigint.hlog")
+p = start_long(sig)
+p.send_signal(signal.SIGINT)
+_, perr = p.communicate(timeout=60)
+text = open(sig).read()
+ok(p.returncode == 130 and text.endswith("\n#surge-end ended_by=interrupted\n") and
+   "\n#surge-param interrupted 1\n" in text,
+   "Ctrl-C: exit 130, the log written whole, its end line says interrupted", perr)
+sj = os.path.join(d, "sigint.json")
+rc, out, err = surge("report", sig, "--json", sj)
+doc = reports.load(sj)
+ok(rc == 0 and "Interrupted after" in out and "cut" not in err and "left" not in err,
+   "surge report of it: exit 0, 'Interrupted after', no cut said", out + err)
+ok(doc["run"]["ended_by"] == "interrupted" and doc["run"]["interrupted"] is True and
+   doc["run"].get("seconds_cut") == 0 and doc["run"].get("logs_cut") == [] and
+   reports.validate(doc) is None,
+   "... its JSON: ended_by interrupted, seconds_cut 0, logs_cut [], valid", doc["run"])
+
+# A worker killed: the others go on and the run writes its whole log,
+# naming the loss (workers_lost): not a cut either.
+lost = os.path.join(d, "lost.hlog")
+p = start_long(lost, "-w", "2")
+kids = []
+for t in os.listdir("/proc/%d/task" % p.pid):
+    with open("/proc/%d/task/%s/children" % (p.pid, t)) as f:
+        kids += [int(x) for x in f.read().split()]
+os.kill(kids[0], signal.SIGKILL)  # a worker surge started, by its pid
+time.sleep(1.5)
+p.send_signal(signal.SIGINT)
+_, perr = p.communicate(timeout=60)
+rc, out, err = surge("report", lost, "--json", sj, "-q")
+doc = reports.load(sj)
+ok(len(kids) == 2 and open(lost).read().endswith("\n#surge-end ended_by=interrupted\n") and
+   "cut" not in err and doc["run"]["workers_lost"] == 1 and doc["run"].get("logs_cut") == [] and
+   doc["run"].get("seconds_cut") == 0,
+   "a worker killed: the log is whole, workers_lost 1, nothing cut", perr + err)
+
+killed = os.path.join(d, "killed.hlog")
+p = start_long(killed, start_new_session=True)
+os.killpg(p.pid, signal.SIGKILL)  # surge and its workers: its own process group
+p.communicate(timeout=60)
+text = open(killed).read()
+ok("#surge-end" not in text and "\n#surge-param elapsed_s 0\n" in text,
+   "SIGKILL: the live log stays, without its end line")
+rc, out, err = surge("report", killed, "--json", sj, "-q")
+ok(rc == 0 and "killed.hlog is still being written" in err,
+   "read at once: still being written (a note, exit 0)", err)
+then = time.time() - 90
+os.utime(killed, (then, then))
+rc, out, err = surge("report", killed, "--json", sj, "-q")
+doc = reports.load(sj)
+ok(rc == 1 and "killed.hlog was being written as its run went and has not changed for 90 s" in
+   err and "(of the 30 s it was given) without writing its whole log (surge was killed" in err,
+   "read when still for a while: its run left it behind, exit 1", err)
+cuts = doc["run"].get("logs_cut") or [{}]
+ok(len(cuts) == 1 and cuts[0].get("kind") == "left" and cuts[0].get("from_s", 0) >= 2 and
+   doc["run"].get("seconds_cut") == cuts[0].get("seconds", 0) >= 25 and reports.validate(doc) is None,
+   "... in the JSON: kind left, the seconds short of its 30 s", doc["run"])
+rc, out, err = surge("report", killed, "--partial", "-q")
+ok(rc == 0, "... --partial accepts it", err)
 
 srv.stop()
 done()

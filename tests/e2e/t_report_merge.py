@@ -3,7 +3,9 @@
 merged equal the sum of their counts, and their merged percentiles equal
 what hdr-histogram-js computes from both logs added."""
 import os
+import re
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from tap import Serve, done, ok, surge, write_scenario, diag  # noqa: E402
@@ -152,6 +154,104 @@ c = reports.load(cj)
 ok(rc == 0 and "live.hlog is still being written: its last second (at 1.000 s) is not whole "
    "yet" in err and c["histograms"]["latency"]["count"] == c["totals"]["requests"]["completed"],
    "a live log's unfinished last second: left out with a note, exit 0", err)
+
+# A log written whole says so: its header counts the seconds that follow and
+# its last line is #surge-end. Read as it is, nothing is cut.
+text = open(logs[0]).read()
+nsec = len(re.findall(r"^#surge-interval ", text, re.M))
+ok(text.endswith("\n#surge-end ended_by=duration\n") and
+   "\n#surge-param seconds %d\n" % nsec in text and nsec >= 2,
+   "a whole log: '#surge-param seconds %d' in its header, #surge-end its last line" % nsec)
+rc, out, err = surge("report", logs[0], "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 0 and "cut" not in err and c["run"].get("seconds_cut") == 0 and c["run"].get("logs_cut") == [],
+   "... read whole: exit 0, nothing said, seconds_cut 0 and logs_cut [] in the JSON", err)
+
+# Cut exactly at a second's boundary (a full disk, a machine that died):
+# every line it has is whole, yet it lacks its end. Detected, said, exit 1
+# unless --partial; the JSON counts the seconds it lacks, exactly.
+at1 = next(i for i, x in enumerate(lines) if x.startswith("#surge-interval 0.000")) + 1
+edge = os.path.join(d, "edge.hlog")
+with open(edge, "w") as f:
+    f.writelines(lines[:at1])
+rc, out, err = surge("report", edge, "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 1 and "edge.hlog was cut short at 1.000 s: it ends without its #surge-end line (%d of "
+   "its %d seconds missing)" % (nsec - 1, nsec) in err,
+   "cut at a second's boundary: exit 1, the log, where and how much named", err)
+ok(c["run"].get("seconds_cut") == nsec - 1 and c["run"].get("logs_cut") ==
+   [{"log": edge, "kind": "short", "from_s": 1, "seconds": nsec - 1, "exact": True}],
+   "... in the JSON: seconds_cut %d, the log in logs_cut" % (nsec - 1), c["run"])
+ok(c["run"]["elapsed_s"] == 1 and c["histograms"]["latency"]["count"] ==
+   c["totals"]["requests"]["completed"] == docs[0]["series"][0]["completed"],
+   "... its numbers are those of the second it holds", c["run"]["elapsed_s"])
+ok(reports.validate(c) is None, "... and the JSON validates", reports.validate(c))
+rc, out, err = surge("report", edge, "--partial", "--json", cj, "-q")
+ok(rc == 0 and "cut short" in err and reports.load(cj)["run"].get("seconds_cut") == nsec - 1,
+   "--partial accepts it (still said, still in the JSON)", err)
+
+# The earlier cut inside a second: the JSON says what it lacks too.
+rc, out, err = surge("report", cut, "--json", cj, "-q", "--partial")
+c = reports.load(cj)
+ok(c["run"].get("seconds_cut") == nsec - 1 and c["run"].get("logs_cut") ==
+   [{"log": cut, "kind": "short", "from_s": 1, "seconds": nsec - 1, "exact": True}],
+   "cut inside a second: seconds_cut %d in the JSON" % (nsec - 1), c["run"])
+
+# Logs of a surge that wrote no end line (nor the count) are judged by the
+# elapsed time their header names: whole when they reach it.
+def older(src, name):
+    out = os.path.join(d, name)
+    with open(out, "w") as f:
+        f.writelines(x for x in src if not x.startswith(("#surge-param seconds ", "#surge-end")))
+    return out
+
+
+rc, out, err = surge("report", older(lines, "older.hlog"), "--json", cj, "-q")
+ok(rc == 0 and reports.load(cj)["run"].get("logs_cut") == [] and "cut" not in err,
+   "an older surge's whole log: whole", err)
+rc, out, err = surge("report", older(lines[:at1], "older-edge.hlog"), "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 1 and "older-edge.hlog was cut short at 1.000 s: it ends before the 2 s its run took "
+   "(at least 1 second missing)" in err and c["run"].get("logs_cut", [{}])[0].get("exact") is False,
+   "an older log cut at a boundary: found by its elapsed time, at least 1 second", err)
+
+# A merge written with --partial of a cut log records what it lacks, so
+# reading the merge again is not taken for whole.
+mcut = os.path.join(d, "merged-cut.hlog")
+rc, out, err = surge("report", edge, logs[1], "--partial", "--hlog", mcut, "-q")
+ok(rc == 0 and "\n#surge-param seconds_cut %d\n" % (nsec - 1) in open(mcut).read(),
+   "a --partial merge records the seconds its cut log lacked", err)
+rc, out, err = surge("report", mcut, "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 1 and "merged-cut.hlog merged logs that were cut short" in err and
+   c["run"].get("seconds_cut") == nsec - 1 and c["run"].get("logs_cut", [{}])[0].get("kind") == "merge",
+   "... read again: said, exit 1, in the JSON", err)
+ok(reports.validate(c) is None, "... and the JSON validates", reports.validate(c))
+
+# A live log (elapsed_s 0, no count: the run writes it as it goes) is still
+# being written while it changes; still for a minute, its run left it
+# behind (killed, its machine or disk failed) and it is a cut.
+left = os.path.join(d, "left.hlog")
+with open(left, "w") as f:
+    f.writelines("#surge-param elapsed_s 0\n" if x.startswith("#surge-param elapsed_s ") else x
+                 for x in lines[:at1] if not x.startswith("#surge-param seconds "))
+rc, out, err = surge("report", left, "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 0 and "note: %s is still being written: the report covers its first 1.000 s" % left
+   in err and c["run"].get("seconds_cut") == 0 and c["run"].get("logs_cut", [{}])[0].get("kind") == "live",
+   "a live log just written, at a boundary: a note, exit 0, kind live", err)
+then = time.time() - 120
+os.utime(left, (then, then))
+rc, out, err = surge("report", left, "--json", cj, "-q")
+c = reports.load(cj)
+ok(rc == 1 and "left.hlog was being written as its run went and has not changed for 120 s: its "
+   "run stopped 1.000 s in (of the 2 s it was given) without writing its whole log" in err,
+   "still for 2 minutes: left behind by its run, exit 1", err)
+ok(c["run"].get("logs_cut") == [{"log": left, "kind": "left", "from_s": 1, "seconds": 1,
+                             "exact": False}] and c["run"].get("seconds_cut") == 1,
+   "... in the JSON: kind left, 1 second short of its duration", c["run"])
+rc, out, err = surge("report", left, "--partial", "-q")
+ok(rc == 0 and "without writing its whole log" in err, "... --partial accepts it", err)
 
 # An open-model run and a closed one run later, merged: intended counts only
 # the open run's requests, so achieved must too (not the closed run's tens of
