@@ -70,6 +70,7 @@ static int judge(const struct hlog_log *g, double still, bool has_n, uint64_t n,
 	*c = (struct report_cut){
 		.log = g->name,
 		.from_s = g->seconds_cut ? fmin(g->cut_at, g->end) : g->end,
+		.end_s = g->end,
 		.seconds = g->seconds_cut,
 		.dropped = g->seconds_cut,
 		.dropped_last = g->cut_tail > 0,
@@ -188,11 +189,11 @@ static void say_short(const struct report_cut *c, FILE *note)
 	else if (c->exact)
 		fprintf(note, "surge report: %s was cut short at %.3f s: it ends without its "
 			      "#surge-end line (%s missing), the report covers the seconds before "
-			      "it; --partial accepts that\n", c->log, c->from_s, what);
+			      "it; --partial accepts that\n", c->log, c->end_s, what);
 	else
 		fprintf(note, "surge report: %s was cut short at %.3f s: it ends before the %.9g s "
 			      "its run took (%s missing), the report covers the seconds before it; "
-			      "--partial accepts that\n", c->log, c->from_s, c->took_s, what);
+			      "--partial accepts that\n", c->log, c->end_s, c->took_s, what);
 }
 
 size_t report_cut_say(const struct run_result *r, FILE *note)

@@ -39,6 +39,7 @@ struct report_cut {
 	const char *log; /* its name, as given (the hlog's) */
 	enum report_cut_kind kind;
 	double from_s;    /* where what it lacks begins, seconds after its start */
+	double end_s;     /* where its whole seconds end */
 	uint64_t seconds; /* the seconds it lacks */
 	bool exact;       /* seconds counted against its header's N; else from its times */
 	uint64_t of;      /* N, when exact */
