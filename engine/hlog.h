@@ -4,7 +4,8 @@
  * compressed and base64'd, one line per tag (latency, service, connect,
  * send_lag, each named metric); the interval's counters and the run's
  * parameters ride along in "#surge-..." comment lines, which HdrHistogram's
- * own readers skip as comments.
+ * own readers skip as comments, and a log written whole ends with
+ * "#surge-end" (one without it was cut short, or is still being written).
  */
 #ifndef SURGE_HLOG_H
 #define SURGE_HLOG_H
