@@ -623,7 +623,7 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 	bool to_tcp = o->has_response_fn && o->tcp_fallback && lua_engine_then_tcp(w->lua);
 	uint32_t i = conn_match(w, c, o->match == MATCH_KEY, has_key, key, answerable);
 	if (i == INFLIGHT_NONE) {
-		if (o->transport == TRANSPORT_UDP && retry_late_answer(w))
+		if (o->transport == TRANSPORT_UDP && retry_late_answer(w, c->id, has_key ? key : 0))
 			return; /* a resent request's other answer: counted once already */
 		if (c->fl.first == INFLIGHT_NONE || !was_written(w->fl.e[c->fl.first].end, answerable))
 			/* UDP: a late answer to a request that timed out. */
@@ -655,8 +655,9 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		/* As if the deadline had run first: the request times out, and
 		 * its answer is then a late one. */
 		if (o->transport == TRANSPORT_UDP) {
+			double k = w->fl.e[i].key; /* the entry is gone after expiry */
 			dgram_expire(w, c, i);
-			if (!retry_late_answer(w))
+			if (!retry_late_answer(w, c->id, k))
 				protocol_error(w, "unmatched");
 		} else {
 			conn_close(w, c, ERR_REQUEST_TIMEOUT); /* the stream's place is lost */

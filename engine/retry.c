@@ -21,6 +21,7 @@ void retry_table_free(struct retry_table *t)
 	for (uint32_t i = 0; i < t->cap; i++)
 		free(t->e[i].p);
 	free(t->e);
+	late_free(&t->late);
 	retry_table_init(t);
 }
 
@@ -87,19 +88,36 @@ bool retry_again(struct worker *w, struct conn *c, uint32_t i)
 	return true;
 }
 
+/* How long after a request settles an answer to one of its tries is still
+ * late rather than unmatched: the time any answer is waited for. */
+static uint64_t late_window(const struct worker *w)
+{
+	uint64_t t = w->opt->request_timeout_ns;
+
+	return t ? t : 5 * NS_PER_SEC;
+}
+
 void retry_settled(struct worker *w, uint32_t i, bool answered)
 {
 	struct retry_copy *r = retry_copy_of(&w->retry, i);
 
-	if (r && w->opt->retries)
-		w->retry.late_ok += r->tries + (answered ? 0 : 1);
+	if (!r || !w->opt->retries)
+		return;
+	const struct inflight *f = &w->fl.e[i];
+	uint64_t now = clock_ns();
+	/* Out of memory: its answers will count as unmatched, an error that
+	 * says more than it should, never less. */
+	double key = w->opt->match == MATCH_KEY ? f->key : 0;
+	(void)late_expect(&w->retry.late, f->conn, key, r->tries + (answered ? 0u : 1u),
+			  now + late_window(w), now);
 }
 
-bool retry_late_answer(struct worker *w)
+bool retry_late_answer(struct worker *w, uint32_t conn, double key)
 {
-	if (!w->retry.late_ok)
+	if (w->opt->match != MATCH_KEY)
+		key = 0; /* in order: any answer on conn owed one */
+	if (!late_take(&w->retry.late, conn, key, clock_ns()))
 		return false;
-	w->retry.late_ok--;
 	count(w, "late_answers");
 	return true;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "late.h"
+
 struct conn;
 struct worker;
 
@@ -28,9 +30,9 @@ struct retry_table {
 	struct retry_copy *e; /* by inflight index */
 	uint32_t cap;
 	/* Answers that may still come for requests already settled (answered
-	 * or timed out after being resent): each is counted once as a late
-	 * answer, not as an unmatched protocol error. */
-	uint64_t late_ok;
+	 * or timed out after being resent), by connection and key: each is
+	 * counted once as a late answer, not as an unmatched protocol error. */
+	struct late_table late;
 };
 
 void retry_table_init(struct retry_table *t);
@@ -53,8 +55,10 @@ bool retry_again(struct worker *w, struct conn *c, uint32_t i);
  * tries may still be answered: they become expected late answers. */
 void retry_settled(struct worker *w, uint32_t i, bool answered);
 
-/* A datagram matched no request in flight: true when it is taken as the
- * late answer to a try of a settled request (counted <proto>.late_answers). */
-bool retry_late_answer(struct worker *w);
+/* A datagram on connection conn with key (0 when matched in order) matched
+ * no request in flight: true when it is taken as the late answer to a try
+ * of a request of conn with that key settled within the last request
+ * timeout (counted <proto>.late_answers). */
+bool retry_late_answer(struct worker *w, uint32_t conn, double key);
 
 #endif

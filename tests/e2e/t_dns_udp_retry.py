@@ -18,7 +18,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import ROOT, Serve, Server, done, free_port, ok, surge, write_scenario  # noqa: E402
+from tap import ROOT, Serve, Server, done, free_port, ok, recv_exact, surge, write_scenario  # noqa: E402
 
 QUERIES = os.path.join(ROOT, "scenarios", "data", "queries.txt")
 
@@ -201,8 +201,8 @@ def tcp_server(lsock, stop, mode, seen):
     def serve(s):
         try:
             while True:
-                h = recvn(s, 2)
-                q = h and recvn(s, h[0] << 8 | h[1])
+                h = recv_exact(s, 2)
+                q = h and recv_exact(s, h[0] << 8 | h[1])
                 if not q:
                     return
                 n[0] += 1
@@ -218,15 +218,6 @@ def tcp_server(lsock, stop, mode, seen):
             pass  # surge closed it: what is left is not read
         finally:
             s.close()
-
-    def recvn(s, k):
-        b = b""
-        while len(b) < k:
-            d = s.recv(k - len(b))
-            if not d:
-                return None
-            b += d
-        return b
 
     while not stop.is_set():
         try:

@@ -702,11 +702,13 @@ local function build(kind, opts)
       return nil, "malformed"
     end
     local id = p[pre] * 256 + p[pre + 1]
+    -- An ID not in flight is handed back with the error: the core then
+    -- knows whether an answer was still owed to it (a resent query's).
     local st = states[ctx.conn_id]
-    if not st then return nil, "unmatched" end
+    if not st then return id, "unmatched" end
     local slot = band(id, st.mask)
     local s = st.e[slot]
-    if s.busy == 0 or s.id ~= id then return nil, "unmatched" end
+    if s.busy == 0 or s.id ~= id then return id, "unmatched" end
     local qi, qtype, t0 = s.q, s.qtype, s.t
     local err, rcode, an, tc
     if qi >= 0 then

@@ -75,6 +75,17 @@ def wait_file(path, timeout=20.0):
     return False
 
 
+def recv_exact(s, k):
+    """k bytes from stream socket s, or None when the peer closes first."""
+    b = b""
+    while len(b) < k:
+        d = s.recv(k - len(b))
+        if not d:
+            return None
+        b += d
+    return b
+
+
 def wait_port(host, port, timeout=20.0):
     end = time.time() + timeout
     while time.time() < end:
