@@ -24,9 +24,11 @@ def rtp(seq):
     return b"$\x00" + struct.pack(">H", len(p)) + p
 
 
-def serve(lsock, seqs, seen):
+def serve(lsock, seqs, seen, options=None):
     """One reader: answers OPTIONS..PLAY, sends seqs as interleaved RTP,
-    then answers whatever comes until the reader goes."""
+    then answers whatever comes until the reader goes. options: how OPTIONS
+    is answered: None right, "none" without a CSeq, "future" with one never
+    sent, "stale" first with an earlier one (0), then right."""
     s, _ = lsock.accept()
     f = s.makefile("rb")
     try:
@@ -49,6 +51,13 @@ def serve(lsock, seqs, seen):
                 extra = "Session: 1234;timeout=60\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n"
             elif method == "PLAY":
                 extra = "Session: 1234\r\n"
+            if method == "OPTIONS" and options == "none":
+                s.sendall(b"RTSP/1.0 200 OK\r\n\r\n")
+                continue
+            if method == "OPTIONS" and options == "future":
+                cseq = str(int(cseq) + 5)
+            if method == "OPTIONS" and options == "stale":
+                s.sendall(b"RTSP/1.0 200 OK\r\nCSeq: 0\r\n\r\n")
             s.sendall(("RTSP/1.0 200 OK\r\nCSeq: %s\r\n%sContent-Length: %d\r\n\r\n%s"
                        % (cseq, extra, len(body), body)).encode())
             if method == "PLAY":
@@ -94,5 +103,35 @@ for name, seqs, packets, dups, reord, bad, lost in CASES:
        c.get("rtsp.bytes") == 33 * got[0],
        "%s: every one of the %d packets sent counted once; rtsp.bytes %s = packets x 33"
        % (name, seen["sent"], c.get("rtsp.bytes")), c)
+    th.join(5)
+
+# CSeq (RFC 2326 12.17): an answer without one, or with one never sent, is
+# the step's protocol error at once (before, the step waited its timeout and
+# failed as request_timeout though the server had answered); an earlier
+# request's number is a stale answer, counted, and the right one still
+# completes the step.
+for mode, fails in (("none", "no_cseq"), ("future", "unsent_cseq"), ("stale", None)):
+    port = free_port()
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(4)
+    seen = {"sent": 0}
+    th = threading.Thread(target=serve, args=(lsock, [100, 101], seen, mode), daemon=True)
+    th.start()
+    rc, rep, log = run_json(write_scenario(SCN % port), "--no-progress")
+    lsock.close()
+    c = (rep or {}).get("counters", {})
+    by = (rep or {}).get("totals", {}).get("errors", {}).get("by_class", {})
+    if fails:
+        ok(c.get("rtsp.error.options." + fails) == 1 and by.get("protocol") == 1 and
+           not by.get("request_timeout") and not c.get("rtsp.packets"),
+           "OPTIONS answered %s: rtsp.error.options.%s, one protocol error, no timeout "
+           "(errors %s)" % ({"none": "without a CSeq", "future": "with a CSeq never sent"}[mode],
+                            fails, by), log + "\n" + str(c))
+    else:
+        ok(c.get("rtsp.unmatched") == 1 and sum(by.values()) == 0 and c.get("rtsp.packets") == 2,
+           "OPTIONS answered first with an earlier CSeq: rtsp.unmatched 1, the right answer "
+           "still completes it, 2 packets, no errors (%s)" % by, log + "\n" + str(c))
     th.join(5)
 done()

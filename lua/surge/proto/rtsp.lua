@@ -270,6 +270,13 @@ local function pump(st, want)
       if msg.status then
         on_response(st, msg)
         if want and msg.cseq == want then return msg end
+        -- RFC 2326 12.17: every response carries its request's CSeq. One
+        -- without, or with one never sent, cannot be the awaited answer's
+        -- late twin: the step fails now as the protocol error it is, not
+        -- at its timeout. (An earlier request's number is a stale answer,
+        -- counted rtsp.unmatched, and waiting goes on.)
+        if want and not msg.cseq then return nil, "no_cseq" end
+        if want and msg.cseq > v.cseq then return nil, "unsent_cseq" end
       else
         local ok, serr = on_server_request(st, msg)
         if not ok then return nil, serr end
