@@ -55,6 +55,13 @@ def sockstat():
     return 0, 0
 
 
+def cpu_idle():
+    """(all jiffies, idle + iowait jiffies) of the machine so far."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v), v[3] + v[4]
+
+
 def slab_kib():
     with open("/proc/meminfo") as f:
         for line in f:
@@ -160,10 +167,18 @@ return {
     # sockstat every 0.2 s, so the moment all are open is known to 0.2 s;
     # the memory (smaps of ~110 processes, not free) at most every 2 s.
     mem_at = 0
+    # Every 5 s while they open: held against the schedule, and how idle the
+    # CPUs were, so a run behind the schedule shows whether the machine had
+    # room (surge's pacing) or none (the kernel's work on 2 CPUs).
+    trace, trace_at, cpu_at = [], t0, cpu_idle()
     while p.poll() is None and time.time() - t0 < dur + 5:
         time.sleep(0.2)
         inuse, mem = sockstat()
         held = (inuse - inuse0) // 2  # a client and a server socket each
+        if t_all is None and time.time() - trace_at >= 5:
+            trace_at, c = time.time(), cpu_idle()
+            trace.append((trace_at - t0, held, (c[1] - cpu_at[1]) / max(c[0] - cpu_at[0], 1)))
+            cpu_at = c
         if pss0 is None and time.time() - t0 >= 1:
             # the slots are allocated at the start: what is the rest?
             pss0, held0 = tree_pss_kib(p.pid), held
@@ -208,6 +223,10 @@ return {
               "0.2 s): ratio schedule/actual %.2f" % (t_all, n / RATE, n / RATE / t_all))
     else:
         print("  NOT all open (peak %d of %d)" % (peak, n))
+    # (from the bench's launch, a fraction of a second before the run's start)
+    print("  opening, every 5 s: " + "; ".join(
+        "%.0f s %d of %d, %.0f%% idle" % (t, h, min(n, int(t * RATE)), 100 * idle)
+        for t, h, idle in trace))
     print("  stop: surge exited %.1f s after the end (exit %d); workers lost %s; killed: %s"
           % (t_exit - t_end, p.returncode, j.get("run", {}).get("workers_lost"),
              "yes" if "killed" in err else "no"))
