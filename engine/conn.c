@@ -621,7 +621,9 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 			return;
 	}
 	bool to_tcp = o->has_response_fn && o->tcp_fallback && lua_engine_then_tcp(w->lua);
-	uint32_t i = conn_match(w, c, o->match == MATCH_KEY, has_key, key, answerable);
+	bool late = o->has_response_fn && lua_engine_late(w->lua);
+	uint32_t i = late ? INFLIGHT_NONE : conn_match(w, c, o->match == MATCH_KEY, has_key, key,
+							answerable);
 	if (i == INFLIGHT_NONE) {
 		if (o->transport == TRANSPORT_UDP && retry_late_answer(w, c->id, has_key ? key : 0))
 			return; /* a resent request's other answer: counted once already */

@@ -41,6 +41,7 @@ struct lua_engine {
 	char response_at[256]; /* ... and of its response() */
 	bool by_key; /* match = "key": both callbacks must give a number key */
 	bool then_tcp; /* the last response returned "tcp" third */
+	bool late;     /* the last response returned "late" third */
 	uint64_t *calls; /* shared with the coordinator (lua_engine_count_calls), or NULL */
 };
 
@@ -772,6 +773,7 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 		snprintf(why, whylen, "%s", lua_tostring(L, -2));
 	*ends = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "close") == 0;
 	le->then_tcp = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "tcp") == 0;
+	le->late = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "late") == 0;
 	lua_settop(L, TRACEBACK_IDX);
 	return 0;
 }
@@ -779,6 +781,11 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 bool lua_engine_then_tcp(const struct lua_engine *le)
 {
 	return le->then_tcp;
+}
+
+bool lua_engine_late(const struct lua_engine *le)
+{
+	return le->late;
 }
 
 int lua_engine_expired(struct lua_engine *le, uint32_t conn_id, double key)

@@ -52,6 +52,10 @@ int lua_engine_response(struct lua_engine *le, uint32_t conn_id, const uint8_t *
 /* Whether the last lua_engine_response returned "tcp" third: the answer was
  * truncated and its request is to be asked again over TCP (fallback.h). */
 bool lua_engine_then_tcp(const struct lua_engine *le);
+/* Whether the last lua_engine_response returned "late" third: the answer
+ * carries the key of a request in flight but is not its answer (an earlier
+ * request's that had the same key, RFC 5452 9.1); that request waits on. */
+bool lua_engine_late(const struct lua_engine *le);
 /* UDP: the request carrying key timed out and is forgotten; the protocol's
  * optional expired(ctx, key) frees what it kept for it. 0, or -EINVAL when
  * it raised (lua_engine_last_error). */

@@ -719,8 +719,9 @@ local function build(kind, opts)
     if err == "question mismatch" and resends then
       -- RFC 5452 9.1: an answer is the one whose ID *and* question match.
       -- With resends, a late answer to an earlier query that used this ID
-      -- can come: it is not this query's answer, which still waits.
-      return nil, "unmatched"
+      -- can come: it is not this query's answer, which still waits; the
+      -- core counts it late if one was owed to the ID, else unmatched.
+      return id, "unmatched", "late"
     end
     if err then
       release(st, slot)
