@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "quota.h"
 #include "report_held.h"
 #include "report_shards.h"
 #include "threshold.h"
@@ -422,28 +423,35 @@ const char *report_ended_by_key(const struct options *o, const struct run_result
 
 const char *report_ended_by(const struct options *o, const struct run_result *r)
 {
-	static char line[160];
+	static char line[224];
 	const char *key = report_ended_by_key(o, r);
 
-	uint64_t sent = r->total.counter[ST_SENT];
+	/* A shard's count is its share: every shards-th request of the run's. */
+	bool sharded = o->shards > 1;
+	uint64_t n = sharded ? quota_share(o->requests, o->shard, o->shards) : o->requests;
+	int64_t unbuilt = stats_counter_by_name(&r->total, "requests.unbuilt");
+	char share[80] = "";
 
-	if (strcmp(key, "requests") == 0 && !o->rate_segs && sent < o->requests)
+	if (sharded)
+		snprintf(share, sizeof(share), " (shard %u/%u's share of %llu)", o->shard + 1,
+			 o->shards, (unsigned long long)o->requests);
+	if (strcmp(key, "requests") == 0 && !o->rate_segs && unbuilt > 0)
 		/* The closed model counts a request its callback failed to make. */
 		snprintf(line, sizeof(line),
-			 "by the count: all %llu requests made, %llu sent and %llu not (the "
+			 "by the count: all %llu requests made%s, %lld of them not sent (the "
 			 "request callback failed)",
-			 (unsigned long long)o->requests, (unsigned long long)sent,
-			 (unsigned long long)(o->requests - sent));
+			 (unsigned long long)n, share, (long long)unbuilt);
 	else if (strcmp(key, "requests") == 0)
-		snprintf(line, sizeof(line), "by the count: all %llu requests %s",
-			 (unsigned long long)o->requests,
+		snprintf(line, sizeof(line), "by the count: all %llu requests%s %s",
+			 (unsigned long long)n, share,
 			 o->rate_segs ? "of the schedule taken (sent or dropped)" : "sent");
 	else if (strcmp(key, "duration") == 0)
-		snprintf(line, sizeof(line), "by the duration (%.9g s) before the count of %llu requests",
-			 (double)o->duration_ns / 1e9, (unsigned long long)o->requests);
+		snprintf(line, sizeof(line),
+			 "by the duration (%.9g s) before the count of %llu requests%s",
+			 (double)o->duration_ns / 1e9, (unsigned long long)n, share);
 	else
-		snprintf(line, sizeof(line), "%s, before the count of %llu requests",
+		snprintf(line, sizeof(line), "%s, before the count of %llu requests%s",
 			 strcmp(key, "threshold") == 0 ? "by a threshold" : "interrupted",
-			 (unsigned long long)o->requests);
+			 (unsigned long long)n, share);
 	return line;
 }

@@ -130,7 +130,21 @@ ok(j.get("run", {}).get("ended_by") == "requests" and req.get("sent") == 0
 rc, out, err = surge("run", scn, "-n", "5", "-w", "1", "--no-progress", timeout=60)
 seen = srv.stop()
 ok(seen.get("bytes_in") == 0, "nothing reached the server (%s)" % seen)
-ok("all 5 requests made, 0 sent and 5 not (the request callback failed)" in out,
-   "the text report says the count ended it with none sent", out)
+ok("all 5 requests made, 5 of them not sent (the request callback failed)" in out
+   and "requests.unbuilt 5" in out,
+   "the text report says the count ended it with none sent, requests.unbuilt 5", out)
+
+# A shard's count is its share of the run's (every 2nd request): the line
+# says so and does not call the other shard's half unsent.
+srv = Serve("echo")
+rc, j, err = run(srv.port, "-n", "1001", "-w", "1", "--shard", "1/2")
+rc2, out, err2 = surge("run", write_scenario(ECHO % (srv.port, SIZE)), "-n", "1001", "-w", "1",
+                       "--shard", "2/2", "--no-progress")
+req = j.get("totals", {}).get("requests", {})
+ok(req.get("sent") == 501 and j.get("run", {}).get("ended_by") == "requests",
+   "shard 1/2 of -n 1001 sent its share, 501 (%s)" % req, err)
+ok("by the count: all 500 requests (shard 2/2's share of 1001) sent" in out
+   and "unbuilt" not in out, "shard 2/2's ended line names its share of 500", out)
+srv.stop()
 
 done()
