@@ -79,9 +79,11 @@ static int judge(const struct hlog_log *g, double still, bool has_n, uint64_t n,
 	if (has_elapsed && elapsed == 0) {
 		/* Written as its run went: never an end line. */
 		if (still >= REPORT_CUT_STILL_S) {
+			/* How long its run would have gone on is unknown (the
+			 * duration is an upper bound, a year with -n alone):
+			 * only the seconds lost inside it are counted. */
 			c->kind = REPORT_CUT_LEFT;
 			c->took_s = planned;
-			c->seconds = lacks_until(g, planned);
 			return 1;
 		}
 		if (g->seconds_cut > 1 || (g->seconds_cut && !g->cut_last)) {
@@ -217,11 +219,11 @@ size_t report_cut_say(const struct run_result *r, FILE *note)
 			break;
 		case REPORT_CUT_LEFT:
 			fprintf(note, "surge report: %s was being written as its run went and has not "
-				      "changed for %.0f s: its run stopped %.3f s in (of the %.9g s it was "
-				      "given) without writing its whole log (surge was killed, or its "
-				      "machine or disk failed; Ctrl-C and SIGTERM still write it), the "
-				      "report covers the seconds before; --partial accepts that\n",
-				c->log, c->still_s, c->from_s, c->took_s);
+				      "changed for %.0f s: its run stopped %.3f s in without writing its "
+				      "whole log (surge was killed, or its machine or disk failed; Ctrl-C "
+				      "and SIGTERM still write it); what it measured after that is "
+				      "unknown, the report covers the seconds before; --partial accepts "
+				      "that\n", c->log, c->still_s, c->from_s);
 			break;
 		case REPORT_CUT_MERGE:
 			fprintf(note, "surge report: %s merged logs that were cut short (surge report "
