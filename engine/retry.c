@@ -101,8 +101,8 @@ void retry_settled(struct worker *w, uint32_t i, bool answered)
 {
 	struct retry_copy *r = retry_copy_of(&w->retry, i);
 
-	if (!r || !w->opt->retries)
-		return;
+	if (!r || !w->opt->retries || (answered && r->tries == 0))
+		return; /* nothing owed: no clock read per answer */
 	const struct inflight *f = &w->fl.e[i];
 	uint64_t now = clock_ns();
 	/* Out of memory: its answers will count as unmatched, an error that

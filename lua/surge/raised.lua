@@ -26,7 +26,7 @@ local function show(v)
     local x = v[k]
     x = type(x) == "table" and "{...}" or show(x)
     parts[#parts + 1] = type(k) == "string" and k:match("^[%a_][%w_]*$") and (k .. " = " .. x)
-      or ("[" .. show(k) .. "] = " .. x)
+      or ("[" .. (type(k) == "table" and "{...}" or show(k)) .. "] = " .. x)
   end
   return #parts == 0 and "{}" or ("{ " .. table.concat(parts, ", ") .. " }")
 end
@@ -47,7 +47,7 @@ function M.what(e)
     said = "a table that prints as " .. show(e)
   elseif type(e) == "table" then
     said = "the table " .. show(e)
-  elseif type(e) == "boolean" then
+  elseif type(e) == "boolean" or type(e) == "number" then
     said = "the value " .. tostring(e)
   else
     said = "a " .. type(e)

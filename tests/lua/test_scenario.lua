@@ -88,6 +88,8 @@ for _, c in ipairs {
     "raised a table that prints as E9 instead of an error message" },
   { 'error({ f = print })', "raised the table { f = <function> } instead of an error message" },
   { 'error(print)', "raised a function instead of an error message" },
+  -- a table that is its own key is said once, not followed for ever
+  { 'local s = {}; s[s] = 1; error(s)', "raised the table { [{...}] = 1 } instead of an error message" },
 } do
   p = write('local x = 1\n' .. c[1] .. '\nreturn {}\n')
   o, err = scenario.load(p)
