@@ -258,8 +258,8 @@ static void ctx_stamp(struct worker *w, struct conn *c)
 {
 	struct surge_ctx *ctx = conn_ctx(w, c);
 
-	ctx->seq = c->seq;
-	ctx->now_ns = clock_ns();
+	ctx->seq = (double)c->seq;
+	ctx->now_ns = (double)clock_ns();
 }
 
 /* Tells a message protocol's Lua of a connection's open or close (its
@@ -606,8 +606,8 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		 * numbered c->seq - c->inflight. By key the request is known
 		 * only from what the callback returns: ctx stays the newest's. */
 		if (o->match == MATCH_FIFO && c->fl.first != INFLIGHT_NONE) {
-			ctx->seq = c->seq - c->inflight;
-			ctx->now_ns = w->fl.e[c->fl.first].sent;
+			ctx->seq = (double)(c->seq - c->inflight);
+			ctx->now_ns = (double)w->fl.e[c->fl.first].sent;
 		}
 		w->in_lua = true;
 		bool lua_ends = false;

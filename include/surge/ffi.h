@@ -21,8 +21,11 @@ struct worker;
 struct surge_ctx {
 	uint32_t conn_id;
 	uint32_t worker;
-	uint64_t seq;    /* requests this connection issued before this one */
-	uint64_t now_ns; /* CLOCK_MONOTONIC at the request (or open, close); not per answer.
+	/* Doubles, not uint64_t: Lua reads them as plain numbers, so ctx.seq
+	 * keys a table (a uint64_t cdata is a key by identity, never found
+	 * again) and compares with surge.now_ns(). Exact to 2^53. */
+	double seq;      /* requests this connection issued before this one */
+	double now_ns;   /* CLOCK_MONOTONIC at the request (or open, close); not per answer.
 			    A fifo response sees its request's seq and send time;
 			    a keyed one the newest request's (README). */
 	void *user;

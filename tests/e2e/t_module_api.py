@@ -138,17 +138,20 @@ return { target = "tcp://127.0.0.1:%d", connections = 1, duration = "300ms",
     pipe = write_scenario("""
 local surge, ffi = require "surge", require "ffi"
 local badseq, badnow, seen = surge.counter("t.badseq"), surge.counter("t.badnow"), surge.counter("t.seen")
+local nokey = surge.counter("t.nokey")
 return { target = "tcp://127.0.0.1:%d", connections = 2, duration = "500ms",
   protocol = { framing = { kind = "fixed", size = 8 }, pipeline = 8,
-    connect = function(ctx) ctx.state.at = {} end,
+    connect = function(ctx) ctx.state.at, ctx.state.by = {}, {} end,
     request = function(ctx, buf, cap)
       ctx.state.at[tonumber(ctx.seq)] = ctx.now_ns
+      ctx.state.by[ctx.seq] = true -- plain numbers: a key found again
       return ("%%08d"):format(tonumber(ctx.seq))
     end,
     response = function(ctx, p, len)
       local seq, at = tonumber(ffi.string(p, 8)), ctx.state.at
       seen:add()
       if tonumber(ctx.seq) ~= seq then badseq:add() end
+      if not ctx.state.by[ctx.seq] or type(ctx.seq) ~= "number" then nokey:add() end
       if not (ctx.now_ns >= at[seq] and (at[seq + 1] == nil or ctx.now_ns <= at[seq + 1])) then
         badnow:add()
       end
@@ -158,6 +161,8 @@ return { target = "tcp://127.0.0.1:%d", connections = 2, duration = "500ms",
     cnt = r["counters"] if r else {}
     ok(rc == 0 and cnt.get("t.seen", 0) > 100 and "t.badseq" not in cnt and "t.badnow" not in cnt,
        "pipelined fifo: a response's ctx.seq and ctx.now_ns are its own request's (%s)" % cnt, log)
+    ok(rc == 0 and cnt.get("t.seen", 0) > 100 and "t.nokey" not in cnt,
+       "ctx.seq is a Lua number: what request() keyed by it, response() finds (%s)" % cnt, log)
 
     fixed = write_scenario("""
 return { target = "tcp://127.0.0.1:%d", connections = 1, duration = "300ms",
