@@ -824,6 +824,16 @@ long lua_engine_frame(struct lua_engine *le, const uint8_t *p, size_t n)
 	}
 	double d = lua_tonumber(L, -1);
 	lua_settop(L, TRACEBACK_IDX);
+	if (d >= 0 && d <= 1e9 && d != floor(d)) {
+		/* Cut to a whole length, an answer would be split in two and
+		 * its first part complete a request. */
+		char msg[160];
+		snprintf(msg, sizeof(msg), "protocol framing.fn returned %.9g; expected a whole "
+			 "number of bytes (the message's length), 0 when more are needed, or -1 "
+			 "for garbage", d);
+		set_error(le, msg);
+		return FRAME_SCRIPT_ERROR;
+	}
 	/* A length past anything a buffer holds is garbage, not a long wait. */
 	return d != d || d < 0 || d > 1e9 ? -1 : (long)d;
 }

@@ -144,6 +144,9 @@ FRAMING = """return {
 srv = Serve("echo")
 for ret, said in (('"3"', "framing.fn returned string; expected the message's length"),
                   ("nil", "framing.fn returned nil"),
+                  # cut to 2, each 3-byte answer was split and its first part
+                  # completed a request
+                  ("2.5", "framing.fn returned 2.5; expected a whole number of bytes"),
                   ("({})[1].x", "attempt to index a nil value")):
     rc, out, err = surge("run", write_scenario(FRAMING % (srv.port, ret)), "--no-progress")
     r = parse_report(out)
