@@ -598,7 +598,12 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		samples_status(w->samples, (int32_t)http->status); /* a callback may override it */
 	}
 
-	if (o->has_response_fn) {
+	/* In order, an answer with no written request before it answers
+	 * nothing: the callback is not asked, or the module would count what
+	 * it says of an answer to no request (unsolicited, below). */
+	bool unasked = o->match == MATCH_FIFO &&
+		       (c->fl.first == INFLIGHT_NONE || !was_written(w->fl.e[c->fl.first].end, answerable));
+	if (o->has_response_fn && !unasked) {
 		struct surge_ctx *ctx = conn_ctx(w, c);
 		/* fifo: the answer is the oldest request's, and its callback
 		 * sees that request's number and send time, not the newest's

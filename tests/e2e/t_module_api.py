@@ -209,4 +209,51 @@ for kind in ("lua", "delimiter"):
        "%s framing, the same answers dripped in 100-byte reads: protocol.oversized too" % kind,
        (errs, cnt, log))
 lsock.close()
+
+
+# A server that answers every request twice in one segment: in order, the
+# second answer has no written request before it. The response callback is
+# not asked about it (a module counted it as an answer: memcached's
+# CLIENT_ERROR + ERROR to one bad set), and it is protocol.unsolicited.
+def twice(ls):
+    ls.listen(8)
+    while True:
+        try:
+            s, _ = ls.accept()
+        except OSError:
+            return
+
+        def one(s):
+            try:
+                while True:
+                    q = s.recv(4)
+                    if len(q) < 4:
+                        break
+                    while len(q) < 4:
+                        q += s.recv(4 - len(q))
+                    s.sendall(q + q)
+            except OSError:
+                pass
+            s.close()
+        threading.Thread(target=one, args=(s,), daemon=True).start()
+
+
+lsock = socket.socket()
+lsock.bind(("127.0.0.1", 0))
+threading.Thread(target=twice, args=(lsock,), daemon=True).start()
+rc, r, log = run_json(write_scenario("""
+local surge = require "surge"
+local calls = surge.counter("t.calls")
+return { target = "tcp://127.0.0.1:%d", connections = 2, workers = 1, duration = "500ms",
+  protocol = { framing = { kind = "fixed", size = 4 }, request = "abcd",
+    response = function(ctx, p, len) calls:add() end } }
+""" % lsock.getsockname()[1]))
+lsock.close()
+cnt = r["counters"] if r else {}
+done_n = r["totals"]["requests"]["completed"] if r else 0
+ok(done_n > 100 and cnt.get("t.calls") == done_n and
+   done_n - 2 <= cnt.get("protocol.unsolicited", 0) <= done_n,
+   "every answer twice in one segment: the callback asked %s times for %d completed; "
+   "protocol.unsolicited %s" % (cnt.get("t.calls"), done_n, cnt.get("protocol.unsolicited")),
+   log)
 done()
