@@ -405,6 +405,13 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 	} else if (o->shape == SHAPE_SESSION) {
 		fprintf(f, "connections opened but every session failed");
 		errors_hint(f, o, s);
+	} else if (s->error[ERR_PROTOCOL] > 0 && s->counter[ST_SENT] > 0 &&
+		   s->error[ERR_PROTOCOL] == stats_errors_total(s)) {
+		/* Answered, but never rightly: not a silent server. */
+		fprintf(f, "the server answered, but no answer was a valid one (%lld protocol "
+			   "error%s)", (long long)s->error[ERR_PROTOCOL],
+			s->error[ERR_PROTOCOL] == 1 ? "" : "s");
+		errors_hint(f, o, s);
 	} else {
 		fprintf(f, "connections opened but no response completed");
 		errors_hint(f, o, s);
