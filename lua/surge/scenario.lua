@@ -632,11 +632,14 @@ local function line_of(source, key)
   return best and best.line
 end
 
+-- The file's bytes, or nil and why not (the system's words: "No such file
+-- or directory", "Permission denied", "Is a directory").
 local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s, rerr = f:read("*a")
   f:close()
+  if not s then return nil, path .. ": " .. tostring(rerr) end
   return s
 end
 
@@ -898,9 +901,12 @@ function M.load(path, overrides)
     opts, ok = url_scenario(path, headers)
     if not opts then return nil, ok end
   else
-    source = read_file(path)
+    local rerr
+    source, rerr = read_file(path)
     if not source then
-      return nil, fmt("cannot read scenario '%s' (does the file exist?)", path)
+      -- io.open's message is "PATH: reason"; the reason is what matters
+      local why = tostring(rerr):match(": ([^:]+)$") or tostring(rerr)
+      return nil, fmt("cannot read scenario '%s': %s", path, why)
     end
     local chunk, err = loadstring(source, "@" .. path)
     if not chunk then return nil, err end

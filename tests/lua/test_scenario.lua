@@ -76,7 +76,11 @@ p = write('return 42\n')
 o, err = scenario.load(p)
 t.ok(err and err:find("must return a table of options", 1, true) ~= nil, "a scenario must return a table")
 o, err = scenario.load(dir .. "/does-not-exist.lua")
-t.ok(err and err:find("cannot read scenario", 1, true) ~= nil, "missing file explained")
+t.ok(err and err:find("cannot read scenario", 1, true) ~= nil and
+  err:find("No such file or directory", 1, true) ~= nil, "missing file explained, with the system's reason")
+o, err = scenario.load(dir)
+t.ok(o == nil and err and err:find("Is a directory", 1, true) ~= nil,
+  "a directory is not a scenario, and the message says so: " .. tostring(err))
 
 -- error() with a value that is not a string: the file, the line and the value
 for _, c in ipairs {
