@@ -15,7 +15,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import done, free_port, ok, recv_exact, surge, write_scenario  # noqa: E402
+from tap import done, free_port, ok, recv_exact, surge, udp_tcp_pair, write_scenario  # noqa: E402
 
 SCENARIO = """local dns = require "surge.proto.dns"
 return {
@@ -90,13 +90,7 @@ def tcp_twice(lsock, stop, seen):
 
 
 # 1. Every UDP answer truncated; the TCP server answers each query twice.
-port = free_port(udp=True)
-usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-usock.bind(("127.0.0.1", port))
-lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-lsock.bind(("127.0.0.1", port))
-lsock.listen(8)
+port, usock, lsock = udp_tcp_pair(8)
 stop, seen = threading.Event(), {"queries": 0}
 ths = [threading.Thread(target=udp_loop, args=(usock, stop, lambda q: [answer(q, tc=True)]),
                         daemon=True),

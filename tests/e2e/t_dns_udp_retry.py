@@ -18,7 +18,8 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import ROOT, Serve, Server, done, free_port, ok, recv_exact, surge, write_scenario  # noqa: E402
+from tap import (ROOT, Serve, Server, done, free_port, ok, recv_exact, surge, udp_tcp_pair,  # noqa: E402
+                 write_scenario)
 
 QUERIES = os.path.join(ROOT, "scenarios", "data", "queries.txt")
 
@@ -230,13 +231,7 @@ def tcp_server(lsock, stop, mode, seen):
 
 
 for mode in ("long", "zero"):
-    port = free_port(udp=True)
-    usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    usock.bind(("127.0.0.1", port))
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
-    lsock.listen(16)
+    port, usock, lsock = udp_tcp_pair(16)
     stop, seen = threading.Event(), {"accepted": 0}
     ths = [threading.Thread(target=truncating_server, args=(usock, stop), daemon=True),
            threading.Thread(target=tcp_server, args=(lsock, stop, mode, seen), daemon=True)]

@@ -76,6 +76,22 @@ return { target = "rtsp://127.0.0.1:%d/live", protocol = rtsp.reader { watch = "
   connections = 1, workers = 1, duration = "1s", timeout = "3s" }
 """
 
+def read_from(seqs, options=None):
+    """One reader's run against serve(): (rc, report, log, what the server
+    sent, its thread)."""
+    port = free_port()
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(4)
+    seen = {"sent": 0}
+    th = threading.Thread(target=serve, args=(lsock, seqs, seen, options), daemon=True)
+    th.start()
+    rc, rep, log = run_json(write_scenario(SCN % port), "--no-progress")
+    lsock.close()
+    return rc, rep, log, seen, th
+
+
 CASES = [
     # name, sequence numbers sent, packets, duplicates, reordered, malformed, lost
     ("101 repeated behind 102", [100, 101, 102, 101, 101, 101, 103], 4, 3, 0, 0, 0),
@@ -83,16 +99,7 @@ CASES = [
     ("a restart at 30000", [100, 101, 102, 30000, 30001, 30002, 30003], 6, 0, 0, 1, 0),
 ]
 for name, seqs, packets, dups, reord, bad, lost in CASES:
-    port = free_port()
-    lsock = socket.socket()
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
-    lsock.listen(4)
-    seen = {"sent": 0}
-    th = threading.Thread(target=serve, args=(lsock, seqs, seen), daemon=True)
-    th.start()
-    rc, rep, log = run_json(write_scenario(SCN % port), "--no-progress")
-    lsock.close()
+    rc, rep, log, seen, th = read_from(seqs)
     c = (rep or {}).get("counters", {})
     got = (c.get("rtsp.packets", 0), c.get("rtsp.duplicates", 0), c.get("rtsp.reordered", 0),
            c.get("rtsp.malformed_rtp", 0), c.get("rtsp.lost", 0))
@@ -111,16 +118,7 @@ for name, seqs, packets, dups, reord, bad, lost in CASES:
 # request's number is a stale answer, counted, and the right one still
 # completes the step.
 for mode, fails in (("none", "no_cseq"), ("future", "unsent_cseq"), ("stale", None)):
-    port = free_port()
-    lsock = socket.socket()
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", port))
-    lsock.listen(4)
-    seen = {"sent": 0}
-    th = threading.Thread(target=serve, args=(lsock, [100, 101], seen, mode), daemon=True)
-    th.start()
-    rc, rep, log = run_json(write_scenario(SCN % port), "--no-progress")
-    lsock.close()
+    rc, rep, log, seen, th = read_from([100, 101], mode)
     c = (rep or {}).get("counters", {})
     by = (rep or {}).get("totals", {}).get("errors", {}).get("by_class", {})
     if fails:

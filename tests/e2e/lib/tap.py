@@ -75,6 +75,19 @@ def wait_file(path, timeout=20.0):
     return False
 
 
+def udp_tcp_pair(backlog=16):
+    """(port, UDP socket, listening TCP socket) bound to one free port on
+    127.0.0.1: a DNS server's two transports."""
+    port = free_port(udp=True)
+    usock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    usock.bind(("127.0.0.1", port))
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(backlog)
+    return port, usock, lsock
+
+
 def recv_exact(s, k):
     """k bytes from stream socket s, or None when the peer closes first."""
     b = b""
