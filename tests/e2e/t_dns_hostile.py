@@ -7,15 +7,13 @@ as it is on a UDP socket or a plain TCP connection (before, only the
 counter dns.tc_tcp.unmatched said so, and the errors did not add up); with
 retries, an answer whose ID surge never sent is unmatched, not a late
 answer to a resent query."""
-import json
 import os
 import socket
 import sys
-import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import done, free_port, ok, recv_exact, surge, udp_tcp_pair, write_scenario  # noqa: E402
+from tap import done, free_port, ok, recv_exact, run_json, udp_tcp_pair, write_scenario  # noqa: E402
 
 SCENARIO = """local dns = require "surge.proto.dns"
 return {
@@ -37,18 +35,12 @@ def answer(q, tc=False):
 
 
 def run(port, rate, opts, timeout="500ms"):
-    path = os.path.join(tempfile.mkdtemp(prefix="surge-dns-hostile-"), "r.json")
-    rc, out, err = surge("run", write_scenario(SCENARIO % dict(port=port, rate=rate, opts=opts,
-                                                              timeout=timeout)),
-                         "--no-progress", "--json", path, timeout=60)
-    try:
-        with open(path) as f:
-            rep = json.load(f)
-    except (OSError, ValueError):
-        rep = {}
+    rc, rep, log = run_json(write_scenario(SCENARIO % dict(port=port, rate=rate, opts=opts,
+                                                          timeout=timeout)), "--no-progress")
+    rep = rep or {}
     t = rep.get("totals", {})
     return (t.get("requests", {}), t.get("errors", {}).get("by_class", {}),
-            rep.get("counters", {}), out + err)
+            rep.get("counters", {}), log)
 
 
 def udp_loop(sock, stop, reply):
