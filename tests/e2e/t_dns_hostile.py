@@ -13,7 +13,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import done, free_port, ok, recv_exact, run_json, udp_tcp_pair, write_scenario  # noqa: E402
+from tap import done, free_port, ok, recv_exact, run_json, udp_serve, udp_tcp_pair, write_scenario  # noqa: E402
 
 SCENARIO = """local dns = require "surge.proto.dns"
 return {
@@ -41,17 +41,6 @@ def run(port, rate, opts, timeout="500ms"):
     t = rep.get("totals", {})
     return (t.get("requests", {}), t.get("errors", {}).get("by_class", {}),
             rep.get("counters", {}), log)
-
-
-def udp_loop(sock, stop, reply):
-    sock.settimeout(0.05)
-    while not stop.is_set():
-        try:
-            q, peer = sock.recvfrom(4096)
-        except socket.timeout:
-            continue
-        for r in reply(q):
-            sock.sendto(r, peer)
 
 
 def tcp_twice(lsock, stop, seen):
@@ -84,7 +73,7 @@ def tcp_twice(lsock, stop, seen):
 # 1. Every UDP answer truncated; the TCP server answers each query twice.
 port, usock, lsock = udp_tcp_pair(8)
 stop, seen = threading.Event(), {"queries": 0}
-ths = [threading.Thread(target=udp_loop, args=(usock, stop, lambda q: [answer(q, tc=True)]),
+ths = [threading.Thread(target=udp_serve, args=(usock, stop, lambda q: [answer(q, tc=True)]),
                         daemon=True),
        threading.Thread(target=tcp_twice, args=(lsock, stop, seen), daemon=True)]
 for th in ths:
@@ -126,7 +115,7 @@ def second_try(q):
 
 
 stop = threading.Event()
-th = threading.Thread(target=udp_loop, args=(usock, stop, second_try), daemon=True)
+th = threading.Thread(target=udp_serve, args=(usock, stop, second_try), daemon=True)
 th.start()
 req, errs, c, log = run(port, 20, 'retries = 1, retry_after = "200ms"', timeout="1s")
 stop.set()

@@ -18,8 +18,8 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import (ROOT, Serve, Server, done, free_port, ok, recv_exact, surge, udp_tcp_pair,  # noqa: E402
-                 write_scenario)
+from tap import (ROOT, Serve, Server, done, free_port, ok, recv_exact, surge, udp_serve,  # noqa: E402
+                 udp_tcp_pair, write_scenario)
 
 QUERIES = os.path.join(ROOT, "scenarios", "data", "queries.txt")
 
@@ -143,16 +143,9 @@ ok(c.get("dns.rcode.NXDOMAIN") == seen.get("nxdomain"),
 # 3. A server that truncates every answer but refuses TCP: each query fails
 # as connect refused, counted apart under dns.tc_tcp.connect_refused.
 def truncating_server(sock, stop):
-    sock.settimeout(0.1)
-    while not stop.is_set():
-        try:
-            q, peer = sock.recvfrom(2048)
-        except socket.timeout:
-            continue
-        if len(q) >= 12:
-            # QR, TC and RD; the question echoed, no records (RFC 1035 4.1.1).
-            sock.sendto(q[:2] + bytes([0x83, 0x00]) + q[4:6] + b"\0\0\0\0\0\0" +
-                        q[12:len(q) - 11], peer)
+    # QR, TC and RD; the question echoed, no records (RFC 1035 4.1.1).
+    udp_serve(sock, stop, lambda q: [q[:2] + bytes([0x83, 0x00]) + q[4:6] + b"\0\0\0\0\0\0" +
+                                     q[12:len(q) - 11]] if len(q) >= 12 else [])
 
 
 # The UDP port's TCP twin is held bound and not listening, so a connect to

@@ -88,6 +88,19 @@ def udp_tcp_pair(backlog=16):
     return port, usock, lsock
 
 
+def udp_serve(sock, stop, reply):
+    """Answers each datagram on sock with the datagrams reply(query) lists,
+    until stop (a threading.Event) is set."""
+    sock.settimeout(0.05)
+    while not stop.is_set():
+        try:
+            q, peer = sock.recvfrom(4096)
+        except socket.timeout:
+            continue
+        for r in reply(q):
+            sock.sendto(r, peer)
+
+
 def recv_exact(s, k):
     """k bytes from stream socket s, or None when the peer closes first."""
     b = b""
