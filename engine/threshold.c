@@ -122,6 +122,10 @@ static int parse_value(struct threshold *t, const char *v)
 	uint64_t u;
 	switch (t->unit) {
 	case TU_NS:
+		/* "p99<200" is 200 s to units_duration, and 200 ms to a k6
+		 * user: a threshold that always passes. The unit is asked for. */
+		if (!strpbrk(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+			return -EDOM;
 		if (units_duration(v, &u) < 0)
 			return -EINVAL;
 		t->limit = (double)u;
@@ -164,8 +168,15 @@ int threshold_parse(const char *metric, const char *condition, const char *where
 		return threshold_parse(trim(buf), cond, where, out, err, errlen);
 	}
 	if (strlen(m) >= sizeof(out->metric) || parse_metric(out, m) < 0) {
-		snprintf(err, errlen, "%s: threshold on '%s': unknown metric (known: %s)", where, m,
-			 metrics_help);
+		/* A counter's name alone ("http.status.5xx") is the likeliest
+		 * miss: counters are named with their prefix. */
+		if (strchr(m, '.') && strncmp(m, "counter.", 8) && strncmp(m, "errors.", 7))
+			snprintf(err, errlen, "%s: threshold on '%s': unknown metric (a counter is "
+					      "'counter.%.80s'; a latency metric 'NAME.p99'; known: %s)",
+				 where, m, m, metrics_help);
+		else
+			snprintf(err, errlen, "%s: threshold on '%s': unknown metric (known: %s)",
+				 where, m, metrics_help);
 		return -EINVAL;
 	}
 	snprintf(out->metric, sizeof(out->metric), "%s", m);
@@ -180,7 +191,13 @@ int threshold_parse(const char *metric, const char *condition, const char *where
 	else
 		goto bad;
 	v = trim(v + (v[1] == '=' ? 2 : 1));
-	if (parse_value(out, v) < 0)
+	int rc = parse_value(out, v);
+	if (rc == -EDOM) {
+		snprintf(err, errlen, "%s: threshold on '%s': '%s' has no unit; a duration needs "
+				      "one: %sms, %sus or %ss", where, m, v, v, v, v);
+		return -EINVAL;
+	}
+	if (rc < 0)
 		goto bad;
 	snprintf(out->condition, sizeof(out->condition), "%s %s", threshold_op_str(out->op), v);
 	return 0;

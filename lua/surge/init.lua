@@ -146,11 +146,13 @@ handle_kind("histogram", "surge_metric_id", "surge_metric", "record", 0)
 -- Families of names counted at run time (dns.rcode.NXDOMAIN, http.status.404):
 -- surge.declare("counter", "dns.rcode.*") at load says a module counts into
 -- one, so a threshold on any of its names is accepted before traffic. "*"
--- stands for one or more name characters. The engine's own come first.
+-- stands for one or more name characters, "#" for one digit. The engine's
+-- own come first.
 M.families = { counter = {}, histogram = {} }
 
 local function glob(pattern)
-  return "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-%?]", "%%%0"):gsub("%*", "[%%w._:-]+") .. "$"
+  return "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-%?]", "%%%0"):gsub("%*", "[%%w._:-]+")
+    :gsub("#", "%%d") .. "$"
 end
 
 function M.declare(kind, pattern)
@@ -158,11 +160,11 @@ function M.declare(kind, pattern)
     error("surge.declare: kind must be \"counter\" or \"histogram\" (got " .. tostring(kind)
       .. ")", 2)
   end
-  if type(pattern) ~= "string" or pattern == "" or #pattern >= 64 or pattern:find("[^%w._:*-]") then
-    error("surge.declare: a name or family like \"dns.rcode.*\" (letters, digits, ._:- and *; got "
-      .. tostring(pattern) .. ")", 2)
+  if type(pattern) ~= "string" or pattern == "" or #pattern >= 64 or pattern:find("[^%w._:*#-]") then
+    error("surge.declare: a name or family like \"dns.rcode.*\" (letters, digits, ._:- , * for "
+      .. "any name characters and # for one digit; got " .. tostring(pattern) .. ")", 2)
   end
-  if not pattern:find("*", 1, true) then
+  if not pattern:find("[*#]") then
     M.declared[pattern] = M.declared[pattern] or kind
     return
   end
@@ -172,8 +174,12 @@ end
 
 -- What C counts or records itself, whatever the protocol (conn.c, dgram.c,
 -- stats.c, tls.c, churn.c, dest.c, http_stats.c).
+-- HTTP's by name: a family as wide as "http.*" took "http.status.5XX" too,
+-- a threshold on a counter that can never count.
 for _, n in ipairs { "protocol.*", "errno.*", "udp.*", "source.*", "conn.*", "tls.*", "pool.*",
-  "http.*", "dest:*" } do M.declare("counter", n) end
+  "http.status.###", "http.status.#xx", "http.body_bytes", "http.closed_by_server", "dest:*" } do
+  M.declare("counter", n)
+end
 for _, n in ipairs { "latency", "service", "connect", "send_lag", "tls_handshake",
   "tls_handshake.*", "conn.first_answer", "dest:*" } do M.declare("histogram", n) end
 

@@ -158,6 +158,21 @@ ok(rc == 2 and "--threshold: threshold 'latency.p99': expected METRIC<VALUE" in 
    "--threshold without an operator: exit 2", err)
 rc, out, err = surge("run", good, "--threshold", "latency.p99<5 parsecs")
 ok(rc == 2 and "a duration like 5ms" in err, "--threshold with a bad value: exit 2", err)
+# k6 writes p(95)<200 for 200 ms; to surge a bare 200 was 200 s, a threshold
+# that always passed. A duration needs its unit.
+rc, out, err = surge("run", good, "--threshold", "latency.p99<200")
+ok(rc == 2 and "'200' has no unit; a duration needs one: 200ms, 200us or 200s" in err,
+   "--threshold with a duration without its unit: exit 2, the unit asked for", err)
+# A counter's name without its prefix, and a family that cannot count it:
+# refused before traffic, not a threshold that always passes.
+rc, out, err = surge("run", good, "--threshold", "http.status.5xx<1")
+ok(rc == 2 and "a counter is 'counter.http.status.5xx'" in err,
+   "a counter named without counter.: the prefix suggested", err)
+for name in ("http.status.5XX", "http.status.503x", "http.status.99"):
+    rc, out, err = surge("run", good, "--threshold", "counter.%s<1" % name)
+    ok(rc == 2 and "no counter '%s' is declared" % name in err,
+       "counter.%s: no such HTTP counter (status codes are 3 digits, classes 1xx-5xx)" % name,
+       err)
 rc, out, err = surge("report", "/nonexistent.hlog", "--threshold", "errors.rate<fast")
 ok(rc == 2 and "a percentage like 0.1%" in err, "surge report checks --threshold first: exit 2", err)
 # "nothing was measured" says why, and points at errors above only when the
