@@ -294,6 +294,16 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	    (rc = param_num(l, "workers_lost", UINT32_MAX, 0, &lost, err, errlen)) < 0 ||
 	    (rc = param_num(l, "interrupted", 1, 0, &interrupted, err, errlen)) < 0)
 		return rc;
+	/* Several logs (shards, runs side by side) took as long as the longest:
+	 * the first one's time made the totals' rates hang on the order the
+	 * logs were named in. */
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		const char *v = hlog_log_param(&l->logs[i], "elapsed_s");
+		char *end;
+		double e = v ? strtod(v, &end) : 0;
+		if (v && end != v && !*end && e > elapsed && e <= PARAM_SECS_MAX)
+			elapsed = e;
+	}
 	/* A log that lost seconds ran for what it recorded, not what it says (a
 	 * merge of cut logs says what it recorded already). */
 	bool cut = false;

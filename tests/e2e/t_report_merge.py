@@ -265,15 +265,18 @@ return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
 """
 srv = Serve("echo")
 closed, cjs = os.path.join(d, "closed.hlog"), os.path.join(d, "closed.json")
+# shorter than the open run: a merge takes as long as its longest log
 rc, out, err = surge("run", write_scenario(CLOSED % srv.port), "-w", "1", "-q", "--hlog", closed,
-                     "--json", cjs)
+                     "--json", cjs, "-d", "1s")
 srv.stop()
 ok(rc == 0, "a closed-model run", err)
 cl = reports.load(cjs)
 mix = os.path.join(d, "mixed.json")
+times = []
 for order in ((logs[0], closed), (closed, logs[0])):
     rc, out, err = surge("report", *order, "--json", mix)
     m = reports.load(mix)
+    times.append((m["run"]["elapsed_s"], m["totals"]["throughput_per_s"]))
     want = docs[0]["totals"]["requests"]["sent"] / docs[0]["totals"]["requests"]["intended"]
     ok(rc == 0 and "the logs mix open-model runs (%s, ...) and closed-model runs (%s, ...)" %
        (logs[0], closed) in err and abs(m["totals"]["rate_achieved"] - want) < 1e-9,
@@ -288,6 +291,10 @@ for order in ((logs[0], closed), (closed, logs[0])):
        "... and asks the connections of both (4 + 4), as many as can be open at once", out)
     ok(m["totals"]["requests"]["sent"] == docs[0]["totals"]["requests"]["sent"] +
        cl["totals"]["requests"]["sent"], "... while sent still counts both runs")
+longest = max(docs[0]["run"]["elapsed_s"], cl["run"]["elapsed_s"])
+ok(times[0] == times[1] and abs(times[0][0] - longest) < 1e-6,
+   "the merge took as long as its longest log whatever their order (elapsed_s, throughput: %s; "
+   "longest %.3f s)" % (times, longest))
 
 # A value missing at the end of the line is said as such, not as an
 # unknown option.
