@@ -754,6 +754,19 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 /* FRAME_HTTP at end of stream: a close-delimited body ends here (RFC 9112
  * 6.3 p.8), and a server may close a keep-alive connection that carries no
  * request (9.3.1). Both are graceful; true when this was either. */
+/* The server closed a connection with no request on it and nothing half
+ * read (an idle timeout, a restart): nothing was lost, so it is no error,
+ * only counted, and the slot connects again. HTTP counts its own
+ * (http.closed_by_server). */
+static void conn_idle_closed(struct worker *w, struct conn *c)
+{
+	int id = stats_counter_id(&w->stats, "conn.closed_by_server");
+
+	if (id >= 0)
+		w->stats.ncounter[id].value++;
+	conn_end(w, c);
+}
+
 static bool conn_http_eof(struct worker *w, struct conn *c)
 {
 	struct http_response hr;
@@ -804,6 +817,8 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 			; /* the write took the reset's error: it closes with that */
 		else if (c->inflight == 0 && (w->stopping || c->draining))
 			conn_close(w, c, -1);
+		else if (c->inflight == 0 && c->rbuf.len == 0 && w->opt->framing != FRAME_HTTP)
+			conn_idle_closed(w, c);
 		else if (!conn_http_eof(w, c))
 			conn_close(w, c, ERR_UNEXPECTED_CLOSE);
 		return false;
