@@ -446,12 +446,11 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 				protocol_why(w, why);
 			else
 				worker_log(w, "%s", lua_engine_last_error(w->lua));
-			if (!o->rate_segs) { /* the open model's entry is spent already */
+			if (!o->rate_segs) /* the open model's entry is spent already */
 				quota_unbuilt(&w->quota, clock_ns());
-				int id = stats_counter_id(&w->stats, "requests.unbuilt");
-				if (id >= 0)
-					w->stats.ncounter[id].value++;
-			}
+			int id = stats_counter_id(&w->stats, "requests.unbuilt");
+			if (id >= 0)
+				w->stats.ncounter[id].value++;
 			return rc;
 		}
 		if (c->state != CONN_OPEN)

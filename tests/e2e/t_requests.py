@@ -4,6 +4,7 @@ closed and the open model; duration an upper bound; the report says which
 ended the run. Counts checked against what surge serve echo received."""
 import json
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -147,4 +148,15 @@ ok("by the count: all 500 requests (shard 2/2's share of 1001) sent" in out
    and "unbuilt" not in out, "shard 2/2's ended line names its share of 500", out)
 srv.stop()
 
+# At a fixed rate against a port that refuses every connect, the requests
+# not sent are the target's doing: the warning says so, not "the client may
+# be the bottleneck".
+hold = socket.socket()
+hold.bind(("127.0.0.1", 0))  # bound, never listening: connects are refused
+rc, out, err = surge("run", write_scenario(ECHO % (hold.getsockname()[1], SIZE)), "-r", "200",
+                     "-d", "1s", "-w", "1", "--no-progress")
+hold.close()
+ok("connect or connection failure" in out and "the protocol could not make" in out and
+   "may be the bottleneck" not in out,
+   "a refusing target: the rate warning names the failed connects, not the client", out + err)
 done()
