@@ -9,6 +9,8 @@
 
 struct surge_ctx *surge_ctxs(struct worker *w) { return w->ctxs; }
 uint32_t surge_worker_index(struct worker *w) { return w->index; }
+uint32_t surge_worker_slot(struct worker *w) { return w->slot; }
+uint32_t surge_worker_slots(struct worker *w) { return w->slots; }
 uint8_t *surge_reqbuf(struct worker *w) { return w->reqbuf; }
 uint64_t surge_now_ns(void) { return clock_ns(); }
 

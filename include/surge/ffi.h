@@ -62,6 +62,10 @@ struct surge_ctx *surge_ctxs(struct worker *w);
 /* The worker's request buffer (SURGE_REQBUF_SIZE) that message protocols write into. */
 uint8_t *surge_reqbuf(struct worker *w);
 uint32_t surge_worker_index(struct worker *w);
+/* The worker's place in the run's split (shards included): slot of slots;
+ * it takes the run's requests i with i % slots == slot. */
+uint32_t surge_worker_slot(struct worker *w);
+uint32_t surge_worker_slots(struct worker *w);
 
 /* Bytes buffered for connection id: returns the count, *p points at them. */
 int32_t surge_conn_peek(struct worker *w, uint32_t id, const uint8_t **p);

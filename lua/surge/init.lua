@@ -202,4 +202,13 @@ function M.worker_index()
   return W and C.surge_worker_index(W) or 0
 end
 
+-- slot, slots: this worker's place in the run's split (every shard's
+-- workers counted), as the engine splits requests: the run's i-th request
+-- is this worker's when i % slots == slot. A list walked by slot and step
+-- slots is walked once by all the workers together. 0, 1 outside a worker.
+function M.worker_slot()
+  if not W then return 0, 1 end
+  return C.surge_worker_slot(W), C.surge_worker_slots(W)
+end
+
 return M

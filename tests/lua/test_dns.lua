@@ -12,6 +12,7 @@ package.loaded.surge = {
   metric = function(name, ns) metrics[name] = (metrics[name] or 0) + 1 end,
   now_ns = function() return 1000 end,
   status = function(n) counts["status." .. n] = (counts["status." .. n] or 0) + 1 end,
+  worker_slot = function() return SLOT or 0, SLOTS or 1 end,
 }
 local dns = require "surge.proto.dns"
 
@@ -466,6 +467,35 @@ do
   t.ok(traces and traces > 0, fmt("request/response JIT-compiled: %s traces", tostring(traces)))
   t.ok(grew and grew < 1024, fmt("20000 requests and answers allocate nothing (%s bytes)", tostring(grew)))
   if not grew then t.diag(outp) end
+end
+
+
+-- Workers split the query list as they split the run's requests: worker 1
+-- of 2 asks lines 1, 3, 0, 2, 4, ... of 5, worker 0 the others in turn, so
+-- together they ask each line once a round (each used to walk it from line
+-- 1, doubling half the names and never asking the rest).
+do
+  local names = { "a.test A", "b.test A", "c.test A", "d.test A", "e.test A" }
+  local function asked(slot, slots, n)
+    SLOT, SLOTS = slot, slots
+    local p = dns.tcp { queries = names, pipeline = 64 }
+    local got = {}
+    for i = 0, n - 1 do
+      local r = send(p, 1, i)
+      got[#got + 1] = r:sub(16, 16) -- the name's first letter, after prefix, header and length
+    end
+    SLOT, SLOTS = nil, nil
+    return table.concat(got)
+  end
+  t.is(asked(0, 1, 6), "abcdea", "one worker: the list in order")
+  local w0, w1 = asked(0, 2, 5), asked(1, 2, 5)
+  t.is(w0 .. "|" .. w1, "acebd|bdace", "worker 0 of 2 and worker 1 of 2 take every other line")
+  local all = {}
+  for i = 1, 5 do
+    all[#all + 1] = w0:sub(i, i)
+    all[#all + 1] = w1:sub(i, i)
+  end
+  t.is(table.concat(all), "abcdeabcde", "interleaved as the run's requests are: each line once a round")
 end
 
 t.done()

@@ -562,7 +562,12 @@ local function build(kind, opts)
   while cap0 < pipeline do cap0 = cap0 * 2 end
   local random_ids = ids == "random"
   local states = {}     -- conn_id -> { n, cap, mask, bits, e, free, nfree, next }
-  local cursor = 0      -- the next query of the list (shared by all connections)
+  -- The next query of the list, shared by a worker's connections. Workers
+  -- take every slots-th line from their slot, as they take the run's
+  -- requests: together they ask the list in order, each line once a round
+  -- (dnsperf's threads share one file the same way). Set at the first
+  -- request, in the worker.
+  local cursor, step = 0, nil
   local rng = band(seed * 2654435761 + 1, 0x7fffffff)
   if rng == 0 then rng = 1 end
   local E = gen and SENT_Q or SENT
@@ -627,9 +632,14 @@ local function build(kind, opts)
       if ctx.seq == 0 then reset(st) end -- a new connection
       local id = new_id(st)
       if not id then return nil, "too many in flight" end
+      if not step then
+        local slot, slots = 0, 1
+        if surge.worker_slot then slot, slots = surge.worker_slot() end
+        cursor, step = slot % nq, slots % nq
+        if step == 0 then step = nq end -- as many workers as lines, or more
+      end
       local i = cursor
-      cursor = i + 1
-      if cursor == nq then cursor = 0 end
+      cursor = (i + step) % nq
       local len = qlen[i]
       copy(buf, blob + qoff[i], len)
       buf[pre], buf[pre + 1] = rshift(id, 8), band(id, 255)
