@@ -100,16 +100,19 @@ static uint64_t late_window(const struct worker *w)
 void retry_settled(struct worker *w, uint32_t i, bool answered)
 {
 	struct retry_copy *r = retry_copy_of(&w->retry, i);
+	/* Every try left unanswered may still be answered: resends, and a
+	 * query that timed out, with retries or without (its late answer is
+	 * then late_answers, not a second error beside its timeout). */
+	uint32_t owed = (r && w->opt->retries ? r->tries : 0u) + (answered ? 0u : 1u);
 
-	if (!r || !w->opt->retries || (answered && r->tries == 0))
-		return; /* nothing owed: no clock read per answer */
+	if (!owed)
+		return; /* no clock read per answer */
 	const struct inflight *f = &w->fl.e[i];
 	uint64_t now = clock_ns();
 	/* Out of memory: its answers will count as unmatched, an error that
 	 * says more than it should, never less. */
 	double key = w->opt->match == MATCH_KEY ? f->key : 0;
-	(void)late_expect(&w->retry.late, f->conn, key, r->tries + (answered ? 0u : 1u),
-			  now + late_window(w), now);
+	(void)late_expect(&w->retry.late, f->conn, key, owed, now + late_window(w), now);
 }
 
 bool retry_late_answer(struct worker *w, uint32_t conn, double key)

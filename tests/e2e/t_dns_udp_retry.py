@@ -108,6 +108,19 @@ ok(0.8 * retries <= late <= retries,
    "answers to the resends are late answers (%s of %s; the rest came after the end)" %
    (late, retries), c)
 
+# 1b'. The same server without retries, a 200 ms timeout: each query times out
+# once, and its answer, when it comes, is a late answer: not a second error
+# (it was a protocol error too, 385 errors for 200 queries).
+srv = Serve("dns", "--delay", "300ms", workers=1)
+rc, req, errs, c, log = run(scenario(port=srv.port, conns=40, pipeline=32, rate=100, dur="2s",
+                                     timeout="200ms"))
+srv.stop()
+sent, late = req.get("sent", 0), c.get("dns.late_answers", 0)
+ok(sent > 150 and errs.get("request_timeout") == sent and sum(errs.values()) == sent and
+   0.8 * sent <= late <= sent,
+   "no retries, every answer past the timeout: %d timeouts for %d queries, no other error, "
+   "%d late answers (errors %s)" % (errs.get("request_timeout", 0), sent, late, errs), log)
+
 # 1c. Without retries the same server loses ~20%: the control.
 srv = Serve("dns", "--drop", "0.2", "--seed", "7", workers=1)
 rc, req, errs, c, log = run(scenario(port=srv.port, conns=20, pipeline=64, rate=2000, dur="2s",
