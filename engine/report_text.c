@@ -382,6 +382,9 @@ static void errors_hint(FILE *f, const struct options *o, const struct stats *s)
 
 	if (errs > 0 && !o->quiet)
 		fprintf(f, " (see the errors above)");
+	else if (errs > 0 && o->json_path)
+		fprintf(f, " (%lld error%s: their classes are in %s, totals.errors)",
+			(long long)errs, errs == 1 ? "" : "s", o->json_path);
 	else if (errs > 0)
 		fprintf(f, " (%lld error%s: run without -q, or with --json, to see their classes)",
 			(long long)errs, errs == 1 ? "" : "s");

@@ -197,6 +197,10 @@ rc, out, err = surge("run", mute, "-w", "1", "--no-progress", "-q")
 ok(rc == 1 and "no response completed" in err and "see the errors above" not in err
    and "without -q" in err, "every request timed out under -q: the errors counted, not 'above'",
    out + err)
+jpath = mute + ".json"
+rc, out, err = surge("run", mute, "-w", "1", "--no-progress", "-q", "--json", jpath)
+ok(rc == 1 and "their classes are in %s, totals.errors" % jpath in err and "or with --json" not in err,
+   "every request timed out under -q with --json: the hint points at the JSON given", out + err)
 rc, out, err = surge("run", mute, "-w", "1", "--no-progress")
 ok(rc == 1 and "see the errors above" in err and "request timeout" in out,
    "... and without -q they are above", out + err)
