@@ -230,22 +230,30 @@ void dgram_flush(struct worker *w, struct conn *c)
 		do
 			sent = sendmmsg(c->io.fd, m, k, 0);
 		while (sent < 0 && errno == EINTR);
-		/* Sent or lost, every datagram of the batch leaves the queue. */
-		int e = sent < 0 ? errno : 0;
-		for (int i = 0; i < sent; i++)
-			w->stats.counter[ST_BYTES_OUT] += m[i].msg_len;
-		c->written += (uint32_t)off;
-		buf_consume(&c->wbuf, off);
-		if (sent < 0) {
-			if (e != EAGAIN && e != ENOBUFS) {
-				conn_close(w, c, dgram_errno_class(e));
-				return;
-			}
-			sent = 0;
+		if (sent < 0 && errno != EAGAIN && errno != ENOBUFS) {
+			conn_close(w, c, dgram_errno_class(errno)); /* a refused port, ... */
+			return;
 		}
-		/* sendmmsg stops at the first datagram the kernel refuses. */
-		for (unsigned i = (unsigned)sent; i < k; i++)
-			count(w, "udp.send_dropped");
+		if (sent <= 0) {
+			/* The socket's buffer is full: the batch is lost (its
+			 * requests time out), and leaves the queue. */
+			c->written += (uint32_t)off;
+			buf_consume(&c->wbuf, off);
+			for (unsigned i = 0; i < k; i++)
+				count(w, "udp.send_dropped");
+			continue;
+		}
+		/* sendmmsg stops at the first datagram the kernel refuses, and
+		 * says why at the next call, which sends the rest: a refused
+		 * port (ICMP) closes the socket there, counted as such, not as
+		 * datagrams dropped. */
+		size_t done = 0;
+		for (int i = 0; i < sent; i++) {
+			w->stats.counter[ST_BYTES_OUT] += m[i].msg_len;
+			done += DGRAM_HDR + iov[i].iov_len;
+		}
+		c->written += (uint32_t)done;
+		buf_consume(&c->wbuf, done);
 	}
 	buf_free(&c->wbuf);
 }

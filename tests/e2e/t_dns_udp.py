@@ -196,6 +196,17 @@ req, errs, c = totals(rep)
 ok(errs.get("udp_refused", 0) > 0 and req.get("completed") == 0 and errs.get("connect_refused") == 0,
    "closed port: %s udp refused, nothing completed" % errs.get("udp_refused"), log)
 ok(rc == 1, "and the run exits 1 (got %d)" % rc, log)
+# Fast enough that sendmmsg sends batches: the kernel stops one at the
+# refused port, and the rest was counted udp.send_dropped (a full buffer),
+# 141 of 182 sent once. Each is a udp refused request, or a timeout where
+# the kernel's ICMP rate limit sent no refusal; nothing is dropped.
+rc, rep, log = run(scenario(port=port, conns=10, rate=5000, dur="1s", timeout="200ms"), "-w", "1")
+req, errs, c = totals(rep)
+ok(errs.get("udp_refused", 0) > 0 and "udp.send_dropped" not in c and
+   errs.get("udp_refused", 0) + errs.get("request_timeout", 0) == sum(errs.values()) == req.get("sent"),
+   "closed port at 5000/s: each query sent is udp refused (%s of %s) or timed out, none "
+   "udp.send_dropped (%s)"
+   % (errs.get("udp_refused"), req.get("sent"), c.get("udp.send_dropped")), (errs, c, log))
 
 # 6. A user's own module declares transport = "udp" (no framing): against
 # `surge serve echo` over UDP every datagram is one answer, matched in order.
