@@ -40,12 +40,15 @@ bool msglog_first(struct msglog *m, const char *msg, size_t len)
 	}
 	const char *nl = memchr(msg, '\n', len);
 	size_t hl = nl ? (size_t)(nl - msg) : len;
-	if (hl >= sizeof(m->kind[0].head))
-		hl = sizeof(m->kind[0].head) - 1;
+	/* A head cut short says so: the summary line must not read as the
+	 * whole message ("... connect errors, or co"). */
+	bool cut = hl >= sizeof(m->kind[0].head);
+	if (cut)
+		hl = sizeof(m->kind[0].head) - 4;
 	m->kind[m->nkinds].hash = h;
 	m->kind[m->nkinds].count = 1;
 	memcpy(m->kind[m->nkinds].head, msg, hl);
-	m->kind[m->nkinds].head[hl] = '\0';
+	memcpy(m->kind[m->nkinds].head + hl, cut ? "..." : "", cut ? 4 : 1);
 	m->nkinds++;
 	return true;
 }

@@ -62,6 +62,19 @@ int main(void)
 		 MSGLOG_KINDS);
 	ok(s && strstr(s, line), "the summary says how many were not printed");
 	free(s);
+
+	/* A first line longer than the summary keeps ends with "...", never
+	 * mid-word as if whole. */
+	memset(m, 0, sizeof(*m));
+	char longl[400];
+	memset(longl, 'w', sizeof(longl) - 1);
+	longl[sizeof(longl) - 1] = '\0';
+	first(m, longl);
+	first(m, longl);
+	s = summary(m);
+	ok(s && strstr(s, "www...\n") && strlen(s) < 200,
+	   "a long message's repeat line is cut with '...'");
+	free(s);
 	free(m);
 	return tap_done();
 }
