@@ -1083,6 +1083,14 @@ function M.load(path, overrides)
       compiled[k] = segs
     end
   end
+  -- A constant 0 connections sends nothing for the whole duration, then
+  -- says no connection could be opened: refused now (a ramp may pass 0).
+  if cfg.connections == 0 then
+    local line = origin.connections == "file" and line_of(source, "connections")
+    return nil, fmt("%s option 'connections': 0 would open nothing and send nothing: give 1 or "
+      .. "more (a ramp may start or end at 0)", origin.connections == "cli" and "command line:"
+      or (path .. ":" .. (line and (line .. ":") or ""))) .. cli_flag("connections", origin.connections)
+  end
   -- TLS: a tls:// (rtsps://, https://) target always; every target when the
   -- tls option is on; never plaintext for a scheme that needs TLS.
   local tls = cfg.tls or { on = false, verify = true, resume = true }

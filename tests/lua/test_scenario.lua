@@ -141,6 +141,7 @@ for _, c in ipairs {
   { "duration = 0/0", "duration" }, { "duration = math.huge", "duration" },
   { "rate = 0/0", "rate" }, { "rate = math.huge", "rate" }, { "rate = 2e9", "rate" },
   { "connections = 0/0", "connections" }, { "connections = 4294967296", "connections" },
+  { "connections = 0", "connections" }, -- would open and send nothing
   { "timeout = 1/0", "timeout" }, { "drain = 0/0", "drain" }, { "think = -1", "think" },
   { "connect_rate = 0/0", "connect_rate" }, { "backlog = math.huge", "backlog" },
   { "seed = 0/0", "seed" }, { "workers = 0/0", "workers" }, { "pipeline = 0/0", "pipeline" },
