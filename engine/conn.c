@@ -600,16 +600,17 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 	/* In order, an answer with no written request before it answers
 	 * nothing: the callback is not asked, or the module would count what
 	 * it says of an answer to no request (unsolicited, below). */
-	bool unasked = o->match == MATCH_FIFO &&
-		       (c->fl.first == INFLIGHT_NONE || !was_written(w->fl.e[c->fl.first].end, answerable));
-	if (o->has_response_fn && !unasked) {
+	bool fifo = o->match == MATCH_FIFO;
+	if (o->has_response_fn &&
+	    !(fifo && (c->fl.first == INFLIGHT_NONE ||
+		       !was_written(w->fl.e[c->fl.first].end, answerable)))) {
 		struct surge_ctx *ctx = conn_ctx(w, c);
 		/* fifo: the answer is the oldest request's, and its callback
 		 * sees that request's number and send time, not the newest's
 		 * (pipelined). Requests leave c->fl in order, so the oldest is
 		 * numbered c->seq - c->inflight. By key the request is known
 		 * only from what the callback returns: ctx stays the newest's. */
-		if (o->match == MATCH_FIFO && c->fl.first != INFLIGHT_NONE) {
+		if (fifo) {
 			ctx->seq = (double)(c->seq - c->inflight);
 			ctx->now_ns = (double)w->fl.e[c->fl.first].sent;
 		}
@@ -750,33 +751,30 @@ static size_t conn_parse(struct worker *w, struct conn *c, const uint8_t *data, 
 	return off;
 }
 
-/* FRAME_HTTP at end of stream: a close-delimited body ends here (RFC 9112
- * 6.3 p.8), and a server may close a keep-alive connection that carries no
- * request (9.3.1). Both are graceful; true when this was either. */
 /* The server closed a connection with no request on it and nothing half
- * read (an idle timeout, a restart): nothing was lost, so it is no error,
- * only counted, and the slot connects again. HTTP counts its own
- * (http.closed_by_server). */
+ * read (an idle timeout, a restart; HTTP/1.1 9.3.1 allows it of a
+ * keep-alive connection): nothing was lost, so it is no error, only
+ * counted, and the slot connects again. */
 static void conn_idle_closed(struct worker *w, struct conn *c)
 {
-	int id = stats_counter_id(&w->stats, "conn.closed_by_server");
-
-	if (id >= 0)
-		w->stats.ncounter[id].value++;
+	if (w->opt->framing == FRAME_HTTP) {
+		http_stats_closed(&w->http, &w->stats);
+	} else {
+		int id = stats_counter_id(&w->stats, "conn.closed_by_server");
+		if (id >= 0)
+			w->stats.ncounter[id].value++;
+	}
 	conn_end(w, c);
 }
 
+/* FRAME_HTTP at end of stream with a partial answer: a close-delimited
+ * body ends here (RFC 9112 6.3 p.8), a graceful end; true when it was. */
 static bool conn_http_eof(struct worker *w, struct conn *c)
 {
 	struct http_response hr;
 
 	if (w->opt->framing != FRAME_HTTP)
 		return false;
-	if (c->rbuf.len == 0 && c->inflight == 0) {
-		http_stats_closed(&w->http, &w->stats);
-		conn_end(w, c);
-		return true;
-	}
 	if (c->rbuf.len == 0 ||
 	    http_parse_response(buf_start(&c->rbuf), c->rbuf.len, &w->opt->http, &hr) != 0 ||
 	    !hr.until_close)
@@ -816,7 +814,7 @@ static bool conn_read_messages(struct worker *w, struct conn *c)
 			; /* the write took the reset's error: it closes with that */
 		else if (c->inflight == 0 && (w->stopping || c->draining))
 			conn_close(w, c, -1);
-		else if (c->inflight == 0 && c->rbuf.len == 0 && w->opt->framing != FRAME_HTTP)
+		else if (c->inflight == 0 && c->rbuf.len == 0)
 			conn_idle_closed(w, c);
 		else if (!conn_http_eof(w, c))
 			conn_close(w, c, ERR_UNEXPECTED_CLOSE);
