@@ -275,6 +275,28 @@ static int take_interval(void *arg, struct hlog_interval *iv)
 
 /* After the stream: the totals (every line added, as hlog_read_stream kept
  * them) and the run's times. */
+/* The sum over the logs of a count each log's header names (0 where absent). */
+static int sum_log_counts(const struct hlog *l, const char *name, uint32_t *sum, char *err,
+			  size_t errlen)
+{
+	*sum = 0;
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		const char *v = hlog_log_param(&l->logs[i], name);
+		char *end;
+		if (!v)
+			continue;
+		errno = 0;
+		unsigned long n = strtoul(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end || errno || n > UINT32_MAX - *sum) {
+			snprintf(err, errlen, "%s: #surge-param %s %s: want a count", l->logs[i].name,
+				 name, v);
+			return -EINVAL;
+		}
+		*sum += (uint32_t)n;
+	}
+	return 0;
+}
+
 static int result_from_log(struct hlog *l, const struct gather *g, struct run_result *r, char *err,
 			   size_t errlen)
 {
@@ -312,23 +334,14 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	r->elapsed_ns = s_to_ns(elapsed > 0 && !cut ? elapsed : g->end);
 	r->start_epoch = l->start_time;
 	r->workers = (uint32_t)workers;
-	r->workers_lost = (uint32_t)lost;
-	/* Whatever log missed a second, the merge of them misses it too. */
-	r->seconds_unmerged = 0;
-	for (size_t i = 0; i < l->nlog_info; i++) {
-		const char *v = hlog_log_param(&l->logs[i], "seconds_unmerged");
-		char *end;
-		if (!v)
-			continue;
-		errno = 0;
-		unsigned long n = strtoul(v, &end, 10);
-		if (*v < '0' || *v > '9' || *end || errno || n > UINT32_MAX - r->seconds_unmerged) {
-			snprintf(err, errlen, "%s: #surge-param seconds_unmerged %s: want a count",
-				 l->logs[i].name, v);
-			return -EINVAL;
-		}
-		r->seconds_unmerged += (uint32_t)n;
-	}
+	/* Whatever log missed a second or lost a worker, the merge of them
+	 * misses it too: both add over the logs (the first log's count alone
+	 * hid a worker lost in another). */
+	if ((rc = sum_log_counts(l, "workers_lost", &r->workers_lost, err, errlen)) < 0 ||
+	    (rc = sum_log_counts(l, "seconds_unmerged", &r->seconds_unmerged, err, errlen)) < 0)
+		return rc;
+	if (!l->nlog_info)
+		r->workers_lost = (uint32_t)lost;
 	r->interrupted = interrupted != 0;
 	return 0;
 }
@@ -472,7 +485,15 @@ int report_main(int argc, char **argv)
 	r.thresholds_failed = threshold_eval(r.thresholds, r.nthresholds, &r.total,
 					     (double)r.elapsed_ns / 1e9);
 	size_t cut = report_cut_say(&r, stderr);
-	bool incomplete = ((sh.missing || sh.doubled || cut) && !a.partial) || r.seconds_unmerged;
+	/* As `surge run` exits 1 when a worker died, so does every report of
+	 * its log: the totals miss that worker's share. */
+	if (r.workers_lost)
+		fprintf(stderr, "surge report: %u worker%s died during the run%s: what %s had in "
+			"flight is unfinished, the rest of %s share is missing (exit 1)\n",
+			r.workers_lost, r.workers_lost == 1 ? "" : "s", a.nfiles == 1 ? "" : "s",
+			r.workers_lost == 1 ? "it" : "they", r.workers_lost == 1 ? "its" : "their");
+	bool incomplete = ((sh.missing || sh.doubled || cut) && !a.partial) || r.seconds_unmerged ||
+			  r.workers_lost;
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : incomplete ? EXIT_FAILED : EXIT_OK;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
 	if (!a.quiet && !to_stdout) {

@@ -200,6 +200,13 @@ ok(len(kids) == 2 and open(lost).read().endswith("\n#surge-end ended_by=interrup
    "cut" not in err and doc["run"]["workers_lost"] == 1 and doc["run"].get("logs_cut") == [] and
    doc["run"].get("seconds_cut") == 0,
    "a worker killed: the log is whole, workers_lost 1, nothing cut", perr + err)
+# The run exited 1 for the lost worker; its report does too, and says why
+# (a CI step that merges logs must fail where the run failed).
+ok(rc == 1 and "1 worker died during the run" in err and "share is missing (exit 1)" in err,
+   "... and its report exits 1, naming the lost worker", "rc=%d %s" % (rc, err))
+rc, out, err = surge("report", lost, lost, "--partial", "-q", "--json", sj)
+ok(rc == 1 and reports.load(sj)["run"]["workers_lost"] == 2,
+   "... merged (twice, --partial): still exit 1, workers_lost 2", "rc=%d %s" % (rc, err))
 
 killed = os.path.join(d, "killed.hlog")
 p = start_long(killed, start_new_session=True)
