@@ -633,8 +633,6 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			w->totals.core[SC_ACCEPT_ERRORS]++;
 			continue;
 		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->w = w;
 		c->fd = fd;
 		ev_io_init(&c->rio, on_readable, fd, EV_READ);
@@ -814,6 +812,8 @@ static int open_listener(struct serve_config *cfg, char *err, size_t errlen)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* Accepted sockets inherit it: one system call fewer per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&cfg->listen, cfg->listen_len) < 0 || listen(fd, cfg->backlog) < 0)
 		goto fail;
 	/* Port 0: the kernel picked one; every other worker binds that one. */

@@ -266,4 +266,61 @@ for fault, classes, step in ((["--reset-after", 300], {"reset"}, "setup"),
        "%s: no session completed, exit 1 (sessions_completed %s, unfinished %s, exit %s)"
        % (r.name, r.sessions, unfinished, r.rc), r.detail())
 
+# The server's sockets send at once (TCP_NODELAY): set on the listener and
+# inherited by each accepted socket (no call per connection). Read off an
+# accepted socket itself, duplicated out of the worker with pidfd_getfd.
+def server_nodelay():
+    import ctypes
+    import socket
+    import time
+    libc = ctypes.CDLL(None, use_errno=True)
+    with Serve("echo") as srv:
+        c = socket.create_connection(("127.0.0.1", srv.port))
+        c.sendall(b"x")
+        c.recv(1)
+        me, there = c.getsockname(), c.getpeername()
+        time.sleep(0.1)
+        # the server and its workers only (other programs on this machine
+        # hold connections of their own)
+        pids = [srv.proc.pid]
+        for t in os.listdir("/proc/%d/task" % srv.proc.pid):
+            with open("/proc/%d/task/%s/children" % (srv.proc.pid, t)) as f:
+                pids += [int(x) for x in f.read().split()]
+        for pid in pids:
+            try:
+                fds = os.listdir("/proc/%d/fd" % pid)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                if not link.startswith("socket:"):
+                    continue
+                pidfd = libc.syscall(434, pid, 0)  # pidfd_open
+                if pidfd < 0:
+                    continue
+                dup = libc.syscall(438, pidfd, int(fd), 0)  # pidfd_getfd
+                os.close(pidfd)
+                if dup < 0:
+                    continue
+                s = socket.socket(fileno=dup)
+                try:
+                    ends = (s.getpeername(), s.getsockname()) if s.type == socket.SOCK_STREAM else None
+                except OSError:
+                    ends = None
+                if ends == (me, there):
+                    v = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                    s.close()
+                    c.close()
+                    return v
+                s.close()
+        c.close()
+    return None
+
+
+nd = server_nodelay()
+ok(nd not in (None, 0), "an accepted socket has TCP_NODELAY (from the listener)", nd)
+
 done()
