@@ -55,6 +55,7 @@ struct collector {
 	bool series_failed; /* res->series lost a second (said once) */
 	bool progress;
 	int terms_sent; /* stops sent to the workers: 1 drain (SIGTERM), 2 at once (SIGUSR1), 3 killed */
+	uint32_t dead_seconds; /* settled seconds in a row with no connection open (-n alone) */
 	ev_signal sigint, sigterm;
 	ev_timer watch;      /* workers that stop reporting, or do not stop */
 	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */
@@ -92,6 +93,14 @@ uint64_t stopping_grace_ns(void);
 /* Worker k said what it has left to close and drain (IPC_PROGRESS). */
 void stopping_progress(struct collector *col, uint32_t k, const void *payload, size_t len);
 void stopping_check_abort(struct collector *col, uint32_t second);
+/* After each whole second s of a run bounded only by its count (-n, no
+ * duration): gives up once no connection has been open, and connects were
+ * tried, for stopping_unreachable_ns() — a mistyped port or a server that
+ * died would otherwise be retried for a year. */
+void stopping_check_unreachable(struct collector *col, uint32_t second, const struct stats *s);
+/* That time: 10 s, or twice the connect timeout when longer, so a connect
+ * that is slow but works is never cut. */
+uint64_t stopping_unreachable_ns(const struct options *o);
 /* Worker k's pipe closed without IPC_DONE: it is reaped and named with what
  * ended it; what it had in flight counts as unfinished. */
 void stopping_worker_lost(struct collector *col, uint32_t k);

@@ -343,6 +343,12 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	if (!l->nlog_info)
 		r->workers_lost = (uint32_t)lost;
 	r->interrupted = interrupted != 0;
+	/* A run that gave up (no connection, -n alone) says so again, and
+	 * its report fails as it did. */
+	const char *gave = hlog_param(l, "unreachable_s");
+	if (gave && sscanf(gave, "%lf %lf", &r->unreachable_at_s, &r->unreachable_window_s) == 2 &&
+	    r->unreachable_at_s >= 0 && r->unreachable_window_s >= 0)
+		r->unreachable = true;
 	return 0;
 }
 
@@ -493,7 +499,7 @@ int report_main(int argc, char **argv)
 			r.workers_lost, r.workers_lost == 1 ? "" : "s", a.nfiles == 1 ? "" : "s",
 			r.workers_lost == 1 ? "it" : "they", r.workers_lost == 1 ? "its" : "their");
 	bool incomplete = ((sh.missing || sh.doubled || cut) && !a.partial) || r.seconds_unmerged ||
-			  r.workers_lost;
+			  r.workers_lost || r.unreachable;
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : incomplete ? EXIT_FAILED : EXIT_OK;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
 	if (!a.quiet && !to_stdout) {

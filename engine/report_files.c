@@ -388,6 +388,8 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 	add(&ps, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);
 	add(&ps, "peak_open", "%lld", (long long)r->peak_open);
 	add(&ps, "interrupted", "%d", r->interrupted);
+	if (r->unreachable) /* -n alone, and no connection: when it gave up, after how long */
+		add(&ps, "unreachable_s", "%.9g %.9g", r->unreachable_at_s, r->unreachable_window_s);
 	if (o->bind_spec) {
 		add(&ps, "bind", "%s", o->bind_spec);
 		add(&ps, "pick", "%s", addrset_pick_name(o->pick));

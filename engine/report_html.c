@@ -504,6 +504,7 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 		pass ? "pass" : "fail",
 		pass ? (r->nthresholds ? "PASSED: every threshold held" : "COMPLETED")
 		: r->aborted_by ? "FAILED: stopped early by a threshold"
+		: r->unreachable ? "FAILED: gave up, no connection"
 		: r->thresholds_failed ? "FAILED: a threshold did not hold"
 				       : "FAILED: see the exit code");
 	fputs("<p class=\"sub\">", f);

@@ -213,9 +213,10 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 {
 	const struct stats *s = &r->total;
 	double secs = (double)r->elapsed_ns / 1e9;
-	const char *how = r->interrupted  ? "Interrupted after"
-			  : r->aborted_by ? "Stopped by a threshold after"
-					  : "Ran";
+	const char *how = r->interrupted   ? "Interrupted after"
+			  : r->aborted_by  ? "Stopped by a threshold after"
+			  : r->unreachable ? "Gave up (no connection) after"
+					   : "Ran";
 	char a[32], b[32];
 
 	if (secs <= 0)
@@ -441,6 +442,8 @@ const char *report_ended_by_key(const struct options *o, const struct run_result
 		return "interrupted";
 	if (r->aborted_by)
 		return "threshold";
+	if (r->unreachable)
+		return "unreachable";
 	return r->ended_by_requests ? "requests" : "duration";
 }
 
@@ -472,6 +475,12 @@ const char *report_ended_by(const struct options *o, const struct run_result *r)
 		snprintf(line, sizeof(line),
 			 "by the duration (%.9g s) before the count of %llu requests%s",
 			 (double)o->duration_ns / 1e9, (unsigned long long)n, share);
+	else if (strcmp(key, "unreachable") == 0)
+		snprintf(line, sizeof(line),
+			 "gave up at %.0f s: no connection open for %.0f s, every connect failed, "
+			 "before the count of %llu requests%s",
+			 r->unreachable_at_s, r->unreachable_window_s,
+			 (unsigned long long)n, share);
 	else
 		snprintf(line, sizeof(line), "%s, before the count of %llu requests%s",
 			 strcmp(key, "threshold") == 0 ? "by a threshold" : "interrupted",

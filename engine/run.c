@@ -275,6 +275,7 @@ static void settle(struct collector *col, bool final)
 		if (lines)
 			live_hlog_second(col, lines, len);
 		stopping_check_abort(col, second);
+		stopping_check_unreachable(col, second, &col->pending[0]);
 	}
 	stats_free(&col->pending[0]);
 	memmove(col->pending, col->pending + 1, (col->npending - 1) * sizeof(*col->pending));
@@ -714,7 +715,7 @@ static void samples_gather(const struct options *o)
 
 static int outcome(const struct options *o, const struct run_result *r)
 {
-	if (r->worker_failed || r->seconds_unmerged)
+	if (r->worker_failed || r->seconds_unmerged || r->unreachable)
 		return EXIT_FAILED;
 	if (r->interrupted)
 		return EXIT_INTERRUPTED;

@@ -58,6 +58,12 @@ struct run_result {
 	 * was then an upper bound); elapsed_ns is then until the last share was
 	 * sent. False when the duration, a signal or a threshold ended it. */
 	bool ended_by_requests;
+	/* requests = N with no duration: no connection was open, and every
+	 * connect failed, for stopping_unreachable_ns() in a row, so the run
+	 * gave up at unreachable_at_s rather than retry for the year its
+	 * duration stands for (exit 1). */
+	bool unreachable;
+	double unreachable_at_s, unreachable_window_s;
 	/* surge report of a sharded run's logs (report_shards.h): of shards_of,
 	 * the shards not read and those read more than once (1-based, malloc'd). */
 	uint32_t shards_of;

@@ -79,7 +79,8 @@ static bool past_end(const struct collector *col, uint64_t now)
 /* No more whole seconds will come from a healthy worker. */
 static bool run_over(const struct collector *col, uint64_t now)
 {
-	return col->res->interrupted || col->res->aborted_by || past_end(col, now);
+	return col->res->interrupted || col->res->aborted_by || col->res->unreachable ||
+	       past_end(col, now);
 }
 
 static void stop_workers(struct collector *col, int sig)
@@ -213,6 +214,47 @@ void stopping_check_abort(struct collector *col, uint32_t second)
 	collector_clear_line(col);
 	fprintf(stderr, "surge: stopping at %.0fs: threshold %s %s failed (%s), abort is set (%s)\n",
 		r->aborted_at_s, t->metric, t->condition, act, t->where);
+}
+
+uint64_t stopping_unreachable_ns(const struct options *o)
+{
+	uint64_t least = 10 * NS_PER_SEC, twice = add_sat(o->connect_timeout_ns, o->connect_timeout_ns);
+
+	return twice > least ? twice : least;
+}
+
+void stopping_check_unreachable(struct collector *col, uint32_t second, const struct stats *s)
+{
+	struct run_result *r = col->res;
+	const struct stats *t = &r->total;
+	uint64_t window = stopping_unreachable_ns(col->opt);
+
+	if (!col->opt->duration_unbounded || r->aborted_by || r->interrupted || r->unreachable ||
+	    col->terms_sent)
+		return;
+	/* The totals run ahead of the settled second (workers send as they
+	 * go): a connection open in any of them keeps the run going. */
+	bool none_open = t->counter[ST_CONN_OPENED] <= t->counter[ST_CONN_CLOSED];
+	if (s->counter[ST_CONN_OPENED] == 0 && none_open && t->counter[ST_CONN_ATTEMPTS] > 0)
+		col->dead_seconds++;
+	else
+		col->dead_seconds = 0;
+	if ((uint64_t)col->dead_seconds * NS_PER_SEC < window)
+		return;
+	uint64_t at = (uint64_t)(second + 1) * NS_PER_SEC;
+	r->unreachable = true;
+	r->unreachable_at_s = (double)at / 1e9;
+	r->unreachable_window_s = (double)window / 1e9;
+	r->elapsed_ns = at;
+	stop_workers(col, SIGTERM);
+	col->terms_sent++;
+	stop_by(col, clock_ns());
+	collector_clear_line(col);
+	int64_t failed = t->counter[ST_CONN_ATTEMPTS] - t->counter[ST_CONN_OPENED];
+	fprintf(stderr, "surge: stopping at %.0fs: no connection open for %.0f s, %lld connect%s "
+			"failed; a run bounded by -n alone would retry for a year: check the "
+			"target, or give a duration (-d) to keep trying that long\n",
+		r->unreachable_at_s, (double)window / 1e9, (long long)failed, failed == 1 ? "" : "s");
 }
 
 /* A process's CPU time (user + system, ns) and state letter from /proc;
@@ -365,7 +407,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 	collector_clear_line(col);
 	/* Stopped by a signal, early or in the drain: the run did not end on
 	 * its own (exit 130, "interrupted" in every report). */
-	if (!r->interrupted && !r->aborted_by) {
+	if (!r->interrupted && !r->aborted_by && !r->unreachable) {
 		r->interrupted = true;
 		if (!draining)
 			r->elapsed_ns = now > r->start_ns ? now - r->start_ns : 0;
@@ -411,7 +453,7 @@ void stopping_ended_by_requests(struct collector *col)
 	struct run_result *r = col->res;
 	uint64_t last = 0;
 
-	if (!col->opt->requests || r->interrupted || r->aborted_by)
+	if (!col->opt->requests || r->interrupted || r->aborted_by || r->unreachable)
 		return;
 	for (uint32_t k = 0; k < col->nworkers; k++) {
 		if (!col->wk[k].done || !col->wk[k].ended_by_requests)

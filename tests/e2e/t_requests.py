@@ -159,4 +159,46 @@ hold.close()
 ok("connect or connection failure" in out and "the protocol could not make" in out and
    "may be the bottleneck" not in out,
    "a refusing target: the rate warning names the failed connects, not the client", out + err)
+# -n alone against a port that refuses every connect: the run gives up after
+# 10 s with no connection open (it retried for the year of its unbounded
+# duration), exits 1 and says why in every report; its log read again says
+# so and fails too. With a duration it keeps trying that long instead.
+hold = socket.socket()
+hold.bind(("127.0.0.1", 0))
+dead = write_scenario(ECHO % (hold.getsockname()[1], SIZE))
+try:
+    rc, out, err = surge("run", dead, "-n", "50", "-w", "1", "--json", dead + ".json",
+                         "--hlog", dead + ".hlog", timeout=60)
+    with open(dead + ".json") as f:
+        j = json.load(f)
+except Exception as e:  # a run that never ends times out here
+    rc, out, err, j = None, "", repr(e), {}
+run_ = j.get("run", {})
+ok(rc == 1 and run_.get("ended_by") == "unreachable" and 10 <= run_.get("elapsed_s", 0) <= 12 and
+   j.get("totals", {}).get("errors", {}).get("by_class", {}).get("connect_refused", 0) > 0,
+   "-n alone, every connect refused: gives up after 10 s, ended_by unreachable, exit 1 "
+   "(rc %s, %s)" % (rc, {k: run_.get(k) for k in ("ended_by", "elapsed_s")}), err)
+ok("no connection open for 10 s" in err and "give a duration (-d)" in err and
+   "Gave up (no connection) after" in out and "gave up at" in out,
+   "... said on stderr (what to do) and in the text report", out + err)
+rc, out, err = surge("report", dead + ".hlog")
+ok(rc == 1 and "Gave up (no connection) after" in out and
+   open(dead + ".hlog").read().endswith("#surge-end ended_by=unreachable\n"),
+   "... its log ends ended_by=unreachable; surge report says so and exits 1 (rc %s)" % rc,
+   out + err)
+rc, j, err = run(hold.getsockname()[1], "-n", "50", "-w", "1", "-d", "2s")
+ok(j.get("run", {}).get("ended_by") == "duration",
+   "with -d 2s it tries for the duration instead (ended_by %s)" % j.get("run", {}).get("ended_by"), err)
+hold.close()
+
+# A server that dies mid-run: answers first, then nothing open for 10 s.
+srv = Serve("echo", "--die-after", "1s")
+rc, j, err = run(srv.port, "-n", "100000000", "-w", "1", "-r", "500")
+srv.stop()
+req, run_ = j.get("totals", {}).get("requests", {}), j.get("run", {})
+ok(rc == 1 and run_.get("ended_by") == "unreachable" and req.get("completed", 0) > 0 and
+   11 <= run_.get("elapsed_s", 0) <= 14,
+   "a server dead after 1 s of a -n run: gives up ~10 s later, what it answered kept "
+   "(rc %s, %s, completed %s)" % (rc, {k: run_.get(k) for k in ("ended_by", "elapsed_s")},
+                                   req.get("completed")), err)
 done()
