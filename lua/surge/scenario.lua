@@ -51,7 +51,8 @@ local function rate_or_ramp(v)
   if ramp.is_ramp(v) then return v end
   local n = number(v)
   if not n or n <= 0 or n > MAX_RATE then
-    return nil, "a rate in requests per second > 0 and at most 1G (e.g. 50000, 50k) or a ramp (surge.ramp)"
+    return nil, "a rate in requests per second > 0 and at most 1G (e.g. 50000, 50k) or a ramp (surge.ramp), "
+      .. "or on the command line closed (-r closed: the closed model)"
   end
   return n
 end
@@ -952,6 +953,9 @@ function M.load(path, overrides)
         abort_after = 0, where = k == "threshold" and "--threshold" or "--threshold-abort" }
     elseif not schema[k] then
       return nil, fmt("command line: unknown option '%s' (%s)", k, known_list(k))
+    elseif k == "rate" and v == "closed" then
+      -- -r closed: the closed model, whatever rate the file set.
+      values.rate, origin.rate = nil, nil
     else
       -- --resolver ADDR replaces the servers only: the file's timeout and
       -- tries still hold.

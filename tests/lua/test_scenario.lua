@@ -176,7 +176,13 @@ o, err = scenario.load(scn(""), { { "connections", "4294967297" } })
 t.ok(err and err:find("^command line: option 'connections': expected a whole number from 0 to 4294967295") and
   err:find("(-c / -o connections=)", 1, true), "-c 4294967297 refused, -c named: " .. tostring(err))
 o, err = scenario.load(scn(""), { { "rate", "nan" } })
-t.ok(err and err:find("(-r / -o rate=)", 1, true), "-r nan refused: " .. tostring(err))
+t.ok(err and err:find("(-r / -o rate=)", 1, true) and err:find("-r closed", 1, true),
+  "-r nan refused, -r closed named: " .. tostring(err))
+-- -r closed: a scenario with a rate runs the closed model.
+o, err = scenario.load(scn('  rate = 500,\n  duration = "2s",\n'), { { "rate", "closed" } })
+t.ok(o and o.rate_segs == nil and o.rate == nil, "-r closed drops the file's rate: " .. tostring(err))
+o = scenario.load(scn('  rate = 500,\n  duration = "2s",\n'), {})
+t.ok(o and (o.rate or o.rate_segs), "... which the file sets without it")
 o, err = scenario.load(scn(""), { { "duration", "1e400s" } })
 t.ok(err and err:find("option 'duration'", 1, true), "-d 1e400s refused: " .. tostring(err))
 
