@@ -845,16 +845,61 @@ end
 -- `surge run http://host:port/path` (a URL instead of a file): the built-in
 -- module for the scheme with wrk's defaults (10 connections, 10 s), so a wrk
 -- user's first command works; every flag still applies on top.
-local function url_scenario(url, headers)
+-- -o protocol.FIELD=VALUE on a URL run: the built-in module's options, as
+-- the command line gives them (text), made the type the module wants.
+local URL_PROTO_FIELDS = {
+  http = { method = "text", path = "text", body = "text", pipeline = "count",
+           max_message = "size", max_head = "size", max_headers = "count" },
+  echo = { size = "size", payload = "text", pipeline = "count", verify = "boolean" },
+}
+
+local function url_proto_opts(module, given, base)
+  local fields = URL_PROTO_FIELDS[module]
+  for _, kv in ipairs(given) do
+    local k, v = kv[1], kv[2]
+    local kind = fields[k]
+    if not kind then
+      local names = {}
+      for n in pairs(fields) do names[#names + 1] = n end
+      table.sort(names)
+      return nil, fmt("command line: -o protocol.%s: the %s module of a URL run has no option "
+        .. "'%s' (it takes %s)", k, module, k, table.concat(names, ", "))
+    end
+    local x, e = v, nil
+    if kind == "count" then
+      x = units.count(v)
+      if not x or x ~= math.floor(x) then e = "a whole number" end
+    elseif kind == "size" then
+      x = units.size(v)
+      if not x then e = "a size in bytes like 64, 4k or 16MiB" end
+    elseif kind == "boolean" then
+      x = boolean(v)
+      if x == nil then e = "true or false" end
+    end
+    if e then
+      return nil, fmt("command line: -o protocol.%s: expected %s, got '%s'", k, e, v)
+    end
+    base[k] = x
+  end
+  return base
+end
+
+local function url_scenario(url, headers, popts)
   local t, err = target.parse(url)
   if not t then return nil, err end
   local proto
   if t.scheme == "http" or t.scheme == "https" then
-    local ok, p = pcall(require("surge.proto.http").client, { path = t.path, headers = headers })
+    local o, perr = url_proto_opts("http", popts, { path = t.path, headers = headers })
+    if not o then return nil, perr end
+    local ok, p = pcall(require("surge.proto.http").client, o)
     if not ok then return nil, "command line: " .. tostring(p):gsub("^.-http%.client: ", "") end
     proto = p
   elseif (t.scheme == "tcp" or t.scheme == "tls") and not headers then
-    proto = require("surge.proto.echo").new {}
+    local o, perr = url_proto_opts("echo", popts, {})
+    if not o then return nil, perr end
+    local ok, p = pcall(require("surge.proto.echo").new, o)
+    if not ok then return nil, "command line: " .. tostring(p):gsub("^.-echo: ", "echo: ") end
+    proto = p
   else
     if headers then return nil, "command line: -H sets HTTP headers; " .. url .. " is not http(s)://" end
     return nil, fmt("surge run %s: a URL runs http:// or https:// (HTTP/1.1 GET), tcp:// or tls:// (echo); "
@@ -865,9 +910,12 @@ end
 
 function M.load(path, overrides)
   -- -e KEY=VALUE: surge.env, set before the scenario runs (k6's __ENV).
-  local env, headers = {}, nil
+  local env, headers, popts = {}, nil, {}
   for _, kv in ipairs(overrides or {}) do
-    if kv[1] == "header" then
+    local pfield = type(kv[1]) == "string" and kv[1]:match("^protocol%.(.+)$")
+    if pfield then
+      popts[#popts + 1] = { pfield, kv[2] }
+    elseif kv[1] == "header" then
       local k, v = tostring(kv[2]):match("^([^:]+):%s*(.-)%s*$")
       if not k then
         return nil, fmt("command line: -H expects 'Name: value', got '%s'", kv[2])
@@ -899,7 +947,7 @@ function M.load(path, overrides)
   local source, ok, opts
   if is_url then
     source = ""
-    opts, ok = url_scenario(path, headers)
+    opts, ok = url_scenario(path, headers, popts)
     if not opts then return nil, ok end
   else
     local rerr
@@ -938,7 +986,12 @@ function M.load(path, overrides)
     if k == "header" and not is_url then
       return nil, "command line: -H sets a request header of a URL run (surge run http://...); "
         .. "a scenario file sets headers in its protocol"
-    elseif k == "env" or k == "header" then -- read above
+    elseif type(k) == "string" and k:match("^protocol%.") and not is_url then
+      return nil, fmt("command line: -o %s sets an option of a URL run's built-in module (surge "
+        .. "run http://...); a scenario file sets its protocol's options itself (pass values "
+        .. "with -e KEY=VALUE, read as surge.env.KEY)", k)
+    elseif k == "env" or k == "header" or (type(k) == "string" and k:match("^protocol%.")) then
+      -- read above
     elseif tls_field then
       -- --tls-ca, --sni, --insecure (and -o tls.FIELD=VALUE) set one field
       -- of the scenario's tls table, which they turn on.

@@ -148,6 +148,32 @@ return { target = "%s", connections = 1, duration = "500ms",
        "100 KiB answers with max_message 50000: each protocol.oversized (%s)"
        % cnt.get("protocol.oversized"), (errs, cnt))
 
+    # 4d. The same options on a URL run: -o protocol.FIELD=VALUE.
+    rc, r, log = run(base + "/100k.bin", "-c", "1", "-d", "500ms", "-o", "protocol.max_message=50000")
+    req, errs, cnt = totals(r) if r else ({}, {"total": 0, "by_class": {}}, {})
+    ok(errs["total"] > 0 and cnt.get("protocol.oversized") == errs["total"] and
+       req.get("completed") == 0,
+       "a URL run's -o protocol.max_message=50000: each 100 KiB answer oversized", (errs, cnt))
+    rc, r, log = run(base + "/100k.bin", "-c", "1", "-d", "500ms", "-o", "protocol.max_message=16MiB")
+    req, errs, cnt = totals(r) if r else ({}, {"total": 0, "by_class": {}}, {})
+    ok(errs["total"] == 0 and req.get("completed", 0) > 10,
+       "... and 16MiB (a size with its unit) takes them whole", (errs, log))
+    ngx.clear_log()
+    rc, r, log = run(base + "/100k.bin", "-c", "2", "-d", "500ms", "-o", "protocol.method=HEAD")
+    req, errs, cnt = totals(r) if r else ({}, {"total": 0}, {})
+    lines = ngx.access_lines()
+    ok(errs["total"] == 0 and req.get("completed", 0) > 100 and lines and
+       all(l.startswith("HEAD /100k.bin ") for _, l in lines),
+       "-o protocol.method=HEAD: nginx saw HEAD requests",
+       (req, errs, lines[:2], log))
+    rc, out, err = surge("run", base + "/", "-d", "300ms", "-o", "protocol.max_mesage=1")
+    ok(rc == 2 and "no option 'max_mesage'" in err and "max_message" in err,
+       "a misspelt protocol option is refused, listing the module's", err)
+    rc, out, err = surge("run", os.path.join(ROOT, "scenarios", "http.lua"), "--target", base,
+                         "-d", "300ms", "-o", "protocol.pipeline=2")
+    ok(rc == 2 and "a scenario file sets its protocol's options itself" in err and "-e" in err,
+       "-o protocol.* on a scenario file: refused, pointing at -e", err)
+
     # 5. A pipeline of 4 against keepalive_requests 10: only requests in
     # flight at a close are lost (at most 3 per close), never more.
     rc, r, log = run(base + "/1k.bin", "-c", "4", "-d", "1s", "-o", "pipeline=4")
