@@ -618,6 +618,10 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			/* Out of fds or memory: back off rather than spin on a full backlog. */
 			w->totals.core[SC_ACCEPT_ERRORS]++;
 			ev_io_stop(loop, io);
+			/* Set again each time: a one-shot timer that fired keeps
+			 * ~0 as its time, and started as it is it fires at once
+			 * (a server out of fds spun a core on accept4 = EMFILE). */
+			ev_timer_set(&w->accept_pause, 0.1, 0);
 			ev_timer_start(loop, &w->accept_pause);
 			return;
 		}
