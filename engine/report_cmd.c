@@ -331,7 +331,12 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	bool cut = false;
 	for (size_t i = 0; i < r->ncuts; i++)
 		cut |= r->cuts[i].kind != REPORT_CUT_MERGE;
-	r->elapsed_ns = s_to_ns(elapsed > 0 && !cut ? elapsed : g->end);
+	/* Whole logs that say 0 s are of a run stopped before its start. */
+	bool ended = l->nlog_info > 0;
+	for (size_t i = 0; i < l->nlog_info; i++)
+		ended &= l->logs[i].ended;
+	ended &= hlog_param(l, "elapsed_s") != NULL;
+	r->elapsed_ns = s_to_ns(elapsed > 0 && !cut ? elapsed : ended && !cut ? 0 : g->end);
 	r->start_epoch = l->start_time;
 	r->workers = (uint32_t)workers;
 	/* Whatever log missed a second or lost a worker, the merge of them

@@ -76,8 +76,9 @@ static int judge(const struct hlog_log *g, double still, bool has_n, uint64_t n,
 		.dropped_last = g->cut_tail > 0,
 		.still_s = still,
 	};
-	if (has_elapsed && elapsed == 0) {
-		/* Written as its run went: never an end line. */
+	if (has_elapsed && elapsed == 0 && !g->ended) {
+		/* Written as its run went: never an end line. (A whole log of a
+		 * run stopped before its start also says 0 s, and ends.) */
 		if (still >= REPORT_CUT_STILL_S) {
 			/* How long its run would have gone on is unknown (the
 			 * duration is an upper bound, a year with -n alone):

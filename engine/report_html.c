@@ -516,7 +516,10 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	fprintf(f, " &middot; exit code %d</p>\n", r->exit_code);
 
 	fputs("<section class=\"cards\" id=\"summary\">\n", f);
-	snprintf(b, sizeof(b), "%.1f/s", (double)done / secs);
+	if (r->elapsed_ns)
+		snprintf(b, sizeof(b), "%.1f/s", (double)done / secs);
+	else
+		snprintf(b, sizeof(b), "-"); /* 0 s: stopped before traffic began */
 	card(f, "throughput", o->shape == SHAPE_SESSION ? "sessions" : "throughput", b, "");
 	snprintf(b, sizeof(b), "%lld", (long long)done);
 	card(f, "completed", "completed", b, "");

@@ -219,7 +219,10 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 					   : "Ran";
 	char a[32], b[32];
 
-	if (secs <= 0)
+	/* A run stopped before its start (in the connect phase, or waiting
+	 * for --start-at) lasted 0 s: no rate is shown, not one per 1 ns. */
+	bool timed = secs > 0;
+	if (!timed)
 		secs = 1e-9;
 	uint32_t conns = shard_connections(o);
 	fprintf(f, "\n%s %.2f s, up to %u connection%s, %s model%s\n", how, secs, conns,
@@ -236,7 +239,10 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		fprintf(f, "  requests    sent %lld  completed %lld  unfinished %lld\n",
 			(long long)s->counter[ST_SENT], (long long)s->counter[ST_COMPLETED],
 			(long long)s->counter[ST_UNFINISHED]);
-		fprintf(f, "  throughput  %.1f req/s", (double)s->counter[ST_COMPLETED] / secs);
+		if (timed)
+			fprintf(f, "  throughput  %.1f req/s", (double)s->counter[ST_COMPLETED] / secs);
+		else
+			fprintf(f, "  throughput  - (0 s: stopped before traffic began)");
 	} else {
 		fprintf(f, "  sessions    completed %lld  unfinished %lld\n",
 			(long long)s->counter[ST_SESSIONS_DONE],
@@ -245,9 +251,11 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	}
 	fmt_count(a, sizeof(a), (double)s->counter[ST_BYTES_IN] / secs);
 	fmt_count(b, sizeof(b), (double)s->counter[ST_BYTES_OUT] / secs);
-	fprintf(f, "  in %sB/s  out %sB/s\n", a, b);
+	if (timed)
+		fprintf(f, "  in %sB/s  out %sB/s", a, b);
+	fputc('\n', f);
 	int64_t paced = report_shards_sent_paced(r);
-	if (o->rate_segs || r->models_mixed) {
+	if ((o->rate_segs || r->models_mixed) && timed) {
 		int64_t intended = s->counter[ST_INTENDED];
 		fprintf(f, "  rate        intended %.1f/s  achieved %.1f/s (%.2f%%)  dropped %lld%s\n",
 			(double)intended / secs, (double)paced / secs,

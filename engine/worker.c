@@ -231,6 +231,13 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents)
 {
 	struct worker *w = ev_userdata(loop);
 
+	/* Still opening connections or waiting for the start (--start-at):
+	 * leave that loop at once and stop without sending anything. */
+	if (!w->started) {
+		w->stop_early = true;
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
 	if (s->signum == SIGUSR1) {
 		finish(w);
 		return;
@@ -316,6 +323,8 @@ static void connect_phase(struct worker *w)
 	ev_timer_stop(w->loop, &w->tick);
 	ev_timer_stop(w->loop, &w->interval);
 	w->holding = false;
+	if (w->stop_early)
+		return;
 
 	int id = stats_counter_id(&w->stats, "pool.open_at_start");
 	if (id >= 0)
@@ -347,12 +356,28 @@ static int worker_samples_open(struct worker *w)
 	return rc;
 }
 
-static void wait_until(uint64_t t)
+/* The start (--start-at, or after the connect phase) comes to the
+ * nanosecond: the loop, which sees a stop, waits to 2 ms before it (its
+ * poll counts in milliseconds), a sleep the rest. */
+#define START_SLEEP_NS (2 * NS_PER_MS)
+
+static void wait_for_start(struct worker *w)
 {
 	uint64_t now = clock_ns();
 
-	if (t > now) {
-		struct timespec ts = {(time_t)((t - now) / NS_PER_SEC), (long)((t - now) % NS_PER_SEC)};
+	if (w->start_ns > now + START_SLEEP_NS) {
+		ev_timer_init(&w->interval, phase_end_cb,
+			      (double)(w->start_ns - now - START_SLEEP_NS) / 1e9, 0.);
+		ev_timer_start(w->loop, &w->interval);
+		ev_run(w->loop, 0);
+		ev_timer_stop(w->loop, &w->interval);
+		if (w->stop_early)
+			return;
+		now = clock_ns();
+	}
+	if (w->start_ns > now) {
+		uint64_t left = w->start_ns - now;
+		struct timespec ts = {(time_t)(left / NS_PER_SEC), (long)(left % NS_PER_SEC)};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 	}
@@ -439,9 +464,18 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		goto out;
 	}
 	quota_init(&w.quota, opt->requests, w.slot, w.slots);
+	/* From here a stop is seen, in the connect phase and the wait for the
+	 * start too. SIGINT stays ignored (run.c, at fork); the loop was made
+	 * with EVFLAG_NOSIGMASK, so starting the watchers unblocked a SIGTERM
+	 * or SIGUSR1 that came during setup. */
+	ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
+	ev_signal_start(w.loop, &w.sigterm);
+	ev_signal_init(&w.sigusr1, signal_cb, SIGUSR1);
+	ev_signal_start(w.loop, &w.sigusr1);
 	if (opt->start == START_CONNECTED)
 		connect_phase(&w);
-	wait_until(start_ns);
+	if (!w.stop_early)
+		wait_for_start(&w);
 	/* The connect rate counts from the start: tokens earned while waiting
 	 * for it would open up to 100 ms of connections at once at t = 0. */
 	w.tokens_at = clock_ns();
@@ -453,16 +487,16 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	ev_timer_start(w.loop, &w.tick);
 	ev_timer_init(&w.interval, interval_cb, 1., 0.);
 	ev_timer_start(w.loop, &w.interval);
-	ev_signal_init(&w.sigterm, signal_cb, SIGTERM);
-	ev_signal_start(w.loop, &w.sigterm);
-	ev_signal_init(&w.sigusr1, signal_cb, SIGUSR1);
-	ev_signal_start(w.loop, &w.sigusr1);
-	/* SIGINT stays ignored (run.c, at fork); the loop was made with
-	 * EVFLAG_NOSIGMASK, so starting the watchers unblocked a SIGTERM or
-	 * SIGUSR1 that came during setup. */
-	pool_upkeep(&w, clock_ns());
-	if (opt->start == START_CONNECTED)
-		pool_begin_traffic(&w);
+	w.started = true;
+	if (w.stop_early) {
+		/* Stopped before the start: the connections opened close, and
+		 * the worker reports its (empty) second and ends. */
+		begin_stop(&w);
+	} else {
+		pool_upkeep(&w, clock_ns());
+		if (opt->start == START_CONNECTED)
+			pool_begin_traffic(&w);
+	}
 	ev_run(w.loop, 0);
 	rc = 0;
 out:

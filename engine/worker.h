@@ -101,6 +101,8 @@ struct worker {
 	bool stopping;     /* duration over or signalled: no new requests */
 	bool in_lua;       /* a Lua call is on the stack: do not re-enter */
 	bool holding;      /* connect phase: connections open, traffic waits */
+	bool started;      /* the run's start has come: traffic may flow */
+	bool stop_early;   /* a stop came before the start: nothing is sent */
 	/* The end, spread over loop turns (pool_close_some): the idle
 	 * connections close at the stop, all of them once the drain is over. */
 	enum worker_closing { CLOSING_NONE, CLOSING_IDLE, CLOSING_ALL } closing;

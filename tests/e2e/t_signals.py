@@ -280,4 +280,45 @@ ok(req.get("sent", 0) >= 2700 and
    "continued, it catches up: sent = completed + unfinished + errors (%s, %s errors)"
    % (json.dumps(req), errs))
 
+# A stop before traffic begins: Ctrl-C (to the group, as a terminal sends
+# it) 1 s into a 5 s connect phase, and SIGTERM while waiting for
+# --start-at. Both used to be held until the start, and then one request
+# per connection went out and the report said 5e11 req/s over "0.00 s".
+def before_start(extra, sig):
+    srv = Serve("echo")
+    d = tempfile.mkdtemp(prefix="surge-sig-")
+    out, hlog = os.path.join(d, "run.json"), os.path.join(d, "run.hlog")
+    p = subprocess.Popen([SURGE, "run", scn, "--target", "127.0.0.1:%d" % srv.port, "-c", "500",
+                          "-d", "5s", "-w", "2", "--json", out, "--hlog", hlog, "--no-progress"]
+                         + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    time.sleep(1)
+    os.killpg(p.pid, sig)
+    text, err = p.communicate(timeout=60)
+    ended = time.time()
+    seen = srv.stop()
+    return p.returncode, report(out), text, err, seen, hlog, ended
+
+
+rc, j, text, err, seen, hlog, _ = before_start(["-o", "start=connected", "-o", "connect_rate=100"],
+                                               signal.SIGINT)
+conns = j.get("totals", {}).get("connections", {})
+ok(rc == 130 and seen.get("bytes_in") == 0 and j.get("totals", {}).get("requests", {}).get("sent") == 0
+   and 0 < conns.get("opened", 0) < 400,
+   "Ctrl-C in the connect phase: stops it (%s of 500 opened), nothing sent (server bytes_in %s), "
+   "exit 130 (%s)" % (conns.get("opened"), seen.get("bytes_in"), rc), err)
+ok("Interrupted after 0.00 s" in text and "throughput  - (0 s: stopped before traffic began)" in text
+   and "GB/s" not in text, "... the report shows no rate for 0 s", text)
+rc2, out2, err2 = (lambda p: (p.returncode, p.stdout, p.stderr))(subprocess.run(
+    [SURGE, "report", hlog], capture_output=True, text=True, timeout=60))
+ok(rc2 == 0 and "still being written" not in err2 and "Interrupted after 0.00 s" in out2,
+   "... its log is whole: surge report says 0.00 s, not 'still being written'", out2 + err2)
+
+start_at = time.time() + 6
+rc, j, text, err, seen, hlog, ended = before_start(["--start-at", "%.3f" % start_at],
+                                                   signal.SIGTERM)
+ok(rc == 130 and ended < start_at and seen.get("bytes_in") == 0,
+   "SIGTERM while waiting for --start-at: ends before the start (%.1f s early), nothing sent "
+   "(server bytes_in %s)" % (start_at - ended, seen.get("bytes_in")), err)
+
 done()
