@@ -3,7 +3,8 @@
  * again (retries) and then answered, or timed out, may yet get an answer
  * for each try that went unanswered: those are late answers, counted apart
  * from answers nobody asked for. Each owed answer is kept under its
- * connection and its key (a DNS ID), for one request timeout, so an answer
+ * connection and its key (a DNS ID), for one request timeout (at least 1 s,
+ * retry.c), so an answer
  * with an ID surge never sent is not taken for one.
  * Open addressing, linear probing; an entry whose answers are all taken or
  * whose time is over is dead, and dead entries go when the table grows.

@@ -89,12 +89,16 @@ bool retry_again(struct worker *w, struct conn *c, uint32_t i)
 }
 
 /* How long after a request settles an answer to one of its tries is still
- * late rather than unmatched: the time any answer is waited for. */
+ * late rather than unmatched: the time any answer is waited for, and at
+ * least a second — with a 200 ms timeout a loaded machine's scheduling
+ * alone made a late answer to a 300 ms server an unmatched error. */
 static uint64_t late_window(const struct worker *w)
 {
 	uint64_t t = w->opt->request_timeout_ns;
 
-	return t ? t : 5 * NS_PER_SEC;
+	if (!t)
+		return 5 * NS_PER_SEC;
+	return t > NS_PER_SEC ? t : NS_PER_SEC;
 }
 
 void retry_settled(struct worker *w, uint32_t i, bool answered)
