@@ -18,6 +18,9 @@ void report_progress_line(FILE *f, const struct options *o, const struct stats *
 void report_text(FILE *f, const struct options *o, const struct run_result *r);
 /* The thresholds and their outcome (nothing when there are none). */
 void report_thresholds_text(FILE *f, const struct run_result *r);
+/* Under -q, where no report is printed: one line per threshold that
+ * failed, so a CI log says why the exit code is 3. */
+void report_thresholds_failed(FILE *f, const char *who, const struct run_result *r);
 /* Why a run measured nothing, and what to check. */
 void report_nothing_measured(FILE *f, const struct options *o, const struct run_result *r);
 /* "-": the report goes to stdout, and the text report is left out. */

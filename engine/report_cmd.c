@@ -507,6 +507,8 @@ int report_main(int argc, char **argv)
 			  r.workers_lost || r.unreachable;
 	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : incomplete ? EXIT_FAILED : EXIT_OK;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
+	if ((a.quiet || to_stdout) && r.thresholds_failed)
+		report_thresholds_failed(stderr, "surge report", &r);
 	if (!a.quiet && !to_stdout) {
 		char shards[96] = "";
 		if (sh.count)

@@ -382,6 +382,21 @@ void report_thresholds_text(FILE *f, const struct run_result *r)
 	}
 }
 
+void report_thresholds_failed(FILE *f, const char *who, const struct run_result *r)
+{
+	char act[32], metric[REPORT_NAME_LEN];
+
+	for (size_t i = 0; i < r->nthresholds; i++) {
+		const struct threshold *t = &r->thresholds[i];
+		if (t->passed)
+			continue;
+		threshold_fmt(t, t->actual, act, sizeof(act));
+		fprintf(f, "%s: threshold failed: %s %s: %s (%s)\n", who,
+			report_fmt_name(metric, sizeof(metric), t->metric), t->condition,
+			t->measured ? act : "not measured", t->where);
+	}
+}
+
 /* Where to look for why nothing completed: the errors the text report
  * printed above, only when it printed them (not under -q) and there were
  * some. */

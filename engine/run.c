@@ -974,6 +974,8 @@ int run_main(int argc, char **argv)
 	res.exit_code = rc;
 	if (!opt.quiet)
 		report_text(stdout, &opt, &res);
+	else if (res.thresholds_failed && judged)
+		report_thresholds_failed(stderr, "surge", &res);
 	if (report_files(&opt, &res, err, sizeof(err)) < 0) {
 		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
 			fprintf(stderr, "surge: %s\n", line);

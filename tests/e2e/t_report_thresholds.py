@@ -37,6 +37,15 @@ rc, out, err = surge("run", good, "-w", "1", "--threshold", "latency.p50<1ms", "
 ok(rc == 3, "a 2 ms server fails latency.p50<1ms: exit 3", out + err)
 ok("thresholds  3 of 4 passed" in out and "FAIL  latency.p50 < 1ms" in out,
    "the failing one is marked, with where it came from", out)
+# Under -q no report is printed: a CI log still says which failed and why.
+hl = os.path.join(tempfile.mkdtemp(), "q.hlog")
+rc, out, err = surge("run", good, "-w", "1", "--threshold", "latency.p50<1ms", "-q", "--hlog", hl)
+ok(rc == 3 and out == "" and "surge: threshold failed: latency.p50 < 1ms:" in err and
+   "(--threshold)" in err and "errors.rate" not in err,
+   "-q: exit 3 and one stderr line for the failed threshold only", out + err)
+rc, out, err = surge("report", hl, "-q")
+ok(rc == 3 and "surge report: threshold failed: latency.p50 < 1ms:" in err,
+   "... and surge report -q of its log says it too", out + err)
 
 # --- names: a threshold on a counter or histogram nobody declares stops the
 # run before traffic (exit 2), naming where it was written and the nearest
