@@ -227,6 +227,7 @@ int conn_open(struct worker *w, struct conn *c)
 		}
 	}
 	c->state = CONN_CONNECTING;
+	c->answered = 0;
 	deadline_connect_started(w, c);
 	conn_reset_state(c);
 	w->connecting++;
@@ -310,7 +311,16 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 		deadline_connect_done(w, c);
 	}
 	if (cls >= 0) {
-		w->stats.error[cls] += c->inflight ? c->inflight : 1;
+		/* A reset with no request in flight lost none: counted apart, as
+		 * an idle close is (the error classes count lost requests; a
+		 * server's crash counted each idle connection too). */
+		int idle = cls == ERR_RESET && was_open && !c->inflight && !session
+				   ? stats_counter_id(&w->stats, "conn.reset_idle")
+				   : -1;
+		if (idle >= 0)
+			w->stats.ncounter[idle].value++;
+		else
+			w->stats.error[cls] += c->inflight ? c->inflight : 1;
 		dest_record_failed(&w->dests, c->dest, &w->stats);
 	} else {
 		w->stats.counter[ST_UNFINISHED] += c->inflight;
@@ -683,6 +693,11 @@ void conn_on_message(struct worker *w, struct conn *c, const uint8_t *p, size_t 
 		dest_record_latency(&w->dests, c->dest, &w->stats, (int64_t)(at - f->intended));
 		hist_record(w->stats.hist[HI_SERVICE], (int64_t)(at - f->sent));
 		w->stats.counter[ST_COMPLETED]++;
+		/* Only an answer proves the server takes this connection: one
+		 * that opens and is reset at once keeps backing off (a server
+		 * closing every connection was reconnected to every 10 ms). */
+		c->backoff = 0;
+		c->answered = 1;
 		if (c->src < w->stats.nsrc)
 			w->stats.src_reqs[c->src]++;
 	}
@@ -763,6 +778,14 @@ static void conn_idle_closed(struct worker *w, struct conn *c)
 		int id = stats_counter_id(&w->stats, "conn.closed_by_server");
 		if (id >= 0)
 			w->stats.ncounter[id].value++;
+	}
+	/* Closed before it answered anything (a close on accept): the slot
+	 * backs off as a failed one does — 50 slots against a server closing
+	 * each at once made 2500 connections in 3 s. */
+	if (!c->answered) {
+		conn_close(w, c, -1);
+		pool_conn_hold_back(w, c);
+		return;
 	}
 	conn_end(w, c);
 }
@@ -917,11 +940,18 @@ static void session_finish(struct worker *w, struct conn *c, int rc)
 		w->stats.counter[ST_SESSIONS_UNFINISHED]++;
 	} else if (rc == 1 && !faulted) {
 		w->stats.counter[ST_SESSIONS_DONE]++;
+		c->backoff = 0;
+		c->answered = 1;
 	}
 	c->session_live = 0;
 	c->wait = SURGE_WAIT_NONE;
 	if (c->state != CONN_CLOSED) {
 		conn_close(w, c, -1);
+		/* A session that failed (its error counted by the module, or a
+		 * script error) reconnects after the backoff, as a fault does:
+		 * a reader refused at DESCRIBE retried 1000 times a second. */
+		if (rc != 1)
+			pool_conn_hold_back(w, c);
 		return;
 	}
 	conn_release_buffers(c);
@@ -1046,7 +1076,6 @@ static void conn_established(struct worker *w, struct conn *c)
 	c->state = CONN_OPEN;
 	samples_conn_opened(w->samples, c);
 	churn_opened(w, c, clock_ns());
-	c->backoff = 0;
 	c->seq = 0;
 	c->written = 0;
 	io_set(w, c, EV_READ);

@@ -29,7 +29,8 @@ struct conn {
 	uint32_t id;
 	uint8_t state;     /* enum conn_state */
 	uint8_t wait;      /* sessions: enum surge_wait */
-	uint8_t backoff;   /* reconnect backoff exponent */
+	uint8_t backoff : 7, /* reconnect backoff exponent */
+		answered : 1; /* an answer or a session completed since it opened */
 	uint8_t draining : 1, /* pool shrinking: close once idle */
 		eof : 1,       /* sessions: peer closed, buffer may still hold data */
 		in_ready : 1,  /* on the worker's list of connections with room */

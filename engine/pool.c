@@ -63,19 +63,29 @@ void pool_ready_remove(struct worker *w, struct conn *c)
 	c->in_ready = 0;
 }
 
+/* t_connect doubles as "not before" for the slot's next connect. */
+static void hold_back(struct conn *c, uint64_t now)
+{
+	uint64_t delay = BACKOFF_BASE_NS << (c->backoff < 7 ? c->backoff : 7);
+
+	c->t_connect = now + (delay < BACKOFF_MAX_NS ? delay : BACKOFF_MAX_NS);
+	if (c->backoff < 127)
+		c->backoff++;
+}
+
+void pool_conn_hold_back(struct worker *w, struct conn *c)
+{
+	hold_back(c, clock_ns());
+}
+
 void pool_conn_closed(struct worker *w, struct conn *c, bool failed)
 {
 	uint64_t now = clock_ns();
 
-	/* t_connect doubles as "not before" for the slot's next connect. */
-	if (failed) {
-		uint64_t delay = BACKOFF_BASE_NS << (c->backoff < 7 ? c->backoff : 7);
-		c->t_connect = now + (delay < BACKOFF_MAX_NS ? delay : BACKOFF_MAX_NS);
-		if (c->backoff < 255)
-			c->backoff++;
-	} else {
+	if (failed)
+		hold_back(c, now);
+	else
 		c->t_connect = now;
-	}
 	if (c->id < w->target && !c->in_free && !c->session_live) {
 		c->in_free = 1;
 		conn_list_push(&w->free, w->conns, c);
@@ -98,7 +108,9 @@ static bool reconnect(struct worker *w, struct conn *c)
 
 void pool_reopen(struct worker *w, struct conn *c)
 {
-	if (!w->stopping && c->in_free && w->connect_tokens >= 1)
+	/* Not a slot held back (closed before it answered): the pool's
+	 * upkeep connects it when its backoff is over. */
+	if (!w->stopping && c->in_free && w->connect_tokens >= 1 && c->t_connect <= clock_ns())
 		reconnect(w, c);
 }
 

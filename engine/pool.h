@@ -38,6 +38,10 @@ void pool_ready_remove(struct worker *w, struct conn *c);
 /* A connection closed: sets when its slot may connect again (at once, or
  * after the backoff when it failed). */
 void pool_conn_closed(struct worker *w, struct conn *c, bool failed);
+/* A slot just closed without a fault of its own (pool_conn_closed with
+ * failed false) whose session failed all the same: it waits out the
+ * backoff too, which grows until an answer or a session completes. */
+void pool_conn_hold_back(struct worker *w, struct conn *c);
 /* A slot whose connection ended gracefully (HTTP's Connection: close, or
  * recycled by churn) connects again now, not at the next upkeep, when the
  * connect rate allows; else the upkeep does it once it does. */
