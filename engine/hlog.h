@@ -68,6 +68,7 @@ struct hlog {
 		size_t seconds;
 		double end;
 		bool ended; /* its last line is "#surge-end": written whole */
+		char ended_by[16]; /* that line's ended_by= (report_ended_by_key), or "" */
 		int64_t sent;   /* its own "sent" counts: a merge of open- and closed-model
 				 * runs rates only the open ones' (report_shards.c) */
 	} *logs;

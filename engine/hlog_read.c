@@ -506,6 +506,7 @@ static int apply(struct reader *r)
 		return bad(r, "this interval (at %.3f s) starts before one already read: each log "
 			      "must be in time order, as HdrHistogram's writers write it", r->start);
 	l->logs[r->log].ended = false; /* an end line with more after it ended nothing */
+	l->logs[r->log].ended_by[0] = '\0';
 	if (r->held_any && r->key != r->held_key)
 		drop_held(r, false); /* the next second began without this one's counts */
 	if (r->kind == LINE_HIST && r->holds)
@@ -612,8 +613,14 @@ static int read_header_line(struct reader *r, const char *line)
 		return read_param_line(r, line + 13);
 	}
 	/* Only a whole line counts (advance): a cut inside it is no end. */
-	if (strcmp(line, "#surge-end") == 0 || strncmp(line, "#surge-end ", 11) == 0)
-		r->l->logs[r->log].ended = true;
+	if (strcmp(line, "#surge-end") == 0 || strncmp(line, "#surge-end ", 11) == 0) {
+		struct hlog_log *g = &r->l->logs[r->log];
+		const char *by = strstr(line, " ended_by=");
+		g->ended = true;
+		/* What ended the run: a key of a few letters, or none said. */
+		snprintf(g->ended_by, sizeof(g->ended_by), "%.*s", by ? (int)strcspn(by + 10, " ") : 0,
+			 by ? by + 10 : "");
+	}
 	return 0;
 }
 

@@ -155,6 +155,34 @@ static int param_ns(const struct hlog *l, const char *key, uint64_t *out, char *
 	return rc;
 }
 
+/* A count that may pass what a double holds exactly (requests = N). */
+static int param_u64(const struct hlog *l, const char *key, uint64_t *out, char *err,
+		     size_t errlen)
+{
+	const struct hlog_param *p = hlog_param_line(l, key);
+	char *end;
+
+	*out = 0;
+	if (!p)
+		return 0;
+	errno = 0;
+	unsigned long long n = strtoull(p->value, &end, 10);
+	if (p->value[0] < '0' || p->value[0] > '9' || *end || errno)
+		return bad_param(l, p, "a count", err, errlen);
+	*out = n;
+	return 0;
+}
+
+/* The entry of the log the parameters were taken from (the first that had
+ * any): how that run ended goes with them. */
+static const struct hlog_log *params_log(const struct hlog *l)
+{
+	for (size_t i = 0; i < l->nlog_info; i++)
+		if (l->logs[i].name == l->params_from)
+			return &l->logs[i];
+	return NULL;
+}
+
 static char *param_dup(const struct hlog *l, const char *key)
 {
 	const char *v = hlog_param(l, key);
@@ -242,7 +270,28 @@ static int options_from_log(const struct hlog *l, struct options *o, char *err, 
 	o->shape = shape && strcmp(shape, "session") == 0 ? SHAPE_SESSION : SHAPE_MESSAGE;
 	const char *arrival = hlog_param(l, "arrival");
 	o->arrival = arrival && strcmp(arrival, "poisson") == 0 ? PACER_POISSON : PACER_UNIFORM;
+	/* Absent from an older surge's log: what its reports said then. */
+	const char *transport = hlog_param(l, "transport"), *start = hlog_param(l, "start");
+	o->transport = transport && strcmp(transport, "udp") == 0 ? TRANSPORT_UDP : TRANSPORT_TCP;
+	o->start = start && strcmp(start, "connected") == 0 ? START_CONNECTED : START_NOW;
+	int verify, resume;
+	const char *tls = hlog_param(l, "tls");
+	if (tls && sscanf(tls, "verify=%d resume=%d", &verify, &resume) == 2) {
+		/* Over TLS: one target that says so is what the reports look at. */
+		if (!(o->targets = calloc(1, sizeof(*o->targets))))
+			return -ENOMEM;
+		o->targets[0].tls = true;
+		o->ntargets = 1;
+		o->tls.verify = verify != 0;
+		o->tls.resume = resume != 0;
+	}
 	int rc;
+	double unbounded;
+	if ((rc = param_u64(l, "requests", &o->requests, err, errlen)) < 0 ||
+	    (rc = param_num(l, "duration_unbounded", 1, 0, &unbounded, err, errlen)) < 0 ||
+	    (rc = param_num(l, "start_at", PARAM_SECS_MAX * 10, 0, &o->start_at, err, errlen)) < 0)
+		return rc;
+	o->duration_unbounded = unbounded != 0;
 	if ((rc = param_u32(l, "connections", &o->max_connections, err, errlen)) < 0 ||
 	    (rc = param_ns(l, "duration_s", &o->duration_ns, err, errlen)) < 0 ||
 	    (rc = param_u32(l, "workers", &o->workers, err, errlen)) < 0 ||
@@ -314,7 +363,8 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	if ((rc = param_num(l, "elapsed_s", PARAM_SECS_MAX, 0, &elapsed, err, errlen)) < 0 ||
 	    (rc = param_num(l, "workers", UINT32_MAX, 0, &workers, err, errlen)) < 0 ||
 	    (rc = param_num(l, "workers_lost", UINT32_MAX, 0, &lost, err, errlen)) < 0 ||
-	    (rc = param_num(l, "interrupted", 1, 0, &interrupted, err, errlen)) < 0)
+	    (rc = param_num(l, "interrupted", 1, 0, &interrupted, err, errlen)) < 0 ||
+	    (rc = param_ns(l, "connect_phase_s", &r->connect_phase_ns, err, errlen)) < 0)
 		return rc;
 	/* Several logs (shards, runs side by side) took as long as the longest:
 	 * the first one's time made the totals' rates hang on the order the
@@ -348,6 +398,10 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 	if (!l->nlog_info)
 		r->workers_lost = (uint32_t)lost;
 	r->interrupted = interrupted != 0;
+	/* The count ended it: said only by the end line (a threshold that
+	 * stopped it is named with the thresholds, load_thresholds). */
+	const struct hlog_log *from = params_log(l);
+	r->ended_by_requests = from && strcmp(from->ended_by, "requests") == 0;
 	/* A run that gave up (no connection, -n alone) says so again, and
 	 * its report fails as it did. */
 	const char *gave = hlog_param(l, "unreachable_s");
@@ -394,6 +448,30 @@ static int load_thresholds(const struct hlog *l, const char *first_log, const st
 		if (rc < 0)
 			return rc;
 		r->nthresholds++;
+	}
+	/* Which of them were marked abort, and the one that stopped the run:
+	 * by their place among the log's threshold lines. */
+	size_t recorded = r->nthresholds;
+	for (size_t i = 0; i < l->nparams; i++) {
+		const struct hlog_param *p = &l->params[i];
+		size_t k;
+		double after, at, actual;
+		int end = 0;
+		if (strcmp(p->key, "threshold_abort") == 0) {
+			if (sscanf(p->value, "%zu %lf%n", &k, &after, &end) != 2 || p->value[end] ||
+			    k >= recorded || !(after >= 0 && after <= PARAM_SECS_MAX))
+				return bad_param(l, p, "THRESHOLD_INDEX ABORT_AFTER_S", err, errlen);
+			r->thresholds[k].abort = true;
+			r->thresholds[k].abort_after_ns = s_to_ns(after);
+		} else if (strcmp(p->key, "aborted") == 0) {
+			if (sscanf(p->value, "%zu %lf %lf%n", &k, &at, &actual, &end) != 3 ||
+			    p->value[end] || k >= recorded || !(at >= 0 && at <= PARAM_SECS_MAX) ||
+			    !isfinite(actual))
+				return bad_param(l, p, "THRESHOLD_INDEX AT_S ACTUAL", err, errlen);
+			r->aborted_by = &r->thresholds[k];
+			r->aborted_at_s = at;
+			r->aborted_actual = actual;
+		}
 	}
 	for (size_t i = 0; i < a->nthresholds; i++) {
 		int rc = threshold_parse(NULL, a->thresholds[i], "--threshold",

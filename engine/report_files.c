@@ -16,6 +16,7 @@
 #include "outpath.h"
 #include "series.h"
 #include "threshold.h"
+#include "tls.h"
 #include "version.h"
 
 /* Where a report goes: "-" is stdout, anything else an outpath (its
@@ -341,7 +342,21 @@ static void add(struct params *ps, const char *key, const char *fmt, ...)
 	ps->p[ps->n++] = (struct hlog_param){(char *)key, v}; /* the writer only reads key */
 }
 
-/* The run's parameters, as `surge report` reads them back (report_cmd.c). */
+/* Nanoseconds as seconds, exactly ("12.345678912", "5", "0"): %.9g would
+ * round a time past 10 s that a report reads back, and its JSON then says
+ * another elapsed_s than the run's. */
+static void add_ns(struct params *ps, const char *key, uint64_t ns)
+{
+	char frac[16];
+	int n = snprintf(frac, sizeof(frac), ".%09llu", (unsigned long long)(ns % 1000000000));
+
+	while (n > 1 && frac[n - 1] == '0')
+		frac[--n] = '\0';
+	add(ps, key, "%llu%s", (unsigned long long)(ns / 1000000000), n > 1 ? frac : "");
+}
+
+/* The run's parameters, as `surge report` reads them back (report_cmd.c):
+ * whatever its reports show of the run, so the report of its log is its own. */
 int report_hlog_header(FILE *f, const struct options *o, const struct run_result *r, bool live)
 {
 	struct params ps = {0};
@@ -369,7 +384,11 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 		add(&ps, "start_at", "%.3f", o->start_at);
 	add(&ps, "arrival", "%s", o->arrival == PACER_POISSON ? "poisson" : "uniform");
 	add(&ps, "duration_s", "%.9g", (double)o->duration_ns / 1e9);
-	add(&ps, "elapsed_s", "%.9g", (double)r->elapsed_ns / 1e9);
+	if (o->requests)
+		add(&ps, "requests", "%llu", (unsigned long long)o->requests);
+	if (o->duration_unbounded)
+		add(&ps, "duration_unbounded", "1");
+	add_ns(&ps, "elapsed_s", r->elapsed_ns);
 	/* How many seconds follow, ended by "#surge-end": a reader tells a log
 	 * cut at a second's boundary, and what it lost (report_cut.c). A log
 	 * written as the run goes cannot know; its header says elapsed_s 0. */
@@ -386,6 +405,11 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 	add(&ps, "pipeline", "%u", o->pipeline);
 	add(&ps, "timeout_s", "%.9g", (double)o->request_timeout_ns / 1e9);
 	add(&ps, "connect_timeout_s", "%.9g", (double)o->connect_timeout_ns / 1e9);
+	add(&ps, "transport", "%s", o->transport == TRANSPORT_UDP ? "udp" : "tcp");
+	add(&ps, "start", "%s", o->start == START_CONNECTED ? "connected" : "now");
+	add_ns(&ps, "connect_phase_s", r->connect_phase_ns);
+	if (tls_options_used(o))
+		add(&ps, "tls", "verify=%d resume=%d", o->tls.verify, o->tls.resume);
 	add(&ps, "peak_open", "%lld", (long long)r->peak_open);
 	add(&ps, "interrupted", "%d", r->interrupted);
 	if (r->unreachable) /* -n alone, and no connection: when it gave up, after how long */
@@ -394,8 +418,17 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 		add(&ps, "bind", "%s", o->bind_spec);
 		add(&ps, "pick", "%s", addrset_pick_name(o->pick));
 	}
+	/* Marked abort, and which one stopped the run: the i-th threshold line
+	 * (lines of their own, which older readers skip). */
 	for (size_t i = 0; i < r->nthresholds; i++)
 		add(&ps, "threshold", "%s %s", r->thresholds[i].metric, r->thresholds[i].condition);
+	for (size_t i = 0; i < r->nthresholds; i++)
+		if (r->thresholds[i].abort)
+			add(&ps, "threshold_abort", "%zu %.9g", i,
+			    (double)r->thresholds[i].abort_after_ns / 1e9);
+	if (r->aborted_by)
+		add(&ps, "aborted", "%td %.9g %.17g", r->aborted_by - r->thresholds, r->aborted_at_s,
+		    r->aborted_actual);
 	rc = ps.oom ? -ENOMEM : hlog_write_header(f, r->start_epoch, ps.p, ps.n);
 	for (size_t i = 0; i < ps.n; i++)
 		free(ps.p[i].value);

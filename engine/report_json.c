@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "pool.h"
 #include "report_cut.h"
 #include "report_held.h"
 #include "report_shards.h"
@@ -201,7 +200,7 @@ static void run_params(FILE *f, const struct options *o, const struct run_result
 	jnum_field(f, &first, "connect_timeout_s", (double)o->connect_timeout_ns / 1e9);
 	jkey(f, &first, "start");
 	jstr(f, o->start == START_CONNECTED ? "connected" : "now");
-	jnum_field(f, &first, "connect_phase_s", (double)pool_connect_phase_ns(o) / 1e9);
+	jnum_field(f, &first, "connect_phase_s", (double)r->connect_phase_ns / 1e9);
 	jkey(f, &first, "start_time");
 	fprintf(f, "%.3f", r->start_epoch);
 	jkey(f, &first, "start_time_utc");

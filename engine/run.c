@@ -850,6 +850,7 @@ int run_main(int argc, char **argv)
 		goto out;
 	res.workers = opt.workers;
 	res.elapsed_ns = opt.duration_ns;
+	res.connect_phase_ns = pool_connect_phase_ns(&opt);
 	col.res = &res;
 	col.opt = &opt;
 	col.nworkers = opt.workers;
@@ -953,6 +954,7 @@ int run_main(int argc, char **argv)
 	live_hlog_close(&col);
 	if (res.interrupted && res.elapsed_ns > opt.duration_ns)
 		res.elapsed_ns = opt.duration_ns;
+	res.connect_phase_ns = pool_connect_phase_ns(&opt);
 	stopping_ended_by_requests(&col);
 	if (opt.samples_path)
 		samples_gather(&opt);

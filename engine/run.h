@@ -38,6 +38,7 @@ struct run_result {
 	uint64_t start_ns;   /* CLOCK_MONOTONIC */
 	double start_epoch;  /* wall clock at start, for logs */
 	uint64_t elapsed_ns; /* measured time: duration, or until interrupted */
+	uint64_t connect_phase_ns; /* start = "connected": the phase before it (pool.h) */
 	uint32_t workers;
 	int64_t peak_open;   /* most connections open at once (report_held.h) */
 	int64_t peak_asked;  /* most connections the scenario asked for at once */
