@@ -45,9 +45,11 @@ static const char report_usage[] =
 	"  -q, --quiet             no report on stdout\n"
 	"  -h, --help              this help\n"
 	"\n"
-	"Exit status: 0 done, 1 a log cannot be read, shards of the run are missing\n"
-	"or doubled, or a log was cut short (without --partial; the report is still\n"
-	"written), 2 bad command line, 3 a threshold failed.\n";
+	"Exit status: what the run exited with, by its rule (130 aside: judged on what\n"
+	"was measured): 0 done, 1 nothing measured, a worker lost, or a log cannot be\n"
+	"read, shards of the run are missing or doubled, or a log was cut short\n"
+	"(without --partial; the report is still written), 2 bad command line,\n"
+	"3 a threshold failed.\n";
 
 struct report_args {
 	const char *json, *html, *hlog;
@@ -397,6 +399,13 @@ static int result_from_log(struct hlog *l, const struct gather *g, struct run_re
 		return rc;
 	if (!l->nlog_info)
 		r->workers_lost = (uint32_t)lost;
+	/* A worker lost, or one that exited with a failure, failed its run
+	 * (exit 1): so does any report of its log, merged or not. */
+	r->worker_failed = r->workers_lost > 0;
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		const char *v = hlog_log_param(&l->logs[i], "worker_failed");
+		r->worker_failed |= v && strcmp(v, "0") != 0;
+	}
 	r->interrupted = interrupted != 0;
 	/* The count ended it: said only by the end line (a threshold that
 	 * stopped it is named with the thresholds, load_thresholds). */
@@ -581,9 +590,12 @@ int report_main(int argc, char **argv)
 			"flight is unfinished, the rest of %s share is missing (exit 1)\n",
 			r.workers_lost, r.workers_lost == 1 ? "" : "s", a.nfiles == 1 ? "" : "s",
 			r.workers_lost == 1 ? "it" : "they", r.workers_lost == 1 ? "its" : "their");
-	bool incomplete = ((sh.missing || sh.doubled || cut) && !a.partial) || r.seconds_unmerged ||
-			  r.workers_lost || r.unreachable;
-	r.exit_code = r.thresholds_failed ? EXIT_THRESHOLDS : incomplete ? EXIT_FAILED : EXIT_OK;
+	/* The run's own rule (run.c), so the report fails where its run failed;
+	 * a signal that stopped the run is no failure of its report. Then what
+	 * only a report can lack: shards, or seconds of a cut log. */
+	r.exit_code = run_exit_code(&o, &r, true, false);
+	if (r.exit_code == EXIT_OK && (sh.missing || sh.doubled || cut) && !a.partial)
+		r.exit_code = EXIT_FAILED;
 	int to_stdout = report_stdout_count(a.hlog, a.json, a.html);
 	if ((a.quiet || to_stdout) && r.thresholds_failed)
 		report_thresholds_failed(stderr, "surge report", &r);
@@ -609,6 +621,12 @@ int report_main(int argc, char **argv)
 		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
 			fprintf(stderr, "surge report: %s\n", line);
 		goto out;
+	}
+	/* As the run said it: why it measured nothing, and what to check. */
+	if (r.exit_code != EXIT_OK && !r.worker_failed && run_measured_nothing(&o, &r)) {
+		o.quiet = a.quiet || to_stdout;
+		o.json_path = a.json ? strdup(a.json) : NULL;
+		report_nothing_measured(stderr, &o, &r);
 	}
 	rc = r.exit_code;
 out:

@@ -396,6 +396,8 @@ int report_hlog_header(FILE *f, const struct options *o, const struct run_result
 		add(&ps, "seconds", "%zu", series_len(r->series));
 	add(&ps, "workers", "%u", r->workers);
 	add(&ps, "workers_lost", "%u", r->workers_lost);
+	if (r->worker_failed) /* lost, or exited with a failure: the run exits 1 */
+		add(&ps, "worker_failed", "1");
 	if (r->seconds_unmerged)
 		add(&ps, "seconds_unmerged", "%u", r->seconds_unmerged);
 	/* A merge of cut logs (surge report --partial --hlog) misses what they

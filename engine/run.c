@@ -713,23 +713,42 @@ static void samples_gather(const struct options *o)
 		rmdir(o->samples_tmpdir); /* only once empty: parts left stay with it */
 }
 
-static int outcome(const struct options *o, const struct run_result *r)
+bool run_measured_nothing(const struct options *o, const struct run_result *r)
 {
-	if (r->worker_failed || r->seconds_unmerged || r->unreachable)
-		return EXIT_FAILED;
-	if (r->interrupted)
-		return EXIT_INTERRUPTED;
-	bool session = o->shape == SHAPE_SESSION;
-	if (!session && r->total.counter[ST_COMPLETED] == 0)
-		return EXIT_FAILED;
+	if (o->shape != SHAPE_SESSION)
+		return r->total.counter[ST_COMPLETED] == 0;
 	/* A session that met a fault did not complete (conn.c), so a run whose
 	 * every session failed measured nothing a user could rely on. Sessions
 	 * the run's end cut short (readers watching longer than it lasts) did
 	 * not fail. */
-	if (session && r->total.counter[ST_SESSIONS_DONE] == 0 &&
-	    r->total.counter[ST_SESSIONS_UNFINISHED] == 0)
+	return r->total.counter[ST_SESSIONS_DONE] == 0 &&
+	       r->total.counter[ST_SESSIONS_UNFINISHED] == 0;
+}
+
+/* What ended or spoiled the run, before its thresholds: interrupted (the
+ * run's own, surge report passes false) ranks below a failure and above
+ * nothing measured. */
+static int outcome(const struct options *o, const struct run_result *r, bool interrupted)
+{
+	if (r->worker_failed || r->seconds_unmerged || r->unreachable)
 		return EXIT_FAILED;
-	return EXIT_OK;
+	if (interrupted)
+		return EXIT_INTERRUPTED;
+	return run_measured_nothing(o, r) ? EXIT_FAILED : EXIT_OK;
+}
+
+int run_exit_code(const struct options *o, const struct run_result *r, bool judged,
+		  bool interrupted)
+{
+	int rc = outcome(o, r, interrupted);
+	bool measured_nothing = rc == EXIT_FAILED && !r->worker_failed;
+
+	/* An aborted run failed its threshold even if the drain after the stop
+	 * brought the final figure back inside, or nothing completed before it. */
+	if ((rc == EXIT_OK && r->thresholds_failed && judged) ||
+	    (r->aborted_by && (rc == EXIT_OK || measured_nothing)))
+		rc = EXIT_THRESHOLDS;
+	return rc;
 }
 
 void run_result_free(struct run_result *r)
@@ -958,21 +977,17 @@ int run_main(int argc, char **argv)
 	stopping_ended_by_requests(&col);
 	if (opt.samples_path)
 		samples_gather(&opt);
-	rc = outcome(&opt, &res);
-	bool measured_nothing = rc == EXIT_FAILED && !res.worker_failed;
+	bool measured_nothing = outcome(&opt, &res, res.interrupted) == EXIT_FAILED &&
+				!res.worker_failed;
 	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,
 					       (double)res.elapsed_ns / 1e9);
-	/* An aborted run failed its threshold even if the drain after the stop
-	 * brought the final figure back inside, or nothing completed before it. */
 	bool judged = opt.shards <= 1 || opt.shard_judge;
 	if (!judged && res.thresholds_failed)
 		fprintf(stderr, "surge: note: %zu of this shard's %zu thresholds fail on its share "
 				"alone; they are judged on the merge (surge report on every shard's "
 				"--hlog), or here with --shard-thresholds\n",
 			res.thresholds_failed, res.nthresholds);
-	if ((rc == EXIT_OK && res.thresholds_failed && judged) ||
-	    (res.aborted_by && (rc == EXIT_OK || measured_nothing)))
-		rc = EXIT_THRESHOLDS;
+	rc = run_exit_code(&opt, &res, judged, res.interrupted);
 	res.exit_code = rc;
 	if (!opt.quiet)
 		report_text(stdout, &opt, &res);

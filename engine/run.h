@@ -43,7 +43,7 @@ struct run_result {
 	int64_t peak_open;   /* most connections open at once (report_held.h) */
 	int64_t peak_asked;  /* most connections the scenario asked for at once */
 	bool interrupted;
-	bool worker_failed;
+	bool worker_failed; /* a worker died, or exited with a failure: the run exits 1 */
 	uint32_t workers_lost; /* died mid-run (signal, crash): their share counts as not sent */
 	/* A worker's second the coordinator could not take in whole (malformed,
 	 * or out of memory): the totals miss it, and the run exits 1. */
@@ -83,6 +83,17 @@ struct run_result {
 };
 
 int run_main(int argc, char **argv);
+/* The exit code a run's results call for (README "Exit codes"), with its
+ * thresholds evaluated: one rule for surge run at its end and surge report
+ * of its log (report_cmd.c), so a log's report fails where its run failed
+ * and for the same reasons. judged: the thresholds count (not a --shard
+ * run's share alone). interrupted: the run's own stop by a signal, which
+ * exits 130; a report of its log passes false and judges what was measured. */
+int run_exit_code(const struct options *o, const struct run_result *r, bool judged,
+		  bool interrupted);
+/* No request completed (no session completed or was cut short by the end):
+ * the run exits 1 (report_nothing_measured says why). */
+bool run_measured_nothing(const struct options *o, const struct run_result *r);
 /* Frees what a run_result holds (series, totals, thresholds) and zeroes it. */
 void run_result_free(struct run_result *r);
 

@@ -3,10 +3,11 @@
 the run's in every field the log carries (how the run ended, the threshold
 that stopped it and which were marked abort, the count of -n, start and the
 connect phase, transport, TLS), its text report is the run's, and it exits
-with the run's exit code. Logs of an older surge, without those parameters,
+with the run's exit code (one that measured nothing exits 1). Logs of an older surge, without those parameters,
 still read as they did."""
 import os
 import re
+import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -145,4 +146,15 @@ return { target = "udp://127.0.0.1:%d", protocol = dns.udp { queries = { "exampl
 _, run, rep = same("udp", [udp], 0)
 ok(rep["run"]["transport"] == "udp", "... transport udp")
 srv.stop()
+
+# A run that measured nothing (every connect refused) exits 1: so does the
+# report of its log, saying why as the run did.
+hold = socket.socket()
+hold.bind(("127.0.0.1", 0))  # bound, never listening: every connect is refused
+dead = "tcp://127.0.0.1:%d" % hold.getsockname()[1]
+hl, run, rep = same("dead", [dead, "-r", "1000", "-c", "20", "-d", "2s"], 1)
+rc, out, err = surge("report", hl, "-q")
+ok(rc == 1 and "nothing was measured: no connection to %s could be opened (connection refused"
+   % dead in err, "... and says why, as the run did", err)
+hold.close()
 done()
