@@ -280,3 +280,82 @@ double pacer_rate_at(const struct rate_segment *segs, size_t nsegs, uint64_t t)
 
 	return s ? seg_value(s, t) : 0;
 }
+
+/* The schedule's rate just inside [x, y), a span no boundary of it cuts:
+ * its values at x and at y, exact at the segment's own ends. */
+static void span_rates(const struct rate_segment *segs, size_t nsegs, uint64_t x, uint64_t y,
+		       double *from, double *to)
+{
+	const struct rate_segment *s = pacer_segment_at(segs, nsegs, x);
+
+	if (!s || s->t0 > x || s->t1 < y)
+		return; /* past its end (or a gap a hostile log left): 0 */
+	*from += x == s->t0 ? s->r0 : seg_value(s, x);
+	*to += y == s->t1 ? s->r1 : seg_value(s, y);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int pacer_segments_add(const struct rate_segment *a, size_t na, const struct rate_segment *b,
+		       size_t nb, struct rate_segment **out, size_t *nout)
+{
+	bool same = na == nb;
+	size_t n = 0;
+
+	*out = NULL;
+	*nout = 0;
+	for (size_t i = 0; same && i < na; i++)
+		same = a[i].t0 == b[i].t0 && a[i].t1 == b[i].t1;
+	if (same || !na || !nb) {
+		/* Segment by segment: zero-length ones (a jump) are kept. */
+		const struct rate_segment *big = na >= nb ? a : b;
+		size_t nbig = na >= nb ? na : nb;
+		if (!nbig)
+			return 0;
+		if (!(*out = malloc(nbig * sizeof(**out))))
+			return -ENOMEM;
+		memcpy(*out, big, nbig * sizeof(**out));
+		for (size_t i = 0; same && i < na; i++) {
+			(*out)[i].r0 = a[i].r0 + b[i].r0;
+			(*out)[i].r1 = a[i].r1 + b[i].r1;
+		}
+		*nout = nbig;
+		return 0;
+	}
+	uint64_t *at = malloc(2 * (na + nb) * sizeof(*at));
+	if (!at)
+		return -ENOMEM;
+	for (size_t i = 0; i < na; i++) {
+		at[n++] = a[i].t0;
+		at[n++] = a[i].t1;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		at[n++] = b[i].t0;
+		at[n++] = b[i].t1;
+	}
+	qsort(at, n, sizeof(*at), cmp_u64);
+	size_t nat = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!nat || at[i] != at[nat - 1])
+			at[nat++] = at[i];
+	struct rate_segment *sum = nat > 1 ? malloc((nat - 1) * sizeof(*sum)) : NULL;
+	if (nat > 1 && !sum) {
+		free(at);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i + 1 < nat; i++) {
+		struct rate_segment *s = &sum[i];
+		*s = (struct rate_segment){ at[i], at[i + 1], 0, 0 };
+		span_rates(a, na, s->t0, s->t1, &s->r0, &s->r1);
+		span_rates(b, nb, s->t0, s->t1, &s->r0, &s->r1);
+	}
+	free(at);
+	*out = sum;
+	*nout = nat > 1 ? nat - 1 : 0;
+	return 0;
+}

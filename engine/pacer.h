@@ -42,4 +42,13 @@ double pacer_rate_at(const struct rate_segment *segs, size_t nsegs, uint64_t t);
 const struct rate_segment *pacer_segment_at(const struct rate_segment *segs, size_t nsegs,
 					    uint64_t t);
 
+/* The sum of two schedules, both from their own start (runs overlaid from
+ * their starts, as surge report merges them): a segment between every two
+ * boundaries of either, its rates the sum of both there, a schedule adding
+ * 0 past its end. Schedules with the same boundaries add segment by
+ * segment, as they are. 0 and *out (malloc'd, *nout segments; NULL and 0
+ * when both are empty), or -ENOMEM. */
+int pacer_segments_add(const struct rate_segment *a, size_t na, const struct rate_segment *b,
+		       size_t nb, struct rate_segment **out, size_t *nout);
+
 #endif

@@ -231,26 +231,78 @@ static int sources_from_log(const struct hlog *l, struct options *o)
 	return 0;
 }
 
+/* Each log's value of key, once each in the logs' order, joined by ", "
+ * (logs of different runs name each their target): malloc'd, or NULL when
+ * none says. */
+static char *joined(const struct hlog *l, const char *key)
+{
+	char *out = NULL;
+	size_t len = 0;
+
+	if (!l->nlog_info)
+		return param_dup(l, key);
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		const char *v = hlog_log_param(&l->logs[i], key);
+		bool seen = !v || !*v;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *w = hlog_log_param(&l->logs[j], key);
+			seen = w && strcmp(v, w) == 0;
+		}
+		if (seen)
+			continue;
+		char *more = realloc(out, len + strlen(v) + 3);
+		if (!more) {
+			free(out);
+			return NULL;
+		}
+		out = more;
+		len += (size_t)sprintf(out + len, "%s%s", len ? ", " : "", v);
+	}
+	return out;
+}
+
+/* Every log's destinations, each once. */
+static int dests_from_logs(const struct hlog *l, struct options *o)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nlog_info; i++)
+		for (size_t j = 0; j < l->logs[i].np; j++)
+			n += strcmp(l->logs[i].p[j].key, "destination") == 0;
+	if (!n)
+		return 0;
+	if (!(o->dests = calloc(n, sizeof(*o->dests))))
+		return -ENOMEM;
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		for (size_t j = 0; j < l->logs[i].np; j++) {
+			const struct hlog_param *p = &l->logs[i].p[j];
+			size_t len = sizeof(o->dests[0].label);
+			bool seen = strcmp(p->key, "destination") != 0;
+			for (size_t k = 0; k < o->ndests && !seen; k++)
+				seen = strncmp(o->dests[k].label, p->value, len - 1) == 0;
+			if (!seen)
+				snprintf(o->dests[o->ndests++].label, len, "%s", p->value);
+		}
+	}
+	return 0;
+}
+
 /* The run's settings as the first log recorded them; what a report needs.
  * Returns 0, -EINVAL (err says which line) or -ENOMEM. */
 static int options_from_log(const struct hlog *l, struct options *o, char *err, size_t errlen)
 {
-	size_t ndest = 0, nseg = 0;
+	size_t nseg = 0;
 
-	for (size_t i = 0; i < l->nparams; i++) {
-		ndest += strcmp(l->params[i].key, "destination") == 0;
+	for (size_t i = 0; i < l->nparams; i++)
 		nseg += strcmp(l->params[i].key, "rate_segment") == 0;
-	}
-	o->target = param_dup(l, "target");
-	o->dests = ndest ? calloc(ndest, sizeof(*o->dests)) : NULL;
+	/* A merge of different runs' logs names every target they loaded. */
+	o->target = joined(l, "target");
 	o->rate_segs = nseg ? calloc(nseg, sizeof(*o->rate_segs)) : NULL;
-	if ((ndest && !o->dests) || (nseg && !o->rate_segs))
+	if ((nseg && !o->rate_segs) || dests_from_logs(l, o) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < l->nparams; i++) {
 		const char *k = l->params[i].key, *v = l->params[i].value;
-		if (strcmp(k, "destination") == 0) {
-			snprintf(o->dests[o->ndests++].label, sizeof(o->dests[0].label), "%s", v);
-		} else if (strcmp(k, "rate_segment") == 0) {
+		if (strcmp(k, "rate_segment") == 0) {
 			double t0, t1, r0, r1;
 			if (sscanf(v, "%lf %lf %lf %lf", &t0, &t1, &r0, &r1) != 4)
 				continue; /* as before: a segment that does not read is left out */
@@ -507,6 +559,7 @@ int report_main(int argc, char **argv)
 	struct report_shards sh;
 	FILE **files = NULL;
 	double *still = NULL;
+	char *scenarios = NULL;
 	char err[1024];
 	int rc = EXIT_USAGE;
 
@@ -574,7 +627,7 @@ int report_main(int argc, char **argv)
 		fprintf(stderr, "surge report: %s\n", err);
 		goto out;
 	}
-	o.scenario_path = hlog_param(&l, "scenario");
+	o.scenario_path = scenarios = joined(&l, "scenario");
 	o.latency_table = a.latency;
 	if (load_thresholds(&l, a.files[0], &a, &r, err, sizeof(err)) < 0) {
 		fprintf(stderr, "surge report: %s\n", err);
@@ -635,6 +688,7 @@ out:
 			fclose(files[i]);
 	free(files);
 	free(still);
+	free(scenarios);
 	run_result_free(&r);
 	options_free(&o);
 	hlog_free(&l);

@@ -36,26 +36,32 @@ static double num(const struct hlog_log *g, const char *key, double dflt)
 	return end != v && !*end && isfinite(d) && d >= 0 && d < 1e15 ? d : dflt;
 }
 
-/* The rate segments of one log, in o's shape: their rates added to sum when
- * the times match o's. false when they do not. */
-static bool add_rates(const struct hlog_log *g, const struct options *o, double *sum)
+/* One log's rate schedule, as it recorded it: 0 and *segs (malloc'd; *n
+ * of them), -EINVAL when a segment does not read (or leaves a gap), -ENOMEM. */
+static int log_rates(const struct hlog_log *g, struct rate_segment **segs, size_t *n)
 {
-	size_t n = 0;
-
+	*segs = NULL;
+	*n = 0;
 	for (size_t i = 0; i < g->np; i++) {
 		if (strcmp(g->p[i].key, "rate_segment") != 0)
 			continue;
 		double t0, t1, r0, r1;
-		if (n >= o->nrate_segs ||
-		    sscanf(g->p[i].value, "%lf %lf %lf %lf", &t0, &t1, &r0, &r1) != 4 ||
-		    fabs(t0 * 1e9 - (double)o->rate_segs[n].t0) > 1e3 ||
-		    fabs(t1 * 1e9 - (double)o->rate_segs[n].t1) > 1e3 || !(r0 >= 0 && r1 >= 0))
-			return false;
-		sum[2 * n] += r0;
-		sum[2 * n + 1] += r1;
-		n++;
+		if (sscanf(g->p[i].value, "%lf %lf %lf %lf", &t0, &t1, &r0, &r1) != 4 ||
+		    !(t0 >= 0 && t1 >= t0 && t1 <= 1e9 && r0 >= 0 && r0 < 1e15 && r1 >= 0 &&
+		      r1 < 1e15))
+			return -EINVAL;
+		struct rate_segment *more = realloc(*segs, (*n + 1) * sizeof(**segs));
+		if (!more)
+			return -ENOMEM;
+		*segs = more;
+		/* As report_cmd.c reads the first log's (s_to_ns). */
+		more[*n] = (struct rate_segment){ t0 > 0 ? (uint64_t)(t0 * 1e9 + 0.5) : 0,
+						  t1 > 0 ? (uint64_t)(t1 * 1e9 + 0.5) : 0, r0, r1 };
+		if (more[*n].t0 != (*n ? more[*n - 1].t1 : 0))
+			return -EINVAL;
+		(*n)++;
 	}
-	return n == o->nrate_segs;
+	return 0;
 }
 
 /* A log with a schedule: an open-model run. */
@@ -92,39 +98,49 @@ int64_t report_shards_sent_paced(const struct run_result *r)
 	return r->models_mixed ? r->sent_paced : r->total.counter[ST_SENT];
 }
 
-/* Adds what the chosen logs asked into o and r. */
+/* Adds what the chosen logs asked into o and r. Their schedules add as
+ * functions of time from each log's start, whatever their lengths and
+ * shapes (pacer_segments_add), as their seconds are overlaid. */
 static int add_up(const struct hlog *l, const bool *take, struct options *o, struct run_result *r,
 		  FILE *note)
 {
 	double conns = 0, workers = 0;
-	double *sum = calloc(2 * o->nrate_segs + 1, sizeof(double));
-	bool rates_add = true;
+	struct rate_segment *sum = NULL, *one = NULL, *both;
+	size_t nsum = 0, n, nboth;
+	int rc = 0;
 
-	if (!sum)
-		return -ENOMEM;
-	for (size_t i = 0; i < l->nlog_info; i++) {
+	for (size_t i = 0; i < l->nlog_info && rc == 0; i++) {
 		if (!take[i])
 			continue;
 		conns += num(&l->logs[i], "connections", 0);
 		workers += num(&l->logs[i], "workers", 0);
 		/* A closed-model run has no schedule to add (mixed_models). */
-		if (o->nrate_segs && paced(&l->logs[i]) && !add_rates(&l->logs[i], o, sum)) {
-			if (rates_add && note)
-				fprintf(note,
-					"surge report: note: %s has another rate schedule than "
-					"%s: the rate shown is the first log's\n",
-					l->logs[i].name, l->logs[0].name);
-			rates_add = false;
+		if (!paced(&l->logs[i]))
+			continue;
+		if ((rc = log_rates(&l->logs[i], &one, &n)) == -EINVAL) {
+			if (note)
+				fprintf(note, "surge report: note: %s: its rate schedule does not "
+					      "read: the rate shown leaves it out\n", l->logs[i].name);
+			rc = 0;
+		} else if (rc == 0 &&
+			   (rc = pacer_segments_add(sum, nsum, one, n, &both, &nboth)) == 0) {
+			free(sum);
+			sum = both;
+			nsum = nboth;
 		}
+		free(one);
+		one = NULL;
 	}
-	o->max_connections = conns < UINT32_MAX ? (uint32_t)conns : UINT32_MAX;
-	r->workers = workers < UINT32_MAX ? (uint32_t)workers : UINT32_MAX;
-	for (size_t s = 0; rates_add && s < o->nrate_segs; s++) {
-		o->rate_segs[s].r0 = sum[2 * s];
-		o->rate_segs[s].r1 = sum[2 * s + 1];
+	if (rc == 0 && nsum) {
+		free(o->rate_segs);
+		o->rate_segs = sum;
+		o->nrate_segs = nsum;
+		sum = NULL;
 	}
 	free(sum);
-	return 0;
+	o->max_connections = conns < UINT32_MAX ? (uint32_t)conns : UINT32_MAX;
+	r->workers = workers < UINT32_MAX ? (uint32_t)workers : UINT32_MAX;
+	return rc;
 }
 
 /* Logs without --shard ran together when each started before the earliest

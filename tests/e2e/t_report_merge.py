@@ -4,11 +4,12 @@ merged equal the sum of their counts, and their merged percentiles equal
 what hdr-histogram-js computes from both logs added."""
 import os
 import re
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from tap import Serve, done, ok, surge, write_scenario, diag  # noqa: E402
+from tap import SURGE, Serve, done, ok, surge, write_scenario, diag  # noqa: E402
 import reports  # noqa: E402
 
 SCN = """local echo = require "surge.proto.echo"
@@ -295,6 +296,54 @@ longest = max(docs[0]["run"]["elapsed_s"], cl["run"]["elapsed_s"])
 ok(times[0] == times[1] and abs(times[0][0] - longest) < 1e-6,
    "the merge took as long as its longest log whatever their order (elapsed_s, throughput: %s; "
    "longest %.3f s)" % (times, longest))
+
+# Runs of different schedules (1000/s for 2 s, 500/s for 3 s) against two
+# targets, one after another and side by side: their schedules add as
+# functions of time from each start (1500/s to 2 s, then 500/s: the 3500
+# requests both intended), not the first log's alone, and the header, like
+# the JSON, names both targets.
+srv_a, srv_b = Serve("echo"), Serve("echo")
+ta, tb = "tcp://127.0.0.1:%d" % srv_a.port, "tcp://127.0.0.1:%d" % srv_b.port
+want_segs = [{"from_s": 0, "to_s": 2, "from": 1500, "to": 1500},
+             {"from_s": 2, "to_s": 3, "from": 500, "to": 500}]
+
+
+def runs(tag, together):
+    args = [(ta, "1000", "2s"), (tb, "500", "3s")]
+    hls = [os.path.join(d, "%s%d.hlog" % (tag, k)) for k in (1, 2)]
+    cmds = [[SURGE, "run", t, "-r", r, "-c", "4", "-w", "1", "-d", dur, "-q", "--hlog", h]
+            for (t, r, dur), h in zip(args, hls)]
+    if together:
+        ps = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in cmds]
+        rcs = [p.wait(timeout=60) for p in ps]
+    else:
+        rcs = [subprocess.run(c, capture_output=True, timeout=60).returncode for c in cmds]
+    ok(rcs == [0, 0], "%s: two runs of different schedules and targets" % tag, rcs)
+    return hls
+
+
+for tag, together, label in (("apart", False, "separate runs"), ("side", True, "run together")):
+    hls = runs(tag, together)
+    for order in (hls, hls[::-1]):
+        mj = os.path.join(d, tag + "-merged.json")
+        rc, out, err = surge("report", *order, "--json", mj)
+        m = reports.load(mj)
+        rate = m["run"]["rate"] or {}
+        intended = m["totals"]["requests"]["intended"]
+        planned = sum((s["from"] + s["to"]) / 2 * (s["to_s"] - s["from_s"])
+                      for s in rate.get("segments", []))
+        ok(rc == 0 and rate.get("segments") == want_segs and rate.get("peak") == 1500 and
+           planned == intended == 3500 and "first log" not in err,
+           "%s (%s first): the rate is both schedules added, 1500/s to 2 s then 500/s: the "
+           "3500 intended" % (tag, os.path.basename(order[0])), (rate, intended, err))
+        head = out.splitlines()[0] if out else ""
+        ok(label in head and "asked connections and rate added" in head and ta in head and
+           tb in head and ta in m["run"]["target"] and tb in m["run"]["target"] and
+           sorted(m["run"]["destinations"]) == sorted([ta[6:], tb[6:]]),
+           "... said as %s, naming both targets (header and JSON)" % label,
+           (head, m["run"]["target"], m["run"]["destinations"]))
+srv_a.stop()
+srv_b.stop()
 
 # A value missing at the end of the line is said as such, not as an
 # unknown option.

@@ -4,6 +4,7 @@
 #include "tap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,55 @@ static void test_eval(void)
 	ok(pacer_integral(frac, 1, S) == 499, "integral: 499.5 floors to 499");
 }
 
+static bool same_segs(const struct rate_segment *got, size_t n, const struct rate_segment *want,
+		      size_t nw)
+{
+	if (n != nw)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (got[i].t0 != want[i].t0 || got[i].t1 != want[i].t1 || got[i].r0 != want[i].r0 ||
+		    got[i].r1 != want[i].r1)
+			return false;
+	return true;
+}
+
+/* surge report's merge of runs overlaid from their starts: their schedules
+ * add as functions of time, whatever their lengths and shapes. */
+static void test_add(void)
+{
+	struct rate_segment m1[] = {{0, 2 * S, 1000, 1000}};
+	struct rate_segment m2[] = {{0, 3 * S, 500, 500}};
+	struct rate_segment m12[] = {{0, 2 * S, 1500, 1500}, {2 * S, 3 * S, 500, 500}};
+	struct rate_segment up[] = {{0, 2 * S, 0, 1000}};
+	struct rate_segment steps[] = {{0, S, 100, 100}, {S, 3 * S, 100, 300}};
+	struct rate_segment both[] = {
+		{0, S, 100, 600}, {S, 2 * S, 600, 1200}, {2 * S, 3 * S, 200, 300}};
+	struct rate_segment jump[] = {{0, S, 10, 10}, {S, S, 20, 20}, {S, 2 * S, 30, 30}};
+	struct rate_segment jump2[] = {{0, S, 20, 20}, {S, S, 40, 40}, {S, 2 * S, 60, 60}};
+	struct rate_segment *out;
+	size_t n;
+
+	ok(pacer_segments_add(m1, 1, m2, 1, &out, &n) == 0 && same_segs(out, n, m12, 2),
+	   "add: 1000/s for 2 s + 500/s for 3 s = 1500/s to 2 s, then 500/s");
+	ok(pacer_integral(out, n, 10 * S) == 3500, "add: 3500 requests, as the two runs intended");
+	free(out);
+	ok(pacer_segments_add(m2, 1, m1, 1, &out, &n) == 0 && same_segs(out, n, m12, 2),
+	   "add: either order");
+	free(out);
+	ok(pacer_segments_add(up, 1, steps, 2, &out, &n) == 0 && same_segs(out, n, both, 3),
+	   "add: ramps cut at every boundary of either, their values added");
+	ok(pacer_integral(out, n, 10 * S) == 1000 + 500, "add: the integrals add");
+	free(out);
+	ok(pacer_segments_add(jump, 3, jump, 3, &out, &n) == 0 && same_segs(out, n, jump2, 3),
+	   "add: the same boundaries add segment by segment, a zero-length one kept");
+	free(out);
+	ok(pacer_segments_add(NULL, 0, steps, 2, &out, &n) == 0 && same_segs(out, n, steps, 2),
+	   "add: to nothing, the schedule as it is");
+	free(out);
+	ok(pacer_segments_add(NULL, 0, NULL, 0, &out, &n) == 0 && !out && n == 0,
+	   "add: nothing to nothing");
+}
+
 int main(void)
 {
 	sched = malloc(MAXN * sizeof(*sched));
@@ -407,6 +457,7 @@ int main(void)
 	test_poisson();
 	test_invalid();
 	test_eval();
+	test_add();
 	free(sched);
 	free(part);
 	return tap_done();
