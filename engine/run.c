@@ -977,8 +977,10 @@ int run_main(int argc, char **argv)
 	stopping_ended_by_requests(&col);
 	if (opt.samples_path)
 		samples_gather(&opt);
-	bool measured_nothing = outcome(&opt, &res, res.interrupted) == EXIT_FAILED &&
-				!res.worker_failed;
+	/* Said only when nothing completed: a run that gave up (-n alone) or
+	 * lost a second may have measured plenty before. */
+	bool measured_nothing = !res.interrupted && !res.worker_failed &&
+				run_measured_nothing(&opt, &res);
 	res.thresholds_failed = threshold_eval(res.thresholds, res.nthresholds, &res.total,
 					       (double)res.elapsed_ns / 1e9);
 	bool judged = opt.shards <= 1 || opt.shard_judge;
