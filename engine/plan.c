@@ -87,34 +87,158 @@ static void suggest_bind(const struct options *o, uint64_t n, char *buf, size_t 
 		 (unsigned long long)n, (unsigned long long)(9 + (n < 245 ? n : 245)));
 }
 
-static int refuse_ports(const struct options *o, uint64_t conns,
-			uint64_t ndests, uint64_t nsrc, uint64_t per_source, char *err,
-			size_t errlen)
-{
-	uint64_t need = plan_sources_needed(conns, ndests, per_source);
-	uint64_t wide = plan_sources_needed(conns, ndests, WIDE_HI - WIDE_LO + 1);
-	char fix[160], alt[200] = "";
-	int n;
+/* The busiest (source, destination) pair for one choice of workers, sources
+ * and ports: the connections on it and the ports it draws from. The check
+ * and every fix a refusal names are computed here, so they cannot disagree. */
+struct pair_fit {
+	uint64_t need, cap;
+	uint64_t dmeet; /* destinations each worker meets */
+	uint64_t wmeet; /* workers that meet each destination */
+};
 
-	if (o->bind)
-		snprintf(fix, sizeof(fix), "--bind gives %llu: add at least %llu more addresses to it",
-			 (unsigned long long)nsrc, (unsigned long long)(need - nsrc));
+/* With --ports each worker draws from its own slice; without, all workers
+ * share the system range. Worker k is handed destinations k, k + W, ...
+ * (dest_table_pick), so it meets D / gcd(W, D) of them and each destination
+ * is met by W / gcd(W, D) workers. */
+static void pair_fit(const struct options *o, uint64_t conns, uint64_t ndests, uint64_t W,
+		     uint64_t nsrc, uint64_t P, struct pair_fit *f)
+{
+	uint64_t g = gcd(W, ndests);
+
+	f->dmeet = ndests / g;
+	f->wmeet = W / g;
+	if (o->transport == TRANSPORT_UDP) {
+		/* UDP autobind never shares a port, whatever the destination:
+		 * each socket holds a (source, port) of its own, so a source's
+		 * ports are shared by all the destinations a worker meets. */
+		f->dmeet = 1;
+		f->wmeet = W;
+	}
+	f->need = 0;
+	if (o->ports.lo) {
+		f->cap = P / W;
+		f->need = pair_load(o->pick, ceil_div(conns, W), f->dmeet, nsrc);
+	} else {
+		f->cap = P;
+		for (uint64_t k = 0; k < f->wmeet; k++) /* the largest shares come first */
+			f->need += pair_load(o->pick, share(conns, k, (uint32_t)W), f->dmeet, nsrc);
+	}
+}
+
+/* The fewest sources with which the busiest pair takes at most 1/div of its
+ * ports (div 1: fits; 2: within the fast half), or 0 when no number does
+ * (random's headroom on a slice of one port). Doubling, then bisecting:
+ * the answer always passes the check itself. */
+static uint64_t fit_sources(const struct options *o, uint64_t conns, uint64_t ndests, uint64_t W,
+			    uint64_t P, uint64_t div)
+{
+	struct pair_fit f;
+	uint64_t lo = 0, hi = 1;
+
+	for (;;) {
+		pair_fit(o, conns, ndests, W, hi, P, &f);
+		if (f.need * div <= f.cap)
+			break;
+		if (hi >= 1ULL << 40)
+			return 0;
+		lo = hi;
+		hi *= 2;
+	}
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		pair_fit(o, conns, ndests, W, mid, P, &f);
+		if (f.need * div <= f.cap)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
+}
+
+static int check_schedule_rate(const struct options *o, uint32_t W, char *err, size_t errlen);
+
+/* The worker count nearest W with which nsrc sources fit (more first: they
+ * also spread the CPU; fewer only down to wmin, what the files need), or 0.
+ * More is not always better: with 2 destinations, 4 workers meet one each
+ * as 2 do, where 3 meet both. */
+static uint64_t fit_workers(const struct options *o, uint64_t conns, uint64_t ndests, uint64_t W,
+			    uint64_t wmin, uint64_t nsrc, uint64_t P, struct pair_fit *f)
+{
+	char scratch[256];
+
+	for (uint64_t w = W + 1; w <= PLAN_MAX_WORKERS && w <= conns; w++) {
+		if (o->ports.lo && P < w)
+			break;
+		pair_fit(o, conns, ndests, w, nsrc, P, f);
+		if (f->need <= f->cap)
+			return w;
+	}
+	for (uint64_t w = W - 1; w >= 1 && w >= wmin; w--) {
+		pair_fit(o, conns, ndests, w, nsrc, P, f);
+		if (f->need <= f->cap &&
+		    check_schedule_rate(o, (uint32_t)w, scratch, sizeof(scratch)) == 0)
+			return w;
+	}
+	return 0;
+}
+
+static int refuse_ports(const struct options *o, uint64_t conns, uint64_t ndests, uint64_t W,
+			uint64_t wmin, uint64_t nsrc, uint64_t P, const struct pair_fit *f,
+			uint64_t need, char *err, size_t errlen)
+{
+	uint64_t wide = fit_sources(o, conns, ndests, W, WIDE_HI - WIDE_LO + 1, 1);
+	struct pair_fit wf;
+	uint64_t w = fit_workers(o, conns, ndests, W, wmin, nsrc, P, &wf);
+	char why[256], fix[200], walt[160] = "", alt[200] = "", meets[64];
+	size_t n;
+
+	if (f->dmeet == ndests)
+		snprintf(meets, sizeof(meets), "%s", ndests == 1 ? "the destination"
+				: "every destination");
+	else
+		snprintf(meets, sizeof(meets), "%llu of the %llu destinations",
+			 (unsigned long long)f->dmeet, (unsigned long long)ndests);
+	if (o->ports.lo && W == 1)
+		snprintf(why, sizeof(why), "one worker has them all and meets %s", meets);
+	else if (o->ports.lo)
+		snprintf(why, sizeof(why), "each of the %llu workers has its own %llu of them and "
+			 "meets %s", (unsigned long long)W, (unsigned long long)f->cap, meets);
+	else if (f->wmeet == 1)
+		snprintf(why, sizeof(why), "one worker meets each destination");
+	else
+		snprintf(why, sizeof(why), "the %llu workers that meet each destination share them",
+			 (unsigned long long)f->wmeet);
+	if (o->transport == TRANSPORT_UDP)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), ", and a UDP socket holds "
+			 "its port whatever the destination");
+	if (!need)
+		snprintf(fix, sizeof(fix), "no number of addresses fits %llu ports a pair: widen "
+			 "the ports", (unsigned long long)f->cap);
+	else if (o->bind)
+		snprintf(fix, sizeof(fix), "--bind gives %llu: add at least %llu more address%s to it",
+			 (unsigned long long)nsrc, (unsigned long long)(need - nsrc),
+			 need - nsrc == 1 ? "" : "es");
 	else
 		suggest_bind(o, need, fix, sizeof(fix));
-	if (per_source < WIDE_HI - WIDE_LO + 1 && wide < need)
+	if (w)
+		snprintf(walt, sizeof(walt), "; or use -w %llu: then %llu fall on a pair of %llu ports",
+			 (unsigned long long)w, (unsigned long long)wf.need,
+			 (unsigned long long)wf.cap);
+	if (P < WIDE_HI - WIDE_LO + 1 && wide && (!need || wide < need))
 		snprintf(alt, sizeof(alt), "; or widen the ports to %d-%d (sysctl -w "
 			 "net.ipv4.ip_local_port_range=\"%d %d\"%s): then %llu address%s suffice",
 			 WIDE_LO, WIDE_HI, WIDE_LO, WIDE_HI, o->ports.lo ? ", --ports 1024-65535" : "",
 			 (unsigned long long)wide, wide == 1 ? "" : "es");
-	n = snprintf(err, errlen, "%llu connections to %llu destination%s need ≥ %llu source "
-		     "address%s with %llu ports each (%llu per destination / %llu ports, rounded "
-		     "up); %s%s%s",
-		     (unsigned long long)conns, (unsigned long long)ndests, ndests == 1 ? "" : "s",
-		     (unsigned long long)need, need == 1 ? "" : "es", (unsigned long long)per_source,
-		     (unsigned long long)ceil_div(conns, ndests), (unsigned long long)per_source,
-		     o->bind ? "" : "add e.g. ", fix, alt);
-	if (o->pick == ADDRSET_RANDOM && nsrc > 1 && n > 0 && (size_t)n < errlen)
-		snprintf(err + n, errlen - (size_t)n, " (pick = \"random\" needs headroom for its "
+	snprintf(err, errlen, "%llu connections to %llu destination%s need ≥ %llu source "
+		 "address%s with %llu ports each (%s: from %llu source%s, %llu connections fall on "
+		 "one (source, destination) pair of %llu ports); %s%s%s%s",
+		 (unsigned long long)conns, (unsigned long long)ndests, ndests == 1 ? "" : "s",
+		 (unsigned long long)need, need == 1 ? "" : "es", (unsigned long long)P, why,
+		 (unsigned long long)nsrc, nsrc == 1 ? "" : "s", (unsigned long long)f->need,
+		 (unsigned long long)f->cap, o->bind || !need ? "" : "add e.g. ", fix, walt, alt);
+	n = strlen(err);
+	if (o->pick == ADDRSET_RANDOM && nsrc > 1 && n + 1 < errlen)
+		snprintf(err + n, errlen - n, " (pick = \"random\" needs headroom for its "
 			 "uneven spread; \"round-robin\" needs none)");
 	return -E2BIG;
 }
@@ -322,43 +446,24 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 		return 0;
 	}
 
-	/* Kernel-chosen ports: with --ports each worker draws from its own
-	 * slice; without, all workers share the system range. Worker k is
-	 * handed destinations k, k + W, ... (dest_table_pick), so it meets
-	 * D / gcd(W, D) of them and each destination is met by W / gcd(W, D)
-	 * workers. */
-	uint64_t g = gcd(W, ndests);
-	uint64_t dmeet = ndests / g, wmeet = W / g;
-	if (o->transport == TRANSPORT_UDP) {
-		/* UDP autobind never shares a port, whatever the destination:
-		 * each socket holds a (source, port) of its own, so a source's
-		 * ports are shared by all the destinations a worker meets. */
-		ndests = 1;
-		dmeet = 1;
-		wmeet = W;
+	/* Kernel-chosen ports (pair_fit): with --ports each worker draws from
+	 * its own slice; without, all workers share the system range. */
+	if (o->ports.lo && P < W) {
+		snprintf(err, errlen, "--ports %u-%u has %llu ports for %u workers: each "
+			 "worker needs its own slice; widen --ports or use -w %llu",
+			 o->ports.lo, o->ports.hi, (unsigned long long)P, W,
+			 (unsigned long long)P);
+		return -E2BIG;
 	}
+	struct pair_fit f;
 	out->sliced = o->ports.lo != 0;
-	uint64_t per_source;
-	if (out->sliced) {
-		if (P < W) {
-			snprintf(err, errlen, "--ports %u-%u has %llu ports for %u workers: each "
-				 "worker needs its own slice; widen --ports or use -w %llu",
-				 o->ports.lo, o->ports.hi, (unsigned long long)P, W,
-				 (unsigned long long)P);
-			return -E2BIG;
-		}
-		out->pair_capacity = P / W;
-		out->pair_need = pair_load(o->pick, out->conns_per_worker, dmeet, nsrc);
-		per_source = out->pair_capacity * W;
-	} else {
-		out->pair_capacity = P;
-		for (uint32_t k = 0; k < wmeet; k++) /* the largest shares come first */
-			out->pair_need += pair_load(o->pick, share(conns, k, W), dmeet, nsrc);
-		per_source = P;
-	}
-	out->sources_needed = plan_sources_needed(conns, ndests, per_source);
+	pair_fit(o, conns, ndests, W, nsrc, P, &f);
+	out->pair_need = f.need;
+	out->pair_capacity = f.cap;
+	out->sources_needed = fit_sources(o, conns, ndests, W, P, 1);
 	if (out->pair_need > out->pair_capacity)
-		return refuse_ports(o, conns, ndests, nsrc, per_source, err, errlen);
+		return refuse_ports(o, conns, ndests, W, wneed, nsrc, P, &f, out->sources_needed,
+				    err, errlen);
 	/* A small datagram charges ~832 bytes of SO_RCVBUF (measured on 6.18):
 	 * answers to more queries than fit in flight on one socket are lost. */
 	if (o->transport == TRANSPORT_UDP && !out->notice[0] &&
@@ -377,7 +482,7 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 			 "%llu ports: the kernel then scans for each connect() and opening slows; "
 			 "%llu sources, or pick = \"permutation\", keep it fast",
 			 (unsigned long long)out->pair_need, (unsigned long long)out->pair_capacity,
-			 (unsigned long long)plan_sources_needed(conns * 2, ndests, per_source));
+			 (unsigned long long)fit_sources(o, conns, ndests, W, P, 2));
 	return 0;
 }
 

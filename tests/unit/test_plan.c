@@ -189,7 +189,7 @@ static void test_ports(void)
 	addrset_parse(&set, "127.0.0.1,127.0.0.2", err, sizeof(err));
 	o.bind = &set;
 	is_int(plan(&o, &sys, &p), -E2BIG, "2 sources are not enough");
-	has("--bind gives 2: add at least 1 more addresses", "refusal names what --bind lacks");
+	has("--bind gives 2: add at least 1 more address to it", "refusal names what --bind lacks");
 	addrset_parse(&set, "127.0.0.3", err, sizeof(err));
 	is_int(plan(&o, &sys, &p), 0, "3 sources fit");
 	ok(p.pair_need <= p.pair_capacity && p.pair_need == 50000,
@@ -269,6 +269,51 @@ static void test_port_option(void)
 	o.max_connections = 100;
 	is_int(plan(&o, &sys, &p), 0, "without IP_LOCAL_PORT_RANGE the range is used explicitly");
 	ok(p.explicit_ports && strstr(p.notice, "named explicitly"), "with a notice: %s", p.notice);
+}
+
+/* A refusal's fix is computed as the check is: with --ports sliced per
+ * worker and 2 destinations, each of 2 workers meets one destination, so
+ * 6000 connections fall on a 5000-port slice: one more address, or -w 3
+ * (each worker then meets both), fits. The explanation once divided the
+ * 12000 over both destinations and all 10000 ports and said "add at least 0
+ * more addresses". */
+static void test_refusal_fix(void)
+{
+	static const char *const two[] = {"127.0.0.1", "127.0.0.2"};
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(12000);
+	struct addrset set = {0};
+
+	set_dests(&o, two, 2);
+	addrset_parse(&set, "127.0.15.1", err, sizeof(err));
+	o.bind = &set;
+	o.ports = (struct addrset_ports){40000, 49999};
+	is_int(plan(&o, &sys, &p), -E2BIG, "12000 connections, 2 workers, 2 destinations, "
+	       "1 source, 2 slices of 5000 ports: refused");
+	ok(p.pair_need == 6000 && p.pair_capacity == 5000, "6000 on a pair of 5000 ports (%llu of %llu)",
+	   (unsigned long long)p.pair_need, (unsigned long long)p.pair_capacity);
+	has("need ≥ 2 source addresses", "the refusal asks for 2 addresses");
+	has("meets 1 of the 2 destinations", "and says why: a worker meets one destination");
+	has("--bind gives 1: add at least 1 more address", "one more address");
+	ok(!strstr(err, "at least 0 more"), "never \"add at least 0 more\"");
+	has("-w 3", "or 3 workers");
+	is_int(p.sources_needed, 2, "sources_needed agrees");
+
+	/* Each fix it names fits. */
+	addrset_parse(&set, "127.0.15.2", err, sizeof(err));
+	is_int(plan(&o, &sys, &p), 0, "with 2 addresses it fits");
+	addrset_free(&set);
+	addrset_parse(&set, "127.0.15.1", err, sizeof(err));
+	o.workers = 3;
+	o.workers_given = true;
+	is_int(plan(&o, &sys, &p), 0, "with -w 3 it fits");
+	o.workers = 4;
+	is_int(plan(&o, &sys, &p), -E2BIG, "-w 4 does not (each meets one destination again)");
+	has("or use -w 5: then 1200 fall on a pair of 2000 ports", "...and says -w 5 does");
+	o.workers = 5;
+	is_int(plan(&o, &sys, &p), 0, "as -w 5 does");
+	addrset_free(&set);
 }
 
 static void test_families_and_perm(void)
@@ -421,6 +466,7 @@ int main(void)
 	test_ports();
 	test_wide();
 	test_port_option();
+	test_refusal_fix();
 	test_families_and_perm();
 	test_addresses();
 
