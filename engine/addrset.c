@@ -352,6 +352,16 @@ static void shard_part(uint64_t size, uint32_t k, uint32_t n, uint64_t *lo, uint
 	*hi = (uint64_t)((u128)size * (k + 1) / n);
 }
 
+uint64_t addrset_shard_size(const struct addrset *s, int slot, uint32_t k, uint32_t n)
+{
+	uint64_t lo, hi;
+
+	if (slot < 0 || slot >= ADDRSET__FAMILIES)
+		return 0;
+	shard_part(s->size[slot], k, n, &lo, &hi);
+	return hi - lo;
+}
+
 int addrset_slice(const struct addrset *s, uint32_t k, uint32_t n, struct addrset *out)
 {
 	char err[128];

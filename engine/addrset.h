@@ -137,6 +137,10 @@ void addrset_picker_free(struct addrset_picker *p);
  * -ERANGE (fewer ports than workers). */
 int addrset_picker_shard(struct addrset_picker *p, uint32_t k, uint32_t n, uint32_t worker,
 			 uint32_t nworkers, const struct addrset_ports *ports);
+/* How many addresses of family slot shard k of n draws from (as
+ * addrset_picker_shard slices them): its slice, or the whole family when it
+ * has fewer than n. */
+uint64_t addrset_shard_size(const struct addrset *s, int slot, uint32_t k, uint32_t n);
 /* Shard k of n's addresses (as addrset_picker_shard draws them) as a set of
  * their own in *out (free with addrset_free). 0 or -ENOMEM. */
 int addrset_slice(const struct addrset *s, uint32_t k, uint32_t n, struct addrset *out);

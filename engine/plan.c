@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "shard.h"
+
 
 #define WIDE_LO 1024
 #define WIDE_HI 65535
@@ -99,14 +101,18 @@ struct pair_fit {
 /* With --ports each worker draws from its own slice; without, all workers
  * share the system range. Worker k is handed destinations k, k + W, ...
  * (dest_table_pick), so it meets D / gcd(W, D) of them and each destination
- * is met by W / gcd(W, D) workers. */
+ * is met by W / gcd(W, D) workers. A shard's worker k is slot K + N k of
+ * N W (shard.h): it meets D / g of them, g = gcd(N W, D), and a destination
+ * is met by W gcd(N, g) / g of the shard's workers (K + N k covers the
+ * residues of K mod gcd(N, g), each W gcd(N, g) / g times). */
 static void pair_fit(const struct options *o, uint64_t conns, uint64_t ndests, uint64_t W,
 		     uint64_t nsrc, uint64_t P, struct pair_fit *f)
 {
-	uint64_t g = gcd(W, ndests);
+	uint64_t N = o->shards > 1 ? o->shards : 1;
+	uint64_t g = gcd(N * W, ndests);
 
 	f->dmeet = ndests / g;
-	f->wmeet = W / g;
+	f->wmeet = W * gcd(N, g) / g;
 	if (o->transport == TRANSPORT_UDP) {
 		/* UDP autobind never shares a port, whatever the destination:
 		 * each socket holds a (source, port) of its own, so a source's
@@ -186,10 +192,14 @@ static int refuse_ports(const struct options *o, uint64_t conns, uint64_t ndests
 			uint64_t wmin, uint64_t nsrc, uint64_t P, const struct pair_fit *f,
 			uint64_t need, char *err, size_t errlen)
 {
-	uint64_t wide = fit_sources(o, conns, ndests, W, WIDE_HI - WIDE_LO + 1, 1);
+	/* Shards that share a source have the K-th of N slices of the ports. */
+	uint64_t wide_ports = WIDE_HI - WIDE_LO + 1;
+	if (o->ports.lo && shard_shares_sources(o))
+		wide_ports /= o->shards;
+	uint64_t wide = fit_sources(o, conns, ndests, W, wide_ports, 1);
 	struct pair_fit wf;
 	uint64_t w = fit_workers(o, conns, ndests, W, wmin, nsrc, P, &wf);
-	char why[256], fix[200], walt[160] = "", alt[200] = "", meets[64];
+	char why[256], fix[320], walt[160] = "", alt[200] = "", meets[64], who[48] = "";
 	size_t n;
 
 	if (f->dmeet == ndests)
@@ -203,10 +213,16 @@ static int refuse_ports(const struct options *o, uint64_t conns, uint64_t ndests
 	else if (o->ports.lo)
 		snprintf(why, sizeof(why), "each of the %llu workers has its own %llu of them and "
 			 "meets %s", (unsigned long long)W, (unsigned long long)f->cap, meets);
+	else if (W == 1)
+		snprintf(why, sizeof(why), "one worker meets %s", meets);
+	else if (ndests == 1 || o->transport == TRANSPORT_UDP)
+		snprintf(why, sizeof(why), "the %llu workers share them", (unsigned long long)W);
 	else if (f->wmeet == 1)
-		snprintf(why, sizeof(why), "one worker meets each destination");
+		snprintf(why, sizeof(why), "each of the %llu workers meets %s, and no other meets "
+			 "those", (unsigned long long)W, meets);
 	else
-		snprintf(why, sizeof(why), "the %llu workers that meet each destination share them",
+		snprintf(why, sizeof(why), "each of the %llu workers meets %s, and the %llu that "
+			 "meet a destination share them", (unsigned long long)W, meets,
 			 (unsigned long long)f->wmeet);
 	if (o->transport == TRANSPORT_UDP)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), ", and a UDP socket holds "
@@ -214,6 +230,12 @@ static int refuse_ports(const struct options *o, uint64_t conns, uint64_t ndests
 	if (!need)
 		snprintf(fix, sizeof(fix), "no number of addresses fits %llu ports a pair: widen "
 			 "the ports", (unsigned long long)f->cap);
+	else if (o->bind && o->shards > 1)
+		snprintf(fix, sizeof(fix), "--bind's addresses are cut among the %u shards and shard "
+			 "%u/%u binds %llu of them: give --bind at least %llu addresses (%llu for each "
+			 "of the %u shards)", o->shards, o->shard + 1, o->shards,
+			 (unsigned long long)nsrc, (unsigned long long)(need * o->shards),
+			 (unsigned long long)need, o->shards);
 	else if (o->bind)
 		snprintf(fix, sizeof(fix), "--bind gives %llu: add at least %llu more address%s to it",
 			 (unsigned long long)nsrc, (unsigned long long)(need - nsrc),
@@ -224,14 +246,16 @@ static int refuse_ports(const struct options *o, uint64_t conns, uint64_t ndests
 		snprintf(walt, sizeof(walt), "; or use -w %llu: then %llu fall on a pair of %llu ports",
 			 (unsigned long long)w, (unsigned long long)wf.need,
 			 (unsigned long long)wf.cap);
-	if (P < WIDE_HI - WIDE_LO + 1 && wide && (!need || wide < need))
+	if (P < wide_ports && wide && (!need || wide < need))
 		snprintf(alt, sizeof(alt), "; or widen the ports to %d-%d (sysctl -w "
 			 "net.ipv4.ip_local_port_range=\"%d %d\"%s): then %llu address%s suffice",
 			 WIDE_LO, WIDE_HI, WIDE_LO, WIDE_HI, o->ports.lo ? ", --ports 1024-65535" : "",
 			 (unsigned long long)wide, wide == 1 ? "" : "es");
-	snprintf(err, errlen, "%llu connections to %llu destination%s need ≥ %llu source "
+	if (o->shards > 1)
+		snprintf(who, sizeof(who), "shard %u/%u: ", o->shard + 1, o->shards);
+	snprintf(err, errlen, "%s%llu connections to %llu destination%s need ≥ %llu source "
 		 "address%s with %llu ports each (%s: from %llu source%s, %llu connections fall on "
-		 "one (source, destination) pair of %llu ports); %s%s%s%s",
+		 "one (source, destination) pair of %llu ports); %s%s%s%s", who,
 		 (unsigned long long)conns, (unsigned long long)ndests, ndests == 1 ? "" : "s",
 		 (unsigned long long)need, need == 1 ? "" : "es", (unsigned long long)P, why,
 		 (unsigned long long)nsrc, nsrc == 1 ? "" : "s", (unsigned long long)f->need,
@@ -301,8 +325,13 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 		if (f >= 0)
 			dfam[f]++;
 	}
+	/* A shard binds its own slice of each family with round-robin and
+	 * random (addrset_picker_shard); permutation walks every address. */
+	bool sliced_bind = o->bind && o->shards > 1 && o->pick != ADDRSET_PERMUTATION;
 	for (int f = 0; f < ADDRSET__FAMILIES; f++) {
-		out->sources[f] = o->bind ? addrset_size(o->bind, f) : 1;
+		out->sources[f] = !o->bind	   ? 1
+				  : sliced_bind ? addrset_shard_size(o->bind, f, o->shard, o->shards)
+						: addrset_size(o->bind, f);
 		if (!dfam[f])
 			continue;
 		if (out->sources[f] == 0) {

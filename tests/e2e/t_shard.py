@@ -194,6 +194,32 @@ rc, out, err = surge("run", scn, "--shard", "4/3")
 ok(rc == 2 and "--shard 4/3" in err, "--shard 4/3 is a usage error (exit 2)", err)
 rc, out, err = surge("run", scn, "--shard", "2")
 ok(rc == 2 and "expected K/N" in err, "--shard 2 is a usage error", err)
+# The plan counts the sources a shard binds: shard 1 of 4 binds 2 of the 8
+# addresses, so its 5000 connections (2500 a worker, on 500 ports each) put
+# 1250 on a pair: refused before any traffic, as the same load unsharded is
+# (-c 5000 from 2 addresses). It once planned 313 a pair over all 8.
+fat = write_scenario('''local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
+         connections = 20000, duration = "1s",
+         bind = { "127.0.4.1-127.0.4.8", pick = "round-robin" } }
+''' % srv.port)
+rc, out, err = surge("doctor", fat, "--shard", "1/4", "--ports", "40000-40999", "-w", "2", timeout=60)
+ok(rc == 4 and "1250 connections fall on one (source, destination) pair of 500 ports" in out and
+   "give --bind at least 20 addresses (5 for each of the 4 shards)" in out,
+   "doctor --shard: a shard's 2 of 8 sources do not fit (exit 4), with the --bind that does",
+   out[-1500:] + err)
+rc, out, err = surge("run", fat, "--shard", "1/4", "--ports", "40000-40999", "-w", "2", "-q",
+                     timeout=60)
+ok(rc == 4 and "shard 1/4: 5000 connections to 1 destination need ≥ 5 source addresses" in err,
+   "run --shard: refused before traffic (exit 4)", err)
+rc, out, err = surge("run", fat, "-c", "5000", "--bind", "127.0.4.1-127.0.4.2", "--ports",
+                     "40000-40999", "-w", "2", "-q", timeout=60)
+ok(rc == 4 and "1250 connections fall on one" in err, "as the same load without --shard", err)
+rc, out, err = surge("doctor", fat, "--shard", "1/4", "--ports", "40000-40999", "-w", "2",
+                     "--bind", "127.0.4.1-127.0.4.20", timeout=60)
+ok(rc == 0 and "sources     5 IPv4" in out, "with 20 addresses the shard binds 5 and fits",
+   out[-1500:] + err)
+
 closed = write_scenario('''local echo = require "surge.proto.echo"
 return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
          connections = 2, duration = "1s" }

@@ -10,6 +10,7 @@
 #include "churn.h"
 #include "clock.h"
 #include "plan.h"
+#include "shard.h"
 
 static char err[2048];
 
@@ -316,6 +317,86 @@ static void test_refusal_fix(void)
 	addrset_free(&set);
 }
 
+/* A shard is planned as what it binds (shard.h): round-robin and random
+ * draw from the shard's slice of each family, so 20000 connections over 4
+ * shards from 8 addresses with ports 40000-40999 leave shard 1 two sources:
+ * 2500 a worker over 2 is 1250 on a 500-port slice, refused as the same
+ * load is without --shard (-c 5000 from 2 addresses). The plan once counted
+ * all 8 (313 a pair) and the run failed 16073 connects. */
+static void test_shard(void)
+{
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(20000), v;
+	struct addrset set = {0};
+
+	addrset_parse(&set, "127.0.4.1-127.0.4.8", err, sizeof(err));
+	o.bind = &set;
+	o.ports = (struct addrset_ports){40000, 40999};
+	o.shards = 4;
+	o.shard = 0;
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), -E2BIG, "shard 1/4: 5000 connections from its 2 of 8 sources "
+	       "on 2 x 500 ports refused");
+	is_int(p.sources[ADDRSET_V4], 2, "the plan counts the shard's 2 sources");
+	is_int(p.pair_need, 1250, "1250 connections on one pair of 500 ports");
+	has("shard 1/4 binds 2 of them", "says the shard binds 2");
+	has("give --bind at least 20 addresses (5 for each of the 4 shards)",
+	    "and how many --bind needs for every shard");
+	shard_view_free(&v);
+	struct options whole = base(5000);
+	struct addrset two = {0};
+	addrset_parse(&two, "127.0.4.1-127.0.4.2", err, sizeof(err));
+	whole.bind = &two;
+	whole.ports = o.ports;
+	is_int(plan(&whole, &sys, &p), -E2BIG, "as the same load without --shard");
+	addrset_free(&two);
+
+	addrset_free(&set);
+	addrset_parse(&set, "127.0.4.1-127.0.4.20", err, sizeof(err));
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), 0, "with 20 addresses it fits");
+	is_int(p.pair_need, 500, "500 on a pair of 500");
+	shard_view_free(&v);
+
+	/* Fewer addresses than shards: each shard binds them all (their ports
+	 * are sliced by shard_apply instead). */
+	addrset_free(&set);
+	addrset_parse(&set, "127.0.4.1-127.0.4.3", err, sizeof(err));
+	o.max_connections = 400;
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), 0, "3 addresses, 4 shards: planned");
+	is_int(p.sources[ADDRSET_V4], 3, "a shared family counts whole");
+	shard_view_free(&v);
+
+	/* Permutation binds every address of the set, whatever the shard. */
+	o.pick = ADDRSET_PERMUTATION;
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), 0, "permutation shard planned");
+	is_int(p.sources[ADDRSET_V4], 3, "permutation counts every address");
+	shard_view_free(&v);
+	addrset_free(&set);
+
+	/* Destinations go by the worker's slot in the whole run: shard 1 of 2's
+	 * one worker is slot 0 of 2, handed destinations 0, 2, 4, ... of 2:
+	 * only the first. Its 40000 connections share one pair's 28232 ports. */
+	static const char *const dsts[] = {"127.0.0.1", "127.0.0.2"};
+	o = base(80000);
+	set_dests(&o, dsts, 2);
+	o.shards = 2;
+	o.workers = 1;
+	o.workers_given = true;
+	sys.fd_limit = 1000000;
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), -E2BIG, "shard 1/2, 1 worker, 2 destinations: it meets one: refused");
+	is_int(p.pair_need, 40000, "40000 on its one destination's pair");
+	has("meets 1 of the 2 destinations", "says so");
+	shard_view_free(&v);
+	o.shards = 1;
+	o.max_connections = 40000;
+	is_int(plan(&o, &sys, &p), 0, "unsharded, the one worker meets both: 20000 a pair fits");
+}
+
 static void test_families_and_perm(void)
 {
 	struct plan_system sys = machine();
@@ -467,6 +548,7 @@ int main(void)
 	test_wide();
 	test_port_option();
 	test_refusal_fix();
+	test_shard();
 	test_families_and_perm();
 	test_addresses();
 
