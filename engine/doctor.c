@@ -425,7 +425,7 @@ static void shard_share_facts(struct doctor *d, const struct options *o, const s
 		struct sockaddr_storage a, b;
 		socklen_t al, bl;
 		char x[64] = "", y[64] = "";
-		if (addrset_slice(o->bind, o->shard, o->shards, &mine) < 0)
+		if (shard_sources(o, &mine) < 0)
 			return;
 		uint64_t n = addrset_total(&mine);
 		if (n && addrset_at_global(&mine, 0, &a, &al) == 0 &&
@@ -436,8 +436,12 @@ static void shard_share_facts(struct doctor *d, const struct options *o, const s
 		say(d, INFO, NULL, "shard sources: %llu of the %llu bind addresses (%s%s%s)%s",
 		    (unsigned long long)n, (unsigned long long)addrset_total(o->bind), x,
 		    n > 1 ? " ... " : "", n > 1 ? y : "",
-		    shard_shares_sources(o) ? "; a family with fewer addresses than shards is "
-					      "shared, and its ports sliced" : "");
+		    o->pick == ADDRSET_PERMUTATION
+			    ? "; permutation binds every address in every shard (its walk is split "
+			      "by position)"
+		    : shard_shares_sources(o) ? "; a family with fewer addresses than shards is "
+						"shared, and its ports sliced"
+					      : "");
 		long missing = plan_check_addresses(&mine, err, sizeof(err));
 		if (missing > 0)
 			say(d, FAIL, NULL, "%s", err);

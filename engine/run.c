@@ -125,9 +125,10 @@ static int plan_run(struct options *o, char *err, size_t errlen)
 	if ((rc = plan_make(&v, &sys, &p, err, errlen)) < 0)
 		goto out;
 	if (o->bind) {
-		/* A shard's machine needs only the addresses it binds. */
+		/* A shard's machine needs only the addresses it binds: its slice,
+		 * or every one with permutation. */
 		struct addrset mine;
-		if ((rc = addrset_slice(o->bind, o->shard, o->shards, &mine)) < 0)
+		if ((rc = shard_sources(o, &mine)) < 0)
 			goto out;
 		long missing = plan_check_addresses(&mine, err, errlen);
 		addrset_free(&mine);

@@ -305,6 +305,13 @@ bool shard_shares_sources(const struct options *o)
 	return false;
 }
 
+int shard_sources(const struct options *o, struct addrset *out)
+{
+	bool whole = o->shards <= 1 || o->pick == ADDRSET_PERMUTATION;
+
+	return addrset_slice(o->bind, whole ? 0 : o->shard, whole ? 1 : o->shards, out);
+}
+
 int shard_view(const struct options *o, struct options *view)
 {
 	*view = *o;

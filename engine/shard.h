@@ -62,6 +62,13 @@ uint32_t shard_share(uint32_t total, uint32_t k, uint32_t n);
 uint32_t shard_slot(const struct options *o, uint32_t k);
 uint32_t shard_slots(const struct options *o, uint32_t count);
 
+/* The addresses this shard binds, as a set of their own in *out (free with
+ * addrset_free): its slice of o->bind with round-robin and random
+ * (addrset_slice), every address with permutation (its walk is split by
+ * position, so every shard binds the whole set), all of them when not
+ * sharded. What its machine must have. o->bind must be set. 0 or -ENOMEM. */
+int shard_sources(const struct options *o, struct addrset *out);
+
 /* Whether the shards of o share a source address of some family (no bind
  * set, or a family with fewer addresses than shards): their ports must then
  * be disjoint slices. */

@@ -220,6 +220,39 @@ rc, out, err = surge("doctor", fat, "--shard", "1/4", "--ports", "40000-40999", 
 ok(rc == 0 and "sources     5 IPv4" in out, "with 20 addresses the shard binds 5 and fits",
    out[-1500:] + err)
 
+# pick = "permutation" binds every address of the set in every shard (its
+# walk is split by position, not by address): each shard's machine must have
+# them all. 127.0.4.1 is always local; 198.18.1.2 (benchmarking space) is not
+# configured here. Shard 1/2's slice would be 127.0.4.1 alone, and was all
+# that was checked: the run then failed its connects from 198.18.1.2.
+import socket  # noqa: E402
+try:
+    with socket.socket() as probe:
+        probe.bind(("198.18.1.2", 0))
+    here = True
+except OSError:
+    here = False
+if here:
+    diag("198.18.1.2 is bindable on this machine: the permutation check is not tried")
+else:
+    perm = write_scenario('''local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
+         connections = 40, duration = "1s",
+         bind = { "127.0.4.1, 198.18.1.2", pick = "%s" } }
+''' % (srv.port, "permutation"))
+    rc, out, err = surge("doctor", perm, "--shard", "1/2", timeout=60)
+    ok(rc == 4 and "198.18.1.2" in out and "2 of the 2 bind addresses" in out,
+       "doctor --shard, permutation: every address must be here, 198.18.1.2 is not (exit 4)",
+       out[-1500:] + err)
+    rc, out, err = surge("run", perm, "--shard", "1/2", "-q", timeout=60)
+    ok(rc == 4 and "not configured on this machine: 198.18.1.2" in err,
+       "run --shard, permutation: refused before traffic (exit 4), as without --shard", err)
+    with open(perm) as f:
+        rr = write_scenario(f.read().replace('"permutation"', '"round-robin"'))
+    rc, out, err = surge("doctor", rr, "--shard", "1/2", timeout=60)
+    ok(rc == 0 and "1 of the 2 bind addresses (127.0.4.1)" in out,
+       "round-robin: shard 1/2 binds only its slice, 127.0.4.1, which is here", out[-1500:] + err)
+
 closed = write_scenario('''local echo = require "surge.proto.echo"
 return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
          connections = 2, duration = "1s" }
