@@ -41,15 +41,17 @@ static const char report_usage[] =
 	"      --partial           missing or doubled shards, or a log cut short (it ends\n"
 	"                          without its #surge-end line, its run died before it\n"
 	"                          was whole, or seconds lack their counts), are not an\n"
-	"                          error; what is missing is still said\n"
+	"                          error; what is missing is still said (shards of\n"
+	"                          another run are refused all the same)\n"
 	"  -q, --quiet             no report on stdout\n"
 	"  -h, --help              this help\n"
 	"\n"
 	"Exit status: what the run exited with, by its rule (130 aside: judged on what\n"
 	"was measured): 0 done, 1 nothing measured, a worker lost, or a log cannot be\n"
-	"read, shards of the run are missing or doubled, or a log was cut short\n"
-	"(without --partial; the report is still written), 2 bad command line,\n"
-	"3 a threshold failed.\n";
+	"read or the logs are shards of different runs (nothing is written), shards\n"
+	"of the run are missing or doubled, or a log was cut short (without\n"
+	"--partial; the report is still written), 2 bad command line, 3 a threshold\n"
+	"failed.\n";
 
 struct report_args {
 	const char *json, *html, *hlog;

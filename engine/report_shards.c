@@ -143,6 +143,113 @@ static int add_up(const struct hlog *l, const bool *take, struct options *o, str
 	return rc;
 }
 
+/* How far apart the StartTimes of one run's shards started without
+ * --start-at may be: a scheduler starts its tasks within a second or two,
+ * and each shard then loads, resolves, plans and opens its connections
+ * before its first second (README gives --start-at +15s for that, the slowest
+ * node's set-up). Further apart, the merge would overlay as one run's seconds
+ * that were never run together: a shard run again later, or another run. */
+#define SHARD_START_SPREAD_S 15.0
+
+/* What makes logs shards of one run: the same scenario (its file's name:
+ * each machine may keep it in a folder of its own), scenario total,
+ * duration, and start. */
+struct run_id {
+	const char *scenario, *conns;
+	double start_at, start, duration; /* start_at 0: none; duration < 0: not said */
+};
+
+static struct run_id run_id(const struct hlog_log *g)
+{
+	const char *sc = hlog_log_param(g, "scenario");
+	const char *slash = sc ? strrchr(sc, '/') : NULL;
+
+	return (struct run_id){
+		.scenario = slash ? slash + 1 : sc,
+		.conns = hlog_log_param(g, "run_connections"),
+		.start_at = num(g, "start_at", 0),
+		.start = g->start,
+		.duration = num(g, "duration_s", -1),
+	};
+}
+
+/* Whether a and b (logs named an and bn) can be shards of one run; if not,
+ * why in why. Without --start-at, starts within SHARD_START_SPREAD_S and
+ * within the shorter duration (or one ran after the other). */
+static bool same_run(const struct run_id *a, const struct run_id *b, const char *an,
+		     const char *bn, char *why, size_t len)
+{
+	double apart = fabs(a->start - b->start);
+
+	if (a->scenario && b->scenario && strcmp(a->scenario, b->scenario) != 0)
+		snprintf(why, len, "another scenario: %s, %s", a->scenario, b->scenario);
+	else if (a->conns && b->conns && strcmp(a->conns, b->conns) != 0)
+		snprintf(why, len, "another connection total: %s, %s", a->conns, b->conns);
+	else if (a->duration >= 0 && b->duration >= 0 &&
+		 fabs(a->duration - b->duration) > 1e-6 * fmax(a->duration, b->duration))
+		snprintf(why, len, "another duration: %s ran %g s, %s %g s", an, a->duration, bn,
+			 b->duration);
+	else if (a->start_at > 0 && b->start_at > 0 && fabs(a->start_at - b->start_at) >= 5e-4)
+		snprintf(why, len, "another start: --start-at %.3f and %.3f", a->start_at,
+			 b->start_at);
+	else if ((a->start_at > 0) != (b->start_at > 0))
+		snprintf(why, len, "another start: %s began at --start-at %.3f, %s without "
+			 "--start-at, %.1f s %s", a->start_at > 0 ? an : bn,
+			 a->start_at > 0 ? a->start_at : b->start_at, a->start_at > 0 ? bn : an,
+			 apart, (a->start_at > 0) == (b->start > a->start) ? "later" : "earlier");
+	else if (!(a->start_at > 0) && a->start > 0 && b->start > 0 && apart > SHARD_START_SPREAD_S)
+		snprintf(why, len, "another start: without --start-at they began %.1f s apart, more "
+			 "than the %.0f s shards started together may be", apart, SHARD_START_SPREAD_S);
+	else if (!(a->start_at > 0) && a->start > 0 && b->start > 0 && a->duration > 0 &&
+		 apart >= a->duration)
+		snprintf(why, len, "another start: without --start-at they began %.1f s apart, one "
+			 "after the other's %g s had ended", apart, a->duration);
+	else
+		return true;
+	return false;
+}
+
+/* Logs of one sharded run, or the first log that is of another, said in
+ * err: the run is the one most logs agree with (2 logs that disagree: both
+ * named alike). -EINVAL then. */
+static int one_run(const struct hlog *l, const uint32_t *k, uint32_t count, char *err,
+		   size_t errlen)
+{
+	size_t n = l->nlog_info, odd = 0, agree[2] = {0, 0};
+	char why[320], scratch[320];
+
+	for (size_t i = 1; i < n && !odd; i++) {
+		struct run_id a = run_id(&l->logs[0]), b = run_id(&l->logs[i]);
+		if (!same_run(&a, &b, l->logs[0].name, l->logs[i].name, why, sizeof(why)))
+			odd = i;
+	}
+	if (!odd)
+		return 0;
+	/* Which of the two the other logs side with: the run is theirs. */
+	for (size_t j = 0; j < n; j++)
+		for (int s = 0; s < 2; s++) {
+			size_t ref = s ? odd : 0;
+			struct run_id a = run_id(&l->logs[ref]), b = run_id(&l->logs[j]);
+			agree[s] += same_run(&a, &b, "", "", scratch, sizeof(scratch));
+		}
+	if (agree[0] == agree[1]) {
+		snprintf(err, errlen, "%s (shard %u/%u) and %s (shard %u/%u) are shards of different "
+			 "runs (%s): give the logs of one run", l->logs[0].name, k[0], count,
+			 l->logs[odd].name, k[odd], count, why);
+		return -EINVAL;
+	}
+	size_t other = agree[0] > agree[1] ? odd : 0, run = other ? 0 : odd;
+	size_t with = (agree[0] > agree[1] ? agree[0] : agree[1]) - 1; /* besides run */
+	char also[48] = "";
+	if (with)
+		snprintf(also, sizeof(also), " and %zu other log%s", with, with == 1 ? "" : "s");
+	snprintf(err, errlen, "%s (shard %u/%u) is from another run than %s (shard %u/%u)%s "
+		 "(%s): these are shards of different runs; give the logs of one run, without %s",
+		 l->logs[other].name, k[other], count, l->logs[run].name, k[run], count, also, why,
+		 l->logs[other].name);
+	return -EINVAL;
+}
+
 /* Logs without --shard ran together when each started before the earliest
  * one's planned end: a merge of machines started by hand, not of repeats. */
 static bool ran_together(const struct hlog *l)
@@ -224,23 +331,9 @@ int report_shards_merge(const struct hlog *l, struct options *o, struct run_resu
 		}
 		goto out;
 	}
-	/* The scenario's total and agreed start must be the same in every shard. */
-	for (size_t i = 1; i < n; i++) {
-		const char *a = hlog_log_param(&l->logs[0], "run_connections");
-		const char *b = hlog_log_param(&l->logs[i], "run_connections");
-		const char *sa = hlog_log_param(&l->logs[0], "start_at");
-		const char *sb = hlog_log_param(&l->logs[i], "start_at");
-		if ((a && b && strcmp(a, b) != 0) || (sa && sb && strcmp(sa, sb) != 0)) {
-			snprintf(err, errlen,
-				 "%s and %s are shards of different runs (%s %s and %s): "
-				 "give the logs of one run",
-				 l->logs[0].name, l->logs[i].name,
-				 a && b && strcmp(a, b) ? "connections" : "start",
-				 a && b && strcmp(a, b) ? a : sa, a && b && strcmp(a, b) ? b : sb);
-			rc = -EINVAL;
-			goto out;
-		}
-	}
+	/* The scenario, its total, duration and start must be one run's. */
+	if ((rc = one_run(l, k, count, err, errlen)) < 0)
+		goto out;
 	seen = calloc(count, sizeof(*seen));
 	if (!seen) {
 		rc = -ENOMEM;

@@ -32,9 +32,10 @@ struct report_shards {
  * and r into what the logs asked together: o->max_connections and
  * o->rate_segs summed, r->workers summed, r->shards_* filled. Notes about missing or doubled
  * shards go to note (one line each, naming shard and log). Returns 0 with
- * *out filled, or -EINVAL (logs of different sharded runs, shards mixed with
- * logs that are not, a "shard" parameter that does not read) with err naming
- * the logs, or -ENOMEM. */
+ * *out filled, or -EINVAL (logs of different sharded runs: another shard
+ * count, scenario, scenario total, duration or start; shards mixed with logs
+ * that are not; a "shard" parameter that does not read) with err naming the
+ * log that is from another run, or -ENOMEM. */
 int report_shards_merge(const struct hlog *l, struct options *o, struct run_result *r,
 			struct report_shards *out, FILE *note, char *err, size_t errlen);
 /* The requests the achieved rate (sent / intended) counts: every one, or in

@@ -11,6 +11,7 @@ shard alone unless asked. --shard auto reads each scheduler's variables;
 bad values are usage errors (exit 2)."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -147,6 +148,66 @@ for arrival in ("uniform", "poisson"):
         rc, out, err = surge("report", logs[0], other[1][2], logs[2], "-q")
         ok(rc == 1 and "shards of different runs" in err,
            "shards of two runs (another start) are not merged", err)
+        # Shard 3 run again later, without --start-at and shorter: another
+        # run, named, exit 1; --partial takes missing shards, not another
+        # run's. It was merged as "shards: 3 of 3", exit 0.
+        rerun = os.path.join(d, "rerun-3.hlog")
+        rc, out, err = surge("run", scn, "--shard", "3/3", "-w", "2", "-q", "-d", "1s", "--hlog",
+                             rerun)
+        rc, out, err = surge("report", logs[0], logs[1], rerun)
+        ok(rc == 1 and "rerun-3.hlog (shard 3/3) is from another run than %s (shard 1/3) and 1 "
+           "other log" % logs[0] in err and "another duration" in err and "shards: 3" not in out,
+           "a shard run again later with -d 1s is named as another run's (exit 1)", out + err)
+        rc, out, err = surge("report", logs[0], logs[1], rerun, "--partial", "-q")
+        ok(rc == 1 and "rerun-3.hlog (shard 3/3) is from another run" in err,
+           "--partial does not merge it either", err)
+        rc, out, err = surge("run", scn, "--shard", "3/3", "-w", "2", "-q", "--hlog", rerun)
+        rc, out, err = surge("report", rerun, logs[1], logs[0], "-q")
+        ok(rc == 1 and "rerun-3.hlog (shard 3/3) is from another run" in err and
+           "without --start-at" in err, "the same duration without --start-at: another start",
+           err)
+        # Started together without --start-at: one run, their StartTimes
+        # within the spread a scheduler and each shard's set-up give.
+        ps = [subprocess.Popen([SURGE, "run", scn, "--shard", "%d/3" % k, "-w", "2", "-q",
+                                "--hlog", os.path.join(d, "nostart-%d.hlog" % k)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in (1, 2, 3)]
+        for p in ps:
+            p.communicate(timeout=60)
+        nostart = [os.path.join(d, "nostart-%d.hlog" % k) for k in (1, 2, 3)]
+        rc, out, err = surge("report", *nostart)
+        ok(rc == 3 and "shards: 3 of 3" in out, "shards started together without --start-at "
+           "merge as one run (exit 3: the scenario's throughput threshold)", out + err)
+
+        def edited(src, name, old, new):
+            with open(src) as f:
+                text = f.read()
+            assert old in text, old
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                f.write(text.replace(old, new))
+            return path
+        with open(nostart[1]) as f:
+            t0 = float(re.search(r"#\[StartTime: ([0-9.]+)", f.read()).group(1))
+        late = edited(nostart[1], "late-2.hlog", "%.3f" % t0, "%.3f" % (t0 + 60))
+        rc, out, err = surge("report", nostart[0], late, nostart[2], "-q")
+        ok(rc == 1 and "late-2.hlog (shard 2/3) is from another run" in err and
+           "60.0 s apart" in err, "a shard that began 60 s after the others is another run's", err)
+        after = edited(nostart[1], "after-2.hlog", "%.3f" % t0, "%.3f" % (t0 + 3))
+        rc, out, err = surge("report", nostart[0], after, nostart[2], "-q")
+        ok(rc == 1 and "after-2.hlog (shard 2/3) is from another run" in err and
+           "the other's 2 s had ended" in err,
+           "one that began 3 s later, after the others' 2 s, is another run's too", err)
+        with open(nostart[2]) as f:
+            sc = re.search(r"#surge-param scenario (.*)", f.read()).group(1)
+        other_scn = edited(nostart[2], "scn-3.hlog", "#surge-param scenario " + sc,
+                           "#surge-param scenario /elsewhere/other.lua")
+        rc, out, err = surge("report", nostart[0], nostart[1], other_scn, "-q")
+        ok(rc == 1 and "another scenario" in err and "other.lua" in err,
+           "a shard of another scenario is another run's", err)
+        moved = edited(nostart[2], "moved-3.hlog", "#surge-param scenario " + sc,
+                       "#surge-param scenario /elsewhere/" + os.path.basename(sc))
+        rc, out, err = surge("report", nostart[0], nostart[1], moved, "-q")
+        ok(rc == 3, "the same scenario kept in another folder is the same run", err)
         # One shard judged alone, when asked.
         r = shards(scn, 3, "judge", ["--threshold", "throughput<200", "--shard-thresholds"])
         ok([x[0] for x in r] == [3, 3, 3], "--shard-thresholds: each shard judges itself (exit 3)",
