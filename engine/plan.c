@@ -267,6 +267,52 @@ static int refuse_ports(const struct options *o, uint64_t conns, uint64_t ndests
 	return -E2BIG;
 }
 
+static const char *ordinal(uint64_t n)
+{
+	if (n % 100 >= 11 && n % 100 <= 13)
+		return "th";
+	return n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+}
+
+/* Permutation over shards: every shard's workers walk one order of address
+ * x port, worker k of shard K at positions s, s + S, ... (s = K + N k,
+ * S = N W: addrset_pick by slot), so it has ceil((space - s) / S) of them,
+ * whatever its own share. nsrc x P = space. Refuses (-E2BIG) the first
+ * worker with more connections of a family than positions. */
+static int refuse_shard_walk(const struct options *o, uint64_t conns, uint64_t W,
+			     uint64_t dfam, uint64_t ndests, uint64_t nsrc, uint64_t P,
+			     struct plan *out, char *err, size_t errlen)
+{
+	uint64_t S = (uint64_t)o->shards * W, space = nsrc * P, need = 0, bad = W;
+
+	for (uint64_t k = 0; k < W; k++) {
+		uint64_t s = o->shard + (uint64_t)o->shards * k;
+		uint64_t have = space > s ? (space - 1 - s) / S + 1 : 0;
+		uint64_t ck = ceil_div(share(conns, (uint32_t)k, (uint32_t)W) * dfam, ndests);
+		/* The fewest addresses with ck positions: s + S (ck - 1) < nsrc P. */
+		uint64_t fits = ck ? ceil_div(s + S * (ck - 1) + 1, P) : 1;
+		if (fits > need)
+			need = fits;
+		if (ck > have && bad == W) {
+			bad = k;
+			out->pair_need = ck;
+			out->pair_capacity = have;
+		}
+	}
+	if (bad == W)
+		return 0;
+	out->sources_needed = need;
+	snprintf(err, errlen, "pick = \"permutation\" walks one order of (address, port) for all "
+		 "%u shards: worker %llu of shard %u/%u takes every %llu%s of %llu address%s x %llu "
+		 "ports = %llu pairs: %llu for its %llu connections; give --bind at least %llu "
+		 "addresses (every shard binds them all) or widen --ports",
+		 o->shards, (unsigned long long)bad, o->shard + 1, o->shards, (unsigned long long)S,
+		 ordinal(S), (unsigned long long)nsrc, nsrc == 1 ? "" : "es", (unsigned long long)P,
+		 (unsigned long long)space, (unsigned long long)out->pair_capacity,
+		 (unsigned long long)out->pair_need, (unsigned long long)need);
+	return -E2BIG;
+}
+
 static double peak_rate(const struct options *o)
 {
 	double peak = 0;
@@ -471,6 +517,9 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 					 (unsigned long long)(out->sources_needed - out->sources[f]));
 				return -E2BIG;
 			}
+			if (o->shards > 1 && refuse_shard_walk(o, conns, W, dfam[f], ndests,
+							       out->sources[f], P, out, err, errlen) < 0)
+				return -E2BIG;
 		}
 		return 0;
 	}

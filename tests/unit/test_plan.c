@@ -397,6 +397,51 @@ static void test_shard(void)
 	is_int(plan(&o, &sys, &p), 0, "unsharded, the one worker meets both: 20000 a pair fits");
 }
 
+/* Permutation: every shard's workers walk one order of address x port,
+ * worker k of shard K at positions K + N k, + N W, ...: 160 connections
+ * over 2 shards from 1 address x 100 ports leave each shard's worker 50
+ * positions for its 80 connections (its connects then fail), as 160 do not
+ * fit 100 pairs without --shard. The plan once checked 80 against 100. */
+static void test_shard_perm(void)
+{
+	struct plan_system sys = machine();
+	struct plan p;
+	struct options o = base(160), v;
+	struct addrset set = {0};
+
+	addrset_parse(&set, "127.0.4.1", err, sizeof(err));
+	o.bind = &set;
+	o.pick = ADDRSET_PERMUTATION;
+	o.ports = (struct addrset_ports){40000, 40099};
+	o.workers = 1;
+	o.workers_given = true;
+	is_int(plan(&o, &sys, &p), -E2BIG, "160 connections over 1 x 100 pairs refused");
+	o.shards = 2;
+	o.shard = 1;
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), -E2BIG, "shard 2/2: its 80 over 50 positions of the walk refused");
+	has("worker 0 of shard 2/2 takes every 2nd of 1 address x 100 ports = 100 pairs: 50 "
+	    "for its 80 connections", "says the shard's part of the walk");
+	has("give --bind at least 2 addresses", "and the addresses that fit");
+	is_int(p.sources_needed, 2, "sources_needed agrees");
+	shard_view_free(&v);
+	addrset_parse(&set, "127.0.4.2", err, sizeof(err));
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), 0, "with 2 addresses: 100 positions each, it fits");
+	shard_view_free(&v);
+	o.max_connections = 200;
+	o.workers = 2;
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), 0, "200 over 2 shards x 2 workers, 200 pairs: 50 each, fits");
+	shard_view_free(&v);
+	o.max_connections = 201;
+	o.shard = 0;
+	shard_view(&o, &v);
+	is_int(plan(&v, &sys, &p), -E2BIG, "201 do not: shard 1's first worker has 51 for 50");
+	shard_view_free(&v);
+	addrset_free(&set);
+}
+
 static void test_families_and_perm(void)
 {
 	struct plan_system sys = machine();
@@ -549,6 +594,7 @@ int main(void)
 	test_port_option();
 	test_refusal_fix();
 	test_shard();
+	test_shard_perm();
 	test_families_and_perm();
 	test_addresses();
 
