@@ -314,9 +314,9 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 		/* A reset with no request in flight lost none: counted apart, as
 		 * an idle close is (the error classes count lost requests; a
 		 * server's crash counted each idle connection too). */
-		int idle = cls == ERR_RESET && was_open && !c->inflight && !session
-				   ? stats_counter_id(&w->stats, "conn.reset_idle")
-				   : -1;
+		bool idle_reset = cls == ERR_RESET && was_open && !c->inflight && !c->wbuf.len &&
+				  !session;
+		int idle = idle_reset ? stats_counter_id(&w->stats, "conn.reset_idle") : -1;
 		if (idle >= 0)
 			w->stats.ncounter[idle].value++;
 		else
