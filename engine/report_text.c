@@ -424,7 +424,11 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 {
 	const struct stats *s = &r->total;
 
-	fprintf(f, "surge: nothing was measured: ");
+	/* Sessions that failed part-way may have measured much on the way
+	 * (an RTSP reader's packets, its jitter): what failed is that none
+	 * completed. */
+	bool session_failed = o->shape == SHAPE_SESSION && s->counter[ST_CONN_OPENED] > 0;
+	fprintf(f, session_failed ? "surge: no session completed: " : "surge: nothing was measured: ");
 	if (o->rate_segs && s->counter[ST_INTENDED] == 0 && s->counter[ST_SENT] == 0) {
 		/* Not a fault of the target: the ramp never rose above 0. */
 		fprintf(f, "the schedule asked for no requests (its rate is 0 throughout): give "
@@ -443,7 +447,8 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 		else if (s->error[ERR_TLS_HANDSHAKE])
 			fprintf(f, " (TLS handshakes failed: does the server speak TLS on that port?)");
 	} else if (o->shape == SHAPE_SESSION) {
-		fprintf(f, "connections opened but every session failed");
+		fprintf(f, "connections opened but every session failed (the counters measured on "
+			   "the way stand; the exit code is 1)");
 		errors_hint(f, o, s);
 	} else if (s->error[ERR_PROTOCOL] > 0 && s->counter[ST_SENT] > 0 &&
 		   s->error[ERR_PROTOCOL] == stats_errors_total(s)) {

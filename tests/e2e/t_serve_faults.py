@@ -269,6 +269,9 @@ for fault, classes, step in ((["--reset-after", 300], {"reset"}, "setup"),
     ok(r.seen.get("accepted", 0) <= 4 * 12,
        "%s: failed sessions back off: %s connections for 4 readers in 2 s"
        % (r.name, r.seen.get("accepted")), r.detail())
+    ok(r.sessions != 0 or "surge: no session completed: connections opened but every session "
+       "failed" in r.err and "nothing was measured" not in r.err,
+       "%s: says no session completed (not 'nothing was measured')" % r.name, r.detail())
     # A session still setting up when the run ends is cut short, not
     # completed (the CI failure of 2026-12-04 counted one as completed);
     # the exit code is 1 unless such a session was left to say the run
