@@ -402,11 +402,28 @@ static int read_thresholds(lua_State *L, int t, struct options *o)
 	return 0;
 }
 
+/* The password of a URL's userinfo (rtsp://alice:secret@host/) cut out, in
+ * place: o->target is what every report shows, and reports are shared;
+ * the module that logs in reads the scenario's own target. */
+static void target_drop_password(char *url)
+{
+	char *auth = url ? strstr(url, "://") : NULL;
+
+	if (!auth)
+		return;
+	auth += 3;
+	size_t len = strcspn(auth, "/?#");
+	char *at = memrchr(auth, '@', len), *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon)
+		memmove(colon, at, strlen(at) + 1);
+}
+
 static int read_options(lua_State *L, int t, struct options *o)
 {
 	int rc;
 
 	o->target = field_str(L, t, "target");
+	target_drop_password(o->target);
 	if ((rc = read_segments(L, t, "connections", &o->conn_segs, &o->nconn_segs)) < 0)
 		return rc;
 	o->max_connections = (uint32_t)field_num(L, t, "max_connections", 1);

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import threading
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
@@ -236,4 +237,22 @@ rc, out, err = surge("report", killed, "--partial", "-q")
 ok(rc == 0, "... --partial accepts it", err)
 
 srv.stop()
+# A password in the target URL (rtsp://alice:secret@...) logs in, but no
+# report shows it: reports are shared. The user name stays.
+srv = Serve("rtsp")
+pw = write_scenario("""
+local rtsp = require "surge.proto.rtsp"
+return { target = "rtsp://alice:s3cr3t@127.0.0.1:%d/live", connections = 2, duration = "1s",
+         protocol = rtsp.reader { watch = "500ms" } }
+""" % srv.port)
+pd = tempfile.mkdtemp(prefix="surge-pw-")
+outs = [os.path.join(pd, n) for n in ("r.json", "r.hlog", "r.html")]
+rc, out, err = surge("run", pw, "--json", outs[0], "--hlog", outs[1], "--html", outs[2])
+srv.stop()
+texts = [out, err] + [open(p).read() for p in outs if os.path.exists(p)]
+ok(rc == 0 and len(texts) == 5 and not any("s3cr3t" in t for t in texts) and
+   "rtsp://alice@127.0.0.1:%d/live" % srv.port in out and
+   json.load(open(outs[0]))["run"]["target"] == "rtsp://alice@127.0.0.1:%d/live" % srv.port,
+   "a target's password is in no report (text, JSON, hlog, HTML); the user name is", out + err)
+
 done()
