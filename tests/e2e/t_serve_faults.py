@@ -127,7 +127,9 @@ for proto, limit in (("echo", 640), ("dns", 1000)):
     r = Run(proto, ["--reset-after", limit])
     r.check(0, {"reset"}, none_ok=True)
     idle = r.counters.get("conn.reset_idle", 0)
-    ok(r.seen.get("resets", 0) > 0 and idle + r.classes.get("reset", 0) >= r.seen.get("resets"),
+    # (but for the 4 connections the run's end closes: the server may
+    # reset one as surge closes it)
+    ok(r.seen.get("resets", 0) > 0 and idle + r.classes.get("reset", 0) >= r.seen.get("resets") - 4,
        "%s: each of the server's %s resets seen: %d with requests lost (errors), %d idle"
        % (r.name, r.seen.get("resets"), r.classes.get("reset", 0), idle), r.detail())
     ok(0 < r.completed <= r.seen.get("replies", -1),
