@@ -804,7 +804,15 @@ long plan_check_addresses(const struct addrset *set, char *err, size_t errlen)
 				     v6 ? " nodad" : "");
 			off += n > 0 ? (size_t)n : 0;
 		}
-		if (missing > MISSING_SHOWN && off < errlen)
+		/* IPv6 binds an address of a local route only with nonlocal
+		 * binding on (checked on 6.18: the route alone gives EADDRNOTAVAIL). */
+		if (missing > MISSING_SHOWN && off < errlen && shown[0].ss_family == AF_INET6)
+			snprintf(err + off, errlen - off,
+				 "\n  (and %ld more; for a whole block, e.g. `ip -6 route add local "
+				 "2001:db8::/64 dev lo` and `sysctl -w net.ipv6.ip_nonlocal_bind=1` "
+				 "make every address in it bindable)",
+				 missing - MISSING_SHOWN);
+		else if (missing > MISSING_SHOWN && off < errlen)
 			snprintf(err + off, errlen - off,
 				 "\n  (and %ld more; for a whole block, e.g. `ip route add local "
 				 "10.0.1.0/24 dev lo` makes every address in it bindable)",

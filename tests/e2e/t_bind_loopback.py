@@ -220,6 +220,13 @@ rc, out, err = surge("run", scn, "--bind", "127.0.0.1,203.0.113.9", "--no-progre
 ok(rc == 4 and "not configured on this machine: 203.0.113.9" in err and
    "fix: ip addr add 203.0.113.9/32 dev " in err, "a missing bind address: listed, with ip addr add",
    err)
+# A block of IPv6 ones: the local route alone does not let Linux bind them;
+# the hint says what does (the benchmarking range, configured nowhere here).
+rc, out, err = surge("doctor", "--target", "tcp://[::1]:7000", "-c", "100",
+                     "--bind", "2001:2::1-2001:2::20")
+ok("`ip -6 route add local 2001:db8::/64 dev lo` and `sysctl -w net.ipv6.ip_nonlocal_bind=1`"
+   in out + err and "ip route add local 10.0.1.0/24" not in out + err,
+   "missing IPv6 sources: the block hint is IPv6's, with ip_nonlocal_bind", out + err)
 rc, out, err = surge("run", scn, "--bind", "127.0.0.9/24", "--no-progress")
 ok(rc == 2 and "command line: option 'bind': '127.0.0.9/24' has host bits set; did you mean "
    "127.0.0.0/24?" in err, "a bad --bind names the command line and the fix", err)
