@@ -50,6 +50,12 @@ function M.parse(s)
   else
     host, tail = authority:match("^([^:]*)(.*)$")
     if select(2, authority:gsub(":", "")) >= 2 then
+      -- host:port:port is two ports; an IPv6 address has hex groups, not
+      -- only digits after a dotted or named host.
+      if authority:match("^[^:]+:%d+:%d*$") and not authority:match("^%x+:%x+:%x*$") then
+        return nil, "two ports in '" .. s .. "' (expected one, e.g. " .. scheme .. "://"
+          .. authority:match("^([^:]+:%d+)") .. ")"
+      end
       return nil, "an IPv6 address needs brackets in '" .. s .. "' (e.g. " .. scheme .. "://[::1]:7000)"
     end
     if host == "" then return nil, "no host in '" .. s .. "' (expected e.g. " .. scheme .. "://127.0.0.1:7000)" end
