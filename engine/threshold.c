@@ -142,6 +142,60 @@ static int parse_value(struct threshold *t, const char *v)
 	return -EINVAL;
 }
 
+/* Edits from a to b (insert, delete, replace, swap of neighbours: "reste"
+ * is one from "reset"), counted up to 4. */
+static unsigned edits(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d[64][64];
+
+	if (la >= 64 || lb >= 64)
+		return 4;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (unsigned char)(i < 4 ? i : 4);
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (unsigned char)(j < 4 ? j : 4);
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1u < best)
+				best = d[i - 1][j] + 1u;
+			if (d[i][j - 1] + 1u < best)
+				best = d[i][j - 1] + 1u;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1u < best)
+				best = d[i - 2][j - 2] + 1u;
+			d[i][j] = (unsigned char)(best < 4 ? best : 4);
+		}
+	return d[la][lb];
+}
+
+/* The fixed metric nearest to m: "errors.reste" is errors.reset, "thruput"
+ * throughput. Within two edits (three for a name of ten letters or more);
+ * NULL when none is that near. */
+static const char *nearest_metric(const char *m, char *buf, size_t len)
+{
+	static const char *const fixed[] = { "errors.rate", "errors.count", "rate.achieved",
+					     "throughput" };
+	unsigned best = 4;
+	const char *pick = NULL;
+
+	for (int i = -(int)(sizeof(fixed) / sizeof(fixed[0])); i < ERR__COUNT; i++) {
+		char name[64];
+		if (i < 0)
+			snprintf(name, sizeof(name), "%s", fixed[-i - 1]);
+		else
+			snprintf(name, sizeof(name), "errors.%s", stats_error_key((enum stat_error)i));
+		unsigned d = edits(m, name), near = strlen(name) >= 10 ? 3 : 2;
+		if (d <= near && d < best) {
+			best = d;
+			snprintf(buf, len, "%s", name);
+			pick = buf;
+		}
+	}
+	return pick;
+}
+
 int threshold_parse(const char *metric, const char *condition, const char *where,
 		    struct threshold *out, char *err, size_t errlen)
 {
@@ -170,7 +224,12 @@ int threshold_parse(const char *metric, const char *condition, const char *where
 	if (strlen(m) >= sizeof(out->metric) || parse_metric(out, m) < 0) {
 		/* A counter's name alone ("http.status.5xx") is the likeliest
 		 * miss: counters are named with their prefix. */
-		if (strchr(m, '.') && strncmp(m, "counter.", 8) && strncmp(m, "errors.", 7))
+		char near[64];
+		const char *mean = nearest_metric(m, near, sizeof(near));
+		if (mean)
+			snprintf(err, errlen, "%s: threshold on '%s': unknown metric; did you mean "
+					      "'%s'? (known: %s)", where, m, mean, metrics_help);
+		else if (strchr(m, '.') && strncmp(m, "counter.", 8) && strncmp(m, "errors.", 7))
 			snprintf(err, errlen, "%s: threshold on '%s': unknown metric (a counter is "
 					      "'counter.%.80s'; a latency metric 'NAME.p99'; known: %s)",
 				 where, m, m, metrics_help);

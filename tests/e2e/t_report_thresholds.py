@@ -155,6 +155,11 @@ bad = write_scenario(SCN % (1, '["latency.p99x"] = "< 5ms",'))
 rc, out, err = surge("run", bad)
 ok(rc == 2 and "%s:9: threshold on 'latency.p99x': unknown metric" % bad in err,
    "an unknown metric names file:line and lists the known ones", err)
+for typo, meant in (("errors.reste", "errors.reset"), ("thruput", "throughput"),
+                    ("errors.rat", "errors.rate"), ("rate.acheived", "rate.achieved")):
+    rc, out, err = surge("run", good, "--threshold", typo + "<1", "-d", "1s")
+    ok(rc == 2 and "threshold on '%s': unknown metric; did you mean '%s'?" % (typo, meant) in err,
+       "--threshold %s: did you mean %s" % (typo, meant), err)
 
 bad = write_scenario(SCN % (1, '["latency.p99"] = 5,'))
 rc, out, err = surge("run", bad)
