@@ -65,6 +65,16 @@ local function duration(v)
   return s
 end
 
+-- A time something is waited for: 0 would be no wait at all (an RTSP reader
+-- timed out at once, a message request never did), so it is refused.
+local function wait_time(v)
+  local s = units.duration(v)
+  if not s or s <= 0 or s > MAX_DURATION then
+    return nil, "a duration > 0 like 5s or 500ms (at most 8784h, a year: for no limit in practice)"
+  end
+  return s
+end
+
 -- pace_window: how late an open-model request may leave to share a wake-up.
 local function pace_window(v)
   local s = units.duration(v)
@@ -492,8 +502,8 @@ local schema = {
   requests = { positive_int(2 ^ 53), "exactly this many requests, then drain (open model: the schedule's first N)" },
   workers = { workers, "worker processes" },
   pipeline = { positive_int(65535), "requests in flight per connection" },
-  timeout = { duration, "request timeout" },
-  connect_timeout = { duration, "connect timeout" },
+  timeout = { wait_time, "request timeout" },
+  connect_timeout = { wait_time, "connect timeout" },
   connect_rate = { positive_number(MAX_RATE), "new connections per second" },
   connection_rate = { positive_number(MAX_RATE), "new connections per second as the workload (with requests_per_connection or connection_lifetime; connections caps how many are open)" },
   requests_per_connection = { positive_int(U32), "close each connection after this many requests (the pool opens a new one)" },

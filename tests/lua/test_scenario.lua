@@ -108,21 +108,22 @@ t.ok(err and err:find(p .. ":2:", 1, true) ~= nil, "syntax error names its line:
 -- The line blamed is where the scenario's own option is written: not a key
 -- of the same name in a nested table or a comment, and found mid-line too.
 local D = "expected a duration like 10s"
+local DT = "expected a duration > 0 like 5s"
 for _, c in ipairs {
   { HEAD .. '  target = "tcp://127.0.0.1:7000",\n  connections = 1,\n  protocol = echo.new { size = 64,\n'
     .. '    pipeline = 1 },\n  duration = "1s",\n  pipeline = 0,\n}\n', ":8: option 'pipeline'", "nested pipeline" },
   { HEAD .. '  target = "tcp://127.0.0.1:7000",\n  protocol = echo.new {},\n  -- timeout = "1s",\n'
     .. '  resolver = { servers = { "127.0.0.1" },\n    timeout = "2s" },\n  name = "timeout = 3",\n'
-    .. '  description = [[\ntimeout = 1]],\n  timeout = "2x"\n}\n', ":11: option 'timeout': " .. D,
+    .. '  description = [[\ntimeout = 1]],\n  timeout = "2x"\n}\n', ":11: option 'timeout': " .. DT,
     "nested timeout, a comment, strings" },
   { HEAD .. '  target = "tcp://127.0.0.1:7000", protocol = echo.new {},\n  connections = 5, timeout = "1x",\n}\n',
-    ":4: option 'timeout': " .. D, "an option mid-line" },
+    ":4: option 'timeout': " .. DT, "an option mid-line" },
   { 'local echo = require "surge.proto.echo"\nreturn { target = "tcp://127.0.0.1:7000", '
     .. 'protocol = echo.new { size = 8 }, connections = 5, duration = "1x" }\n', ":2: option 'duration': " .. D,
     "a one-line scenario" },
   { 'local function f() return { timeout = 1 } end\nlocal o = {\n  target = "tcp://127.0.0.1:7000",\n'
     .. '  protocol = require("surge.proto.echo").new {},\n}\no.timeout = "1x"\nreturn o\n',
-    ":6: option 'timeout': " .. D, "a table built before return: the shallowest" },
+    ":6: option 'timeout': " .. DT, "a table built before return: the shallowest" },
 } do
   p = write(c[1])
   o, err = scenario.load(p)
@@ -183,6 +184,12 @@ o, err = scenario.load(scn('  rate = 500,\n  duration = "2s",\n'), { { "rate", "
 t.ok(o and o.rate_segs == nil and o.rate == nil, "-r closed drops the file's rate: " .. tostring(err))
 o = scenario.load(scn('  rate = 500,\n  duration = "2s",\n'), {})
 t.ok(o and (o.rate or o.rate_segs), "... which the file sets without it")
+-- A wait of 0 is no wait: an RTSP reader timed out at once, a request never.
+for _, k in ipairs { "timeout", "connect_timeout" } do
+  o, err = scenario.load(scn(""), { { k, "0s" } })
+  t.ok(err and err:find("option '" .. k .. "': expected a duration > 0", 1, true),
+    k .. " 0s refused: " .. tostring(err))
+end
 o, err = scenario.load(scn(""), { { "duration", "1e400s" } })
 t.ok(err and err:find("option 'duration'", 1, true), "-d 1e400s refused: " .. tostring(err))
 
