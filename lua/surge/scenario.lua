@@ -35,12 +35,12 @@ local function number(v)
 end
 
 -- Each checker returns the normalized value, or nil and what was expected.
-local function count_or_ramp(min, max)
+local function count_or_ramp(min, max, least)
   return function(v)
     if ramp.is_ramp(v) then return v end
     local n = number(v)
     if not n or n < min or n ~= math.floor(n) then
-      return nil, fmt("a whole number >= %d (e.g. 200, 25k) or a ramp (surge.ramp)", min)
+      return nil, fmt("a whole number >= %d (e.g. 200, 25k) or a ramp (surge.ramp)", least or min)
     end
     if n > max then return nil, fmt("a whole number from %d to %d, or a ramp (surge.ramp)", min, max) end
     return n
@@ -493,7 +493,8 @@ local think = jittered("think", { "1s", "250ms" }, true, "the pause")
 local schema = {
   target = { targets, "where to connect" },
   protocol = { protocol, "what to speak" },
-  connections = { count_or_ramp(0, U32), "connections to keep open" },
+  -- 0 passes here and is refused with its reason after (a ramp may reach 0)
+  connections = { count_or_ramp(0, U32, 1), "connections to keep open" },
   rate = { rate_or_ramp, "requests per second in total (open model)" },
   arrival = { one_of("uniform", "poisson"), "how requests are spaced in the open model" },
   start = { one_of("connected", "now"),

@@ -82,7 +82,7 @@ for args, want in ((["-w", "0"], "option 'workers': expected a whole number >= 1
                    (["--pick", "x"], "option 'pick': expected \"round-robin\""),
                    (["--resolver", "nope"], "option 'resolver': expected servers to be IP addresses"),
                    (["-o", "foo=1"], "unknown option 'foo'"),
-                   (["-o", "connections=abc"], "option 'connections': expected a whole number >= 0")):
+                   (["-o", "connections=abc"], "option 'connections': expected a whole number >= 1")):
     rc, out, err = surge("doctor", *args)
     ok(rc == 2 and "surge doctor: command line: " + want in err,
        "doctor %s without a scenario: exit 2, named as with one" % " ".join(args), out + err)

@@ -77,7 +77,7 @@ bad = write_scenario('local echo = require "surge.proto.echo"\nreturn {\n  targe
                      '  protocol = echo.new {},\n  connections = "many",\n}\n')
 rc, out, err = surge("run", bad)
 ok(rc == 2, "a bad option exits 2 (got %d)" % rc, err)
-ok(err.strip() == "surge: %s:5: option 'connections': expected a whole number >= 0 (e.g. 200, 25k)"
+ok(err.strip() == "surge: %s:5: option 'connections': expected a whole number >= 1 (e.g. 200, 25k)"
    " or a ramp (surge.ramp), got \"many\"" % bad, "the documented message names file, line, option", err)
 rc, out, err = surge("run", bad, "-c", "10", "--frobnicate")
 ok(rc == 2 and "frobnicate" in err, "an unknown flag exits 2 and is named", err)

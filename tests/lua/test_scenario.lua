@@ -43,7 +43,7 @@ t.is(o and o.duration, 60, "-d 1m overrides the file")
 p = scn('  connections = "many",\n')
 o, err = scenario.load(p)
 t.is(o, nil, "ill-typed option refused")
-t.is(err, p .. ":5: option 'connections': expected a whole number >= 0 (e.g. 200, 25k) or a ramp (surge.ramp), got \"many\"",
+t.is(err, p .. ":5: option 'connections': expected a whole number >= 1 (e.g. 200, 25k) or a ramp (surge.ramp), got \"many\"",
   "message names file:line, option, expectation and value")
 
 -- unknown option: a near miss gets a suggestion
