@@ -46,23 +46,7 @@ static void protocol_why(struct worker *w, const char *why);
 static int errno_class_counted(struct worker *w, int e, bool connecting)
 {
 	stats_count_errno(&w->stats, e);
-	switch (e) {
-	case ECONNREFUSED:
-		return ERR_CONNECT_REFUSED;
-	case ETIMEDOUT:
-		return connecting ? ERR_CONNECT_TIMEOUT : ERR_RESET;
-	case EADDRNOTAVAIL:
-	case EADDRINUSE:
-		return ERR_ADDR_NOT_AVAILABLE;
-	case ECONNRESET:
-	case EPIPE:
-	case ECONNABORTED:
-		return ERR_RESET;
-	case EPROTO: /* only the TLS layer says it (tls.h) */
-		return ERR_TLS_HANDSHAKE;
-	default:
-		return ERR_OTHER;
-	}
+	return stats_errno_class(e, connecting);
 }
 
 /* The one seam between plain TCP and TLS (tls.h): both keep read(2) and
@@ -239,6 +223,7 @@ int conn_open(struct worker *w, struct conn *c)
 	return 0;
 fail:
 	w->stats.error[cls]++;
+	stats_count_conn(&w->stats, STATS_CONN_FAILED, cls);
 	dest_record_failed(&w->dests, c->dest, &w->stats);
 	pool_conn_closed(w, c, true);
 	return -1;
@@ -321,6 +306,8 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 			w->stats.ncounter[idle].value++;
 		else
 			w->stats.error[cls] += c->inflight ? c->inflight : 1;
+		if (!was_open)
+			stats_count_conn(&w->stats, STATS_CONN_FAILED, cls);
 		dest_record_failed(&w->dests, c->dest, &w->stats);
 	} else {
 		w->stats.counter[ST_UNFINISHED] += c->inflight;

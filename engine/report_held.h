@@ -17,9 +17,13 @@
  * second (GA_CONNS_PEAK; logs without it give the second's end value). */
 void report_held_second(struct run_result *r, const struct stats *s);
 
+/* A note's room: every class of connect failure with its errno counters. */
+#define REPORT_HELD_NOTE_MAX 512
+
 /* When fewer connections were ever open at once than were asked for:
  * writes why (e.g. "1241 connects failed: connect timeout 1241") into buf
- * and returns 1; otherwise returns 0 and buf is "". */
+ * (REPORT_HELD_NOTE_MAX fits any) and returns 1; otherwise returns 0 and
+ * buf is "". */
 int report_held_note(const struct run_result *r, const struct options *o, char *buf, size_t len);
 
 #endif

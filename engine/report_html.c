@@ -536,7 +536,7 @@ int report_html(FILE *f, const struct options *o, const struct run_result *r,
 	snprintf(b, sizeof(b), "%lld (%.3g%%)", (long long)errors,
 		 errors ? 100.0 * stats_error_rate(s) : 0.0);
 	card(f, "errors", "errors", b, errors ? "bad" : "");
-	char note[256];
+	char note[REPORT_HELD_NOTE_MAX];
 	int short_of = report_held_note(r, o, note, sizeof(note));
 	if (short_of)
 		snprintf(b, sizeof(b), "%lld of %lld", (long long)r->peak_open, (long long)r->peak_asked);

@@ -476,7 +476,7 @@ int report_json(FILE *f, const struct options *o, const struct run_result *r,
 	} else {
 		fputs("null", f);
 	}
-	char note[256];
+	char note[REPORT_HELD_NOTE_MAX];
 	int short_of = report_held_note(r, o, note, sizeof(note));
 	fprintf(f, ",\"connections_held\":{\"asked\":%lld,\"peak_open\":%lld,\"short\":%s,"
 		   "\"note\":", (long long)r->peak_asked, (long long)r->peak_open,

@@ -275,7 +275,7 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 	fprintf(f, "  connections opened %lld  closed %lld  attempts %lld  peak open %lld\n",
 		(long long)s->counter[ST_CONN_OPENED], (long long)s->counter[ST_CONN_CLOSED],
 		(long long)s->counter[ST_CONN_ATTEMPTS], (long long)r->peak_open);
-	char note[256];
+	char note[REPORT_HELD_NOTE_MAX];
 	if (report_held_note(r, o, note, sizeof(note)))
 		fprintf(f, "  held        at most %lld of the %lld connections asked: %s\n",
 			(long long)r->peak_open, (long long)r->peak_asked, note);

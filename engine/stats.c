@@ -2,9 +2,11 @@
  * wire form between worker and coordinator. */
 #include "stats.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -510,6 +512,59 @@ void stats_count_errno(struct stats *s, int e)
 		snprintf(name, sizeof(name), "errno.%s", n);
 	else
 		snprintf(name, sizeof(name), "errno.%d", e);
+	int id = stats_counter_id(s, name);
+	if (id >= 0)
+		s->ncounter[id].value++;
+}
+
+enum stat_error stats_errno_class(int e, bool connecting)
+{
+	switch (e) {
+	case ECONNREFUSED:
+		return ERR_CONNECT_REFUSED;
+	case ETIMEDOUT:
+		return connecting ? ERR_CONNECT_TIMEOUT : ERR_RESET;
+	case EADDRNOTAVAIL:
+	case EADDRINUSE:
+		return ERR_ADDR_NOT_AVAILABLE;
+	case ECONNRESET:
+	case EPIPE:
+	case ECONNABORTED:
+		return ERR_RESET;
+	case EPROTO: /* only the TLS layer says it (tls.h) */
+		return ERR_TLS_HANDSHAKE;
+	default:
+		return ERR_OTHER;
+	}
+}
+
+/* Past the largest errno Linux has (EHWPOISON, 133). */
+#define ERRNO_MAX 256
+
+int stats_errno_of(const char *name)
+{
+	char *end;
+
+	if (strncmp(name, "errno.", 6) != 0 || !name[6])
+		return 0;
+	name += 6;
+	if (isdigit((unsigned char)name[0])) {
+		long e = strtol(name, &end, 10);
+		return *end == '\0' && e > 0 && e < INT32_MAX ? (int)e : 0;
+	}
+	for (int e = 1; e < ERRNO_MAX; e++) {
+		const char *n = strerrorname_np(e);
+		if (n && strcmp(n, name) == 0)
+			return e;
+	}
+	return 0;
+}
+
+void stats_count_conn(struct stats *s, const char *prefix, enum stat_error cls)
+{
+	char name[STATS_NAME_MAX];
+
+	snprintf(name, sizeof(name), "%s%s", prefix, stats_error_key(cls));
 	int id = stats_counter_id(s, name);
 	if (id >= 0)
 		s->ncounter[id].value++;

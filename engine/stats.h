@@ -7,6 +7,7 @@
 #ifndef SURGE_STATS_H
 #define SURGE_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -140,6 +141,19 @@ int stats_decode(const uint8_t *buf, size_t len, struct stats *out);
 /* Counts errno e (> 0) in the named counter errno.<NAME> (errno.EADDRNOTAVAIL):
  * the cause under an error class, for a user who needs the system's word. */
 void stats_count_errno(struct stats *s, int e);
+/* The class a socket's errno e counts under, while connecting or after. */
+enum stat_error stats_errno_class(int e, bool connecting);
+/* The errno a counter errno.<NAME> (or errno.<N>) counts, or 0 when name is
+ * not one. */
+int stats_errno_of(const char *name);
+
+/* One connection's end by a fault, whatever it cost in requests: a connect
+ * that never opened counts in conn.failed.<class key>, an open connection a
+ * fault ended in conn.lost.<class key>. The error classes count requests; these
+ * count connections, which is what the pool could not hold. */
+#define STATS_CONN_FAILED "conn.failed."
+#define STATS_CONN_LOST "conn.lost."
+void stats_count_conn(struct stats *s, const char *prefix, enum stat_error cls);
 
 /* Errors of every class in s. */
 int64_t stats_errors_total(const struct stats *s);
