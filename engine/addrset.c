@@ -105,6 +105,15 @@ static int parse_entry(const char *e, int *slot, u128 *first, uint64_t *count, c
 		*dash = '\0';
 	if (slash)
 		*slash = '\0';
+	if (strchr(buf, '%')) {
+		/* fe80::1%eth0: bind() would take it, but a link-local source
+		 * reaches only its own link, and the scope would have to follow
+		 * it into every destination: not supported (plan.c refuses the
+		 * unscoped form before traffic). */
+		snprintf(err, errlen, "'%s': link-local sources (an address with a %%scope) are "
+			 "not supported; bind a global or unique-local address", e);
+		return -EINVAL;
+	}
 	if (parse_addr(buf, slot, &a) < 0) {
 		snprintf(err, errlen,
 			 "'%s' is not an address (expected e.g. 10.0.0.1, 10.0.0.1-10.0.0.9, "

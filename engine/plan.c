@@ -704,20 +704,31 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b
 		      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
 }
 
-/* Configured on an interface (fast path), or bindable: a local route (all of
- * 127.0.0.0/8, AnyIP prefixes) makes an address bindable without listing it. */
-static bool bindable(const struct sockaddr_storage *a, socklen_t len, const struct ifaddrs *ifs)
+/* 0 when a can be bound here: configured on an interface (fast path), or
+ * bindable (a local route, all of 127.0.0.0/8 or an AnyIP prefix, makes an
+ * address bindable without listing it). Else -errno from bind(): run time
+ * would fail every connect from a with it. -EADDRNOTAVAIL is an address not
+ * here; any other (EINVAL for a link-local IPv6 address, which needs an
+ * interface scope, EACCES from a policy) one this machine refuses. */
+static int bindable(const struct sockaddr_storage *a, socklen_t len, const struct ifaddrs *ifs)
 {
-	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next)
+	bool link_local = a->ss_family == AF_INET6 &&
+			  IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)a)->sin6_addr);
+
+	/* A link-local address is configured and still not bindable as given. */
+	for (const struct ifaddrs *i = ifs; i && !link_local; i = i->ifa_next)
 		if (i->ifa_addr && same_addr(a, i->ifa_addr))
-			return true;
+			return 0;
 	int fd = socket(a->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 	if (fd < 0)
-		return true; /* cannot tell; run time will count it */
+		return 0; /* cannot tell; run time will count it */
 	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-	bool ok = bind(fd, (const struct sockaddr *)a, len) == 0 || errno != EADDRNOTAVAIL;
+	int rc = bind(fd, (const struct sockaddr *)a, len) == 0 ? 0 : -errno;
 	close(fd);
-	return ok;
+	/* Short of memory, or (port 0) nothing that lasts: cannot tell. */
+	if (rc == -ENOBUFS || rc == -ENOMEM || rc == -EADDRINUSE || rc == -EINTR)
+		return 0;
+	return rc;
 }
 
 /* The interface whose network holds a, for the `ip addr add` line; else the
@@ -753,37 +764,58 @@ static const char *iface_for(const struct sockaddr_storage *a, const struct ifad
 	return "lo";
 }
 
+/* Why bind() refused a, for a person. */
+static const char *unbindable_why(const struct sockaddr_storage *a, int e, char *buf, size_t len)
+{
+	if (a->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)a)->sin6_addr))
+		return "link-local: bind() takes one only with an interface scope, and surge does "
+		       "not support link-local sources; bind a global or unique-local address";
+	snprintf(buf, len, "bind(): %s", strerror(e));
+	return buf;
+}
+
 long plan_check_addresses(const struct addrset *set, char *err, size_t errlen)
 {
 	struct ifaddrs *ifs = NULL;
-	struct sockaddr_storage shown[MISSING_SHOWN];
-	long missing = 0;
+	struct sockaddr_storage shown[MISSING_SHOWN], refused[MISSING_SHOWN];
+	int refused_errno[MISSING_SHOWN];
+	long missing = 0, nrefused = 0;
 	uint64_t checked = 0;
+	size_t off = 0;
+	int n;
 
 	if (getifaddrs(&ifs) < 0)
 		return -errno;
+	err[0] = '\0';
 	for (int f = 0; f < ADDRSET__FAMILIES; f++) {
-		uint64_t n = addrset_size(set, f);
-		uint64_t step = n > CHECK_MAX ? n / CHECK_MAX : 1;
-		for (uint64_t i = 0; i < n; i += step) {
+		uint64_t cnt = addrset_size(set, f);
+		uint64_t step = cnt > CHECK_MAX ? cnt / CHECK_MAX : 1;
+		for (uint64_t i = 0; i < cnt; i += step) {
 			struct sockaddr_storage a;
 			socklen_t len;
 			if (addrset_at(set, f, i, &a, &len) < 0)
 				break;
 			checked++;
-			if (bindable(&a, len, ifs))
-				continue;
-			if (missing < MISSING_SHOWN)
-				shown[missing] = a;
-			missing++;
+			int rc = bindable(&a, len, ifs);
+			if (rc == -EADDRNOTAVAIL) {
+				if (missing < MISSING_SHOWN)
+					shown[missing] = a;
+				missing++;
+			} else if (rc < 0) {
+				if (nrefused < MISSING_SHOWN) {
+					refused[nrefused] = a;
+					refused_errno[nrefused] = -rc;
+				}
+				nrefused++;
+			}
 			if (i + step < i)
 				break;
 		}
 	}
 	if (missing) {
-		size_t off = 0;
 		char txt[INET6_ADDRSTRLEN];
-		int n = snprintf(err, errlen, "%ld of %llu bind address%s checked %s not configured "
+		n = snprintf(err, errlen, "%ld of %llu bind address%s checked %s not configured "
 				 "on this machine:", missing, (unsigned long long)checked,
 				 checked == 1 ? "" : "es", missing == 1 ? "is" : "are");
 		off = n > 0 ? (size_t)n : 0;
@@ -806,18 +838,41 @@ long plan_check_addresses(const struct addrset *set, char *err, size_t errlen)
 		}
 		/* IPv6 binds an address of a local route only with nonlocal
 		 * binding on (checked on 6.18: the route alone gives EADDRNOTAVAIL). */
-		if (missing > MISSING_SHOWN && off < errlen && shown[0].ss_family == AF_INET6)
-			snprintf(err + off, errlen - off,
-				 "\n  (and %ld more; for a whole block, e.g. `ip -6 route add local "
-				 "2001:db8::/64 dev lo` and `sysctl -w net.ipv6.ip_nonlocal_bind=1` "
-				 "make every address in it bindable)",
-				 missing - MISSING_SHOWN);
-		else if (missing > MISSING_SHOWN && off < errlen)
-			snprintf(err + off, errlen - off,
-				 "\n  (and %ld more; for a whole block, e.g. `ip route add local "
-				 "10.0.1.0/24 dev lo` makes every address in it bindable)",
-				 missing - MISSING_SHOWN);
+		if (missing > MISSING_SHOWN && off < errlen && shown[0].ss_family == AF_INET6) {
+			n = snprintf(err + off, errlen - off,
+				     "\n  (and %ld more; for a whole block, e.g. `ip -6 route add local "
+				     "2001:db8::/64 dev lo` and `sysctl -w net.ipv6.ip_nonlocal_bind=1` "
+				     "make every address in it bindable)",
+				     missing - MISSING_SHOWN);
+			off += n > 0 ? (size_t)n : 0;
+		} else if (missing > MISSING_SHOWN && off < errlen) {
+			n = snprintf(err + off, errlen - off,
+				     "\n  (and %ld more; for a whole block, e.g. `ip route add "
+				     "local 10.0.1.0/24 dev lo` makes every address in it "
+				     "bindable)", missing - MISSING_SHOWN);
+			off += n > 0 ? (size_t)n : 0;
+		}
+	}
+	/* Present or not, bind() refuses these: every connect from them would
+	 * fail the same way, so the run is refused before traffic too. */
+	if (nrefused && off < errlen) {
+		char txt[INET6_ADDRSTRLEN], why[128];
+		n = snprintf(err + off, errlen - off,
+			     "%s%ld of %llu bind address%s checked cannot be bound here:",
+			     off ? "\n" : "", nrefused, (unsigned long long)checked,
+			     checked == 1 ? "" : "es");
+		off += n > 0 ? (size_t)n : 0;
+		for (long i = 0; i < nrefused && i < MISSING_SHOWN && off < errlen; i++) {
+			addrset_ntop(&refused[i], txt, sizeof(txt));
+			const char *w = unbindable_why(&refused[i], refused_errno[i], why,
+						       sizeof(why));
+			n = snprintf(err + off, errlen - off, "%s %s (%s)", i ? "," : "", txt, w);
+			off += n > 0 ? (size_t)n : 0;
+		}
+		if (nrefused > MISSING_SHOWN && off < errlen)
+			snprintf(err + off, errlen - off, " and %ld more",
+				 nrefused - MISSING_SHOWN);
 	}
 	freeifaddrs(ifs);
-	return missing;
+	return missing + nrefused;
 }

@@ -84,9 +84,11 @@ int plan_make(const struct options *o, const struct plan_system *sys, struct pla
 uint64_t plan_sources_needed(uint64_t conns, uint64_t ndests, uint64_t ports);
 
 /* Checks that every bind address can be bound here (on an interface, or
- * covered by a local route); sets of more than 65536 addresses are checked on
- * an even sample. Returns the number of missing addresses found (0: all
- * present) with the list and the `ip addr add` commands in err, or -errno. */
+ * covered by a local route, and bind() takes it: a link-local IPv6 address
+ * does not); sets of more than 65536 addresses are checked on an even sample.
+ * Returns the number of addresses found missing or refused by bind() (0: all
+ * bindable) with the lists, the `ip addr add` commands and bind()'s reasons
+ * in err, or -errno. */
 long plan_check_addresses(const struct addrset *set, char *err, size_t errlen);
 
 /* net.core.rmem_default: a new UDP socket's receive buffer in bytes. */

@@ -227,6 +227,22 @@ rc, out, err = surge("doctor", "--target", "tcp://[::1]:7000", "-c", "100",
 ok("`ip -6 route add local 2001:db8::/64 dev lo` and `sysctl -w net.ipv6.ip_nonlocal_bind=1`"
    in out + err and "ip route add local 10.0.1.0/24" not in out + err,
    "missing IPv6 sources: the block hint is IPv6's, with ip_nonlocal_bind", out + err)
+# A link-local source is configured (or not) and still not bindable without
+# a scope: bind() says EINVAL, and every connect would fail. Refused before
+# traffic like a missing address (before, the plan let it run); the scoped
+# form is a bad --bind that says why.
+if socket.has_ipv6:
+    rc, out, err = surge("run", scn, "--target", "tcp://[::1]:%d" % port, "--bind", "fe80::1",
+                         "--no-progress")
+    ok(rc == 4 and "1 of 1 bind address checked cannot be bound here: fe80::1 (link-local:" in err
+       and "surge does not support link-local sources" in err,
+       "a link-local source: refused before traffic, saying why (exit %d)" % rc, err)
+    rc, out, err = surge("doctor", "--bind", "fe80::1")
+    ok(rc == 4 and "FAIL" in out and "cannot be bound here: fe80::1 (link-local:" in out,
+       "doctor: a link-local source cannot be bound (exit %d)" % rc, out + err)
+    rc, out, err = surge("run", scn, "--bind", "fe80::1%lo", "--no-progress")
+    ok(rc == 2 and "'fe80::1%lo': link-local sources (an address with a %scope) are not supported"
+       in err, "a scoped source: a bad --bind, saying link-local sources are not supported", err)
 rc, out, err = surge("run", scn, "--bind", "127.0.0.9/24", "--no-progress")
 ok(rc == 2 and "command line: option 'bind': '127.0.0.9/24' has host bits set; did you mean "
    "127.0.0.0/24?" in err, "a bad --bind names the command line and the fix", err)

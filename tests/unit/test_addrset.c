@@ -115,6 +115,8 @@ static void test_refusals(void)
 	refuse("10.0.0", -EINVAL, "is not an address");
 	refuse("10.0.0.256", -EINVAL, "is not an address");
 	refuse("localhost", -EINVAL, "is not an address");
+	refuse("fe80::1%eth0", -EINVAL,
+	       "link-local sources (an address with a %scope) are not supported");
 	refuse("10.0.0.9-10.0.0.1", -EINVAL, "ends before it starts");
 	refuse("10.0.0.1-::1", -EINVAL, "same family");
 	refuse("10.0.0.1-", -EINVAL, "same family");

@@ -507,6 +507,13 @@ static void test_addresses(void)
 	has("fix: ip addr add 203.0.113.77/32 dev ", "v4 fix command");
 	has("fix: ip -6 addr add 2001:db8::77/128 dev ", "v6 fix command");
 	addrset_free(&set);
+	/* bind() refuses a link-local address without a scope (EINVAL),
+	 * configured or not: every connect from it would fail. */
+	addrset_parse(&set, "127.0.0.1,fe80::1", err, sizeof(err));
+	is_int(plan_check_addresses(&set, err, sizeof(err)), 1, "a link-local source is refused");
+	has("1 of 2 bind addresses checked cannot be bound here: fe80::1 (link-local: ",
+	    "said why: link-local");
+	addrset_free(&set);
 	addrset_parse(&set, "203.0.113.0/28", err, sizeof(err));
 	is_int(plan_check_addresses(&set, err, sizeof(err)), 14, "14 missing");
 	has("and 6 more", "long lists are cut, with the local-route hint");
