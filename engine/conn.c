@@ -306,8 +306,7 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 			w->stats.ncounter[idle].value++;
 		else
 			w->stats.error[cls] += c->inflight ? c->inflight : 1;
-		if (!was_open)
-			stats_count_conn(&w->stats, STATS_CONN_FAILED, cls);
+		stats_count_conn(&w->stats, was_open ? STATS_CONN_LOST : STATS_CONN_FAILED, cls);
 		dest_record_failed(&w->dests, c->dest, &w->stats);
 	} else {
 		w->stats.counter[ST_UNFINISHED] += c->inflight;

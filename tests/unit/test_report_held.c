@@ -1,7 +1,8 @@
 /* report_held: the note under a pool that held fewer connections than asked
  * names what kept them from being held, counted: every connect failure of
- * every class (and the errno under "other"), and never "no connect failed"
- * while some did. */
+ * every class (and the errno under "other"), never "no connect failed" while
+ * some did; the connections the server closed or reset once open; and slow
+ * connects only when nothing counted explains the shortfall. */
 #include <errno.h>
 #include <string.h>
 
@@ -66,12 +67,47 @@ int main(void)
 	is_note("4 connects failed: connect refused 4",
 		"an older log: refused connects still counted");
 
+	/* surge serve echo --close-on-accept: every connection opened, and the
+	 * server ended each at once; no connect failed, and connects were
+	 * fast. Before, the note blamed them ("connects were slow"). */
+	fresh(200, 162);
+	r.total.counter[ST_CONN_OPENED] = 26231;
+	hist_record(r.total.hist[HI_CONNECT], 4600000);
+	count("conn.lost.reset", 11915);
+	count("conn.lost.unexpected_close", 12072);
+	count("conn.closed_by_server", 2244);
+	is_note("the server closed or reset 26231 of the 26231 connections opened (connection "
+		"reset 11915, unexpected close 12072, closed while idle 2244)",
+		"connections the server ended are named and counted, not slow connects");
+	count("conn.lost.request_timeout", 3);
+	is_note("the server closed or reset 26231 of the 26231 connections opened (connection "
+		"reset 11915, unexpected close 12072, closed while idle 2244); surge closed 3 more "
+		"on a fault (request timeout 3)",
+		"and those surge closed on a fault");
+
+	/* A connect failure does not explain 5000 empty slots: slow connects
+	 * are named beside it. */
+	fresh(25000, 20000);
+	r.total.counter[ST_CONN_OPENED] = 20000;
+	hist_record(r.total.hist[HI_CONNECT], 1000000000);
+	count("conn.failed.connect_timeout", 1);
+	is_note("1 connect failed: connect timeout 1; and connects were slow (connect p99 "
+		"1000.3 ms, max 1000.3 ms)",
+		"too few failures for the shortfall: slow connects too");
+	count("conn.failed.connect_timeout", 5000);
+	is_note("5001 connects failed: connect timeout 5001",
+		"enough failures for the shortfall: connects not blamed");
+
 	/* Nothing failed: the connect rate, then slow connects, then nothing. */
 	fresh(300, 100);
 	o.connect_rate = 50;
 	r.elapsed_ns = 2ull * 1000000000;
 	is_note("connect_rate 50/s opens 300 in 6.0 s, longer than the 2.0 s run",
 		"connect_rate too slow for the run");
+	fresh(10, 9);
+	hist_record(r.total.hist[HI_CONNECT], 4600000);
+	is_note("no connect failed, but connects were slow (connect p99 4.6 ms, max 4.6 ms)",
+		"nothing failed or lost: connects were slow");
 	fresh(10, 0);
 	is_note("no connection opened and no connect failed in the time the run had",
 		"nothing opened, nothing failed");
