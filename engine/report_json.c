@@ -12,6 +12,7 @@
 
 #include "report_cut.h"
 #include "report_held.h"
+#include "report_rate.h"
 #include "report_shards.h"
 #include "series.h"
 #include "threshold.h"
@@ -485,6 +486,12 @@ int report_json(FILE *f, const struct options *o, const struct run_result *r,
 		jstr(f, note);
 	else
 		fputs("null", f);
-	fputs("}}}\n", f);
+	char why[REPORT_RATE_NOTE_MAX];
+	fputs("},\"rate_note\":", f);
+	if (report_rate_note(r, o, why, sizeof(why)))
+		jstr(f, why);
+	else
+		fputs("null", f);
+	fputs("}}\n", f);
 	return ferror(f) ? -EIO : 0;
 }

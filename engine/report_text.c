@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "quota.h"
 #include "report_held.h"
+#include "report_rate.h"
 #include "report_shards.h"
 #include "threshold.h"
 
@@ -325,30 +326,9 @@ void report_text(FILE *f, const struct options *o, const struct run_result *r)
 		fputc('\n', f);
 	report_destinations(f, o, s);
 	source_rows(f, o, s);
-	if ((o->rate_segs || r->models_mixed) && s->counter[ST_INTENDED] > 0) {
-		double ach = (double)paced / (double)s->counter[ST_INTENDED];
-		int64_t unbuilt = stats_counter_by_name(s, "requests.unbuilt");
-		int64_t conn_failed = s->error[ERR_CONNECT_REFUSED] + s->error[ERR_CONNECT_TIMEOUT] +
-				      s->error[ERR_ADDR_NOT_AVAILABLE] + s->error[ERR_RESET] +
-				      s->error[ERR_UNEXPECTED_CLOSE] + s->error[ERR_TLS_HANDSHAKE] +
-				      s->error[ERR_TLS_VERIFY] + s->error[ERR_UDP_REFUSED];
-		if (r->workers_lost && ach < 0.99)
-			fprintf(f, "\n  warning: only %.1f%% of the intended requests were sent: %u "
-				   "worker%s died during the run (see its message above)\n", ach * 100,
-				r->workers_lost, r->workers_lost == 1 ? "" : "s");
-		else if ((ach < 0.99 || s->counter[ST_DROPPED] > 0) && (conn_failed || unbuilt))
-			/* Not the client's capacity: the target refused or dropped
-			 * the connections, or the protocol could not make them. */
-			fprintf(f, "\n  warning: only %.1f%% of the intended requests were sent: "
-				   "%lld connect or connection failure%s and %lld request%s the "
-				   "protocol could not make (see the errors above)\n", ach * 100,
-				(long long)conn_failed, conn_failed == 1 ? "" : "s", (long long)unbuilt,
-				unbuilt == 1 ? "" : "s");
-		else if (ach < 0.99 || s->counter[ST_DROPPED] > 0)
-			fprintf(f, "\n  warning: only %.1f%% of the intended requests were sent: the "
-				   "client, not the server, may be the bottleneck (more connections, "
-				   "pipeline or workers)\n", ach * 100);
-	}
+	char why[REPORT_RATE_NOTE_MAX];
+	if (report_rate_note(r, o, why, sizeof(why)))
+		fprintf(f, "\n  warning: %s\n", why);
 	if (o->latency_table && o->shape == SHAPE_MESSAGE) {
 		fprintf(f, "\n  Latency distribution (HdrHistogram, milliseconds)\n");
 		hist_print_percentiles(f, s->hist[HI_LATENCY], 5, 1e6);

@@ -59,7 +59,8 @@ ok(len(dests) == 1 and dests[0]["address"] == "127.0.0.1:%d" % srv.port and
    "every completed request, its histogram named", dests)
 ok(doc["addresses"]["sources"] == [], "addresses: no --bind, no sources")
 ok(doc["outcome"] == {"exit_code": 0, "thresholds_passed": True, "aborted": None,
-                      "connections_held": {"asked": 8, "peak_open": 8, "short": False, "note": None}},
+                      "connections_held": {"asked": 8, "peak_open": 8, "short": False, "note": None},
+                      "rate_note": None},
    "outcome", doc["outcome"])
 
 with open(hl) as f:

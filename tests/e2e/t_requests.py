@@ -159,6 +159,43 @@ hold.close()
 ok("connect or connection failure" in out and "the protocol could not make" in out and
    "may be the bottleneck" not in out,
    "a refusing target: the rate warning names the failed connects, not the client", out + err)
+# The scenario's own connections ramp reaches 0 before its schedule ends:
+# what falls due after is dropped, a handful at the edge (25 of 7500, as
+# one of 7500 in a user's trial): the rate line counts them, and no warning
+# says "only 100.0%" (before, any drop printed it). Ending at 0 a quarter
+# second early drops 1 in 12: warned, the share cut (91.66%, not 91.67%).
+RAMP = """
+local echo = require "surge.proto.echo"
+local ramp = require "surge.ramp"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 8 },
+  rate = 2500, duration = "3s", workers = 1,
+  connections = ramp.stages { {"%s", 4, 4}, {"%s", 4, 0} } }
+"""
+srv = Serve("echo")
+for hold_s, down_s, warned in (("2.96s", "0.04s", False), ("2s", "1s", True)):
+    scn = write_scenario(RAMP % (srv.port, hold_s, down_s))
+    rc, out, err = surge("run", scn, "--json", scn + ".json", "--no-progress", timeout=60)
+    try:
+        with open(scn + ".json") as f:
+            j = json.load(f)
+    except (OSError, ValueError):
+        j = {}
+    req = j.get("totals", {}).get("requests", {})
+    sent, intended, dropped = req.get("sent", 0), req.get("intended", 0), req.get("dropped", 0)
+    note = j.get("outcome", {}).get("rate_note")
+    if not warned:
+        ok(dropped > 0 and sent >= 0.995 * intended and note is None and "warning: only" not in out,
+           "%d of %d dropped at the ramp's end: counted, no warning (%s)" % (dropped, intended, note),
+           out + err)
+    else:
+        want = "only %.2f%% of the intended requests were sent (%d of %d): " % (
+            int(10000 * sent / intended) / 100 if intended else 0, sent, intended)
+        ok(sent < 0.995 * intended and note is not None and note.startswith(want)
+           and "warning: " + want in out,
+           "%d of %d dropped: warned, the share cut to 2 places (%s)" % (dropped, intended, note),
+           out + err)
+srv.stop()
+
 # -n alone against a port that refuses every connect: the run gives up after
 # 10 s with no connection open (it retried for the year of its unbounded
 # duration), exits 1 and says why in every report; its log read again says
