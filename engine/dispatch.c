@@ -139,6 +139,17 @@ static uint64_t next_due(struct worker *w)
 	return quota_take(&w->quota) ? pacer_next(w->pacer) : UINT64_MAX;
 }
 
+/* n requests that found no connection with room and no place in the
+ * backlog (or were still in it at the stop). Why tells the report what to
+ * say: with connections open, every one was full, waiting for answers (the
+ * server's latency against connections x pipeline), not the client's doing;
+ * with none open, the pool had none to give. */
+static void count_dropped(struct worker *w, uint32_t n)
+{
+	w->stats.counter[ST_DROPPED] += n;
+	w->stats.counter[w->open > 0 ? ST_DROPPED_BUSY : ST_DROPPED_NO_CONN] += n;
+}
+
 /* Sends one due request on the oldest connection with room, corked, and
  * returns that connection; NULL when it had to wait in the backlog. */
 static struct conn *send_due(struct worker *w, uint64_t due)
@@ -159,7 +170,7 @@ static struct conn *send_due(struct worker *w, uint64_t due)
 		return c;
 	}
 	if (!backlog_push(&w->backlog, due))
-		w->stats.counter[ST_DROPPED]++;
+		count_dropped(w, 1);
 	return NULL;
 }
 
@@ -382,7 +393,7 @@ void dispatch_stop(struct worker *w)
 		ev_prepare_stop(w->loop, &w->pacer_prepare);
 		ev_idle_stop(w->loop, &w->tick_idle);
 	}
-	w->stats.counter[ST_DROPPED] += backlog_clear(&w->backlog);
+	count_dropped(w, backlog_clear(&w->backlog));
 }
 
 void dispatch_free(struct worker *w)

@@ -244,6 +244,8 @@ static void totals(FILE *f, const struct run_result *r)
 	jint_field(f, &first, "unfinished", s->counter[ST_UNFINISHED]);
 	jint_field(f, &first, "intended", s->counter[ST_INTENDED]);
 	jint_field(f, &first, "dropped", s->counter[ST_DROPPED]);
+	jint_field(f, &first, "dropped_busy", s->counter[ST_DROPPED_BUSY]);
+	jint_field(f, &first, "dropped_no_conn", s->counter[ST_DROPPED_NO_CONN]);
 	fputc('}', f);
 	jint_field(f, &first, "sessions_completed", s->counter[ST_SESSIONS_DONE]);
 	jint_field(f, &first, "sessions_unfinished", s->counter[ST_SESSIONS_UNFINISHED]);

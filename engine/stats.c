@@ -62,6 +62,8 @@ static const char *const counter_keys[ST__COUNT] = {
 	[ST_SESSIONS_DONE] = "sessions_done",
 	[ST_UNFINISHED] = "unfinished",
 	[ST_SESSIONS_UNFINISHED] = "sessions_unfinished",
+	[ST_DROPPED_BUSY] = "dropped_busy",
+	[ST_DROPPED_NO_CONN] = "dropped_no_conn",
 };
 
 static const char *const gauge_keys[GA__COUNT] = {

@@ -30,6 +30,10 @@ enum stat_counter {
 	ST_SESSIONS_DONE, /* session protocols: sessions that returned, unfaulted */
 	ST_UNFINISHED,    /* requests still in flight when the run ended */
 	ST_SESSIONS_UNFINISHED, /* sessions surge ended unfaulted: run over, pool shrank */
+	ST_DROPPED_BUSY,  /* open model: of ST_DROPPED, those dropped while connections were
+			   * open, every one with its pipeline full (waiting for answers) */
+	ST_DROPPED_NO_CONN, /* open model: of ST_DROPPED, those dropped with none open (logs
+			     * before these two count neither: their cause is unknown) */
 	ST__COUNT
 };
 

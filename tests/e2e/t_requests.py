@@ -194,6 +194,14 @@ for hold_s, down_s, warned in (("2.96s", "0.04s", False), ("2s", "1s", True)):
            and "warning: " + want in out,
            "%d of %d dropped: warned, the share cut to 2 places (%s)" % (dropped, intended, note),
            out + err)
+        # They waited for a connection the ramp had taken away: not the
+        # client's capacity (the warning said so before), none open.
+        ok(req.get("dropped_busy") == 0 and req.get("dropped_no_conn") == dropped
+           and note is not None
+           and note.endswith(": %d were dropped with no connection open (the scenario's "
+                             "connections at 0, connects still in progress, or connections the "
+                             "server closed)" % dropped),
+           "and says they were dropped with no connection open", note)
 srv.stop()
 
 # -n alone against a port that refuses every connect: the run gives up after
