@@ -216,15 +216,21 @@ return {
   connections = 200, think = "10ms", connect_rate = 2000, duration = "2s",
 }
 """
-with Serve("echo", "--close-on-accept", workers=1) as srv:
-    js = os.path.join(tempfile.mkdtemp(prefix="surge-faults-"), "run.json")
-    rc, out, err = surge("run", write_scenario(HELD % srv.port), "-w", "1", "--no-progress",
-                         "--json", js, timeout=60)
-    try:
-        with open(js) as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
-        doc = {}
+def faulted_run(fault, scenario):
+    """surge run of scenario (with %d for the port) against `surge serve echo
+    FAULT...`: (exit code, its JSON or {}, stdout, stderr)."""
+    with Serve("echo", *fault, workers=1) as srv:
+        js = os.path.join(tempfile.mkdtemp(prefix="surge-faults-"), "run.json")
+        rc, out, err = surge("run", write_scenario(scenario % srv.port), "-w", "1",
+                             "--no-progress", "--json", js, timeout=60)
+        try:
+            with open(js) as f:
+                return rc, json.load(f), out, err
+        except (OSError, ValueError):
+            return rc, {}, out, err
+
+
+rc, doc, out, err = faulted_run(["--close-on-accept"], HELD)
 held = doc.get("outcome", {}).get("connections_held", {})
 cnt = doc.get("counters", {})
 opened = doc.get("totals", {}).get("connections", {}).get("opened", -1)
@@ -248,15 +254,7 @@ local echo = require "surge.proto.echo"
 return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 64 },
          rate = 20, duration = "3s", connections = 10 }
 """
-with Serve("echo", "--drip", "8/90ms", workers=1) as srv:
-    js = os.path.join(tempfile.mkdtemp(prefix="surge-faults-"), "run.json")
-    rc, out, err = surge("run", write_scenario(DRIP % srv.port), "-w", "1", "--no-progress",
-                         "--json", js, timeout=60)
-    try:
-        with open(js) as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
-        doc = {}
+rc, doc, out, err = faulted_run(["--drip", "8/90ms"], DRIP)
 req = doc.get("totals", {}).get("requests", {})
 note = doc.get("outcome", {}).get("rate_note") or ""
 ok(req.get("dropped", 0) > 0 and req.get("dropped_busy") == req.get("dropped")
