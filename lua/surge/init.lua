@@ -183,6 +183,49 @@ end
 for _, n in ipairs { "latency", "service", "connect", "send_lag", "tls_handshake",
   "tls_handshake.*", "conn.first_answer", "dest:*" } do M.declare("histogram", n) end
 
+-- Past this many names a hint's list is folded (below).
+local KNOWN_MAX = 24
+
+-- The declared names a hint lists for `name`: those under the longest
+-- dotted prefix of it that any share, written once ("rtsp.error.play.{auth,
+-- closed, ...}" for rtsp.error.play.x), or all when none does. A module
+-- that declares its names one by one (rtsp: ~150) would fill the message,
+-- so past KNOWN_MAX the names are folded at the segment after the prefix:
+-- "error.{...}" stands for several under it.
+local function known_hint(name, set)
+  local prefix = ""
+  for p in name:gmatch("[^.]*%.") do
+    local cand, any = prefix .. p, false
+    for n in pairs(set) do
+      if n:sub(1, #cand) == cand then any = true break end
+    end
+    if not any then break end
+    prefix = cand
+  end
+  local under = {}
+  for n in pairs(set) do
+    if n:sub(1, #prefix) == prefix then under[#under + 1] = n:sub(#prefix + 1) end
+  end
+  local list = under
+  if #under > KNOWN_MAX then
+    local groups = {}
+    for _, n in ipairs(under) do
+      local seg = n:match("^[^.]*")
+      local g = groups[seg]
+      if not g then
+        g = { n = 0 }
+        groups[seg] = g
+      end
+      g.n, g.name = g.n + 1, n
+    end
+    list = {}
+    for seg, g in pairs(groups) do list[#list + 1] = g.n == 1 and g.name or (seg .. ".{...}") end
+  end
+  table.sort(list)
+  if prefix == "" then return "known: " .. table.concat(list, ", ") end
+  return "known: " .. prefix .. "{" .. table.concat(list, ", ") .. "}"
+end
+
 -- Whether a threshold may name `name` of `kind` ("counter" or "histogram"):
 -- true, or false and a hint (a did-you-mean, else the declared names).
 function M._is_declared(kind, name)
@@ -193,7 +236,9 @@ function M._is_declared(kind, name)
   local set = {}
   for n, k in pairs(M.declared) do if k == kind then set[n] = true end end
   for _, f in ipairs(M.families[kind]) do set[f[1]] = true end
-  return false, require("surge.keys").suggest(name, set)
+  local hint = require("surge.keys").suggest(name, set)
+  if hint:find("^did you mean") then return false, hint end
+  return false, known_hint(name, set)
 end
 
 M.wire = require "surge.wire"

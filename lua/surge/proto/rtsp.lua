@@ -37,9 +37,45 @@ local co_create, co_resume, co_yield, co_status, co_running = coroutine.create,
 
 local M = {}
 
--- What this module counts and records (a threshold may name any of them).
-surge.declare("counter", "rtsp.*")
-surge.declare("histogram", "rtsp.*")
+-- What this module counts and records, by name, so a threshold may name
+-- any of them and a misspelt one (counter.rtsp.loss) stops the run before
+-- traffic with a did-you-mean: "rtsp.*" took every name, and a threshold on
+-- a counter that can never count passed. Kept in step with the count() and
+-- metric() calls below (tests/lua/test_rtsp_declare.lua checks a session's).
+local STEPS = { "options", "describe", "setup", "play", "teardown", "keepalive" }
+for _, n in ipairs { "packets", "bytes", "lost", "reordered", "duplicates", "keyframes",
+  "malformed_rtp", "first_seq_gap", "rtcp", "unknown_channel", "unmatched", "server_request",
+  "server_timeout_too_short", "sessions", "watched", "stopped" } do
+  surge.declare("counter", "rtsp." .. n)
+end
+for _, n in ipairs { "first_packet", "first_keyframe", "jitter" } do
+  surge.declare("histogram", "rtsp." .. n)
+end
+-- rtsp.error.<step>.<class>: what fail() is handed, made counter_safe. A
+-- connection's own (runtime.lua's close names) and a response's
+-- (response.lua) can end any step that waits for an answer; a request that
+-- finds its connection gone fails with the connection's.
+local CONN_ERRORS = { "closed", "timeout", "reset", "refused", "address", "protocol", "script",
+  "error", "tls_handshake", "tls_verify" }
+local ANSWER_ERRORS = { "too_long", "malformed", "bad_status_line", "bad_header",
+  "too_many_headers", "bad_content_length", "bad_cseq", "no_cseq", "unsent_cseq", "auth" }
+local STEP_ERRORS = {
+  options = {},
+  describe = { "status", "no_media", "no_sdp", "bad_sdp_line", "too_many_media", "bad_m_line",
+    "bad_rtpmap", "bad_clock_rate", "not_an_sdp_no_v_line" }, -- sdp.lua
+  setup = { "status", "no_session", "bad_transport" },
+  play = { "status" },
+  teardown = { "status" },
+}
+for _, step in ipairs(STEPS) do
+  surge.declare("counter", "rtsp.status." .. step .. ".###") -- RFC 2326 7.1.1: 3 digits
+  surge.declare("histogram", "rtsp." .. step)
+  if STEP_ERRORS[step] then
+    for _, list in ipairs { CONN_ERRORS, ANSWER_ERRORS, STEP_ERRORS[step] } do
+      for _, cls in ipairs(list) do surge.declare("counter", "rtsp.error." .. step .. "." .. cls) end
+    end
+  end
+end
 
 local DOLLAR = 36 -- RFC 2326 10.12: '$', channel, 16-bit length, data
 
@@ -64,8 +100,9 @@ local ERROR_CLASS = {
   closed = "unexpected_close", timeout = "request_timeout",
 }
 
+-- "not an sdp (no v= line)" -> not_an_sdp_no_v_line (no trailing _).
 local function counter_safe(s)
-  return (gsub(lower(tostring(s)), "[^%w_]+", "_"))
+  return (gsub(gsub(lower(tostring(s)), "[^%w_]+", "_"), "_+$", ""))
 end
 
 -- Seconds between keepalives. RFC 2326 12.37: the session dies after the
