@@ -175,6 +175,13 @@ long serve_rtsp_parse(const uint8_t *in, size_t len, struct serve_rtsp_request *
 	return (long)total;
 }
 
+size_t serve_rtsp_base_len(const char *url, size_t len)
+{
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	return len;
+}
+
 int serve_rtsp_track_of(const char *url, size_t len)
 {
 	static const char tag[] = "/track";
@@ -449,6 +456,7 @@ static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_c
 		return;
 	}
 	uint64_t now = serve_conn_now(c);
+	size_t base = serve_rtsp_base_len(r->url, r->url_len);
 	int n = snprintf(headers, sizeof(headers), "Session: %016" PRIx64 "\r\nRange: npt=now-\r\nRTP-Info: ",
 			 s->session);
 	bool first = true;
@@ -457,8 +465,8 @@ static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_c
 		if (!t->setup)
 			continue;
 		n += snprintf(headers + n, sizeof(headers) - (size_t)n, "%surl=%.*s/track%d;seq=%u;rtptime=%u",
-			      first ? "" : ",", (int)(r->url_len < 200 ? r->url_len : 200), r->url, i,
-			      t->seq, t->ts_base);
+			      first ? "" : ",", (int)(base < 200 ? base : 200), r->url, i, t->seq,
+			      t->ts_base);
 		first = false;
 		if (!s->playing) {
 			t->next_due = now;

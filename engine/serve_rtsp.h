@@ -29,6 +29,12 @@ struct serve_rtsp_request {
  * request, or -EMSGSIZE when the head exceeds SERVE_RTSP_MAX_HEAD. */
 long serve_rtsp_parse(const uint8_t *in, size_t len, struct serve_rtsp_request *r);
 
+/* How much of a PLAY's aggregate URL RTP-Info's track URLs start with: all
+ * but the slashes at its end. A reader PLAYs the Content-Base, which ends in
+ * "/" (RFC 2326 C.1.1), and "<url>/track<N>" would then name
+ * ".../cam//track0", not the ".../cam/track0" it set up. */
+size_t serve_rtsp_base_len(const char *url, size_t len);
+
 /* The media index named by a SETUP URL ending in "/track<N>", or -1. */
 int serve_rtsp_track_of(const char *url, size_t len);
 

@@ -68,6 +68,13 @@ static void test_tracks(void)
 	int want[] = { 0, 7, 12, -1, -1, -1, -1, -1 };
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		ok(serve_rtsp_track_of(u[i], strlen(u[i])) == want[i], "track of %s", u[i]);
+	/* RTP-Info's track URLs: a PLAY of the Content-Base (".../cam/") names
+	 * ".../cam/track0", never ".../cam//track0". */
+	const char *b[] = { "rtsp://h/cam/", "rtsp://h/cam", "rtsp://h/cam//", "/", "" };
+	size_t keep[] = { 12, 12, 12, 0, 0 };
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		ok(serve_rtsp_base_len(b[i], strlen(b[i])) == keep[i], "RTP-Info base of '%s' keeps %zu",
+		   b[i], keep[i]);
 }
 
 static void test_transport(void)

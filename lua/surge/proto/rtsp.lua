@@ -363,11 +363,23 @@ local function finish(st)
   end
 end
 
+-- A URL as same_track compares it: the path's empty segments dropped and
+-- no slash at its end. RFC 2326 C.1.1 resolves a control against a
+-- Content-Base that ends in "/" ("rtsp://h/cam/" + "track0"), and servers
+-- that build RTP-Info from the aggregate URL the same way write
+-- "rtsp://h/cam//track0"; either is the track SETUP named.
+local function url_key(u)
+  local origin, path = match(u, "^(%a[%w+.-]*://[^/]*)(.*)$")
+  if not origin then origin, path = "", u end
+  return origin .. gsub(gsub(path, "//+", "/"), "/$", "")
+end
+
 -- Whether RTP-Info's url names the track SETUP used: the same URL, or one
 -- a path-suffix of the other (servers give either form).
 local function same_track(info, setup)
   if info == setup then return true end
-  local short, long = info, setup
+  local short, long = url_key(info), url_key(setup)
+  if short == long then return true end
   if #short > #long then short, long = long, short end
   return #short > 0 and sub(long, -#short - 1) == "/" .. short
 end
