@@ -446,7 +446,8 @@ static void setup(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_
 static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_config *cfg,
 		 const struct serve_rtsp_request *r)
 {
-	char headers[1024];
+	/* Room for every track's entry (8 of at most 241 bytes) */
+	char headers[2048];
 	if (!s->session) {
 		reply(c, r->cseq, "455 Method Not Valid in This State", NULL, NULL);
 		return;
@@ -459,15 +460,25 @@ static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_c
 	size_t base = serve_rtsp_base_len(r->url, r->url_len);
 	int n = snprintf(headers, sizeof(headers), "Session: %016" PRIx64 "\r\nRange: npt=now-\r\nRTP-Info: ",
 			 s->session);
-	bool first = true;
+	bool first = true, full = false;
 	for (int i = 0; i < MAX_TRACKS; i++) {
 		struct rtsp_track *t = &s->tr[i];
 		if (!t->setup)
 			continue;
-		n += snprintf(headers + n, sizeof(headers) - (size_t)n, "%surl=%.*s/track%d;seq=%u;rtptime=%u",
-			      first ? "" : ",", (int)(base < 200 ? base : 200), r->url, i, t->seq,
-			      t->ts_base);
-		first = false;
+		/* An entry that does not fit whole (with the closing CRLF) is
+		 * left out, never cut: snprintf's count past the end once made
+		 * the next write's room wrap and overrun the stack. */
+		size_t room = sizeof(headers) - (size_t)n - 2;
+		int k = full ? -1 : snprintf(headers + n, room, "%surl=%.*s/track%d;seq=%u;rtptime=%u",
+					     first ? "" : ",", (int)(base < 200 ? base : 200), r->url, i,
+					     t->seq, t->ts_base);
+		if (k < 0 || (size_t)k >= room) {
+			headers[n] = '\0';
+			full = true;
+		} else {
+			n += k;
+			first = false;
+		}
 		if (!s->playing) {
 			t->next_due = now;
 			t->next_key = now;

@@ -53,15 +53,19 @@ def head_of(s):
     return b.decode(errors="replace")
 
 
-def rtp_info(port, url):
-    """SETUP <url>track0, then PLAY <url>: the RTP-Info header's value."""
+def rtp_info(port, url, tracks=1):
+    """SETUP <url>track0.. of `tracks`, then PLAY <url>: the RTP-Info header's
+    value (None when there is none, or no answer)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(("SETUP %strack0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;"
-                   "interleaved=0-1\r\n\r\n" % url).encode())
-        m = re.search(r"Session: ([0-9a-f]+)", head_of(s))
-        s.sendall(("PLAY %s RTSP/1.0\r\nCSeq: 2\r\nSession: %s\r\n\r\n"
-                   % (url, m and m.group(1))).encode())
-        m = re.search(r"RTP-Info: ([^\r]*)", head_of(s))
+        session = ""
+        for i in range(tracks):
+            s.sendall(("SETUP %strack%d RTSP/1.0\r\nCSeq: %d\r\n%sTransport: RTP/AVP/TCP;"
+                       "unicast;interleaved=%d-%d\r\n\r\n"
+                       % (url, i, i + 1, session, 2 * i, 2 * i + 1)).encode())
+            m = re.search(r"Session: ([0-9a-f]+)", head_of(s))
+            session = "Session: %s\r\n" % (m and m.group(1))
+        s.sendall(("PLAY %s RTSP/1.0\r\nCSeq: 99\r\n%s\r\n" % (url, session)).encode())
+        m = re.search(r"RTP-Info: ([^\r]*)\r\n", head_of(s))
         return m and m.group(1)
 
 
@@ -181,6 +185,18 @@ diag("2 tracks: server lost %d, %d before a track's first packet; readers: lost 
 ok(rc == 0 and lead >= 20 and lead - max(8, lead // 5) <= ctr(rep, "rtsp.first_seq_gap") <= lead,
    "2 tracks: rtsp.first_seq_gap %d of the %d dropped before tracks' first"
    % (ctr(rep, "rtsp.first_seq_gap"), lead), (out, rep.get("counters")))
+
+# 2d. PLAY of 8 tracks set up under a long URL: RTP-Info's entries (up to
+# 200 bytes of URL each) overran the server's 1 KiB of headers, and the
+# worker died of the stack it overwrote (its report: nothing accepted).
+srv = Serve("rtsp", "--tracks", "8")
+url = "rtsp://127.0.0.1:%d/%s/" % (srv.port, "a" * 240)
+info = rtp_info(srv.port, url, tracks=8)
+seen = srv.stop()
+ok(info and len(re.findall(r"url=[^;,]*/track\d;seq=\d+;rtptime=\d+(?:,|$)", info)) == 8 and
+   seen.get("sessions") == 1,
+   "8 tracks under a 270-byte URL: PLAY answered with 8 whole RTP-Info entries, the server "
+   "alive (sessions %s)" % seen.get("sessions"), (info, seen))
 
 # 3. Keepalive: the server drops sessions silent for 2 s; readers watch 5 s.
 srv = Serve("rtsp", "--session-timeout", "2s")
