@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What an RTSP reader's scenario may say, checked at load, before any
 connection: a threshold on a counter the reader never counts (a typo) is
-refused with a did-you-mean, and one it counts is accepted."""
+refused with a did-you-mean, and one it counts is accepted; so is a
+misspelt key of rtsp.reader { }."""
 import os
 import socket
 import sys
@@ -64,5 +65,10 @@ rc, out, was = load("", "", "--threshold", "counter.rtsp.error.play.timeout<1",
                     "--threshold", "counter.rtsp.status.play.200>=0", "--threshold", "rtsp.jitter.p99<1s")
 ok(rc != 2 and "threshold on" not in out and was,
    "thresholds on counters it counts are accepted, and it connects (exit %d)" % rc, out)
+
+# 2. rtsp.reader { wach = "1s" } ran with the default 60 s watch.
+rc, out, was = load(', wach = "1s"')
+ok(rc == 2 and ":4: rtsp.reader: no option 'wach' (did you mean 'watch'?)" in out and not was,
+   "a misspelt reader option stops the run at its line, before traffic (exit %d)" % rc, out)
 
 done()

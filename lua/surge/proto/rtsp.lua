@@ -26,6 +26,7 @@ local response = require "surge.rtsp.response"
 local sdp = require "surge.rtsp.sdp"
 local rtp = require "surge.rtsp.rtp"
 local auth = require "surge.rtsp.auth"
+local keys = require "surge.keys"
 
 local now_ns, count, metric = surge.now_ns, surge.count, surge.metric
 local concat, format, match, gsub, lower, sub = table.concat, string.format, string.match,
@@ -544,8 +545,17 @@ end
 --          tracks = "all" | { 1, "video", ... }, range = false | true | "npt=...",
 --          timeout = "5s" (silence that ends a reader; default: the scenario's
 --          timeout), url = (default: the target), user =, password = }
+local OPTS = { transport = true, watch = true, keepalive = true, tracks = true, range = true,
+  timeout = true, url = true, user = true, password = true }
+
 function M.reader(opts)
   opts = opts or {}
+  if type(opts) ~= "table" then
+    error("rtsp.reader: expects a table of options like { watch = \"60s\" }", 2)
+  end
+  -- A misspelt option would silently run with the default (wach = "1s": a 60 s watch).
+  local bad, hint = keys.unknown(opts, OPTS)
+  if bad then error("rtsp.reader: no option '" .. bad .. "' (" .. hint .. ")", 2) end
   local cfg = { tracks = "all", range = false }
   local transport = opts.transport or "tcp"
   if transport ~= "tcp" then
