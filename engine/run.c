@@ -813,12 +813,6 @@ int run_main(int argc, char **argv)
 			sf.from, opt.max_connections, opt.shards, opt.shard + 1, opt.shards);
 		goto out;
 	}
-	if (opt.requests && opt.shape == SHAPE_SESSION) {
-		fprintf(stderr, "surge: %s: option 'requests' counts requests of a message protocol; "
-				"protocol %s runs sessions: set a duration instead\n",
-			scenario, opt.proto_name);
-		goto out;
-	}
 	if (threshold_parse_specs(opt.threshold_specs, opt.nthreshold_specs, &res.thresholds, err,
 				  sizeof(err)) < 0) {
 		fprintf(stderr, "surge: %s\n", err);

@@ -537,6 +537,28 @@ local schema = {
 
 M.schema = schema
 
+-- Options of message protocols that a session protocol cannot honour: what
+-- each does, and what to write instead.
+local SESSION_REFUSED = {
+  rate = { "paces requests (the open model)",
+    "leave it out; pace sessions with connections (a ramp) and connect_rate" },
+  arrival = { "spaces the open model's requests", "leave it out" },
+  requests = { "counts requests", "set a duration instead" },
+  pipeline = { "sets requests in flight per connection", "leave it out" },
+  think = { "pauses after each answer (the closed model)", "pause inside the session (conn:sleep)" },
+  backlog = { "holds the open model's requests while no connection is free", "leave it out" },
+  pace_window = { "batches the open model's sends", "leave it out" },
+  requests_per_connection = { "closes a connection after its requests",
+    "a session closes its connection when it ends (rtsp.reader: after its watch)" },
+  connection_lifetime = { "closes a connection at an age, between requests",
+    "a session closes its connection when it ends (rtsp.reader: after its watch)" },
+  connection_rate = { "opens connections that close after their requests or at an age",
+    "sessions end by themselves and the pool opens the next: set connect_rate" },
+}
+local SESSION_REFUSED_ORDER = {}
+for k in pairs(SESSION_REFUSED) do SESSION_REFUSED_ORDER[#SESSION_REFUSED_ORDER + 1] = k end
+table.sort(SESSION_REFUSED_ORDER)
+
 -- The flags of `surge run` that set an option, for the messages that blame
 -- the command line (engine/run.c run_keys; -o KEY=VALUE sets any).
 local CLI_FLAGS = {
@@ -1084,6 +1106,19 @@ function M.load(path, overrides)
     local line = line_of(source, "protocol")
     return nil, fmt("%s:%s option '%s': %s%s", path, line and (line .. ":") or "",
       field, whole_msg and "" or "expected ", expected)
+  end
+  -- A session protocol runs one session per connection, to its end: the
+  -- engine sends it no requests, so what paces, counts, pipelines or
+  -- recycles requests would be silently ignored (or, for rate, judged
+  -- against a schedule no session follows: "achieved 0%").
+  if proto.shape == "session" then
+    for _, k in ipairs(SESSION_REFUSED_ORDER) do
+      if values[k] ~= nil then
+        return nil, fmt("%s option '%s': protocol '%s' runs sessions (one per connection, to "
+          .. "its end), and %s %s: %s", where(k), k, proto.name, k, SESSION_REFUSED[k][1],
+          SESSION_REFUSED[k][2]) .. cli_flag(k, origin[k])
+      end
+    end
   end
   -- Each try waits retry_after; all of them must fit the request timeout,
   -- which bounds every request (without retry_after the timeout is split).
