@@ -132,4 +132,94 @@ for mode, fails in (("none", "no_cseq"), ("future", "unsent_cseq"), ("stale", No
            "OPTIONS answered first with an earlier CSeq: rtsp.unmatched 1, the right answer "
            "still completes it, 2 packets, no errors (%s)" % by, log + "\n" + str(c))
     th.join(5)
+# A request's answer has its own deadline (the reader's timeout), however
+# much RTP flows meanwhile. A server that streams but never answers PLAY
+# (or keepalives) was waited for as long as packets came: 0 errors, readers
+# unfinished. Now the step fails as request_timeout.
+def serve_streaming(lsock, ignore, stop):
+    """Every connection: answers OPTIONS..PLAY (but not the methods in
+    `ignore`, nor anything in `ignore` once playing), and from PLAY on sends
+    RTP every 20 ms, whether PLAY was answered or not, until `stop`."""
+    def one(s):
+        lock, playing = threading.Lock(), threading.Event()
+
+        def stream():
+            q = 0
+            while not stop.is_set():
+                try:
+                    with lock:
+                        s.sendall(rtp(q))
+                except OSError:
+                    return
+                q += 1
+                stop.wait(0.02)
+        f = s.makefile("rb")
+        try:
+            while not stop.is_set():
+                line = f.readline()
+                if not line:
+                    return
+                cseq = "0"
+                while True:
+                    h = f.readline()
+                    if not h or h in (b"\r\n", b"\n"):
+                        break
+                    if h.lower().startswith(b"cseq:"):
+                        cseq = h.split(b":", 1)[1].strip().decode()
+                method, url = line.decode().split(" ")[:2]
+                extra, body = "", ""
+                if method == "DESCRIBE":
+                    extra = "Content-Type: application/sdp\r\nContent-Base: %s/\r\n" % url
+                    body = SDP
+                elif method == "SETUP":
+                    extra = ("Session: 1234;timeout=1\r\nTransport: RTP/AVP/TCP;unicast;"
+                             "interleaved=0-1\r\n")
+                if method == "PLAY" and not playing.is_set():
+                    playing.set()
+                    threading.Thread(target=stream, daemon=True).start()
+                if method in ignore and (method == "PLAY" or playing.is_set()):
+                    continue
+                with lock:
+                    s.sendall(("RTSP/1.0 200 OK\r\nCSeq: %s\r\n%sContent-Length: %d\r\n\r\n%s"
+                               % (cseq, extra, len(body), body)).encode())
+        except OSError:
+            pass
+        finally:
+            f.close()
+            s.close()
+
+    lsock.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            s, _ = lsock.accept()
+        except OSError:
+            continue
+        threading.Thread(target=one, args=(s,), daemon=True).start()
+
+
+STREAM_SCN = """local rtsp = require "surge.proto.rtsp"
+return { target = "rtsp://127.0.0.1:%d/live", protocol = rtsp.reader { watch = "5s", timeout = "1s" },
+  connections = 1, workers = 1, duration = "3s" }
+"""
+for ignore, step in ((("PLAY",), "play"), (("OPTIONS", "GET_PARAMETER"), "keepalive")):
+    port = free_port()
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(8)
+    stop = threading.Event()
+    th = threading.Thread(target=serve_streaming, args=(lsock, ignore, stop), daemon=True)
+    th.start()
+    rc, rep, log = run_json(write_scenario(STREAM_SCN % port), "--no-progress")
+    stop.set()
+    th.join(5)
+    lsock.close()
+    c = (rep or {}).get("counters", {})
+    t = (rep or {}).get("totals", {})
+    by = {k: v for k, v in t.get("errors", {}).get("by_class", {}).items() if v}
+    failed = c.get("rtsp.error.%s.timeout" % step, 0)
+    ok(failed >= 1 and by == {"request_timeout": failed} and c.get("rtsp.packets", 0) > 10 and
+       (step == "keepalive") == (c.get("rtsp.sessions", 0) >= 1),
+       "RTP flows, %s never answered: rtsp.error.%s.timeout %d, each a request_timeout (errors %s, "
+       "packets %s)" % ("/".join(ignore), step, failed, by, c.get("rtsp.packets")), log + "\n" + str(c))
 done()

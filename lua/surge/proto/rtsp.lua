@@ -32,7 +32,7 @@ local now_ns, count, metric = surge.now_ns, surge.count, surge.metric
 local concat, format, match, gsub, lower, sub = table.concat, string.format, string.match,
   string.gsub, string.lower, string.sub
 local min, max, huge = math.min, math.max, math.huge
-local tonumber, ipairs, type = tonumber, ipairs, type
+local tonumber, ipairs, pairs, type = tonumber, ipairs, pairs, type
 local co_create, co_resume, co_yield, co_status, co_running = coroutine.create,
   coroutine.resume, coroutine.yield, coroutine.status, coroutine.running
 
@@ -68,6 +68,9 @@ local STEP_ERRORS = {
   play = { "status" },
   teardown = { "status" },
 }
+-- A keepalive fails alone only when its answer is overdue (anything else
+-- while watching ends the play step).
+surge.declare("counter", "rtsp.error.keepalive.timeout")
 for _, step in ipairs(STEPS) do
   surge.declare("counter", "rtsp.status." .. step .. ".###") -- RFC 2326 7.1.1: 3 digits
   surge.declare("histogram", "rtsp." .. step)
@@ -88,7 +91,7 @@ local DOLLAR = 36 -- RFC 2326 10.12: '$', channel, 16-bit length, data
 -- are dropped once SETUP and PLAY have taken what they need from them.
 local reader_t = ffi.typeof [[
 struct {
-  double cseq, t0, last_rx, stall_ns, keepalive_ns, watch_end, keepalive_at, flush_at;
+  double cseq, t0, last_rx, stall_ns, keepalive_ns, watch_end, keepalive_at, flush_at, answer_by;
   double rtcp, rtcp_reported, unknown_channel;
   bool playing, first_packet, first_keyframe, keepalive_options;
 }
@@ -152,7 +155,12 @@ local function send_request(st, method, url, step, headers)
     for _, h in ipairs(headers) do lines[#lines + 1] = h end
   end
   lines[#lines + 1] = "\r\n"
-  st.pending[cseq] = { step = step, t0 = now_ns() }
+  local t = now_ns()
+  st.pending[cseq] = { step = step, t0 = t }
+  -- Requests go in order with one timeout, so the oldest unanswered one
+  -- falls due first: answer_by is its deadline.
+  v.answer_by = min(v.answer_by, t + v.stall_ns)
+  st.conn:set_timeout(v.stall_ns / 1e9)
   local ok, err = st.conn:send(concat(lines, "\r\n"))
   if not ok then return nil, err end
   return cseq
@@ -214,6 +222,23 @@ local function on_frame(st, v, ch, p, len, t)
   v.unknown_channel = v.unknown_channel + 1
 end
 
+-- The deadline of the oldest request still unanswered (huge: none), and
+-- its step. A reader has one or two waiting at most.
+local function oldest(st)
+  local by, step = huge, nil
+  for _, pend in pairs(st.pending) do
+    local t = pend.t0 + st.v.stall_ns
+    if t < by then by, step = t, pend.step end
+  end
+  return by, step
+end
+
+-- pump's failure when a request's answer is overdue: the request's step.
+local function overdue(st)
+  local _, step = oldest(st)
+  return nil, "timeout", step
+end
+
 local function on_response(st, msg)
   local pend = msg.cseq and st.pending[msg.cseq]
   if not pend then
@@ -221,6 +246,7 @@ local function on_response(st, msg)
     return
   end
   st.pending[msg.cseq] = nil
+  st.v.answer_by = oldest(st)
   count("rtsp.status." .. pend.step .. "." .. msg.status)
   if msg.status >= 200 and msg.status < 300 then
     metric("rtsp." .. pend.step, now_ns() - pend.t0)
@@ -242,11 +268,12 @@ local function send_keepalive(st)
 end
 
 -- Waits for `need` bytes. Returns true when they are there, false when a
--- deadline (keepalive, end of watch, flush) fell due first, or nil, err.
+-- deadline (a request's answer, keepalive, end of watch, flush) fell due
+-- first, or nil, err.
 local function wait_bytes(st, need, want)
   local v = st.v
   local t = now_ns()
-  local until_ns = v.last_rx + v.stall_ns
+  local until_ns = min(v.last_rx + v.stall_ns, v.answer_by)
   if v.playing then
     until_ns = min(until_ns, v.keepalive_at, v.flush_at, want and huge or v.watch_end)
   end
@@ -265,7 +292,11 @@ end
 
 -- Reads frames and messages until the response to `want` (a CSeq) arrives,
 -- or, with want nil, until the watch time is over. Returns the response,
--- true (watched), or nil, err.
+-- true (watched), or nil, err and, when a request went unanswered past its
+-- timeout, that request's step. Every request has its own deadline
+-- (answer_by): interleaved RTP keeps the connection busy, and a server
+-- that streams but never answers PLAY (or a keepalive) would otherwise be
+-- waited for as long as packets come.
 local function pump(st, want)
   local conn, v = st.conn, st.v
   while true do
@@ -294,16 +325,23 @@ local function pump(st, want)
       conn:consume(off)
       v.last_rx = t
     elseif avail == 0 then
+      -- Overdue is judged only with nothing whole left to read: an answer
+      -- that came in time is not failed because the loop was late to it.
+      if t >= v.answer_by then return overdue(st) end
       local ok, err = wait_bytes(st, 1, want)
       if ok == nil then return nil, err end
     elseif p[0] == DOLLAR then
+      if t >= v.answer_by then return overdue(st) end
       local ok, err = wait_bytes(st, avail >= 4 and 4 + p[2] * 256 + p[3] or 4, want)
       if ok == nil then return nil, err end
     elseif p[0] >= 65 and p[0] <= 90 then
       -- "RTSP/1.0 ..." or a request line: an upper-case letter starts both
-      conn:set_timeout(v.stall_ns / 1e9)
+      conn:set_timeout(max(min(v.stall_ns, v.answer_by - t) / 1e9, 0.001))
       local msg, err = response.read(conn)
-      if not msg then return nil, err end
+      if not msg then
+        if err == "timeout" and now_ns() >= v.answer_by then return overdue(st) end
+        return nil, err
+      end
       v.last_rx = now_ns()
       if msg.status then
         on_response(st, msg)
@@ -333,8 +371,8 @@ local function exchange(st, method, url, step, headers)
   for attempt = 1, 2 do
     local cseq, err = send_request(st, method, url, step, headers)
     if not cseq then return fail(st, step, err) end
-    local msg, perr = pump(st, cseq)
-    if not msg then return fail(st, step, perr) end
+    local msg, perr, pstep = pump(st, cseq)
+    if not msg then return fail(st, pstep or step, perr) end
     if msg.status ~= 401 or attempt == 2 or not st.auth then return msg end
     local c = auth.choose(msg.challenges)
     if not c then return fail(st, step, "auth") end
@@ -502,8 +540,8 @@ local function play(st, cfg)
   v.watch_end = t + cfg.watch * 1e9
   v.keepalive_at = t + v.keepalive_ns
   v.flush_at = t + 1e9
-  local done, perr = pump(st, nil)
-  if not done then return fail(st, "play", perr) end
+  local done, perr, pstep = pump(st, nil)
+  if not done then return fail(st, pstep or "play", perr) end
   count("rtsp.watched")
 
   v.playing = false
@@ -533,7 +571,8 @@ local function session(conn, cfg)
   local t0 = now_ns()
   local st = {
     conn = conn, pending = {}, url = strip_credentials(url), tracks = {},
-    v = reader_t { t0 = t0, last_rx = t0, stall_ns = (cfg.timeout or conn.timeout or 5) * 1e9 },
+    v = reader_t { t0 = t0, last_rx = t0, stall_ns = (cfg.timeout or conn.timeout or 5) * 1e9,
+      answer_by = huge },
     ctl_url = false, session_id = false,
     auth = user and { user = user, password = password } or false,
   }
@@ -543,8 +582,9 @@ end
 
 -- reader { transport = "tcp", watch = "60s", keepalive = "20s" | nil,
 --          tracks = "all" | { 1, "video", ... }, range = false | true | "npt=...",
---          timeout = "5s" (silence that ends a reader; default: the scenario's
---          timeout), url = (default: the target), user =, password = }
+--          timeout = "5s" (each request's answer, and silence, may last this
+--          long; default: the scenario's timeout), url = (default: the
+--          target), user =, password = }
 local OPTS = { transport = true, watch = true, keepalive = true, tracks = true, range = true,
   timeout = true, url = true, user = true, password = true }
 
