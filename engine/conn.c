@@ -983,6 +983,8 @@ static void conn_read_session(struct worker *w, struct conn *c)
 		io_set(w, c, c->writing ? EV_WRITE : 0);
 	} else {
 		w->stats.counter[ST_BYTES_IN] += n;
+		w->session_rx_ns = w->rx_ns;
+		w->session_rx_id = c->id;
 		if (c->rbuf.len == 0)
 			buf_free(&c->rbuf);
 		int rc = c->rbuf.len ? buf_append(&c->rbuf, w->scratch, (size_t)n)
@@ -1171,6 +1173,11 @@ void surge_conn_wait(struct worker *w, uint32_t id, int what, double timeout_s)
 		alarm_set(w, c, (uint64_t)(timeout_s * 1e9), ALARM_WAKE);
 	else
 		alarm_clear(w, c);
+}
+
+double surge_conn_rx_ns(struct worker *w, uint32_t id)
+{
+	return id == w->session_rx_id ? (double)w->session_rx_ns : 0;
 }
 
 int surge_conn_state(struct worker *w, uint32_t id)

@@ -82,6 +82,11 @@ struct worker {
 	ev_prepare pacer_prepare; /* sends what fell due while the loop was busy */
 	ev_idle tick_idle;        /* tick mode: the poll after a tick's sleep does not block */
 	uint64_t rx_ns;           /* kernel's arrival time of the read being parsed; 0: unknown */
+	/* Sessions: the kernel's arrival time of the worker's latest session
+	 * read, and whose it was (surge_conn_rx_ns). Only conn_read_session
+	 * sets them: rx_ns also changes with other reads (a TLS handshake). */
+	uint64_t session_rx_ns;
+	uint32_t session_rx_id;
 	uint64_t read_by;         /* reading for an expired request: data received later is its
 				   * timeout (conn_read_arrived); 0: no bound */
 	uint64_t next_due; /* intended time of the next scheduled request */

@@ -76,6 +76,13 @@ int surge_conn_send(struct worker *w, uint32_t id, const uint8_t *p, uint32_t n)
 /* Arms a wait; the coroutine must yield right after. timeout_s <= 0: none. */
 void surge_conn_wait(struct worker *w, uint32_t id, int what, double timeout_s);
 int surge_conn_state(struct worker *w, uint32_t id);
+/* When the kernel received (CLOCK_MONOTONIC ns, SO_TIMESTAMPNS) the bytes of
+ * connection id's latest read, while that is the worker's latest session
+ * read: every byte buffered for id came then or before, and a session
+ * parsing right after the read that woke it stamps its messages with when
+ * they came, not with when the loop got round to them. 0 when unknown (no
+ * stamp, or another session's read came since). A double, as ctx's times. */
+double surge_conn_rx_ns(struct worker *w, uint32_t id);
 void surge_conn_close(struct worker *w, uint32_t id);
 
 /* Named metrics: ids from *_id (>= 0, or -1 on a bad name). */

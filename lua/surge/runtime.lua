@@ -181,6 +181,13 @@ end
 
 function Conn:consume(n) C.surge_conn_consume(self._w, self.id, n) end
 
+-- When the kernel received what this connection read last (ns, surge.now_ns's
+-- clock), or nil when unknown: what is buffered arrived then or before.
+function Conn:rx_ns()
+  local t = C.surge_conn_rx_ns(self._w, self.id)
+  if t > 0 then return t end
+end
+
 function Conn:sleep(seconds)
   if seconds and seconds > 0 then wait(self, WAIT_SLEEP, seconds) end
 end

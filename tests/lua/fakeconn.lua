@@ -24,9 +24,10 @@ end
 
 function Conn:feed(s) self.buf = self.buf .. s end
 -- s arrives at t_ns on the clock (in order of t); rx_ns is the kernel's
--- receive time of the read that brings it (default t_ns).
+-- receive time of the read that brings it (default t_ns; false: none).
 function Conn:at(t_ns, s, rx_ns)
-  self.queue[#self.queue + 1] = { t = t_ns, s = s, rx = rx_ns or t_ns }
+  if rx_ns == nil then rx_ns = t_ns end
+  self.queue[#self.queue + 1] = { t = t_ns, s = s, rx = rx_ns or nil }
 end
 
 -- Waits for the next arrival: true, or nil and why not.
@@ -85,6 +86,8 @@ function Conn:fill(n)
   return self:buffered()
 end
 function Conn:consume(n) self.buf = self.buf:sub(n + 1) end
+-- The receive time of the latest arrival (conn:at's rx_ns), nil before one.
+function Conn:rx_ns() return self.rx end
 function Conn:sleep(s) M.clock = M.clock + (s or 0) * 1e9 end
 function Conn:now() return M.clock / 1e9 end
 function Conn:set_timeout(s) self.timeout = s end

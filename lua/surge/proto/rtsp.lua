@@ -198,8 +198,8 @@ local function flush(st)
   end
 end
 
--- One interleaved frame (RFC 2326 10.12). p points at its data. A reader
--- has a track or two: a scan beats a table keyed by channel.
+-- One interleaved frame (RFC 2326 10.12), received at t. p points at its
+-- data. A reader has a track or two: a scan beats a table keyed by channel.
 local function on_frame(st, v, ch, p, len, t)
   local tracks = st.tracks
   for i = 1, #tracks do
@@ -313,12 +313,19 @@ local function pump(st, want)
         if not ok then return nil, err end
       end
     end
+    -- A packet arrived when the kernel received the read that completed
+    -- it (every frame buffered came with the latest read or before), not
+    -- when this loop came round to it: a busy worker's lateness is no
+    -- jitter of the stream's (RFC 3550 A.8 wants arrival times). Where the
+    -- engine has no stamp, now. (Never before the session began: bytes a
+    -- server sent before it, in a connect phase, came no earlier for it.)
+    local arrival = max(min(conn:rx_ns() or t, t), v.t0)
     local p, avail = conn:buffered()
     local off = 0
     while avail - off >= 4 and p[off] == DOLLAR do
       local len = p[off + 2] * 256 + p[off + 3]
       if avail - off < 4 + len then break end
-      on_frame(st, v, p[off + 1], p + off + 4, len, t)
+      on_frame(st, v, p[off + 1], p + off + 4, len, arrival)
       off = off + 4 + len
     end
     if off > 0 then
