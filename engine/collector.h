@@ -56,6 +56,7 @@ struct collector {
 	bool progress;
 	int terms_sent; /* stops sent to the workers: 1 drain (SIGTERM), 2 at once (SIGUSR1), 3 killed */
 	uint32_t dead_seconds; /* settled seconds in a row with no connection open (-n alone) */
+	int64_t dead_failed;   /* connects that had not opened when those seconds began */
 	ev_signal sigint, sigterm;
 	ev_timer watch;      /* workers that stop reporting, or do not stop */
 	uint64_t *last_heard; /* per worker: when its last interval came (CLOCK_MONOTONIC) */
@@ -99,7 +100,7 @@ void stopping_check_abort(struct collector *col, uint32_t second);
  * died would otherwise be retried for a year. */
 void stopping_check_unreachable(struct collector *col, uint32_t second, const struct stats *s);
 /* That time: 10 s, or twice the connect timeout when longer, so a connect
- * that is slow but works is never cut. */
+ * that is slow but works is never cut (SURGE_UNREACHABLE_MS, for tests). */
 uint64_t stopping_unreachable_ns(const struct options *o);
 /* Worker k's pipe closed without IPC_DONE: it is reaped and named with what
  * ended it; what it had in flight counts as unfinished. */

@@ -942,6 +942,8 @@ static void session_finish(struct worker *w, struct conn *c, int rc)
 	}
 	conn_release_buffers(c);
 	pool_conn_closed(w, c, c->close_reason < SURGE_CLOSED_EOF);
+	if (rc != 1 && !cut && c->close_reason >= SURGE_CLOSED_EOF)
+		pool_conn_hold_back(w, c); /* it closed itself, then failed */
 }
 
 static void session_wake(struct worker *w, struct conn *c, int reason)

@@ -568,6 +568,12 @@ int lua_engine_load(const char *scenario_path, const char *const *overrides, siz
 	le->cfg_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, TRACEBACK_IDX);
 	opt->scenario_path = scenario_path;
+	/* A URL run's path is its target: shown as the target is, without a
+	 * password (the Lua state, which logs in, has read it already). */
+	if (strstr(scenario_path, "://") && (opt->scenario_shown = strdup(scenario_path))) {
+		target_drop_password(opt->scenario_shown);
+		opt->scenario_path = opt->scenario_shown;
+	}
 	*out = le;
 	return 0;
 fail:

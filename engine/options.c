@@ -11,6 +11,7 @@ void options_free(struct options *o)
 		free(o->targets[i].host);
 	free(o->targets);
 	free(o->target);
+	free(o->scenario_shown);
 	free(o->dests);
 	addrset_free(o->bind);
 	free(o->bind);

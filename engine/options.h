@@ -60,6 +60,7 @@ struct threshold_spec {
 
 struct options {
 	const char *scenario_path;
+	char *scenario_shown; /* a URL run's path without its password (owned; scenario_path then) */
 	char *target; /* the first target as written, e.g. "tcp://127.0.0.1:7000" */
 	struct target_spec *targets; /* as parsed by the scenario loader */
 	size_t ntargets;

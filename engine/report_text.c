@@ -485,7 +485,7 @@ const char *report_ended_by(const struct options *o, const struct run_result *r)
 			 (double)o->duration_ns / 1e9, (unsigned long long)n, share);
 	else if (strcmp(key, "unreachable") == 0)
 		snprintf(line, sizeof(line),
-			 "gave up at %.0f s: no connection open for %.0f s, every connect failed, "
+			 "gave up at %.0f s: no connection open for %.0f s while connects failed, "
 			 "before the count of %llu requests%s",
 			 r->unreachable_at_s, r->unreachable_window_s,
 			 (unsigned long long)n, share);

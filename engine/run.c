@@ -742,7 +742,8 @@ int run_exit_code(const struct options *o, const struct run_result *r, bool judg
 		  bool interrupted)
 {
 	int rc = outcome(o, r, interrupted);
-	bool measured_nothing = rc == EXIT_FAILED && !r->worker_failed;
+	bool measured_nothing = rc == EXIT_FAILED && run_measured_nothing(o, r) && !r->worker_failed &&
+				!r->seconds_unmerged && !r->unreachable;
 
 	/* An aborted run failed its threshold even if the drain after the stop
 	 * brought the final figure back inside, or nothing completed before it. */

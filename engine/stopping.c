@@ -198,7 +198,7 @@ void stopping_check_abort(struct collector *col, uint32_t second)
 	char act[64];
 
 	/* The last second ends as the workers stop by themselves: too late. */
-	if (r->aborted_by || r->interrupted || at >= col->opt->duration_ns)
+	if (r->aborted_by || r->interrupted || r->unreachable || at >= col->opt->duration_ns)
 		return;
 	const struct threshold *t = threshold_abort_check(r->thresholds, r->nthresholds, &r->total, at);
 	if (!t)
@@ -219,7 +219,14 @@ void stopping_check_abort(struct collector *col, uint32_t second)
 uint64_t stopping_unreachable_ns(const struct options *o)
 {
 	uint64_t least = 10 * NS_PER_SEC, twice = add_sat(o->connect_timeout_ns, o->connect_timeout_ns);
+	const char *env = getenv("SURGE_UNREACHABLE_MS"); /* for tests */
+	char *end;
 
+	if (env && *env) {
+		unsigned long long ms = strtoull(env, &end, 10);
+		if (*end == '\0' && ms > 0 && ms < 3600000)
+			return ms * NS_PER_MS;
+	}
 	return twice > least ? twice : least;
 }
 
@@ -235,12 +242,21 @@ void stopping_check_unreachable(struct collector *col, uint32_t second, const st
 	/* The totals run ahead of the settled second (workers send as they
 	 * go): a connection open in any of them keeps the run going. */
 	bool none_open = t->counter[ST_CONN_OPENED] <= t->counter[ST_CONN_CLOSED];
-	if (s->counter[ST_CONN_OPENED] == 0 && none_open && t->counter[ST_CONN_ATTEMPTS] > 0)
-		col->dead_seconds++;
-	else
+	int64_t failed = t->counter[ST_CONN_ATTEMPTS] - t->counter[ST_CONN_OPENED];
+	if (s->counter[ST_CONN_OPENED] == 0 && none_open && t->counter[ST_CONN_ATTEMPTS] > 0) {
+		if (col->dead_seconds++ == 0)
+			col->dead_failed = failed;
+	} else {
 		col->dead_seconds = 0;
+	}
 	if ((uint64_t)col->dead_seconds * NS_PER_SEC < window)
 		return;
+	/* Closed on purpose (a connection ramp at 0, a slow connection_rate):
+	 * only connects that kept failing make the target unreachable. */
+	if (failed <= col->dead_failed) {
+		col->dead_seconds = 0;
+		return;
+	}
 	uint64_t at = (uint64_t)(second + 1) * NS_PER_SEC;
 	r->unreachable = true;
 	r->unreachable_at_s = (double)at / 1e9;
@@ -250,7 +266,6 @@ void stopping_check_unreachable(struct collector *col, uint32_t second, const st
 	col->terms_sent++;
 	stop_by(col, clock_ns());
 	collector_clear_line(col);
-	int64_t failed = t->counter[ST_CONN_ATTEMPTS] - t->counter[ST_CONN_OPENED];
 	fprintf(stderr, "surge: stopping at %.0fs: no connection open for %.0f s, %lld connect%s "
 			"failed; a run bounded by -n alone would retry for a year: check the "
 			"target, or give a duration (-d) to keep trying that long\n",

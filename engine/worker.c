@@ -476,6 +476,10 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		connect_phase(&w);
 	if (!w.stop_early)
 		wait_for_start(&w);
+	/* A stop that came during the last sleep before the start: seen now,
+	 * before anything is sent. */
+	if (!w.stop_early)
+		ev_run(w.loop, EVRUN_NOWAIT);
 	/* The connect rate counts from the start: tokens earned while waiting
 	 * for it would open up to 100 ms of connections at once at t = 0. */
 	w.tokens_at = clock_ns();

@@ -256,4 +256,19 @@ ok(done_n > 100 and cnt.get("t.calls") == done_n and
    "every answer twice in one segment: the callback asked %s times for %d completed; "
    "protocol.unsolicited %s" % (cnt.get("t.calls"), done_n, cnt.get("protocol.unsolicited")),
    log)
+# A session that closes its own connection and then fails backs off like
+# any failed session (it reconnected every upkeep tick): 4 slots, 2 s.
+srv = Serve("echo")
+selfclose = write_scenario("""
+local surge = require "surge"
+return { target = "tcp://127.0.0.1:%d", connections = 4, duration = "2s",
+  protocol = { shape = "session",
+               session = function(conn) conn:send("x"); conn:close(); surge.error("protocol") end } }
+""" % srv.port)
+rc, out, err = surge("run", selfclose, "-w", "1", "-q")
+seen = srv.stop()
+ok(rc == 1 and 4 <= seen.get("accepted", 0) <= 4 * 12,
+   "a session that closes itself and fails backs off: %s connections for 4 slots in 2 s"
+   % seen.get("accepted"), err)
+
 done()

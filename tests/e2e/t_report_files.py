@@ -255,4 +255,14 @@ ok(rc == 0 and len(texts) == 5 and not any("s3cr3t" in t for t in texts) and
    json.load(open(outs[0]))["run"]["target"] == "rtsp://alice@127.0.0.1:%d/live" % srv.port,
    "a target's password is in no report (text, JSON, hlog, HTML); the user name is", out + err)
 
+# A URL run's path is its target: shown without the password too.
+srv = Serve("echo")
+url = "tcp://alice:s3cr3t@127.0.0.1:%d" % srv.port
+rc, out, err = surge("run", url, "-d", "300ms", "-c", "1", "--json", outs[0], "--hlog", outs[1])
+srv.stop()
+texts = [out, err, open(outs[0]).read(), open(outs[1]).read()]
+ok(rc == 0 and not any("s3cr3t" in t for t in texts) and
+   json.load(open(outs[0]))["run"]["scenario"] == "tcp://alice@127.0.0.1:%d" % srv.port,
+   "a URL run: its password is in no report either (scenario, target)", out + err)
+
 done()

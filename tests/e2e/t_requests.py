@@ -246,4 +246,40 @@ ok(rc == 1 and run_.get("ended_by") == "unreachable" and req.get("completed", 0)
    "a server dead after 1 s of a -n run: gives up ~10 s later, what it answered kept "
    "(rc %s, %s, completed %s)" % (rc, {k: run_.get(k) for k in ("ended_by", "elapsed_s")},
                                    req.get("completed")), err)
+# SURGE_UNREACHABLE_MS shortens the 10 s (tests only). An abort threshold
+# that would fail after the give-up does not take the run over: it ended
+# unreachable, exit 1 (it was "stopped by a threshold", exit 3).
+env = dict(os.environ, SURGE_UNREACHABLE_MS="1500")
+hold = socket.socket()
+hold.bind(("127.0.0.1", 0))
+ab = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new {}, connections = 2,
+         thresholds = { ["errors.count"] = { "< 5", abort = true, abort_after = "3s" } } }
+""" % hold.getsockname()[1])
+rc, out, err = surge("run", ab, "-n", "50", "-w", "1", "--json", ab + ".json", "-q", env=env,
+                     timeout=60)
+hold.close()
+j = json.load(open(ab + ".json")) if os.path.exists(ab + ".json") else {}
+ok(rc == 1 and j.get("run", {}).get("ended_by") == "unreachable" and "abort is set" not in err,
+   "gave up (unreachable) before an abort threshold could: exit 1, not 3 (rc %s, %s)"
+   % (rc, j.get("run", {}).get("ended_by")), err)
+
+# Nothing open for a while on purpose (one connection every 2 s, each
+# closed after its request): no connect failed, so the run goes on to its
+# count (it gave up after the window, "0 connects failed").
+srv = Serve("echo")
+slow = write_scenario("""
+local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new {}, connections = 1,
+         connection_rate = 0.5, requests_per_connection = 1 }
+""" % srv.port)
+rc, out, err = surge("run", slow, "-n", "3", "-w", "1", "--json", slow + ".json", "-q", env=env,
+                     timeout=60)
+srv.stop()
+j = json.load(open(slow + ".json")) if os.path.exists(slow + ".json") else {}
+ok(rc == 0 and j.get("run", {}).get("ended_by") == "requests" and
+   j.get("totals", {}).get("requests", {}).get("completed") == 3,
+   "closed on purpose, nothing failing: no give-up, ended by the count (rc %s, %s)"
+   % (rc, j.get("run", {}).get("ended_by")), err)
 done()
