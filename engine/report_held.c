@@ -95,7 +95,8 @@ static int64_t connects_failed(const struct stats *s, char *buf, size_t len, siz
 }
 
 /* What the server did to connections once they were open: reset them, or
- * closed them, with requests in flight (unexpected close) or idle. */
+ * closed them, with requests in flight (unexpected close) or none (idle, or
+ * right after an answer: HTTP's Connection: close counts there too). */
 static const int server_ended[] = {ERR_RESET, ERR_UNEXPECTED_CLOSE};
 
 static int64_t closed_idle(const struct stats *s)
@@ -105,7 +106,7 @@ static int64_t closed_idle(const struct stats *s)
 }
 
 /* "the server closed or reset 26231 of the 26231 connections opened
- * (connection reset 11915, unexpected close 12072, closed while idle 2244)";
+ * (connection reset 11915, unexpected close 12072, closed with none in flight 2244)";
  * then those surge closed on a fault of theirs (a request timeout, a
  * protocol error). Each slot reconnects after its backoff, so a server that
  * ends connections as they open keeps the pool below its target. */
@@ -132,7 +133,7 @@ static int64_t connections_lost(const struct stats *s, char *buf, size_t len, si
 				    stats_error_name(server_ended[i]), (long long)k);
 		}
 		if (closed_idle(s))
-			put(buf, len, n, "%sclosed while idle %lld", shown++ ? ", " : "",
+			put(buf, len, n, "%sclosed with none in flight %lld", shown++ ? ", " : "",
 			    (long long)closed_idle(s));
 		put(buf, len, n, ")");
 	}

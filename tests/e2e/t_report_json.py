@@ -58,10 +58,15 @@ ok(len(dests) == 1 and dests[0]["address"] == "127.0.0.1:%d" % srv.port and
    dests[0]["latency"] in doc["histograms"], "addresses: the one destination, 8 connections, "
    "every completed request, its histogram named", dests)
 ok(doc["addresses"]["sources"] == [], "addresses: no --bind, no sources")
-ok(doc["outcome"] == {"exit_code": 0, "thresholds_passed": True, "aborted": None,
-                      "connections_held": {"asked": 8, "peak_open": 8, "short": False, "note": None},
-                      "rate_note": None},
-   "outcome", doc["outcome"])
+# A loaded machine (ASan, side by side) may fill the 8 pipelines now and
+# then: the rate note is there exactly when the shortfall reaches 0.5%.
+req = doc["totals"]["requests"]
+short = req["intended"] - req["sent"] >= 0.005 * req["intended"]
+rest = {k: v for k, v in doc["outcome"].items() if k != "rate_note"}
+ok(rest == {"exit_code": 0, "thresholds_passed": True, "aborted": None,
+            "connections_held": {"asked": 8, "peak_open": 8, "short": False, "note": None}} and
+   (doc["outcome"]["rate_note"] is not None) == short,
+   "outcome (a rate note only for a shortfall of 0.5% or more)", (doc["outcome"], req))
 
 with open(hl) as f:
     log = f.read()

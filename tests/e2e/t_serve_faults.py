@@ -242,7 +242,7 @@ ok(held.get("short") is True and note.startswith(want) and "slow" not in note
    and opened > 200 and reset + closed + idle >= opened - 200,
    "--close-on-accept, 200 asked: the held note names the server's closes, counted, not slow "
    "connects (%s)" % note, "%s\n%s\n%s" % (held, cnt, err[-1500:]))
-for label, k in (("connection reset", reset), ("unexpected close", closed), ("closed while idle", idle)):
+for label, k in (("connection reset", reset), ("unexpected close", closed), ("closed with none in flight", idle)):
     ok(k == 0 or ("%s %d" % (label, k)) in note, "the note counts %s: %d" % (label, k), note)
 
 # A slow server, not a slow client: answers dripped over ~640 ms, 10

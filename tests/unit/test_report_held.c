@@ -77,11 +77,11 @@ int main(void)
 	count("conn.lost.unexpected_close", 12072);
 	count("conn.closed_by_server", 2244);
 	is_note("the server closed or reset 26231 of the 26231 connections opened (connection "
-		"reset 11915, unexpected close 12072, closed while idle 2244)",
+		"reset 11915, unexpected close 12072, closed with none in flight 2244)",
 		"connections the server ended are named and counted, not slow connects");
 	count("conn.lost.request_timeout", 3);
 	is_note("the server closed or reset 26231 of the 26231 connections opened (connection "
-		"reset 11915, unexpected close 12072, closed while idle 2244); surge closed 3 more "
+		"reset 11915, unexpected close 12072, closed with none in flight 2244); surge closed 3 more "
 		"on a fault (request timeout 3)",
 		"and those surge closed on a fault");
 
