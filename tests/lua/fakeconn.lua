@@ -93,4 +93,15 @@ function Conn:now() return M.clock / 1e9 end
 function Conn:set_timeout(s) self.timeout = s end
 function Conn:close() self.closed = true end
 
+
+-- An RTSP "200 OK" with its CSeq, header lines and body (Content-Length
+-- made): the canned answers the reader's tests feed it.
+function M.rtsp_answer(cseq, headers, body)
+  body = body or ""
+  local h = { "RTSP/1.0 200 OK", "CSeq: " .. cseq }
+  for _, x in ipairs(headers) do h[#h + 1] = x end
+  h[#h + 1] = "Content-Length: " .. #body
+  return table.concat(h, "\r\n") .. "\r\n\r\n" .. body
+end
+
 return M

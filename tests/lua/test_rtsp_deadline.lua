@@ -17,13 +17,7 @@ surge.metric = function(name) if on_metric then on_metric(name) end end
 local rtsp = require "surge.proto.rtsp"
 
 local MS = 1e6
-local function answer(cseq, headers, body)
-  body = body or ""
-  local h = { "RTSP/1.0 200 OK", "CSeq: " .. cseq }
-  for _, x in ipairs(headers) do h[#h + 1] = x end
-  h[#h + 1] = "Content-Length: " .. #body
-  return table.concat(h, "\r\n") .. "\r\n\r\n" .. body
-end
+local answer = fakeconn.rtsp_answer
 local function frame(seq, nal)
   local p = string.char(0x80, 96, math.floor(seq / 256) % 256, seq % 256, 0, 0, 0, 0, 0, 0, 0, 1,
     nal or 65)

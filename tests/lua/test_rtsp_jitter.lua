@@ -15,13 +15,7 @@ surge.metric = function(name, v) metrics[name] = v end
 local rtsp = require "surge.proto.rtsp"
 
 local MS = 1e6
-local function answer(cseq, headers, body)
-  body = body or ""
-  local h = { "RTSP/1.0 200 OK", "CSeq: " .. cseq }
-  for _, x in ipairs(headers) do h[#h + 1] = x end
-  h[#h + 1] = "Content-Length: " .. #body
-  return table.concat(h, "\r\n") .. "\r\n\r\n" .. body
-end
+local answer = fakeconn.rtsp_answer
 local function u32(n)
   return string.char(math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
     math.floor(n / 256) % 256, n % 256)

@@ -15,13 +15,7 @@ surge.error = function() end
 surge.metric = function() end
 local rtsp = require "surge.proto.rtsp"
 
-local function answer(cseq, headers, body)
-  body = body or ""
-  local h = { "RTSP/1.0 200 OK", "CSeq: " .. cseq }
-  for _, x in ipairs(headers) do h[#h + 1] = x end
-  h[#h + 1] = "Content-Length: " .. #body
-  return table.concat(h, "\r\n") .. "\r\n\r\n" .. body
-end
+local answer = fakeconn.rtsp_answer
 local function frame(ch, seq)
   local p = string.char(0x80, 96, math.floor(seq / 256), seq % 256, 0, 0, 0, 0, 0, 0, 0, 1, 65)
   return "$" .. string.char(ch, 0, #p) .. p

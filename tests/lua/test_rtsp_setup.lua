@@ -31,13 +31,7 @@ end
 -- A whole reader against canned answers: SETUP's Transport names channels
 -- 300-301, so the reader stops there, counted as a protocol error of SETUP,
 -- and never sends PLAY.
-local function answer(cseq, headers, body)
-  body = body or ""
-  local h = { "RTSP/1.0 200 OK", "CSeq: " .. cseq }
-  for _, x in ipairs(headers) do h[#h + 1] = x end
-  h[#h + 1] = "Content-Length: " .. #body
-  return table.concat(h, "\r\n") .. "\r\n\r\n" .. body
-end
+local answer = fakeconn.rtsp_answer
 local SDP = "v=0\r\ns=x\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n" ..
   "a=control:track1\r\n"
 local c = fakeconn.new(answer(1, { "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN" }) ..
