@@ -71,25 +71,6 @@ static void count_lost(struct worker *w, int cls, uint64_t n)
 	count_n(w, what, n);
 }
 
-static int errno_class(int e, bool connecting)
-{
-	switch (e) {
-	case ECONNREFUSED:
-		return ERR_CONNECT_REFUSED;
-	case ETIMEDOUT:
-		return connecting ? ERR_CONNECT_TIMEOUT : ERR_RESET;
-	case ECONNRESET:
-	case EPIPE:
-	case ECONNABORTED:
-		return ERR_RESET;
-	case EADDRNOTAVAIL:
-	case EADDRINUSE:
-		return ERR_ADDR_NOT_AVAILABLE;
-	default:
-		return ERR_OTHER;
-	}
-}
-
 /* The in-flight entry of datagram connection slot `conn` that pending p is
  * for, or INFLIGHT_NONE when it settled meanwhile (timed out, socket gone). */
 static uint32_t entry_of(struct worker *w, const struct pending *p)
@@ -198,7 +179,7 @@ static void fb_read(struct worker *w, struct fb_conn *f)
 				f->rbuf.cap - f->rbuf.head - f->rbuf.len, &w->rx_ns);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			fb_close(w, f, errno_class(errno, false));
+			fb_close(w, f, stats_errno_class(errno, false));
 		return;
 	}
 	if (n == 0) {
@@ -239,7 +220,7 @@ static void fb_flush(struct worker *w, struct fb_conn *f)
 				io_set(w, f, EV_READ | EV_WRITE);
 				return;
 			}
-			fb_close(w, f, errno_class(errno, false));
+			fb_close(w, f, stats_errno_class(errno, false));
 			return;
 		}
 		w->stats.counter[ST_BYTES_OUT] += n;
@@ -260,7 +241,7 @@ static void fb_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
 		if (err) {
-			fb_close(w, f, errno_class(err, true));
+			fb_close(w, f, stats_errno_class(err, true));
 			return;
 		}
 		f->state = FB_OPEN;
@@ -281,11 +262,11 @@ static int fb_open(struct worker *w, struct fb_conn *f)
 	int fd = socket(d->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		return errno_class(errno, true) + 1;
+		return stats_errno_class(errno, true) + 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	rxtime_enable(fd); /* without it answers are stamped when read */
 	if (connect(fd, (const struct sockaddr *)&d->addr, d->addrlen) < 0 && errno != EINPROGRESS) {
-		int cls = errno_class(errno, true);
+		int cls = stats_errno_class(errno, true);
 		close(fd);
 		return cls + 1;
 	}

@@ -19,6 +19,23 @@ SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\
        "a=rtpmap:96 H264/90000\r\na=control:track1\r\n")
 
 
+def read_request(f):
+    """One RTSP request's head from f: (method, url, CSeq or "0"), or None
+    at the end."""
+    line = f.readline()
+    if not line:
+        return None
+    cseq = "0"
+    while True:
+        h = f.readline()
+        if not h or h in (b"\r\n", b"\n"):
+            break
+        if h.lower().startswith(b"cseq:"):
+            cseq = h.split(b":", 1)[1].strip().decode()
+    method, url = line.decode().split(" ")[:2]
+    return method, url, cseq
+
+
 def rtp(seq):
     p = bytes([0x80, 96]) + struct.pack(">HII", seq & 0xffff, 0, 1234) + b"\x41" + b"x" * 20
     return b"$\x00" + struct.pack(">H", len(p)) + p
@@ -33,17 +50,10 @@ def serve(lsock, seqs, seen, options=None):
     f = s.makefile("rb")
     try:
         while True:
-            line = f.readline()
-            if not line:
+            req = read_request(f)
+            if not req:
                 return
-            cseq = "0"
-            while True:
-                h = f.readline()
-                if not h or h in (b"\r\n", b"\n"):
-                    break
-                if h.lower().startswith(b"cseq:"):
-                    cseq = h.split(b":", 1)[1].strip().decode()
-            method, url = line.decode().split(" ")[:2]
+            method, url, cseq = req
             extra, body = "", ""
             if method == "DESCRIBE":
                 extra, body = "Content-Type: application/sdp\r\nContent-Base: %s/\r\n" % url, SDP
@@ -156,17 +166,10 @@ def serve_streaming(lsock, ignore, stop):
         f = s.makefile("rb")
         try:
             while not stop.is_set():
-                line = f.readline()
-                if not line:
+                req = read_request(f)
+                if not req:
                     return
-                cseq = "0"
-                while True:
-                    h = f.readline()
-                    if not h or h in (b"\r\n", b"\n"):
-                        break
-                    if h.lower().startswith(b"cseq:"):
-                        cseq = h.split(b":", 1)[1].strip().decode()
-                method, url = line.decode().split(" ")[:2]
+                method, url, cseq = req
                 extra, body = "", ""
                 if method == "DESCRIBE":
                     extra = "Content-Type: application/sdp\r\nContent-Base: %s/\r\n" % url
