@@ -57,7 +57,7 @@ static ssize_t sock_read(struct worker *w, struct conn *c, void *p, size_t n)
 		w->rx_ns = 0; /* tls_bio.c stamps it when the records are read */
 		return tls_conn_read(w, c, p, n);
 	}
-	return rxtime_read(c->io.fd, p, n, &w->rx_ns);
+	return rxtime_read(&w->rxclock, c->io.fd, p, n, &w->rx_ns);
 }
 
 static ssize_t sock_write(struct worker *w, struct conn *c, const void *p, size_t n)
@@ -1179,7 +1179,10 @@ void surge_conn_wait(struct worker *w, uint32_t id, int what, double timeout_s)
 
 double surge_conn_rx_ns(struct worker *w, uint32_t id)
 {
-	return id == w->session_rx_id ? (double)w->session_rx_ns : 0;
+	if (id != w->session_rx_id)
+		return 0;
+	/* After a step of the real-time clock a stamp may lie ahead: unknown. */
+	return w->session_rx_ns <= clock_ns() ? (double)w->session_rx_ns : 0;
 }
 
 int surge_conn_state(struct worker *w, uint32_t id)

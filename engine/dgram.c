@@ -52,7 +52,7 @@ static void read_one_by_one(struct worker *w, struct conn *c)
 {
 	for (int i = 0; i < DGRAM_READS && c->state == CONN_OPEN; i++) {
 		/* The scratch buffer (64 KiB) holds any UDP payload whole. */
-		ssize_t n = rxtime_read(c->io.fd, w->scratch, WORKER_SCRATCH, &w->rx_ns);
+		ssize_t n = rxtime_read(&w->rxclock, c->io.fd, w->scratch, WORKER_SCRATCH, &w->rx_ns);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -119,7 +119,6 @@ void dgram_read(struct worker *w, struct conn *c)
 			conn_close(w, c, dgram_errno_class(errno));
 			return;
 		}
-		int64_t mono_minus_real = rxtime_offset();
 		/* The requests these answers make room for (closed model) leave
 		 * together: one sendmmsg after the batch. */
 		c->corked = 1;
@@ -128,7 +127,7 @@ void dgram_read(struct worker *w, struct conn *c)
 			w->stats.counter[ST_BYTES_IN] += n;
 			if (oversized(w, n, m[i].msg_hdr.msg_flags))
 				continue;
-			w->rx_ns = rxtime_of(&m[i].msg_hdr, mono_minus_real);
+			w->rx_ns = rxtime_of(&w->rxclock, &m[i].msg_hdr);
 			conn_on_message(w, c, iov[i].iov_base, n, c->written, NULL);
 		}
 		conn_uncork(w, c);
@@ -144,7 +143,7 @@ void dgram_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline)
 		uint64_t at;
 		/* A peek takes a pending error (ICMP unreachable) as a read
 		 * does: it is counted here, or it would be lost. */
-		if (rxtime_recv(c->io.fd, &head, 1, MSG_PEEK | MSG_DONTWAIT, &at) < 0) {
+		if (rxtime_recv(&w->rxclock, c->io.fd, &head, 1, MSG_PEEK | MSG_DONTWAIT, &at) < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				conn_close(w, c, dgram_errno_class(errno));
 			return;
@@ -152,7 +151,8 @@ void dgram_read_arrived_by(struct worker *w, struct conn *c, uint64_t deadline)
 		/* A datagram with no stamp came when it is read: after. */
 		if (!at || at > deadline)
 			return;
-		ssize_t n = rxtime_recv(c->io.fd, w->scratch, WORKER_SCRATCH, MSG_DONTWAIT, &w->rx_ns);
+		ssize_t n = rxtime_recv(&w->rxclock, c->io.fd, w->scratch, WORKER_SCRATCH, MSG_DONTWAIT,
+					&w->rx_ns);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				conn_close(w, c, dgram_errno_class(errno));

@@ -175,7 +175,7 @@ static void fb_read(struct worker *w, struct fb_conn *f)
 	}
 	/* Stamped like any read (rxtime.h): a TCP answer's latency ends when
 	 * it arrived, not at the stale stamp of the datagram read before. */
-	ssize_t n = rxtime_read(f->io.fd, buf_start(&f->rbuf) + f->rbuf.len,
+	ssize_t n = rxtime_read(&w->rxclock, f->io.fd, buf_start(&f->rbuf) + f->rbuf.len,
 				f->rbuf.cap - f->rbuf.head - f->rbuf.len, &w->rx_ns);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)

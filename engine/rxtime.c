@@ -2,6 +2,9 @@
 #include "rxtime.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "clock.h"
 
@@ -17,36 +20,66 @@ static int64_t ts_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * (int64_t)NS_PER_SEC + ts->tv_nsec;
 }
 
-int64_t rxtime_offset(void)
+/* Armed first, then read: a setting between the two is seen at the next
+ * turn of the loop, not missed. The timer never expires (its time is in
+ * 2038); the setting cancels it. */
+static void clock_arm(struct rxtime_clock *k)
 {
+	struct itimerspec never = { .it_value = { .tv_sec = INT32_MAX } };
 	struct timespec mono, real;
 
+	timerfd_settime(k->fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &never, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &real);
-	return ts_ns(&mono) - ts_ns(&real);
+	k->mono_minus_real = ts_ns(&mono) - ts_ns(&real);
 }
 
-uint64_t rxtime_of(const struct msghdr *m, int64_t mono_minus_real)
+int rxtime_clock_open(struct rxtime_clock *k)
+{
+	k->fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (k->fd < 0)
+		return -errno;
+	clock_arm(k);
+	return 0;
+}
+
+void rxtime_clock_reset(struct rxtime_clock *k)
+{
+	uint64_t expirations;
+
+	/* ECANCELED is the news; the read clears it. */
+	if (read(k->fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
+		return;
+	clock_arm(k);
+}
+
+void rxtime_clock_close(struct rxtime_clock *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+}
+
+uint64_t rxtime_of(const struct rxtime_clock *k, const struct msghdr *m)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(m); cm; cm = CMSG_NXTHDR((struct msghdr *)m, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
 			continue;
 		struct timespec ts;
 		__builtin_memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-		int64_t at = ts_ns(&ts) + mono_minus_real;
-		/* A step of the real-time clock between the stamp and now
-		 * could put it in the future: then it says nothing. */
-		return at > 0 && (uint64_t)at <= clock_ns() ? (uint64_t)at : 0;
+		int64_t at = ts_ns(&ts) + k->mono_minus_real;
+		return at > 0 ? (uint64_t)at : 0;
 	}
 	return 0;
 }
 
-ssize_t rxtime_read(int fd, void *p, size_t n, uint64_t *at_ns)
+ssize_t rxtime_read(const struct rxtime_clock *k, int fd, void *p, size_t n, uint64_t *at_ns)
 {
-	return rxtime_recv(fd, p, n, 0, at_ns);
+	return rxtime_recv(k, fd, p, n, 0, at_ns);
 }
 
-ssize_t rxtime_recv(int fd, void *p, size_t n, int flags, uint64_t *at_ns)
+ssize_t rxtime_recv(const struct rxtime_clock *k, int fd, void *p, size_t n, int flags,
+		    uint64_t *at_ns)
 {
 	union {
 		char buf[RXTIME_CMSG_SPACE];
@@ -57,6 +90,6 @@ ssize_t rxtime_recv(int fd, void *p, size_t n, int flags, uint64_t *at_ns)
 			    .msg_controllen = sizeof(ctl.buf) };
 	ssize_t r = recvmsg(fd, &m, flags);
 
-	*at_ns = r > 0 && m.msg_controllen ? rxtime_of(&m, rxtime_offset()) : 0;
+	*at_ns = r > 0 && m.msg_controllen ? rxtime_of(k, &m) : 0;
 	return r;
 }

@@ -13,6 +13,22 @@
 /* Room for the timestamp's control message beside each read. */
 #define RXTIME_CMSG_SPACE CMSG_SPACE(sizeof(struct timespec))
 
+/* The kernel stamps in real time; latency is monotonic. The difference
+ * changes only when the real-time clock is set (a step, a leap second), not
+ * as NTP slews it: it is kept per worker and taken again when a timerfd
+ * says the clock was set, not read twice per read. */
+struct rxtime_clock {
+	int64_t mono_minus_real;
+	int fd; /* readable once the real-time clock was set; -1 when closed */
+};
+
+/* Opens k's timerfd and takes the difference. Returns 0 or -errno. */
+int rxtime_clock_open(struct rxtime_clock *k);
+/* k->fd became readable: the clock was set. Takes the difference again and
+ * waits for the next setting. */
+void rxtime_clock_reset(struct rxtime_clock *k);
+void rxtime_clock_close(struct rxtime_clock *k);
+
 /* Asks the kernel to stamp what fd receives. Returns 0 or -errno. The kernel
  * switches stamping on for the machine a moment after the first socket asks
  * (deferred work); what arrives before that is stamped when it is read, no
@@ -20,17 +36,16 @@
 int rxtime_enable(int fd);
 
 /* read(2) that also gives the monotonic time the kernel received the last
- * byte it returned in *at_ns (0 when it gave none). */
-ssize_t rxtime_read(int fd, void *p, size_t n, uint64_t *at_ns);
+ * byte it returned in *at_ns (0 when it gave none). Across a step of the
+ * real-time clock a stamp may say a time after now, or before the request
+ * left: whoever uses one compares it with its own clock. */
+ssize_t rxtime_read(const struct rxtime_clock *k, int fd, void *p, size_t n, uint64_t *at_ns);
 /* The same with recvmsg's flags: MSG_PEEK tells when the next datagram came
  * and leaves it queued. */
-ssize_t rxtime_recv(int fd, void *p, size_t n, int flags, uint64_t *at_ns);
+ssize_t rxtime_recv(const struct rxtime_clock *k, int fd, void *p, size_t n, int flags,
+		    uint64_t *at_ns);
 
-/* The monotonic receive time in a message recvmsg/recvmmsg filled, or 0.
- * mono_minus_real is rxtime_offset() taken once for the batch. */
-uint64_t rxtime_of(const struct msghdr *m, int64_t mono_minus_real);
-
-/* CLOCK_MONOTONIC minus CLOCK_REALTIME now: the kernel stamps in real time. */
-int64_t rxtime_offset(void);
+/* The monotonic receive time in a message recvmsg/recvmmsg filled, or 0. */
+uint64_t rxtime_of(const struct rxtime_clock *k, const struct msghdr *m);
 
 #endif

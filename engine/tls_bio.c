@@ -23,7 +23,7 @@ static int sock_read(BIO *b, char *p, int n)
 	ssize_t r;
 
 	BIO_clear_retry_flags(b);
-	r = rxtime_read(s->fd, p, (size_t)n, &at);
+	r = rxtime_read(&s->w->rxclock, s->fd, p, (size_t)n, &at);
 	if (r > 0 && at)
 		s->w->rx_ns = s->last_at = at; /* the last read with data: its last segment */
 	else if (r == 0)

@@ -84,6 +84,11 @@ static void finished(struct worker *w)
 	ev_break(w->loop, EVBREAK_ALL);
 }
 
+static void rxclock_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	rxtime_clock_reset(&((struct worker *)ev_userdata(loop))->rxclock);
+}
+
 static void closer_cb(struct ev_loop *loop, ev_check *ck, int revents)
 {
 	struct worker *w = ev_userdata(loop);
@@ -400,6 +405,7 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 	w.start_ns = start_ns;
 	w.report_fd = report_fd;
 	w.pacer_fd = -1;
+	w.rxclock.fd = -1;
 	inflight_pool_init(&w.fl);
 	retry_table_init(&w.retry);
 	signal(SIGPIPE, SIG_IGN);
@@ -417,6 +423,15 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "worker %u: no timerfd for the timeouts: %s", index, strerror(-trc));
 		goto out;
 	}
+	if ((trc = rxtime_clock_open(&w.rxclock)) < 0) {
+		worker_log(&w, "worker %u: no timerfd for the receive stamps: %s", index,
+			   strerror(-trc));
+		goto out;
+	}
+	/* First in its turn: the reads after a setting use the new difference. */
+	ev_io_init(&w.rxclock_io, rxclock_cb, w.rxclock.fd, EV_READ);
+	ev_set_priority(&w.rxclock_io, EV_MAXPRI);
+	ev_io_start(w.loop, &w.rxclock_io);
 	ev_check_init(&w.closer, closer_cb);
 	ev_idle_init(&w.closer_busy, closer_busy_cb);
 	/* A few reports per grace period of the coordinator's watchdog. */
@@ -510,6 +525,9 @@ out:
 	dispatch_free(&w);
 	tls_client_free(&w, w.tls);
 	deadline_stop(&w);
+	if (w.rxclock.fd >= 0)
+		ev_io_stop(w.loop, &w.rxclock_io);
+	rxtime_clock_close(&w.rxclock);
 	alarm_free(&w);
 	pool_free(&w);
 	inflight_pool_free(&w.fl);

@@ -26,6 +26,7 @@
 #include "pacer.h"
 #include "quota.h"
 #include "retry.h"
+#include "rxtime.h"
 #include "samples.h"
 #include "stats.h"
 #include "surge/ffi.h"
@@ -82,6 +83,8 @@ struct worker {
 	ev_prepare pacer_prepare; /* sends what fell due while the loop was busy */
 	ev_idle tick_idle;        /* tick mode: the poll after a tick's sleep does not block */
 	uint64_t rx_ns;           /* kernel's arrival time of the read being parsed; 0: unknown */
+	struct rxtime_clock rxclock; /* turns the kernel's stamps into monotonic time */
+	ev_io rxclock_io;            /* the real-time clock was set: rxclock takes it again */
 	/* Sessions: the kernel's arrival time of the worker's latest session
 	 * read, and whose it was (surge_conn_rx_ns). Only conn_read_session
 	 * sets them: rx_ns also changes with other reads (a TLS handshake). */
