@@ -47,8 +47,54 @@ static void malformed(const char *name, const char *s, size_t n, const struct ht
 	   r.why ? r.why : "none");
 }
 
+/* RFC 9110 5.6.2: a header name is tchars; each of the 256 bytes inside one
+ * is taken or refused as the grammar says, and a control byte in a value is
+ * refused wherever it stands. */
+static void name_bytes(void)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+	char buf[128];
+	struct http_response r;
+	int wrong = 0;
+
+	for (int b = 0; b < 256; b++) {
+		bool tchar = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') ||
+			     (b >= 'A' && b <= 'Z') || (b && strchr(extra, b));
+		int n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nX%cY: v\r\n", b);
+		static const char rest[] = "Content-Length: 0\r\n\r\n";
+		memcpy(buf + n, rest, sizeof(rest) - 1);
+		long m = parse(buf, (size_t)n + sizeof(rest) - 1, &LIM, &r);
+		/* "X:Y: v" is the name X with the value "Y: v". */
+		if ((m > 0) != (tchar || b == ':')) {
+			diag("byte 0x%02x in a name: parsed %ld", b, m);
+			wrong++;
+		}
+	}
+	is_int(wrong, 0, "a name takes exactly the tchars");
+	wrong = 0;
+	for (int b = 0; b < 0x80; b++) {
+		bool ctl = (b < 0x20 && b != '\t') || b == 0x7f;
+		for (int at = 0; at < 40; at += 13) {
+			static const char start[] = "HTTP/1.1 200 OK\r\nX: ",
+					  rest[] = "\r\nContent-Length: 0\r\n\r\n";
+			size_t n = sizeof(start) - 1;
+			memcpy(buf, start, n);
+			memset(buf + n, 'a', 40);
+			buf[n + (size_t)at] = (char)b;
+			memcpy(buf + n + 40, rest, sizeof(rest) - 1);
+			long m = parse(buf, n + 40 + sizeof(rest) - 1, &LIM, &r);
+			if (b == '\n' || b == '\r' ? false : ctl ? m != -1 : m <= 0) {
+				diag("byte 0x%02x at %d in a value: parsed %ld", b, at, m);
+				wrong++;
+			}
+		}
+	}
+	is_int(wrong, 0, "a value refuses exactly the control bytes, wherever they stand");
+}
+
 int main(void)
 {
+	name_bytes();
 	struct http_response r;
 	struct http_limits head = LIM;
 	head.head = true;
