@@ -938,7 +938,8 @@ local function url_scenario(url, headers, popts)
     return nil, fmt("surge run %s: a URL runs http:// or https:// (HTTP/1.1 GET), tcp:// or tls:// (echo); "
       .. "write a scenario file for %s://", url, t.scheme)
   end
-  return { target = url, protocol = proto, connections = 10, duration = "10s" }
+  -- wrk's 10 s applies once the options are in (M.load): -n alone is a count.
+  return { target = url, protocol = proto, connections = 10 }
 end
 
 function M.load(path, overrides)
@@ -1057,6 +1058,11 @@ function M.load(path, overrides)
       end
       values[k], origin[k] = v, "cli"
     end
+  end
+  -- A URL run lasts wrk's 10 s unless the command line gave a length: a
+  -- duration, or a count of requests (which then ends it alone).
+  if is_url and values.duration == nil and values.requests == nil then
+    values.duration, origin.duration = "10s", "file"
   end
 
   -- "command line:" or "FILE:LINE:" (just "FILE:" when the line is unknown).

@@ -162,6 +162,11 @@ t.is(lerr, 'command line: path "/a b" has a space at offset 3: write it percent-
   .. "(%20 for a space, RFC 3986 2.1)", "a space in a URL's path is named as such")
 o = scenario.load("http://127.0.0.1/", { { "connections", "100" }, { "duration", "2s" } })
 t.ok(o and o.max_connections == 100 and o.duration == 2, "-c and -d apply to a URL")
+o = scenario.load("http://127.0.0.1/", { { "requests", "3000" } })
+t.ok(o and o.requests == 3000 and o.duration_unbounded == true,
+  "-n alone on a URL is a count, not cut at wrk's 10 s, as -n ends a scenario's run")
+o = scenario.load("http://127.0.0.1/", { { "requests", "3000" }, { "duration", "2s" } })
+t.ok(o and o.requests == 3000 and o.duration == 2, "-n with -d on a URL: both, as -d says")
 t.ok(o and o.protocol.request:find("Host: 127.0.0.1\r\n", 1, true), "port 80 by default")
 o = scenario.load("tcp://127.0.0.1:7000")
 t.is(o and o.protocol.name, "echo", "a tcp:// URL runs echo")
