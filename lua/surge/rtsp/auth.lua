@@ -1,33 +1,17 @@
 -- RTSP authentication (RFC 2326 uses HTTP's): Basic (RFC 7617) and Digest
 -- with MD5 (RFC 2617, RFC 7616). Pure functions: the reader parses a 401's
 -- WWW-Authenticate, then asks for an Authorization value for each request.
+local base64 = require "surge.base64"
 local md5 = require "surge.rtsp.md5"
 
-local byte, sub, format, lower, gsub, find, match =
-  string.byte, string.sub, string.format, string.lower, string.gsub,
+local sub, format, lower, gsub, find, match =
+  string.sub, string.format, string.lower, string.gsub,
   string.find, string.match
 local floor, concat = math.floor, table.concat
 
 local M = {}
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-function M.base64(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = byte(s, i, i + 2)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local q = {}
-    for k = 1, 4 do
-      local v = floor(n / 64 ^ (4 - k)) % 64
-      q[k] = sub(B64, v + 1, v + 1)
-    end
-    if not b then q[3] = "=" end
-    if not c then q[4] = "=" end
-    out[#out + 1] = concat(q)
-  end
-  return concat(out)
-end
+M.base64 = base64.encode -- kept for modules that used it here
 
 -- RFC 7617 2: "Basic " base64(user ":" password).
 function M.basic(user, password)
