@@ -2,7 +2,15 @@
 -- "tls://host:853", "rtsps://cam/live", "https://host".
 -- Returns a table { scheme, host, port, path, user, password, url, tls } or
 -- nil, err; tls is true when the scheme needs TLS (never sent as plaintext).
+-- user and password are percent-decoded; password is nil when the userinfo
+-- has no ':'.
 local M = {}
+
+-- RFC 3986 2.1: "%40" is "@". A '%' not followed by two hex digits is left
+-- as written, as curl leaves it.
+local function unescape(s)
+  return s and (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
 
 local default_ports = { rtsp = 554, rtsps = 322, dns = 53, http = 80, https = 443 }
 
@@ -40,6 +48,7 @@ function M.parse(s)
     authority = authority:sub(at + 1)
     user, password = cred:match("^([^:]*):(.*)$")
     if not user then user = cred end
+    user, password = unescape(user), unescape(password)
   end
   -- host, then ":port" or nothing; the port is checked apart from the host
   -- so a bad port (":abc", ":-1", ":7000x") is never called "no host".

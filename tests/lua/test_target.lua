@@ -45,4 +45,20 @@ refuses("tcp://[::1]x", "bad port 'x' in")
 refuses("tcp://:7000", "no host in 'tcp://:7000'")
 refuses("tcp://host", "no port in 'tcp://host' (expected e.g. tcp://host:7000)")
 
+-- RFC 3986 3.2.1, 2.1: userinfo is user[:password], each percent-decoded
+-- ("%40" is "@", "%3A" is ":"); no ':' is no password, not an empty one.
+local function userinfo(url, user, password)
+  local tg, err = target.parse(url)
+  t.ok(tg and tg.user == user and tg.password == password,
+    url .. " -> user " .. tostring(user) .. ", password " .. tostring(password) .. ": "
+    .. (tg and (tostring(tg.user) .. ", " .. tostring(tg.password)) or tostring(err)))
+end
+userinfo("http://127.0.0.1/", nil, nil)
+userinfo("http://alice:secret@127.0.0.1/", "alice", "secret")
+userinfo("http://a%40b.test:p%3Aq%25r@127.0.0.1/", "a@b.test", "p:q%r")
+userinfo("http://alice:p@ss@127.0.0.1/", "alice", "p@ss")
+userinfo("http://alice@127.0.0.1/", "alice", nil)
+userinfo("http://alice:@127.0.0.1/", "alice", "")
+userinfo("http://%zz:%4@127.0.0.1/", "%zz", "%4")
+
 t.done()
