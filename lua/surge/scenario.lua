@@ -1101,9 +1101,11 @@ function M.load(path, overrides)
     -- The module finishes its table once the target is known (HTTP's Host).
     local ok, p2, perr = pcall(pr.prepare, cfg.target[1])
     if not ok or not p2 then
+      local why = tostring(ok and perr or p2)
+      -- A URL run's path is the URL, its password too: not repeated.
+      if is_url then return nil, "command line: " .. why:gsub("^.-http%.client: ", "") end
       local line = line_of(source, "protocol")
-      return nil, fmt("%s:%s option 'protocol': %s", path, line and (line .. ":") or "",
-        tostring(ok and perr or p2))
+      return nil, fmt("%s:%s option 'protocol': %s", path, line and (line .. ":") or "", why)
     end
     pr = p2
   end

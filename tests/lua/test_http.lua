@@ -189,4 +189,50 @@ t.ok(o and o.targets[1].tls == true and o.targets[1].port == 443 and o.protocol.
   "https:// runs HTTP over TLS, port 443: " .. tostring(lerr))
 o, lerr = scenario.load("rtsp://127.0.0.1/")
 t.ok(o == nil and lerr:find("http:// or https:// %(HTTP/1.1 GET%)"), "other schemes need a file: " .. tostring(lerr))
+-- RFC 7617 2: a target's userinfo logs in with Basic, as curl does: user and
+-- password percent-decoded (RFC 3986 2.1), no password sent as "user:".
+local function auth_of(url, overrides)
+  local c, err = scenario.load(url, overrides)
+  if not c then return nil, err end
+  return c.protocol.request:match("\r\nAuthorization: ([^\r]*)\r\n") or false, c.protocol.request
+end
+o, lerr = scenario.load("http://alice:secret@127.0.0.1:8080/x")
+t.is(o and o.protocol.request, "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+  .. "Authorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n", "a URL's user:password sends Basic: " .. tostring(lerr))
+t.is(auth_of("http://a%40b.test:p%3Aq%25r@127.0.0.1/"), "Basic YUBiLnRlc3Q6cDpxJXI=",
+  "percent-encoded user and password are decoded before encoding (%40, %3A, %25)")
+t.is(auth_of("http://alice@127.0.0.1/"), "Basic YWxpY2U6", "no password: 'alice:', as curl")
+t.is(auth_of("http://alice:@127.0.0.1/"), "Basic YWxpY2U6", "an empty password: 'alice:'")
+t.is(auth_of("http://:pw@127.0.0.1/"), "Basic OnB3", "an empty user with a password")
+t.is(auth_of("http://@127.0.0.1/"), false, "an empty userinfo sends nothing")
+t.is(auth_of("http://127.0.0.1/"), false, "no userinfo, no Authorization")
+t.is(auth_of("https://alice:secret@127.0.0.1/"), "Basic YWxpY2U6c2VjcmV0", "https:// the same")
+local own, req = auth_of("http://alice:secret@127.0.0.1/", { { "header", "authorization: Bearer t0k" } })
+t.ok(own == false and req:find("\r\nauthorization: Bearer t0k\r\n", 1, true)
+  and not req:find("Basic", 1, true), "-H Authorization wins over the URL's, and alone")
+p = http.client { headers = { AUTHORIZATION = "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==" }, path = { "/a", "/b" } }
+  .prepare(assert(target.parse("http://alice:secret@127.0.0.1/")))
+r1 = p.request({})
+t.ok(r1:find("\r\nAUTHORIZATION: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n", 1, true)
+  and not r1:find("YWxpY2U6c2VjcmV0", 1, true), "http.client's own Authorization header wins")
+p = http.client { path = { "/a", "/b" } }.prepare(assert(target.parse("http://alice:secret@127.0.0.1/")))
+r1, r2 = p.request({}), p.request({})
+t.ok(r1:find("^GET /a .*Authorization: Basic YWxpY2U6c2VjcmV0\r\n")
+  and r2:find("^GET /b .*Authorization: Basic YWxpY2U6c2VjcmV0\r\n"), "every path of a list logs in")
+-- RFC 7617 2: Basic cannot carry a ':' in the user-id (the server splits at
+-- the first one) nor a control character: refused, without the password.
+o, lerr = scenario.load("http://a%3Ab:secret@127.0.0.1/")
+t.ok(o == nil and lerr:find("^command line: .*user name has a ':'") and not lerr:find("secret", 1, true),
+  "a ':' in the user is refused, the password not shown: " .. tostring(lerr))
+o, lerr = scenario.load("http://alice:se%0Acret@127.0.0.1/")
+t.ok(o == nil and lerr:find("control character", 1, true) and not lerr:find("se%0Acret", 1, true),
+  "a control character in the password is refused, the password not shown: " .. tostring(lerr))
+t.ok(scenario.load("http://a%3Ab:se%0Acret@127.0.0.1/", { { "header", "Authorization: x" } }) ~= nil,
+  "... unless the user's own Authorization is sent instead")
+sp = scn('local http = require "surge.proto.http"\nreturn {\n  target = "http://a%3Ab:secret@127.0.0.1",\n'
+  .. '  protocol = http.client {},\n}\n')
+o, lerr = scenario.load(sp)
+t.ok(o == nil and lerr:find(sp .. ":4: option 'protocol': http.client: the target's user name has a ':'", 1, true),
+  "in a scenario file: refused at its protocol's line: " .. tostring(lerr))
+os.remove(sp)
 t.done()

@@ -11,6 +11,7 @@
 --
 -- A request that is the same every time (one path, a constant body) is
 -- built once and sent by the engine without calling Lua.
+local base64 = require "surge.base64"
 local keys = require "surge.keys"
 
 local M = {}
@@ -69,6 +70,26 @@ local function host_of(t)
   return h
 end
 
+-- RFC 7617 2: a target's userinfo (http://user:pw@host/) logs in with Basic,
+-- as curl does; a user without a password sends "user:". -> the header's
+-- value, false when there is no userinfo, or nil and why it cannot be sent
+-- (never the password itself: messages end up in shared logs).
+local function basic_of(t)
+  local user, password = t.user, t.password
+  if not user or (user == "" and not password) then return false end
+  if user:find(":", 1, true) then
+    return nil, "the target's user name has a ':' (%3A), which Basic authentication cannot "
+      .. "send (RFC 7617 2: the first ':' ends the user name): send your own Authorization header"
+  end
+  for _, f in ipairs { { "user name", user }, { "password", password or "" } } do
+    if f[2]:find("[%z\1-\31\127]") then
+      return nil, fmt("the target's %s has a control character, which Basic authentication "
+        .. "cannot send (RFC 7617 2): send your own Authorization header", f[1])
+    end
+  end
+  return "Basic " .. base64.encode(user .. ":" .. (password or ""))
+end
+
 local function fail(msg) error("http.client: " .. msg, 3) end
 
 function M.client(opts)
@@ -101,7 +122,7 @@ function M.client(opts)
 
   local headers = opts.headers or {}
   if type(headers) ~= "table" then fail("headers must be a table { [\"Name\"] = \"value\" }") end
-  local names, has_host, seen = {}, false, {}
+  local names, has_host, has_auth, seen = {}, false, false, {}
   for k, v in pairs(headers) do
     if not token(k) then fail(fmt("header name %q is not a token", tostring(k))) end
     -- RFC 9110 5.1: field names are case-insensitive; two keys that differ
@@ -129,6 +150,7 @@ function M.client(opts)
       fail(fmt("header %s is set from body, not by hand", k))
     end
     if lk == "host" then has_host = true end
+    if lk == "authorization" then has_auth = true end
     names[#names + 1] = k
   end
   table.sort(names) -- the same bytes on every run
@@ -179,6 +201,11 @@ function M.client(opts)
   proto.prepare = function(target)
     local head = {}
     if not has_host then head[1] = "Host: " .. host_of(target) .. "\r\n" end
+    if not has_auth then
+      local basic, why = basic_of(target)
+      if basic == nil then return nil, "http.client: " .. why end
+      if basic then head[#head + 1] = "Authorization: " .. basic .. "\r\n" end
+    end
     for _, k in ipairs(names) do head[#head + 1] = k .. ": " .. tostring(headers[k]) .. "\r\n" end
     local fixed = table.concat(head)
     -- RFC 9110 8.6: a body's length; POST and PUT say 0 when they have none.
