@@ -5,8 +5,9 @@ from a config written to a temp dir, on a free loopback port:
         ... n.port, n.root (files served), n.access_lines() ...
 
 Locations: / serves files from n.root (index.html, 1k.bin, 100k.bin), /gz/
-the same gzip-compressed (chunked), /missing is a 404. Stopped by its
-process id. Nginx.available() says whether nginx is installed.
+the same gzip-compressed (chunked), /missing is a 404; with basic_auth =
+{user: password}, /private/ the same files behind auth_basic. Stopped by
+its process id. Nginx.available() says whether nginx is installed.
 """
 import os
 import shutil
@@ -35,6 +36,7 @@ http {
       alias %(root)s/;
       gzip on; gzip_types *; gzip_min_length 0;
     }
+    %(private)s
   }
 }
 """
@@ -52,9 +54,12 @@ class Nginx:
     def available():
         return os.access(NGINX, os.X_OK)
 
-    def __init__(self, keepalive_requests=1000, workers=1, access_log=True, tls=False):
+    def __init__(self, keepalive_requests=1000, workers=1, access_log=True, tls=False,
+                 basic_auth=None):
         """tls: also HTTPS on .tls_port, with a self-signed certificate for
-        127.0.0.1 and localhost in .tls_ca (made with Debian's openssl)."""
+        127.0.0.1 and localhost in .tls_ca (made with Debian's openssl).
+        basic_auth: {user: password} for /private/, hashed with openssl's
+        apr1 (MD5-crypt, which nginx reads itself: no libc crypt() needed)."""
         self.tmp = tempfile.mkdtemp(prefix="surge-nginx-")
         # nginx's workers run as another user (www-data) when started as root
         os.chmod(self.tmp, 0o755)
@@ -79,11 +84,24 @@ class Nginx:
             os.chmod(key, 0o644)  # nginx's workers run as www-data
             tls_listen = ("listen 127.0.0.1:%d ssl; ssl_certificate %s; ssl_certificate_key %s;"
                           % (self.tls_port, self.tls_ca, key))
+        private = ""
+        if basic_auth:
+            htpasswd = os.path.join(self.tmp, "htpasswd")
+            with open(htpasswd, "w") as f:
+                for user, password in basic_auth.items():
+                    h = subprocess.run(["openssl", "passwd", "-apr1", "-stdin"],
+                                       input=password + "\n", check=True, capture_output=True,
+                                       text=True).stdout.strip()
+                    f.write("%s:%s\n" % (user, h))
+            os.chmod(htpasswd, 0o644)  # read by nginx's workers (www-data)
+            private = ('location /private/ { alias %s/; auth_basic "surge"; '
+                       'auth_basic_user_file %s; }' % (self.root, htpasswd))
         self.access = os.path.join(self.tmp, "access.log")
         conf = os.path.join(self.tmp, "nginx.conf")
         with open(conf, "w") as f:
             f.write(CONF % dict(tmp=self.tmp, port=self.port, root=self.root, workers=workers,
                                 keepalive_requests=keepalive_requests, tls_listen=tls_listen,
+                                private=private,
                                 access=self.access if access_log else "off"))
         self.log = open(os.path.join(self.tmp, "stdout.log"), "w+")
         self.proc = subprocess.Popen([NGINX, "-c", conf, "-g", "daemon off;"],

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""A target's userinfo logs in with Basic (RFC 7617), against Debian's nginx
+with auth_basic and an htpasswd file written here: the right password (plain,
+percent-encoded, empty) is answered 200 every time, a wrong one 401 every
+time, a header the user sets wins, https:// the same; and no report (text,
+JSON, hlog, HTML) shows the password, written or encoded."""
+import base64
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from nginx import Nginx  # noqa: E402
+from tap import run_json as run, done, ok, skip_all, surge, write_scenario  # noqa: E402
+
+if not Nginx.available():
+    skip_all("nginx is not installed (make deps)")
+
+PW = "s3cr3t@x:y%z"  # written %40, %3A, %25 in a URL
+PW_URL = "s3cr3t%40x%3Ay%25z"
+
+
+def answers(r):
+    """(completed, {status: count}) from a JSON report."""
+    if not r:
+        return 0, {}
+    by = {k[len("http.status."):]: v for k, v in r["counters"].items()
+          if k.startswith("http.status.") and not k.endswith("xx")}
+    return r["totals"]["requests"]["completed"], by
+
+
+def all_of(url, status, name, *args):
+    rc, r, log = run(url, "-c", "2", "-n", "100", *args)
+    done_, by = answers(r)
+    ok(done_ == 100 and by == {status: 100}, "%s: all %d answers %s (%s)" % (name, done_, status, by),
+       log)
+    return rc, r, log
+
+
+with Nginx(tls=True, basic_auth={"alice": PW, "bob": ""}) as ngx:
+    hp = "127.0.0.1:%d" % ngx.port
+    private = "/private/index.html"
+
+    all_of("http://alice:%s@%s%s" % (PW_URL, hp, private), "200",
+           "the right password, percent-encoded in the URL")
+    all_of("http://alice:wrong@%s%s" % (hp, private), "401", "a wrong password")
+    all_of("http://%s%s" % (hp, private), "401", "no userinfo")
+    all_of("http://bob@%s%s" % (hp, private), "200", "a user without a password sends 'bob:'")
+    basic = base64.b64encode(("alice:" + PW).encode()).decode()
+    all_of("http://alice:wrong@%s%s" % (hp, private), "200", "-H Authorization wins over the URL's",
+           "-H", "Authorization: Basic " + basic)
+    all_of("https://alice:%s@127.0.0.1:%d%s" % (PW_URL, ngx.tls_port, private), "200",
+           "https:// the same", "--tls-ca", ngx.tls_ca)
+
+    scn = write_scenario("""
+local http = require "surge.proto.http"
+return {
+  target = "http://alice:%s@%s",
+  protocol = http.client { path = { "/private/index.html", "/private/1k.bin" } },
+}
+""" % (PW_URL, hp))
+    all_of(scn, "200", "a scenario's target logs in too, for every path")
+
+    # Reports are shared: none shows the password, as written, decoded or
+    # base64'd; the user name stays.
+    d = tempfile.mkdtemp(prefix="surge-auth-")
+    outs = [os.path.join(d, n) for n in ("r.json", "r.hlog", "r.html")]
+    url = "http://alice:%s@%s%s" % (PW_URL, hp, private)
+    rc, out, err = surge("run", url, "-c", "2", "-n", "100", "--no-progress",
+                         "--json", outs[0], "--hlog", outs[1], "--html", outs[2])
+    texts = [out, err] + [open(p).read() for p in outs if os.path.exists(p)]
+    secrets = (PW_URL, PW, "s3cr3t", basic)
+    r = json.load(open(outs[0])) if os.path.exists(outs[0]) else None
+    ok(rc == 0 and len(texts) == 5 and answers(r) == (100, {"200": 100}),
+       "a URL run with text, JSON, hlog and HTML reports: 100 answers 200", err)
+    ok(not any(s in t for s in secrets for t in texts),
+       "no report shows the password (text, JSON, hlog, HTML, stderr)",
+       [(s, i) for s in secrets for i, t in enumerate(texts) if s in t])
+    want = "http://alice@%s%s" % (hp, private)
+    ok(r and r["run"]["target"] == want and r["run"]["scenario"] == want and want in out,
+       "the target is shown with its user, without the password", r and r["run"])
+
+    # What Basic cannot carry is refused before any traffic, without the URL.
+    ngx.clear_log()
+    rc, out, err = surge("run", "http://a%%3Ab:%s@%s%s" % (PW_URL, hp, private), "-d", "1s")
+    ok(rc == 2 and "user name has a ':'" in err and "s3cr3t" not in err and not ngx.access_lines(),
+       "a ':' in the user name: exit 2, nothing sent, the password not shown (exit %d)" % rc, err)
+done()
