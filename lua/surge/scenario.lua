@@ -934,9 +934,10 @@ local function url_scenario(url, headers, popts)
     if not ok then return nil, "command line: " .. tostring(p):gsub("^.-echo: ", "echo: ") end
     proto = p
   else
-    if headers then return nil, "command line: -H sets HTTP headers; " .. url .. " is not http(s)://" end
-    return nil, fmt("surge run %s: a URL runs http:// or https:// (HTTP/1.1 GET), tcp:// or tls:// (echo); "
-      .. "write a scenario file for %s://", url, t.scheme)
+    -- Not the URL itself: it may carry a password.
+    if headers then return nil, "command line: -H sets HTTP headers; " .. t.scheme .. ":// is not http(s)://" end
+    return nil, fmt("command line: a URL runs http:// or https:// (HTTP/1.1 GET), tcp:// or tls:// (echo); "
+      .. "write a scenario file for %s://", t.scheme)
   end
   -- wrk's 10 s applies once the options are in (M.load): -n alone is a count.
   return { target = url, protocol = proto, connections = 10 }

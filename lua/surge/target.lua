@@ -42,12 +42,16 @@ function M.parse(s)
   end
   local authority, path = rest:match("^([^/?#]*)(.*)$")
   local user, password
+  local said = s
   local at = authority:find("@[^@]*$")
   if at then
     local cred = authority:sub(1, at - 1)
     authority = authority:sub(at + 1)
     user, password = cred:match("^([^:]*):(.*)$")
     if not user then user = cred end
+    -- The messages below quote the target without its password, which
+    -- would end up in shared CI logs.
+    if password then said = s:sub(1, #s - #rest) .. user .. "@" .. authority .. path end
     user, password = unescape(user), unescape(password)
   end
   -- host, then ":port" or nothing; the port is checked apart from the host
@@ -55,37 +59,37 @@ function M.parse(s)
   local host, tail
   if authority:sub(1, 1) == "[" then
     host, tail = authority:match("^%[([%x:.]+)%](.*)$")
-    if not host then return nil, "bad IPv6 literal in '" .. s .. "' (expected [addr]:port, e.g. tcp://[::1]:7000)" end
+    if not host then return nil, "bad IPv6 literal in '" .. said .. "' (expected [addr]:port, e.g. tcp://[::1]:7000)" end
   else
     host, tail = authority:match("^([^:]*)(.*)$")
     if select(2, authority:gsub(":", "")) >= 2 then
       -- host:port:port is two ports; an IPv6 address has hex groups, not
       -- only digits after a dotted or named host.
       if authority:match("^[^:]+:%d+:%d*$") and not authority:match("^%x+:%x+:%x*$") then
-        return nil, "two ports in '" .. s .. "' (expected one, e.g. " .. scheme .. "://"
+        return nil, "two ports in '" .. said .. "' (expected one, e.g. " .. scheme .. "://"
           .. authority:match("^([^:]+:%d+)") .. ")"
       end
-      return nil, "an IPv6 address needs brackets in '" .. s .. "' (e.g. " .. scheme .. "://[::1]:7000)"
+      return nil, "an IPv6 address needs brackets in '" .. said .. "' (e.g. " .. scheme .. "://[::1]:7000)"
     end
-    if host == "" then return nil, "no host in '" .. s .. "' (expected e.g. " .. scheme .. "://127.0.0.1:7000)" end
+    if host == "" then return nil, "no host in '" .. said .. "' (expected e.g. " .. scheme .. "://127.0.0.1:7000)" end
   end
   -- The host as written in a URL: an IPv6 address in brackets.
   local shown = host:find(":", 1, true) and ("[" .. host .. "]") or host
   local digits = tail:match("^:(%d*)$")
   if tail ~= "" and not digits then
-    return nil, "bad port '" .. tail:gsub("^:", "") .. "' in '" .. s .. "' (expected a number from 1 to 65535, "
+    return nil, "bad port '" .. tail:gsub("^:", "") .. "' in '" .. said .. "' (expected a number from 1 to 65535, "
       .. "e.g. " .. scheme .. "://" .. shown .. ":7000)"
   end
   local port = tonumber(digits) or default_ports[scheme]
   if not port and scheme == "tls" then
-    return nil, "no port in '" .. s .. "' (tls:// is TLS over TCP to any port, e.g. "
+    return nil, "no port in '" .. said .. "' (tls:// is TLS over TCP to any port, e.g. "
       .. "tls://" .. shown .. ":853 for DNS over TLS)"
   end
   if not port then
-    return nil, "no port in '" .. s .. "' (expected e.g. " .. scheme .. "://" .. shown .. ":7000)"
+    return nil, "no port in '" .. said .. "' (expected e.g. " .. scheme .. "://" .. shown .. ":7000)"
   end
   if port < 1 or port > 65535 then
-    return nil, "bad port '" .. digits .. "' in '" .. s .. "' (expected a number from 1 to 65535)"
+    return nil, "bad port '" .. digits .. "' in '" .. said .. "' (expected a number from 1 to 65535)"
   end
   -- RFC 3986 6.2.3, RFC 9112 3.2.1: an empty path is "/", also before a
   -- query or a fragment ("http://h?x=1" asks for "/?x=1", as curl does).

@@ -180,6 +180,9 @@ t.is(o and o.protocol.request, "GET / HTTP/1.1\r\nX-A: 2\r\nhost: b.test\r\n\r\n
   "a repeated -H keeps the last, names compared case-insensitively (one Host): " .. tostring(lerr))
 o, lerr = scenario.load("http://127.0.0.1/", { { "header", "no colon" } })
 t.ok(o == nil and lerr:find("%-H expects 'Name: value'"), "-H without a colon: " .. tostring(lerr))
+o, lerr = scenario.load("rtsp://u:s3cret@127.0.0.1/")
+t.ok(o == nil and lerr:find("write a scenario file for rtsp://", 1, true) and not lerr:find("s3cret"),
+  "a URL of another scheme: named by its scheme, its password not repeated: " .. tostring(lerr))
 o, lerr = scenario.load("tcp://127.0.0.1:7/", { { "header", "A: b" } })
 t.ok(o == nil and lerr:find("is not http(s)://", 1, true), "-H on a tcp:// URL: " .. tostring(lerr))
 o, lerr = scenario.load(sp, { { "header", "A: b" } })
