@@ -34,6 +34,9 @@ int dgram_errno_class(int e)
 	case EADDRNOTAVAIL:
 	case EADDRINUSE:
 		return ERR_ADDR_NOT_AVAILABLE;
+	case EHOSTUNREACH: /* ICMP host unreachable, as a connected socket's error */
+	case ENETUNREACH:
+		return ERR_UNREACHABLE;
 	default:
 		return ERR_OTHER;
 	}

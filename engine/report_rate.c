@@ -102,7 +102,8 @@ int report_rate_note(const struct run_result *r, const struct options *o, char *
 	int64_t conn_failed = s->error[ERR_CONNECT_REFUSED] + s->error[ERR_CONNECT_TIMEOUT] +
 			      s->error[ERR_ADDR_NOT_AVAILABLE] + s->error[ERR_RESET] +
 			      s->error[ERR_UNEXPECTED_CLOSE] + s->error[ERR_TLS_HANDSHAKE] +
-			      s->error[ERR_TLS_VERIFY] + s->error[ERR_UDP_REFUSED];
+			      s->error[ERR_TLS_VERIFY] + s->error[ERR_UDP_REFUSED] +
+			      s->error[ERR_UNREACHABLE];
 	int64_t busy = s->counter[ST_DROPPED_BUSY], idle = s->counter[ST_DROPPED_NO_CONN];
 	/* Dropped with no cause counted: a log from before the two counters. */
 	int64_t unknown = s->counter[ST_DROPPED] - busy - idle;

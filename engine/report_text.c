@@ -419,6 +419,9 @@ void report_nothing_measured(FILE *f, const struct options *o, const struct run_
 			fprintf(f, " (connection refused: is the server listening there?)");
 		else if (s->error[ERR_CONNECT_TIMEOUT])
 			fprintf(f, " (connect timed out: is the address reachable?)");
+		else if (s->error[ERR_UNREACHABLE])
+			fprintf(f, " (host or network unreachable: no route to it from the source "
+				   "address; `ip route get ADDRESS` shows the route taken)");
 		else if (s->error[ERR_ADDR_NOT_AVAILABLE])
 			fprintf(f, " (source address not available: see surge doctor)");
 		else if (s->error[ERR_TLS_VERIFY])

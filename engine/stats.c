@@ -25,6 +25,7 @@ static const char *const error_names[ERR__COUNT] = {
 	[ERR_UDP_REFUSED] = "udp refused",
 	[ERR_TLS_HANDSHAKE] = "tls handshake",
 	[ERR_TLS_VERIFY] = "tls verify",
+	[ERR_UNREACHABLE] = "unreachable",
 };
 
 static const char *const error_keys[ERR__COUNT] = {
@@ -40,6 +41,7 @@ static const char *const error_keys[ERR__COUNT] = {
 	[ERR_UDP_REFUSED] = "udp_refused",
 	[ERR_TLS_HANDSHAKE] = "tls_handshake",
 	[ERR_TLS_VERIFY] = "tls_verify",
+	[ERR_UNREACHABLE] = "unreachable",
 };
 
 static const char *const hist_keys[HI__COUNT] = {
@@ -535,6 +537,9 @@ enum stat_error stats_errno_class(int e, bool connecting)
 		return ERR_RESET;
 	case EPROTO: /* only the TLS layer says it (tls.h) */
 		return ERR_TLS_HANDSHAKE;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return ERR_UNREACHABLE;
 	default:
 		return ERR_OTHER;
 	}

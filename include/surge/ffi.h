@@ -48,6 +48,7 @@ enum surge_error_class {
 	SURGE_ERR_UDP_REFUSED, /* ICMP port unreachable on a connected UDP socket */
 	SURGE_ERR_TLS_HANDSHAKE, /* TLS: the handshake failed or stalled (tls.c) */
 	SURGE_ERR_TLS_VERIFY,    /* TLS: the server's certificate was refused */
+	SURGE_ERR_UNREACHABLE,   /* no route: host or network unreachable (ICMP or the table) */
 	SURGE_ERR__COUNT
 };
 /* surge_conn_state: 0 open; otherwise why it is closed (an error class + 1, or

@@ -22,6 +22,6 @@ t.is(C.SURGE_REQBUF_SIZE, 65536, "request buffer capacity comes from the header"
 t.is(C.SURGE_WAIT_READ, 1, "wait codes from the header")
 t.is(C.SURGE_WAKE_CLOSED, 4, "wake codes from the header")
 t.is(C.SURGE_CLOSED_LOCAL, 101, "close codes from the header")
-t.is(C.SURGE_ERR__COUNT, 12, "twelve error classes, as the report has")
+t.is(C.SURGE_ERR__COUNT, 13, "thirteen error classes, as the report has")
 t.is(ffi.sizeof("struct surge_ctx"), 32, "struct surge_ctx as C lays it out")
 t.done()

@@ -65,8 +65,30 @@ static int encoded_equal(const struct stats *a, const struct buf *want)
 	return same;
 }
 
+/* The system's errors behind a failed socket, in the classes a user reads. */
+static void errno_classes(void)
+{
+	static const struct {
+		int e;
+		bool connecting;
+		enum stat_error cls;
+	} cases[] = {
+		{ ECONNREFUSED, true, ERR_CONNECT_REFUSED }, { ETIMEDOUT, true, ERR_CONNECT_TIMEOUT },
+		{ ETIMEDOUT, false, ERR_RESET },             { EADDRNOTAVAIL, true, ERR_ADDR_NOT_AVAILABLE },
+		{ ECONNRESET, false, ERR_RESET },            { EPIPE, false, ERR_RESET },
+		{ EHOSTUNREACH, true, ERR_UNREACHABLE },     { ENETUNREACH, true, ERR_UNREACHABLE },
+		{ EHOSTUNREACH, false, ERR_UNREACHABLE },    { EINVAL, true, ERR_OTHER },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(stats_errno_class(cases[i].e, cases[i].connecting) == cases[i].cls,
+		   "%s%s is %s", strerrorname_np(cases[i].e), cases[i].connecting ? " (connecting)" : "",
+		   stats_error_key(cases[i].cls));
+	ok(strcmp(stats_error_key(ERR_UNREACHABLE), "unreachable") == 0, "its JSON key");
+}
+
 int main(void)
 {
+	errno_classes();
 	struct stats src, ref;
 	struct buf before = {0}, after = {0};
 
