@@ -27,6 +27,7 @@ local close_names = {
   [C.SURGE_ERR_PROTOCOL + 1] = "protocol", [C.SURGE_ERR_SCRIPT + 1] = "script",
   [C.SURGE_ERR_OTHER + 1] = "error", [C.SURGE_ERR_UDP_REFUSED + 1] = "refused",
   [C.SURGE_ERR_TLS_HANDSHAKE + 1] = "tls handshake", [C.SURGE_ERR_TLS_VERIFY + 1] = "tls verify",
+  [C.SURGE_ERR_UNREACHABLE + 1] = "unreachable",
 }
 
 local M = {}

@@ -57,7 +57,7 @@ end
 -- (response.lua) can end any step that waits for an answer; a request that
 -- finds its connection gone fails with the connection's.
 local CONN_ERRORS = { "closed", "timeout", "reset", "refused", "address", "protocol", "script",
-  "error", "tls_handshake", "tls_verify" }
+  "error", "tls_handshake", "tls_verify", "unreachable" }
 local ANSWER_ERRORS = { "too_long", "malformed", "bad_status_line", "bad_header",
   "too_many_headers", "bad_content_length", "bad_cseq", "no_cseq", "unsent_cseq", "auth" }
 local STEP_ERRORS = {
