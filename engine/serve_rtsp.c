@@ -7,12 +7,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "serve.h"
 #include "units.h"
 
@@ -358,28 +360,51 @@ static int rtsp_config_check(void *config, char *err, size_t errlen)
 
 /* ---- answers ---- */
 
+/* printf onto the end of b, NUL kept after it. Returns 0 or -ENOMEM. */
+static int __attribute__((format(printf, 2, 3))) bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(b, (size_t)n + 1) < 0)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf((char *)buf_start(b) + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+/* Headers and body as long as they come: a URL of a few kilobytes (a
+ * token in its query) is echoed whole in Content-Base and RTP-Info. */
 static int reply(struct serve_conn *c, long cseq, const char *status, const char *headers,
 		 const char *body)
 {
-	char buf[4096];
+	struct buf out = {0};
 	size_t blen = body ? strlen(body) : 0;
-	int n = snprintf(buf, sizeof(buf), "RTSP/1.0 %s\r\n", status);
-	if (cseq >= 0)
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "CSeq: %ld\r\n", cseq);
-	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "Server: surge\r\n%s", headers ? headers : "");
-	if (blen)
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "Content-Length: %zu\r\n", blen);
-	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\n%s", body ? body : "");
-	if ((size_t)n >= sizeof(buf))
-		return -EMSGSIZE;
-	if (status[0] != '2')
-		serve_conn_count(c, C_ERRORS, 1);
-	return serve_conn_reply(c, buf, (size_t)n);
+	int rc = bprintf(&out, "RTSP/1.0 %s\r\n", status);
+	if (!rc && cseq >= 0)
+		rc = bprintf(&out, "CSeq: %ld\r\n", cseq);
+	if (!rc)
+		rc = bprintf(&out, "Server: surge\r\n%s", headers ? headers : "");
+	if (!rc && blen)
+		rc = bprintf(&out, "Content-Length: %zu\r\n", blen);
+	if (!rc)
+		rc = bprintf(&out, "\r\n%s", body ? body : "");
+	if (!rc) {
+		if (status[0] != '2')
+			serve_conn_count(c, C_ERRORS, 1);
+		rc = serve_conn_reply(c, buf_start(&out), out.len);
+	}
+	buf_free(&out);
+	return rc;
 }
 
 static void describe(struct serve_conn *c, const struct rtsp_config *cfg, const struct serve_rtsp_request *r)
 {
-	char sdp[2048], headers[1024];
+	char sdp[2048];
+	struct buf headers = {0};
 	uint64_t id = serve_conn_random(c) >> 12;
 	int n = snprintf(sdp, sizeof(sdp),
 			 "v=0\r\no=- %" PRIu64 " 1 IN IP4 127.0.0.1\r\ns=surge synthetic stream\r\nt=0 0\r\n"
@@ -391,9 +416,12 @@ static void describe(struct serve_conn *c, const struct rtsp_config *cfg, const 
 			      "a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n"
 			      "a=control:track%" PRIu64 "\r\n", (cfg->bitrate + 999) / 1000, i);
 	bool slash = r->url_len && r->url[r->url_len - 1] == '/';
-	snprintf(headers, sizeof(headers), "Content-Base: %.*s%s\r\nContent-Type: application/sdp\r\n",
-		 (int)(r->url_len < 900 ? r->url_len : 900), r->url, slash ? "" : "/");
-	reply(c, r->cseq, "200 OK", headers, sdp);
+	if (bprintf(&headers, "Content-Base: %.*s%s\r\nContent-Type: application/sdp\r\n",
+		    (int)r->url_len, r->url, slash ? "" : "/") == 0)
+		reply(c, r->cseq, "200 OK", (const char *)buf_start(&headers), sdp);
+	else
+		reply(c, r->cseq, "500 Internal Server Error", NULL, NULL);
+	buf_free(&headers);
 }
 
 static bool session_ok(const struct rtsp_state *s, const struct serve_rtsp_request *r)
@@ -446,8 +474,7 @@ static void setup(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_
 static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_config *cfg,
 		 const struct serve_rtsp_request *r)
 {
-	/* Room for every track's entry (8 of at most 241 bytes) */
-	char headers[2048];
+	struct buf headers = {0};
 	if (!s->session) {
 		reply(c, r->cseq, "455 Method Not Valid in This State", NULL, NULL);
 		return;
@@ -458,41 +485,36 @@ static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_c
 	}
 	uint64_t now = serve_conn_now(c);
 	size_t base = serve_rtsp_base_len(r->url, r->url_len);
-	int n = snprintf(headers, sizeof(headers), "Session: %016" PRIx64 "\r\nRange: npt=now-\r\nRTP-Info: ",
+	int rc = bprintf(&headers, "Session: %016" PRIx64 "\r\nRange: npt=now-\r\nRTP-Info: ",
 			 s->session);
-	bool first = true, full = false;
+	bool first = true;
 	for (int i = 0; i < MAX_TRACKS; i++) {
 		struct rtsp_track *t = &s->tr[i];
 		if (!t->setup)
 			continue;
-		/* An entry that does not fit whole (with the closing CRLF) is
-		 * left out, never cut: snprintf's count past the end once made
-		 * the next write's room wrap and overrun the stack. */
-		size_t room = sizeof(headers) - (size_t)n - 2;
-		int k = full ? -1 : snprintf(headers + n, room, "%surl=%.*s/track%d;seq=%u;rtptime=%u",
-					     first ? "" : ",", (int)(base < 200 ? base : 200), r->url, i,
-					     t->seq, t->ts_base);
-		if (k < 0 || (size_t)k >= room) {
-			headers[n] = '\0';
-			full = true;
-		} else {
-			n += k;
-			first = false;
-		}
+		if (!rc)
+			rc = bprintf(&headers, "%surl=%.*s/track%d;seq=%u;rtptime=%u", first ? "" : ",",
+				     (int)base, r->url, i, t->seq, t->ts_base);
+		first = false;
 		if (!s->playing) {
 			t->next_due = now;
 			t->next_key = now;
 			t->next_rtcp = now + NS;
 		}
 	}
-	snprintf(headers + n, sizeof(headers) - (size_t)n, "\r\n");
+	if (!rc)
+		rc = bprintf(&headers, "\r\n");
 	if (!s->playing) {
 		s->start = now;
 		s->playing = true;
 		serve_conn_count(c, C_SESSIONS, 1);
 		serve_conn_want_tick(c, true);
 	}
-	reply(c, r->cseq, "200 OK", headers, NULL);
+	if (rc)
+		reply(c, r->cseq, "500 Internal Server Error", NULL, NULL);
+	else
+		reply(c, r->cseq, "200 OK", (const char *)buf_start(&headers), NULL);
+	buf_free(&headers);
 }
 
 /* Each track's end, once (TEARDOWN or close): its final send-time jitter,

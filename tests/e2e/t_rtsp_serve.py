@@ -198,6 +198,16 @@ ok(info and len(re.findall(r"url=[^;,]*/track\d;seq=\d+;rtptime=\d+(?:,|$)", inf
    "8 tracks under a 270-byte URL: PLAY answered with 8 whole RTP-Info entries, the server "
    "alive (sessions %s)" % seen.get("sessions"), (info, seen))
 
+# 2d'. A URL with a token of 3000 bytes: RTP-Info named each track by the
+# URL's first 200 bytes, so no reader found its own; now each whole.
+srv = Serve("rtsp", "--tracks", "8")
+url = "rtsp://127.0.0.1:%d/live/cam?token=%s/" % (srv.port, "t" * 3000)
+info = rtp_info(srv.port, url, tracks=8)
+srv.stop()
+ok(info and re.findall(r"url=([^;]*);", info) == ["%strack%d" % (url, i) for i in range(8)],
+   "8 tracks under a 3 KB URL: each RTP-Info entry names its track's whole URL (%d bytes)"
+   % len(info or ""))
+
 # 2e. Jitter from the kernel's receive stamps, not the loop's clock: one
 # session holds the worker's loop 2-8 ms at random times (random, so the
 # stalls do not lock to the packets' 24 ms) while 10 readers watch. Stamped
