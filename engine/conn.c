@@ -351,6 +351,36 @@ static void conn_end(struct worker *w, struct conn *c)
 		pool_reopen(w, c);
 }
 
+/* Whether a request whose last byte is at `end` of the output had been
+ * handed to the kernel when `written` bytes had been. */
+static bool was_written(uint32_t end, uint32_t written)
+{
+	return (int32_t)(written - end) >= 0;
+}
+
+/* c's output went from `before` bytes written to c->written: the requests
+ * it wrote whole leave now, and their timeout counts from here, as the README
+ * says, not from when they were queued. A worker stopped or descheduled
+ * between the two (SIGSTOP, a loaded machine) kept no server waiting;
+ * counted from the queueing, such a request expired before its answer could
+ * come (t_stall over TLS, whose write comes a while after the queueing). */
+static void conn_wrote(struct worker *w, struct conn *c, uint32_t before)
+{
+	uint32_t i = c->fl.last, from = INFLIGHT_NONE;
+	uint64_t now;
+
+	for (; i != INFLIGHT_NONE && !was_written(w->fl.e[i].end, before); i = w->fl.e[i].cprev)
+		from = i;
+	if (from == INFLIGHT_NONE)
+		return;
+	now = clock_ns();
+	for (i = from; i != INFLIGHT_NONE && was_written(w->fl.e[i].end, c->written);
+	     i = w->fl.e[i].cnext) {
+		w->fl.e[i].sent = now;
+		inflight_resent(&w->fl, i);
+	}
+}
+
 /* Writes queued output; keeps EV_WRITE armed only while some remains. */
 static int conn_flush(struct worker *w, struct conn *c)
 {
@@ -370,6 +400,7 @@ static int conn_flush(struct worker *w, struct conn *c)
 		w->stats.counter[ST_BYTES_OUT] += n;
 		buf_consume(&c->wbuf, (size_t)n);
 		c->written += (uint32_t)n;
+		conn_wrote(w, c, c->written - (uint32_t)n);
 	}
 	buf_free(&c->wbuf); /* an idle connection holds no buffer */
 	if (c->writing) {
@@ -408,6 +439,7 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 		}
 		w->stats.counter[ST_BYTES_OUT] += k;
 		c->written += (uint32_t)k;
+		conn_wrote(w, c, c->written - (uint32_t)k);
 		if ((size_t)k == n)
 			return 0;
 		p += k;
@@ -531,13 +563,6 @@ static void protocol_error(struct worker *w, const char *why)
 {
 	w->stats.error[ERR_PROTOCOL]++;
 	protocol_why(w, why);
-}
-
-/* Whether a request whose last byte is at `end` of the output had been
- * handed to the kernel when `written` bytes had been. */
-static bool was_written(uint32_t end, uint32_t written)
-{
-	return (int32_t)(written - end) >= 0;
 }
 
 /* The request an answer is for: the oldest in flight, or by key the oldest

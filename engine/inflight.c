@@ -113,3 +113,20 @@ void inflight_requeue(struct inflight_pool *p, struct inflight_list *l, uint32_t
 	unlink_entry(p, l, i);
 	link_last(p, l, i);
 }
+
+void inflight_resent(struct inflight_pool *p, uint32_t i)
+{
+	struct inflight *f = &p->e[i];
+
+	if (p->all.last == i)
+		return;
+	if (f->wprev != INFLIGHT_NONE)
+		p->e[f->wprev].wnext = f->wnext;
+	else
+		p->all.first = f->wnext;
+	p->e[f->wnext].wprev = f->wprev; /* not last: it has a next */
+	f->wprev = p->all.last;
+	f->wnext = INFLIGHT_NONE;
+	p->e[p->all.last].wnext = i;
+	p->all.last = i;
+}

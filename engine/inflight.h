@@ -17,7 +17,8 @@
 struct inflight {
 	double key;        /* match="key": what the response must carry */
 	uint64_t intended; /* when the schedule wanted it sent (ns) */
-	uint64_t sent;     /* when it was queued for writing (ns) */
+	uint64_t sent;     /* when its last byte was handed to the kernel (ns);
+			      until then, when it was queued */
 	uint32_t end;      /* its last byte's place in the connection's output
 			      (bytes queued, wrapping): answerable once written */
 	uint32_t conn;     /* owning connection's slot */
@@ -54,6 +55,11 @@ void inflight_remove(struct inflight_pool *p, struct inflight_list *l, uint32_t 
  * now: a datagram resent (retry.h) waits its turn behind the others again.
  * Its index stays the same. */
 void inflight_requeue(struct inflight_pool *p, struct inflight_list *l, uint32_t i);
+
+/* Moves entry i to the end of the worker's list only, as its `sent` was just
+ * set to now: the worker's list stays in `sent` order, its connection's in
+ * output order. */
+void inflight_resent(struct inflight_pool *p, uint32_t i);
 
 /* The worker's oldest entry (INFLIGHT_NONE when nothing is in flight). */
 static inline uint32_t inflight_oldest(const struct inflight_pool *p)

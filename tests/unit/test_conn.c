@@ -2,7 +2,12 @@
  * one reset while its output was queued (EV_WRITE armed, `writing`) must not
  * leave the new connection unable to send. Before conn_open cleared it, a
  * request queued while corked (as dispatch queues them) was never written:
- * conn_uncork waited for a watcher the close had stopped. */
+ * conn_uncork waited for a watcher the close had stopped.
+ *
+ * A request's timeout counts from when it was written, not from when it was
+ * queued: a worker stopped between the two (SIGSTOP, a loaded machine's
+ * scheduler) must not turn an answer that came at once into a timeout
+ * (t_stall over TLS once saw one). One that really comes late still is. */
 #include <arpa/inet.h>
 #include <ev.h>
 #include <netinet/in.h>
@@ -11,8 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
+#include "deadline.h"
 #include "options.h"
+#include "rxtime.h"
 #include "tap.h"
 #include "worker.h"
 
@@ -106,6 +114,55 @@ int main(void)
 
 	conn_close(&w, &c, -1);
 	close(s2);
+
+	static uint8_t scratch[WORKER_SCRATCH];
+	uint8_t ping[4] = "ping";
+	const uint64_t limit = 200 * NS_PER_MS;
+	o.const_request = ping;
+	o.const_request_len = sizeof(ping);
+	o.request_timeout_ns = limit;
+	o.pipeline = 1;
+	o.max_message = 64;
+	w.scratch = scratch;
+	w.churn.id_first = w.churn.id_recycled = -1;
+	inflight_pool_init(&w.fl);
+	if (deadline_init(&w) < 0 || rxtime_clock_open(&w.rxclock) < 0)
+		return 1;
+	ok(conn_open(&w, &c) == 0 && run_until(&w, &c, CONN_OPEN), "a third connection opens");
+	int s3 = accept_one(lfd);
+	struct pollfd answer = {.fd = c.io.fd, .events = POLLIN};
+
+	/* Queued as dispatch queues it, written only after a stall longer
+	 * than the timeout, answered at once; the expiry comes after it. */
+	c.corked = 1;
+	conn_send_request(&w, &c, 0);
+	poll(NULL, 0, 300);
+	conn_uncork(&w, &c);
+	n = recv(s3, got, sizeof(ping), MSG_WAITALL);
+	ok(n == sizeof(ping) && send(s3, "pong", 4, 0) == 4 && poll(&answer, 1, 2000) == 1,
+	   "the server has the request only after the stall, and answers at once");
+	conn_read_arrived(&w, &c, limit, clock_ns());
+	for (int i = 0; i < 100 && c.inflight && c.state == CONN_OPEN; i++)
+		ev_run(w.loop, EVRUN_NOWAIT);
+	is_int(w.stats.error[ERR_REQUEST_TIMEOUT], 0,
+	       "no timeout: it counts from the write, not from the queueing");
+	is_int(w.stats.counter[ST_COMPLETED], 1, "the answer completes it");
+
+	/* Written at once, answered after more than the timeout. */
+	conn_send_request(&w, &c, 0);
+	n = recv(s3, got, sizeof(ping), MSG_WAITALL);
+	poll(NULL, 0, 300);
+	ok(n == sizeof(ping) && send(s3, "pong", 4, 0) == 4 && poll(&answer, 1, 2000) == 1,
+	   "the server answers the next one late");
+	conn_read_arrived(&w, &c, limit, clock_ns());
+	is_int(w.stats.error[ERR_REQUEST_TIMEOUT], 1, "a late answer is still a timeout");
+	is_int(w.stats.counter[ST_COMPLETED], 1, "and completes nothing");
+
+	conn_close(&w, &c, -1);
+	close(s3);
+	deadline_stop(&w);
+	rxtime_clock_close(&w.rxclock);
+	inflight_pool_free(&w.fl);
 	close(lfd);
 	stats_free(&w.stats);
 	ev_loop_destroy(w.loop);

@@ -88,6 +88,17 @@ int main(void)
 	uint32_t only = inflight_push(&p, &b, 3);
 	inflight_requeue(&p, &b, only);
 	ok(b.first == only && b.last == only && p.all.last == only, "a list of one stays one");
+
+	/* Written now (conn.c): last in the worker's list only; its
+	 * connection's order is its output's. */
+	uint32_t bfirst = b.first, ahead = a.first;
+	nall = all_len(&p);
+	inflight_resent(&p, ahead);
+	ok(a.first == ahead && p.all.last == ahead && p.e[ahead].wnext == INFLIGHT_NONE,
+	   "resent: the worker's newest, still a's first");
+	is_int(all_len(&p), nall, "and the worker's count is kept");
+	inflight_resent(&p, ahead);
+	ok(p.all.last == ahead && b.first == bfirst, "resending the newest is a no-op");
 	inflight_pool_free(&p);
 	ok(p.e == NULL && p.cap == 0, "free empties the pool");
 	return tap_done();
