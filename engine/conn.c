@@ -358,25 +358,24 @@ static bool was_written(uint32_t end, uint32_t written)
 	return (int32_t)(written - end) >= 0;
 }
 
-/* c's output went from `before` bytes written to c->written: the requests
- * it wrote whole leave now, and their timeout counts from here, as the README
- * says, not from when they were queued. A worker stopped or descheduled
- * between the two (SIGSTOP, a loaded machine) kept no server waiting;
- * counted from the queueing, such a request expired before its answer could
- * come (t_stall over TLS, whose write comes a while after the queueing). */
-static void conn_wrote(struct worker *w, struct conn *c, uint32_t before)
+/* c's output went from `before` bytes written to c->written by a write that
+ * began at `at`: the requests it wrote whole left then, and their timeout
+ * counts from there, as the README says, not from when they were queued. A
+ * worker stopped or descheduled between the two (SIGSTOP, a loaded machine)
+ * kept no server waiting; counted from the queueing, such a request expired
+ * before its answer could come (t_stall over TLS, whose write comes a while
+ * after the queueing). The time is taken before the write, not after it:
+ * over loopback the server may answer before the write returns, and an
+ * answer stamped before its request's `sent` is not believed (conn_on_message). */
+static void conn_wrote(struct worker *w, struct conn *c, uint32_t before, uint64_t at)
 {
 	uint32_t i = c->fl.last, from = INFLIGHT_NONE;
-	uint64_t now;
 
 	for (; i != INFLIGHT_NONE && !was_written(w->fl.e[i].end, before); i = w->fl.e[i].cprev)
 		from = i;
-	if (from == INFLIGHT_NONE)
-		return;
-	now = clock_ns();
 	for (i = from; i != INFLIGHT_NONE && was_written(w->fl.e[i].end, c->written);
 	     i = w->fl.e[i].cnext) {
-		w->fl.e[i].sent = now;
+		w->fl.e[i].sent = at;
 		inflight_resent(&w->fl, i);
 	}
 }
@@ -385,6 +384,7 @@ static void conn_wrote(struct worker *w, struct conn *c, uint32_t before)
 static int conn_flush(struct worker *w, struct conn *c)
 {
 	while (c->wbuf.len) {
+		uint64_t at = clock_ns();
 		ssize_t n = sock_write(w, c, buf_start(&c->wbuf), c->wbuf.len);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -400,7 +400,7 @@ static int conn_flush(struct worker *w, struct conn *c)
 		w->stats.counter[ST_BYTES_OUT] += n;
 		buf_consume(&c->wbuf, (size_t)n);
 		c->written += (uint32_t)n;
-		conn_wrote(w, c, c->written - (uint32_t)n);
+		conn_wrote(w, c, c->written - (uint32_t)n, at);
 	}
 	buf_free(&c->wbuf); /* an idle connection holds no buffer */
 	if (c->writing) {
@@ -438,8 +438,9 @@ int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
 			k = 0;
 		}
 		w->stats.counter[ST_BYTES_OUT] += k;
+		/* What this writes was stamped as it was queued, just now
+		 * (conn_send_request): nothing older waits unwritten. */
 		c->written += (uint32_t)k;
-		conn_wrote(w, c, c->written - (uint32_t)k);
 		if ((size_t)k == n)
 			return 0;
 		p += k;
