@@ -367,7 +367,7 @@ static bool was_written(uint32_t end, uint32_t written)
  * after the queueing). The time is taken before the write, not after it:
  * over loopback the server may answer before the write returns, and an
  * answer stamped before its request's `sent` is not believed (conn_on_message). */
-static void conn_wrote(struct worker *w, struct conn *c, uint32_t before, uint64_t at)
+void conn_wrote(struct worker *w, struct conn *c, uint32_t before, uint64_t at)
 {
 	uint32_t i = c->fl.last, from = INFLIGHT_NONE;
 

@@ -100,6 +100,10 @@ void conn_read_arrived(struct worker *w, struct conn *c, uint64_t limit, uint64_
 int conn_send_request(struct worker *w, struct conn *c, uint64_t intended);
 /* Appends bytes to the connection's output and writes what the socket takes. */
 int conn_write(struct worker *w, struct conn *c, const uint8_t *p, size_t n);
+/* c's output went from `before` bytes written to c->written by a write (or
+ * a sendmmsg) that began at `at`: the requests it carried whole are stamped
+ * sent then, their timeout counted from there, not from their queueing. */
+void conn_wrote(struct worker *w, struct conn *c, uint32_t before, uint64_t at);
 /* While c->corked is set, conn_write only queues; this clears it and sends
  * what queued in one write (UDP: one sendmmsg, dgram_flush). */
 void conn_uncork(struct worker *w, struct conn *c);

@@ -230,6 +230,8 @@ void dgram_flush(struct worker *w, struct conn *c)
 			off += DGRAM_HDR + n;
 		}
 		int sent;
+		uint32_t before = c->written;
+		uint64_t at = clock_ns();
 		do
 			sent = sendmmsg(c->io.fd, m, k, 0);
 		while (sent < 0 && errno == EINTR);
@@ -244,6 +246,7 @@ void dgram_flush(struct worker *w, struct conn *c)
 			buf_consume(&c->wbuf, off);
 			for (unsigned i = 0; i < k; i++)
 				count(w, "udp.send_dropped");
+			conn_wrote(w, c, before, at);
 			continue;
 		}
 		/* sendmmsg stops at the first datagram the kernel refuses, and
@@ -257,6 +260,7 @@ void dgram_flush(struct worker *w, struct conn *c)
 		}
 		c->written += (uint32_t)done;
 		buf_consume(&c->wbuf, done);
+		conn_wrote(w, c, before, at);
 	}
 	buf_free(&c->wbuf);
 }

@@ -160,6 +160,31 @@ int main(void)
 
 	conn_close(&w, &c, -1);
 	close(s3);
+
+	/* UDP: queued while corked, sent by one sendmmsg after the stall: its
+	 * sent is the sendmmsg's time. */
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in ua = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t ulen = sizeof(ua);
+	if (u < 0 || bind(u, (struct sockaddr *)&ua, ulen) < 0 ||
+	    getsockname(u, (struct sockaddr *)&ua, &ulen) < 0)
+		return 1;
+	memcpy(&d.addr, &ua, sizeof(ua));
+	o.transport = TRANSPORT_UDP;
+	ok(conn_open(&w, &c) == 0 && run_until(&w, &c, CONN_OPEN), "a UDP socket opens");
+	c.corked = 1;
+	conn_send_request(&w, &c, 0);
+	uint64_t queued = c.fl.first != INFLIGHT_NONE ? w.fl.e[c.fl.first].sent : 0;
+	poll(NULL, 0, 300);
+	uint64_t before = clock_ns();
+	conn_uncork(&w, &c);
+	n = recv(u, got, sizeof(got), 0);
+	ok(n == sizeof(ping) && c.fl.first != INFLIGHT_NONE && queued &&
+		   w.fl.e[c.fl.first].sent >= before,
+	   "UDP: sent when the stalled sendmmsg went, %.0f ms after the queueing",
+	   c.fl.first != INFLIGHT_NONE ? (double)(w.fl.e[c.fl.first].sent - queued) / 1e6 : -1);
+	conn_close(&w, &c, -1);
+	close(u);
 	deadline_stop(&w);
 	rxtime_clock_close(&w.rxclock);
 	inflight_pool_free(&w.fl);
