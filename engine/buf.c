@@ -2,6 +2,8 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +45,25 @@ int buf_append(struct buf *b, const void *p, size_t n)
 		return rc;
 	if (n)
 		memcpy(b->data + b->head + b->len, p, n);
+	b->len += (uint32_t)n;
+	return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	int rc = buf_reserve(b, (size_t)n + 1);
+	if (rc < 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->head + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
 	b->len += (uint32_t)n;
 	return 0;
 }

@@ -28,6 +28,10 @@ static inline uint8_t *buf_start(const struct buf *b)
 int buf_reserve(struct buf *b, size_t more);
 /* Appends n bytes. Returns 0, or what buf_reserve returned. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Appends printf's output, a NUL kept after it (not counted in len), so a
+ * buffer built only this way is a C string. Returns 0, -EINVAL (a bad
+ * format), or what buf_reserve returned. */
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends n bytes to an empty, released buffer in an allocation of exactly
  * n bytes (a short-lived copy: later growth doubles from there). Returns 0
  * or -ENOMEM; an empty n leaves the buffer released. */

@@ -375,8 +375,15 @@ void conn_wrote(struct worker *w, struct conn *c, uint32_t before, uint64_t at)
 		from = i;
 	for (i = from; i != INFLIGHT_NONE && was_written(w->fl.e[i].end, c->written);
 	     i = w->fl.e[i].cnext) {
-		w->fl.e[i].sent = at;
+		struct inflight *f = &w->fl.e[i];
+		struct retry_copy *r;
+		f->sent = at;
 		inflight_resent(&w->fl, i);
+		/* Its send lag ends here too (open model), once: a UDP resend
+		 * is not sent late by the schedule. */
+		if (w->opt->rate_segs &&
+		    !(w->opt->retries && (r = retry_copy_of(&w->retry, i)) && r->tries > 0))
+			hist_record(w->stats.hist[HI_SEND_LAG], (int64_t)(at - f->intended));
 	}
 }
 
@@ -508,10 +515,14 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	w->inflight++;
 	w->stats.counter[ST_SENT]++;
 	quota_sent(&w->quota, now);
-	if (intended)
-		hist_record(w->stats.hist[HI_SEND_LAG], (int64_t)(now - intended));
 	deadline_request_sent(w);
-	return conn_write(w, c, p, n);
+	int rc = conn_write(w, c, p, n);
+	/* Written at once, it was sent now: its send lag ends here. Queued,
+	 * it ends with the write that carries it (conn_wrote stamps it). */
+	if (intended && c->state == CONN_OPEN && w->fl.e[i].sent == now &&
+	    was_written(w->fl.e[i].end, c->written))
+		hist_record(w->stats.hist[HI_SEND_LAG], (int64_t)(now - intended));
+	return rc;
 }
 
 /* Length of the message at p: > 0 whole message, 0 need more, < 0 malformed

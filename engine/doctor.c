@@ -497,7 +497,8 @@ static int with_scenario(struct doctor *d, const struct plan_system *sys, const 
 		say(d, FAIL, NULL, "%s", err);
 	check_conntrack(d, shard_connections(&opt));
 	sources_table(sys);
-	printf("\n%s: %u connections to %zu target%s\n", scenario, shard_connections(&opt),
+	/* scenario_path: a URL run's without its password (lua_engine.c). */
+	printf("\n%s: %u connections to %zu target%s\n", opt.scenario_path, shard_connections(&opt),
 	       opt.ntargets, opt.ntargets == 1 ? "" : "s");
 	/* As surge run resolves: c-ares, the scenario's resolver and family. */
 	int r = refresh_resolve(&opt, &rf, err, sizeof(err));

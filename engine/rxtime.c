@@ -20,26 +20,37 @@ static int64_t ts_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * (int64_t)NS_PER_SEC + ts->tv_nsec;
 }
 
-/* Armed first, then read: a setting between the two is seen at the next
- * turn of the loop, not missed. The timer never expires (its time is in
- * 2038); the setting cancels it. */
-static void clock_arm(struct rxtime_clock *k)
+void rxtime_clock_take(struct rxtime_clock *k)
 {
-	struct itimerspec never = { .it_value = { .tv_sec = INT32_MAX } };
 	struct timespec mono, real;
 
-	timerfd_settime(k->fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &never, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &real);
 	k->mono_minus_real = ts_ns(&mono) - ts_ns(&real);
+}
+
+/* Armed first, then read: a setting between the two is seen at the next
+ * turn of the loop, not missed. The timer never expires: its time, in 2262,
+ * is the last the kernel's clock can say (a 2038 one would fire at once on
+ * a clock set past it, and fire again at every turn). The setting cancels
+ * it. A kernel without CANCEL_ON_SET leaves the fd closed: the worker then
+ * takes the difference every second instead. */
+static int watch_settings(struct rxtime_clock *k)
+{
+	struct itimerspec never = { .it_value = { .tv_sec = INT64_MAX / NS_PER_SEC - 1 } };
+	int rc = timerfd_settime(k->fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &never, NULL);
+
+	rxtime_clock_take(k);
+	return rc < 0 ? -errno : 0;
 }
 
 int rxtime_clock_open(struct rxtime_clock *k)
 {
 	k->fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (k->fd < 0)
-		return -errno;
-	clock_arm(k);
+		rxtime_clock_take(k);
+	else if (watch_settings(k) < 0)
+		rxtime_clock_close(k);
 	return 0;
 }
 
@@ -47,10 +58,10 @@ void rxtime_clock_reset(struct rxtime_clock *k)
 {
 	uint64_t expirations;
 
-	/* ECANCELED is the news; the read clears it. */
-	if (read(k->fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
-		return;
-	clock_arm(k);
+	/* ECANCELED is the news; the read clears it. A re-arm that failed
+	 * (it did not the first time) leaves the timer disarmed: quiet. */
+	if (k->fd >= 0 && !(read(k->fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN))
+		watch_settings(k);
 }
 
 void rxtime_clock_close(struct rxtime_clock *k)

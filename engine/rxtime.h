@@ -22,11 +22,16 @@ struct rxtime_clock {
 	int fd; /* readable once the real-time clock was set; -1 when closed */
 };
 
-/* Opens k's timerfd and takes the difference. Returns 0 or -errno. */
+/* Takes the difference, and opens k's timerfd to hear of settings; k->fd is
+ * -1 where that cannot be (no timerfd, a kernel without CANCEL_ON_SET): its
+ * owner then calls rxtime_clock_take now and then. Returns 0: without the
+ * fd the stamps are as right as the last take. */
 int rxtime_clock_open(struct rxtime_clock *k);
 /* k->fd became readable: the clock was set. Takes the difference again and
  * waits for the next setting. */
 void rxtime_clock_reset(struct rxtime_clock *k);
+/* Takes the difference now. */
+void rxtime_clock_take(struct rxtime_clock *k);
 void rxtime_clock_close(struct rxtime_clock *k);
 
 /* Asks the kernel to stamp what fd receives. Returns 0 or -errno. The kernel

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,22 +359,6 @@ static int rtsp_config_check(void *config, char *err, size_t errlen)
 
 /* ---- answers ---- */
 
-/* printf onto the end of b, NUL kept after it. Returns 0 or -ENOMEM. */
-static int __attribute__((format(printf, 2, 3))) bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n + 1) < 0)
-		return -ENOMEM;
-	va_start(ap, fmt);
-	vsnprintf((char *)buf_start(b) + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (uint32_t)n;
-	return 0;
-}
-
 /* Headers and body as long as they come: a URL of a few kilobytes (a
  * token in its query) is echoed whole in Content-Base and RTP-Info. */
 static int reply(struct serve_conn *c, long cseq, const char *status, const char *headers,
@@ -383,15 +366,15 @@ static int reply(struct serve_conn *c, long cseq, const char *status, const char
 {
 	struct buf out = {0};
 	size_t blen = body ? strlen(body) : 0;
-	int rc = bprintf(&out, "RTSP/1.0 %s\r\n", status);
+	int rc = buf_printf(&out, "RTSP/1.0 %s\r\n", status);
 	if (!rc && cseq >= 0)
-		rc = bprintf(&out, "CSeq: %ld\r\n", cseq);
+		rc = buf_printf(&out, "CSeq: %ld\r\n", cseq);
 	if (!rc)
-		rc = bprintf(&out, "Server: surge\r\n%s", headers ? headers : "");
+		rc = buf_printf(&out, "Server: surge\r\n%s", headers ? headers : "");
 	if (!rc && blen)
-		rc = bprintf(&out, "Content-Length: %zu\r\n", blen);
+		rc = buf_printf(&out, "Content-Length: %zu\r\n", blen);
 	if (!rc)
-		rc = bprintf(&out, "\r\n%s", body ? body : "");
+		rc = buf_printf(&out, "\r\n%s", body ? body : "");
 	if (!rc) {
 		if (status[0] != '2')
 			serve_conn_count(c, C_ERRORS, 1);
@@ -416,7 +399,7 @@ static void describe(struct serve_conn *c, const struct rtsp_config *cfg, const 
 			      "a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n"
 			      "a=control:track%" PRIu64 "\r\n", (cfg->bitrate + 999) / 1000, i);
 	bool slash = r->url_len && r->url[r->url_len - 1] == '/';
-	if (bprintf(&headers, "Content-Base: %.*s%s\r\nContent-Type: application/sdp\r\n",
+	if (buf_printf(&headers, "Content-Base: %.*s%s\r\nContent-Type: application/sdp\r\n",
 		    (int)r->url_len, r->url, slash ? "" : "/") == 0)
 		reply(c, r->cseq, "200 OK", (const char *)buf_start(&headers), sdp);
 	else
@@ -485,7 +468,7 @@ static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_c
 	}
 	uint64_t now = serve_conn_now(c);
 	size_t base = serve_rtsp_base_len(r->url, r->url_len);
-	int rc = bprintf(&headers, "Session: %016" PRIx64 "\r\nRange: npt=now-\r\nRTP-Info: ",
+	int rc = buf_printf(&headers, "Session: %016" PRIx64 "\r\nRange: npt=now-\r\nRTP-Info: ",
 			 s->session);
 	bool first = true;
 	for (int i = 0; i < MAX_TRACKS; i++) {
@@ -493,7 +476,7 @@ static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_c
 		if (!t->setup)
 			continue;
 		if (!rc)
-			rc = bprintf(&headers, "%surl=%.*s/track%d;seq=%u;rtptime=%u", first ? "" : ",",
+			rc = buf_printf(&headers, "%surl=%.*s/track%d;seq=%u;rtptime=%u", first ? "" : ",",
 				     (int)base, r->url, i, t->seq, t->ts_base);
 		first = false;
 		if (!s->playing) {
@@ -503,7 +486,7 @@ static void play(struct serve_conn *c, struct rtsp_state *s, const struct rtsp_c
 		}
 	}
 	if (!rc)
-		rc = bprintf(&headers, "\r\n");
+		rc = buf_printf(&headers, "\r\n");
 	if (!s->playing) {
 		s->start = now;
 		s->playing = true;

@@ -213,6 +213,8 @@ static void interval_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct worker *w = ev_userdata(loop);
 	uint64_t now = clock_ns();
 
+	if (w->rxclock.fd < 0) /* no news of clock settings: a take a second */
+		rxtime_clock_take(&w->rxclock);
 	/* Intervals are cut at whole seconds from the shared start, so all
 	 * workers' interval k covers the same second. */
 	while (w->start_ns + (uint64_t)(w->second + 1) * NS_PER_SEC <= now && !w->stopping) {
@@ -423,15 +425,13 @@ int worker_run(const struct options *opt, struct lua_engine *lua, uint32_t index
 		worker_log(&w, "worker %u: no timerfd for the timeouts: %s", index, strerror(-trc));
 		goto out;
 	}
-	if ((trc = rxtime_clock_open(&w.rxclock)) < 0) {
-		worker_log(&w, "worker %u: no timerfd for the receive stamps: %s", index,
-			   strerror(-trc));
-		goto out;
+	rxtime_clock_open(&w.rxclock);
+	if (w.rxclock.fd >= 0) {
+		/* First in its turn: the reads after a setting use the new difference. */
+		ev_io_init(&w.rxclock_io, rxclock_cb, w.rxclock.fd, EV_READ);
+		ev_set_priority(&w.rxclock_io, EV_MAXPRI);
+		ev_io_start(w.loop, &w.rxclock_io);
 	}
-	/* First in its turn: the reads after a setting use the new difference. */
-	ev_io_init(&w.rxclock_io, rxclock_cb, w.rxclock.fd, EV_READ);
-	ev_set_priority(&w.rxclock_io, EV_MAXPRI);
-	ev_io_start(w.loop, &w.rxclock_io);
 	ev_check_init(&w.closer, closer_cb);
 	ev_idle_init(&w.closer_busy, closer_busy_cb);
 	/* A few reports per grace period of the coordinator's watchdog. */

@@ -1146,12 +1146,12 @@ function M.load(path, overrides)
   for _, t in ipairs(cfg.target) do
     if t.transport == "udp" and proto.transport ~= "udp" then
       return nil, fmt("%s option 'target': '%s' is UDP but protocol '%s' speaks TCP (use a UDP "
-        .. "protocol, e.g. dns.udp { ... }, or a tcp:// target)", where("target"), t.url,
+        .. "protocol, e.g. dns.udp { ... }, or a tcp:// target)", where("target"), target.shown(t.url),
         proto.name) .. cli_flag("target", origin.target)
     end
     if proto.transport == "udp" and t.transport ~= "udp" and t.explicit and t.scheme ~= "dns" then
       return nil, fmt("%s option 'target': protocol '%s' speaks UDP but target '%s' is %s:// "
-        .. "(write udp://%s:%d)", where("target"), proto.name, t.url, t.scheme,
+        .. "(write udp://%s:%d)", where("target"), proto.name, target.shown(t.url), t.scheme,
         t.host:find(":", 1, true) and ("[" .. t.host .. "]") or t.host, t.port)
         .. cli_flag("target", origin.target)
     end
@@ -1211,7 +1211,7 @@ function M.load(path, overrides)
       local line = origin.tls == "file" and line_of(source, "tls")
       return nil, fmt("%s option 'tls': false, but target %d (%s) needs TLS; its scheme is "
         .. "never run as plaintext", origin.tls == "cli" and "command line:"
-        or (path .. ":" .. (line and (line .. ":") or "")), i, tg.url)
+        or (path .. ":" .. (line and (line .. ":") or "")), i, target.shown(tg.url))
     end
     tg.tls = tg.tls or tls.on
   end

@@ -22,6 +22,19 @@ local PLAIN = { tcp = true, rtsp = true, dns = true, http = true, udp = true }
 local TLS = { tls = true, rtsps = true, https = true }
 local NOT_YET = {}
 
+-- A URL as a message quotes it: without the password of its userinfo, which
+-- would end up in shared CI logs. Cut at the last '@' of the whole URL, not
+-- of the authority: a password with an unescaped '/' or '#' ends the
+-- authority for the parser (RFC 3986 3.2), not for whoever reads the log.
+function M.shown(s)
+  local head, rest = s:match("^(%a[%w+.-]*://)(.*)$")
+  if not head then head, rest = "", s end
+  local at = rest:find("@[^@]*$")
+  local user = at and rest:sub(1, at - 1):match("^([^:]*):")
+  if not user then return s end
+  return head .. user .. rest:sub(at)
+end
+
 function M.parse(s)
   if type(s) ~= "string" or s == "" then
     return nil, "expected a target like tcp://127.0.0.1:7000"
@@ -42,16 +55,13 @@ function M.parse(s)
   end
   local authority, path = rest:match("^([^/?#]*)(.*)$")
   local user, password
-  local said = s
+  local said = M.shown(s)
   local at = authority:find("@[^@]*$")
   if at then
     local cred = authority:sub(1, at - 1)
     authority = authority:sub(at + 1)
     user, password = cred:match("^([^:]*):(.*)$")
     if not user then user = cred end
-    -- The messages below quote the target without its password, which
-    -- would end up in shared CI logs.
-    if password then said = s:sub(1, #s - #rest) .. user .. "@" .. authority .. path end
     user, password = unescape(user), unescape(password)
   end
   -- host, then ":port" or nothing; the port is checked apart from the host

@@ -88,4 +88,19 @@ t.ok(n >= 20 and counted["rtsp.first_seq_gap"] and counted["rtsp.error.describe.
 for name in pairs(recorded) do
   t.ok(surge._is_declared("histogram", name), "recorded " .. name .. " is declared")
 end
+
+-- A connection ended by a class the engine counts itself, at its close,
+-- is not a protocol error as well: each failure counted once.
+local errors
+surge.error = function(cls) errors[#errors + 1] = cls end
+for _, e in ipairs { "reset", "refused", "address", "error", "unreachable", "tls handshake",
+  "tls verify" } do
+  errors = {}
+  local c = fakeconn.new(OPTIONS, e)
+  c.target = { url = "rtsp://127.0.0.1/live" }
+  pcall(rtsp.reader { watch = "1s" }.session, c)
+  t.ok(#errors == 0 and counted["rtsp.error.describe." .. e:gsub(" ", "_")],
+    "a connection ended by " .. e .. ": counted under describe, no protocol error too ("
+    .. table.concat(errors, ",") .. ")")
+end
 t.done()

@@ -46,5 +46,13 @@ int main(void)
 	ok(b.data == NULL && b.cap == 0, "leaves the buffer released");
 	buf_free(NULL);
 	ok(1, "free is NULL-safe");
+	/* printf'd pieces make one C string, however long (past a first 4 KiB). */
+	struct buf f = {0};
+	is_int(buf_printf(&f, "RTSP/1.0 %d %s\r\n", 200, "OK"), 0, "printf onto an empty buffer");
+	is_int(buf_printf(&f, "%.*s", (int)sizeof(big), big), 0, "and a piece longer than its first growth");
+	ok(f.len == 17 + sizeof(big) && strncmp((char *)buf_start(&f), "RTSP/1.0 200 OK\r\nxxx", 20) == 0 &&
+		   ((char *)buf_start(&f))[f.len] == '\0',
+	   "the pieces in order, NUL after them, not counted (len %u)", f.len);
+	buf_free(&f);
 	return tap_done();
 }

@@ -172,9 +172,17 @@ int main(void)
 	memcpy(&d.addr, &ua, sizeof(ua));
 	o.transport = TRANSPORT_UDP;
 	ok(conn_open(&w, &c) == 0 && run_until(&w, &c, CONN_OPEN), "a UDP socket opens");
+	/* Open model (a schedule's intended times): the send lag ends at the
+	 * write as well, once, whether the write comes at once or later. */
+	struct rate_segment seg = {0};
+	o.rate_segs = &seg;
+	o.nrate_segs = 1;
+	const struct hist *lag = w.stats.hist[HI_SEND_LAG];
 	c.corked = 1;
-	conn_send_request(&w, &c, 0);
+	uint64_t intended = clock_ns();
+	conn_send_request(&w, &c, intended);
 	uint64_t queued = c.fl.first != INFLIGHT_NONE ? w.fl.e[c.fl.first].sent : 0;
+	is_int(hist_total(lag), 0, "UDP: queued, no send lag yet");
 	poll(NULL, 0, 300);
 	uint64_t before = clock_ns();
 	conn_uncork(&w, &c);
@@ -183,6 +191,14 @@ int main(void)
 		   w.fl.e[c.fl.first].sent >= before,
 	   "UDP: sent when the stalled sendmmsg went, %.0f ms after the queueing",
 	   c.fl.first != INFLIGHT_NONE ? (double)(w.fl.e[c.fl.first].sent - queued) / 1e6 : -1);
+	ok(hist_total(lag) == 1 && hist_max(lag) >= 300 * (int64_t)NS_PER_MS,
+	   "UDP: its send lag runs to the sendmmsg (%.0f ms), counted once",
+	   (double)hist_max(lag) / 1e6);
+	conn_send_request(&w, &c, clock_ns());
+	ok(hist_total(lag) == 2 && recv(u, got, sizeof(got), 0) == sizeof(ping),
+	   "UDP: one written at once has its send lag counted at once, once");
+	o.rate_segs = NULL;
+	o.nrate_segs = 0;
 	conn_close(&w, &c, -1);
 	close(u);
 	deadline_stop(&w);

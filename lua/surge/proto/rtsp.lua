@@ -123,6 +123,11 @@ function M.keepalive_interval(configured, server_timeout)
   return math.max(ka, KEEPALIVE_MIN_S), server_timeout ~= nil and server_timeout * 0.8 < KEEPALIVE_MIN_S
 end
 
+-- Connection errors (runtime.lua's close names) the engine counted in their
+-- own class as it closed the connection: not a protocol error as well.
+local ENGINE_COUNTED = { reset = true, refused = true, address = true, error = true,
+  unreachable = true, ["tls handshake"] = true, ["tls verify"] = true }
+
 local function fail(st, step, err)
   if err == "stopped" then
     count("rtsp.stopped")
@@ -131,7 +136,7 @@ local function fail(st, step, err)
   local cls = ERROR_CLASS[err]
   if cls then
     surge.error(cls)
-  elseif err ~= "reset" and err ~= "refused" and err ~= "address" and err ~= "error" then
+  elseif not ENGINE_COUNTED[err] then
     surge.error("protocol") -- malformed, bad status line, status, no media ...
   end
   count("rtsp.error." .. step .. "." .. counter_safe(err))
