@@ -56,6 +56,9 @@ function M.parse(s)
   local authority, path = rest:match("^([^/?#]*)(.*)$")
   local user, password
   local said = M.shown(s)
+  -- A piece of a URL whose password the parser did not see (an unescaped
+  -- '/' or '#' in it) may be the password: quoted only when nothing was cut.
+  local function quoted(x) return said == s and ("'" .. x .. "' ") or "" end
   local at = authority:find("@[^@]*$")
   if at then
     local cred = authority:sub(1, at - 1)
@@ -87,7 +90,7 @@ function M.parse(s)
   local shown = host:find(":", 1, true) and ("[" .. host .. "]") or host
   local digits = tail:match("^:(%d*)$")
   if tail ~= "" and not digits then
-    return nil, "bad port '" .. tail:gsub("^:", "") .. "' in '" .. said .. "' (expected a number from 1 to 65535, "
+    return nil, "bad port " .. quoted(tail:gsub("^:", "")) .. "in '" .. said .. "' (expected a number from 1 to 65535, "
       .. "e.g. " .. scheme .. "://" .. shown .. ":7000)"
   end
   local port = tonumber(digits) or default_ports[scheme]
@@ -99,7 +102,7 @@ function M.parse(s)
     return nil, "no port in '" .. said .. "' (expected e.g. " .. scheme .. "://" .. shown .. ":7000)"
   end
   if port < 1 or port > 65535 then
-    return nil, "bad port '" .. digits .. "' in '" .. said .. "' (expected a number from 1 to 65535)"
+    return nil, "bad port " .. quoted(digits) .. "in '" .. said .. "' (expected a number from 1 to 65535)"
   end
   -- RFC 3986 6.2.3, RFC 9112 3.2.1: an empty path is "/", also before a
   -- query or a fragment ("http://h?x=1" asks for "/?x=1", as curl does).

@@ -81,6 +81,16 @@ return {
     ok(r and r["run"]["target"] == want and r["run"]["scenario"] == want and want in out,
        "the target is shown with its user, without the password", r and r["run"])
 
+    # surge doctor on the same URL, and a message that quotes a target (an
+    # https:// one with tls off): the password named nowhere either.
+    rc, out, err = surge("doctor", url)
+    ok(rc in (0, 4) and "alice@" in out and not any(s in out + err for s in secrets),
+       "doctor names the URL without the password (exit %d)" % rc, out + err)
+    rc, out, err = surge("run", "https://alice:%s@127.0.0.1:%d/" % (PW_URL, ngx.tls_port),
+                         "-o", "tls=false", "-d", "1s")
+    ok(rc == 2 and "needs TLS" in err and not any(s in out + err for s in secrets),
+       "a target that needs TLS is named without its password (exit %d)" % rc, err)
+
     # What Basic cannot carry is refused before any traffic, without the URL.
     ngx.clear_log()
     rc, out, err = surge("run", "http://a%%3Ab:%s@%s%s" % (PW_URL, hp, private), "-d", "1s")
