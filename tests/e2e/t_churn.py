@@ -84,8 +84,11 @@ ok(rc == 0 and t.get("requests", {}).get("completed") == 2000 and 2000 <= opened
    and t.get("errors", {}).get("total") == 0 and cfg.get("ended_by") == "requests",
    "requests_per_connection = 1 -n 2000 -d 5s: %d connections for 2000 requests, ended by "
    "%s (the count: requests)" % (opened, cfg.get("ended_by")), (t, err2))
-ok(free_opened > 0 and n_rate >= free_rate / 2,
-   "... opened at %.0f/s, close to the %.0f/s without a count (at least half)"
+# A fifth, not half: the count's run lasts a fifth of a second, and one
+# stall of the loaded machine (the ASan pass, in parallel) halved it once;
+# the fault this catches made 200/s, a fiftieth.
+ok(free_opened > 0 and n_rate >= free_rate / 5,
+   "... opened at %.0f/s, close to the %.0f/s without a count (at least a fifth)"
    % (n_rate, free_rate), err)
 
 # connection_lifetime with jitter: each connection is recycled at 150 ms
