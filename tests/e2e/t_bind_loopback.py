@@ -43,7 +43,7 @@ def parent_of(pid):
 def established(port, coordinator):
     """[(src, sport, pid)] of client sockets connected to 127.0.0.1:port; pid
     is the worker (a child of `coordinator`) among the processes ss shows
-    holding the socket. Under ASan a worker's exit-time leak check runs in a
+    holding the socket, None when ss showed none. Under ASan a worker's exit-time leak check runs in a
     task that shares its descriptors, so ss may list that task too (CI
     once split a worker's connections between two pids)."""
     out = subprocess.run(["ss", "-Htanp", "state", "established", "( dport = :%d )" % port],
@@ -56,7 +56,7 @@ def established(port, coordinator):
         src, sport = parts[2].rsplit(":", 1)
         pids = [int(x) for x in re.findall(r"pid=(\d+)", line)]
         workers = [x for x in pids if parent_of(x) == coordinator]
-        rows.append((src.strip("[]"), int(sport), (workers or pids or [0])[0]))
+        rows.append((src.strip("[]"), int(sport), workers[0] if workers else None))
     return rows
 
 
@@ -68,7 +68,11 @@ def run_and_sample(scn, want, *args, env=None):
     rows, end = [], time.time() + 15
     while time.time() < end and p.poll() is None:
         rows = established(port, p.pid)
-        if len(rows) >= want:
+        # Every socket seen held by a worker: ss reads each process's fds
+        # as it goes, and CI once listed a third of them with no holder
+        # (grouped apart, they looked like a third worker across both port
+        # halves). The next sample finds them.
+        if len(rows) >= want and all(pid for _, _, pid in rows):
             break
         time.sleep(0.1)
     try:
