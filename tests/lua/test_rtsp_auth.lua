@@ -66,4 +66,27 @@ t.is(select(2, auth.parse_challenge(nil)), "no challenge", "nil")
 t.is(select(2, auth.parse_challenge('Digest ===')), "bad challenge parameter", "garbage parameters")
 t.ok(auth.parse_challenge('Digest ' .. ('a=b, '):rep(2000)), "many parameters do not break it")
 
+
+-- The URL's login, read as the connection reads the target (the last '@' of
+-- its authority, percent-decoded): sent after a 401, never in the URL.
+do
+  local fakeconn = require "fakeconn"
+  local surge = require "surge"
+  surge.error = function() end
+  local rtsp = require "surge.proto.rtsp"
+  local function answer(cseq, headers, status)
+    local h = { "RTSP/1.0 " .. (status or "200 OK"), "CSeq: " .. cseq }
+    for _, x in ipairs(headers) do h[#h + 1] = x end
+    return table.concat(h, "\r\n") .. "\r\nContent-Length: 0\r\n\r\n"
+  end
+  local c = fakeconn.new(answer(1, { 'WWW-Authenticate: Basic realm="cam"' }, "401 Unauthorized")
+    .. answer(2, { "Public: OPTIONS, DESCRIBE" }) .. answer(3, {}, "404 Not Found"))
+  c.target = { url = "rtsp://alice:p@ss%3Aw@127.0.0.1/live" }
+  pcall(rtsp.reader { watch = "1s" }.session, c)
+  local sent = table.concat(c.sent)
+  t.ok(sent:find("Authorization: " .. auth.basic("alice", "p@ss:w"), 1, true) ~= nil,
+    "a password with an '@' and a %3A logs in whole, as the connection read it")
+  t.ok(not sent:find("alice", 1, true) and sent:find("OPTIONS rtsp://127.0.0.1/live RTSP/1.0", 1, true),
+    "and the requests' URL carries no userinfo: " .. sent:sub(1, 60))
+end
 t.done()

@@ -26,6 +26,7 @@ local response = require "surge.rtsp.response"
 local sdp = require "surge.rtsp.sdp"
 local rtp = require "surge.rtsp.rtp"
 local auth = require "surge.rtsp.auth"
+local target = require "surge.target"
 local keys = require "surge.keys"
 
 local now_ns, count, metric = surge.now_ns, surge.count, surge.metric
@@ -561,19 +562,17 @@ local function play(st, cfg)
   if msg then ok_status(st, "teardown", msg) end
 end
 
+-- The userinfo ends at the authority's last '@' (RFC 3986 3.2), as
+-- target.lua reads it for the connection: "rtsp://alice:p@ss@cam/" logs in
+-- as alice with "p@ss" and asks for rtsp://cam/.
 local function strip_credentials(url)
-  return (gsub(url, "^(%a[%w+.-]*://)[^/@]*@", "%1"))
+  return (gsub(url, "^(%a[%w+.-]*://)[^/?#]*@", "%1"))
 end
 
 local function url_credentials(url)
-  local cred = match(url, "^%a[%w+.-]*://([^/@]*)@")
-  if not cred then return nil end
-  local user, pw = match(cred, "^([^:]*):(.*)$")
-  local function unescape(s)
-    return (gsub(s, "%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-  end
-  if user then return unescape(user), unescape(pw) end
-  return unescape(cred), ""
+  local t = target.parse(url)
+  if not t or not t.user then return nil end
+  return t.user, t.password or ""
 end
 
 local function session(conn, cfg)
