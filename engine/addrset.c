@@ -84,6 +84,33 @@ static int parse_addr(const char *s, int *slot, u128 *a)
 	return -EINVAL;
 }
 
+/* ::ffff:0:0/96 (RFC 4291 2.5.5.2): an IPv4 address written as IPv6. An
+ * IPv6 socket bound to one reaches no IPv6 target (EAFNOSUPPORT at every
+ * connect) and IPv4 targets take IPv4 sources: refused with its own form. */
+static int refuse_mapped(const char *e, int slot, u128 first, uint64_t count, char *err,
+			 size_t errlen)
+{
+	const u128 lo = (u128)0xffff << 32, hi = lo + 0xffffffffu;
+
+	u128 last = first + (count - 1);
+	char v4[40] = "";
+
+	if (slot != ADDRSET_V6 || first > hi || last < lo)
+		return 0;
+	if (first >= lo) {
+		uint32_t a = (uint32_t)(first - lo), b = (uint32_t)((last < hi ? last : hi) - lo);
+		int n = snprintf(v4, sizeof(v4), ": write it as IPv4 (%u.%u.%u.%u", a >> 24,
+				 (a >> 16) & 255, (a >> 8) & 255, a & 255);
+		if (b != a)
+			n += snprintf(v4 + n, sizeof(v4) - (size_t)n, "-%u.%u.%u.%u", b >> 24,
+				      (b >> 16) & 255, (b >> 8) & 255, b & 255);
+		snprintf(v4 + n, sizeof(v4) - (size_t)n, ")");
+	}
+	snprintf(err, errlen, "'%s' %s IPv4 written as IPv6 (v4-mapped, ::ffff:0:0/96), which no "
+		 "IPv6 target can be reached from%s", e, first >= lo ? "is" : "runs into", v4);
+	return -EINVAL;
+}
+
 /* One entry -> first address, count. */
 static int parse_entry(const char *e, int *slot, u128 *first, uint64_t *count, char *err,
 		       size_t errlen)
@@ -262,7 +289,8 @@ int addrset_parse(struct addrset *s, const char *spec, char *err, size_t errlen)
 		int slot;
 		u128 first;
 		uint64_t count;
-		if ((rc = parse_entry(entry, &slot, &first, &count, err, errlen)) < 0)
+		if ((rc = parse_entry(entry, &slot, &first, &count, err, errlen)) < 0 ||
+		    (rc = refuse_mapped(entry, slot, first, count, err, errlen)) < 0)
 			goto fail;
 		if ((rc = append(s, slot, first, count, err, errlen)) < 0)
 			goto fail;

@@ -117,6 +117,14 @@ static void test_refusals(void)
 	refuse("localhost", -EINVAL, "is not an address");
 	refuse("fe80::1%eth0", -EINVAL,
 	       "link-local sources (an address with a %scope) are not supported");
+	refuse("::ffff:127.0.0.2", -EINVAL,
+	       "'::ffff:127.0.0.2' is IPv4 written as IPv6 (v4-mapped, ::ffff:0:0/96), which no IPv6 "
+	       "target can be reached from: write it as IPv4 (127.0.0.2)");
+	refuse("::ffff:10.0.0.1-::ffff:10.0.0.9", -EINVAL, "write it as IPv4 (10.0.0.1-10.0.0.9)");
+	refuse("::ffff:0:0/96", -EINVAL, "is IPv4 written as IPv6 (v4-mapped");
+	refuse("::fffe:ffff:ffff-::ffff:0:1", -EINVAL,
+	       "'::fffe:ffff:ffff-::ffff:0:1' runs into IPv4 written as IPv6 (v4-mapped, ::ffff:0:0/96), "
+	       "which no IPv6 target can be reached from");
 	refuse("10.0.0.9-10.0.0.1", -EINVAL, "ends before it starts");
 	refuse("10.0.0.1-::1", -EINVAL, "same family");
 	refuse("10.0.0.1-", -EINVAL, "same family");
