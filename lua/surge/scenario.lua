@@ -554,6 +554,9 @@ local SESSION_REFUSED = {
     "a session closes its connection when it ends (rtsp.reader: after its watch)" },
   connection_rate = { "opens connections that close after their requests or at an age",
     "sessions end by themselves and the pool opens the next: set connect_rate" },
+  samples = { "logs one record per request", "a session sends none: its counters and metrics "
+    .. "(rtsp.*, surge.metric) are in the report, per second in --hlog" },
+  samples_every = { "thins the per-request log", "leave it out" },
 }
 local SESSION_REFUSED_ORDER = {}
 for k in pairs(SESSION_REFUSED) do SESSION_REFUSED_ORDER[#SESSION_REFUSED_ORDER + 1] = k end

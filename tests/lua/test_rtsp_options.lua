@@ -47,6 +47,7 @@ for _, c in ipairs {
   { 'pace_window = "0s"', "batches" }, { "requests_per_connection = 5", "after its watch" },
   { 'connection_lifetime = { "30s", jitter = "1s" }', "after its watch" },
   { "connection_rate = 10", "set connect_rate" },
+  { 'samples = "s.bin"', "per second in --hlog" }, { "samples_every = 10", "thins" },
 } do
   local path = scn("  " .. c[1] .. ",\n")
   local k = c[1]:match("^[%w_]+")
