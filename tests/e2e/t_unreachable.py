@@ -2,7 +2,8 @@
 """No route to the target: connects that fail with EHOSTUNREACH (a route of
 type unreachable) or ENETUNREACH (no route at all) are their own error
 class, `unreachable`, not `other`, over TCP and UDP; the run exits 1 and
-says what to check. Runs in a network namespace of its own, with only
+says what to check. One that prohibits (EACCES) stays `other`, with the
+errno named in the held note. Runs in a network namespace of its own, with only
 loopback and those routes: nothing leaves it."""
 import json
 import os
@@ -41,6 +42,7 @@ try:
     sh("ip", "link", "set", "lo", "up")
     sh("ip", "route", "add", "unreachable", "198.18.99.0/24")
     sh("ip", "-6", "route", "add", "unreachable", "2001:2:99::/64")
+    sh("ip", "route", "add", "prohibit", "198.18.98.0/24")
 except (RuntimeError, FileNotFoundError, subprocess.CalledProcessError) as e:
     subprocess.run(["ip", "netns", "del", NS], capture_output=True)
     skip_all("cannot create a network namespace here: %s" % e)
@@ -66,6 +68,20 @@ try:
            "%s: errno.%s counts each failed connect" % (label, errno_name), str(counters))
         ok("host or network unreachable" in err and "ip route get" in err,
            "%s: the message says so and what shows the route" % label, err)
+
+    # A route that prohibits (EACCES) is no class of its own: "other", and
+    # the held note names the errno behind it (before, it said no connect
+    # had failed).
+    rc, j, err = run("tcp://198.18.98.1:7000")
+    if j:
+        other = j["totals"]["errors"]["by_class"]["other"]
+        held = j.get("outcome", {}).get("connections_held", {})
+        ok(rc == 1 and other > 0 and held.get("peak_open") == 0 and
+           held.get("note") == "%d connects failed: other %d (errno.EACCES %d)" % (other, other, other),
+           "a prohibit route: every connect failed as other, the note counts all %d and names "
+           "errno.EACCES (%s)" % (other, held.get("note")), err)
+    else:
+        ok(False, "a prohibit route: a JSON report", err)
 
     # UDP: a connected socket's connect fails the same way.
     d = tempfile.mkdtemp(prefix="surge-unreach-")
