@@ -93,7 +93,7 @@ static int refuse_mapped(const char *e, int slot, u128 first, uint64_t count, ch
 	const u128 lo = (u128)0xffff << 32, hi = lo + 0xffffffffu;
 
 	u128 last = first + (count - 1);
-	char v4[40] = "";
+	char v4[64] = ""; /* ": write it as IPv4 (A-B)": 52 bytes at most */
 
 	if (slot != ADDRSET_V6 || first > hi || last < lo)
 		return 0;
