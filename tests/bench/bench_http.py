@@ -2,24 +2,28 @@
 """HTTP/1.1 benchmark: answers per client CPU-second, surge vs wrk (Debian's
 4.1), one after the other against the same nginx (Debian's, 1 worker, access
 log off, keepalive_requests 1000 as shipped), same connections and duration,
-one client thread/worker, closed model, in --rounds rounds that alternate the
-two (one run each is within the host's noise of the goal); prints the ratio
-of the sums (goal >= 1.2) and each round's. Then surge's open model at 70% of
+one client thread/worker, closed model, in --rounds rounds that rotate the
+two and a lower bound (tests/bench/epoll_http.c: the least an HTTP/1.1
+client can do in that model: epoll, read and write, no timing, no
+statistics); one run each is within the host's noise of the goal. Prints the
+ratio of the sums (goal >= 1.2), each round's, and the bound's own ratio to
+wrk, which says what any client could reach against wrk on this host. Then surge's open model at 70% of
 that throughput, its CPU per answer next to the saturated closed model's; and
 the issue's comparison, the closed and open models at the same throughput
 (one connection closed, the open model at its rate). About 40 s by default.
 
-    tests/bench/bench_http.py [--conns 50] [--secs 4] [--rounds 3] [--path /index.html]
+    tests/bench/bench_http.py [--conns 50] [--secs 4] [--rounds 5] [--path /index.html]
 """
 import argparse
 import os
 import re
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e", "lib"))
 from nginx import Nginx  # noqa: E402
-from tap import SURGE, parse_report  # noqa: E402
+from tap import ROOT, SURGE, parse_report  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from benchlib import measure, per_answer  # noqa: E402
 
@@ -27,14 +31,17 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--conns", type=int, default=50)
 ap.add_argument("--secs", type=int, default=4)
 ap.add_argument("--path", default="/index.html")
-ap.add_argument("--rounds", type=int, default=3)
+ap.add_argument("--rounds", type=int, default=5)
 a = ap.parse_args()
-if a.rounds < 1 or a.secs < 1 or (2 * a.rounds + 3) * a.secs > 100:
-    sys.exit("--secs and --rounds: 2 x rounds + 3 runs of --secs each, at most 100 s in all")
+if a.rounds < 1 or a.secs < 1 or (3 * a.rounds + 3) * a.secs > 100:
+    sys.exit("--secs and --rounds: 3 x rounds + 3 runs of --secs each, at most 100 s in all")
 if not shutil.which("wrk"):
     sys.exit("wrk is not installed (make deps)")
 if not Nginx.available():
     sys.exit("nginx is not installed (make deps)")
+BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
+BOUND = os.path.join(BUILD, "bench_epoll_http")
+subprocess.run(["cc", "-O2", "-o", BOUND, os.path.join(ROOT, "tests/bench/epoll_http.c")], check=True)
 
 
 def run_wrk(url):
@@ -48,6 +55,12 @@ def run_wrk(url):
     return done, cpu, calls, bad, m.group(1) if m else "none"
 
 
+def run_bound(port):
+    out, cpu, calls = measure([BOUND, "127.0.0.1", str(port), a.path, str(a.conns), str(a.secs)],
+                              a.secs + 30)
+    return int(out.strip() or 0), cpu, calls
+
+
 def run_surge(url):
     out, cpu, calls = measure([SURGE, "run", url, "-c", str(a.conns), "-d", "%ds" % a.secs, "-w",
                                "1", "--no-progress"], a.secs + 30)
@@ -58,26 +71,33 @@ def run_surge(url):
 with Nginx(access_log=False) as ngx:
     url = "http://127.0.0.1:%d%s" % (ngx.port, a.path)
     # One run of each differs from the next by more than the goal's margin
-    # on a shared host (0.94-1.35 x in one morning): rounds alternate the
-    # two, each round in the other order, and the ratio is of the sums.
-    wrk_done = wrk_cpu = surge_done = surge_cpu = wrk_bad = errors = 0
-    wrk_calls = surge_calls = 0
+    # on a shared host (0.94-1.35 x in one morning): rounds rotate the
+    # three, and the ratios are of the sums.
+    tools = ["wrk", "surge", "bound"]
+    done = dict.fromkeys(tools, 0)
+    cpu = dict.fromkeys(tools, 0.0)
+    calls = dict.fromkeys(tools, 0)
     wrk_errs, rounds = [], []
+    wrk_bad = errors = 0
     for i in range(a.rounds):
-        for tool in (("wrk", "surge") if i % 2 == 0 else ("surge", "wrk")):
+        rate = {}
+        for tool in tools[i % 3:] + tools[:i % 3]:
             if tool == "wrk":
                 d, c, k, bad, errs = run_wrk(url)
-                wrk_done, wrk_cpu, wrk_bad = wrk_done + d, wrk_cpu + c, wrk_bad + bad
-                wrk_calls = wrk_calls + k if k is not None and wrk_calls is not None else None
+                wrk_bad += bad
                 wrk_errs.append(errs)
-                w_rate = d / c
-            else:
+            elif tool == "surge":
                 d, c, k, e = run_surge(url)
-                surge_done, surge_cpu = surge_done + d, surge_cpu + c
                 errors = errors + e if e is not None and errors is not None else None
-                surge_calls = surge_calls + k if k is not None and surge_calls is not None else None
-                s_rate = d / c
-        rounds.append(s_rate / w_rate)
+            else:
+                d, c, k = run_bound(ngx.port)
+            done[tool] += d
+            cpu[tool] += c
+            calls[tool] = calls[tool] + k if k is not None and calls[tool] is not None else None
+            rate[tool] = d / c
+        rounds.append((rate["surge"] / rate["wrk"], rate["bound"] / rate["wrk"]))
+    wrk_done, wrk_cpu, wrk_calls = done["wrk"], cpu["wrk"], calls["wrk"]
+    surge_done, surge_cpu, surge_calls = done["surge"], cpu["surge"], calls["surge"]
 
     # Open model at 70% of the closed model's throughput: the same work
     # paced, which should cost no more CPU per answer.
@@ -121,8 +141,15 @@ print("  surge open:   %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second,
       "(errors %s)" % (open_done, open_cpu, open_rate, per_answer(open_calls, open_done), rate,
                        open_errors))
 ratio = surge_rate / wrk_rate if wrk_rate else 0
+bound_rate = done["bound"] / cpu["bound"]
+print("  lower bound:  %9d answers, %5.2f CPU-s -> %8.0f answers per CPU-second, %s (%d runs)"
+      % (done["bound"], cpu["bound"], bound_rate, per_answer(calls["bound"], done["bound"]),
+         a.rounds))
 print("  ratio surge/wrk (closed): %.2f (goal >= 1.2); round by round: %s"
-      % (ratio, " ".join("%.2f" % r for r in rounds)))
+      % (ratio, " ".join("%.2f" % r[0] for r in rounds)))
+print("  the bound/wrk: %.2f (what any client in this model reaches here); round by round: %s;"
+      " surge/the bound: %.2f" % (bound_rate / wrk_rate, " ".join("%.2f" % r[1] for r in rounds),
+                                  surge_rate / bound_rate))
 print("  open at 70%% / closed at saturation, CPU per answer: %.2f"
       % (surge_rate / open_rate if open_rate else 0))
 
