@@ -416,6 +416,8 @@ static void target_drop_password(char *url)
 	char *at = memrchr(auth, '@', len), *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 	if (colon)
 		memmove(colon, at, strlen(at) + 1);
+	else if (at) /* a user alone is often a token (https://TOKEN@host/): all of it goes */
+		memmove(auth, at + 1, strlen(at + 1) + 1);
 }
 
 static int read_options(lua_State *L, int t, struct options *o)

@@ -22,7 +22,8 @@ local PLAIN = { tcp = true, rtsp = true, dns = true, http = true, udp = true }
 local TLS = { tls = true, rtsps = true, https = true }
 local NOT_YET = {}
 
--- A URL as a message quotes it: without the password of its userinfo, which
+-- A URL as a message quotes it: without the password of its userinfo (or a
+-- user given alone, as a token is), which
 -- would end up in shared CI logs. Cut at the last '@' of the whole URL, not
 -- of the authority: a password with an unescaped '/' or '#' ends the
 -- authority for the parser (RFC 3986 3.2), not for whoever reads the log.
@@ -31,7 +32,12 @@ function M.shown(s)
   if not head then head, rest = "", s end
   local at = rest:find("@[^@]*$")
   local user = at and rest:sub(1, at - 1):match("^([^:]*):")
-  if not user then return s end
+  if not user then
+    -- A user alone (https://TOKEN@host/) is often a token: all of it goes,
+    -- when the '@' is in the authority (a path may hold one).
+    if at and not rest:sub(1, at - 1):find("[/?#]") then return head .. rest:sub(at + 1) end
+    return s
+  end
   return head .. user .. rest:sub(at)
 end
 

@@ -70,4 +70,18 @@ for _, u in ipairs { "http://u:s3cret@127.0.0.1:abc/", "http://u:s3cret@:80/", "
     "an error quotes " .. u .. " without its password: " .. tostring(err))
 end
 
+-- A user alone is often a token (https://TOKEN@host/): none of it is quoted;
+-- an '@' in the path is not userinfo.
+for _, c in ipairs {
+  { "https://tok3n@127.0.0.1:abc/", "https://127.0.0.1:abc/" },
+  { "http://tok3n@h:1:2/x", "http://h:1:2/x" },
+  { "http://h/tok3n@b", "http://h/tok3n@b" },
+  { "http://u:s3cret@h/", "http://u@h/" },
+} do
+  t.ok(target.shown(c[1]) == c[2], c[1] .. " is shown as " .. c[2] .. ": " .. target.shown(c[1]))
+end
+local _, err = target.parse("https://tok3n@127.0.0.1:abc/")
+t.ok(err and not err:find("tok3n", 1, true), "an error quotes a user-only target without it: "
+  .. tostring(err))
+
 t.done()
