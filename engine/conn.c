@@ -235,6 +235,7 @@ struct surge_ctx *conn_ctx(struct worker *w, struct conn *c)
 
 	ctx->conn_id = c->id;
 	ctx->worker = w->index;
+	ctx->target = c->dest < w->dests.n ? w->dests.d[c->dest].target + 1 : 0;
 	return ctx;
 }
 
@@ -469,6 +470,13 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	size_t n = o->const_request_len;
 	double key = 0;
 	char why[32];
+
+	if (o->const_by_target && c->dest < w->dests.n &&
+	    w->dests.d[c->dest].target < o->nconst_by_target) {
+		const struct const_request *r = &o->const_by_target[w->dests.d[c->dest].target];
+		p = r->p;
+		n = r->len;
+	}
 
 	if (!p) {
 		ctx_stamp(w, c);

@@ -257,6 +257,7 @@ int dest_table_to_options(const struct dest_table *t, struct options *o)
 	for (uint32_t i = 0; i < t->n; i++) {
 		d[i].addr = t->d[i].addr;
 		d[i].addrlen = t->d[i].addrlen;
+		d[i].target = t->d[i].target;
 		snprintf(d[i].label, sizeof(d[i].label), "%s", t->d[i].label);
 	}
 	free(o->dests);
@@ -271,7 +272,7 @@ int dest_table_from_options(struct dest_table *t, const struct options *o)
 	if (reserve(t, (uint32_t)o->ndests) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < o->ndests; i++)
-		fill(&t->d[i], &o->dests[i].addr, 0, true);
+		fill(&t->d[i], &o->dests[i].addr, o->dests[i].target, true);
 	t->n = (uint32_t)o->ndests;
 	rebuild_active(t);
 	return 0;

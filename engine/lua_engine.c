@@ -203,6 +203,37 @@ static int read_segments(lua_State *L, int t, const char *k, struct rate_segment
 	return 0;
 }
 
+/* The loader's per-target requests (scenario.lua), when the targets' bytes
+ * differ: a list of strings in the order of the targets. */
+static int read_by_target(lua_State *L, int p, struct options *o)
+{
+	int rc = 0;
+
+	lua_getfield(L, p, "request_by_target");
+	if (lua_istable(L, -1)) {
+		size_t n = lua_objlen(L, -1);
+		o->const_by_target = calloc(n ? n : 1, sizeof(*o->const_by_target));
+		if (!o->const_by_target)
+			rc = -ENOMEM;
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			size_t len;
+			lua_rawgeti(L, -1, (int)i + 1);
+			const char *s = lua_tolstring(L, -1, &len);
+			struct const_request *r = &o->const_by_target[o->nconst_by_target];
+			if (s && (r->p = malloc(len ? len : 1))) {
+				memcpy(r->p, s, len);
+				r->len = len;
+				o->nconst_by_target++;
+			} else if (s) {
+				rc = -ENOMEM;
+			}
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	return rc;
+}
+
 static int read_protocol(lua_State *L, int t, struct options *o)
 {
 	lua_getfield(L, t, "protocol");
@@ -278,6 +309,10 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 		}
 		memcpy(o->const_request, s, len);
 		o->const_request_len = len;
+		if (read_by_target(L, p, o) < 0) {
+			lua_pop(L, 2);
+			return -ENOMEM;
+		}
 	} else {
 		o->has_request_fn = lua_isfunction(L, -1);
 	}

@@ -25,6 +25,9 @@ void options_free(struct options *o)
 	free(o->conn_segs);
 	free(o->rate_segs);
 	free(o->const_request);
+	for (uint32_t i = 0; i < o->nconst_by_target; i++)
+		free(o->const_by_target[i].p);
+	free(o->const_by_target);
 	free(o->json_path);
 	free(o->hlog_path);
 	free(o->html_path);

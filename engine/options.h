@@ -29,6 +29,7 @@ enum start_mode { START_NOW, START_CONNECTED };
 struct destination {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	uint32_t target; /* index into targets: whose address this is */
 	char label[64]; /* "127.0.0.1:7000" for reports */
 };
 
@@ -134,6 +135,10 @@ struct options {
 	uint32_t pipeline;
 	uint8_t *const_request; /* set when request is constant bytes: no Lua per request */
 	size_t const_request_len;
+	/* Constant bytes that differ by target (HTTP's Host and Authorization):
+	 * one per target, in order, used instead of const_request; NULL if not. */
+	struct const_request { uint8_t *p; size_t len; } *const_by_target;
+	uint32_t nconst_by_target;
 	bool has_request_fn, has_response_fn;
 	bool has_conn_events; /* Lua hears of each connection's open and close */
 	uint32_t max_message; /* largest message accepted before protocol error */

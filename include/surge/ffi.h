@@ -21,6 +21,9 @@ struct worker;
 struct surge_ctx {
 	uint32_t conn_id;
 	uint32_t worker;
+	/* Which of the scenario's targets the connection dials, from 1 (the
+	 * order of `target`); 0 before it has one. */
+	uint32_t target;
 	/* Doubles, not uint64_t: Lua reads them as plain numbers, so ctx.seq
 	 * keys a table (a uint64_t cdata is a key by identity, never found
 	 * again) and compares with surge.now_ns(). Exact to 2^53. */

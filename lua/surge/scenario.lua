@@ -690,6 +690,27 @@ local function whole(v, lo, hi)
   return type(v) == "number" and v >= lo and v <= hi and v == math.floor(v)
 end
 
+-- The requests that prepare() made for each target (made[i] for target i),
+-- as one: nil when every target's is the same (made[1]'s stands); a list of
+-- strings when they are constant bytes that differ (the engine sends each
+-- connection its target's); a function choosing by ctx.target when they are
+-- functions; false when they are of different kinds.
+local function per_target_requests(made)
+  local first = made[1].request
+  local same, kind = true, type(first)
+  for i = 2, #made do
+    local r = made[i].request
+    if type(r) ~= kind then return false end
+    same = same and r == first
+  end
+  if same then return nil end
+  local list = {}
+  for i, p in ipairs(made) do list[i] = p.request end
+  if kind == "string" then return list end
+  if kind ~= "function" then return nil end
+  return function(ctx) return (list[ctx.target] or list[1])(ctx) end
+end
+
 -- Normalizes the protocol table; errors name "protocol.<field>".
 local PROTOCOL_KEYS = { name = true, shape = true, session = true, framing = true, request = true,
   response = true, match = true, pipeline = true, max_message = true, prepare = true,
@@ -1101,17 +1122,34 @@ function M.load(path, overrides)
     return nil, fmt("%s: option 'protocol' is required (e.g. protocol = require(\"surge.proto.echo\").new {})", path)
   end
   local pr = cfg.protocol
+  local by_target
   if type(pr.prepare) == "function" then
-    -- The module finishes its table once the target is known (HTTP's Host).
-    local ok, p2, perr = pcall(pr.prepare, cfg.target[1])
-    if not ok or not p2 then
-      local why = tostring(ok and perr or p2)
-      -- A URL run's path is the URL, its password too: not repeated.
-      if is_url then return nil, "command line: " .. why:gsub("^.-http%.client: ", "") end
-      local line = line_of(source, "protocol")
-      return nil, fmt("%s:%s option 'protocol': %s", path, line and (line .. ":") or "", why)
+    -- The module finishes its table once the target is known (HTTP's Host),
+    -- for each target: their requests may differ (Host, Authorization).
+    local made = {}
+    for i, t in ipairs(cfg.target) do
+      local ok, p2, perr = pcall(pr.prepare, t)
+      if not ok or not p2 then
+        local why = tostring(ok and perr or p2)
+        -- A URL run's path is the URL, its password too: not repeated.
+        if is_url then return nil, "command line: " .. why:gsub("^.-http%.client: ", "") end
+        local line = line_of(source, "protocol")
+        return nil, fmt("%s:%s option 'protocol': %s%s", path, line and (line .. ":") or "",
+          #cfg.target > 1 and fmt("target %d (%s): ", i, target.shown(t.url)) or "", why)
+      end
+      made[i] = p2
     end
-    pr = p2
+    pr = made[1]
+    by_target = per_target_requests(made)
+    if by_target == false then
+      local line = line_of(source, "protocol")
+      return nil, fmt("%s:%s option 'protocol': its prepare() made a request of another kind "
+        .. "for some targets (a string for one, a function for another): make the same kind "
+        .. "for every target", path, line and (line .. ":") or "")
+    end
+    if type(by_target) == "function" then
+      pr.request, by_target = by_target, nil
+    end
   end
   local proto, field, expected, whole_msg = check_protocol(pr, cfg.pipeline)
   if not proto then
@@ -1236,6 +1274,7 @@ function M.load(path, overrides)
         .. "connect_rate out", where)
     end
   end
+  proto.request_by_target = by_target
   local conn = compiled.connections or segments(1, dur)
   local out = {
     target = cfg.target[1].url,

@@ -392,6 +392,11 @@ static void test_dest_table(void)
 	dest_table_free(&w);
 	ok(dest_table_from_options(&w, &o) == 0 && w.n == t.n && w.nact == t.n,
 	   "a worker starts from options with every entry active");
+	bool same_targets = w.n == t.n;
+	for (uint32_t i = 0; same_targets && i < t.n; i++)
+		same_targets = w.d[i].target == t.d[i].target;
+	ok(same_targets && t.d[t.n - 1].target != 0,
+	   "each entry keeps its target (a connection's request is its target's)");
 	dest_table_free(&w);
 	free(o.dests);
 	dest_table_free(&t);
