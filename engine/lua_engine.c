@@ -444,9 +444,9 @@ static void target_drop_password(char *url)
 {
 	char *auth = url ? strstr(url, "://") : NULL;
 
-	if (!auth)
+	if (!url)
 		return;
-	auth += 3;
+	auth = auth ? auth + 3 : url; /* host:port alone is all authority */
 	size_t len = strcspn(auth, "/?#");
 	char *at = memrchr(auth, '@', len), *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 	if (colon)

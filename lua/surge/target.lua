@@ -33,9 +33,11 @@ function M.shown(s)
   local at = rest:find("@[^@]*$")
   local user = at and rest:sub(1, at - 1):match("^([^:]*):")
   if not user then
-    -- A user alone (https://TOKEN@host/) is often a token: all of it goes,
-    -- when the '@' is in the authority (a path may hold one).
-    if at and not rest:sub(1, at - 1):find("[/?#]") then return head .. rest:sub(at + 1) end
+    -- A user alone (https://TOKEN@host/) is often a token: all of it goes.
+    -- Its '@' is the authority's last (a path may hold others).
+    local authority = rest:match("^[^/?#]*")
+    local uat = authority:find("@[^@]*$")
+    if uat then return head .. rest:sub(uat + 1) end
     return s
   end
   return head .. user .. rest:sub(at)

@@ -76,6 +76,8 @@ for _, c in ipairs {
   { "https://tok3n@127.0.0.1:abc/", "https://127.0.0.1:abc/" },
   { "http://tok3n@h:1:2/x", "http://h:1:2/x" },
   { "http://h/tok3n@b", "http://h/tok3n@b" },
+  { "https://tok3n@127.0.0.1/users/me@example.test", "https://127.0.0.1/users/me@example.test" },
+  { "tok3n@127.0.0.1:7000", "127.0.0.1:7000" },
   { "http://u:s3cret@h/", "http://u@h/" },
 } do
   t.ok(target.shown(c[1]) == c[2], c[1] .. " is shown as " .. c[2] .. ": " .. target.shown(c[1]))
