@@ -1126,6 +1126,7 @@ void conn_begin(struct worker *w, struct conn *c)
 {
 	if (w->opt->shape == SHAPE_SESSION) {
 		c->session_live = 1;
+		conn_ctx(w, c); /* conn.target reads ctx.target */
 		w->in_lua = true;
 		int rc = lua_engine_session_start(w->lua, c->id);
 		w->in_lua = false;

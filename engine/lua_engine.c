@@ -204,7 +204,8 @@ static int read_segments(lua_State *L, int t, const char *k, struct rate_segment
 }
 
 /* The loader's per-target requests (scenario.lua), when the targets' bytes
- * differ: a list of strings in the order of the targets. */
+ * differ: a string for each target, in their order. Anything else is
+ * refused (-EINVAL): a target left out would send another's login. */
 static int read_by_target(lua_State *L, int p, struct options *o)
 {
 	int rc = 0;
@@ -212,21 +213,24 @@ static int read_by_target(lua_State *L, int p, struct options *o)
 	lua_getfield(L, p, "request_by_target");
 	if (lua_istable(L, -1)) {
 		size_t n = lua_objlen(L, -1);
-		o->const_by_target = calloc(n ? n : 1, sizeof(*o->const_by_target));
-		if (!o->const_by_target)
+		if (n != o->ntargets || !n)
+			rc = -EINVAL;
+		else if (!(o->const_by_target = calloc(n, sizeof(*o->const_by_target))))
 			rc = -ENOMEM;
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			size_t len;
 			lua_rawgeti(L, -1, (int)i + 1);
-			const char *s = lua_tolstring(L, -1, &len);
-			struct const_request *r = &o->const_by_target[o->nconst_by_target];
-			if (s && (r->p = malloc(len ? len : 1))) {
+			const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+			struct const_request *r = &o->const_by_target[i];
+			if (!s)
+				rc = -EINVAL;
+			else if (!(r->p = malloc(len ? len : 1)))
+				rc = -ENOMEM;
+			if (rc == 0) {
 				memcpy(r->p, s, len);
 				r->len = len;
-				o->nconst_by_target++;
-			} else if (s) {
-				rc = -ENOMEM;
 			}
+			o->nconst_by_target += rc == 0;
 			lua_pop(L, 1);
 		}
 	}
@@ -309,9 +313,10 @@ static int read_protocol(lua_State *L, int t, struct options *o)
 		}
 		memcpy(o->const_request, s, len);
 		o->const_request_len = len;
-		if (read_by_target(L, p, o) < 0) {
+		int rc = read_by_target(L, p, o);
+		if (rc < 0) {
 			lua_pop(L, 2);
-			return -ENOMEM;
+			return rc;
 		}
 	} else {
 		o->has_request_fn = lua_isfunction(L, -1);
@@ -597,7 +602,8 @@ int lua_engine_load(const char *scenario_path, const char *const *overrides, siz
 	lua_pop(L, 1);
 	rc = read_options(L, lua_gettop(L), opt);
 	if (rc < 0) {
-		snprintf(err, errlen, "out of memory reading the scenario");
+		snprintf(err, errlen, rc == -ENOMEM ? "out of memory reading the scenario"
+						   : "the scenario's table is not the loader's (request_by_target)");
 		goto fail;
 	}
 	if ((rc = read_sources(L, lua_gettop(L), opt, err, errlen)) < 0)

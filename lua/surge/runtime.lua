@@ -215,6 +215,8 @@ function M.bind(wptr, cfg, msgptr)
   local fns = {}
   -- callback function -> its name, for the errors they raise (fns.raised)
   local names = {}
+  -- a chooser among the targets' callbacks (scenario.lua) -> the first's
+  local origin = proto.callback_origin or {}
   for _, k in ipairs { "request", "response", "expired", "connect", "close" } do
     if type(proto[k]) == "function" then names[proto[k]] = k .. "()" end
   end
@@ -234,13 +236,13 @@ function M.bind(wptr, cfg, msgptr)
       if names[i.func] then fn = i.func end
     end
     if not fn then return raised_msg(at, "callback", nil, e) end
-    return raised_msg(at, names[fn], where(fn), e)
+    return raised_msg(at, names[fn], where(origin[fn] or fn), e)
   end
 
   local request = proto.request
   if type(request) == "function" then
     local cap = C.SURGE_REQBUF_SIZE
-    local at = where(request)
+    local at = where(origin[request] or request)
     fns.request_at = at -- C names it in a bad length's error
     fns.request = function(id)
       local r, key = request(ctx_of[id], reqbuf, cap)
@@ -253,7 +255,7 @@ function M.bind(wptr, cfg, msgptr)
   end
   local response = proto.response
   if response then
-    fns.response_at = where(response) -- C names it in a bad key's error
+    fns.response_at = where(origin[response] or response) -- C names it in a bad key's error
     fns.response = function(id, ptr, len)
       return response(ctx_of[id], ptr and ffi.cast(cu8p, ptr) or msg, len)
     end
@@ -313,6 +315,9 @@ function M.bind(wptr, cfg, msgptr)
         conns[id] = conn
       end
       conn.timeout = nil -- the scenario's, until set_timeout
+      -- The target this connection dials (the first's stands in Conn).
+      local ti = ctxs[id].target
+      conn.target = ti > 1 and cfg.targets[ti] or nil
       local co = co_create(session)
       cos[id] = co
       return finish(id, co, co_resume(co, conn))

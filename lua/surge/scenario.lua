@@ -690,26 +690,31 @@ local function whole(v, lo, hi)
   return type(v) == "number" and v >= lo and v <= hi and v == math.floor(v)
 end
 
--- The requests that prepare() made for each target (made[i] for target i),
--- as one: nil when every target's is the same (made[1]'s stands); a list of
--- strings when they are constant bytes that differ (the engine sends each
--- connection its target's); a function choosing by ctx.target when they are
--- functions; false when they are of different kinds.
-local function per_target_requests(made)
-  local first = made[1].request
+-- What prepare() made for each target, one key's values (list[i] for target
+-- i), as one: nil when every target's is the same (list[1] stands); the
+-- list when they are strings that differ (request's constant bytes: the
+-- engine sends each connection its target's); a function choosing by
+-- ctx.target when they are callbacks (ctx first); false and the first
+-- target whose value is of another kind.
+local function per_target(list)
+  local first = list[1]
   local same, kind = true, type(first)
-  for i = 2, #made do
-    local r = made[i].request
-    if type(r) ~= kind then return false end
-    same = same and r == first
+  for i = 2, #list do
+    if type(list[i]) ~= kind then return false, i end
+    same = same and list[i] == first
   end
   if same then return nil end
-  local list = {}
-  for i, p in ipairs(made) do list[i] = p.request end
   if kind == "string" then return list end
   if kind ~= "function" then return nil end
-  return function(ctx) return (list[ctx.target] or list[1])(ctx) end
+  -- Not a tail call: the chooser's frame stays, so a raised error is named
+  -- as the callback's (runtime.lua's fns.raised).
+  return function(ctx, ...)
+    local a, b, c = (list[ctx.target] or first)(ctx, ...)
+    return a, b, c
+  end
 end
+-- The callbacks that take ctx first, so a connection's target can choose.
+local PER_TARGET = { "request", "response", "connect", "close", "expired" }
 
 -- Normalizes the protocol table; errors name "protocol.<field>".
 local PROTOCOL_KEYS = { name = true, shape = true, session = true, framing = true, request = true,
@@ -1122,13 +1127,17 @@ function M.load(path, overrides)
     return nil, fmt("%s: option 'protocol' is required (e.g. protocol = require(\"surge.proto.echo\").new {})", path)
   end
   local pr = cfg.protocol
-  local by_target
+  local by_target, first_of = nil, {}
   if type(pr.prepare) == "function" then
     -- The module finishes its table once the target is known (HTTP's Host),
     -- for each target: their requests may differ (Host, Authorization).
-    local made = {}
+    local made, per_key = {}, {}
+    for _, k in ipairs(PER_TARGET) do per_key[k] = {} end
     for i, t in ipairs(cfg.target) do
       local ok, p2, perr = pcall(pr.prepare, t)
+      if ok and p2 and type(p2) ~= "table" then
+        ok, perr, p2 = true, fmt("its prepare() returned a %s: return the protocol table", type(p2)), nil
+      end
       if not ok or not p2 then
         local why = tostring(ok and perr or p2)
         -- A URL run's path is the URL, its password too: not repeated.
@@ -1137,18 +1146,27 @@ function M.load(path, overrides)
         return nil, fmt("%s:%s option 'protocol': %s%s", path, line and (line .. ":") or "",
           #cfg.target > 1 and fmt("target %d (%s): ", i, target.shown(t.url)) or "", why)
       end
+      -- Read as made: a prepare() may hand back one table each time.
       made[i] = p2
+      for _, k in ipairs(PER_TARGET) do per_key[k][i] = p2[k] end
     end
-    pr = made[1]
-    by_target = per_target_requests(made)
-    if by_target == false then
-      local line = line_of(source, "protocol")
-      return nil, fmt("%s:%s option 'protocol': its prepare() made a request of another kind "
-        .. "for some targets (a string for one, a function for another): make the same kind "
-        .. "for every target", path, line and (line .. ":") or "")
-    end
-    if type(by_target) == "function" then
-      pr.request, by_target = by_target, nil
+    pr = {}
+    for k, v in pairs(made[1]) do pr[k] = v end
+    for _, k in ipairs(PER_TARGET) do
+      local one, other = per_target(per_key[k])
+      if one == false then
+        local line = line_of(source, "protocol")
+        return nil, fmt("%s:%s option 'protocol': its prepare() made %s a %s for target 1 and "
+          .. "a %s for target %d: make it the same kind for every target", path,
+          line and (line .. ":") or "", k, type(per_key[k][1]), type(per_key[k][other]), other)
+      end
+      pr[k] = per_key[k][1]
+      if type(one) == "function" then
+        pr[k] = one
+        first_of[one] = per_key[k][1]
+      elseif one and k == "request" then
+        by_target = one
+      end
     end
   end
   local proto, field, expected, whole_msg = check_protocol(pr, cfg.pipeline)
@@ -1275,6 +1293,8 @@ function M.load(path, overrides)
     end
   end
   proto.request_by_target = by_target
+  -- A target's own callback is what its errors name, not the chooser.
+  proto.callback_origin = next(first_of) and first_of or nil
   local conn = compiled.connections or segments(1, dur)
   local out = {
     target = cfg.target[1].url,

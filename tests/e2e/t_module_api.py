@@ -271,4 +271,52 @@ ok(rc == 1 and 4 <= seen.get("accepted", 0) <= 4 * 12,
    "a session that closes itself and fails backs off: %s connections for 4 slots in 2 s"
    % seen.get("accepted"), err)
 
+# prepare(target) for each of several targets: a request() that writes into
+# buf gets it (a chooser once dropped buf and cap: the workers crashed),
+# each connection its own target's function (ctx.target), and the echoed
+# bytes say which target answered. A token given as a user alone is shown
+# nowhere, scheme or not.
+a, b = Serve("echo"), Serve("echo")
+per_target = write_scenario("""
+local ffi = require "ffi"
+local proto = { framing = { kind = "fixed", size = 8 } }
+proto.prepare = function(t)
+  local tag = ("%%08d"):format(t.port)
+  return { framing = proto.framing,
+    request = function(ctx, buf, cap) ffi.copy(buf, tag, 8); return 8 end,
+    response = function(ctx, ptr, len)
+      if ffi.string(ptr, len) ~= tag then return nil, "other_target" end
+    end }
+end
+return { target = { "tcp://127.0.0.1:%d", "tok3n@127.0.0.1:%d" }, connections = 4, requests = 2000,
+  protocol = proto }
+""" % (a.port, b.port))
+rc, r, log = run_json(per_target, "-w", "1")
+seen = [a.stop(), b.stop()]
+ok(rc == 0 and r and r["totals"]["requests"]["completed"] == 2000 and
+   r["totals"]["errors"]["total"] == 0 and all(x.get("accepted", 0) == 2 for x in seen),
+   "two targets, request() writing into buf: 2000 answers, each its own target's, 0 errors "
+   "(%s connections each)" % [x.get("accepted") for x in seen], log)
+ok(r and "tok3n" not in json.dumps(r) and "tok3n" not in log,
+   "a schemeless target's user given alone is in no report", r and r["run"].get("target"))
+
+# A session's conn.target is its connection's target, not the first's (RTSP
+# readers took their URL and login from it): each session counts the port
+# of its conn.target; 4 connections over 2 targets are 2 and 2.
+a, b = Serve("echo"), Serve("echo")
+sessions = write_scenario("""
+local surge = require "surge"
+return { target = { "tcp://127.0.0.1:%d", "tcp://127.0.0.1:%d" }, connections = 4, duration = "1s",
+  protocol = { shape = "session", session = function(conn)
+    surge.count("t.port." .. conn.target.port)
+    conn:sleep(5)
+  end } }
+""" % (a.port, b.port))
+rc, r, log = run_json(sessions, "-w", "1")
+a.stop(), b.stop()
+cnt = r["counters"] if r else {}
+ok(cnt.get("t.port.%d" % a.port) == 2 and cnt.get("t.port.%d" % b.port) == 2,
+   "a session's conn.target is its own connection's: %s" % {k: v for k, v in cnt.items()
+                                                           if k.startswith("t.port")}, log)
+
 done()

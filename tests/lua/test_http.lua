@@ -168,6 +168,26 @@ sp = scn('local http = require "surge.proto.http"\nreturn {\n  target = { "http:
 o, lerr = scenario.load(sp)
 t.ok(o == nil and lerr:find(sp .. ":4: option 'protocol': target 2 (http://a%3Ab@b.test:8081): ", 1, true)
   and not lerr:find("s3cret", 1, true), "a target's bad login names which target: " .. tostring(lerr))
+-- A prepare() that hands back one table each time: each target's request is
+-- read as it was made, not the last target's for all.
+sp = scn('local p = { framing = { kind = "fixed", size = 4 } }\n'
+  .. 'p.prepare = function(t) p.request = ("%04d"):format(t.port % 10000); return p end\n'
+  .. 'return { target = { "tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002" }, protocol = p }\n')
+o, lerr = scenario.load(sp)
+bt = o and o.protocol.request_by_target
+t.ok(bt and bt[1] == "7001" and bt[2] == "7002" and o.protocol.request == "7001",
+  "one table from every prepare(): each target's own request: " .. tostring(lerr))
+sp = scn('local p = { framing = { kind = "fixed", size = 4 } }\n'
+  .. 'p.prepare = function(t) return { framing = p.framing,\n'
+  .. '  request = t.port == 7001 and "ping" or function() return "ping" end } end\n'
+  .. 'return { target = { "tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002" }, protocol = p }\n')
+o, lerr = scenario.load(sp)
+t.ok(o == nil and lerr:find("made request a string for target 1 and a function for target 2", 1, true),
+  "requests of two kinds are refused, naming them: " .. tostring(lerr))
+sp = scn('return { target = "tcp://127.0.0.1:7001", protocol = { prepare = function() return 42 end } }\n')
+o, lerr = scenario.load(sp)
+t.ok(o == nil and lerr:find("option 'protocol': its prepare() returned a number", 1, true),
+  "a prepare() that returns no table is refused: " .. tostring(lerr))
 local dup = scn('local http = require "surge.proto.http"\nreturn {\n  target = "http://127.0.0.1:8080",\n'
   .. '  protocol = http.client { headers = { ["X-Id"] = "1", ["x-id"] = "2" } },\n}\n')
 o, lerr = scenario.load(dup)

@@ -193,6 +193,25 @@ int main(void)
 	options_free(&opt);
 	unlink(scn);
 
+	/* Two HTTP targets: a request for each, in the targets' order. */
+	le = NULL;
+	scn = write_file("local http = require 'surge.proto.http'\n"
+			 "return { target = { 'http://127.0.0.1:8080', 'http://a.test:81' },\n"
+			 "  connections = 1, duration = '1s', protocol = http.client { path = '/x' } }\n");
+	memset(&opt, 0, sizeof(opt));
+	static const char h1[] = "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+	static const char h2[] = "GET /x HTTP/1.1\r\nHost: a.test:81\r\n\r\n";
+	ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
+		   opt.ntargets == 2 && opt.nconst_by_target == 2 &&
+		   opt.const_by_target[0].len == strlen(h1) &&
+		   memcmp(opt.const_by_target[0].p, h1, strlen(h1)) == 0 &&
+		   opt.const_by_target[1].len == strlen(h2) &&
+		   memcmp(opt.const_by_target[1].p, h2, strlen(h2)) == 0,
+	   "two HTTP targets: each one's request, with its Host, in order");
+	lua_engine_free(le);
+	options_free(&opt);
+	unlink(scn);
+
 	/* The once-a-second collector step collects by itself: with the
 	 * allocation-paced collector stopped, answers leave ~1 MB of garbage
 	 * that only the ticks can free. */
