@@ -55,8 +55,7 @@ static void recycle(struct worker *w, struct conn *c)
 {
 	if (c->draining)
 		return;
-	c->draining = 1;
-	pool_ready_remove(w, c);
+	pool_drain(w, c);
 	if (w->churn.id_recycled >= 0)
 		w->stats.ncounter[w->churn.id_recycled].value++;
 }

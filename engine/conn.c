@@ -292,6 +292,7 @@ void conn_close(struct worker *w, struct conn *c, int cls)
 	close(c->io.fd);
 	if (was_open) {
 		w->open--;
+		w->draining -= c->draining;
 	} else {
 		w->connecting--;
 		deadline_connect_done(w, c);

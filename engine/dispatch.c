@@ -141,13 +141,15 @@ static uint64_t next_due(struct worker *w)
 
 /* n requests that found no connection with room and no place in the
  * backlog (or were still in it at the stop). Why tells the report what to
- * say: with connections open, every one was full, waiting for answers (the
- * server's latency against connections x pipeline), not the client's doing;
- * with none open, the pool had none to give. */
+ * say: with connections open that take requests, every one was full,
+ * waiting for answers (the server's latency against connections x
+ * pipeline), not the client's doing; with none, the pool had none to give.
+ * One draining (recycled by churn, retired) takes none, full or not: it
+ * counted as busy, and churn's reconnects read as the server's latency. */
 static void count_dropped(struct worker *w, uint32_t n)
 {
 	w->stats.counter[ST_DROPPED] += n;
-	w->stats.counter[w->open > 0 ? ST_DROPPED_BUSY : ST_DROPPED_NO_CONN] += n;
+	w->stats.counter[w->open > w->draining ? ST_DROPPED_BUSY : ST_DROPPED_NO_CONN] += n;
 }
 
 /* Sends one due request on the oldest connection with room, corked, and

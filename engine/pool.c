@@ -63,6 +63,15 @@ void pool_ready_remove(struct worker *w, struct conn *c)
 	c->in_ready = 0;
 }
 
+void pool_drain(struct worker *w, struct conn *c)
+{
+	if (c->draining)
+		return;
+	c->draining = 1;
+	w->draining++;
+	pool_ready_remove(w, c);
+}
+
 /* t_connect doubles as "not before" for the slot's next connect. */
 static void hold_back(struct conn *c, uint64_t now)
 {
@@ -133,8 +142,7 @@ static void retire(struct worker *w, struct conn *c)
 	if (c->state == CONN_CONNECTING || c->inflight == 0 || w->opt->shape == SHAPE_SESSION) {
 		conn_close(w, c, -1);
 	} else {
-		c->draining = 1;
-		pool_ready_remove(w, c);
+		pool_drain(w, c);
 	}
 }
 

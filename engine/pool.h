@@ -35,6 +35,10 @@ uint64_t pool_upkeep_due(const struct worker *w, uint64_t now);
  * no-op for one already on it, remove for one not on it. */
 void pool_ready_push(struct worker *w, struct conn *c);
 void pool_ready_remove(struct worker *w, struct conn *c);
+/* Open c takes no more requests and closes once idle (churn, a shrinking
+ * pool, a destination gone); counted in w->draining until conn_close. A
+ * no-op for one already draining. */
+void pool_drain(struct worker *w, struct conn *c);
 /* A connection closed: sets when its slot may connect again (at once, or
  * after the backoff when it failed). */
 void pool_conn_closed(struct worker *w, struct conn *c, bool failed);

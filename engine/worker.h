@@ -56,6 +56,7 @@ struct worker {
 	uint32_t nconns;        /* pool capacity: this worker's peak share */
 	uint32_t target;        /* connections wanted now */
 	uint32_t open, connecting;
+	uint32_t draining;      /* of open, closing once idle (pool_drain): take no requests */
 	uint32_t open_peak;     /* most open at once in the interval being measured */
 	uint32_t inflight;
 	double connect_tokens;  /* token bucket for the new-connection rate */

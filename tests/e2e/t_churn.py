@@ -152,6 +152,25 @@ ok(refused > 0 and j.get("counters", {}).get("errno.ECONNREFUSED") == refused,
    "refused connects: errno.ECONNREFUSED %s = the class's %d"
    % (j.get("counters", {}).get("errno.ECONNREFUSED"), refused), out + err)
 
+# A recycled connection drains: it takes no request, however much room its
+# pipeline has. With pipeline 8 and one request per connection no pipeline
+# is ever full, so a request dropped while every open connection drains
+# counts as dropped with none to take it, not dropped_busy (before, it did,
+# and the warning could blame the server's latency for churn's reconnects).
+srv = Serve("echo")
+scn = write_scenario("""local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16, pipeline = 8 },
+         connections = 2, rate = 20000, duration = "1s", backlog = 1,
+         requests_per_connection = 1 }
+""" % srv.port)
+rc, out, err = surge("run", scn, "-w", "1", "-q", "--json", scn + ".json")
+srv.stop()
+req = json.load(open(scn + ".json"))["totals"]["requests"] if os.path.exists(scn + ".json") else {}
+ok(req.get("dropped", 0) > 0 and req.get("dropped_busy") == 0 and
+   req.get("dropped_no_conn") == req.get("dropped"),
+   "churn at 1 request per connection, pipeline 8: %s dropped, none while pipelines were full "
+   "(dropped_busy %s)" % (req.get("dropped"), req.get("dropped_busy")), (req, err))
+
 # Ports: churn leaves every closed connection's port in TIME_WAIT for 60 s.
 # 1000 new connections a second need ~60000 ports per (source, destination)
 # pair; with --ports giving 1000, the plan says so before any traffic.
