@@ -472,6 +472,21 @@ const char *report_ended_by(const struct options *o, const struct run_result *r)
 	if (sharded)
 		snprintf(share, sizeof(share), " (shard %u/%u's share of %llu)", o->shard + 1,
 			 o->shards, (unsigned long long)o->requests);
+	/* surge report of some of a run's shards (one alone, or --partial):
+	 * the count they were to send is their shares, not the run's. */
+	uint32_t of = r->shards_of, present = of - r->nshards_missing, k = 0;
+	if (!sharded && of > 1 && r->nshards_missing && present) {
+		for (uint32_t i = 0; i < r->nshards_missing; i++)
+			n -= quota_share(o->requests, r->shards_missing[i] - 1, of);
+		while (present == 1 && k < r->nshards_missing && r->shards_missing[k] == k + 1)
+			k++; /* the one read: the first not missing (the list is in order) */
+		if (present == 1)
+			snprintf(share, sizeof(share), " (shard %u/%u's share of %llu)", k + 1, of,
+				 (unsigned long long)o->requests);
+		else
+			snprintf(share, sizeof(share), " (the share of the %u of %u shards read, of %llu)",
+				 present, of, (unsigned long long)o->requests);
+	}
 	if (strcmp(key, "requests") == 0 && !o->rate_segs && unbuilt > 0)
 		/* The closed model counts a request its callback failed to make. */
 		snprintf(line, sizeof(line),

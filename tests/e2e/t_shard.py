@@ -216,6 +216,27 @@ for arrival in ("uniform", "poisson"):
         ok([x[0] for x in r] == [0, 0, 0] and "judged on the merge" in r[0][3],
            "without it a shard's failing threshold is a note, exit 0", r[0][3])
 
+# requests = N: a shard's log read alone (or some of the shards, --partial)
+# was to send their shares of N, not N; all of them together, N. The report
+# of one shard once said "all 1000 requests sent" of its 334.
+count = write_scenario('''local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
+         connections = 6, duration = "5s" }
+''' % srv.port)
+runs = shards(count, 3, "count", ["-n", "1000"])
+logs = [x[2] for x in runs]
+ok([x[0] for x in runs] == [0, 0, 0] and
+   [x[1]["totals"]["requests"]["sent"] for x in runs] == [334, 333, 333],
+   "-n 1000 over 3 shards: 334 + 333 + 333 sent", [x[3] for x in runs])
+rc, out, err = surge("report", logs[0])
+ok(rc == 1 and "ended       by the count: all 334 requests (shard 1/3's share of 1000) sent" in out,
+   "surge report of shard 1/3 alone: its 334 of the 1000", out + err)
+rc, out, err = surge("report", logs[1], logs[2], "--partial")
+ok(rc == 0 and "by the count: all 666 requests (the share of the 2 of 3 shards read, of 1000) "
+   "sent" in out, "shards 2 and 3, --partial: their 666", out + err)
+rc, out, err = surge("report", *logs)
+ok(rc == 0 and "by the count: all 1000 requests sent" in out, "all 3: the 1000", out + err)
+
 # Runs started together without --shard add up what they asked too.
 closed = write_scenario('''local echo = require "surge.proto.echo"
 return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
