@@ -360,12 +360,69 @@ int report_log_result(struct hlog *l, double last_end, struct run_result *r, cha
 }
 
 
+/* The k-th threshold line of log g, or NULL. */
+static const char *log_threshold(const struct hlog_log *g, size_t k)
+{
+	for (size_t i = 0; i < g->np; i++)
+		if (strcmp(g->p[i].key, "threshold") == 0 && k-- == 0)
+			return g->p[i].value;
+	return NULL;
+}
+
+/* Any log's run may have stopped early, not the first's alone (a shard
+ * judged on its own share, --shard-thresholds): the merge says the earliest
+ * stop, at_s counted from each log's start as its seconds are overlaid.
+ * Its threshold is the recorded one of the same metric and condition (the
+ * shards share the scenario's), else that log's own, added. Room for it
+ * is in r->thresholds (a slot for each such log). */
+static int aborted_elsewhere(const struct hlog *l, struct run_result *r, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		const struct hlog_log *g = &l->logs[i];
+		const char *v = hlog_log_param(g, "aborted"), *line;
+		size_t k, j;
+		double at, actual;
+		int end = 0;
+		char where[256];
+		struct threshold t;
+		if (!v || g->name == l->params_from)
+			continue;
+		if (sscanf(v, "%zu %lf %lf%n", &k, &at, &actual, &end) != 3 || v[end] ||
+		    !(at >= 0 && at <= PARAM_SECS_MAX) || !isfinite(actual) ||
+		    !(line = log_threshold(g, k))) {
+			snprintf(err, errlen, "%s: #surge-param aborted: expected THRESHOLD_INDEX AT_S "
+				 "ACTUAL, got '%s'", g->name, v);
+			return -EINVAL;
+		}
+		if (r->aborted_by && !(at < r->aborted_at_s))
+			continue;
+		snprintf(where, sizeof(where), "recorded in %s", g->name);
+		int rc = threshold_parse(NULL, line, where, &t, err, errlen);
+		if (rc < 0)
+			return rc;
+		for (j = 0; j < r->nthresholds; j++)
+			if (strcmp(r->thresholds[j].metric, t.metric) == 0 &&
+			    strcmp(r->thresholds[j].condition, t.condition) == 0)
+				break;
+		if (j == r->nthresholds) {
+			t.abort = true;
+			r->thresholds[r->nthresholds++] = t;
+		}
+		r->aborted_by = &r->thresholds[j];
+		r->aborted_at_s = at;
+		r->aborted_actual = actual;
+	}
+	return 0;
+}
+
 int report_log_thresholds(const struct hlog *l, const char *first_log, const char *const *more,
 			  size_t nmore, struct run_result *r, char *err, size_t errlen)
 {
 	size_t n = nmore;
 	for (size_t i = 0; i < l->nparams; i++)
 		n += strcmp(l->params[i].key, "threshold") == 0;
+	for (size_t i = 0; i < l->nlog_info; i++)
+		n += hlog_log_param(&l->logs[i], "aborted") != NULL;
 	r->thresholds = n ? calloc(n, sizeof(*r->thresholds)) : NULL;
 	if (n && !r->thresholds)
 		return -ENOMEM;
@@ -404,8 +461,11 @@ int report_log_thresholds(const struct hlog *l, const char *first_log, const cha
 			r->aborted_actual = actual;
 		}
 	}
+	int rc = aborted_elsewhere(l, r, err, errlen);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < nmore; i++) {
-		int rc = threshold_parse(NULL, more[i], "--threshold",
+		rc = threshold_parse(NULL, more[i], "--threshold",
 					 &r->thresholds[r->nthresholds], err, errlen);
 		if (rc < 0)
 			return rc;

@@ -237,6 +237,34 @@ ok(rc == 0 and "by the count: all 666 requests (the share of the 2 of 3 shards r
 rc, out, err = surge("report", *logs)
 ok(rc == 0 and "by the count: all 1000 requests sent" in out, "all 3: the 1000", out + err)
 
+# A shard stopped by an abort threshold (judged on its own share): the
+# merge says it stopped early, whichever log is named first. It was read
+# from the first log only: "Ran 3.00 s" with shard 1 first.
+from tap import free_port  # noqa: E402
+abort = write_scenario('''local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 }, connections = 2,
+         rate = 200, duration = "3s", thresholds = { ["errors.count"] = { "< 1", abort = true } } }
+''' % srv.port)
+start = os.path.join(d, "abort.start")
+ps = [subprocess.Popen([SURGE, "run", abort, "--shard", "%d/2" % k, "-w", "1", "-q",
+                        "--shard-thresholds", "--start-at", "+2s@" + start, "--hlog",
+                        os.path.join(d, "abort-%d.hlog" % k)] +
+                       (["-o", "target=tcp://127.0.0.1:%d" % free_port()] if k == 2 else []),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in (1, 2)]
+for p in ps:
+    p.communicate(timeout=60)
+logs = [os.path.join(d, "abort-%d.hlog" % k) for k in (1, 2)]
+ok([p.returncode for p in ps] == [0, 3], "shard 2/2, its target refused, stops on its threshold "
+   "(exit 3); shard 1 runs its 3 s", [p.returncode for p in ps])
+for order in (logs, logs[::-1]):
+    mj = os.path.join(d, "abort-merge.json")
+    rc, out, err = surge("report", *order, "--json", mj)
+    m = reports.load(mj)
+    ok(rc == 3 and "Stopped by a threshold" in out and m["run"]["ended_by"] == "threshold" and
+       (m["outcome"]["aborted"] or {}).get("metric") == "errors.count",
+       "merged with %s first: stopped by a threshold, outcome.aborted names it"
+       % os.path.basename(order[0]), out + err)
+
 # Runs started together without --shard add up what they asked too.
 closed = write_scenario('''local echo = require "surge.proto.echo"
 return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
