@@ -211,34 +211,45 @@ static bool same_run(const struct run_id *a, const struct run_id *b, const char 
 
 /* Logs of one sharded run, or the first log that is of another, said in
  * err: the run is the one most logs agree with (2 logs that disagree: both
- * named alike). -EINVAL then. */
+ * named alike). -EINVAL then, or -ENOMEM. Every pair is compared: being of
+ * one run is not transitive (starts within the spread of the first log's,
+ * one before and one after it, may be apart by more), so a check against
+ * the first log alone let such logs merge. */
 static int one_run(const struct hlog *l, const uint32_t *k, uint32_t count, char *err,
 		   size_t errlen)
 {
-	size_t n = l->nlog_info, odd = 0, agree[2] = {0, 0};
+	size_t n = l->nlog_info, x = 0, y = 0, agree[2] = {0, 0};
+	struct run_id *id = calloc(n ? n : 1, sizeof(*id));
 	char why[320], scratch[320];
 
-	for (size_t i = 1; i < n && !odd; i++) {
-		struct run_id a = run_id(&l->logs[0]), b = run_id(&l->logs[i]);
-		if (!same_run(&a, &b, l->logs[0].name, l->logs[i].name, why, sizeof(why)))
-			odd = i;
-	}
-	if (!odd)
+	if (!id)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		id[i] = run_id(&l->logs[i]);
+	for (size_t i = 0; i < n && !y; i++)
+		for (size_t j = i + 1; j < n && !y; j++)
+			if (!same_run(&id[i], &id[j], l->logs[i].name, l->logs[j].name, why,
+				      sizeof(why))) {
+				x = i;
+				y = j;
+			}
+	if (!y) {
+		free(id);
 		return 0;
+	}
 	/* Which of the two the other logs side with: the run is theirs. */
 	for (size_t j = 0; j < n; j++)
-		for (int s = 0; s < 2; s++) {
-			size_t ref = s ? odd : 0;
-			struct run_id a = run_id(&l->logs[ref]), b = run_id(&l->logs[j]);
-			agree[s] += same_run(&a, &b, "", "", scratch, sizeof(scratch));
-		}
+		for (int s = 0; s < 2; s++)
+			agree[s] += same_run(&id[s ? y : x], &id[j], "", "", scratch,
+					     sizeof(scratch));
+	free(id);
 	if (agree[0] == agree[1]) {
 		snprintf(err, errlen, "%s (shard %u/%u) and %s (shard %u/%u) are shards of different "
-			 "runs (%s): give the logs of one run", l->logs[0].name, k[0], count,
-			 l->logs[odd].name, k[odd], count, why);
+			 "runs (%s): give the logs of one run", l->logs[x].name, k[x], count,
+			 l->logs[y].name, k[y], count, why);
 		return -EINVAL;
 	}
-	size_t other = agree[0] > agree[1] ? odd : 0, run = other ? 0 : odd;
+	size_t other = agree[0] > agree[1] ? y : x, run = other == x ? y : x;
 	size_t with = (agree[0] > agree[1] ? agree[0] : agree[1]) - 1; /* besides run */
 	char also[48] = "";
 	if (with)

@@ -197,6 +197,19 @@ for arrival in ("uniform", "poisson"):
         ok(rc == 1 and "after-2.hlog (shard 2/3) is from another run" in err and
            "the other's 2 s had ended" in err,
            "one that began 3 s later, after the others' 2 s, is another run's too", err)
+        # Each within the 2 s of the first log named, but 3 s apart from
+        # each other: one ran after the other had ended. Checked against
+        # the first log alone, they merged.
+        ts = []
+        for path in nostart:
+            with open(path) as f:
+                ts.append(float(re.search(r"#\[StartTime: ([0-9.]+)", f.read()).group(1)))
+        early = edited(nostart[1], "early-2.hlog", "%.3f" % ts[1], "%.3f" % (ts[0] - 1.5))
+        later = edited(nostart[2], "later-3.hlog", "%.3f" % ts[2], "%.3f" % (ts[0] + 1.5))
+        rc, out, err = surge("report", nostart[0], early, later, "-q")
+        ok(rc == 1 and "early-2.hlog (shard 2/3) and " in err and "later-3.hlog (shard 3/3) are "
+           "shards of different runs" in err and "3.0 s apart" in err,
+           "shards 1.5 s before and after the first log, 3 s apart, are not one 2 s run", err)
         with open(nostart[2]) as f:
             sc = re.search(r"#surge-param scenario (.*)", f.read()).group(1)
         other_scn = edited(nostart[2], "scn-3.hlog", "#surge-param scenario " + sc,
