@@ -119,9 +119,10 @@ int report_rate_note(const struct run_result *r, const struct options *o, char *
 			 "the protocol could not make (see the errors above)", (long long)conn_failed,
 			 conn_failed == 1 ? "" : "s", (long long)unbuilt, unbuilt == 1 ? "" : "s");
 	else if (idle > 0 && idle >= unknown)
-		snprintf(buf + n, len - n, "%lld were dropped with no connection open (the "
-			 "scenario's connections at 0, connects still in progress, or connections "
-			 "the server closed)", (long long)idle);
+		snprintf(buf + n, len - n, "%lld were dropped with no connection open to take "
+			 "them (the scenario's connections at 0, connects still in progress, "
+			 "connections the server closed, or ones draining to be replaced)",
+			 (long long)idle);
 	else
 		snprintf(buf + n, len - n, "the client, not the server, may be the bottleneck (more "
 			 "connections, pipeline or workers)");

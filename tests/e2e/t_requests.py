@@ -198,9 +198,10 @@ for hold_s, down_s, warned in (("2.96s", "0.04s", False), ("2s", "1s", True)):
         # client's capacity (the warning said so before), none open.
         ok(req.get("dropped_busy") == 0 and req.get("dropped_no_conn") == dropped
            and note is not None
-           and note.endswith(": %d were dropped with no connection open (the scenario's "
-                             "connections at 0, connects still in progress, or connections the "
-                             "server closed)" % dropped),
+           and note.endswith(": %d were dropped with no connection open to take them (the "
+                             "scenario's connections at 0, connects still in progress, "
+                             "connections the server closed, or ones draining to be replaced)"
+                             % dropped),
            "and says they were dropped with no connection open", note)
 srv.stop()
 
