@@ -142,30 +142,30 @@ t.ok(o and o.protocol.request == "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\
 t.is(o and o.protocol.max_message, 8 * 1048576, "bodies up to 8 MiB by default")
 -- Several targets: each connection's request is its own target's (Host,
 -- Authorization), never the first's; the same bytes for all stay one.
-sp = scn('local http = require "surge.proto.http"\nreturn {\n  target = { "http://127.0.0.1:8080", '
-  .. '"http://bob:pw@a.test:8081" },\n  protocol = http.client { path = "/x" },\n}\n')
-o, lerr = scenario.load(sp)
+-- A scenario of http.client on two targets, the first http://127.0.0.1:8080.
+local function two_targets(second, path)
+  local f = scn(('local http = require "surge.proto.http"\nreturn {\n'
+    .. '  target = { "http://127.0.0.1:8080", "%s" },\n  protocol = http.client { path = %s },\n}\n')
+    :format(second, path))
+  local loaded, why = scenario.load(f)
+  return loaded, why, f
+end
+o, lerr = two_targets("http://bob:pw@a.test:8081", '"/x"')
 local bt = o and o.protocol.request_by_target
 t.ok(bt and #bt == 2 and bt[1] == o.protocol.request
   and bt[1] == "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
   and bt[2] == "GET /x HTTP/1.1\r\nHost: a.test:8081\r\nAuthorization: Basic Ym9iOnB3\r\n\r\n",
   "two targets: a request for each, with its Host and login: " .. tostring(lerr))
-sp = scn('local http = require "surge.proto.http"\nreturn {\n  target = { "http://127.0.0.1:8080", '
-  .. '"http://127.0.0.1:8080" },\n  protocol = http.client { path = "/x" },\n}\n')
-o, lerr = scenario.load(sp)
+o, lerr = two_targets("http://127.0.0.1:8080", '"/x"')
 t.ok(o and o.protocol.request_by_target == nil, "the same bytes for every target: one request")
-sp = scn('local http = require "surge.proto.http"\nreturn {\n  target = { "http://127.0.0.1:8080", '
-  .. '"http://b.test:8081" },\n  protocol = http.client { path = { "/x", "/y" } },\n}\n')
-o, lerr = scenario.load(sp)
+o, lerr = two_targets("http://b.test:8081", '{ "/x", "/y" }')
 local rq = o and o.protocol.request
 local got = type(rq) == "function" and { rq { target = 1 }, rq { target = 2 }, rq { target = 2 } } or {}
 t.ok(got[1] == "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
   and got[2] == "GET /x HTTP/1.1\r\nHost: b.test:8081\r\n\r\n"
   and got[3] == "GET /y HTTP/1.1\r\nHost: b.test:8081\r\n\r\n",
   "made per request: ctx.target chooses the target's, each walking its paths: " .. tostring(lerr))
-sp = scn('local http = require "surge.proto.http"\nreturn {\n  target = { "http://127.0.0.1:8080", '
-  .. '"http://a%3Ab:s3cret@b.test:8081" },\n  protocol = http.client { path = "/x" },\n}\n')
-o, lerr = scenario.load(sp)
+o, lerr, sp = two_targets("http://a%3Ab:s3cret@b.test:8081", '"/x"')
 t.ok(o == nil and lerr:find(sp .. ":4: option 'protocol': target 2 (http://a%3Ab@b.test:8081): ", 1, true)
   and not lerr:find("s3cret", 1, true), "a target's bad login names which target: " .. tostring(lerr))
 -- A prepare() that hands back one table each time: each target's request is
