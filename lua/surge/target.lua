@@ -23,23 +23,22 @@ local TLS = { tls = true, rtsps = true, https = true }
 local NOT_YET = {}
 
 -- A URL as a message quotes it: without the password of its userinfo (or a
--- user given alone, as a token is), which
--- would end up in shared CI logs. Cut at the last '@' of the whole URL, not
--- of the authority: a password with an unescaped '/' or '#' ends the
--- authority for the parser (RFC 3986 3.2), not for whoever reads the log.
+-- user given alone, as a token is), which would end up in shared CI logs.
+-- The userinfo ends at the authority's last '@' (a path may hold others).
+-- With none there, a password with an unescaped '/', '?' or '#' may have
+-- ended the authority early for a parser (RFC 3986 3.2), not for whoever
+-- reads the log: then the URL's last '@' ends it, if a ':' comes before.
 function M.shown(s)
   local head, rest = s:match("^(%a[%w+.-]*://)(.*)$")
   if not head then head, rest = "", s end
-  local at = rest:find("@[^@]*$")
-  local user = at and rest:sub(1, at - 1):match("^([^:]*):")
-  if not user then
-    -- A user alone (https://TOKEN@host/) is often a token: all of it goes.
-    -- Its '@' is the authority's last (a path may hold others).
-    local authority = rest:match("^[^/?#]*")
-    local uat = authority:find("@[^@]*$")
-    if uat then return head .. rest:sub(uat + 1) end
-    return s
+  local at = rest:match("^[^/?#]*"):find("@[^@]*$")
+  if at then
+    local user = rest:sub(1, at - 1):match("^([^:]*):")
+    return head .. (user and (user .. "@") or "") .. rest:sub(at + 1)
   end
+  at = rest:find("@[^@]*$")
+  local user = at and rest:sub(1, at - 1):match("^([^:]*):")
+  if not user then return s end
   return head .. user .. rest:sub(at)
 end
 

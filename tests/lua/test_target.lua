@@ -79,6 +79,9 @@ for _, c in ipairs {
   { "https://tok3n@127.0.0.1/users/me@example.test", "https://127.0.0.1/users/me@example.test" },
   { "tok3n@127.0.0.1:7000", "127.0.0.1:7000" },
   { "http://u:s3cret@h/", "http://u@h/" },
+  { "http://u:s3cret@h/a@b", "http://u@h/a@b" },
+  { "http://u:p@s3cret@h/x", "http://u@h/x" },
+  { "http://u:s3cret/x@h/", "http://u@h/" },
 } do
   t.ok(target.shown(c[1]) == c[2], c[1] .. " is shown as " .. c[2] .. ": " .. target.shown(c[1]))
 end
