@@ -190,8 +190,11 @@ for arrival in ("uniform", "poisson"):
             t0 = float(re.search(r"#\[StartTime: ([0-9.]+)", f.read()).group(1))
         late = edited(nostart[1], "late-2.hlog", "%.3f" % t0, "%.3f" % (t0 + 60))
         rc, out, err = surge("report", nostart[0], late, nostart[2], "-q")
+        # Apart from whichever log it is compared with first: 60 s and the
+        # shards' own spread (tenths of a second).
         ok(rc == 1 and "late-2.hlog (shard 2/3) is from another run" in err and
-           "60.0 s apart" in err, "a shard that began 60 s after the others is another run's", err)
+           re.search(r"\b(59|60|61)\.\d s apart", err),
+           "a shard that began 60 s after the others is another run's", err)
         after = edited(nostart[1], "after-2.hlog", "%.3f" % t0, "%.3f" % (t0 + 3))
         rc, out, err = surge("report", nostart[0], after, nostart[2], "-q")
         ok(rc == 1 and "after-2.hlog (shard 2/3) is from another run" in err and
