@@ -287,6 +287,21 @@ static int sum_log_counts(const struct hlog *l, const char *name, uint32_t *sum,
 	return 0;
 }
 
+/* A log's "unreachable_s AT_S WINDOW_S" (its run gave up), when it reads and
+ * is earlier than what r has: r says so. A value that does not read is left
+ * out, as it always was. */
+static void gave_up(const char *v, struct run_result *r)
+{
+	double at, window;
+
+	if (v && sscanf(v, "%lf %lf", &at, &window) == 2 && at >= 0 && window >= 0 &&
+	    (!r->unreachable || at < r->unreachable_at_s)) {
+		r->unreachable = true;
+		r->unreachable_at_s = at;
+		r->unreachable_window_s = window;
+	}
+}
+
 int report_log_result(struct hlog *l, double last_end, struct run_result *r, char *err,
 		      size_t errlen)
 {
@@ -351,11 +366,28 @@ int report_log_result(struct hlog *l, double last_end, struct run_result *r, cha
 	const struct hlog_log *from = params_log(l);
 	r->ended_by_requests = from && strcmp(from->ended_by, "requests") == 0;
 	/* A run that gave up (no connection, -n alone) says so again, and
-	 * its report fails as it did. */
-	const char *gave = hlog_param(l, "unreachable_s");
-	if (gave && sscanf(gave, "%lf %lf", &r->unreachable_at_s, &r->unreachable_window_s) == 2 &&
-	    r->unreachable_at_s >= 0 && r->unreachable_window_s >= 0)
-		r->unreachable = true;
+	 * its report fails as it did. A merge ends as every one of its logs
+	 * did, not as the first one named: read from it alone, a shard
+	 * stopped by Ctrl-C was hidden behind one that sent its share ("ended
+	 * by the count") or shown, by the order the logs were named in. Any
+	 * log interrupted or given up says so for the merge (the earliest
+	 * give-up, its seconds counted from that log's start as they are
+	 * overlaid); the count ended it only if it ended each of them. */
+	if (!l->nlog_info)
+		gave_up(hlog_param(l, "unreachable_s"), r);
+	for (size_t i = 0; i < l->nlog_info; i++) {
+		const struct hlog_log *g = &l->logs[i];
+		const char *v = hlog_log_param(g, "interrupted");
+		char *end;
+		double d = v ? strtod(v, &end) : 0;
+		if (v && (end == v || *end || !(d >= 0 && d <= 1))) {
+			snprintf(err, errlen, "%s: #surge-param interrupted %s: want 0 or 1", g->name, v);
+			return -EINVAL;
+		}
+		r->interrupted |= d != 0;
+		r->ended_by_requests &= strcmp(g->ended_by, "requests") == 0;
+		gave_up(hlog_log_param(g, "unreachable_s"), r);
+	}
 	return 0;
 }
 

@@ -281,6 +281,87 @@ for order in (logs, logs[::-1]):
        "merged with %s first: stopped by a threshold, outcome.aborted names it"
        % os.path.basename(order[0]), out + err)
 
+# A shard stopped by Ctrl-C while the other sends its share of -n: the
+# merge was interrupted, not ended by the count, whichever log is named
+# first. Both were read from the first log only: with shard 1 first the
+# merge said "ended by the count", interrupted false.
+import signal  # noqa: E402
+paced = write_scenario('''local echo = require "surge.proto.echo"
+return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 }, connections = 2,
+         rate = 200, duration = "10s" }
+''' % srv.port)
+start = os.path.join(d, "sigint.start")
+logs = [os.path.join(d, "sigint-%d.hlog" % k) for k in (1, 2)]
+ps = [subprocess.Popen([SURGE, "run", paced, "--shard", "%d/2" % k, "-n", "500", "-w", "1", "-q",
+                        "--start-at", "+2s@" + start, "--hlog", logs[k - 1]],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in (1, 2)]
+t0, give_up = None, time.time() + 10
+while t0 is None and time.time() < give_up:
+    try:
+        with open(start) as f:
+            t0 = float(f.read())
+    except (OSError, ValueError):
+        time.sleep(0.05)
+# Each shard sends 250 at 100/s: shard 2 is stopped 1 s into its 2.5 s.
+time.sleep(max(0, (t0 or time.time()) + 1 - time.time()))
+ps[1].send_signal(signal.SIGINT)
+for p in ps:
+    p.communicate(timeout=60)
+ok([p.returncode for p in ps] == [0, 130], "-n 500 over 2 shards: shard 1/2 sends its 250 (exit 0), "
+   "shard 2/2 is stopped by Ctrl-C (exit 130)", [p.returncode for p in ps])
+
+
+def one_line_edited(src, name, old, new):
+    with open(src) as f:
+        text = f.read()
+    assert old in text, old
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text.replace(old, new, 1))
+    return path
+
+
+def merged(order):
+    mj = os.path.join(d, "sigint-merge.json")
+    rc, out, err = surge("report", *order, "--json", mj)
+    return rc, out, err, reports.load(mj) if os.path.exists(mj) else {"run": {}}
+
+
+rcs = []
+for order in (logs, logs[::-1]):
+    rc, out, err, m = merged(order)
+    rcs.append(rc)
+    ok(m["run"].get("interrupted") is True and m["run"].get("ended_by") == "interrupted" and
+       "Interrupted after" in out and "by the count" not in out,
+       "merged with %s first: interrupted, not ended by the count" % os.path.basename(order[0]),
+       out + err)
+ok(rcs[0] == rcs[1], "... and exits alike in both orders (%s)" % rcs, rcs)
+# Had shard 2 run to its duration instead, the count did not end the run.
+durn = one_line_edited(logs[1], "durn-2.hlog", "#surge-end ended_by=interrupted",
+                       "#surge-end ended_by=duration")
+durn = one_line_edited(durn, "durn-2.hlog", "#surge-param interrupted 1",
+                       "#surge-param interrupted 0")
+for order in ([logs[0], durn], [durn, logs[0]]):
+    rc, out, err, m = merged(order)
+    ok(m["run"].get("interrupted") is False and m["run"].get("ended_by") == "duration" and
+       "by the count" not in out,
+       "merged with %s first: ended by the duration, not the count" % os.path.basename(order[0]),
+       out + err)
+# Had it given up (no connection), the merge gave up, at the earliest.
+gave = one_line_edited(durn, "gave-2.hlog", "#surge-end ended_by=duration",
+                       "#surge-end ended_by=unreachable")
+gave = one_line_edited(gave, "gave-2.hlog", "#surge-param interrupted 0",
+                       "#surge-param interrupted 0\n#surge-param unreachable_s 7 3")
+gave1 = one_line_edited(logs[0], "gave-1.hlog", "#surge-end ended_by=requests",
+                        "#surge-end ended_by=unreachable")
+gave1 = one_line_edited(gave1, "gave-1.hlog", "#surge-param interrupted 0",
+                        "#surge-param interrupted 0\n#surge-param unreachable_s 9 4")
+for order in ([logs[0], gave], [gave, logs[0]], [gave1, gave], [gave, gave1]):
+    rc, out, err, m = merged(order)
+    ok(rc == 1 and m["run"].get("ended_by") == "unreachable" and
+       "gave up at 7 s: no connection open for 3 s" in out,
+       "merged with %s first: gave up at 7 s (exit 1)" % os.path.basename(order[0]), out + err)
+
 # Runs started together without --shard add up what they asked too.
 closed = write_scenario('''local echo = require "surge.proto.echo"
 return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
