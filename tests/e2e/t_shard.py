@@ -28,6 +28,19 @@ return { target = "tcp://127.0.0.1:%d", protocol = echo.new { size = 16 },
          thresholds = { throughput = "< 600", ["latency.p99"] = "< 2s" } }
 """
 d = reports.scratch()
+
+
+def edited(src, name, old, new):
+    """A copy of log src, named name in d, with old (which must be there) made new."""
+    with open(src) as f:
+        text = f.read()
+    assert old in text, old
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+    return path
+
+
 srv = Serve("echo")
 
 
@@ -178,14 +191,6 @@ for arrival in ("uniform", "poisson"):
         ok(rc == 3 and "shards: 3 of 3" in out, "shards started together without --start-at "
            "merge as one run (exit 3: the scenario's throughput threshold)", out + err)
 
-        def edited(src, name, old, new):
-            with open(src) as f:
-                text = f.read()
-            assert old in text, old
-            path = os.path.join(d, name)
-            with open(path, "w") as f:
-                f.write(text.replace(old, new))
-            return path
         with open(nostart[1]) as f:
             t0 = float(re.search(r"#\[StartTime: ([0-9.]+)", f.read()).group(1))
         late = edited(nostart[1], "late-2.hlog", "%.3f" % t0, "%.3f" % (t0 + 60))
@@ -311,16 +316,6 @@ ok([p.returncode for p in ps] == [0, 130], "-n 500 over 2 shards: shard 1/2 send
    "shard 2/2 is stopped by Ctrl-C (exit 130)", [p.returncode for p in ps])
 
 
-def one_line_edited(src, name, old, new):
-    with open(src) as f:
-        text = f.read()
-    assert old in text, old
-    path = os.path.join(d, name)
-    with open(path, "w") as f:
-        f.write(text.replace(old, new, 1))
-    return path
-
-
 def merged(order):
     mj = os.path.join(d, "sigint-merge.json")
     rc, out, err = surge("report", *order, "--json", mj)
@@ -337,9 +332,9 @@ for order in (logs, logs[::-1]):
        out + err)
 ok(rcs[0] == rcs[1], "... and exits alike in both orders (%s)" % rcs, rcs)
 # Had shard 2 run to its duration instead, the count did not end the run.
-durn = one_line_edited(logs[1], "durn-2.hlog", "#surge-end ended_by=interrupted",
+durn = edited(logs[1], "durn-2.hlog", "#surge-end ended_by=interrupted",
                        "#surge-end ended_by=duration")
-durn = one_line_edited(durn, "durn-2.hlog", "#surge-param interrupted 1",
+durn = edited(durn, "durn-2.hlog", "#surge-param interrupted 1",
                        "#surge-param interrupted 0")
 for order in ([logs[0], durn], [durn, logs[0]]):
     rc, out, err, m = merged(order)
@@ -348,13 +343,13 @@ for order in ([logs[0], durn], [durn, logs[0]]):
        "merged with %s first: ended by the duration, not the count" % os.path.basename(order[0]),
        out + err)
 # Had it given up (no connection), the merge gave up, at the earliest.
-gave = one_line_edited(durn, "gave-2.hlog", "#surge-end ended_by=duration",
+gave = edited(durn, "gave-2.hlog", "#surge-end ended_by=duration",
                        "#surge-end ended_by=unreachable")
-gave = one_line_edited(gave, "gave-2.hlog", "#surge-param interrupted 0",
+gave = edited(gave, "gave-2.hlog", "#surge-param interrupted 0",
                        "#surge-param interrupted 0\n#surge-param unreachable_s 7 3")
-gave1 = one_line_edited(logs[0], "gave-1.hlog", "#surge-end ended_by=requests",
+gave1 = edited(logs[0], "gave-1.hlog", "#surge-end ended_by=requests",
                         "#surge-end ended_by=unreachable")
-gave1 = one_line_edited(gave1, "gave-1.hlog", "#surge-param interrupted 0",
+gave1 = edited(gave1, "gave-1.hlog", "#surge-param interrupted 0",
                         "#surge-param interrupted 0\n#surge-param unreachable_s 9 4")
 for order in ([logs[0], gave], [gave, logs[0]], [gave1, gave], [gave, gave1]):
     rc, out, err, m = merged(order)
