@@ -1263,8 +1263,15 @@ function M.load(path, overrides)
       or (path .. ":" .. (line and (line .. ":") or ""))) .. cli_flag("connections", origin.connections)
   end
   -- TLS: a tls:// (rtsps://, https://) target always; every target when the
-  -- tls option is on; never plaintext for a scheme that needs TLS.
+  -- tls option is on; never plaintext for a scheme that needs TLS. An
+  -- http:// or rtsp:// target beside an https:// or rtsps:// one stays
+  -- plaintext: the option is there to configure those (a CA), and the
+  -- scheme of each says which is which.
   local tls = cfg.tls or { on = false, verify = true, resume = true }
+  local twin_named = false
+  for _, tg in ipairs(cfg.target) do
+    twin_named = twin_named or tg.scheme == "https" or tg.scheme == "rtsps"
+  end
   for i, tg in ipairs(cfg.target) do
     if tg.tls and cfg.tls and not cfg.tls.on then
       local line = origin.tls == "file" and line_of(source, "tls")
@@ -1272,7 +1279,7 @@ function M.load(path, overrides)
         .. "never run as plaintext", origin.tls == "cli" and "command line:"
         or (path .. ":" .. (line and (line .. ":") or "")), i, target.shown(tg.url))
     end
-    tg.tls = tg.tls or tls.on
+    tg.tls = tg.tls or (tls.on and not (twin_named and (tg.scheme == "http" or tg.scheme == "rtsp")))
   end
   tls.on = nil
 

@@ -56,6 +56,18 @@ with Nginx(tls=True, basic_auth={"alice": PW, "bob": ""}) as ngx:
            "-H", "Authorization: Basic " + basic)
     all_of("https://alice:%s@127.0.0.1:%d%s" % (PW_URL, ngx.tls_port, private), "200",
            "https:// the same", "--tls-ca", ngx.tls_ca)
+    # http:// beside https://, with the CA the https one needs: the http one
+    # stays plaintext (it took TLS too, and failed every handshake).
+    rc, r, log = all_of(write_scenario("""
+local http = require "surge.proto.http"
+return { target = { "http://alice:%s@%s", "https://alice:%s@127.0.0.1:%d" },
+  tls = { ca = "%s" }, protocol = http.client { path = "%s" } }
+""" % (PW_URL, hp, PW_URL, ngx.tls_port, ngx.tls_ca, private)), "200",
+           "http:// and https:// targets side by side, a CA given")
+    dests = r["addresses"]["destinations"] if r else []
+    ok(rc == 0 and r["totals"]["errors"]["total"] == 0 and len(dests) == 2 and
+       all(x["completed"] > 0 and x["failed"] == 0 for x in dests),
+       "each as its scheme says: both answer, no handshake fails (%s)" % dests, log)
 
     scn = write_scenario("""
 local http = require "surge.proto.http"

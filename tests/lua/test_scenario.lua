@@ -328,6 +328,17 @@ refuses {
   { '  tls = { alpn = { "a,b" } },\n', "tls.alpn entry 1 must be a protocol name" },
   { '  tls = 5,\n', ":5: option 'tls': expected true, false or a table" },
 }
+-- Beside an https:// target an http:// one stays plaintext: the table is
+-- there for the https one's CA. A tcp:// target beside tls:// takes it.
+o, err = scenario.load(write('local http = require "surge.proto.http"\nreturn {\n'
+  .. '  target = { "http://127.0.0.1:8080", "https://127.0.0.1:8443" },\n'
+  .. '  tls = { ca = "' .. ca .. '" }, protocol = http.client {},\n}\n'))
+t.ok(o and o.targets[1].tls == false and o.targets[2].tls == true,
+     "http:// beside https:// with a tls table: plaintext, the https one TLS: " .. tostring(err))
+o, err = scenario.load(write(HEAD .. '  target = { "tcp://127.0.0.1:7000", "tls://127.0.0.1:853" },\n'
+  .. '  protocol = echo.new {}, tls = { ca = "' .. ca .. '" },\n}\n'))
+t.ok(o and #o.targets == 2 and o.targets[1].tls == true and o.targets[2].tls == true,
+     "tcp:// beside tls:// with a tls table: both TLS: " .. tostring(err))
 o, err = scenario.load(scn('  tls = false,\n'), { { "target", "tls://127.0.0.1:853" } })
 t.ok(o == nil and err:find("option 'tls': false, but target 1 (tls://127.0.0.1:853) needs TLS", 1, true),
      "tls = false never runs a TLS scheme as plaintext: " .. tostring(err))
