@@ -6,6 +6,7 @@
  */
 #include "lua_engine.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -442,22 +443,60 @@ static int read_thresholds(lua_State *L, int t, struct options *o)
 	return 0;
 }
 
+/* Where a URL's authority begins: after its scheme's "://" when it starts
+ * with one (RFC 3986 3.1), else at the start (host:port alone). */
+static char *authority_of(char *url)
+{
+	char *p = url;
+
+	if (!isalpha((unsigned char)*p))
+		return url;
+	while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	return strncmp(p, "://", 3) == 0 ? p + 3 : url;
+}
+
+/* Whether auth[0..len) reads as host[:port] ("[::1]:53", "h", "h:80"). */
+static bool host_port(const char *auth, size_t len)
+{
+	const char *colon = memchr(auth, ':', len);
+
+	if (len && auth[0] == '[')
+		return true;
+	for (const char *p = colon ? colon + 1 : auth + len; p < auth + len; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	return true;
+}
+
 /* The password of a URL's userinfo (rtsp://alice:secret@host/) cut out, in
- * place: o->target is what every report shows, and reports are shared;
- * the module that logs in reads the scenario's own target. */
+ * place, or all of a user given alone (https://TOKEN@host/: often a token):
+ * o->target is what every report shows, and reports are shared; the module
+ * that logs in reads the scenario's own target. The same rule as
+ * target.lua's shown(): the userinfo ends at the authority's last '@'; with
+ * none there and an authority that is no host[:port], at the URL's last
+ * '@' (a password with an unescaped '/', '?' or '#'). */
 static void target_drop_password(char *url)
 {
-	char *auth = url ? strstr(url, "://") : NULL;
-
 	if (!url)
 		return;
-	auth = auth ? auth + 3 : url; /* host:port alone is all authority */
+	char *auth = authority_of(url);
 	size_t len = strcspn(auth, "/?#");
-	char *at = memrchr(auth, '@', len), *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	char *at = memrchr(auth, '@', len), *colon;
+
+	if (at) {
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		if (colon)
+			memmove(colon, at, strlen(at) + 1);
+		else
+			memmove(auth, at + 1, strlen(at + 1) + 1);
+		return;
+	}
+	if (host_port(auth, len) || !(at = strrchr(auth, '@')))
+		return;
+	colon = memchr(auth, ':', (size_t)(at - auth));
 	if (colon)
 		memmove(colon, at, strlen(at) + 1);
-	else if (at) /* a user alone is often a token (https://TOKEN@host/): all of it goes */
-		memmove(auth, at + 1, strlen(at + 1) + 1);
 }
 
 static int read_options(lua_State *L, int t, struct options *o)

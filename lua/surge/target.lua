@@ -25,16 +25,21 @@ local NOT_YET = {}
 -- A URL as a message quotes it: without the password of its userinfo (or a
 -- user given alone, as a token is), which would end up in shared CI logs.
 -- The userinfo ends at the authority's last '@' (a path may hold others).
--- With none there, a password with an unescaped '/', '?' or '#' may have
--- ended the authority early for a parser (RFC 3986 3.2), not for whoever
--- reads the log: then the URL's last '@' ends it, if a ':' comes before.
+-- With none there, an authority that is no host[:port] ("u:s3cret") is a
+-- password with an unescaped '/', '?' or '#', which ended the authority
+-- early for a parser (RFC 3986 3.2), not for whoever reads the log: then
+-- the URL's last '@' ends it, if a ':' comes before.
 function M.shown(s)
   local head, rest = s:match("^(%a[%w+.-]*://)(.*)$")
   if not head then head, rest = "", s end
-  local at = rest:match("^[^/?#]*"):find("@[^@]*$")
+  local authority = rest:match("^[^/?#]*")
+  local at = authority:find("@[^@]*$")
   if at then
     local user = rest:sub(1, at - 1):match("^([^:]*):")
     return head .. (user and (user .. "@") or "") .. rest:sub(at + 1)
+  end
+  if authority:sub(1, 1) == "[" or authority:match("^[^:]*$") or authority:match("^[^:]*:%d*$") then
+    return s
   end
   at = rest:find("@[^@]*$")
   local user = at and rest:sub(1, at - 1):match("^([^:]*):")

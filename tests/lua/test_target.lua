@@ -82,6 +82,12 @@ for _, c in ipairs {
   { "http://u:s3cret@h/a@b", "http://u@h/a@b" },
   { "http://u:p@s3cret@h/x", "http://u@h/x" },
   { "http://u:s3cret/x@h/", "http://u@h/" },
+  { "http://127.0.0.1:8080/users/me@example.test", "http://127.0.0.1:8080/users/me@example.test" },
+  { "http://h:80/?email=a@b", "http://h:80/?email=a@b" },
+  { "http://h:80/#x@y", "http://h:80/#x@y" },
+  { "http://[::1]:8080/a@b", "http://[::1]:8080/a@b" },
+  { "127.0.0.1:7000/a@b", "127.0.0.1:7000/a@b" },
+  { "http://u:pw#frag@h/", "http://u@h/" },
 } do
   t.ok(target.shown(c[1]) == c[2], c[1] .. " is shown as " .. c[2] .. ": " .. target.shown(c[1]))
 end

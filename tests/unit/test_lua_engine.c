@@ -193,6 +193,29 @@ int main(void)
 	options_free(&opt);
 	unlink(scn);
 
+	/* The target every report shows: no password, no user given alone
+	 * (often a token), schemeless too; an '@' in a path is the path's. */
+	static const char *const shown[][2] = {
+		{ "tok3n@127.0.0.1:7", "127.0.0.1:7" },
+		{ "tcp://alice:s3cret@127.0.0.1:7", "tcp://alice@127.0.0.1:7" },
+		{ "http://127.0.0.1:8080/users/me@example.test", "http://127.0.0.1:8080/users/me@example.test" },
+		{ "http://u:s3cret@127.0.0.1/a@b", "http://u@127.0.0.1/a@b" },
+	};
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+		char text[256];
+		le = NULL;
+		snprintf(text, sizeof(text), "return { target = '%s', connections = 1, duration = '1s',\n"
+			 "  protocol = require('surge.proto.echo').new {} }\n", shown[i][0]);
+		scn = write_file(text);
+		memset(&opt, 0, sizeof(opt));
+		ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
+			   opt.target && strcmp(opt.target, shown[i][1]) == 0,
+		   "%s is shown as %s (%s)", shown[i][0], shown[i][1], opt.target ? opt.target : err);
+		lua_engine_free(le);
+		options_free(&opt);
+		unlink(scn);
+	}
+
 	/* Two HTTP targets: a request for each, in the targets' order. */
 	le = NULL;
 	scn = write_file("local http = require 'surge.proto.http'\n"
