@@ -695,11 +695,11 @@ end
 -- list when they are strings that differ (request's constant bytes: the
 -- engine sends each connection its target's); a function choosing by
 -- ctx.target when they are callbacks (ctx first); false and the first
--- target whose value is of another kind.
-local function per_target(list)
+-- target whose value is of another kind (of n: a nil is a kind too).
+local function per_target(list, n)
   local first = list[1]
   local same, kind = true, type(first)
-  for i = 2, #list do
+  for i = 2, n do
     if type(list[i]) ~= kind then return false, i end
     same = same and list[i] == first
   end
@@ -1153,7 +1153,7 @@ function M.load(path, overrides)
     pr = {}
     for k, v in pairs(made[1]) do pr[k] = v end
     for _, k in ipairs(PER_TARGET) do
-      local one, other = per_target(per_key[k])
+      local one, other = per_target(per_key[k], #cfg.target)
       if one == false then
         local line = line_of(source, "protocol")
         return nil, fmt("%s:%s option 'protocol': its prepare() made %s a %s for target 1 and "
