@@ -380,7 +380,7 @@ int report_log_result(struct hlog *l, double last_end, struct run_result *r, cha
 		const char *v = hlog_log_param(g, "interrupted");
 		char *end;
 		double d = v ? strtod(v, &end) : 0;
-		if (v && (end == v || *end || !(d >= 0 && d <= 1))) {
+		if (v && (end == v || *end || !(d == 0 || d == 1))) {
 			snprintf(err, errlen, "%s: #surge-param interrupted %s: want 0 or 1", g->name, v);
 			return -EINVAL;
 		}
