@@ -52,7 +52,9 @@ def pct(xs, p):
 srv = Serve("echo")
 rc, fixed, err = pauses(srv, '"20ms"', "fixed")
 ok(rc == 0 and len(fixed) >= 80, "think = \"20ms\": %d pauses" % len(fixed), err)
-ok(fixed and min(fixed) >= 20 and pct(fixed, 90) - pct(fixed, 10) < 1,
+# The middle 80% of a plain think's pauses within 3 ms (a jittered one's
+# spans ~16 ms): an ASan build on a loaded VM spread them 1.14 ms once.
+ok(fixed and min(fixed) >= 20 and pct(fixed, 90) - pct(fixed, 10) < 3,
    "... each 20 ms: none shorter (%.2f), the middle 80%% within %.2f ms of each other"
    % (min(fixed or [0]), pct(fixed, 90) - pct(fixed, 10)))
 
