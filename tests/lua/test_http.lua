@@ -184,6 +184,13 @@ sp = scn('local p = { framing = { kind = "fixed", size = 4 } }\n'
 o, lerr = scenario.load(sp)
 t.ok(o == nil and lerr:find("made request a string for target 1 and a function for target 2", 1, true),
   "requests of two kinds are refused, naming them: " .. tostring(lerr))
+sp = scn('local p = { framing = { kind = "fixed", size = 4 } }\n'
+  .. 'p.prepare = function(t) return { framing = p.framing, request = "ping",\n'
+  .. '  connect = t.port == 7001 and function() end or nil } end\n'
+  .. 'return { target = { "tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002" }, protocol = p }\n')
+o, lerr = scenario.load(sp)
+t.ok(o == nil and lerr:find("made connect a function for target 1 and a nil for target 2", 1, true),
+  "a callback one target's prepare() leaves out is refused, not run for it: " .. tostring(lerr))
 sp = scn('return { target = "tcp://127.0.0.1:7001", protocol = { prepare = function() return 42 end } }\n')
 o, lerr = scenario.load(sp)
 t.ok(o == nil and lerr:find("option 'protocol': its prepare() returned a number", 1, true),
