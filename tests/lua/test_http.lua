@@ -177,18 +177,19 @@ o, lerr = scenario.load(sp)
 bt = o and o.protocol.request_by_target
 t.ok(bt and bt[1] == "7001" and bt[2] == "7002" and o.protocol.request == "7001",
   "one table from every prepare(): each target's own request: " .. tostring(lerr))
-sp = scn('local p = { framing = { kind = "fixed", size = 4 } }\n'
-  .. 'p.prepare = function(t) return { framing = p.framing,\n'
-  .. '  request = t.port == 7001 and "ping" or function() return "ping" end } end\n'
-  .. 'return { target = { "tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002" }, protocol = p }\n')
-o, lerr = scenario.load(sp)
+-- prepare() on tcp://127.0.0.1:7001 and :7002 returns the table that
+-- `made` (Lua source, t the target) makes.
+local function prepared(made)
+  return scenario.load(scn('local p = { framing = { kind = "fixed", size = 4 } }\n'
+    .. 'p.prepare = function(t) return ' .. made .. ' end\n'
+    .. 'return { target = { "tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002" }, protocol = p }\n'))
+end
+o, lerr = prepared('{ framing = p.framing,\n'
+  .. '  request = t.port == 7001 and "ping" or function() return "ping" end }')
 t.ok(o == nil and lerr:find("made request a string for target 1 and a function for target 2", 1, true),
   "requests of two kinds are refused, naming them: " .. tostring(lerr))
-sp = scn('local p = { framing = { kind = "fixed", size = 4 } }\n'
-  .. 'p.prepare = function(t) return { framing = p.framing, request = "ping",\n'
-  .. '  connect = t.port == 7001 and function() end or nil } end\n'
-  .. 'return { target = { "tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002" }, protocol = p }\n')
-o, lerr = scenario.load(sp)
+o, lerr = prepared('{ framing = p.framing, request = "ping",\n'
+  .. '  connect = t.port == 7001 and function() end or nil }')
 t.ok(o == nil and lerr:find("made connect a function for target 1 and a nil for target 2", 1, true),
   "a callback one target's prepare() leaves out is refused, not run for it: " .. tostring(lerr))
 sp = scn('return { target = "tcp://127.0.0.1:7001", protocol = { prepare = function() return 42 end } }\n')

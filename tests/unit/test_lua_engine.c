@@ -27,6 +27,23 @@ static const char *write_file(const char *text)
 	return path;
 }
 
+/* Loads the scenario text into *opt (zeroed first) and *le; the file goes
+ * once read. Returns lua_engine_load's result, -1 if it could not be written. */
+static int load_text(const char *text, struct options *opt, struct lua_engine **le, char *err,
+		     size_t errlen)
+{
+	const char *scn = write_file(text);
+	int rc;
+
+	memset(opt, 0, sizeof(*opt));
+	*le = NULL;
+	if (!scn)
+		return -1;
+	rc = lua_engine_load(scn, NULL, 0, opt, err, errlen, le);
+	unlink(scn);
+	return rc;
+}
+
 /* One round: an answer (and for DNS the request it answers) through the
  * engine. Returns 1 answered, 0 refused (why says why), -1 engine error. */
 typedef int round_fn(struct lua_engine *le, struct worker *w, const struct options *opt, int r,
@@ -203,28 +220,22 @@ int main(void)
 	};
 	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
 		char text[256];
-		le = NULL;
 		snprintf(text, sizeof(text), "return { target = '%s', connections = 1, duration = '1s',\n"
 			 "  protocol = require('surge.proto.echo').new {} }\n", shown[i][0]);
-		scn = write_file(text);
-		memset(&opt, 0, sizeof(opt));
-		ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
-			   opt.target && strcmp(opt.target, shown[i][1]) == 0,
+		ok(load_text(text, &opt, &le, err, sizeof(err)) == 0 && opt.target &&
+			   strcmp(opt.target, shown[i][1]) == 0,
 		   "%s is shown as %s (%s)", shown[i][0], shown[i][1], opt.target ? opt.target : err);
 		lua_engine_free(le);
 		options_free(&opt);
-		unlink(scn);
 	}
 
 	/* Two HTTP targets: a request for each, in the targets' order. */
-	le = NULL;
-	scn = write_file("local http = require 'surge.proto.http'\n"
-			 "return { target = { 'http://127.0.0.1:8080', 'http://a.test:81' },\n"
-			 "  connections = 1, duration = '1s', protocol = http.client { path = '/x' } }\n");
-	memset(&opt, 0, sizeof(opt));
 	static const char h1[] = "GET /x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 	static const char h2[] = "GET /x HTTP/1.1\r\nHost: a.test:81\r\n\r\n";
-	ok(scn && lua_engine_load(scn, NULL, 0, &opt, err, sizeof(err), &le) == 0 &&
+	ok(load_text("local http = require 'surge.proto.http'\n"
+		     "return { target = { 'http://127.0.0.1:8080', 'http://a.test:81' },\n"
+		     "  connections = 1, duration = '1s', protocol = http.client { path = '/x' } }\n",
+		     &opt, &le, err, sizeof(err)) == 0 &&
 		   opt.ntargets == 2 && opt.nconst_by_target == 2 &&
 		   opt.const_by_target[0].len == strlen(h1) &&
 		   memcmp(opt.const_by_target[0].p, h1, strlen(h1)) == 0 &&
@@ -233,7 +244,6 @@ int main(void)
 	   "two HTTP targets: each one's request, with its Host, in order");
 	lua_engine_free(le);
 	options_free(&opt);
-	unlink(scn);
 
 	/* The once-a-second collector step collects by itself: with the
 	 * allocation-paced collector stopped, answers leave ~1 MB of garbage
