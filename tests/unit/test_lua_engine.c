@@ -222,8 +222,8 @@ int main(void)
 		char text[256];
 		snprintf(text, sizeof(text), "return { target = '%s', connections = 1, duration = '1s',\n"
 			 "  protocol = require('surge.proto.echo').new {} }\n", shown[i][0]);
-		ok(load_text(text, &opt, &le, err, sizeof(err)) == 0 && opt.target &&
-			   strcmp(opt.target, shown[i][1]) == 0,
+		int rc = load_text(text, &opt, &le, err, sizeof(err)); /* before ok()'s arguments */
+		ok(rc == 0 && opt.target && strcmp(opt.target, shown[i][1]) == 0,
 		   "%s is shown as %s (%s)", shown[i][0], shown[i][1], opt.target ? opt.target : err);
 		lua_engine_free(le);
 		options_free(&opt);
