@@ -1131,10 +1131,10 @@ function M.load(path, overrides)
   if type(pr.prepare) == "function" then
     -- The module finishes its table once the target is known (HTTP's Host),
     -- for each target: their requests may differ (Host, Authorization).
-    local made, per_key = {}, {}
+    local prepare, per_key = pr.prepare, {}
     for _, k in ipairs(PER_TARGET) do per_key[k] = {} end
     for i, t in ipairs(cfg.target) do
-      local ok, p2, perr = pcall(pr.prepare, t)
+      local ok, p2, perr = pcall(prepare, t)
       if ok and p2 and type(p2) ~= "table" then
         ok, perr, p2 = true, fmt("its prepare() returned a %s: return the protocol table", type(p2)), nil
       end
@@ -1146,12 +1146,14 @@ function M.load(path, overrides)
         return nil, fmt("%s:%s option 'protocol': %s%s", path, line and (line .. ":") or "",
           #cfg.target > 1 and fmt("target %d (%s): ", i, target.shown(t.url)) or "", why)
       end
-      -- Read as made: a prepare() may hand back one table each time.
-      made[i] = p2
+      -- Read as made: a prepare() may hand back one table each time, so
+      -- the first target's keys are copied before the next call.
+      if i == 1 then
+        pr = {}
+        for k, v in pairs(p2) do pr[k] = v end
+      end
       for _, k in ipairs(PER_TARGET) do per_key[k][i] = p2[k] end
     end
-    pr = {}
-    for k, v in pairs(made[1]) do pr[k] = v end
     for _, k in ipairs(PER_TARGET) do
       local one, other = per_target(per_key[k], #cfg.target)
       if one == false then

@@ -184,6 +184,11 @@ local function prepared(made)
     .. 'p.prepare = function(t) return ' .. made .. ' end\n'
     .. 'return { target = { "tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002" }, protocol = p }\n'))
 end
+o, lerr = scenario.load(scn('local p = { framing = { kind = "fixed", size = 4 }, request = "ping" }\n'
+  .. 'p.prepare = function(t) p.pipeline = t.port == 7001 and 2 or 9; return p end\n'
+  .. 'return { target = { "tcp://127.0.0.1:7001", "tcp://127.0.0.1:7002" }, protocol = p }\n'))
+t.ok(o and o.protocol.pipeline == 2, "one table from every prepare(): the other keys are the "
+  .. "first target's, as made for it: " .. tostring(o and o.protocol.pipeline or lerr))
 o, lerr = prepared('{ framing = p.framing,\n'
   .. '  request = t.port == 7001 and "ping" or function() return "ping" end }')
 t.ok(o == nil and lerr:find("made request a string for target 1 and a function for target 2", 1, true),
