@@ -229,13 +229,19 @@ fail:
 	return -1;
 }
 
+/* Which of the scenario's targets c dials (options.targets), or UINT32_MAX. */
+static uint32_t target_of(const struct worker *w, const struct conn *c)
+{
+	return c->dest < w->dests.n ? w->dests.d[c->dest].target : UINT32_MAX;
+}
+
 struct surge_ctx *conn_ctx(struct worker *w, struct conn *c)
 {
 	struct surge_ctx *ctx = &w->ctxs[c->id];
 
 	ctx->conn_id = c->id;
 	ctx->worker = w->index;
-	ctx->target = c->dest < w->dests.n ? w->dests.d[c->dest].target + 1 : 0;
+	ctx->target = target_of(w, c) + 1; /* from 1; UINT32_MAX wraps to 0, none */
 	return ctx;
 }
 
@@ -472,11 +478,10 @@ int conn_send_request(struct worker *w, struct conn *c, uint64_t intended)
 	double key = 0;
 	char why[32];
 
-	if (o->const_by_target && c->dest < w->dests.n &&
-	    w->dests.d[c->dest].target < o->nconst_by_target) {
-		const struct const_request *r = &o->const_by_target[w->dests.d[c->dest].target];
-		p = r->p;
-		n = r->len;
+	uint32_t t = o->const_by_target ? target_of(w, c) : UINT32_MAX;
+	if (t < o->nconst_by_target) {
+		p = o->const_by_target[t].p;
+		n = o->const_by_target[t].len;
 	}
 
 	if (!p) {
